@@ -1,0 +1,54 @@
+# fyerstrade — every target first makes sure .venv matches uv.lock (fast when nothing changed).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+UV_VERSION := 0.13.9
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+VENV := .venv
+STAMP := $(VENV)/.synced
+BIN := $(VENV)/bin
+export UV_PYTHON_DOWNLOADS := never
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help run test check fmt bench deps browser clean demo-clean
+
+help: ## Show the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(STAMP): $(UV) uv.lock pyproject.toml
+	$(UV) sync --locked --python $(PYTHON)
+	@touch $@
+
+deps: $(STAMP) ## Create or update .venv from uv.lock
+
+browser: ## Install Debian's chromium (for browser tests) if missing
+	@command -v chromium >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends $$(grep -v '^#' packages.deb.txt); }
+
+run: deps ## Set up and open the main job
+	$(BIN)/fyerstrade --help
+
+check: deps ## ruff, ruff format --check, mypy
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/mypy
+
+fmt: deps ## Format and autofix
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
+
+test: deps browser check ## Set up and run the whole test suite (includes make check)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+bench: deps ## Benchmarks, printed as ratios against peers
+	$(BIN)/python -m benchmarks $(BENCH)
+
+clean: ## Remove the virtual environments and caches
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .ruff_cache .pytest_cache

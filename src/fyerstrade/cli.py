@@ -1,0 +1,135 @@
+"""The ``fyerstrade`` command line (Typer).
+
+Command groups live in :mod:`fyerstrade.commands`, one module each, and register themselves; a
+group that does not exist yet is simply not shown. Every :class:`FyersTradeError` becomes one line
+on stderr and exit code 2 (``--debug`` shows the traceback); secrets never reach the output.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+import traceback
+from dataclasses import dataclass
+from typing import Annotated
+
+import typer
+
+from fyerstrade import __version__
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.errors import FyersTradeError
+from fyerstrade.logs import redact, set_console_level, setup_logging
+
+# The command modules, in help order. Missing ones are skipped.
+COMMAND_MODULES = (
+    "demo",
+    "dashboard",
+    "db",
+    "auth",
+    "data",
+    "backtest",
+    "optimize",
+    "live",
+    "sim",
+)
+
+app = typer.Typer(
+    name="fyerstrade",
+    help="Algorithmic trading for Indian markets on Fyers API v3: data, backtests, live trading.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@dataclass
+class _State:
+    debug: bool = False
+    settings: Settings | None = None
+
+
+state = _State()
+
+
+def settings() -> Settings:
+    """The settings for this invocation (loaded once, logging configured)."""
+    if state.settings is None:
+        s = load_settings()
+        setup_logging(s.log_dir, s.log_level, secrets=s.secret_values())
+        if state.debug:
+            set_console_level(logging.DEBUG)
+        state.settings = s
+    return state.settings
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fyerstrade {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    state.debug = debug
+    state.settings = None
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"fyerstrade.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"fyerstrade.commands.{name}":
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
+def fail(message: str) -> None:
+    """Print one redacted error line to stderr."""
+    typer.echo(f"error: {redact(message)}", err=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    try:
+        app(args=argv, prog_name="fyerstrade")  # standalone: usage errors exit 2 with help
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except FyersTradeError as exc:
+        if state.debug:
+            traceback.print_exc()
+        fail(str(exc))
+        logging.getLogger("fyerstrade.cli").error("%s", exc)
+        return 2
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        return 130
+    except Exception as exc:
+        if state.debug:
+            traceback.print_exc()
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
+        logging.getLogger("fyerstrade.cli").exception("unexpected error")
+        return 1
+    return 0
+
+
+def run() -> None:
+    """Console-script wrapper."""
+    sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -1,0 +1,270 @@
+"""Domain types shared by every part of the platform.
+
+Timestamps are integer epoch seconds (UTC instants); they become IST only at the edges.
+Prices are floats in rupees; quantities are ints (multiples of the lot size for F&O).
+Hot types are slotted dataclasses; enums are ``StrEnum`` so they store and print as text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+    @property
+    def fyers_code(self) -> int:
+        """Fyers encodes side as 1 (buy) / -1 (sell)."""
+        return self.sign
+
+
+class ProductType(StrEnum):
+    INTRADAY = "INTRADAY"
+    CNC = "CNC"
+    MARGIN = "MARGIN"
+
+
+class OrderType(StrEnum):
+    MARKET = "MARKET"
+    LIMIT = "LIMIT"
+    STOP = "STOP"
+    STOP_LIMIT = "STOP_LIMIT"
+
+    @property
+    def fyers_code(self) -> int:
+        """Fyers order types: 1 limit, 2 market, 3 stop (SL-M), 4 stop-limit (SL-L)."""
+        return _FYERS_ORDER_TYPE[self]
+
+
+_FYERS_ORDER_TYPE = {
+    OrderType.LIMIT: 1,
+    OrderType.MARKET: 2,
+    OrderType.STOP: 3,
+    OrderType.STOP_LIMIT: 4,
+}
+
+
+class OrderStatus(StrEnum):
+    PENDING = "PENDING"  # accepted, waiting for a fill (Fyers 6)
+    FILLED = "FILLED"  # Fyers 2
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    CANCELLED = "CANCELLED"  # Fyers 1
+    REJECTED = "REJECTED"  # Fyers 5
+    EXPIRED = "EXPIRED"  # Fyers 7
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED)
+
+
+class Segment(StrEnum):
+    """Exchange segment, as the cost model and symbol master need it."""
+
+    NSE_CM = "NSE_CM"
+    NSE_FO = "NSE_FO"
+
+
+class InstrumentKind(StrEnum):
+    EQUITY = "EQUITY"
+    INDEX = "INDEX"
+    FUTURE = "FUTURE"
+    OPTION = "OPTION"
+
+
+class OptionType(StrEnum):
+    CE = "CE"
+    PE = "PE"
+
+
+class Resolution(StrEnum):
+    """The Fyers candle resolutions, one canonical set (minutes, or D for daily)."""
+
+    M1 = "1"
+    M2 = "2"
+    M3 = "3"
+    M5 = "5"
+    M10 = "10"
+    M15 = "15"
+    M20 = "20"
+    M30 = "30"
+    M60 = "60"
+    M120 = "120"
+    M240 = "240"
+    D = "D"
+
+    @property
+    def seconds(self) -> int:
+        """Nominal bar duration in seconds (a daily bar counts one calendar day)."""
+        return 86_400 if self is Resolution.D else int(self.value) * 60
+
+    @property
+    def minutes(self) -> int:
+        return self.seconds // 60
+
+    @property
+    def is_intraday(self) -> bool:
+        return self is not Resolution.D
+
+    @property
+    def max_days_per_request(self) -> int:
+        """Fyers' history span limit per request: 100 days intraday, 366 daily."""
+        return 100 if self.is_intraday else 366
+
+    @classmethod
+    def parse(cls, text: str) -> Resolution:
+        """Accept "1", "5m", "1D", "D", "day" ...; raise ``ValueError`` naming the valid set."""
+        t = text.strip().upper()
+        aliases = {"1D": "D", "DAY": "D", "DAILY": "D"}
+        t = aliases.get(t, t)
+        if t.endswith("M") and t[:-1].isdigit():
+            t = t[:-1]
+        try:
+            return cls(t)
+        except ValueError:
+            valid = ", ".join(r.value for r in cls)
+            raise ValueError(f"unknown resolution {text!r}; use one of {valid}") from None
+
+
+RESOLUTIONS: tuple[Resolution, ...] = tuple(Resolution)
+
+
+@dataclass(slots=True, frozen=True)
+class Bar:
+    """One OHLCV candle, stamped with its open time (epoch seconds)."""
+
+    symbol: str
+    resolution: Resolution
+    ts: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: int
+
+
+@dataclass(slots=True, frozen=True)
+class Tick:
+    """One market-data update from the feed."""
+
+    symbol: str
+    ts: int  # exchange time (epoch seconds)
+    ltp: float
+    volume: int  # cumulative day volume
+    bid: float = 0.0
+    ask: float = 0.0
+    bid_qty: int = 0
+    ask_qty: int = 0
+    last_qty: int = 0
+    recv_ns: int = 0  # local monotonic receive time, for latency measurement
+
+
+@dataclass(slots=True, frozen=True)
+class Instrument:
+    """A tradable (or index) symbol with its contract specification."""
+
+    symbol: str
+    name: str = ""
+    kind: InstrumentKind = InstrumentKind.EQUITY
+    segment: Segment = Segment.NSE_CM
+    lot_size: int = 1
+    tick_size: float = 0.05
+    expiry: int | None = None  # epoch seconds of the expiry-day close
+    strike: float | None = None
+    option_type: OptionType | None = None
+    underlying: str = ""
+    isin: str = ""
+    fytoken: str = ""
+
+    @property
+    def is_derivative(self) -> bool:
+        return self.kind in (InstrumentKind.FUTURE, InstrumentKind.OPTION)
+
+
+def round_to_tick(price: float, tick_size: float) -> float:
+    """Round a price to the nearest multiple of ``tick_size`` (half away from zero)."""
+    if tick_size <= 0:
+        return price
+    steps = price / tick_size
+    n = int(steps + 0.5) if steps >= 0 else -int(-steps + 0.5)
+    return round(n * tick_size, 10)
+
+
+@dataclass(slots=True)
+class Order:
+    """An order from a strategy, as the order manager tracks it."""
+
+    id: str
+    symbol: str
+    side: Side
+    quantity: int
+    order_type: OrderType = OrderType.MARKET
+    product: ProductType = ProductType.INTRADAY
+    limit_price: float | None = None
+    stop_price: float | None = None
+    created_ts: int = 0
+    status: OrderStatus = OrderStatus.PENDING
+    filled_quantity: int = 0
+    avg_fill_price: float = 0.0
+    reject_reason: str = ""
+    tag: str = ""  # free text: why the strategy placed it ("entry", "target1", "square-off")
+    triggered: bool = False  # a stop-limit whose stop has been hit
+    broker_id: str = ""  # the broker's order id (Fyers), when routed to a real broker
+
+    @property
+    def remaining(self) -> int:
+        return self.quantity - self.filled_quantity
+
+
+@dataclass(slots=True, frozen=True)
+class Fill:
+    """An execution of (part of) an order."""
+
+    order_id: str
+    symbol: str
+    side: Side
+    quantity: int
+    price: float
+    ts: int
+    costs: float = 0.0
+    product: ProductType = ProductType.INTRADAY
+    tag: str = ""
+
+
+@dataclass(slots=True)
+class Position:
+    """A net position in one symbol (positive quantity long, negative short)."""
+
+    symbol: str
+    quantity: int = 0
+    avg_price: float = 0.0
+    realized_pnl: float = 0.0
+    last_price: float = 0.0
+    product: ProductType = ProductType.INTRADAY
+    opened_ts: int = 0
+    costs: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def is_flat(self) -> bool:
+        return self.quantity == 0
+
+    @property
+    def unrealized_pnl(self) -> float:
+        if self.quantity == 0:
+            return 0.0
+        return (self.last_price - self.avg_price) * self.quantity
+
+    @property
+    def market_value(self) -> float:
+        return self.last_price * self.quantity
