@@ -33,7 +33,7 @@ from fyerstrade.errors import ConfigError
 HISTORICAL_DB = "historical_market_data.sqlite"
 LIVE_DB = "live_market_data.sqlite"
 TRADING_DB = "trading_log.sqlite"
-TOKEN_FILE = "fyers_tokens.json"
+TOKEN_FILE = "fyers_tokens.json"  # noqa: S105 (a file name, not a secret)
 LIVE_CONFIG_FILE = "live_config.yaml"
 LIVE_PID_FILE = "live_engine.pid"
 

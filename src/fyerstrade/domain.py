@@ -8,7 +8,7 @@ Hot types are slotted dataclasses; enums are ``StrEnum`` so they store and print
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum, StrEnum
+from enum import StrEnum
 
 
 class Side(StrEnum):
@@ -268,3 +268,32 @@ class Position:
     @property
     def market_value(self) -> float:
         return self.last_price * self.quantity
+
+
+@dataclass(slots=True, frozen=True)
+class RoundTrip:
+    """A closed trade: an entry and the exit(s) that flattened it (the journal's unit of P&L).
+
+    ``pnl`` is net of ``costs`` (entry and exit charges). ``exit_reason`` is one of
+    ``signal``, ``stop``, ``target``, ``square_off``, ``end_of_data``, ``risk``, ``manual``.
+    """
+
+    symbol: str
+    side: Side  # BUY = long trade, SELL = short trade
+    quantity: int
+    entry_ts: int
+    entry_price: float
+    exit_ts: int
+    exit_price: float
+    pnl: float
+    costs: float
+    exit_reason: str
+    product: ProductType = ProductType.INTRADAY
+
+    @property
+    def gross_pnl(self) -> float:
+        return self.pnl + self.costs
+
+    @property
+    def holding_seconds(self) -> int:
+        return self.exit_ts - self.entry_ts

@@ -11,7 +11,7 @@
     ├── RetryableError               a transient failure; retry later (backoff)
     │   └── RateLimitError           Fyers answered 429 / -429; carries retry_after seconds
     ├── BrokerError                  the broker (Fyers or simulator) refused or failed a request
-    ├── StrategyError                a strategy raised: fix the strategy (names strategy, symbol, bar)
+    ├── StrategyError                a strategy raised: fix the strategy (names it, symbol, bar)
     ├── DataError                    stored or downloaded data is wrong or missing
     │   ├── StoreError               a database file is unusable (not SQLite, newer schema, ...)
     │   └── CalendarCoverageError    a date lies past the published NSE holiday lists

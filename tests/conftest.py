@@ -1,0 +1,41 @@
+"""Shared fixtures. Fixture plugins live in ``tests/plugins/*.py`` (one module per area) and are
+loaded automatically, so areas do not have to edit this file."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from fyerstrade.config import Settings, load_settings
+
+pytest_plugins = sorted(
+    f"plugins.{p.stem}"
+    for p in (Path(__file__).parent / "plugins").glob("*.py")
+    if p.stem != "__init__"
+)
+
+_OUR_KEYS = ("FYERSTRADE_", "FYERS_")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every test runs in its own working directory with no FYERSTRADE_*/FYERS_* variables from
+    the developer's shell or .env, and with data and logs under tmp_path."""
+    for key in list(os.environ):
+        if key.startswith(_OUR_KEYS):
+            monkeypatch.delenv(key)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("FYERSTRADE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FYERSTRADE_LOG_DIR", str(tmp_path / "logs"))
+    yield
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at tmp_path/data and tmp_path/logs (no .env)."""
+    return load_settings(env_file=None)
