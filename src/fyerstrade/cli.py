@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             traceback.print_exc()
         fail(str(exc))
-        logging.getLogger("fyerstrade.cli").error("%s", exc)
+        logging.getLogger("fyerstrade.cli").error("%s", exc, extra={"console": False})
         return 2
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             traceback.print_exc()
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        logging.getLogger("fyerstrade.cli").exception("unexpected error")
+        logging.getLogger("fyerstrade.cli").exception("unexpected error", extra={"console": False})
         return 1
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 import threading
 from pathlib import Path
 
@@ -64,6 +65,17 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at emit time (tests and Streamlit swap it), and skips
+    records marked ``extra={"console": False}`` (already shown to the user another way)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if getattr(record, "console", True) is False:
+            return
+        self.stream = sys.stderr
+        super().emit(record)
+
+
 _configured: dict[str, logging.Handler] = {}
 
 
@@ -91,7 +103,7 @@ def setup_logging(
         root.addHandler(fh)
         _configured["file"] = fh
     if console and "console" not in _configured:
-        ch = logging.StreamHandler()
+        ch = _ConsoleHandler()
         ch.setLevel(logging.WARNING)
         ch.setFormatter(logging.Formatter(_CONSOLE_FORMAT))
         ch.addFilter(RedactingFilter())
