@@ -1,0 +1,324 @@
+"""Plotly figures of a backtest: equity, drawdown, price with trades, and equity comparisons.
+
+Every function is pure: arrays in, a ``go.Figure`` out, shared by the HTML report and the
+dashboard. Long series are thinned before plotting (:func:`downsample`, :func:`downsample_ohlc`)
+so a year of one-minute bars stays responsive in a browser; the exact data remains in the journal
+for download. Entries and exits are never thinned: every trade is drawn.
+
+Time axes show IST wall-clock time: epoch seconds are shifted by +05:30 into ``datetime64``
+values (plotly.js has no time zones, so this is the honest way to show exchange time).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import numpy.typing as npt
+import plotly.graph_objects as go
+
+from fyerstrade.domain import RoundTrip, Side
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+IST_OFFSET_SECONDS = 19_800  # +05:30
+DEFAULT_MAX_POINTS = 4_000
+DEFAULT_MAX_CANDLES = 2_000
+
+_LONG_COLOUR = "#1a9850"
+_SHORT_COLOUR = "#d73027"
+_EXIT_COLOUR = "#313695"
+_TEMPLATE = "plotly_white"
+
+
+def ist_axis(ts: npt.ArrayLike) -> npt.NDArray[np.datetime64]:
+    """Epoch seconds → ``datetime64[s]`` holding IST wall-clock time, for a plotly x axis."""
+    arr = np.asarray(ts, dtype=np.int64)
+    return (arr + IST_OFFSET_SECONDS).astype("datetime64[s]")
+
+
+def _bucket_edges(n: int, buckets: int) -> IntArray:
+    """Start offsets of ``buckets`` contiguous, near-equal buckets over ``range(n)``."""
+    return np.linspace(0, n, buckets + 1).astype(np.int64)[:-1]
+
+
+def _first_match_per_bucket(mask: npt.NDArray[np.bool_], bucket_of: IntArray) -> IntArray:
+    """Index of the first ``True`` in each bucket (buckets without one are left out)."""
+    hits = np.flatnonzero(mask)
+    _, first = np.unique(bucket_of[hits], return_index=True)
+    return hits[first].astype(np.int64)
+
+
+def downsample_indices(values: npt.ArrayLike, max_points: int) -> IntArray:
+    """Indices of at most ``max_points`` points that keep a curve's shape.
+
+    The first and last points are always kept. The interior is cut into equal buckets and each
+    bucket contributes its minimum and its maximum (in time order), so peaks, troughs and the
+    deepest drawdown survive exactly — unlike striding, which can step over them. A bucket that
+    holds only NaN contributes one NaN point so a gap (an indicator's warm-up) stays a gap.
+    Runs in O(n) with numpy.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    n = int(v.shape[0])
+    if max_points < 4:
+        raise ValueError(f"max_points must be at least 4, got {max_points}")
+    if n <= max_points:
+        return np.arange(n, dtype=np.int64)
+    interior = v[1:-1]
+    m = n - 2
+    buckets = (max_points - 2) // 2
+    starts = _bucket_edges(m, buckets)
+    sizes = np.diff(np.append(starts, m))
+    bucket_of = np.repeat(np.arange(buckets, dtype=np.int64), sizes)
+    mins = np.fmin.reduceat(interior, starts)
+    maxs = np.fmax.reduceat(interior, starts)
+    idx_min = _first_match_per_bucket(interior == mins[bucket_of], bucket_of)
+    idx_max = _first_match_per_bucket(interior == maxs[bucket_of], bucket_of)
+    all_nan = np.isnan(mins)
+    idx_gap = starts[all_nan]
+    inner = np.unique(np.concatenate([idx_min, idx_max, idx_gap])) + 1
+    return np.concatenate([[0], inner, [n - 1]]).astype(np.int64)
+
+
+def downsample(
+    ts: npt.ArrayLike, values: npt.ArrayLike, max_points: int = DEFAULT_MAX_POINTS
+) -> tuple[IntArray, FloatArray]:
+    """Thin ``(ts, values)`` to at most ``max_points`` points, keeping first, last and extremes.
+
+    See :func:`downsample_indices` for the rule. Returns new arrays; the inputs are untouched.
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    v = np.asarray(values, dtype=np.float64)
+    if t.shape != v.shape:
+        raise ValueError(f"ts and values differ in length: {t.shape[0]} != {v.shape[0]}")
+    keep = downsample_indices(v, max_points)
+    return t[keep], v[keep]
+
+
+def downsample_ohlc(
+    ts: npt.ArrayLike,
+    open_: npt.ArrayLike,
+    high: npt.ArrayLike,
+    low: npt.ArrayLike,
+    close: npt.ArrayLike,
+    max_bars: int = DEFAULT_MAX_CANDLES,
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Merge consecutive candles into at most ``max_bars`` coarser candles.
+
+    Each merged candle opens at its first bar's open and time, closes at its last bar's close, and
+    spans the highest high and lowest low of its bars, so no price extreme is lost.
+    """
+    t = np.asarray(ts, dtype=np.int64)
+    o = np.asarray(open_, dtype=np.float64)
+    h = np.asarray(high, dtype=np.float64)
+    lo = np.asarray(low, dtype=np.float64)
+    c = np.asarray(close, dtype=np.float64)
+    n = int(t.shape[0])
+    if max_bars < 1:
+        raise ValueError(f"max_bars must be at least 1, got {max_bars}")
+    if n <= max_bars:
+        return t.copy(), o.copy(), h.copy(), lo.copy(), c.copy()
+    starts = _bucket_edges(n, max_bars)
+    ends = np.append(starts[1:], n) - 1
+    return (
+        t[starts],
+        o[starts],
+        np.maximum.reduceat(h, starts),
+        np.minimum.reduceat(lo, starts),
+        c[ends],
+    )
+
+
+def _layout(fig: go.Figure, title: str, yaxis_title: str) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        template=_TEMPLATE,
+        hovermode="x unified",
+        xaxis_title="time (IST)",
+        yaxis_title=yaxis_title,
+        margin={"l": 60, "r": 30, "t": 50, "b": 40},
+        legend={"orientation": "h", "y": -0.15},
+    )
+    return fig
+
+
+def equity_figure(
+    ts: npt.ArrayLike,
+    equity: npt.ArrayLike,
+    *,
+    title: str = "Equity",
+    initial_capital: float | None = None,
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> go.Figure:
+    """The equity curve in rupees (thinned), with the starting capital as a dotted line."""
+    t, v = downsample(ts, equity, max_points)
+    fig = go.Figure(
+        go.Scatter(x=ist_axis(t), y=v, mode="lines", name="equity", line={"width": 1.5})
+    )
+    if initial_capital is not None:
+        fig.add_hline(y=initial_capital, line_dash="dot", line_color="grey")
+    return _layout(fig, title, "equity (₹)")
+
+
+def drawdown_figure(
+    ts: npt.ArrayLike,
+    drawdown: npt.ArrayLike,
+    *,
+    title: str = "Drawdown",
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> go.Figure:
+    """The drawdown curve (fractions ≤ 0, as ``reporting.metrics.drawdown_series`` gives it),
+    shown in percent and filled down from zero."""
+    t, v = downsample(ts, drawdown, max_points)
+    fig = go.Figure(
+        go.Scatter(
+            x=ist_axis(t),
+            y=v * 100.0,
+            mode="lines",
+            name="drawdown",
+            fill="tozeroy",
+            line={"color": _SHORT_COLOUR, "width": 1},
+        )
+    )
+    return _layout(fig, title, "drawdown (%)")
+
+
+def _trade_markers(trades: Sequence[RoundTrip]) -> list[go.Scatter]:
+    """Entry markers (▲ long, ▼ short) and exit markers (✕), one per distinct event."""
+    longs: dict[tuple[int, float], int] = {}
+    shorts: dict[tuple[int, float], int] = {}
+    exits: dict[tuple[int, float], list[str]] = {}
+    for tr in trades:
+        book = longs if tr.side is Side.BUY else shorts
+        key = (tr.entry_ts, tr.entry_price)
+        book[key] = book.get(key, 0) + tr.quantity
+        label = f"{tr.exit_reason} {tr.quantity} @ {tr.exit_price:.2f}  P&L {tr.pnl:,.2f}"
+        exits.setdefault((tr.exit_ts, tr.exit_price), []).append(label)
+    entries: list[tuple[str, dict[tuple[int, float], int], str, str]] = [
+        ("long entry", longs, "triangle-up", _LONG_COLOUR),
+        ("short entry", shorts, "triangle-down", _SHORT_COLOUR),
+    ]
+    traces: list[go.Scatter] = []
+    for name, book, symbol, colour in entries:
+        if book:
+            keys = sorted(book)
+            text = [f"{name} {book[k]} @ {k[1]:.2f}" for k in keys]
+            traces.append(_markers(name, keys, text, symbol, colour))
+    if exits:
+        keys = sorted(exits)
+        text = ["<br>".join(exits[k]) for k in keys]
+        traces.append(_markers("exit", keys, text, "x", _EXIT_COLOUR))
+    return traces
+
+
+def _markers(
+    name: str, keys: list[tuple[int, float]], text: list[str], symbol: str, colour: str
+) -> go.Scatter:
+    return go.Scatter(
+        x=ist_axis([k[0] for k in keys]),
+        y=[k[1] for k in keys],
+        mode="markers",
+        name=name,
+        text=text,
+        hoverinfo="text+x",
+        marker={"symbol": symbol, "size": 11, "color": colour, "line": {"width": 1}},
+    )
+
+
+def _is_intraday(ts: IntArray) -> bool:
+    if ts.shape[0] < 2:
+        return False
+    return bool(np.median(np.diff(ts)) < 86_400)
+
+
+def price_figure(
+    symbol: str,
+    ts: npt.ArrayLike,
+    open_: npt.ArrayLike,
+    high: npt.ArrayLike,
+    low: npt.ArrayLike,
+    close: npt.ArrayLike,
+    *,
+    trades: Sequence[RoundTrip] = (),
+    indicators: Mapping[str, npt.ArrayLike] | None = None,
+    max_bars: int = DEFAULT_MAX_CANDLES,
+) -> go.Figure:
+    """Candlesticks of one symbol with its trades marked and indicator lines overlaid.
+
+    Candles are merged to at most ``max_bars`` (:func:`downsample_ohlc`); indicators are thinned
+    to the same budget. An indicator whose values lie far outside the price range (an RSI on a
+    ₹2,500 stock) goes on a secondary axis on the right instead of flattening the candles.
+    Only this symbol's trades are drawn. Intraday charts hide nights and weekends.
+    """
+    t_raw = np.asarray(ts, dtype=np.int64)
+    t, o, h, lo, c = downsample_ohlc(t_raw, open_, high, low, close, max_bars)
+    fig = go.Figure(
+        go.Candlestick(
+            x=ist_axis(t),
+            open=o,
+            high=h,
+            low=lo,
+            close=c,
+            name=symbol,
+            increasing_line_color=_LONG_COLOUR,
+            decreasing_line_color=_SHORT_COLOUR,
+        )
+    )
+    price_lo = float(np.nanmin(lo)) if lo.size else 0.0
+    price_hi = float(np.nanmax(h)) if h.size else 0.0
+    span = max(price_hi - price_lo, 1e-6 * abs(price_hi))
+    secondary = False
+    for name, series in (indicators or {}).items():
+        values = np.asarray(series, dtype=np.float64)
+        if values.shape != t_raw.shape or np.all(np.isnan(values)):
+            continue
+        ti, vi = downsample(t_raw, values, max(4, 2 * max_bars))
+        med = float(np.nanmedian(vi))
+        off_scale = not (price_lo - 0.5 * span <= med <= price_hi + 0.5 * span)
+        secondary = secondary or off_scale
+        fig.add_trace(
+            go.Scatter(
+                x=ist_axis(ti),
+                y=vi,
+                mode="lines",
+                name=name,
+                line={"width": 1.2},
+                yaxis="y2" if off_scale else "y",
+                connectgaps=False,
+            )
+        )
+    for trace in _trade_markers([tr for tr in trades if tr.symbol == symbol]):
+        fig.add_trace(trace)
+    _layout(fig, f"{symbol}: price and trades", "price (₹)")
+    fig.update_layout(xaxis_rangeslider_visible=False)
+    if secondary:
+        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+    if _is_intraday(t_raw):
+        fig.update_xaxes(
+            rangebreaks=[
+                {"bounds": ["sat", "mon"]},
+                {"bounds": [15.5, 9.25], "pattern": "hour"},
+            ]
+        )
+    return fig
+
+
+def comparison_figure(
+    curves: Mapping[str, tuple[npt.ArrayLike, npt.ArrayLike]],
+    *,
+    title: str = "Equity comparison",
+    max_points: int = DEFAULT_MAX_POINTS,
+) -> go.Figure:
+    """Several equity curves on one chart, each as percent return on its own starting equity,
+    so runs with different capital compare fairly. Keys are the legend labels (e.g. run ids)."""
+    fig = go.Figure()
+    for label, (ts, equity) in curves.items():
+        t, v = downsample(ts, equity, max_points)
+        if v.size == 0:
+            continue
+        base = v[0] if v[0] != 0 else 1.0
+        fig.add_trace(
+            go.Scatter(x=ist_axis(t), y=(v / base - 1.0) * 100.0, mode="lines", name=label)
+        )
+    return _layout(fig, title, "return (%)")

@@ -1,0 +1,178 @@
+"""Charts: downsampling keeps the shape (first, last, extremes) within the point budget, and each
+figure carries the traces a reader expects."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from fyerstrade.domain import ProductType, RoundTrip, Side
+from fyerstrade.reporting.charts import (
+    comparison_figure,
+    downsample,
+    downsample_indices,
+    downsample_ohlc,
+    drawdown_figure,
+    equity_figure,
+    ist_axis,
+    price_figure,
+)
+
+T0 = 1_704_167_100  # 2024-01-02 09:15 IST
+
+
+def _walk(n: int, seed: int = 7) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return 100_000.0 + np.cumsum(rng.normal(0.0, 50.0, n))
+
+
+def test_downsample_caps_points_and_keeps_first_last_and_extremes() -> None:
+    n = 200_000
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    v = _walk(n)
+    v[12_345] = 1e9  # a spike a stride would step over
+    v[150_001] = -1e9
+    t2, v2 = downsample(ts, v, 1_000)
+    assert len(t2) <= 1_000
+    assert len(t2) > 900  # the budget is used, not wasted
+    assert t2[0] == ts[0] and v2[0] == v[0]
+    assert t2[-1] == ts[-1] and v2[-1] == v[-1]
+    assert v2.max() == 1e9 and v2.min() == -1e9
+    assert np.all(np.diff(t2) > 0)  # strictly in time order, no duplicates
+    # every kept point is an original point
+    pos = (t2 - T0) // 60
+    assert np.array_equal(v[pos], v2)
+
+
+def test_downsample_keeps_each_bucket_extreme() -> None:
+    n = 10_000
+    v = _walk(n, seed=3)
+    keep = downsample_indices(v, 102)
+    # 50 buckets over the interior: the max of every bucket is among the kept points
+    starts = np.linspace(0, n - 2, 51).astype(int)
+    for a, b in itertools.pairwise(starts):
+        seg = v[1 + a : 1 + b]
+        assert seg.max() in v[keep]
+        assert seg.min() in v[keep]
+
+
+def test_downsample_short_series_is_unchanged() -> None:
+    ts = np.array([1, 2, 3], dtype=np.int64)
+    v = np.array([3.0, 1.0, 2.0])
+    t2, v2 = downsample(ts, v, 10)
+    assert np.array_equal(t2, ts) and np.array_equal(v2, v)
+    assert downsample(np.array([], dtype=np.int64), np.array([]), 10)[0].size == 0
+
+
+def test_downsample_keeps_nan_gaps_and_rejects_bad_input() -> None:
+    v = np.concatenate([np.full(5_000, np.nan), _walk(5_000)])
+    keep = downsample_indices(v, 200)
+    assert np.isnan(v[keep]).sum() >= 2  # the warm-up stays a gap
+    assert len(keep) <= 200
+    with pytest.raises(ValueError, match="at least 4"):
+        downsample_indices(v, 3)
+    with pytest.raises(ValueError, match="differ in length"):
+        downsample(np.arange(3), np.arange(4.0), 10)
+
+
+def test_downsample_ohlc_preserves_range_open_and_close() -> None:
+    n = 10_001
+    c = _walk(n)
+    o = np.roll(c, 1)
+    o[0] = c[0]
+    h = np.maximum(o, c) + 1.0
+    lo = np.minimum(o, c) - 1.0
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    t2, o2, h2, l2, c2 = downsample_ohlc(ts, o, h, lo, c, 500)
+    assert len(t2) == 500
+    assert t2[0] == ts[0] and o2[0] == o[0] and c2[-1] == c[-1]
+    assert h2.max() == h.max() and l2.min() == lo.min()
+    assert np.all(h2 >= np.maximum(o2, c2)) and np.all(l2 <= np.minimum(o2, c2))
+
+
+def test_ist_axis_shows_exchange_wall_clock() -> None:
+    assert str(ist_axis([T0])[0]) == "2024-01-02T09:15:00"
+
+
+def _trades() -> list[RoundTrip]:
+    return [
+        RoundTrip(
+            "NSE:SBIN-EQ",
+            Side.BUY,
+            10,
+            T0 + 300,
+            101.0,
+            T0 + 1200,
+            104.0,
+            28.0,
+            2.0,
+            "target",
+            ProductType.INTRADAY,
+        ),
+        RoundTrip(
+            "NSE:SBIN-EQ",
+            Side.SELL,
+            5,
+            T0 + 1800,
+            103.0,
+            T0 + 2400,
+            104.5,
+            -8.5,
+            1.0,
+            "stop",
+            ProductType.INTRADAY,
+        ),
+        RoundTrip(
+            "NSE:INFY-EQ",
+            Side.BUY,
+            1,
+            T0 + 300,
+            1500.0,
+            T0 + 600,
+            1490.0,
+            -10.0,
+            0.0,
+            "signal",
+            ProductType.INTRADAY,
+        ),
+    ]
+
+
+def test_price_figure_has_candles_indicators_and_trade_markers() -> None:
+    n = 60
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    c = 100.0 + np.sin(np.arange(n) / 5.0) * 3
+    o, h, lo = c - 0.2, c + 0.5, c - 0.5
+    sma = np.convolve(c, np.ones(5) / 5, mode="full")[:n]
+    sma[:4] = np.nan
+    rsi = np.full(n, 55.0)
+    fig = price_figure(
+        "NSE:SBIN-EQ", ts, o, h, lo, c, trades=_trades(), indicators={"sma5": sma, "rsi": rsi}
+    )
+    by_name = {tr.name: tr for tr in fig.data}
+    assert by_name["NSE:SBIN-EQ"].type == "candlestick"
+    assert len(by_name["NSE:SBIN-EQ"].x) == n
+    assert by_name["sma5"].yaxis in (None, "y")
+    assert by_name["rsi"].yaxis == "y2"  # off the price scale: secondary axis
+    assert list(by_name["long entry"].y) == [101.0]
+    assert list(by_name["short entry"].y) == [103.0]
+    assert sorted(by_name["exit"].y) == [104.0, 104.5]  # INFY's trade is not drawn here
+    assert "stop" in "".join(by_name["exit"].text)
+    assert fig.layout.xaxis.rangebreaks  # intraday: nights and weekends hidden
+
+
+def test_equity_drawdown_and_comparison_figures() -> None:
+    n = 50_000
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    eq = _walk(n)
+    fig = equity_figure(ts, eq, initial_capital=100_000.0, max_points=2_000)
+    assert [tr.name for tr in fig.data] == ["equity"]
+    assert len(fig.data[0].y) <= 2_000 and fig.data[0].y[-1] == eq[-1]
+    dd = eq / np.maximum.accumulate(eq) - 1.0
+    fig = drawdown_figure(ts, dd, max_points=2_000)
+    assert min(fig.data[0].y) == pytest.approx(dd.min() * 100)
+    cmp = comparison_figure({"run-a": (ts, eq), "run-b": (ts[:100], 2 * eq[:100])})
+    assert [tr.name for tr in cmp.data] == ["run-a", "run-b"]
+    assert cmp.data[1].y[0] == 0.0  # each curve starts at 0 % return
