@@ -1,0 +1,1 @@
+"""The one trading core: engine, portfolio, orders, fills, costs and session rules."""

@@ -1,0 +1,290 @@
+"""Trading costs per executed order: the ``CostModel`` seam, Fyers' NSE charges, and zero costs.
+
+The engine asks a ``CostModel`` for the rupee cost of every fill; backtest, paper and live use the
+same model, so their P&L agree. ``FyersCostModel`` reads its rates from a table of dated rows
+(``trading/cost_rates.py``), so a trade pays the rates in force on its IST date.
+
+Conventions (the README's "Backtest assumptions" repeats them):
+
+- Each call is one executed order. Brokerage caps ("₹20 or x%, whichever is lower") apply per
+  order, so splitting an order into several fills raises brokerage, as at the broker.
+- Options: every value-based rate applies to the premium (price × quantity).
+- GST (18%) is charged on brokerage + NSE transaction charge: variant (a) of
+  ``reference/nse-market.md`` §5.5, which follows Fyers' own description. ``GstBase.ALL_FEES``
+  (variant (b)) also puts the SEBI fee and IPFT in the base; what Fyers does is UNVERIFIED, and the
+  difference is a few paise.
+- The DP charge (₹12.5 + GST, reported with its GST in ``Charges.dp``) is charged on the first
+  delivery sell of an ISIN (the symbol if the ISIN is unknown) on each IST date; the model
+  remembers what it charged, so use one model per run (or call ``reset()``).
+- Amounts are not rounded to the rupee (contract notes round STT; how Fyers rounds is UNVERIFIED).
+- The product passed in is the product charged: Fyers reclassifies a same-day delivery buy and sell
+  as intraday, and an engine that wants that passes ``ProductType.INTRADAY``.
+- Fyers' auto square-off fee (``admin_square_off_charge()``) is not part of any fill's cost; an
+  engine that models Fyers squaring off a position (rather than the strategy's own square-off
+  before 15:15) adds it explicitly.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
+from datetime import date
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Segment, Side
+from fyerstrade.errors import InputError
+from fyerstrade.trading.cost_rates import (
+    ADMIN_SQUARE_OFF_FEE,
+    FYERS_NSE_RATES,
+    GST_RATE,
+    Component,
+    CostSegment,
+    RateRow,
+)
+
+__all__ = [
+    "Charges",
+    "CostModel",
+    "CostSegment",
+    "FyersCostModel",
+    "GstBase",
+    "ZeroCostModel",
+    "cost_segment",
+]
+
+_IST_OFFSET = 19_800  # seconds; IST is UTC+05:30 with no DST
+_DAY = 86_400
+_EPOCH = date(1970, 1, 1)
+
+
+@runtime_checkable
+class CostModel(Protocol):
+    """What the trading engine asks for every fill: its total cost in rupees (always ≥ 0)."""
+
+    def fill_costs(
+        self,
+        instrument: Instrument,
+        product: ProductType,
+        side: Side,
+        quantity: int,
+        price: float,
+        ts: int,
+    ) -> float: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Charges:
+    """The charges of one executed order, in rupees, by contract-note line."""
+
+    brokerage: float = 0.0
+    stt: float = 0.0
+    exchange: float = 0.0  # NSE transaction charge
+    ipft: float = 0.0
+    sebi: float = 0.0
+    stamp: float = 0.0
+    gst: float = 0.0  # on brokerage + exchange (+ SEBI + IPFT with GstBase.ALL_FEES)
+    dp: float = 0.0  # depository charge including its own GST
+
+    @property
+    def total(self) -> float:
+        return (
+            self.brokerage
+            + self.stt
+            + self.exchange
+            + self.ipft
+            + self.sebi
+            + self.stamp
+            + self.gst
+            + self.dp
+        )
+
+    def __add__(self, other: Charges) -> Charges:
+        """Sum two orders' charges line by line (e.g. a round trip's buy and sell)."""
+        return Charges(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    def to_dict(self) -> dict[str, float]:
+        """Each line plus ``total``, for journals and reports."""
+        out = {f.name: float(getattr(self, f.name)) for f in fields(self)}
+        out["total"] = self.total
+        return out
+
+
+class GstBase(StrEnum):
+    """Which charges GST is levied on (see the module docstring)."""
+
+    BROKERAGE_AND_EXCHANGE = "brokerage_and_exchange"  # variant (a), the default
+    ALL_FEES = "all_fees"  # variant (b): also the SEBI fee and IPFT
+
+
+def cost_segment(instrument: Instrument, product: ProductType) -> CostSegment:
+    """The charge segment of a trade; raises ``InputError`` for what cannot be traded or priced."""
+    kind = instrument.kind
+    if kind is InstrumentKind.INDEX:
+        raise InputError(
+            f"{instrument.symbol} is an index and cannot be traded; trade its futures or options"
+        )
+    expected = Segment.NSE_CM if kind is InstrumentKind.EQUITY else Segment.NSE_FO
+    if instrument.segment is not expected:
+        raise InputError(
+            f"{instrument.symbol}: no charges known for a {kind.value.lower()} in segment "
+            f"{instrument.segment.value}; expected {expected.value}"
+        )
+    if kind is InstrumentKind.EQUITY:
+        if product is ProductType.INTRADAY:
+            return CostSegment.EQUITY_INTRADAY
+        return CostSegment.EQUITY_DELIVERY  # CNC, and MARGIN (carried) equity
+    if kind is InstrumentKind.FUTURE:
+        return CostSegment.FUTURES
+    return CostSegment.OPTIONS
+
+
+class ZeroCostModel:
+    """Costs switched off (``--no-costs``, peer cross-checks): every fill costs nothing."""
+
+    def fill_costs(
+        self,
+        instrument: Instrument,
+        product: ProductType,
+        side: Side,
+        quantity: int,
+        price: float,
+        ts: int,
+    ) -> float:
+        return 0.0
+
+
+_Key = tuple[CostSegment, Component, Side]
+
+
+class _Timeline:
+    """The rows of one (segment, component, side), searchable by IST epoch day."""
+
+    __slots__ = ("days", "rows")
+
+    def __init__(self, rows: list[RateRow]) -> None:
+        rows.sort(key=lambda r: r.effective_from)
+        self.rows = rows
+        self.days = [(r.effective_from - _EPOCH).days for r in rows]
+
+    def at(self, day: int) -> RateRow | None:
+        i = bisect_right(self.days, day)
+        return self.rows[i - 1] if i else None
+
+
+class FyersCostModel:
+    """Fyers brokerage and every NSE statutory charge, at the rates in force on the trade date.
+
+    ``rates`` defaults to ``cost_rates.FYERS_NSE_RATES``; pass another table to model a rate
+    change or another broker. Stateful only for the DP charge (see ``reset``).
+    """
+
+    def __init__(
+        self,
+        rates: Iterable[RateRow] = FYERS_NSE_RATES,
+        gst_base: GstBase = GstBase.BROKERAGE_AND_EXCHANGE,
+        gst_rate: float = GST_RATE,
+    ) -> None:
+        grouped: dict[_Key, list[RateRow]] = {}
+        segments: set[CostSegment] = set()
+        for row in rates:
+            segments.add(row.segment)
+            for side in (row.side,) if row.side is not None else (Side.BUY, Side.SELL):
+                grouped.setdefault((row.segment, row.component, side), []).append(row)
+        self._timelines = {key: _Timeline(rows) for key, rows in grouped.items()}
+        self._segments = frozenset(segments)
+        self.gst_base = gst_base
+        self.gst_rate = gst_rate
+        self._dp_paid: set[tuple[str, int]] = set()
+
+    def reset(self) -> None:
+        """Forget which (ISIN, day) pairs already paid the DP charge (start of a new run)."""
+        self._dp_paid.clear()
+
+    def fill_costs(
+        self,
+        instrument: Instrument,
+        product: ProductType,
+        side: Side,
+        quantity: int,
+        price: float,
+        ts: int,
+    ) -> float:
+        return self.charges(instrument, product, side, quantity, price, ts).total
+
+    def charges(
+        self,
+        instrument: Instrument,
+        product: ProductType,
+        side: Side,
+        quantity: int,
+        price: float,
+        ts: int,
+    ) -> Charges:
+        """The charges of one executed order of ``quantity`` at ``price`` at epoch second ``ts``.
+
+        Records the DP charge as paid for the order's ISIN and IST date when it applies.
+        """
+        if quantity <= 0:
+            raise InputError(
+                f"{instrument.symbol}: order quantity must be positive, got {quantity}"
+            )
+        if price < 0:
+            raise InputError(f"{instrument.symbol}: price must not be negative, got {price}")
+        segment = cost_segment(instrument, product)
+        if segment not in self._segments:
+            raise InputError(
+                f"{instrument.symbol}: the cost rate table has no rates for {segment.value}; "
+                "add its rows to the table"
+            )
+        day = (ts + _IST_OFFSET) // _DAY
+        value = price * quantity
+
+        def line(component: Component) -> float:
+            row = self._row(segment, component, side, day)
+            return 0.0 if row is None else row.amount(value)
+
+        brokerage = line(Component.BROKERAGE)
+        exchange = line(Component.EXCHANGE)
+        ipft = line(Component.IPFT)
+        sebi = line(Component.SEBI)
+        gst_base = brokerage + exchange
+        if self.gst_base is GstBase.ALL_FEES:
+            gst_base += ipft + sebi
+        dp = 0.0
+        dp_row = self._row(segment, Component.DP, side, day)
+        if dp_row is not None:
+            key = (instrument.isin or instrument.symbol, day)
+            if key not in self._dp_paid:
+                self._dp_paid.add(key)
+                dp = dp_row.amount(value) * (1.0 + self.gst_rate)
+        return Charges(
+            brokerage=brokerage,
+            stt=line(Component.STT),
+            exchange=exchange,
+            ipft=ipft,
+            sebi=sebi,
+            stamp=line(Component.STAMP),
+            gst=gst_base * self.gst_rate,
+            dp=dp,
+        )
+
+    def admin_square_off_charge(self) -> float:
+        """Fyers' fee for one order of its auto square-off (₹50 + GST); not applied by default."""
+        return ADMIN_SQUARE_OFF_FEE * (1.0 + self.gst_rate)
+
+    def _row(
+        self, segment: CostSegment, component: Component, side: Side, day: int
+    ) -> RateRow | None:
+        timeline = self._timelines.get((segment, component, side))
+        if timeline is None:
+            return None  # not charged on this side in this segment
+        row = timeline.at(day)
+        if row is None:
+            first = timeline.rows[0].effective_from.isoformat()
+            raise InputError(
+                f"no {component.value} rate for {segment.value} {side.value.lower()}s before "
+                f"{first}; extend the cost rate table back to the trade date"
+            )
+        return row
