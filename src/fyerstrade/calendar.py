@@ -1,0 +1,479 @@
+"""NSE trading days, session times and expected bar times, plus the IST helpers.
+
+The holiday lists and regular/Muhurat hours come from ``pandas_market_calendars`` (calendar
+``"XNSE"``, ≥ 5.5). That library cannot represent weekend sessions, so a project-owned table,
+:data:`SPECIAL_SESSIONS`, adds them (Saturday makeup sessions, DR drills with two segments, budget
+days, weekend Muhurat) and overrides the library for those dates.
+
+Coverage guard: the library silently treats every weekday after its last holiday list as a
+normal session. :class:`NSECalendar` refuses any date after :attr:`NSECalendar.coverage_end`
+(31 December of the last year with a published list) with :class:`CalendarCoverageError`, unless
+it was built with ``assume_weekdays=True``; then such dates are plain Mon–Fri 09:15–15:30
+sessions and one warning is logged per process.
+
+What is not modelled: pre-open and post-close sessions, and the changes announced from
+2026-08-03 (F&O continuous session to 15:40, the cash closing auction 15:15–15:35). Sessions from
+2026-08-03 keep the library's 09:15–15:30, which is what Fyers' cash candles cover.
+
+Performance: each year is built once (one library call), cached, and kept as numpy arrays; the
+per-resolution bar times of a year are built once on first use, so :meth:`expected_bars` over
+years of 1-minute bars is a few array slices.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import pandas_market_calendars as mcal
+
+from fyerstrade.domain import Resolution
+from fyerstrade.errors import CalendarCoverageError
+
+__all__ = [
+    "IST",
+    "SPECIAL_SESSIONS",
+    "NSECalendar",
+    "Session",
+    "SpecialSession",
+    "epoch",
+    "get_calendar",
+    "ist_date",
+    "ist_epoch",
+    "to_ist",
+]
+
+log = logging.getLogger("fyerstrade.calendar")
+
+IST = ZoneInfo("Asia/Kolkata")
+IST_OFFSET = 19_800  # +05:30 in seconds; fixed since 1945 (no DST)
+_DAY = 86_400
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
+_REGULAR_OPEN = time(9, 15)
+_REGULAR_CLOSE = time(15, 30)
+
+Int64Array = npt.NDArray[np.int64]
+_EMPTY: Int64Array = np.empty(0, dtype=np.int64)
+_EMPTY.flags.writeable = False
+
+
+# ----------------------------------------------------------------------------- IST helpers
+
+
+def to_ist(ts: int) -> datetime:
+    """Aware IST datetime of an epoch-seconds instant."""
+    return datetime.fromtimestamp(ts, IST)
+
+
+def ist_date(ts: int) -> date:
+    """IST calendar date of an epoch-seconds instant."""
+    return date.fromordinal((ts + IST_OFFSET) // _DAY + _EPOCH_ORDINAL)
+
+
+def ist_epoch(d: date, t: time = time(0)) -> int:
+    """Epoch seconds of wall time ``t`` on date ``d`` in IST (``t`` must be naive: it is IST)."""
+    if t.tzinfo is not None:
+        raise ValueError(f"ist_epoch takes a naive time meaning IST, got {t!r}")
+    return _day_number(d) * _DAY + t.hour * 3600 + t.minute * 60 + t.second - IST_OFFSET
+
+
+def epoch(dt: datetime) -> int:
+    """Epoch seconds (floored) of an aware datetime; a naive datetime raises ``ValueError``."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()} has no time zone; attach one (IST?)")
+    return (dt - _EPOCH_UTC) // timedelta(seconds=1)
+
+
+def _day_number(d: date) -> int:
+    """Days since 1970-01-01 (the IST midnight of ``d`` is ``n * 86400 - 19800``)."""
+    return d.toordinal() - _EPOCH_ORDINAL
+
+
+def _date_of(day: int) -> date:
+    return date.fromordinal(day + _EPOCH_ORDINAL)
+
+
+# ----------------------------------------------------------------------------- sessions
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """One trading date: its continuous-trading segments as ``(open_ts, close_ts)`` pairs.
+
+    Most days have one segment (09:15–15:30); DR drills have two. ``special`` marks days whose
+    hours differ from the era's regular hours (Muhurat, weekend sessions, outages).
+    """
+
+    date: date
+    segments: tuple[tuple[int, int], ...]
+    label: str = ""
+    special: bool = False
+
+    @property
+    def open_ts(self) -> int:
+        """First open (epoch seconds)."""
+        return self.segments[0][0]
+
+    @property
+    def close_ts(self) -> int:
+        """Last close (epoch seconds)."""
+        return self.segments[-1][1]
+
+    @property
+    def open(self) -> datetime:
+        return to_ist(self.open_ts)
+
+    @property
+    def close(self) -> datetime:
+        return to_ist(self.close_ts)
+
+    @property
+    def minutes(self) -> int:
+        """Minutes of continuous trading (segments summed; gaps between them excluded)."""
+        return sum(c - o for o, c in self.segments) // 60
+
+    def contains(self, ts: int) -> bool:
+        """Whether the market is open at ``ts`` (open inclusive, close exclusive)."""
+        return any(o <= ts < c for o, c in self.segments)
+
+
+@dataclass(frozen=True, slots=True)
+class SpecialSession:
+    """A session the calendar library lacks; overrides the library on its date."""
+
+    date: date
+    segments: tuple[tuple[time, time], ...]  # IST wall times
+    label: str
+    verified: bool = True
+
+
+#: Sessions pandas_market_calendars cannot represent (it builds sessions from a Mon–Fri
+#: weekmask). Sources: nse-market reference §2.5 and §3. Weekday Muhurat sessions (2024-11-01
+#: 18:00–19:00, 2025-10-21 13:45–14:45) come from the library and are checked by the tests.
+SPECIAL_SESSIONS: tuple[SpecialSession, ...] = (
+    # Planned as a DR drill; became a full session when Mon 2024-01-22 was declared a holiday.
+    SpecialSession(date(2024, 1, 20), ((time(9, 15), time(15, 30)),), "Saturday session"),
+    # DR drills: primary site 09:15–10:00, DR site 11:30–12:30.
+    SpecialSession(
+        date(2024, 3, 2), ((time(9, 15), time(10, 0)), (time(11, 30), time(12, 30))), "DR drill"
+    ),
+    # Cash legs; some sources give the F&O second leg as 11:45–12:40 (conflict, unresolved).
+    SpecialSession(
+        date(2024, 5, 18), ((time(9, 15), time(10, 0)), (time(11, 30), time(12, 30))), "DR drill"
+    ),
+    SpecialSession(date(2025, 2, 1), ((time(9, 15), time(15, 30)),), "Budget"),
+    SpecialSession(date(2026, 2, 1), ((time(9, 15), time(15, 30)),), "Budget"),
+    # Diwali Laxmi Pujan on a Sunday: the date is verified, the times are NOT (18:00–19:00 is
+    # the usual evening slot). Correct this row once NSE's circular is confirmed.
+    SpecialSession(date(2026, 11, 8), ((time(18, 0), time(19, 0)),), "Muhurat", verified=False),
+)
+
+
+def _special_session(s: SpecialSession) -> Session:
+    segs = tuple((ist_epoch(s.date, o), ist_epoch(s.date, c)) for o, c in s.segments)
+    return Session(s.date, segs, s.label, special=True)
+
+
+# ----------------------------------------------------------------------------- year tables
+
+
+@dataclass(slots=True)
+class _Year:
+    """Everything known about one calendar year, built once."""
+
+    sessions: dict[int, Session]  # keyed by day number
+    days: Int64Array  # sorted day numbers of the trading days
+    bars: dict[Resolution, Int64Array]  # sorted bar open times per resolution (lazy)
+
+
+def _frozen(a: Int64Array) -> Int64Array:
+    a.flags.writeable = False
+    return a
+
+
+class _AssumptionWarning:
+    """Logs the assume-weekdays warning once per process (tests may reset ``fired``)."""
+
+    fired = False
+    _lock = threading.Lock()
+
+    @classmethod
+    def emit(cls, year: int, coverage_end: date) -> None:
+        with cls._lock:
+            if cls.fired:
+                return
+            cls.fired = True
+        log.warning(
+            "NSE holiday list for %d is not in pandas_market_calendars (covers up to %s); "
+            "assuming every weekday is a 09:15-15:30 session, so holidays will look like "
+            "missing data",
+            year,
+            coverage_end.isoformat(),
+        )
+
+
+def _utc_seconds(col: object) -> Int64Array:
+    """Epoch seconds of a tz-aware pandas datetime column (NaT -> -1)."""
+    series = pd.Series(col).dt.tz_convert(None)
+    mask = series.isna().to_numpy()
+    out: Int64Array = (
+        series.fillna(pd.Timestamp(0)).to_numpy().astype("datetime64[s]").astype(np.int64)
+    )
+    out[mask] = -1
+    return out
+
+
+class NSECalendar:
+    """NSE (cash and F&O continuous session) trading calendar.
+
+    All date arguments are IST calendar dates; every timestamp is int epoch seconds. Dates after
+    :attr:`coverage_end` raise :class:`CalendarCoverageError` unless ``assume_weekdays``; dates
+    before :attr:`coverage_start` always raise. Instances are thread-safe.
+    """
+
+    def __init__(self, *, assume_weekdays: bool = False) -> None:
+        self.assume_weekdays = assume_weekdays
+        self._lib = mcal.get_calendar("XNSE")
+        years = [pd.Timestamp(h).year for h in self._lib.adhoc_holidays]
+        self.coverage_start: date = date(min(years), 1, 1)
+        self.coverage_end: date = date(max(years), 12, 31)
+        self._muhurat_days = {
+            _day_number(date.fromisoformat(str(d)))
+            for _, days in self._lib.special_opens_adhoc
+            for d in days
+        }
+        # Early closes and extensions the library lists (1990s auction days, outages).
+        self._odd_hours_days = {
+            _day_number(date.fromisoformat(str(d)))
+            for _, days in self._lib.special_closes_adhoc
+            for d in days
+        }
+        self._specials = {_day_number(s.date): _special_session(s) for s in SPECIAL_SESSIONS}
+        self._years: dict[int, _Year] = {}
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ queries by date
+
+    def is_trading_day(self, d: date) -> bool:
+        """Whether NSE holds any session on ``d`` (Muhurat-only days count)."""
+        return self.session(d) is not None
+
+    def session(self, d: date) -> Session | None:
+        """The session on ``d``, or ``None`` when the exchange is closed."""
+        return self._year(d.year).sessions.get(_day_number(d))
+
+    def sessions(self, start: date, end: date) -> list[Session]:
+        """Sessions from ``start`` to ``end`` inclusive, in date order."""
+        return [self._year(_date_of(n).year).sessions[n] for n in self._days(start, end)]
+
+    def trading_days(self, start: date, end: date) -> list[date]:
+        """Trading dates from ``start`` to ``end`` inclusive."""
+        return [_date_of(int(n)) for n in self._days(start, end)]
+
+    def next_trading_day(self, d: date) -> date:
+        """The first trading day strictly after ``d``."""
+        n = _day_number(d)
+        year = d.year
+        while True:
+            days = self._year(year).days
+            i = int(np.searchsorted(days, n, side="right"))
+            if i < len(days):
+                return _date_of(int(days[i]))
+            year += 1
+
+    def previous_trading_day(self, d: date) -> date:
+        """The last trading day strictly before ``d``."""
+        n = _day_number(d)
+        year = d.year
+        while True:
+            days = self._year(year).days
+            i = int(np.searchsorted(days, n, side="left"))
+            if i > 0:
+                return _date_of(int(days[i - 1]))
+            year -= 1
+
+    # ------------------------------------------------------------------ bar times
+
+    def minute_bars(self, d: date) -> Int64Array:
+        """Open times of the 1-minute bars the session on ``d`` should hold (375 on a normal day:
+        09:15 … 15:29); empty when closed."""
+        return self.bar_times(d, Resolution.M1)
+
+    def bar_times(self, d: date, resolution: Resolution) -> Int64Array:
+        """Expected bar open times on ``d`` (read-only int64 array; empty when closed).
+
+        Intraday bars are aligned to each segment's open, as Fyers aligns candles to 09:15
+        (60-minute bars: 09:15, 10:15, …, 15:15, the last one truncated at 15:30). A daily bar is
+        stamped at IST midnight of the date, the platform's canonical daily stamp.
+        """
+        s = self.session(d)
+        if s is None:
+            return _EMPTY
+        if resolution is Resolution.D:
+            return _frozen(np.array([ist_epoch(d)], dtype=np.int64))
+        return _frozen(_segment_bars(s.segments, resolution.seconds))
+
+    def expected_bars(self, start: date, end: date, resolution: Resolution) -> Int64Array:
+        """Expected bar open times of every trading day from ``start`` to ``end`` inclusive,
+        sorted (read-only when it is a view of the cache)."""
+        if end < start:
+            return _EMPTY
+        lo = ist_epoch(start)
+        hi = ist_epoch(end) + _DAY
+        parts = []
+        for year in range(start.year, end.year + 1):
+            bars = self._year_bars(year, resolution)
+            i, j = np.searchsorted(bars, (lo, hi))
+            parts.append(bars[i:j])
+        if len(parts) == 1:
+            return parts[0]
+        return np.concatenate(parts)
+
+    def bar_close_ts(self, bar_ts: int, resolution: Resolution) -> int:
+        """The instant the bar opened at ``bar_ts`` becomes known.
+
+        Intraday: ``min(open + duration, close of the segment holding the bar)``; a bar outside
+        every segment (off-session data) closes after its nominal duration. Daily: the session's
+        last close (IST midnight after the date when the date has no session).
+        """
+        day = (bar_ts + IST_OFFSET) // _DAY
+        s = self._year(_date_of(day).year).sessions.get(day)
+        if resolution is Resolution.D:
+            return s.close_ts if s is not None else (day + 1) * _DAY - IST_OFFSET
+        end = bar_ts + resolution.seconds
+        if s is not None:
+            for o, c in s.segments:
+                if o <= bar_ts < c:
+                    return min(end, c)
+        return end
+
+    # ------------------------------------------------------------------ internals
+
+    def _days(self, start: date, end: date) -> Iterable[int]:
+        lo, hi = _day_number(start), _day_number(end)
+        out: list[int] = []
+        for year in range(start.year, end.year + 1):
+            days = self._year(year).days
+            i = np.searchsorted(days, lo, side="left")
+            j = np.searchsorted(days, hi, side="right")
+            out.extend(days[int(i) : int(j)].tolist())
+        return out
+
+    def _year_bars(self, year: int, resolution: Resolution) -> Int64Array:
+        y = self._year(year)
+        bars = y.bars.get(resolution)
+        if bars is None:
+            sessions = [y.sessions[int(n)] for n in y.days]
+            if resolution is Resolution.D:
+                bars = np.array([ist_epoch(s.date) for s in sessions], dtype=np.int64)
+            elif sessions:
+                step = resolution.seconds
+                bars = np.concatenate([_segment_bars(s.segments, step) for s in sessions])
+            else:
+                bars = np.empty(0, dtype=np.int64)
+            bars = _frozen(bars)
+            with self._lock:
+                y.bars.setdefault(resolution, bars)
+        return bars
+
+    def _year(self, year: int) -> _Year:
+        y = self._years.get(year)
+        if y is not None:
+            return y
+        if year > self.coverage_end.year:
+            if not self.assume_weekdays:
+                raise CalendarCoverageError(
+                    f"the NSE holiday list for {year} is not published in the calendar library "
+                    f"yet (pandas_market_calendars covers up to {self.coverage_end}); upgrade it "
+                    "when NSE publishes the list, or pass --assume-weekdays to treat every "
+                    "weekday as a 09:15-15:30 session"
+                )
+            _AssumptionWarning.emit(year, self.coverage_end)
+        if year < self.coverage_start.year:
+            raise CalendarCoverageError(
+                f"the NSE calendar starts on {self.coverage_start}; {year} is before it"
+            )
+        with self._lock:
+            y = self._years.get(year)
+            if y is None:
+                y = self._build_year(year)
+                self._years[year] = y
+        return y
+
+    def _build_year(self, year: int) -> _Year:
+        if year > self.coverage_end.year:
+            sessions = self._weekday_sessions(year)
+        else:
+            sessions = self._library_sessions(year)
+        for n, s in self._specials.items():
+            if s.date.year == year:
+                sessions[n] = s
+        days = np.array(sorted(sessions), dtype=np.int64)
+        return _Year(sessions, _frozen(days), {})
+
+    def _library_sessions(self, year: int) -> dict[int, Session]:
+        sched = self._lib.schedule(f"{year}-01-01", f"{year}-12-31", interruptions=True)
+        days = sched.index.to_numpy().astype("datetime64[D]").astype(np.int64)
+        opens = _utc_seconds(sched["market_open"])
+        closes = _utc_seconds(sched["market_close"])
+        n_breaks = sum(1 for c in sched.columns if str(c).startswith("interruption_start_"))
+        breaks = [
+            (
+                _utc_seconds(sched[f"interruption_start_{k}"]),
+                _utc_seconds(sched[f"interruption_end_{k}"]),
+            )
+            for k in range(1, n_breaks + 1)
+        ]
+        out: dict[int, Session] = {}
+        for i, n in enumerate(days.tolist()):
+            d = _date_of(n)
+            o, c = int(opens[i]), int(closes[i])
+            cuts = sorted((int(bs[i]), int(be[i])) for bs, be in breaks if bs[i] >= 0)
+            segments: list[tuple[int, int]] = []
+            for bs, be in cuts:
+                segments.append((o, bs))
+                o = be
+            segments.append((o, c))
+            if n in self._muhurat_days:
+                label = "Muhurat"
+            elif cuts:
+                label = "interrupted"
+            elif n in self._odd_hours_days:
+                label = "special hours"
+            else:
+                label = ""
+            out[n] = Session(d, tuple(segments), label, special=bool(label))
+        return out
+
+    @staticmethod
+    def _weekday_sessions(year: int) -> dict[int, Session]:
+        out: dict[int, Session] = {}
+        first, last = _day_number(date(year, 1, 1)), _day_number(date(year, 12, 31))
+        for n in range(first, last + 1):
+            d = _date_of(n)
+            if d.weekday() < 5:
+                seg = (ist_epoch(d, _REGULAR_OPEN), ist_epoch(d, _REGULAR_CLOSE))
+                out[n] = Session(d, (seg,), "assumed")
+        return out
+
+
+def _segment_bars(segments: tuple[tuple[int, int], ...], step: int) -> Int64Array:
+    if len(segments) == 1:
+        o, c = segments[0]
+        return np.arange(o, c, step, dtype=np.int64)
+    return np.concatenate([np.arange(o, c, step, dtype=np.int64) for o, c in segments])
+
+
+@functools.cache
+def get_calendar(*, assume_weekdays: bool = False) -> NSECalendar:
+    """The process-wide calendar (one per ``assume_weekdays`` value), built on first use."""
+    return NSECalendar(assume_weekdays=assume_weekdays)
