@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 import pytest
@@ -72,7 +72,8 @@ def test_weekday_holidays_are_closed(cal: NSECalendar, day: str) -> None:
 
 def test_weekday_closure_counts_match_the_official_lists(cal: NSECalendar) -> None:
     # 17 / 14 / 16 weekday closures, of which the Muhurat days hold only their evening hour.
-    for year, holidays, muhurat in ((2024, HOLIDAYS_2024, 1), (2025, HOLIDAYS_2025, 1)):
+    years = ((2024, HOLIDAYS_2024, 1), (2025, HOLIDAYS_2025, 1), (2026, HOLIDAYS_2026, 1))
+    for year, holidays, muhurat in years:
         weekdays = [
             date(year, 1, 1) + timedelta(days=i)
             for i in range((date(year, 12, 31) - date(year, 1, 1)).days + 1)
@@ -177,7 +178,7 @@ def test_dates_past_coverage_raise(cal: NSECalendar) -> None:
         lambda: cal.expected_bars(date(2026, 12, 1), d, Resolution.M5),
         lambda: cal.next_trading_day(date(2026, 12, 31)),
     ):
-        with pytest.raises(CalendarCoverageError, match="2027.*--assume-weekdays"):
+        with pytest.raises(CalendarCoverageError, match=r"2027.*--assume-weekdays"):
             call()
 
 
@@ -280,6 +281,20 @@ def test_bar_close_ts(cal: NSECalendar) -> None:
     assert cal.bar_close_ts(ist_epoch(drill), Resolution.D) == ist_epoch(drill, time(12, 30))
 
 
+def test_bar_close_times_match_bar_close_ts(cal: NSECalendar) -> None:
+    # Every minute (on and off session) of a normal day, a DR drill, a holiday, a Muhurat day
+    # and a weekend, across a year boundary.
+    days = [NORMAL_DAY, date(2024, 3, 2), date(2024, 3, 25), date(2024, 11, 1), date(2024, 12, 31)]
+    days += [date(2025, 1, 4), date(2025, 1, 6)]
+    ts = np.concatenate([np.arange(ist_epoch(d), ist_epoch(d) + 86_400, 60) for d in days])
+    rng = np.random.default_rng(7)
+    ts = rng.permutation(ts)
+    for res in (Resolution.M1, Resolution.M5, Resolution.M60, Resolution.M240, Resolution.D):
+        got = cal.bar_close_times(ts, res)
+        assert got.tolist() == [cal.bar_close_ts(int(t), res) for t in ts], res
+    assert len(cal.bar_close_times(np.empty(0, dtype=np.int64), Resolution.M1)) == 0
+
+
 # --------------------------------------------------------------------------- navigation
 
 
@@ -312,7 +327,7 @@ def test_ist_helpers_round_trip() -> None:
     assert to_ist(ts).utcoffset() == timedelta(hours=5, minutes=30)
     assert ist_epoch(date(2024, 6, 3), time(9, 15)) == ts
     assert epoch(to_ist(ts)) == ts
-    assert epoch(datetime(2024, 6, 3, 3, 45, tzinfo=timezone.utc)) == ts
+    assert epoch(datetime(2024, 6, 3, 3, 45, tzinfo=UTC)) == ts
     assert ist_date(ts) == date(2024, 6, 3)
     # Just before and at IST midnight (18:30 UTC the previous day).
     midnight = ist_epoch(date(2024, 6, 3))

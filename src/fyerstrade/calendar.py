@@ -25,7 +25,6 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -40,6 +39,7 @@ from fyerstrade.errors import CalendarCoverageError
 
 __all__ = [
     "IST",
+    "IST_OFFSET",
     "SPECIAL_SESSIONS",
     "NSECalendar",
     "Session",
@@ -192,6 +192,9 @@ class _Year:
 
     sessions: dict[int, Session]  # keyed by day number
     days: Int64Array  # sorted day numbers of the trading days
+    day_closes: Int64Array  # last close of each of ``days``
+    seg_opens: Int64Array  # every segment of the year, sorted by open
+    seg_closes: Int64Array
     bars: dict[Resolution, Int64Array]  # sorted bar open times per resolution (lazy)
 
 
@@ -358,7 +361,33 @@ class NSECalendar:
 
     # ------------------------------------------------------------------ internals
 
-    def _days(self, start: date, end: date) -> Iterable[int]:
+    def bar_close_times(self, bar_ts: Int64Array, resolution: Resolution) -> Int64Array:
+        """Vectorised :meth:`bar_close_ts` over an array of bar open times (any order)."""
+        ts = np.asarray(bar_ts, dtype=np.int64)
+        if ts.size == 0:
+            return np.empty(0, dtype=np.int64)
+        day = (ts + IST_OFFSET) // _DAY
+        first, last = _date_of(int(day.min())).year, _date_of(int(day.max())).year
+        years = [self._year(y) for y in range(first, last + 1)]
+        if resolution is Resolution.D:
+            days = np.concatenate([y.days for y in years])
+            closes = np.concatenate([y.day_closes for y in years])
+            next_midnight = (day + 1) * _DAY - IST_OFFSET
+            if days.size == 0:
+                return next_midnight
+            i = np.minimum(np.searchsorted(days, day), days.size - 1)
+            return np.where(days[i] == day, closes[i], next_midnight)
+        opens = np.concatenate([y.seg_opens for y in years])
+        seg_closes = np.concatenate([y.seg_closes for y in years])
+        end = ts + resolution.seconds
+        if opens.size == 0:
+            return end
+        k = np.searchsorted(opens, ts, side="right") - 1
+        k_safe = np.maximum(k, 0)
+        inside = (k >= 0) & (ts < seg_closes[k_safe])
+        return np.where(inside, np.minimum(end, seg_closes[k_safe]), end)
+
+    def _days(self, start: date, end: date) -> list[int]:
         lo, hi = _day_number(start), _day_number(end)
         out: list[int] = []
         for year in range(start.year, end.year + 1):
@@ -417,8 +446,19 @@ class NSECalendar:
         for n, s in self._specials.items():
             if s.date.year == year:
                 sessions[n] = s
-        days = np.array(sorted(sessions), dtype=np.int64)
-        return _Year(sessions, _frozen(days), {})
+        ordered = [sessions[n] for n in sorted(sessions)]
+        days = np.array([s.date.toordinal() - _EPOCH_ORDINAL for s in ordered], dtype=np.int64)
+        day_closes = np.array([s.close_ts for s in ordered], dtype=np.int64)
+        segs = np.array([seg for s in ordered for seg in s.segments], dtype=np.int64)
+        segs = segs.reshape(-1, 2)
+        return _Year(
+            sessions,
+            _frozen(days),
+            _frozen(day_closes),
+            _frozen(segs[:, 0].copy()),
+            _frozen(segs[:, 1].copy()),
+            {},
+        )
 
     def _library_sessions(self, year: int) -> dict[int, Session]:
         sched = self._lib.schedule(f"{year}-01-01", f"{year}-12-31", interruptions=True)
