@@ -1,0 +1,458 @@
+"""The backtest journal: every run, its fills, round trips and equity curve in ``trading_log``.
+
+A run is written in one ``BEGIN IMMEDIATE`` transaction under a fresh ``run_id``
+(``YYYYMMDD-HHMMSS-xxxxxx``: IST wall-clock time of saving plus 6 random hex digits, so ids sort
+by time and two runs saved in the same second still differ). Readers see a run completely or not
+at all, and rows of two runs saved at the same time never mix: every row carries its run id.
+
+Tables (``store/trading_schema``): ``backtest_runs`` one row per run; ``backtest_trades`` one row
+per fill (``kind='fill'``) and per round trip (``kind='round_trip'``), numbered by ``seq``;
+``bt_portfolio_log`` the equity, cash and exposure after every bar timestamp (one row per
+timestamp: if a result holds two points at one timestamp, the later one is kept).
+``created_at`` is whole epoch seconds; ``started_at``/``finished_at`` keep their fraction.
+
+Metrics are stored as JSON with non-finite values (an infinite profit factor) written as the
+strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats, so nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import numpy.typing as npt
+
+from fyerstrade import __version__
+from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
+from fyerstrade.errors import InputError
+
+IST = ZoneInfo("Asia/Kolkata")
+STATUS_COMPLETED = "completed"
+STATUS_FAILED = "failed"
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+def _empty_f() -> FloatArray:
+    return np.zeros(0, dtype=np.float64)
+
+
+def _empty_i() -> IntArray:
+    return np.zeros(0, dtype=np.int64)
+
+
+@dataclass(slots=True, eq=False)
+class StoredRun:
+    """One backtest as the journal holds it: what was asked, what happened, how it scored.
+
+    ``config`` is the full run configuration as JSON-able values (dates as ``YYYY-MM-DD``,
+    times as ``HH:MM``), enough to repeat the run. ``start``/``end`` are the inclusive trading
+    dates. ``metrics`` uses the snake_case keys of ``reporting.metrics.Metrics.to_dict``.
+    """
+
+    strategy: str
+    params: dict[str, Any]
+    symbols: tuple[str, ...]
+    resolution: str
+    start: date
+    end: date
+    mode: str
+    capital: float
+    quantity: int | None = None
+    costs_enabled: bool = True
+    slippage: dict[str, float] = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    trades: list[RoundTrip] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+    equity_ts: IntArray = field(default_factory=_empty_i)
+    equity: FloatArray = field(default_factory=_empty_f)
+    cash: FloatArray = field(default_factory=_empty_f)
+    exposure: FloatArray = field(default_factory=_empty_f)
+    status: str = STATUS_COMPLETED
+    error: str = ""
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    created_at: float = 0.0
+    code_version: str = ""
+    run_id: str = ""
+
+    @property
+    def duration_seconds(self) -> float:
+        return max(0.0, self.finished_at - self.started_at)
+
+
+@dataclass(slots=True, frozen=True)
+class RunSummary:
+    """One line of ``list_runs``: the run's identity and its headline figures."""
+
+    run_id: str
+    strategy: str
+    params: dict[str, Any]
+    symbols: tuple[str, ...]
+    resolution: str
+    start: date
+    end: date
+    mode: str
+    capital: float
+    status: str
+    created_at: float
+    metrics: dict[str, float]
+
+
+# ---- code version ---------------------------------------------------------------------------
+
+
+def _git_dir(start: Path) -> Path | None:
+    for parent in (start, *start.parents):
+        candidate = parent / ".git"
+        if candidate.is_dir():
+            return candidate
+        if candidate.is_file():  # a worktree: "gitdir: <path>"
+            text = candidate.read_text(encoding="utf-8").strip()
+            if text.startswith("gitdir:"):
+                return (parent / text.removeprefix("gitdir:").strip()).resolve()
+    return None
+
+
+def _git_head(git_dir: Path) -> str | None:
+    """The commit hash of HEAD, read from the files (no subprocess, a few microseconds)."""
+    head = (git_dir / "HEAD").read_text(encoding="utf-8").strip()
+    if not head.startswith("ref:"):
+        return head or None
+    ref = head.removeprefix("ref:").strip()
+    common = git_dir
+    commondir = git_dir / "commondir"
+    if commondir.is_file():
+        common = (git_dir / commondir.read_text(encoding="utf-8").strip()).resolve()
+    for base in (git_dir, common):
+        loose = base / ref
+        if loose.is_file():
+            return loose.read_text(encoding="utf-8").strip() or None
+    packed = common / "packed-refs"
+    if packed.is_file():
+        for line in packed.read_text(encoding="utf-8").splitlines():
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == ref:
+                return parts[0]
+    return None
+
+
+@cache
+def code_version() -> str:
+    """``fyerstrade.__version__``, plus ``+g<short hash>`` when running from a git checkout."""
+    try:
+        git_dir = _git_dir(Path(__file__).resolve().parent)
+        commit = _git_head(git_dir) if git_dir is not None else None
+    except OSError:
+        commit = None
+    return f"{__version__}+g{commit[:8]}" if commit else __version__
+
+
+# ---- ids and encodings ----------------------------------------------------------------------
+
+
+def new_run_id(now: float | None = None) -> str:
+    """``YYYYMMDD-HHMMSS-xxxxxx`` from the IST time ``now`` (default: the wall clock)."""
+    moment = datetime.fromtimestamp(time.time() if now is None else now, tz=IST)
+    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+
+
+def _encode_number(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+    return v
+
+
+def _decode_number(v: Any) -> Any:
+    if isinstance(v, str) and v in ("inf", "-inf", "nan"):
+        return float(v)
+    return v
+
+
+def encode_metrics(metrics: Mapping[str, Any]) -> str:
+    """Metrics as strict JSON (non-finite floats as ``"inf"``/``"-inf"``/``"nan"``)."""
+    clean = {k: _encode_number(_plain(v)) for k, v in metrics.items()}
+    return json.dumps(clean, allow_nan=False, sort_keys=True)
+
+
+def decode_metrics(text: str | None) -> dict[str, float]:
+    if not text:
+        return {}
+    raw: dict[str, Any] = json.loads(text)
+    return {k: _decode_number(v) for k, v in raw.items()}
+
+
+def _plain(v: Any) -> Any:
+    """numpy scalars → Python numbers (json cannot write ``np.float64`` in every version)."""
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str, allow_nan=False)
+
+
+def _day_start(d: date) -> int:
+    return int(datetime(d.year, d.month, d.day, tzinfo=IST).timestamp())
+
+
+def _ts_to_date(ts: int) -> date:
+    return datetime.fromtimestamp(ts, tz=IST).date()
+
+
+# ---- writing --------------------------------------------------------------------------------
+
+_RUN_COLUMNS = (
+    "run_id, strategy, params_json, symbols_json, resolution, start_ts, end_ts, mode, capital, "
+    "quantity, costs_enabled, slippage_json, settings_json, metrics_json, status, error, "
+    "code_version, created_at, started_at, finished_at"
+)
+_TRADE_COLUMNS = (
+    "run_id, kind, seq, symbol, side, quantity, ts, price, entry_ts, entry_price, exit_ts, "
+    "exit_price, pnl, costs, exit_reason, order_id, tag, product"
+)
+
+
+def _fill_rows(run_id: str, fills: Iterable[Fill]) -> list[tuple[Any, ...]]:
+    return [
+        (run_id, "fill", i, f.symbol, str(f.side), f.quantity, f.ts, f.price, None, None, None,
+         None, None, f.costs, None, f.order_id, f.tag, str(f.product))
+        for i, f in enumerate(fills)
+    ]  # fmt: skip
+
+
+def _trip_rows(run_id: str, trades: Iterable[RoundTrip]) -> list[tuple[Any, ...]]:
+    return [
+        (run_id, "round_trip", i, t.symbol, str(t.side), t.quantity, t.exit_ts, t.exit_price,
+         t.entry_ts, t.entry_price, t.exit_ts, t.exit_price, t.pnl, t.costs, t.exit_reason, None,
+         "", str(t.product))
+        for i, t in enumerate(trades)
+    ]  # fmt: skip
+
+
+def save_stored_run(conn: sqlite3.Connection, run: StoredRun, now: float | None = None) -> str:
+    """Write ``run`` under a new run id in one transaction; return the id (also set on ``run``).
+
+    ``now`` (epoch seconds) stamps ``created_at`` and the id; default the wall clock.
+    """
+    created = time.time() if now is None else now
+    n = len(run.equity_ts)
+    if not (len(run.equity) == len(run.cash) == len(run.exposure) == n):
+        raise ValueError("equity_ts, equity, cash and exposure must have the same length")
+    for _ in range(5):
+        run_id = new_run_id(created)
+        try:
+            _write(conn, run, run_id, created)
+        except sqlite3.IntegrityError as exc:
+            if "backtest_runs.run_id" in str(exc):
+                continue  # the same id drawn twice in one second: draw again
+            raise
+        run.run_id = run_id
+        run.created_at = float(int(created))
+        if not run.code_version:
+            run.code_version = code_version()
+        return run_id
+    raise RuntimeError("could not draw a unique run id in 5 attempts")
+
+
+def _write(
+    conn: sqlite3.Connection,
+    run: StoredRun,
+    run_id: str,
+    created: float,
+) -> None:
+    portfolio = zip(
+        run.equity_ts.tolist(), run.equity.tolist(), run.cash.tolist(), run.exposure.tolist(),
+        strict=True,
+    )  # fmt: skip
+    row = (
+        run_id,
+        run.strategy,
+        _json(run.params),
+        _json(list(run.symbols)),
+        run.resolution,
+        _day_start(run.start),
+        _day_start(run.end + timedelta(days=1)) - 1,
+        run.mode,
+        float(run.capital),
+        run.quantity,
+        int(run.costs_enabled),
+        _json(run.slippage),
+        _json(run.config),
+        encode_metrics(run.metrics),
+        run.status,
+        run.error,
+        run.code_version or code_version(),
+        int(created),
+        run.started_at,
+        run.finished_at,
+    )
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(f"INSERT INTO backtest_runs ({_RUN_COLUMNS}) VALUES ({_marks(20)})", row)
+        conn.executemany(
+            f"INSERT INTO backtest_trades ({_TRADE_COLUMNS}) VALUES ({_marks(18)})",
+            _fill_rows(run_id, run.fills) + _trip_rows(run_id, run.trades),
+        )
+        conn.executemany(
+            "INSERT OR REPLACE INTO bt_portfolio_log (run_id, ts, equity, cash, exposure) "
+            "VALUES (?, ?, ?, ?, ?)",
+            ((run_id, *p) for p in portfolio),
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def _marks(n: int) -> str:
+    return ", ".join("?" * n)
+
+
+# ---- reading --------------------------------------------------------------------------------
+
+
+def _summary(r: sqlite3.Row | tuple[Any, ...]) -> RunSummary:
+    return RunSummary(
+        run_id=r[0],
+        strategy=r[1],
+        params=json.loads(r[2]),
+        symbols=tuple(json.loads(r[3])),
+        resolution=r[4],
+        start=_ts_to_date(r[5]),
+        end=_ts_to_date(r[6]),
+        mode=r[7],
+        capital=float(r[8]),
+        status=r[9],
+        created_at=float(r[10]),
+        metrics=decode_metrics(r[11]),
+    )
+
+
+def list_runs(
+    conn: sqlite3.Connection, limit: int = 50, strategy: str | None = None
+) -> list[RunSummary]:
+    """The most recent runs first (at most ``limit``), optionally of one strategy."""
+    sql = (
+        "SELECT run_id, strategy, params_json, symbols_json, resolution, start_ts, end_ts, mode, "
+        "capital, status, created_at, metrics_json FROM backtest_runs"
+    )
+    args: list[Any] = []
+    if strategy is not None:
+        sql += " WHERE strategy = ?"
+        args.append(strategy)
+    sql += " ORDER BY run_id DESC LIMIT ?"
+    args.append(int(limit))
+    return [_summary(r) for r in conn.execute(sql, args).fetchall()]
+
+
+def run_exists(conn: sqlite3.Connection, run_id: str) -> bool:
+    row = conn.execute("SELECT 1 FROM backtest_runs WHERE run_id = ?", (run_id,)).fetchone()
+    return row is not None
+
+
+def _unknown(conn: sqlite3.Connection, run_id: str) -> InputError:
+    recent = [r[0] for r in conn.execute(
+        "SELECT run_id FROM backtest_runs ORDER BY run_id DESC LIMIT 3").fetchall()]  # fmt: skip
+    hint = f" (recent: {', '.join(recent)})" if recent else " (no runs saved yet)"
+    return InputError(f"unknown backtest run {run_id!r}; see `fyerstrade backtest list`{hint}")
+
+
+def load_run(conn: sqlite3.Connection, run_id: str) -> StoredRun:
+    """Read one run completely; an unknown id raises :class:`InputError` naming it."""
+    r = conn.execute(
+        f"SELECT {_RUN_COLUMNS} FROM backtest_runs WHERE run_id = ?", (run_id,)
+    ).fetchone()
+    if r is None:
+        raise _unknown(conn, run_id)
+    fills: list[Fill] = []
+    trades: list[RoundTrip] = []
+    for t in conn.execute(
+        f"SELECT {_TRADE_COLUMNS} FROM backtest_trades WHERE run_id = ? ORDER BY kind, seq",
+        (run_id,),
+    ):
+        if t[1] == "fill":
+            fills.append(
+                Fill(order_id=t[15] or "", symbol=t[3], side=Side(t[4]), quantity=int(t[5]),
+                     price=float(t[7]), ts=int(t[6]), costs=float(t[13]),
+                     product=ProductType(t[17]), tag=t[16] or "")
+            )  # fmt: skip
+        else:
+            trades.append(
+                RoundTrip(symbol=t[3], side=Side(t[4]), quantity=int(t[5]), entry_ts=int(t[8]),
+                          entry_price=float(t[9]), exit_ts=int(t[10]), exit_price=float(t[11]),
+                          pnl=float(t[12]), costs=float(t[13]), exit_reason=t[14] or "",
+                          product=ProductType(t[17]))
+            )  # fmt: skip
+    log = conn.execute(
+        "SELECT ts, equity, cash, exposure FROM bt_portfolio_log WHERE run_id = ? ORDER BY ts",
+        (run_id,),
+    ).fetchall()
+    cols = list(zip(*log, strict=True)) if log else [(), (), (), ()]
+    return StoredRun(
+        run_id=r[0],
+        strategy=r[1],
+        params=json.loads(r[2]),
+        symbols=tuple(json.loads(r[3])),
+        resolution=r[4],
+        start=_ts_to_date(r[5]),
+        end=_ts_to_date(r[6]),
+        mode=r[7],
+        capital=float(r[8]),
+        quantity=None if r[9] is None else int(r[9]),
+        costs_enabled=bool(r[10]),
+        slippage=json.loads(r[11]) if r[11] else {},
+        config=json.loads(r[12]) if r[12] else {},
+        metrics=decode_metrics(r[13]),
+        status=r[14],
+        error=r[15] or "",
+        code_version=r[16] or "",
+        created_at=float(r[17]),
+        started_at=float(r[18] or 0.0),
+        finished_at=float(r[19] or 0.0),
+        trades=trades,
+        fills=fills,
+        equity_ts=np.asarray(cols[0], dtype=np.int64),
+        equity=np.asarray(cols[1], dtype=np.float64),
+        cash=np.asarray(cols[2], dtype=np.float64),
+        exposure=np.asarray(cols[3], dtype=np.float64),
+    )
+
+
+def delete_run(conn: sqlite3.Connection, run_id: str) -> None:
+    """Remove a run and all its rows in one transaction; an unknown id raises InputError."""
+    if conn.in_transaction:
+        conn.commit()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        cur = conn.execute("DELETE FROM backtest_runs WHERE run_id = ?", (run_id,))
+        if cur.rowcount == 0:
+            conn.execute("ROLLBACK")
+            raise _unknown(conn, run_id)
+        conn.execute("DELETE FROM backtest_trades WHERE run_id = ?", (run_id,))
+        conn.execute("DELETE FROM bt_portfolio_log WHERE run_id = ?", (run_id,))
+        conn.execute("COMMIT")
+    except sqlite3.Error:
+        conn.execute("ROLLBACK")
+        raise
+
+
+def format_ist(ts: float) -> str:
+    """Epoch seconds as ISO 8601 with the IST offset, e.g. ``2024-01-02T09:20:00+05:30``."""
+    return datetime.fromtimestamp(ts, tz=IST).isoformat()

@@ -1,0 +1,197 @@
+"""The backtest journal: a saved run loads back equal, concurrent saves never mix rows, runs can
+be listed and deleted, and unknown run ids fail with a message naming them."""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import threading
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fyerstrade.backtest.journal import (
+    StoredRun,
+    code_version,
+    delete_run,
+    list_runs,
+    load_run,
+    new_run_id,
+    save_stored_run,
+)
+from fyerstrade.config import Settings
+from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
+from fyerstrade.errors import InputError
+
+T0 = 1_704_167_100  # 2024-01-02 09:15 IST
+
+
+def _sample_run(seed: int = 1, n: int = 500) -> StoredRun:
+    rng = np.random.default_rng(seed)
+    ts = T0 + 300 * np.arange(n, dtype=np.int64)
+    equity = 100_000.0 + np.cumsum(rng.normal(0, 100, n))
+    fills = [
+        Fill(f"o{seed}-{i}", "NSE:SBIN-EQ", Side.BUY if i % 2 == 0 else Side.SELL, 10 * seed,
+             600.0 + i + seed / 100, T0 + 600 * i, costs=1.25 * i, product=ProductType.CNC,
+             tag="entry" if i % 2 == 0 else "exit")
+        for i in range(6)
+    ]  # fmt: skip
+    trades = [
+        RoundTrip("NSE:SBIN-EQ", Side.BUY, 10 * seed, T0 + 1200 * i, 600.0 + i, T0 + 1200 * i + 600,
+                  601.0 + i, 9.5 * seed, 0.5, "signal", ProductType.CNC)
+        for i in range(3)
+    ]  # fmt: skip
+    return StoredRun(
+        strategy="sma_crossover",
+        params={"fast": 10 + seed, "slow": 30},
+        symbols=("NSE:SBIN-EQ", "NSE:INFY-EQ"),
+        resolution="5",
+        start=date(2024, 1, 2),
+        end=date(2024, 1, 31),
+        mode="positional",
+        capital=100_000.0,
+        quantity=10 * seed,
+        costs_enabled=False,
+        slippage={"ticks": 1.0, "bps": 0.0},
+        config={"strategy": "sma_crossover", "entry_start": "09:20"},
+        metrics={"total_return": 0.0123, "profit_factor": math.inf, "sharpe": math.nan,
+                 "trades": 3},
+        trades=trades,
+        fills=fills,
+        equity_ts=ts,
+        equity=equity,
+        cash=equity - 5_000.0,
+        exposure=np.full(n, 5_000.0),
+        started_at=1_700_000_000.25,
+        finished_at=1_700_000_001.75,
+    )  # fmt: skip
+
+
+def _connect(settings: Settings) -> sqlite3.Connection:
+    from fyerstrade.store.db import open_trading
+
+    return open_trading(settings)
+
+
+@pytest.fixture
+def conn(settings: Settings) -> sqlite3.Connection:
+    return _connect(settings)
+
+
+def _assert_same(a: StoredRun, b: StoredRun) -> None:
+    for name in StoredRun.__slots__:
+        x, y = getattr(a, name), getattr(b, name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), name
+        elif name == "metrics":
+            assert x.keys() == y.keys()
+            for k in x:
+                assert x[k] == y[k] or (math.isnan(x[k]) and math.isnan(y[k])), k
+        else:
+            assert x == y, name
+
+
+def test_save_then_load_gives_the_same_run(conn: sqlite3.Connection) -> None:
+    run = _sample_run()
+    run_id = save_stored_run(conn, run, now=1_704_190_000)
+    assert re.fullmatch(r"20240102-\d{6}-[0-9a-f]{6}", run_id)
+    assert run.run_id == run_id and run.code_version == code_version()
+    loaded = load_run(conn, run_id)
+    _assert_same(run, loaded)
+    assert loaded.metrics["profit_factor"] == math.inf
+    assert loaded.duration_seconds == 1.5
+
+
+def test_run_ids_sort_by_time_and_are_unique() -> None:
+    ids = {new_run_id(1_704_190_000.0) for _ in range(200)}
+    assert len(ids) == 200
+    assert new_run_id(1_704_190_000) < new_run_id(1_704_190_001)
+    assert new_run_id(1_704_190_000).startswith("20240102-")  # IST: 15:36:40
+
+
+def test_code_version_names_the_package_version() -> None:
+    from fyerstrade import __version__
+
+    assert code_version().startswith(__version__)
+
+
+def test_concurrent_saves_never_mix_rows(settings: Settings) -> None:
+    _connect(settings).close()  # create and migrate the file once
+    saved: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(seed: int) -> None:
+        try:
+            c = _connect(settings)
+            saved[seed] = [save_stored_run(c, _sample_run(seed, n=2_000)) for _ in range(4)]
+            c.close()
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(s,)) for s in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    c = _connect(settings)
+    all_ids = saved[1] + saved[2]
+    assert len(set(all_ids)) == 8
+    for seed, ids in saved.items():
+        expected = _sample_run(seed, n=2_000)
+        for run_id in ids:
+            got = load_run(c, run_id)
+            assert [f.order_id for f in got.fills] == [f.order_id for f in expected.fills]
+            assert {t.quantity for t in got.trades} == {10 * seed}
+            assert np.array_equal(got.equity, expected.equity)
+    assert len(list_runs(c, limit=100)) == 8
+
+
+def test_list_runs_newest_first_with_headline_metrics(conn: sqlite3.Connection) -> None:
+    first = save_stored_run(conn, _sample_run(1), now=1_704_190_000)
+    second = save_stored_run(conn, _sample_run(2), now=1_704_190_060)
+    runs = list_runs(conn)
+    assert [r.run_id for r in runs] == [second, first]
+    assert runs[0].params == {"fast": 12, "slow": 30}
+    assert runs[0].symbols == ("NSE:SBIN-EQ", "NSE:INFY-EQ")
+    assert runs[0].start == date(2024, 1, 2) and runs[0].end == date(2024, 1, 31)
+    assert runs[0].metrics["total_return"] == 0.0123
+    assert [r.run_id for r in list_runs(conn, limit=1)] == [second]
+    assert list_runs(conn, strategy="other") == []
+
+
+def test_delete_removes_every_row_of_that_run_only(conn: sqlite3.Connection) -> None:
+    keep = save_stored_run(conn, _sample_run(1))
+    gone = save_stored_run(conn, _sample_run(2))
+    delete_run(conn, gone)
+    for table in ("backtest_runs", "backtest_trades", "bt_portfolio_log"):
+        ids = {r[0] for r in conn.execute(f"SELECT DISTINCT run_id FROM {table}")}
+        assert ids == {keep}, table
+    with pytest.raises(InputError, match=gone):
+        load_run(conn, gone)
+    with pytest.raises(InputError, match="unknown backtest run 'nope'"):
+        delete_run(conn, "nope")
+
+
+def test_failed_save_leaves_nothing_behind(conn: sqlite3.Connection) -> None:
+    run = _sample_run()
+    run.cash = run.cash[:-1]
+    with pytest.raises(ValueError, match="same length"):
+        save_stored_run(conn, run)
+    bad = _sample_run()
+    # a NOT NULL violation half way through the transaction rolls everything back
+    bad.fills[-1] = Fill("o", None, Side.BUY, 1, 1.0, 0)  # type: ignore[arg-type]
+    with pytest.raises(sqlite3.IntegrityError):
+        save_stored_run(conn, bad)
+    for table in ("backtest_runs", "backtest_trades", "bt_portfolio_log"):
+        assert conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0] == 0, table
+
+
+def test_unknown_run_id_names_it_and_hints_recent(conn: sqlite3.Connection, tmp_path: Path) -> None:
+    run_id = save_stored_run(conn, _sample_run())
+    with pytest.raises(InputError) as err:
+        load_run(conn, "20990101-000000-abcdef")
+    assert "20990101-000000-abcdef" in str(err.value) and run_id in str(err.value)
