@@ -1,0 +1,206 @@
+"""Candles in ``historical_data``: numpy arrays in, numpy arrays out (no pandas on this path).
+
+A candle is keyed by (symbol, resolution, ts) with ``ts`` the bar's open time in epoch seconds.
+:func:`upsert_candles` is idempotent: an identical candle is left alone, a changed one is
+updated (a provider's correction), a new one is inserted, and the count returned is the number
+of rows inserted or changed, so a rerun of the same fetch reports 0.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+import numpy.typing as npt
+
+from fyerstrade.domain import Resolution
+
+_UPSERT = (
+    "INSERT INTO historical_data (symbol, resolution, ts, open, high, low, close, volume) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (symbol, resolution, ts) DO UPDATE SET "
+    "open = excluded.open, high = excluded.high, low = excluded.low, "
+    "close = excluded.close, volume = excluded.volume "
+    "WHERE open IS NOT excluded.open OR high IS NOT excluded.high OR low IS NOT excluded.low "
+    "OR close IS NOT excluded.close OR volume IS NOT excluded.volume"
+)
+
+
+@dataclass(slots=True)
+class CandleArrays:
+    """Candles of one symbol and resolution as parallel arrays, sorted by ``ts``."""
+
+    ts: npt.NDArray[np.int64]
+    open: npt.NDArray[np.float64]
+    high: npt.NDArray[np.float64]
+    low: npt.NDArray[np.float64]
+    close: npt.NDArray[np.float64]
+    volume: npt.NDArray[np.int64]
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    @classmethod
+    def empty(cls) -> CandleArrays:
+        f = np.empty(0, dtype=np.float64)
+        return cls(
+            np.empty(0, dtype=np.int64), f, f.copy(), f.copy(), f.copy(), np.empty(0, np.int64)
+        )
+
+    @classmethod
+    def from_rows(cls, rows: Iterable[Sequence[float | int]]) -> CandleArrays:
+        """Build from rows ``(ts, open, high, low, close, volume)`` (e.g. Fyers' ``candles``)."""
+        data = rows if isinstance(rows, list) else list(rows)
+        if not data:
+            return cls.empty()
+        m = np.asarray(data, dtype=np.float64)
+        if m.ndim != 2 or m.shape[1] < 6:
+            raise ValueError("candle rows must be (ts, open, high, low, close, volume)")
+        return cls(
+            ts=m[:, 0].astype(np.int64),
+            open=np.ascontiguousarray(m[:, 1]),
+            high=np.ascontiguousarray(m[:, 2]),
+            low=np.ascontiguousarray(m[:, 3]),
+            close=np.ascontiguousarray(m[:, 4]),
+            volume=m[:, 5].astype(np.int64),
+        )
+
+    def slice(self, start: int, stop: int) -> CandleArrays:
+        """Candles ``[start:stop)`` by position (views, no copy)."""
+        return CandleArrays(
+            self.ts[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CandleStats:
+    """What the store holds for one symbol and resolution."""
+
+    symbol: str
+    resolution: Resolution
+    first_ts: int
+    last_ts: int
+    count: int
+
+
+def upsert_candles(
+    conn: sqlite3.Connection, symbol: str, resolution: Resolution, candles: CandleArrays
+) -> int:
+    """Insert new candles and update changed ones in one transaction; return how many rows
+    were inserted or changed (0 when the store already held exactly these candles)."""
+    n = len(candles)
+    if n == 0:
+        return 0
+    rows = zip(
+        repeat(symbol, n),
+        repeat(Resolution(resolution).value, n),
+        candles.ts.tolist(),
+        candles.open.tolist(),
+        candles.high.tolist(),
+        candles.low.tolist(),
+        candles.close.tolist(),
+        candles.volume.tolist(),
+        strict=False,
+    )
+    before = conn.total_changes
+    with conn:
+        conn.executemany(_UPSERT, rows)
+    return conn.total_changes - before
+
+
+def _range_sql(start_ts: int | None, end_ts: int | None) -> tuple[str, list[int]]:
+    sql, args = "", []
+    if start_ts is not None:
+        sql += " AND ts >= ?"
+        args.append(int(start_ts))
+    if end_ts is not None:
+        sql += " AND ts <= ?"
+        args.append(int(end_ts))
+    return sql, args
+
+
+def load_candles(
+    conn: sqlite3.Connection,
+    symbol: str,
+    resolution: Resolution,
+    start_ts: int | None = None,
+    end_ts: int | None = None,
+) -> CandleArrays:
+    """Candles with ``start_ts <= ts <= end_ts`` (either bound optional), sorted by time."""
+    where, args = _range_sql(start_ts, end_ts)
+    rows = conn.execute(
+        "SELECT ts, open, high, low, close, volume FROM historical_data "
+        f"WHERE symbol = ? AND resolution = ?{where} ORDER BY ts",
+        (symbol, Resolution(resolution).value, *args),
+    ).fetchall()
+    return CandleArrays.from_rows(rows)
+
+
+def candle_timestamps(
+    conn: sqlite3.Connection,
+    symbol: str,
+    resolution: Resolution,
+    start_ts: int | None = None,
+    end_ts: int | None = None,
+) -> npt.NDArray[np.int64]:
+    """The stored bar times (sorted int64), e.g. to find holes against the calendar."""
+    where, args = _range_sql(start_ts, end_ts)
+    cur = conn.execute(
+        f"SELECT ts FROM historical_data WHERE symbol = ? AND resolution = ?{where} ORDER BY ts",
+        (symbol, Resolution(resolution).value, *args),
+    )
+    return np.fromiter((r[0] for r in cur), dtype=np.int64)
+
+
+def delete_candles(
+    conn: sqlite3.Connection, symbol: str, resolution: Resolution, start_ts: int, end_ts: int
+) -> int:
+    """Delete candles with ``start_ts <= ts <= end_ts``; return how many were deleted."""
+    with conn:
+        cur = conn.execute(
+            "DELETE FROM historical_data WHERE symbol = ? AND resolution = ? "
+            "AND ts >= ? AND ts <= ?",
+            (symbol, Resolution(resolution).value, int(start_ts), int(end_ts)),
+        )
+    return int(cur.rowcount)
+
+
+def candle_stats(conn: sqlite3.Connection, symbol: str | None = None) -> list[CandleStats]:
+    """First/last bar time and count per (symbol, resolution), sorted by symbol then duration."""
+    sql = (
+        "SELECT symbol, resolution, MIN(ts), MAX(ts), COUNT(*) FROM historical_data"
+        + (" WHERE symbol = ?" if symbol is not None else "")
+        + " GROUP BY symbol, resolution"
+    )
+    rows = conn.execute(sql, (symbol,) if symbol is not None else ()).fetchall()
+    stats = [
+        CandleStats(r[0], Resolution(r[1]), int(r[2]), int(r[3]), int(r[4]))
+        for r in rows
+        if r[1] in _KNOWN_RESOLUTIONS
+    ]
+    stats.sort(key=lambda s: (s.symbol, s.resolution.seconds))
+    return stats
+
+
+_KNOWN_RESOLUTIONS = frozenset(r.value for r in Resolution)
+
+
+def stored_symbols(conn: sqlite3.Connection) -> list[str]:
+    """Every symbol with at least one candle, sorted."""
+    # Skip-scan over the primary key: one seek per distinct symbol, not a full scan.
+    out: list[str] = []
+    row = conn.execute("SELECT MIN(symbol) FROM historical_data").fetchone()
+    while row is not None and row[0] is not None:
+        out.append(str(row[0]))
+        row = conn.execute(
+            "SELECT MIN(symbol) FROM historical_data WHERE symbol > ?", (row[0],)
+        ).fetchone()
+    return out

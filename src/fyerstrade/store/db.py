@@ -1,0 +1,234 @@
+"""Opening the three databases: safety checks, WAL, busy timeout, migrations; init and status.
+
+:func:`connect` refuses, before SQLite touches the file (so no ``-wal``/``-shm`` side files
+appear and not a byte changes):
+
+- a file that does not start with the 16-byte SQLite header ("not a SQLite database");
+- a file whose ``user_version`` (read from the header, offset 60) is newer than this code knows.
+
+It then opens the file, sets WAL mode, ``busy_timeout`` and ``synchronous=NORMAL`` (durable in WAL
+up to the last checkpointed commit, the usual trade-off), and applies pending migrations. Which
+migrations apply is decided by the file name (``historical_market_data.sqlite`` etc.) unless a
+:class:`~fyerstrade.store.migrations.Schema` is passed.
+
+Connections use Python's default transaction handling: store functions wrap their writes in
+``with conn:`` (one transaction, rolled back on error). Each connection belongs to the thread
+that opened it; one writer per database per process (see DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fyerstrade.config import Settings
+from fyerstrade.errors import StoreError
+from fyerstrade.store import historical_schema, live_schema, trading_schema
+from fyerstrade.store.migrations import Schema, migrate, newer_schema_error, user_version
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 10_000
+SCHEMAS: tuple[Schema, ...] = (
+    historical_schema.SCHEMA,
+    live_schema.SCHEMA,
+    trading_schema.SCHEMA,
+)
+_BY_FILENAME = {s.filename: s for s in SCHEMAS}
+
+
+@dataclass(frozen=True, slots=True)
+class InitReport:
+    """What ``init_all`` did to one file."""
+
+    path: Path
+    created: bool
+    from_version: int
+    to_version: int
+
+    def describe(self) -> str:
+        if self.created:
+            return f"created at schema {self.to_version}"
+        if self.from_version != self.to_version:
+            return f"upgraded {self.from_version} → {self.to_version}"
+        return f"up to date ({self.to_version})"
+
+
+@dataclass(frozen=True, slots=True)
+class DbStatus:
+    """One database file as ``fyerstrade db status`` shows it."""
+
+    name: str
+    path: Path
+    exists: bool
+    version: int | None
+    latest_version: int
+    size_bytes: int
+    tables: dict[str, int] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "path": str(self.path),
+            "exists": self.exists,
+            "version": self.version,
+            "latest_version": self.latest_version,
+            "size_bytes": self.size_bytes,
+            "tables": dict(self.tables),
+        }
+
+
+def schema_for(path: Path) -> Schema:
+    """The schema of a database file, by its file name."""
+    schema = _BY_FILENAME.get(path.name)
+    if schema is None:
+        names = ", ".join(sorted(_BY_FILENAME))
+        raise StoreError(f"{path}: unknown database file name; expected one of {names}")
+    return schema
+
+
+def header_version(path: Path) -> int | None:
+    """``user_version`` from the file header without opening it with SQLite.
+
+    None when the file does not exist; 0 for an empty file (SQLite treats it as a new database).
+    Raises StoreError when the file is not a SQLite database.
+    """
+    if not path.exists():
+        return None
+    if not path.is_file():
+        raise StoreError(f"{path} is not a file; remove it or choose another FYERSTRADE_DATA_DIR")
+    try:
+        with path.open("rb") as f:
+            head = f.read(100)
+    except OSError as exc:
+        raise StoreError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+    if not head:
+        return 0
+    if len(head) < 100 or head[:16] != SQLITE_HEADER:
+        raise StoreError(
+            f"{path} is not a SQLite database; move it away (nothing was changed) "
+            "or choose another FYERSTRADE_DATA_DIR"
+        )
+    return int.from_bytes(head[60:64], "big")
+
+
+def _open(path: Path, schema: Schema) -> sqlite3.Connection:
+    found = header_version(path)
+    wal = Path(f"{path}-wal")
+    if found is not None and found > schema.latest and not wal.exists():
+        raise newer_schema_error(path, found, schema.latest)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    try:
+        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StoreError(f"cannot open {path}: {exc}") from exc
+    try:
+        current = user_version(conn)  # a read: creates no side files in rollback mode
+        if current > schema.latest:
+            raise newer_schema_error(path, current, schema.latest)
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); is it read-only?")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def connect(
+    path: Path, schema: Schema | None = None, *, upgrade: bool = True
+) -> sqlite3.Connection:
+    """Open a database file safely and (unless ``upgrade`` is False) migrate it to the latest
+    schema. The parent directory is created. Raises StoreError for unusable files."""
+    path = Path(path)
+    schema = schema or schema_for(path)
+    conn = _open(path, schema)
+    if upgrade:
+        try:
+            migrate(conn, schema, path)
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+def open_historical(settings: Settings) -> sqlite3.Connection:
+    return connect(settings.historical_db, historical_schema.SCHEMA)
+
+
+def open_live(settings: Settings) -> sqlite3.Connection:
+    return connect(settings.live_db, live_schema.SCHEMA)
+
+
+def open_trading(settings: Settings) -> sqlite3.Connection:
+    return connect(settings.trading_db, trading_schema.SCHEMA)
+
+
+def database_paths(settings: Settings) -> list[tuple[Schema, Path]]:
+    return [
+        (historical_schema.SCHEMA, settings.historical_db),
+        (live_schema.SCHEMA, settings.live_db),
+        (trading_schema.SCHEMA, settings.trading_db),
+    ]
+
+
+def init_all(settings: Settings) -> list[InitReport]:
+    """Create or upgrade the three databases (idempotent); report what happened to each.
+
+    Every file is checked before any is touched, so one unusable file changes nothing."""
+    targets = database_paths(settings)
+    for schema, path in targets:
+        found = header_version(path)
+        if found is not None and found > schema.latest and not Path(f"{path}-wal").exists():
+            raise newer_schema_error(path, found, schema.latest)
+    reports: list[InitReport] = []
+    for schema, path in targets:
+        conn = _open(path, schema)
+        try:
+            start, end = migrate(conn, schema, path)
+        finally:
+            conn.close()
+        reports.append(InitReport(path, created=start == 0, from_version=start, to_version=end))
+    return reports
+
+
+def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
+    """Row count of every table and view, by name."""
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+            "AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        )
+    ]
+    return {n: int(conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names}
+
+
+def status_all(settings: Settings) -> list[DbStatus]:
+    """Each database's file, schema version, size (with its WAL) and row counts; never creates
+    a missing file and never migrates."""
+    out: list[DbStatus] = []
+    for schema, path in database_paths(settings):
+        if header_version(path) is None:
+            out.append(DbStatus(schema.name, path, False, None, schema.latest, 0))
+            continue
+        conn = _open(path, schema)
+        try:
+            version = user_version(conn)
+            counts = table_counts(conn)
+        finally:
+            conn.close()
+        size = path.stat().st_size
+        wal = Path(f"{path}-wal")
+        if wal.exists():
+            size += wal.stat().st_size
+        out.append(DbStatus(schema.name, path, True, version, schema.latest, size, counts))
+    return out

@@ -1,0 +1,163 @@
+"""Schema of ``trading_log.sqlite``: the journal of backtests, paper and live trading.
+
+Versions
+    1. ``backtest_runs``, ``backtest_trades`` (fills and round trips of a run),
+       ``bt_portfolio_log`` (equity curve, ``WITHOUT ROWID``), ``live_paper_trades`` (fills of
+       paper/live sessions; ``UNIQUE(order_id, fill_seq)`` so a replayed fill is recorded once),
+       ``pt_portfolio_log``, ``live_positions``, ``pt_live_debug_log``.
+    2. ``live_orders`` (the order table real trading needs) and the readers' indexes.
+
+Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
+"""
+
+from __future__ import annotations
+
+from fyerstrade.config import TRADING_DB
+from fyerstrade.store.migrations import Migration, Schema
+
+V1 = """
+CREATE TABLE backtest_runs (
+    run_id         TEXT PRIMARY KEY,
+    strategy       TEXT    NOT NULL,
+    params_json    TEXT    NOT NULL DEFAULT '{}',
+    symbols_json   TEXT    NOT NULL DEFAULT '[]',
+    resolution     TEXT    NOT NULL,
+    start_ts       INTEGER,
+    end_ts         INTEGER,
+    mode           TEXT    NOT NULL DEFAULT 'event',
+    capital        REAL    NOT NULL,
+    quantity       INTEGER,
+    costs_enabled  INTEGER NOT NULL DEFAULT 1,
+    slippage_json  TEXT    NOT NULL DEFAULT '{}',
+    settings_json  TEXT    NOT NULL DEFAULT '{}',
+    metrics_json   TEXT,
+    status         TEXT    NOT NULL DEFAULT 'created',
+    error          TEXT,
+    code_version   TEXT    NOT NULL DEFAULT '',
+    created_at     INTEGER NOT NULL,
+    started_at     INTEGER,
+    finished_at    INTEGER
+);
+CREATE INDEX backtest_runs_created ON backtest_runs (created_at);
+CREATE INDEX backtest_runs_strategy ON backtest_runs (strategy, created_at);
+
+CREATE TABLE backtest_trades (
+    run_id       TEXT    NOT NULL,
+    kind         TEXT    NOT NULL CHECK (kind IN ('fill', 'round_trip')),
+    seq          INTEGER NOT NULL,
+    symbol       TEXT    NOT NULL,
+    side         TEXT    NOT NULL,
+    quantity     INTEGER NOT NULL,
+    ts           INTEGER,
+    price        REAL,
+    entry_ts     INTEGER,
+    entry_price  REAL,
+    exit_ts      INTEGER,
+    exit_price   REAL,
+    pnl          REAL,
+    costs        REAL    NOT NULL DEFAULT 0,
+    exit_reason  TEXT,
+    order_id     TEXT,
+    tag          TEXT    NOT NULL DEFAULT '',
+    product      TEXT    NOT NULL DEFAULT 'INTRADAY',
+    PRIMARY KEY (run_id, kind, seq)
+);
+CREATE INDEX backtest_trades_symbol ON backtest_trades (run_id, symbol);
+
+CREATE TABLE bt_portfolio_log (
+    run_id    TEXT    NOT NULL,
+    ts        INTEGER NOT NULL,
+    equity    REAL    NOT NULL,
+    cash      REAL    NOT NULL,
+    exposure  REAL    NOT NULL DEFAULT 0,
+    PRIMARY KEY (run_id, ts)
+) WITHOUT ROWID;
+
+CREATE TABLE live_paper_trades (
+    id            INTEGER PRIMARY KEY,
+    session_id    TEXT    NOT NULL,
+    order_id      TEXT    NOT NULL,
+    fill_seq      INTEGER NOT NULL,
+    ts            INTEGER NOT NULL,
+    symbol        TEXT    NOT NULL,
+    side          TEXT    NOT NULL,
+    quantity      INTEGER NOT NULL,
+    price         REAL    NOT NULL,
+    costs         REAL    NOT NULL DEFAULT 0,
+    product       TEXT    NOT NULL DEFAULT 'INTRADAY',
+    tag           TEXT    NOT NULL DEFAULT '',
+    strategy      TEXT    NOT NULL DEFAULT '',
+    realized_pnl  REAL    NOT NULL DEFAULT 0,
+    UNIQUE (order_id, fill_seq)
+);
+CREATE INDEX live_paper_trades_session ON live_paper_trades (session_id, ts);
+CREATE INDEX live_paper_trades_symbol ON live_paper_trades (symbol, ts);
+
+CREATE TABLE pt_portfolio_log (
+    session_id      TEXT    NOT NULL,
+    ts              INTEGER NOT NULL,
+    equity          REAL    NOT NULL,
+    cash            REAL    NOT NULL,
+    exposure        REAL    NOT NULL DEFAULT 0,
+    realized_pnl    REAL    NOT NULL DEFAULT 0,
+    unrealized_pnl  REAL    NOT NULL DEFAULT 0
+);
+CREATE INDEX pt_portfolio_log_session ON pt_portfolio_log (session_id, ts);
+
+CREATE TABLE live_positions (
+    symbol        TEXT PRIMARY KEY,
+    quantity      INTEGER NOT NULL,
+    avg_price     REAL    NOT NULL,
+    realized_pnl  REAL    NOT NULL DEFAULT 0,
+    product       TEXT    NOT NULL DEFAULT 'INTRADAY',
+    opened_ts     INTEGER,
+    updated_ts    INTEGER NOT NULL,
+    session_id    TEXT    NOT NULL DEFAULT ''
+);
+
+CREATE TABLE pt_live_debug_log (
+    id       INTEGER PRIMARY KEY,
+    ts       INTEGER NOT NULL,
+    level    TEXT    NOT NULL,
+    source   TEXT    NOT NULL DEFAULT '',
+    symbol   TEXT,
+    message  TEXT    NOT NULL
+);
+CREATE INDEX pt_live_debug_log_ts ON pt_live_debug_log (ts);
+"""
+
+V2 = """
+CREATE TABLE live_orders (
+    order_id         TEXT PRIMARY KEY,
+    broker_id        TEXT    NOT NULL DEFAULT '',
+    session_id       TEXT    NOT NULL DEFAULT '',
+    symbol           TEXT    NOT NULL,
+    side             TEXT    NOT NULL,
+    quantity         INTEGER NOT NULL,
+    order_type       TEXT    NOT NULL,
+    product          TEXT    NOT NULL DEFAULT 'INTRADAY',
+    limit_price      REAL,
+    stop_price       REAL,
+    status           TEXT    NOT NULL,
+    filled_quantity  INTEGER NOT NULL DEFAULT 0,
+    avg_fill_price   REAL    NOT NULL DEFAULT 0,
+    reject_reason    TEXT    NOT NULL DEFAULT '',
+    tag              TEXT    NOT NULL DEFAULT '',
+    created_ts       INTEGER NOT NULL,
+    updated_ts       INTEGER NOT NULL
+);
+CREATE INDEX live_orders_session ON live_orders (session_id, created_ts);
+CREATE INDEX live_orders_broker ON live_orders (broker_id);
+CREATE INDEX live_orders_open ON live_orders (status, symbol);
+CREATE INDEX pt_live_debug_log_symbol ON pt_live_debug_log (symbol, ts);
+CREATE INDEX live_positions_session ON live_positions (session_id);
+"""
+
+SCHEMA = Schema(
+    name="trading",
+    filename=TRADING_DB,
+    migrations=(
+        Migration(1, "backtest journal, paper trades, positions, debug log", V1),
+        Migration(2, "live orders and readers' indexes", V2),
+    ),
+)
