@@ -241,6 +241,9 @@ class NSECalendar:
     All date arguments are IST calendar dates; every timestamp is int epoch seconds. Dates after
     :attr:`coverage_end` raise :class:`CalendarCoverageError` unless ``assume_weekdays``; dates
     before :attr:`coverage_start` always raise. Instances are thread-safe.
+
+    Sessions cover continuous trading only. From 2026-08-03 they stay 09:15–15:30 as the library
+    gives them: the F&O 15:40 close and the cash closing auction (15:15–15:35) are not modelled.
     """
 
     def __init__(self, *, assume_weekdays: bool = False) -> None:
