@@ -1,0 +1,55 @@
+"""``fyerstrade data import FILE --symbol S --resolution R``: candles from CSV or Parquet."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(group: typer.Typer) -> None:
+    @group.command("import")
+    def import_(
+        file: Annotated[Path, typer.Argument(help="CSV or Parquet file of candles.")],
+        symbol: Annotated[
+            str, typer.Option("--symbol", "-s", help="Store symbol, e.g. NSE:SBIN-EQ.")
+        ],
+        resolution: Annotated[
+            str, typer.Option("--resolution", "-r", help="Candle resolution: 1, 5, 15, 60, D ...")
+        ],
+    ) -> None:
+        """Import candles (columns timestamp, open, high, low, close, volume).
+
+        timestamp is epoch seconds or ISO 8601 with an offset. Every row is validated first; a bad
+        row is named by its line number and nothing is written. Re-importing is harmless.
+        """
+        from fyerstrade.calendar import to_ist
+        from fyerstrade.cli import settings
+        from fyerstrade.data.importer import import_candles
+        from fyerstrade.domain import Resolution
+        from fyerstrade.errors import InputError
+        from fyerstrade.store.db import open_historical
+
+        try:
+            res = Resolution.parse(resolution)
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        conn = open_historical(settings())
+        try:
+            result = import_candles(conn, file, symbol, res)
+        finally:
+            conn.close()
+        span = ""
+        if result.first is not None and result.last is not None:
+            fmt = "%Y-%m-%d %H:%M"
+            span = f" from {to_ist(result.first):{fmt}} to {to_ist(result.last):{fmt}} IST"
+        typer.echo(
+            f"{result.path.name}: {result.rows:,} candles of {result.symbol} {res.value}{span}; "
+            f"{result.written:,} new or changed in the store"
+        )
+        if not result.known_symbol:
+            typer.echo(
+                f"note: {result.symbol} is not in the symbol master; it is treated as an equity "
+                "with lot size 1 and tick size 0.05"
+            )
