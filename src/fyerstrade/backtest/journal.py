@@ -57,9 +57,10 @@ def _empty_i() -> IntArray:
 class StoredRun:
     """One backtest as the journal holds it: what was asked, what happened, how it scored.
 
-    ``config`` is the full run configuration as JSON-able values (dates as ``YYYY-MM-DD``,
-    times as ``HH:MM``), enough to repeat the run. ``start``/``end`` are the inclusive trading
-    dates. ``metrics`` uses the snake_case keys of ``reporting.metrics.Metrics.to_dict``.
+        ``config`` is the full run configuration as JSON-able values (dates as ``YYYY-MM-DD``,
+        times as ``HH:MM``), enough to repeat the run. ``start``/``end`` are the inclusive trading
+        dates. ``metrics`` uses the snake_case keys of ``reporting.metrics.Metrics.to_dict``
+    (``None`` where a metric is undefined, ``inf`` where it is infinite).
     """
 
     strategy: str
@@ -74,7 +75,7 @@ class StoredRun:
     costs_enabled: bool = True
     slippage: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, float] = field(default_factory=dict)
+    metrics: dict[str, float | None] = field(default_factory=dict)
     trades: list[RoundTrip] = field(default_factory=list)
     fills: list[Fill] = field(default_factory=list)
     equity_ts: IntArray = field(default_factory=_empty_i)
@@ -109,7 +110,7 @@ class RunSummary:
     capital: float
     status: str
     created_at: float
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
 
 
 # ---- code version ---------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def encode_metrics(metrics: Mapping[str, Any]) -> str:
     return json.dumps(clean, allow_nan=False, sort_keys=True)
 
 
-def decode_metrics(text: str | None) -> dict[str, float]:
+def decode_metrics(text: str | None) -> dict[str, float | None]:
     if not text:
         return {}
     raw: dict[str, Any] = json.loads(text)
