@@ -298,3 +298,16 @@ def test_charges_to_dict_has_every_line_and_total() -> None:
     d = c.to_dict()
     assert d["total"] == 36.0
     assert set(d) == {"brokerage", "stt", "exchange", "ipft", "sebi", "stamp", "gst", "dp", "total"}
+
+
+def test_exercise_stt_on_intrinsic_value() -> None:
+    model = FyersCostModel()
+    intrinsic = (25_150.0 - 25_000.0) * 65  # a 25000 CE settled at 25150, one lot
+    assert model.exercise_stt(intrinsic, ist(2026, 3, 26)) == pytest.approx(intrinsic * 0.00125)
+    assert model.exercise_stt(intrinsic, ist(2026, 4, 30)) == pytest.approx(intrinsic * 0.0015)
+    assert model.exercise_stt(0.0, ist(2026, 4, 30)) == 0.0  # out of the money: not exercised
+
+
+def test_zero_model_breakdown_is_all_zero() -> None:
+    got = ZeroCostModel().charges(NIFTY_OPT, ProductType.INTRADAY, SELL, 65, 110.0, DAY1)
+    assert got == Charges() and got.total == 0.0

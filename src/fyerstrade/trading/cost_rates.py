@@ -40,6 +40,7 @@ class Component(StrEnum):
     IPFT = "ipft"  # NSE Investor Protection Fund Trust levy
     SEBI = "sebi"  # SEBI turnover fee
     STAMP = "stamp"
+    EXERCISE_STT = "exercise_stt"  # STT on the intrinsic value of an exercised long option
     DP = "dp"  # depository charge: flat, once per ISIN per IST day on delivery sells
 
 
@@ -101,6 +102,9 @@ FYERS_NSE_RATES: tuple[RateRow, ...] = (
     RateRow(_OPT, Component.STT, FY2023, rate=0.000625, side=_SELL),
     RateRow(_OPT, Component.STT, TRUE_TO_LABEL, rate=0.001, side=_SELL),
     RateRow(_OPT, Component.STT, BUDGET_2026, rate=0.0015, side=_SELL),
+    # Exercised (in-the-money, held to expiry) long options: on intrinsic value, paid by the buyer.
+    RateRow(_OPT, Component.EXERCISE_STT, EARLIEST, rate=0.00125, side=_BUY),
+    RateRow(_OPT, Component.EXERCISE_STT, BUDGET_2026, rate=0.0015, side=_BUY),
     # §5.3 NSE transaction charges, each side. Before 2024-10-01 NSE used volume slabs; the
     # EARLIEST rows are the top-slab figures of the reference and are UNVERIFIED.
     RateRow(_EQ_I, Component.EXCHANGE, EARLIEST, rate=0.0000322),

@@ -21,7 +21,7 @@ Conventions (the README's "Backtest assumptions" repeats them):
   as intraday, and an engine that wants that passes ``ProductType.INTRADAY``.
 - Fyers' auto square-off fee (``admin_square_off_charge()``) is not part of any fill's cost; an
   engine that models Fyers squaring off a position (rather than the strategy's own square-off
-  before 15:15) adds it explicitly.
+  before 15:15) adds it explicitly. Likewise ``exercise_stt()`` for options held to expiry.
 """
 
 from __future__ import annotations
@@ -154,6 +154,18 @@ class ZeroCostModel:
     ) -> float:
         return 0.0
 
+    def charges(
+        self,
+        instrument: Instrument,
+        product: ProductType,
+        side: Side,
+        quantity: int,
+        price: float,
+        ts: int,
+    ) -> Charges:
+        """All lines zero, so journals can record a breakdown whichever model ran."""
+        return Charges()
+
 
 _Key = tuple[CostSegment, Component, Side]
 
@@ -269,6 +281,18 @@ class FyersCostModel:
             gst=gst_base * self.gst_rate,
             dp=dp,
         )
+
+    def exercise_stt(self, intrinsic_value: float, ts: int) -> float:
+        """STT on a long option exercised at expiry: a rate on its intrinsic value in rupees
+        ((settlement − strike) × quantity for calls, (strike − settlement) × quantity for puts).
+
+        Not part of any fill: an engine that holds options to expiry adds it at settlement.
+        """
+        if intrinsic_value <= 0:
+            return 0.0
+        day = (ts + _IST_OFFSET) // _DAY
+        row = self._row(CostSegment.OPTIONS, Component.EXERCISE_STT, Side.BUY, day)
+        return 0.0 if row is None else row.amount(intrinsic_value)
 
     def admin_square_off_charge(self) -> float:
         """Fyers' fee for one order of its auto square-off (₹50 + GST); not applied by default."""
