@@ -1,0 +1,1 @@
+"""Backtesting: the event-driven runner (``engine``) and the run journal (``journal``)."""

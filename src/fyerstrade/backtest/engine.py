@@ -1,0 +1,375 @@
+"""The event-driven backtest runner: store → arrays → merged timeline → TradingEngine.
+
+:func:`run_backtest` loads every symbol's candles straight into numpy arrays (no per-bar pandas),
+merges the symbols by bar close time, and replays them through the one
+:class:`~fyerstrade.trading.engine.TradingEngine` with a simulated clock, the simulated broker,
+the cost model and an in-memory journal. The equity curve is rebuilt after the run from the
+fills and the closes (vectorized), so the per-bar loop does no bookkeeping of its own.
+
+Equity points are one per timestamp of the merged timeline: ``equity_ts[k]`` is the open time
+(the bar stamp) of the bars of step ``k`` and ``equity[k]`` the equity at their close.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, time, timedelta
+from typing import Any, Literal
+
+import numpy as np
+
+from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import Fill, Instrument, ProductType, Resolution, RoundTrip
+from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
+from fyerstrade.store.candles import CandleArrays
+from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.broker import SimulatedBroker
+from fyerstrade.trading.clock import SimulatedClock
+from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
+from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.fills import Slippage
+from fyerstrade.trading.journal import LogLine, MemoryJournal, Rejection
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.session import (
+    DEFAULT_ENTRY_END,
+    DEFAULT_ENTRY_START,
+    DEFAULT_SQUARE_OFF,
+    SessionRules,
+)
+from fyerstrade.trading.symbols import SymbolState
+
+__all__ = ["BacktestConfig", "BacktestResult", "LogLine", "Rejection", "run_backtest"]
+
+
+@dataclass
+class BacktestConfig:
+    """Everything that defines a backtest run (saved with it)."""
+
+    strategy: str
+    params: dict[str, Any]
+    symbols: Sequence[str]
+    resolution: Resolution
+    start: date
+    end: date
+    mode: Literal["intraday", "positional"] = "positional"
+    capital: float = 100_000.0
+    quantity: int | None = None  # fixed quantity per entry; None = size by free margin
+    costs: bool = True
+    slippage_ticks: float = 0.0
+    slippage_bps: float = 0.0
+    entry_start: time = DEFAULT_ENTRY_START
+    entry_end: time = DEFAULT_ENTRY_END
+    square_off: time = DEFAULT_SQUARE_OFF
+    intraday_leverage: float = 5.0
+    product: ProductType | None = None  # None: INTRADAY (intraday), CNC (equity), MARGIN (F&O)
+
+    def validate(self) -> None:
+        """Raise InputError for a config no run can use."""
+        if self.end < self.start:
+            raise InputError(f"--to {self.end} is before --from {self.start}")
+        if not self.symbols:
+            raise InputError("give at least one symbol, e.g. --symbol NSE:SBIN-EQ")
+        if self.mode not in ("intraday", "positional"):
+            raise InputError(f"mode must be intraday or positional, got {self.mode!r}")
+        if self.mode == "intraday" and not Resolution(self.resolution).is_intraday:
+            raise InputError("intraday mode needs intraday bars (1 to 240 minutes), not daily")
+        if self.capital <= 0:
+            raise InputError(f"capital must be positive, got {self.capital:g}")
+        if self.quantity is not None and self.quantity <= 0:
+            raise InputError(f"quantity must be positive, got {self.quantity}")
+        if self.slippage_ticks < 0 or self.slippage_bps < 0:
+            raise InputError("slippage must not be negative")
+        if self.intraday_leverage < 1:
+            raise InputError(f"intraday leverage must be at least 1, got {self.intraday_leverage}")
+        if self.entry_end < self.entry_start:
+            raise InputError(
+                f"entry window end {self.entry_end:%H:%M} is before its start "
+                f"{self.entry_start:%H:%M}"
+            )
+
+
+@dataclass
+class BacktestResult:
+    """What a run produced: fills, round trips, the equity curve and everything for charts."""
+
+    config: BacktestConfig
+    fills: list[Fill]
+    trades: list[RoundTrip]
+    equity_ts: np.ndarray  # int64 bar stamps of the merged timeline
+    equity: np.ndarray  # float64, at each step's close
+    cash: np.ndarray
+    exposure: np.ndarray  # gross position value / equity
+    rejections: list[Rejection]
+    logs: list[LogLine]
+    bars_processed: int
+    started_at: float
+    finished_at: float
+    indicators: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    bars: dict[str, CandleArrays] = field(default_factory=dict)
+
+    @property
+    def final_equity(self) -> float:
+        return float(self.equity[-1]) if len(self.equity) else self.config.capital
+
+    @property
+    def total_costs(self) -> float:
+        return float(sum(f.costs for f in self.fills))
+
+
+def _range_ts(start: date, end: date) -> tuple[int, int]:
+    return ist_epoch(start), ist_epoch(end + timedelta(days=1)) - 1
+
+
+def _slice(arrays: CandleArrays, lo: int, hi: int) -> CandleArrays:
+    i, j = np.searchsorted(arrays.ts, (lo, hi + 1))
+    if i == 0 and j == len(arrays.ts):
+        return arrays
+    return CandleArrays(
+        arrays.ts[i:j],
+        arrays.open[i:j],
+        arrays.high[i:j],
+        arrays.low[i:j],
+        arrays.close[i:j],
+        arrays.volume[i:j],
+    )
+
+
+def _close_times(ts: np.ndarray, resolution: Resolution) -> np.ndarray:
+    """When each bar becomes known: the calendar's bar close (a bar never outlives its session),
+    or the nominal duration for dates past the calendar's coverage."""
+    try:
+        return get_calendar(assume_weekdays=True).bar_close_times(ts, resolution)
+    except CalendarCoverageError:
+        return ts.astype(np.int64) + resolution.seconds
+
+
+InstrumentLookup = Callable[[str, date], Instrument]
+
+
+def _load_from_store(
+    config: BacktestConfig, settings: Settings
+) -> tuple[dict[str, CandleArrays], dict[str, Instrument], InstrumentLookup]:
+    from fyerstrade.store.candles import candle_timestamps, load_candles
+    from fyerstrade.store.db import open_historical
+    from fyerstrade.store.symbols import get_instrument
+
+    lo, hi = _range_ts(config.start, config.end)
+    conn = open_historical(settings)
+    data: dict[str, CandleArrays] = {}
+    instruments: dict[str, Instrument] = {}
+    res = Resolution(config.resolution)
+    label = "daily" if res is Resolution.D else f"{res.value}-minute"
+    try:
+        for sym in config.symbols:
+            arrays = load_candles(conn, sym, res, lo, hi)
+            ins = get_instrument(conn, sym, config.start)
+            if len(arrays) == 0:
+                if ins is None and len(candle_timestamps(conn, sym, res)) == 0:
+                    raise UnknownSymbolError(
+                        f"unknown symbol {sym!r}: not in the symbol master and no candles "
+                        "stored; check the spelling (e.g. NSE:SBIN-EQ) or run "
+                        "`fyerstrade data symbols`"
+                    )
+                raise DataError(
+                    f"no {label} candles for {sym} between {config.start} and {config.end}; "
+                    f"run `fyerstrade data fetch --symbol {sym} --resolution {res.value} "
+                    f"--from {config.start} --to {config.end}`"
+                )
+            data[sym] = arrays
+            instruments[sym] = ins or Instrument(sym)
+        lots: dict[tuple[str, date], Instrument] = {}
+        for sym, ins in instruments.items():
+            if ins.is_derivative:
+                # lot sizes change over time: read the one in force on every traded day
+                for day in np.unique((data[sym].ts + 19_800) // 86_400).tolist():
+                    d = date(1970, 1, 1) + timedelta(days=int(day))
+                    lots[(sym, d)] = get_instrument(conn, sym, d) or ins
+    finally:
+        conn.close()
+
+    def lookup(symbol: str, d: date) -> Instrument:
+        return lots.get((symbol, d), instruments[symbol])
+
+    return data, instruments, lookup
+
+
+def run_backtest(
+    config: BacktestConfig,
+    settings: Settings | None = None,
+    *,
+    data: Mapping[str, CandleArrays] | None = None,
+    progress: Callable[[float], None] | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+    cost_model: CostModel | None = None,
+) -> BacktestResult:
+    """Run ``config`` and return its result. Bars come from the historical store, or from
+    ``data`` (symbol → arrays, sliced to the config's dates). ``instruments`` overrides the
+    contract specs (default: the symbol master, or a plain NSE equity with tick 0.05 when
+    ``data`` is given); ``cost_model`` overrides the model ``config.costs`` selects."""
+    config.validate()
+    started = _time.time()
+    strategy_cls = get_strategy(config.strategy, settings)
+    strategy = strategy_cls(**config.params)
+    res = Resolution(config.resolution)
+    lookup: InstrumentLookup | None = None
+    if data is None:
+        loaded, specs, lookup = _load_from_store(config, settings or load_settings())
+    else:
+        lo, hi = _range_ts(config.start, config.end)
+        loaded = {}
+        specs = {}
+        for sym in config.symbols:
+            if sym not in data:
+                raise UnknownSymbolError(f"no candles given for symbol {sym!r}")
+            sliced = _slice(data[sym], lo, hi)
+            if len(sliced) == 0:
+                raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
+            loaded[sym] = sliced
+            specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
+    session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
+    states: list[SymbolState] = []
+    for k, sym in enumerate(config.symbols):
+        arrays = loaded[sym]
+        st = SymbolState(k, sym, arrays, res, specs[sym], _close_times(arrays.ts, res), lookup)
+        at_open, at_close = session.square_off_bars(arrays.ts)
+        st.sq_open = frozenset(at_open.tolist())
+        st.sq_close = frozenset(at_close.tolist())
+        states.append(st)
+
+    def default_product(st: SymbolState) -> ProductType:
+        if config.product is not None:
+            return config.product
+        if config.mode == "intraday":
+            return ProductType.INTRADAY
+        return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
+
+    costs: CostModel = cost_model or (FyersCostModel() if config.costs else ZeroCostModel())
+    journal = MemoryJournal()
+    clock = SimulatedClock()
+    portfolio = Portfolio(config.capital)
+    engine = TradingEngine(
+        strategy,
+        states,
+        clock=clock,
+        broker=SimulatedBroker(Slippage(config.slippage_ticks, config.slippage_bps)),
+        portfolio=portfolio,
+        rules=OrderRules(session, config.intraday_leverage),
+        costs=costs,
+        journal=journal,
+        default_product=default_product,
+        fixed_quantity=config.quantity,
+    )
+    engine.start()
+    step_ts, step_close = _replay(engine, states, clock, progress)
+    engine.finish(close_positions=True)
+    equity, cash, exposure = _equity_curve(engine, states, step_close, config.capital)
+    if progress is not None:
+        progress(1.0)
+    return BacktestResult(
+        config=config,
+        fills=journal.fills,
+        trades=journal.trades,
+        equity_ts=step_ts,
+        equity=equity,
+        cash=cash,
+        exposure=exposure,
+        rejections=journal.rejections,
+        logs=journal.logs,
+        bars_processed=sum(len(st.arrays) for st in states),
+        started_at=started,
+        finished_at=_time.time(),
+        indicators={st.symbol: dict(st.indicator_arrays) for st in states},
+        bars={st.symbol: st.arrays for st in states},
+    )
+
+
+def _replay(
+    engine: TradingEngine,
+    states: list[SymbolState],
+    clock: SimulatedClock,
+    progress: Callable[[float], None] | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Drive the engine over the merged timeline; return each step's bar stamp and close."""
+    step = engine.step
+    if len(states) == 1:
+        st = states[0]
+        n = len(st.arrays)
+        cursor = st.cursor
+        close_ts = st.close_ts
+        updated = [st]
+        names = (st.symbol,)
+        chunk = max(1, n // 100)
+        for lo in range(0, n, chunk):
+            for i in range(lo, min(n, lo + chunk)):
+                cursor.i = i
+                clock.ts = close_ts[i]
+                step(updated, names)
+            if progress is not None:
+                progress(min(n, lo + chunk) / n)
+        return st.arrays.ts.astype(np.int64), np.asarray(close_ts, dtype=np.int64)
+    # several symbols: order every bar by close time (then symbol), group equal close times
+    close_all = np.concatenate([np.asarray(st.close_ts, dtype=np.int64) for st in states])
+    ts_all = np.concatenate([st.arrays.ts.astype(np.int64) for st in states])
+    sym_all = np.concatenate([np.full(len(st.arrays), k) for k, st in enumerate(states)])
+    idx_all = np.concatenate([np.arange(len(st.arrays)) for st in states])
+    order = np.lexsort((sym_all, close_all))
+    close_sorted = close_all[order]
+    starts = np.flatnonzero(np.concatenate(([True], close_sorted[1:] != close_sorted[:-1])))
+    ends = np.concatenate((starts[1:], [len(order)]))
+    sym_list = sym_all[order].tolist()
+    idx_list = idx_all[order].tolist()
+    total = len(starts)
+    chunk = max(1, total // 100)
+    for g, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+        updated = []
+        for k in range(a, b):
+            st = states[sym_list[k]]
+            st.cursor.i = idx_list[k]
+            updated.append(st)
+        clock.ts = int(close_sorted[a])
+        step(updated, tuple(s.symbol for s in updated))
+        if progress is not None and g % chunk == 0:
+            progress(g / total)
+    step_ts = ts_all[order][starts]
+    return step_ts, close_sorted[starts]
+
+
+def _equity_curve(
+    engine: TradingEngine, states: list[SymbolState], step_close: np.ndarray, capital: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cash, equity and exposure at each step's close, from the fill events and the closes."""
+    n = len(step_close)
+    steps = np.arange(n)
+    events = engine.fill_events
+    if events:
+        ev_step = np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events))
+        ev_cash = np.fromiter((e[1] for e in events), dtype=np.float64, count=len(events))
+        ev_sym = np.fromiter((e[2] for e in events), dtype=np.int64, count=len(events))
+        ev_qty = np.fromiter((e[3] for e in events), dtype=np.float64, count=len(events))
+    else:
+        ev_step = np.empty(0, np.int64)
+        ev_cash = ev_qty = np.empty(0, np.float64)
+        ev_sym = np.empty(0, np.int64)
+    k = np.searchsorted(ev_step, steps, side="right") - 1
+    cash = np.where(k >= 0, ev_cash[np.maximum(k, 0)] if len(ev_cash) else capital, capital)
+    value = np.zeros(n)
+    gross = np.zeros(n)
+    for st in states:
+        mask = ev_sym == st.index
+        if not mask.any():
+            continue
+        s_step, s_qty = ev_step[mask], ev_qty[mask]
+        j = np.searchsorted(s_step, steps, side="right") - 1
+        qty = np.where(j >= 0, s_qty[np.maximum(j, 0)], 0.0)
+        bar = np.searchsorted(np.asarray(st.close_ts, dtype=np.int64), step_close, side="right") - 1
+        price = np.where(bar >= 0, st.arrays.close[np.maximum(bar, 0)], 0.0)
+        value += qty * price
+        gross += np.abs(qty * price)
+    equity = cash + value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        exposure = np.where(equity > 0, gross / equity, 0.0)
+    return equity, cash.astype(np.float64), exposure

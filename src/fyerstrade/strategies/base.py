@@ -1,0 +1,194 @@
+"""The Strategy API: declared parameters, a lifecycle, and parameter validation.
+
+A strategy is written once and runs unchanged in a backtest and live, because everything it can
+touch comes through the :class:`~fyerstrade.trading.context.Context` handed to its callbacks.
+
+Lifecycle (the engine calls, in order)::
+
+    indicators(bars)   once per symbol, over the whole arrays -> {name: array aligned with bars}
+    init(ctx)          once, before the first bar (precompute, read params)
+    on_start(ctx)      once, when the clock starts
+    on_data(ctx)       once per timestamp at which a primary-resolution bar closes; ctx.updated
+                       lists every symbol with a new bar at that timestamp
+    on_fill(ctx, fill) after each fill of one of the strategy's orders
+    on_stop(ctx)       once, after the last bar
+
+Indicators are computed once over whole arrays (TA-Lib or numpy) the way backtesting.py does, and
+revealed bar by bar: ``ctx.indicator(symbol, name)`` is a view that ends at the current bar, so a
+value of a bar that has not closed is unreachable. An indicator must therefore be *causal* (its
+value at bar t depends only on bars up to t), which every TA-Lib moving average is.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+
+from fyerstrade.errors import InputError
+
+if TYPE_CHECKING:
+    from fyerstrade.domain import Fill
+    from fyerstrade.store.candles import CandleArrays
+    from fyerstrade.trading.context import Context
+
+ParamValue = int | float | bool | str
+
+
+@dataclass(frozen=True)
+class Param:
+    """One declared strategy parameter; the CLI, dashboard and optimizer read these."""
+
+    name: str
+    type: type[int] | type[float] | type[bool] | type[str]
+    default: ParamValue
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    help: str = ""
+    choices: tuple[ParamValue, ...] | None = None
+
+    def convert(self, value: Any, strategy: str) -> ParamValue:
+        """Convert a raw value (a CLI string or a Python value) to the declared type."""
+        where = f"parameter '{self.name}' of {strategy}"
+        if self.type is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in {"1", "true", "yes", "on", "y"}:
+                return True
+            if text in {"0", "false", "no", "off", "n"}:
+                return False
+            raise InputError(f"{where} must be true or false, got {value!r}")
+        if self.type is int:
+            if isinstance(value, bool):
+                raise InputError(f"{where} must be an integer, got {value!r}")
+            if isinstance(value, int | np.integer):
+                return int(value)
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            try:
+                return int(str(value).strip())
+            except ValueError:
+                raise InputError(f"{where} must be an integer, got {value!r}") from None
+        if self.type is float:
+            if isinstance(value, bool):
+                raise InputError(f"{where} must be a number, got {value!r}")
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{where} must be a number, got {value!r}") from None
+        return str(value)
+
+    def check(self, value: ParamValue, strategy: str) -> None:
+        """Raise InputError naming the bounds when ``value`` is outside them."""
+        where = f"parameter '{self.name}' of {strategy}"
+        if self.choices is not None and value not in self.choices:
+            allowed = ", ".join(str(c) for c in self.choices)
+            raise InputError(f"{where} must be one of {allowed}, got {value!r}")
+        if isinstance(value, bool | str):
+            return
+        lo, hi = self.min, self.max
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            low = "-inf" if lo is None else _num(lo)
+            high = "inf" if hi is None else _num(hi)
+            raise InputError(f"{where} must be between {low} and {high}, got {_num(value)}")
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else str(x)
+
+
+class Strategy:
+    """Base class of every strategy. Subclasses declare ``name``, ``params``, ``description``.
+
+    Validated parameter values are set as instance attributes (``self.fast``) and kept in
+    ``self.param_values``. Every callback has a no-op default, so a subclass overrides only
+    what it needs.
+    """
+
+    name: ClassVar[str] = ""
+    params: ClassVar[tuple[Param, ...]] = ()
+    description: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        values = validate_params(type(self), params)
+        self.param_values: dict[str, Any] = values
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
+        """Compute every indicator once over one symbol's whole arrays (aligned with ``bars``).
+
+        Values must be causal: the value at bar t may use bars up to t only."""
+        return {}
+
+    def init(self, ctx: Context) -> None:
+        """Called once before the first bar."""
+
+    def on_start(self, ctx: Context) -> None:
+        """Called once when the run starts."""
+
+    def on_data(self, ctx: Context) -> None:
+        """Called once per timestamp at which primary bars close (``ctx.updated``)."""
+
+    def on_fill(self, ctx: Context, fill: Fill) -> None:
+        """Called after each fill of one of this strategy's orders."""
+
+    def on_stop(self, ctx: Context) -> None:
+        """Called once after the last bar."""
+
+    @classmethod
+    def param(cls, name: str) -> Param:
+        for p in cls.params:
+            if p.name == name:
+                return p
+        raise InputError(_unknown_message(cls, name))
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        return {p.name: p.default for p in cls.params}
+
+
+def _unknown_message(cls: type[Strategy], name: str) -> str:
+    names = [p.name for p in cls.params]
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        hint = f" (did you mean '{close[0]}'?)"
+    elif names:
+        hint = f" (parameters: {', '.join(names)})"
+    else:
+        hint = " (it takes no parameters)"
+    return f"unknown parameter '{name}' for {cls.name}{hint}"
+
+
+def validate_params(cls: type[Strategy], raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a full parameter dict for ``cls``: values converted to the declared types (CLI
+    strings like ``"5"`` included), bounds checked, missing names filled with defaults.
+
+    Raises InputError naming an unknown parameter (with the closest declared name) or the bounds
+    a value falls outside of."""
+    declared = {p.name: p for p in cls.params}
+    for key in raw:
+        if key not in declared:
+            raise InputError(_unknown_message(cls, key))
+    out: dict[str, Any] = {}
+    for p in cls.params:
+        value = p.convert(raw[p.name], cls.name) if p.name in raw else p.default
+        p.check(value, cls.name)
+        out[p.name] = value
+    return out
+
+
+def parse_param_pairs(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
+    """Turn CLI ``KEY=VALUE`` strings into a dict (values stay strings for validate_params)."""
+    out: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--param {pair!r} must look like KEY=VALUE, e.g. fast=5")
+        out[key.strip()] = value.strip()
+    return out

@@ -1,0 +1,85 @@
+"""``sma_crossover``: long when the fast SMA of the close crosses above the slow one, flat when it
+crosses below; with ``allow_short`` the position reverses to short instead of going flat.
+
+"Crosses above" at bar t means ``fast[t-1] <= slow[t-1] and fast[t] > slow[t]``; "crosses below"
+is the mirror (``fast[t-1] >= slow[t-1] and fast[t] < slow[t]``). Tie rule: equal averages on the
+current bar are never a cross; equal averages on the previous bar followed by a strict
+difference are. Bars where either average is not yet defined (the first ``slow - 1`` bars) are
+never a cross. The vectorized engine uses the same rule (:func:`crossover_signal`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+import numpy as np
+import talib
+
+from fyerstrade.errors import InputError
+from fyerstrade.store.candles import CandleArrays
+from fyerstrade.strategies.base import Param, Strategy
+from fyerstrade.trading.bars import SeriesView
+from fyerstrade.trading.context import Context
+
+
+def crossover_signal(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
+    """+1 where ``fast`` crosses above ``slow``, -1 where it crosses below, else 0 (see the
+    module docstring for the tie rule); causal: element t uses elements t-1 and t only."""
+    out = np.zeros(len(fast), dtype=np.float64)
+    if len(fast) < 2:
+        return out
+    pf, ps, cf, cs = fast[:-1], slow[:-1], fast[1:], slow[1:]
+    with np.errstate(invalid="ignore"):
+        up = (pf <= ps) & (cf > cs)
+        down = (pf >= ps) & (cf < cs)
+    out[1:][up] = 1.0
+    out[1:][down] = -1.0
+    return out
+
+
+class SmaCrossover(Strategy):
+    name: ClassVar[str] = "sma_crossover"
+    description: ClassVar[str] = (
+        "Long when the fast SMA of the close crosses above the slow SMA, flat (or short with "
+        "allow_short) when it crosses below."
+    )
+    params: ClassVar[tuple[Param, ...]] = (
+        Param("fast", int, 10, min=1, max=1000, step=1, help="fast SMA length in bars"),
+        Param("slow", int, 30, min=2, max=5000, step=1, help="slow SMA length in bars"),
+        Param("allow_short", bool, False, help="reverse to short on a cross below"),
+    )
+
+    fast: int
+    slow: int
+    allow_short: bool
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        if self.fast >= self.slow:
+            raise InputError(
+                f"sma_crossover needs fast < slow, got fast={self.fast} slow={self.slow}"
+            )
+        self._signal: dict[str, SeriesView] = {}
+
+    def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
+        close = bars.close.astype(np.float64)
+        fast = talib.SMA(close, timeperiod=self.fast)
+        slow = talib.SMA(close, timeperiod=self.slow)
+        return {"sma_fast": fast, "sma_slow": slow, "cross": crossover_signal(fast, slow)}
+
+    def init(self, ctx: Context) -> None:
+        self._signal = {s: ctx.indicator(s, "cross") for s in ctx.symbols}
+
+    def on_data(self, ctx: Context) -> None:
+        signals = self._signal
+        for symbol in ctx.updated:
+            cross = signals[symbol].last
+            if cross == 0.0:
+                continue
+            if cross > 0:
+                ctx.order_target(symbol, ctx.size(symbol), tag="signal")
+            elif self.allow_short:
+                ctx.order_target(symbol, -ctx.size(symbol), tag="signal")
+            elif ctx.qty(symbol) > 0:
+                ctx.close(symbol, tag="signal")

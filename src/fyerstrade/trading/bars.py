@@ -1,0 +1,126 @@
+"""Bars as the strategy sees them: views over whole arrays that end at the current bar.
+
+The engine keeps every symbol's bars in arrays (the store's ``CandleArrays``) and one cursor per
+symbol, the index of the latest *closed* bar. A :class:`SeriesView` reads through that cursor, so
+``view[-1]`` is the current bar, ``view[-2]`` the one before, ``len(view)`` the bars so far, and
+an index past the cursor raises :class:`LookAheadError`: the future is not reachable.
+
+Item access reads from a Python list (a float from a list costs a fraction of a numpy scalar),
+built lazily the first time a strategy reads a series item by item.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from fyerstrade.store.candles import CandleArrays
+
+
+class LookAheadError(IndexError):
+    """A strategy asked for a bar that has not closed yet."""
+
+
+class Cursor:
+    """Index of the latest closed bar of one symbol (-1 before the first bar)."""
+
+    __slots__ = ("i",)
+
+    def __init__(self) -> None:
+        self.i = -1
+
+
+class SeriesView:
+    """A read-only series that ends at the current bar (see the module docstring)."""
+
+    __slots__ = ("_arr", "_cur", "_items", "name")
+
+    def __init__(self, name: str, arr: np.ndarray, cursor: Cursor) -> None:
+        self.name = name
+        self._arr = arr
+        self._cur = cursor
+        self._items: list[float] | None = None
+
+    def _list(self) -> list[float]:
+        items = self._items
+        if items is None:
+            items = self._items = self._arr.tolist()
+        return items
+
+    def __len__(self) -> int:
+        return self._cur.i + 1
+
+    def __getitem__(self, k: int) -> float:
+        n = self._cur.i + 1
+        items = self._items if self._items is not None else self._list()
+        if k < 0:
+            if k < -n:
+                raise IndexError(f"{self.name}[{k}]: only {n} bars have closed so far")
+            return items[n + k]
+        if k >= n:
+            raise LookAheadError(
+                f"{self.name}[{k}] is in the future: only bars 0..{n - 1} have closed"
+            )
+        return items[k]
+
+    @property
+    def last(self) -> float:
+        """The current bar's value."""
+        i = self._cur.i
+        if i < 0:
+            raise IndexError(f"{self.name}: no bar has closed yet")
+        items = self._items if self._items is not None else self._list()
+        return items[i]
+
+    @property
+    def values(self) -> np.ndarray:
+        """The values so far as a read-only numpy array (a view, no copy)."""
+        out = self._arr[: self._cur.i + 1]
+        out.flags.writeable = False
+        return out
+
+    def crossed_above(self, other: SeriesView | float) -> bool:
+        """True when the previous value was ≤ ``other`` and the current one is > it.
+
+        A tie on the current bar is *not* a cross; a tie on the previous bar followed by a
+        strictly greater value *is*. NaN on either bar is never a cross."""
+        i = self._cur.i
+        if i < 1:
+            return False
+        a = self._items if self._items is not None else self._list()
+        if isinstance(other, SeriesView):
+            b = other._items if other._items is not None else other._list()
+            return a[i - 1] <= b[i - 1] and a[i] > b[i]
+        return a[i - 1] <= other and a[i] > other
+
+    def crossed_below(self, other: SeriesView | float) -> bool:
+        """Mirror of :meth:`crossed_above`: previous ≥ other and current < other."""
+        i = self._cur.i
+        if i < 1:
+            return False
+        a = self._items if self._items is not None else self._list()
+        if isinstance(other, SeriesView):
+            b = other._items if other._items is not None else other._list()
+            return a[i - 1] >= b[i - 1] and a[i] < b[i]
+        return a[i - 1] >= other and a[i] < other
+
+    def __repr__(self) -> str:
+        n = self._cur.i + 1
+        return f"SeriesView({self.name!r}, bars={n})"
+
+
+class BarsView:
+    """One symbol's OHLCV revealed up to the current bar: ``bars.close[-1]`` etc."""
+
+    __slots__ = ("close", "high", "low", "open", "symbol", "ts", "volume")
+
+    def __init__(self, symbol: str, arrays: CandleArrays, cursor: Cursor) -> None:
+        self.symbol = symbol
+        self.ts = SeriesView(f"{symbol}.ts", arrays.ts, cursor)
+        self.open = SeriesView(f"{symbol}.open", arrays.open, cursor)
+        self.high = SeriesView(f"{symbol}.high", arrays.high, cursor)
+        self.low = SeriesView(f"{symbol}.low", arrays.low, cursor)
+        self.close = SeriesView(f"{symbol}.close", arrays.close, cursor)
+        self.volume = SeriesView(f"{symbol}.volume", arrays.volume, cursor)
+
+    def __len__(self) -> int:
+        return len(self.close)

@@ -1,0 +1,131 @@
+"""Brokers: where the engine's orders go and where fills come from.
+
+The engine talks to a :class:`Broker` through ``submit``/``cancel``/``on_bar`` and receives
+executions through :class:`FillSink.execute`. :class:`SimulatedBroker` matches working orders
+against each new bar with the fill model (backtests); a paper broker matching on live ticks, or
+the Fyers broker, implement the same protocol, so the engine has no notion of "live".
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fyerstrade.domain import Order, OrderStatus, Side
+from fyerstrade.trading.fills import PRIORITY, Slippage, fill_price
+from fyerstrade.trading.symbols import SymbolState
+
+
+class FillSink(Protocol):
+    """The engine side of an execution."""
+
+    def execute(
+        self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
+    ) -> None: ...
+
+
+class WorkingOrder:
+    """An accepted order waiting in the simulated book.
+
+    ``active_from`` is the first bar index it may fill in; ``ref_open`` replaces the bar's open
+    for the gap rule when the order was placed inside the bar (from ``on_fill``)."""
+
+    __slots__ = ("active_from", "order", "priority", "reduce_only", "ref_open", "seq")
+
+    def __init__(
+        self, order: Order, active_from: int, reduce_only: bool, ref_open: float | None, seq: int
+    ) -> None:
+        self.order = order
+        self.active_from = active_from
+        self.reduce_only = reduce_only
+        self.ref_open = ref_open
+        self.priority = PRIORITY[order.order_type]
+        self.seq = seq
+
+
+class Broker(Protocol):
+    def submit(
+        self,
+        state: SymbolState,
+        order: Order,
+        *,
+        active_from: int,
+        reduce_only: bool,
+        ref_open: float | None,
+    ) -> None: ...
+
+    def cancel(self, state: SymbolState, order: Order) -> bool: ...
+
+    def working_orders(self, state: SymbolState) -> list[WorkingOrder]: ...
+
+    def market_price(self, state: SymbolState, side: Side, reference: float) -> float: ...
+
+    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None: ...
+
+
+class SimulatedBroker:
+    """Fills working orders inside bars by the rules of :mod:`fyerstrade.trading.fills`."""
+
+    def __init__(self, slippage: Slippage | None = None) -> None:
+        self.slippage = slippage or Slippage()
+        self._seq = 0
+
+    def submit(
+        self,
+        state: SymbolState,
+        order: Order,
+        *,
+        active_from: int,
+        reduce_only: bool,
+        ref_open: float | None,
+    ) -> None:
+        self._seq += 1
+        state.working.append(WorkingOrder(order, active_from, reduce_only, ref_open, self._seq))
+
+    def cancel(self, state: SymbolState, order: Order) -> bool:
+        for k, w in enumerate(state.working):
+            assert isinstance(w, WorkingOrder)
+            if w.order is order:
+                del state.working[k]
+                order.status = OrderStatus.CANCELLED
+                return True
+        return False
+
+    def working_orders(self, state: SymbolState) -> list[WorkingOrder]:
+        return [w for w in state.working if isinstance(w, WorkingOrder)]
+
+    def market_price(self, state: SymbolState, side: Side, reference: float) -> float:
+        """The price a market order gets when the market stands at ``reference``."""
+        return self.slippage.apply(reference, side, state.instrument.tick_size)
+
+    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None:
+        """Match the working orders eligible in bar ``i``: market first, then stops, then
+        limits (so a stop beats a target in the same bar); orders placed by fills in this bar
+        are matched against the same bar after the current pass."""
+        arrays = state.arrays
+        open_ = state.opens[i]
+        high = float(arrays.high[i])
+        low = float(arrays.low[i])
+        ts = int(arrays.ts[i])
+        tick = state.instrument.tick_size
+        seen: set[int] = set()
+        while True:
+            batch = [
+                w
+                for w in state.working
+                if isinstance(w, WorkingOrder) and w.seq not in seen and w.active_from <= i
+            ]
+            if not batch:
+                return
+            batch.sort(key=lambda w: (w.priority, w.seq))
+            for w in batch:
+                seen.add(w.seq)
+                order = w.order
+                if not order.status.is_open:
+                    continue
+                ref = w.ref_open if (w.ref_open is not None and w.active_from == i) else open_
+                price = fill_price(order, ref, high, low, tick, self.slippage)
+                if price is None:
+                    continue
+                if w in state.working:
+                    state.working.remove(w)
+                sink.execute(state, order, price, ts, w.reduce_only)

@@ -1,0 +1,181 @@
+"""Context: everything a strategy can see and do, identical in a backtest and live.
+
+It is a thin facade over the engine: the clock's time, bars and indicators revealed up to the
+current bar, positions, cash and equity, and order methods. Orders placed in ``on_data`` are
+eligible from the next bar (market orders fill at its open); stop and limit orders placed in
+``on_fill`` are matched against the rest of the current bar.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from fyerstrade.calendar import to_ist
+from fyerstrade.domain import Instrument, Order, Position, ProductType, Resolution, Side
+from fyerstrade.trading.bars import BarsView, SeriesView
+
+if TYPE_CHECKING:
+    from fyerstrade.trading.engine import TradingEngine
+
+
+class Context:
+    """The strategy's window on the run (see the module docstring)."""
+
+    __slots__ = ("_engine", "symbols", "updated")
+
+    def __init__(self, engine: TradingEngine) -> None:
+        self._engine = engine
+        self.symbols: tuple[str, ...] = tuple(s.symbol for s in engine.states)
+        self.updated: tuple[str, ...] = ()  # symbols with a new bar at this timestamp
+
+    # ---- time and data --------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        """The clock, epoch seconds (a bar's close time during ``on_data``)."""
+        return self._engine.clock.now()
+
+    @property
+    def time(self) -> datetime:
+        """The clock as an IST datetime."""
+        return to_ist(self._engine.clock.now())
+
+    def bars(self, symbol: str, resolution: Resolution | None = None) -> BarsView:
+        """OHLCV of ``symbol`` up to the current bar; with a higher ``resolution`` (e.g.
+        ``Resolution.D`` while trading 5-minute bars), only the bars of that resolution whose
+        close time is ≤ now."""
+        st = self._engine._state(symbol)
+        if resolution is None or resolution is st.resolution:
+            return st.bars
+        if resolution.seconds < st.resolution.seconds:
+            raise ValueError(
+                f"{resolution} bars are finer than the run's {st.resolution}; ask for a "
+                "higher resolution"
+            )
+        return st.higher_bars(resolution).update(self._engine.clock.now())
+
+    def indicator(self, symbol: str, name: str) -> SeriesView:
+        """The indicator ``name`` (declared in ``Strategy.indicators``) up to the current bar."""
+        st = self._engine._state(symbol)
+        view = st.indicator_views.get(name)
+        if view is None:
+            known = ", ".join(st.indicator_views) or "none declared"
+            raise KeyError(f"no indicator {name!r} for {symbol} ({known})")
+        return view
+
+    def instrument(self, symbol: str) -> Instrument:
+        return self._engine._state(symbol).instrument_at(self._engine.clock.now())
+
+    # ---- account --------------------------------------------------------------------------
+    def position(self, symbol: str) -> Position:
+        self._engine._state(symbol)
+        return self._engine.portfolio.position(symbol)
+
+    def qty(self, symbol: str) -> int:
+        """Net position in ``symbol`` (negative = short)."""
+        return self._engine.portfolio.quantity(symbol)
+
+    @property
+    def cash(self) -> float:
+        return self._engine.portfolio.cash
+
+    @property
+    def equity(self) -> float:
+        return self._engine.equity()
+
+    # ---- orders ---------------------------------------------------------------------------
+    def buy(
+        self,
+        symbol: str,
+        quantity: int | None = None,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        product: ProductType | None = None,
+        tag: str = "",
+        reduce_only: bool = False,
+    ) -> Order:
+        """Buy: market, or limit / stop / stop-limit when ``limit`` and/or ``stop`` are given.
+        ``quantity=None`` uses the run's sizing. Returns the order (REJECTED with a reason when
+        the checks refuse it)."""
+        return self._engine.place(
+            symbol,
+            Side.BUY,
+            quantity,
+            limit=limit,
+            stop=stop,
+            product=product,
+            tag=tag,
+            reduce_only=reduce_only,
+        )
+
+    def sell(
+        self,
+        symbol: str,
+        quantity: int | None = None,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        product: ProductType | None = None,
+        tag: str = "",
+        reduce_only: bool = False,
+    ) -> Order:
+        """Sell (see :meth:`buy`)."""
+        return self._engine.place(
+            symbol,
+            Side.SELL,
+            quantity,
+            limit=limit,
+            stop=stop,
+            product=product,
+            tag=tag,
+            reduce_only=reduce_only,
+        )
+
+    def close(self, symbol: str, *, tag: str = "signal") -> Order | None:
+        """Flatten ``symbol`` with a market order (None when already flat)."""
+        qty = self.qty(symbol)
+        if qty == 0:
+            return None
+        side = Side.SELL if qty > 0 else Side.BUY
+        return self._engine.place(symbol, side, abs(qty), tag=tag, reduce_only=True)
+
+    def order_target(
+        self,
+        symbol: str,
+        target: int,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        product: ProductType | None = None,
+        tag: str = "",
+    ) -> Order | None:
+        """Trade the difference between ``target`` and the current position (None if zero)."""
+        delta = target - self.qty(symbol)
+        if delta == 0:
+            return None
+        side = Side.BUY if delta > 0 else Side.SELL
+        return self._engine.place(
+            symbol, side, abs(delta), limit=limit, stop=stop, product=product, tag=tag
+        )
+
+    def size(self, symbol: str, product: ProductType | None = None) -> int:
+        """The run's entry quantity for ``symbol`` (fixed, or sized by free margin)."""
+        eng = self._engine
+        st = eng._state(symbol)
+        return eng.size(symbol, product or eng.default_product(st))
+
+    def cancel(self, order: Order | str) -> bool:
+        """Cancel a working order (by object or id); False if it was no longer open."""
+        return self._engine.cancel(order)
+
+    def cancel_all(self, symbol: str | None = None) -> int:
+        orders = self._engine.open_orders(symbol)
+        return sum(self._engine.cancel(o) for o in orders)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        return self._engine.open_orders(symbol)
+
+    def log(self, message: str, level: str = "INFO", symbol: str = "") -> None:
+        """A line for the run's debug log (stamped with the clock)."""
+        self._engine.log(message, level, symbol)

@@ -1,0 +1,393 @@
+"""TradingEngine: the one trading core. bar → strategy → risk checks → broker → fill →
+portfolio → journal.
+
+Everything that differs between a backtest and live trading is injected: the clock (simulated
+or wall), the bar source (it advances each symbol's cursor and the clock, then calls
+:meth:`TradingEngine.step`), the broker (simulated fills, paper fills, Fyers), the cost model and
+the journal. The engine itself has no notion of "live".
+
+Life of a bar (``step``), for each symbol with a new bar ``i``:
+
+1. intraday square-off at the open of ``i`` if ``i`` is the day's square-off bar;
+2. the broker matches working orders against bar ``i`` (fills → portfolio → journal →
+   ``strategy.on_fill``);
+3. ``strategy.on_data(ctx)`` once for the timestamp (orders it places are eligible from bar
+   ``i + 1``);
+4. intraday square-off at the close of ``i`` when the day has no bar at/after the square-off
+   time.
+
+A strategy exception anywhere becomes a :class:`~fyerstrade.errors.StrategyError` naming the
+strategy, the symbol and the bar (IST), and the run stops.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fyerstrade.calendar import to_ist
+from fyerstrade.domain import (
+    Fill,
+    Order,
+    OrderStatus,
+    OrderType,
+    ProductType,
+    Side,
+    round_to_tick,
+)
+from fyerstrade.errors import InputError, StrategyError
+from fyerstrade.strategies.base import Strategy
+from fyerstrade.trading.bars import LookAheadError
+from fyerstrade.trading.broker import Broker
+from fyerstrade.trading.clock import Clock
+from fyerstrade.trading.context import Context
+from fyerstrade.trading.costs import CostModel
+from fyerstrade.trading.journal import Journal, LogLine, Rejection
+from fyerstrade.trading.orders import OrderRules, opening_quantity
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.symbols import SymbolState
+
+# sizing by capital keeps this headroom for a gap to the next open and for charges
+SIZING_HEADROOM = 0.01
+
+
+class TradingEngine:
+    """Routes bars, orders and fills between the strategy and the injected parts."""
+
+    def __init__(
+        self,
+        strategy: Strategy,
+        states: Sequence[SymbolState],
+        *,
+        clock: Clock,
+        broker: Broker,
+        portfolio: Portfolio,
+        rules: OrderRules,
+        costs: CostModel,
+        journal: Journal,
+        default_product: Callable[[SymbolState], ProductType],
+        fixed_quantity: int | None = None,
+    ) -> None:
+        self.strategy = strategy
+        self.states = list(states)
+        self.by_symbol = {s.symbol: s for s in self.states}
+        self.clock = clock
+        self.broker = broker
+        self.portfolio = portfolio
+        self.rules = rules
+        self.costs = costs
+        self.journal = journal
+        self.default_product = default_product
+        self.fixed_quantity = fixed_quantity
+        self.orders: dict[str, Order] = {}
+        self.step_index = -1
+        # (step, cash after, symbol index, quantity after) for every fill: the equity curve is
+        # rebuilt from these and the closes after the run, without per-bar bookkeeping
+        self.fill_events: list[tuple[int, float, int, int]] = []
+        self._order_seq = 0
+        self._matching: SymbolState | None = None
+        self._last_fill_price = 0.0
+        self._focus: SymbolState | None = None
+        self._phase = "init"
+        self.ctx = Context(self)
+
+    # ---- lifecycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        """Compute indicators, then ``init`` and ``on_start``."""
+        for st in self.states:
+            self._focus = st
+            self._phase = "indicators"
+            try:
+                values = self.strategy.indicators(st.arrays)
+                st.set_indicators(values)
+            except Exception as exc:
+                raise self._strategy_error(exc, st, None) from exc
+        self._focus = self.states[0] if self.states else None
+        self._guard(self.strategy.init, "init")
+        self._guard(self.strategy.on_start, "on_start")
+
+    def step(self, updated: Sequence[SymbolState], names: tuple[str, ...]) -> None:
+        """Process one timestamp: ``updated`` symbols have a new bar at their cursor, and the
+        clock stands at that bar's close."""
+        self.step_index += 1
+        for st in updated:
+            i = st.cursor.i
+            if st.sq_open and i in st.sq_open:
+                self._square_off(st, i, at_close=False)
+            if st.working:
+                self._matching = st
+                self.broker.on_bar(st, i, self)
+                self._matching = None
+            if st.higher:
+                now = self.clock.now()
+                for hb in st.higher.values():
+                    hb.update(now)
+        ctx = self.ctx
+        ctx.updated = names
+        self._focus = updated[0]
+        try:
+            self.strategy.on_data(ctx)
+        except StrategyError:
+            raise
+        except Exception as exc:
+            raise self._strategy_error(exc, self._focus, "on_data") from exc
+        for st in updated:
+            if st.sq_close and st.cursor.i in st.sq_close:
+                self._square_off(st, st.cursor.i, at_close=True)
+
+    def finish(self, close_positions: bool = True) -> None:
+        """End of data: optionally close every open position at its last close
+        (``end_of_data``), then ``on_stop``."""
+        if close_positions:
+            for st in self.states:
+                i = st.cursor.i
+                qty = self.portfolio.quantity(st.symbol)
+                if qty and i >= 0:
+                    self._cancel_all(st)
+                    self._force_exit(st, qty, st.closes[i], st.close_ts[i], "end_of_data")
+        self._guard(self.strategy.on_stop, "on_stop")
+
+    # ---- orders ---------------------------------------------------------------------------
+    def place(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int | None,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        product: ProductType | None = None,
+        tag: str = "",
+        reduce_only: bool = False,
+    ) -> Order:
+        """Check an order and hand it to the broker; a refused order comes back REJECTED
+        (with ``reject_reason``) and is recorded in the journal."""
+        st = self._state(symbol)
+        now = self.clock.now()
+        pos = self.portfolio.quantity(symbol)
+        if product is None:
+            product = self.portfolio.positions[symbol].product if pos else self.default_product(st)
+        instrument = st.instrument_at(now)
+        if quantity is None:
+            quantity = self.size(symbol, product)
+        kind = _order_type(limit, stop)
+        tick = instrument.tick_size
+        self._order_seq += 1
+        order = Order(
+            id=f"O{self._order_seq}",
+            symbol=symbol,
+            side=side,
+            quantity=int(quantity),
+            order_type=kind,
+            product=product,
+            limit_price=None if limit is None else round_to_tick(limit, tick),
+            stop_price=None if stop is None else round_to_tick(stop, tick),
+            created_ts=now,
+            tag=tag,
+        )
+        self.orders[order.id] = order
+        reason = self.rules.static_reason(order, instrument, pos, now)
+        if reason is None and not reduce_only:
+            ref = order.limit_price or order.stop_price or self._last_price(st)
+            opening = opening_quantity(pos, side, order.quantity)
+            reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
+        if reason is not None:
+            self._reject(order, reason, now)
+            return order
+        inside = self._matching is st
+        i = st.cursor.i
+        same_bar = inside and kind is not OrderType.MARKET
+        self.broker.submit(
+            st,
+            order,
+            active_from=i if same_bar else i + 1,
+            reduce_only=reduce_only,
+            ref_open=self._last_fill_price if same_bar else None,
+        )
+        return order
+
+    def cancel(self, order: Order | str) -> bool:
+        o = self.orders.get(order) if isinstance(order, str) else order
+        if o is None or not o.status.is_open:
+            return False
+        return self.broker.cancel(self._state(o.symbol), o)
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]:
+        states = self.states if symbol is None else [self._state(symbol)]
+        return [w.order for st in states for w in self.broker.working_orders(st)]
+
+    def size(self, symbol: str, product: ProductType) -> int:
+        """The entry quantity when a strategy gives none: the fixed quantity of the run, or
+        as many lots as the free margin buys at the last close (with headroom)."""
+        if self.fixed_quantity is not None:
+            return self.fixed_quantity
+        st = self._state(symbol)
+        price = self._last_price(st)
+        lot = max(1, st.instrument_at(self.clock.now()).lot_size)
+        if price <= 0:
+            return 0
+        budget = self.free_margin() * self.rules.leverage(product)
+        lots = math.floor(budget / (price * (1 + SIZING_HEADROOM)) / lot)
+        return max(0, lots * lot)
+
+    # ---- fills (called by the broker) -----------------------------------------------------
+    def execute(
+        self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
+    ) -> None:
+        pos = self.portfolio.quantity(state.symbol)
+        qty = order.remaining
+        if reduce_only:
+            reducible = abs(pos) if pos and (pos > 0) != (order.side is Side.BUY) else 0
+            if reducible == 0:
+                order.status = OrderStatus.CANCELLED
+                order.reject_reason = "reduce-only: no position left to reduce"
+                return
+            qty = min(qty, reducible)
+        else:
+            opening = opening_quantity(pos, order.side, qty)
+            reason = self.rules.funds_reason(opening, price, order.product, self.free_margin())
+            if reason is not None:
+                self._reject(order, f"{reason} at the fill", ts)
+                return
+        instrument = state.instrument_at(ts)
+        costs = self.costs.fill_costs(instrument, order.product, order.side, qty, price, ts)
+        fill = Fill(
+            order.id, state.symbol, order.side, qty, price, ts, costs, order.product, order.tag
+        )
+        order.avg_fill_price = price
+        order.filled_quantity += qty
+        order.status = OrderStatus.FILLED
+        self._book(state, fill)
+        self._last_fill_price = price
+        self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
+
+    # ---- money ----------------------------------------------------------------------------
+    def mark_to_market(self) -> None:
+        for sym, pos in self.portfolio.positions.items():
+            if pos.quantity:
+                pos.last_price = self._last_price(self.by_symbol[sym])
+
+    def equity(self) -> float:
+        self.mark_to_market()
+        return self.portfolio.equity
+
+    def free_margin(self) -> float:
+        return self.equity() - self.portfolio.margin_used(self.rules.leverages)
+
+    # ---- internals ------------------------------------------------------------------------
+    def _book(self, state: SymbolState, fill: Fill) -> None:
+        trips = self.portfolio.apply(fill)
+        self.journal.record_fill(fill)
+        for rt in trips:
+            self.journal.record_trade(rt)
+        qty = self.portfolio.quantity(state.symbol)
+        self.fill_events.append((self.step_index, self.portfolio.cash, state.index, qty))
+        if qty == 0:
+            for w in self.broker.working_orders(state):
+                if w.reduce_only:
+                    self.broker.cancel(state, w.order)
+
+    def _force_exit(self, st: SymbolState, qty: int, price: float, ts: int, tag: str) -> None:
+        """Close ``qty`` at ``price`` outside the order checks (square-off, end of data)."""
+        pos = self.portfolio.positions[st.symbol]
+        side = Side.SELL if qty > 0 else Side.BUY
+        if tag == "square_off":
+            price = self.broker.market_price(st, side, price)
+        self._order_seq += 1
+        instrument = st.instrument_at(ts)
+        costs = self.costs.fill_costs(instrument, pos.product, side, abs(qty), price, ts)
+        order_id = f"O{self._order_seq}"
+        order = Order(
+            order_id,
+            st.symbol,
+            side,
+            abs(qty),
+            OrderType.MARKET,
+            pos.product,
+            created_ts=ts,
+            status=OrderStatus.FILLED,
+            filled_quantity=abs(qty),
+            avg_fill_price=price,
+            tag=tag,
+        )
+        self.orders[order_id] = order
+        fill = Fill(order_id, st.symbol, side, abs(qty), price, ts, costs, pos.product, tag)
+        self._book(st, fill)
+        self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", st)
+
+    def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
+        for w in self.broker.working_orders(st):
+            if w.order.product is ProductType.INTRADAY:
+                self.broker.cancel(st, w.order)
+        pos = self.portfolio.positions.get(st.symbol)
+        if pos is None or pos.quantity == 0 or pos.product is not ProductType.INTRADAY:
+            return
+        if at_close:
+            self._force_exit(st, pos.quantity, st.closes[i], st.close_ts[i], "square_off")
+        else:
+            self._force_exit(st, pos.quantity, st.opens[i], int(st.arrays.ts[i]), "square_off")
+
+    def _cancel_all(self, st: SymbolState) -> None:
+        for w in self.broker.working_orders(st):
+            self.broker.cancel(st, w.order)
+
+    def _reject(self, order: Order, reason: str, ts: int) -> None:
+        order.status = OrderStatus.REJECTED
+        order.reject_reason = reason
+        self.journal.record_rejection(
+            Rejection(ts, order.symbol, order.side, order.quantity, reason)
+        )
+
+    def _last_price(self, st: SymbolState) -> float:
+        i = st.cursor.i
+        return st.closes[i] if i >= 0 else (st.opens[0] if st.opens else 0.0)
+
+    def _state(self, symbol: str) -> SymbolState:
+        st = self.by_symbol.get(symbol)
+        if st is None:
+            known = ", ".join(self.by_symbol)
+            raise InputError(f"symbol {symbol!r} is not part of this run ({known})")
+        self._focus = st
+        return st
+
+    def log(self, message: str, level: str = "INFO", symbol: str = "") -> None:
+        self.journal.record_log(LogLine(self.clock.now(), level.upper(), symbol, message))
+
+    def _guard(
+        self, fn: Callable[[Context], Any], where: str, state: SymbolState | None = None
+    ) -> None:
+        if state is not None:
+            self._focus = state
+        try:
+            fn(self.ctx)
+        except StrategyError:
+            raise
+        except Exception as exc:
+            raise self._strategy_error(exc, self._focus, where) from exc
+
+    def _strategy_error(
+        self, exc: BaseException, st: SymbolState | None, where: str | None
+    ) -> StrategyError:
+        name = self.strategy.name or type(self.strategy).__name__
+        parts = [f"strategy {name} failed"]
+        if where:
+            parts.append(f"in {where}")
+        if st is not None:
+            parts.append(f"on {st.symbol}")
+            i = st.cursor.i
+            if i >= 0:
+                at = to_ist(int(st.arrays.ts[i])).strftime("%Y-%m-%d %H:%M")
+                parts.append(f"at bar {at} IST")
+        kind = "look-ahead" if isinstance(exc, LookAheadError) else type(exc).__name__
+        return StrategyError(f"{' '.join(parts)}: {kind}: {exc}")
+
+
+def _order_type(limit: float | None, stop: float | None) -> OrderType:
+    if limit is not None and stop is not None:
+        return OrderType.STOP_LIMIT
+    if limit is not None:
+        return OrderType.LIMIT
+    if stop is not None:
+        return OrderType.STOP
+    return OrderType.MARKET

@@ -1,0 +1,91 @@
+"""Order checks before an order reaches the broker (the risk gate of the trading core).
+
+:class:`OrderRules` answers "may this order be placed, and if not, why" with a reason a trader
+can act on; the engine records every refusal as a ``Rejection``. Checks, in order:
+
+1. the quantity is positive;
+2. for F&O, the quantity is a multiple of the lot size in force that day;
+3. limit and stop prices are positive (they are rounded to the tick size by the engine);
+4. a CNC (delivery) order may not open a short position;
+5. in intraday mode, an order that opens or increases a position is placed inside the entry
+   window;
+6. the margin the opening part needs (``quantity × price / leverage``: leverage 1 for CNC, the
+   configured intraday leverage for INTRADAY and MARGIN) is no more than the free margin
+   (equity minus the margin blocked by open positions). Checked at placement against the last
+   close and again at the fill price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fyerstrade.calendar import to_ist
+from fyerstrade.domain import Instrument, Order, OrderType, ProductType, Side
+from fyerstrade.trading.session import SessionRules
+
+
+def opening_quantity(position: int, side: Side, quantity: int) -> int:
+    """The part of an order that opens or increases exposure (0 for a pure exit)."""
+    signed = quantity * side.sign
+    if position == 0 or (position > 0) == (signed > 0):
+        return quantity
+    return max(0, quantity - abs(position))
+
+
+@dataclass(frozen=True)
+class OrderRules:
+    session: SessionRules = field(default_factory=SessionRules)
+    intraday_leverage: float = 5.0
+
+    def leverage(self, product: ProductType) -> float:
+        return 1.0 if product is ProductType.CNC else self.intraday_leverage
+
+    @property
+    def leverages(self) -> dict[ProductType, float]:
+        return {p: self.leverage(p) for p in ProductType}
+
+    def static_reason(
+        self, order: Order, instrument: Instrument, position: int, now: int
+    ) -> str | None:
+        """Checks 1–5 (everything but money); None when the order passes."""
+        if order.quantity <= 0:
+            return f"quantity must be positive, got {order.quantity}"
+        lot = instrument.lot_size
+        if instrument.is_derivative and lot > 1 and order.quantity % lot:
+            day = to_ist(now).date().isoformat()
+            return (
+                f"quantity {order.quantity} is not a multiple of the lot size {lot} "
+                f"in force on {day}"
+            )
+        if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and (
+            order.limit_price is None or order.limit_price <= 0
+        ):
+            return f"a {order.order_type} order needs a positive limit price"
+        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and (
+            order.stop_price is None or order.stop_price <= 0
+        ):
+            return f"a {order.order_type} order needs a positive stop price"
+        opening = opening_quantity(position, order.side, order.quantity)
+        if opening and order.side is Side.SELL and order.product is ProductType.CNC:
+            return "short selling is not allowed for CNC (delivery); use INTRADAY or MARGIN"
+        if opening and not self.session.entry_allowed(now):
+            at = to_ist(now).strftime("%H:%M")
+            return (
+                f"entry at {at} IST is outside the intraday entry window "
+                f"{self.session.entry_window_text()}"
+            )
+        return None
+
+    def funds_reason(
+        self, opening: int, price: float, product: ProductType, free_margin: float
+    ) -> str | None:
+        """Check 6: None when ``free_margin`` covers the opening quantity at ``price``."""
+        if opening <= 0:
+            return None
+        needed = opening * price / self.leverage(product)
+        if needed > free_margin + 1e-9:
+            return (
+                f"insufficient funds: needs ₹{needed:,.2f} margin for {opening} at "
+                f"₹{price:,.2f} ({product}), ₹{max(free_margin, 0.0):,.2f} free"
+            )
+        return None

@@ -1,0 +1,88 @@
+"""Session rules: the intraday entry window and square-off, positional carry.
+
+Times are IST wall-clock times, compared with a bar's IST time of day (IST is UTC+05:30 with no
+DST, so the conversion is arithmetic on epoch seconds and needs no per-bar datetime).
+
+* Intraday mode: an order that opens or increases a position is accepted only when it is placed
+  (the close time of the bar the strategy is deciding on) inside ``[entry_start, entry_end]``,
+  default 09:20–14:30. Exits are always accepted.
+* Square-off: every INTRADAY position is closed at the **open of the first bar of the day whose
+  open time is at or after** ``square_off`` (default 15:15), with a market order (plus slippage),
+  before that bar's other orders; open INTRADAY orders of the symbol are cancelled. When a day
+  has no such bar (e.g. the data stop early, or 240-minute bars), the position is closed at the
+  **close of that day's last bar**, after the strategy has seen it.
+* Positional mode: positions carry overnight; nothing is squared off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import time
+from typing import Literal
+
+import numpy as np
+
+IST_OFFSET = 19_800  # seconds east of UTC
+DAY = 86_400
+
+DEFAULT_ENTRY_START = time(9, 20)
+DEFAULT_ENTRY_END = time(14, 30)
+DEFAULT_SQUARE_OFF = time(15, 15)
+
+Mode = Literal["intraday", "positional"]
+
+
+def seconds_of_day(t: time) -> int:
+    return t.hour * 3600 + t.minute * 60 + t.second
+
+
+def ist_seconds_of_day(ts: int) -> int:
+    """Seconds since IST midnight of the epoch instant ``ts``."""
+    return (ts + IST_OFFSET) % DAY
+
+
+def ist_day_number(ts: np.ndarray) -> np.ndarray:
+    """IST calendar day of each timestamp as days since 1970-01-01 (vectorized)."""
+    return (ts.astype(np.int64) + IST_OFFSET) // DAY
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRules:
+    mode: Mode = "positional"
+    entry_start: time = DEFAULT_ENTRY_START
+    entry_end: time = DEFAULT_ENTRY_END
+    square_off: time = DEFAULT_SQUARE_OFF
+
+    @property
+    def intraday(self) -> bool:
+        return self.mode == "intraday"
+
+    def entry_allowed(self, ts: int) -> bool:
+        """May an order placed at ``ts`` open or increase a position?"""
+        if not self.intraday:
+            return True
+        sod = ist_seconds_of_day(ts)
+        return seconds_of_day(self.entry_start) <= sod <= seconds_of_day(self.entry_end)
+
+    def entry_window_text(self) -> str:
+        return f"{self.entry_start:%H:%M}–{self.entry_end:%H:%M} IST"
+
+    def square_off_bars(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of bars to square off at: (at their open, at their close). Empty when
+        positional. ``ts`` are bar open times, ascending."""
+        empty = np.empty(0, dtype=np.int64)
+        if not self.intraday or len(ts) == 0:
+            return empty, empty
+        day = ist_day_number(ts)
+        sod = (ts.astype(np.int64) + IST_OFFSET) % DAY
+        late = sod >= seconds_of_day(self.square_off)
+        # first late bar of each day
+        prev_day = np.concatenate(([day[0] - 1], day[:-1]))
+        prev_late = np.concatenate(([False], late[:-1])) & (prev_day == day)
+        at_open = np.flatnonzero(late & ~prev_late)
+        # days with no late bar: their last bar, at its close
+        last_of_day = np.flatnonzero(np.concatenate((day[1:] != day[:-1], [True])))
+        days_with_late = np.unique(day[late])
+        no_late = ~np.isin(day[last_of_day], days_with_late)
+        at_close = last_of_day[no_late]
+        return at_open.astype(np.int64), at_close.astype(np.int64)

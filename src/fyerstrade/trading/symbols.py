@@ -1,0 +1,154 @@
+"""Per-symbol state of a run: its bars, cursor, indicators, working orders and session marks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import date, time
+
+import numpy as np
+
+from fyerstrade.domain import Instrument, Resolution
+from fyerstrade.store.candles import CandleArrays
+from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
+from fyerstrade.trading.session import DAY, IST_OFFSET, seconds_of_day
+
+InstrumentLookup = Callable[[str, date], Instrument]
+
+SESSION_OPEN = time(9, 15)
+SESSION_CLOSE = time(15, 30)
+
+
+class SymbolState:
+    """Everything the engine keeps for one symbol.
+
+    ``cursor.i`` is the index of the latest closed bar; ``close_ts[i]`` the instant bar ``i``
+    became known (the clock at ``on_data``)."""
+
+    __slots__ = (
+        "_instrument_day",
+        "arrays",
+        "bars",
+        "close_ts",
+        "closes",
+        "cursor",
+        "higher",
+        "index",
+        "indicator_arrays",
+        "indicator_views",
+        "instrument",
+        "lookup",
+        "opens",
+        "resolution",
+        "sq_close",
+        "sq_open",
+        "symbol",
+        "working",
+    )
+
+    def __init__(
+        self,
+        index: int,
+        symbol: str,
+        arrays: CandleArrays,
+        resolution: Resolution,
+        instrument: Instrument,
+        close_ts: np.ndarray | None = None,
+        lookup: InstrumentLookup | None = None,
+    ) -> None:
+        self.index = index
+        self.symbol = symbol
+        self.arrays = arrays
+        self.resolution = resolution
+        self.instrument = instrument
+        self.lookup = lookup
+        self._instrument_day = -1
+        self.cursor = Cursor()
+        self.bars = BarsView(symbol, arrays, self.cursor)
+        if close_ts is None:
+            close_ts = arrays.ts.astype(np.int64) + resolution.seconds
+        self.close_ts: list[int] = close_ts.tolist()
+        self.opens: list[float] = arrays.open.tolist()
+        self.closes: list[float] = arrays.close.tolist()
+        self.indicator_arrays: dict[str, np.ndarray] = {}
+        self.indicator_views: dict[str, SeriesView] = {}
+        self.working: list[object] = []  # the broker's working orders (broker-defined type)
+        self.sq_open: frozenset[int] = frozenset()
+        self.sq_close: frozenset[int] = frozenset()
+        self.higher: dict[Resolution, HigherBars] = {}
+
+    def set_indicators(self, values: Mapping[str, np.ndarray]) -> None:
+        n = len(self.arrays)
+        for name, arr in values.items():
+            a = np.asarray(arr, dtype=np.float64)
+            if a.shape != (n,):
+                raise ValueError(
+                    f"indicator {name!r} of {self.symbol} has shape {a.shape}, "
+                    f"expected ({n},) aligned with the bars"
+                )
+            self.indicator_arrays[name] = a
+            self.indicator_views[name] = SeriesView(f"{self.symbol}.{name}", a, self.cursor)
+
+    def instrument_at(self, ts: int) -> Instrument:
+        """The instrument with the lot size in force on the IST date of ``ts``."""
+        if self.lookup is None:
+            return self.instrument
+        day = (ts + IST_OFFSET) // DAY
+        if day != self._instrument_day:
+            d = date.fromordinal(date(1970, 1, 1).toordinal() + day)
+            self.instrument = self.lookup(self.symbol, d)
+            self._instrument_day = day
+        return self.instrument
+
+    def higher_bars(self, resolution: Resolution) -> HigherBars:
+        hb = self.higher.get(resolution)
+        if hb is None:
+            hb = self.higher[resolution] = HigherBars(self.symbol, self.arrays, resolution)
+        return hb
+
+
+class HigherBars:
+    """Bars of a higher resolution built from the primary bars, revealed only once closed.
+
+    Daily bars group by IST date and close at 15:30 IST (or the day's last primary bar's close,
+    if later); minute bars group into buckets anchored at 09:15 IST and close at the bucket's end
+    (capped at 15:30); a daily bar is therefore never visible before the session has closed.
+    ``update(now)`` moves the cursor to the last bar with close time ≤ now."""
+
+    __slots__ = ("arrays", "close_ts", "cursor", "view")
+
+    def __init__(self, symbol: str, primary: CandleArrays, resolution: Resolution) -> None:
+        ts = primary.ts.astype(np.int64)
+        local = ts + IST_OFFSET
+        day = local // DAY
+        sod = local % DAY
+        day_close = day * DAY - IST_OFFSET + seconds_of_day(SESSION_CLOSE)
+        if resolution is Resolution.D:
+            key = day
+            start = day * DAY - IST_OFFSET
+            close = day_close
+        else:
+            anchor = seconds_of_day(SESSION_OPEN)
+            bucket = np.maximum(sod - anchor, 0) // resolution.seconds
+            key = day * 1000 + bucket
+            start = day * DAY - IST_OFFSET + anchor + bucket * resolution.seconds
+            close = np.minimum(start + resolution.seconds, day_close)
+        if len(ts):
+            first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        else:
+            first = np.empty(0, dtype=np.int64)
+        last = np.concatenate((first[1:] - 1, [len(ts) - 1])) if len(first) else first
+        self.arrays = CandleArrays(
+            ts=start[first].astype(np.int64),
+            open=primary.open[first],
+            high=np.maximum.reduceat(primary.high, first) if len(first) else primary.high[:0],
+            low=np.minimum.reduceat(primary.low, first) if len(first) else primary.low[:0],
+            close=primary.close[last],
+            volume=np.add.reduceat(primary.volume, first) if len(first) else primary.volume[:0],
+        )
+        self.close_ts = close[first].astype(np.int64)
+        self.cursor = Cursor()
+        self.view = BarsView(symbol, self.arrays, self.cursor)
+
+    def update(self, now: int) -> BarsView:
+        self.cursor.i = int(np.searchsorted(self.close_ts, now, side="right")) - 1
+        return self.view
