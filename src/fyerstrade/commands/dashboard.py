@@ -1,0 +1,39 @@
+"""``fyerstrade dashboard``: the Streamlit app on 127.0.0.1, reading the configured data dir."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from fyerstrade.dashboard.launcher import DEFAULT_HOST, DEFAULT_PORT
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("dashboard")
+    def dashboard(
+        port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = DEFAULT_PORT,
+        host: Annotated[
+            str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know).")
+        ] = DEFAULT_HOST,
+    ) -> None:
+        """Open the dashboard (Backtest, Runs, Data pages) on http://HOST:PORT; Ctrl-C stops it."""
+        from fyerstrade.cli import settings
+        from fyerstrade.dashboard.launcher import (
+            DashboardSpec,
+            start_dashboard,
+            stop_process,
+            wait_until_up,
+        )
+
+        s = settings()
+        spec = DashboardSpec(data_dir=s.data_dir, port=port, host=host, log_dir=s.log_dir)
+        process = start_dashboard(spec)
+        try:
+            wait_until_up(spec.url, process)
+            typer.echo(f"dashboard: {spec.url}  (data: {s.data_dir.resolve()}; Ctrl-C stops it)")
+            process.wait()
+        except KeyboardInterrupt:
+            typer.echo("stopping the dashboard", err=True)
+        finally:
+            stop_process(process)

@@ -1,0 +1,27 @@
+"""The Streamlit entry script: ``streamlit run app.py`` (``fyerstrade dashboard`` does it).
+
+Three pages under ``st.navigation``: Backtest (the default), Runs and Data. The data directory
+comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the launcher.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from fyerstrade.dashboard.pages import backtest, data, runs
+
+
+def main() -> None:
+    """Configure the page and run the selected one."""
+    st.set_page_config(page_title="fyerstrade", page_icon="📈", layout="wide")
+    pages = [
+        st.Page(
+            backtest.render_page, title="Backtest", icon="🧪", url_path="backtest", default=True
+        ),
+        st.Page(runs.render_page, title="Runs", icon="📚", url_path="runs"),
+        st.Page(data.render_page, title="Data", icon="🗄️", url_path="data"),
+    ]
+    st.navigation(pages).run()
+
+
+main()

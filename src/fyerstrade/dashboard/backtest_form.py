@@ -1,0 +1,152 @@
+"""What the Backtest page's form asks for, and its validation, free of Streamlit.
+
+The page collects a :class:`BacktestRequest` from its widgets and calls :func:`validate`, which
+returns either the keyword arguments of ``BacktestConfig`` or a list of :class:`FormProblem`
+(field, message) for the page to show next to the form — a mistake never reaches the engine, and
+never shows as a traceback. Strategy parameters go through the strategy's own
+``validate_params`` (declared types and bounds) and constructor (checks across parameters), so
+the dashboard says exactly what the CLI would.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, time
+from typing import Any
+
+from fyerstrade.domain import Resolution
+from fyerstrade.errors import FyersTradeError
+from fyerstrade.strategies.base import Strategy, validate_params
+
+SESSION_OPEN = time(9, 15)
+SESSION_CLOSE = time(15, 30)
+MODES = ("positional", "intraday")
+#: Resolutions offered for backtests, finest first.
+RESOLUTIONS = (
+    Resolution.M1,
+    Resolution.M3,
+    Resolution.M5,
+    Resolution.M15,
+    Resolution.M30,
+    Resolution.M60,
+    Resolution.D,
+)
+
+
+def resolution_label(r: Resolution) -> str:
+    """``1 minute``, ``5 minutes``, ``daily``."""
+    if r is Resolution.D:
+        return "daily"
+    return f"{r.minutes} minute" + ("" if r.minutes == 1 else "s")
+
+
+@dataclass(frozen=True, slots=True)
+class FormProblem:
+    """One thing wrong with the form: which field, and what to do about it."""
+
+    field: str
+    message: str
+
+
+@dataclass(slots=True)
+class BacktestRequest:
+    """The form's values, as the widgets give them."""
+
+    strategy: str
+    params: dict[str, Any]
+    symbols: list[str]
+    resolution: Resolution
+    start: date | None
+    end: date | None
+    mode: str = "positional"
+    capital: float = 100_000.0
+    quantity: int | None = None
+    costs: bool = True
+    slippage_ticks: float = 0.0
+    slippage_bps: float = 0.0
+    entry_start: time = time(9, 20)
+    entry_end: time = time(14, 30)
+    square_off: time = time(15, 15)
+    available: tuple[date, date] | None = field(default=None)
+
+
+def _param_problems(cls: type[Strategy], raw: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    try:
+        values = validate_params(cls, raw)
+        cls(**values)  # the constructor may check parameters against each other
+    except FyersTradeError as exc:
+        return {}, [str(exc)]
+    return values, []
+
+
+def validate(
+    req: BacktestRequest, cls: type[Strategy]
+) -> tuple[dict[str, Any] | None, list[FormProblem]]:
+    """``(BacktestConfig kwargs, [])`` when the form is good, else ``(None, problems)``."""
+    problems: list[FormProblem] = []
+    params, messages = _param_problems(cls, req.params)
+    problems += [FormProblem("params", m) for m in messages]
+    if not req.symbols:
+        problems.append(FormProblem("symbols", "pick at least one symbol"))
+    if req.start is None or req.end is None:
+        problems.append(FormProblem("dates", "pick a start and an end date"))
+    elif req.end < req.start:
+        problems.append(
+            FormProblem("dates", f"the end date {req.end} is before the start date {req.start}")
+        )
+    elif req.available is not None and (req.start > req.available[1] or req.end < req.available[0]):
+        lo, hi = req.available
+        problems.append(
+            FormProblem(
+                "dates", f"no stored candles between {req.start} and {req.end}; stored: {lo}–{hi}"
+            )
+        )
+    if req.mode not in MODES:
+        problems.append(FormProblem("mode", f"mode must be one of {', '.join(MODES)}"))
+    if req.mode == "intraday":
+        if req.resolution is Resolution.D:
+            problems.append(
+                FormProblem("mode", "intraday mode needs intraday bars: pick a minute resolution")
+            )
+        if not SESSION_OPEN <= req.entry_start < req.entry_end:
+            problems.append(
+                FormProblem(
+                    "entry_window",
+                    "the entry window must start at or after 09:15 and before it ends "
+                    f"(got {req.entry_start:%H:%M}–{req.entry_end:%H:%M})",
+                )
+            )
+        if not req.entry_end <= req.square_off <= SESSION_CLOSE:
+            problems.append(
+                FormProblem(
+                    "square_off",
+                    "square-off must be at or after the end of the entry window and by 15:30 "
+                    f"(got {req.square_off:%H:%M})",
+                )
+            )
+    if not req.capital > 0:
+        problems.append(FormProblem("capital", "capital must be more than ₹0"))
+    if req.quantity is not None and req.quantity < 1:
+        problems.append(FormProblem("quantity", "the fixed quantity must be at least 1"))
+    if req.slippage_ticks < 0 or req.slippage_bps < 0:
+        problems.append(FormProblem("slippage", "slippage cannot be negative"))
+    if problems or req.start is None or req.end is None:
+        return None, problems
+    kwargs: dict[str, Any] = {
+        "strategy": req.strategy,
+        "params": params,
+        "symbols": list(req.symbols),
+        "resolution": req.resolution,
+        "start": req.start,
+        "end": req.end,
+        "mode": req.mode,
+        "capital": float(req.capital),
+        "quantity": req.quantity,
+        "costs": req.costs,
+        "slippage_ticks": float(req.slippage_ticks),
+        "slippage_bps": float(req.slippage_bps),
+        "entry_start": req.entry_start,
+        "entry_end": req.entry_end,
+        "square_off": req.square_off,
+    }
+    return kwargs, []

@@ -1,0 +1,149 @@
+"""Starting the Streamlit dashboard as a child process, and waiting for it to answer.
+
+``fyerstrade dashboard`` and ``fyerstrade demo`` both run ``python -m streamlit run app.py`` with
+the same flags: bound to one host (127.0.0.1 by default), headless (no browser opened by
+Streamlit itself), usage statistics off, no file watcher (the app is installed code, not a
+script being edited). The data directory reaches the child through ``FYERSTRADE_DATA_DIR`` in its
+environment, so the dashboard reads exactly the stores its parent chose (the demo's own
+``data/demo``, or the configured one).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from fyerstrade.errors import InputError
+
+APP_PATH = Path(__file__).with_name("app.py")
+DEFAULT_PORT = 8501
+DEFAULT_HOST = "127.0.0.1"
+
+
+def free_port(host: str = DEFAULT_HOST) -> int:
+    """A TCP port that was free on ``host`` a moment ago (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """Whether something already listens on ``host:port``."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+@dataclass(frozen=True, slots=True)
+class DashboardSpec:
+    """What to start: where to listen and which data directory to read."""
+
+    data_dir: Path
+    port: int = DEFAULT_PORT
+    host: str = DEFAULT_HOST
+    log_dir: Path | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+
+def streamlit_command(spec: DashboardSpec) -> list[str]:
+    """The argv of the Streamlit child process."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_PATH),
+        "--server.address",
+        spec.host,
+        "--server.port",
+        str(spec.port),
+        "--server.headless",
+        "true",
+        "--server.fileWatcherType",
+        "none",
+        "--server.runOnSave",
+        "false",
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--theme.base",
+        "light",
+    ]
+
+
+def child_environment(spec: DashboardSpec) -> dict[str, str]:
+    """The parent's environment plus the data (and log) directory the dashboard must read."""
+    env = dict(os.environ)
+    env["FYERSTRADE_DATA_DIR"] = str(spec.data_dir.resolve())
+    if spec.log_dir is not None:
+        env["FYERSTRADE_LOG_DIR"] = str(spec.log_dir.resolve())
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    return env
+
+
+def start_dashboard(spec: DashboardSpec) -> subprocess.Popen[bytes]:
+    """Start Streamlit in the background; refuses a port that is already taken."""
+    if port_in_use(spec.host, spec.port):
+        raise InputError(
+            f"port {spec.port} on {spec.host} is already in use; "
+            f"pass --port with a free port (e.g. --port {free_port(spec.host)})"
+        )
+    return subprocess.Popen(
+        streamlit_command(spec),
+        env=child_environment(spec),
+        stdout=subprocess.DEVNULL,
+        stderr=None,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def url_answers(url: str, timeout: float = 1.0) -> bool:
+    """Whether ``url`` answers HTTP 200 now."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own http URL)
+            return int(resp.status) == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def wait_until_up(
+    url: str, process: subprocess.Popen[bytes] | None = None, timeout: float = 60.0
+) -> None:
+    """Poll ``url/_stcore/health`` until Streamlit answers; fail early if the process died."""
+    deadline = time.monotonic() + timeout
+    health = url.rstrip("/") + "/_stcore/health"
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise InputError(
+                f"the dashboard exited with code {process.returncode} before answering on {url}; "
+                "see the messages above"
+            )
+        if url_answers(health):
+            return
+        time.sleep(0.2)
+    raise InputError(f"the dashboard did not answer on {url} within {timeout:.0f} s")
+
+
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """Ask a child to stop (SIGTERM), wait, and kill it if it does not; returns its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=timeout)
+    return int(process.returncode)

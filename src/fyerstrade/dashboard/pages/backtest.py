@@ -1,0 +1,276 @@
+"""The Backtest page: pick a strategy, its parameters, symbols and dates; run; see the results.
+
+The parameter form is generated from the strategy's declared :class:`~fyerstrade.strategies.base.
+Param` tuple (type, default, bounds, step, choices, help). Symbols come from the candle store
+(the picker searches as you type); the resolution offers what every picked symbol has stored;
+the dates are limited to the stored range. Form mistakes appear as messages right under the Run
+button. A run shows a progress bar, is saved to the journal (so it is listed on the Runs page),
+and its results stay on the page until the next run.
+"""
+
+from __future__ import annotations
+
+from datetime import date, time, timedelta
+from typing import Any
+
+import streamlit as st
+
+from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from fyerstrade.backtest.journal import save_run
+from fyerstrade.calendar import ist_date
+from fyerstrade.config import Settings
+from fyerstrade.dashboard import store_reads
+from fyerstrade.dashboard.backtest_form import (
+    MODES,
+    RESOLUTIONS,
+    BacktestRequest,
+    FormProblem,
+    resolution_label,
+    validate,
+)
+from fyerstrade.dashboard.results_view import ResultView, render
+from fyerstrade.domain import Resolution
+from fyerstrade.errors import FyersTradeError
+from fyerstrade.reporting.metrics import compute_metrics
+from fyerstrade.store.db import connect
+from fyerstrade.strategies.base import Param, Strategy
+from fyerstrade.strategies.registry import available_strategies
+
+RESULT_KEY = "bt-result"
+DEFAULT_STRATEGY = "sma_crossover"
+#: Default span of the date range: the most recent this many days of what is stored.
+DEFAULT_SPAN_DAYS = 183
+
+
+def _param_widget(strategy: str, p: Param) -> Any:
+    key = f"bt-param-{strategy}-{p.name}"
+    label = p.name
+    if p.type is bool:
+        return st.checkbox(label, value=bool(p.default), help=p.help or None, key=key)
+    if p.choices is not None:
+        options = list(p.choices)
+        return st.selectbox(
+            label, options, index=options.index(p.default), help=p.help or None, key=key
+        )
+    if p.type is int:
+        return st.number_input(
+            label,
+            value=int(p.default),
+            min_value=None if p.min is None else int(p.min),
+            max_value=None if p.max is None else int(p.max),
+            step=int(p.step or 1),
+            help=p.help or None,
+            key=key,
+        )
+    if p.type is float:
+        return st.number_input(
+            label,
+            value=float(p.default),
+            min_value=None if p.min is None else float(p.min),
+            max_value=None if p.max is None else float(p.max),
+            step=float(p.step) if p.step else None,
+            help=p.help or None,
+            key=key,
+        )
+    return st.text_input(label, value=str(p.default), help=p.help or None, key=key)
+
+
+def _param_form(cls: type[Strategy]) -> dict[str, Any]:
+    if not cls.params:
+        st.caption("This strategy takes no parameters.")
+        return {}
+    cols = st.columns(min(3, len(cls.params)))
+    raw: dict[str, Any] = {}
+    for i, p in enumerate(cls.params):
+        with cols[i % len(cols)]:
+            raw[p.name] = _param_widget(cls.name, p)
+    return raw
+
+
+def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
+    have: dict[str, set[Resolution]] = {}
+    for s in store_reads.series_stats(settings):
+        have.setdefault(s.symbol, set()).add(s.resolution)
+    common = set(RESOLUTIONS)
+    for sym in symbols:
+        common &= have.get(sym, set())
+    return [r for r in RESOLUTIONS if r in common]
+
+
+def _problems_box(problems: list[FormProblem]) -> None:
+    for p in problems:
+        st.error(f"{p.field.replace('_', ' ')}: {p.message}")
+
+
+def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> BacktestRequest | None:
+    """Draw the form; return the request when Run was clicked."""
+    names = sorted(strategies)
+    first = names.index(DEFAULT_STRATEGY) if DEFAULT_STRATEGY in names else 0
+    name = st.selectbox("Strategy", names, index=first, key="bt-strategy")
+    cls = strategies[name]
+    if cls.description:
+        st.caption(cls.description)
+    st.markdown("**Parameters**")
+    raw = _param_form(cls)
+
+    stored = store_reads.stored_symbols(settings)
+    c1, c2 = st.columns([3, 1])
+    symbols: list[str] = c1.multiselect(
+        "Symbols (type to search)", stored, default=stored[:1], key="bt-symbols"
+    )
+    resolutions = _resolutions_for(settings, symbols) if symbols else list(RESOLUTIONS)
+    resolution: Resolution = c2.selectbox(
+        "Resolution", resolutions or list(RESOLUTIONS), format_func=resolution_label,
+        key="bt-resolution",
+    )  # fmt: skip
+
+    first_ts, last_ts = store_reads.stored_range(settings, symbols, resolution)
+    available: tuple[date, date] | None = None
+    if first_ts and last_ts:
+        available = (ist_date(first_ts), ist_date(last_ts))
+        lo, hi = available
+        st.caption(f"Stored {resolution_label(resolution)} candles: {lo} → {hi}")
+    elif symbols:
+        st.warning(
+            f"No {resolution_label(resolution)} candles stored for all of "
+            f"{', '.join(symbols)}; fetch them on the Data page."
+        )
+    d1, d2 = st.columns(2)
+    start: date | None
+    end: date | None
+    if available is not None:
+        lo, hi = available
+        default_start = max(lo, hi - timedelta(days=DEFAULT_SPAN_DAYS))
+        start = d1.date_input(
+            "Start", value=default_start, min_value=lo, max_value=hi, key="bt-start"
+        )
+        end = d2.date_input("End", value=hi, min_value=lo, max_value=hi, key="bt-end")
+    else:
+        start = d1.date_input("Start", value=None, key="bt-start-none", disabled=True)
+        end = d2.date_input("End", value=None, key="bt-end-none", disabled=True)
+
+    m1, m2, m3, m4 = st.columns(4)
+    mode = m1.radio("Mode", MODES, horizontal=True, key="bt-mode")
+    entry_start, entry_end, square_off = time(9, 20), time(14, 30), time(15, 15)
+    if mode == "intraday":
+        entry_start = m2.time_input("Entries from", value=entry_start, key="bt-entry-start")
+        entry_end = m3.time_input("Entries until", value=entry_end, key="bt-entry-end")
+        square_off = m4.time_input("Square off at", value=square_off, key="bt-square-off")
+
+    s1, s2, s3 = st.columns(3)
+    capital = s1.number_input(
+        "Capital (₹)", value=100_000.0, step=10_000.0, min_value=0.0, key="bt-capital"
+    )
+    sizing = s2.radio(
+        "Position size", ("by capital", "fixed quantity"), horizontal=True, key="bt-sizing"
+    )
+    quantity: int | None = None
+    if sizing == "fixed quantity":
+        quantity = int(s3.number_input("Quantity", value=1, step=1, key="bt-quantity"))
+    k1, k2, k3 = st.columns(3)
+    costs = k1.checkbox("Indian trading costs", value=True, key="bt-costs")
+    slip_ticks = k2.number_input("Slippage (ticks)", value=0.0, step=0.5, key="bt-slip-ticks")
+    slip_bps = k3.number_input("Slippage (bps)", value=0.0, step=1.0, key="bt-slip-bps")
+
+    if not st.button("Run backtest", type="primary", key="bt-run"):
+        return None
+    return BacktestRequest(
+        strategy=name,
+        params=raw,
+        symbols=symbols,
+        resolution=resolution,
+        start=start if isinstance(start, date) else None,
+        end=end if isinstance(end, date) else None,
+        mode=str(mode),
+        capital=float(capital),
+        quantity=quantity,
+        costs=bool(costs),
+        slippage_ticks=float(slip_ticks),
+        slippage_bps=float(slip_bps),
+        entry_start=entry_start or time(9, 20),
+        entry_end=entry_end or time(14, 30),
+        square_off=square_off or time(15, 15),
+        available=available,
+    )
+
+
+def run_and_save(
+    settings: Settings, kwargs: dict[str, Any], progress: Any = None
+) -> tuple[str, BacktestResult, dict[str, Any]]:
+    """Run a validated configuration, save it in the journal; ``(run_id, result, metrics)``."""
+    config = BacktestConfig(**kwargs)
+    result = run_backtest(config, settings, progress=progress)
+    metrics = compute_metrics(
+        result.trades,
+        result.equity_ts,
+        result.equity,
+        config.capital,
+        settings.risk_free_rate,
+        exposure=result.exposure,
+    )
+    conn = connect(settings.trading_db)
+    try:
+        run_id = save_run(conn, result, metrics)
+    finally:
+        conn.close()
+    store_reads.clear()
+    return run_id, result, metrics.to_dict()
+
+
+def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
+    kwargs, problems = validate(req, cls)
+    if kwargs is None:
+        _problems_box(problems)
+        return
+    bar = st.progress(0.0, text="running the backtest…")
+
+    def progress(done: float) -> None:
+        bar.progress(min(1.0, max(0.0, done)), text=f"running the backtest… {done:.0%}")
+
+    try:
+        run_id, result, metrics = run_and_save(settings, kwargs, progress)
+    except FyersTradeError as exc:
+        bar.empty()
+        st.error(str(exc))
+        st.session_state.pop(RESULT_KEY, None)
+        return
+    bar.empty()
+    st.session_state[RESULT_KEY] = ResultView(
+        key=f"bt-{run_id}",
+        capital=float(kwargs["capital"]),
+        metrics=metrics,
+        trades=result.trades,
+        equity_ts=result.equity_ts,
+        equity=result.equity,
+        bars=result.bars,
+        indicators=result.indicators,
+    )
+    st.success(
+        f"Run {run_id} saved: {len(result.trades)} trades over {result.bars_processed:,} bars "
+        f"in {result.finished_at - result.started_at:.2f} s. It is listed on the Runs page."
+    )
+
+
+def render_page() -> None:
+    """Draw the Backtest page."""
+    st.title("Backtest")
+    settings = store_reads.dashboard_settings()
+    try:
+        strategies = available_strategies(settings)
+    except FyersTradeError as exc:
+        st.error(str(exc))
+        return
+    if not store_reads.stored_symbols(settings):
+        st.info(
+            "The candle store is empty. Fetch candles on the Data page "
+            "(or `fyerstrade data fetch`), or run `fyerstrade demo` for a filled demo store."
+        )
+        return
+    with st.container(border=True):
+        req = _form(settings, strategies)
+        if req is not None:
+            _run(settings, req, strategies[req.strategy])
+    view = st.session_state.get(RESULT_KEY)
+    if isinstance(view, ResultView):
+        st.header("Results")
+        render(view)

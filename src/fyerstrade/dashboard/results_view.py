@@ -1,0 +1,164 @@
+"""Drawing one backtest's results: metric cards, equity and drawdown, price per symbol, trades.
+
+Shared by the Backtest page (right after a run) and the Runs page (a saved run). Charts come from
+:mod:`fyerstrade.reporting.charts`, which thins long series for display; the CSV downloads hold
+the exact trades and the exact equity curve.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import streamlit as st
+
+from fyerstrade.domain import RoundTrip
+from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
+from fyerstrade.reporting.html import format_metric, metric_label
+from fyerstrade.reporting.metrics import drawdown_series
+from fyerstrade.store.candles import CandleArrays
+
+#: The metric cards, in order (the full table is below them).
+CARD_METRICS = (
+    "total_return",
+    "cagr",
+    "sharpe",
+    "max_drawdown",
+    "win_rate",
+    "profit_factor",
+    "trades",
+    "final_equity",
+)
+IST_OFFSET = pd.Timedelta(hours=5, minutes=30)
+
+
+@dataclass(slots=True)
+class ResultView:
+    """Everything the results section draws."""
+
+    key: str
+    capital: float
+    metrics: Mapping[str, Any]
+    trades: Sequence[RoundTrip]
+    equity_ts: npt.NDArray[np.int64]
+    equity: npt.NDArray[np.float64]
+    bars: Mapping[str, CandleArrays] = field(default_factory=dict)
+    indicators: Mapping[str, Mapping[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
+
+
+def _ist(ts: pd.Series) -> pd.Series:
+    """Epoch seconds → naive IST wall-clock timestamps (for display and CSV)."""
+    return pd.to_datetime(ts, unit="s") + IST_OFFSET
+
+
+def trades_frame(trades: Sequence[RoundTrip]) -> pd.DataFrame:
+    """The round trips as a table (times in IST), in the order they closed."""
+    df = pd.DataFrame(
+        {
+            "symbol": [t.symbol for t in trades],
+            "side": [str(t.side) for t in trades],
+            "quantity": [t.quantity for t in trades],
+            "entry_time": [t.entry_ts for t in trades],
+            "entry_price": [t.entry_price for t in trades],
+            "exit_time": [t.exit_ts for t in trades],
+            "exit_price": [t.exit_price for t in trades],
+            "pnl": [t.pnl for t in trades],
+            "costs": [t.costs for t in trades],
+            "exit_reason": [t.exit_reason for t in trades],
+            "product": [str(t.product) for t in trades],
+        }
+    )
+    df["entry_time"] = _ist(df["entry_time"].astype("int64"))
+    df["exit_time"] = _ist(df["exit_time"].astype("int64"))
+    return df
+
+
+def equity_frame(ts: npt.NDArray[np.int64], equity: npt.NDArray[np.float64]) -> pd.DataFrame:
+    """The exact equity curve (every point), with IST times, for download."""
+    return pd.DataFrame({"time_ist": _ist(pd.Series(ts, dtype="int64")), "equity": equity})
+
+
+def metric_cards(metrics: Mapping[str, Any]) -> None:
+    """The headline metrics as cards, four to a row."""
+    keys = [k for k in CARD_METRICS if k in metrics]
+    for row in range(0, len(keys), 4):
+        cols = st.columns(4)
+        for col, key in zip(cols, keys[row : row + 4], strict=False):
+            col.metric(metric_label(key), format_metric(key, metrics[key]))
+
+
+def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
+    """Every metric with its label and formatted value."""
+    return pd.DataFrame(
+        {
+            "metric": [metric_label(k) for k in metrics],
+            "value": [format_metric(k, v) for k, v in metrics.items()],
+        }
+    )
+
+
+def render(view: ResultView) -> None:
+    """Draw the whole results section for one run."""
+    metric_cards(view.metrics)
+    with st.expander("All metrics"):
+        st.dataframe(metrics_table(view.metrics), hide_index=True, width="stretch")
+    left, right = st.columns(2)
+    left.plotly_chart(
+        equity_figure(view.equity_ts, view.equity, initial_capital=view.capital),
+        key=f"{view.key}-equity",
+        width="stretch",
+    )
+    dd = drawdown_series(view.equity, view.capital)
+    right.plotly_chart(
+        drawdown_figure(view.equity_ts, dd), key=f"{view.key}-drawdown", width="stretch"
+    )
+    for symbol, bars in view.bars.items():
+        if len(bars) == 0:
+            continue
+        st.plotly_chart(
+            price_figure(
+                symbol,
+                bars.ts,
+                bars.open,
+                bars.high,
+                bars.low,
+                bars.close,
+                trades=view.trades,
+                indicators=view.indicators.get(symbol, {}),
+            ),
+            key=f"{view.key}-price-{symbol}",
+            width="stretch",
+        )
+    st.subheader(f"Trades ({len(view.trades)})")
+    table = trades_frame(view.trades)
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "entry_time": st.column_config.DatetimeColumn("entry (IST)", format="YYYY-MM-DD HH:mm"),
+            "exit_time": st.column_config.DatetimeColumn("exit (IST)", format="YYYY-MM-DD HH:mm"),
+            "pnl": st.column_config.NumberColumn("P&L (₹)", format="%.2f"),
+            "costs": st.column_config.NumberColumn("costs (₹)", format="%.2f"),
+        },
+        key=f"{view.key}-trades",
+    )
+    c1, c2 = st.columns(2)
+    c1.download_button(
+        "Download trades (CSV)",
+        table.to_csv(index=False).encode(),
+        file_name=f"{view.key}-trades.csv",
+        mime="text/csv",
+        key=f"{view.key}-dl-trades",
+    )
+    c2.download_button(
+        "Download equity curve (CSV)",
+        equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
+        file_name=f"{view.key}-equity.csv",
+        mime="text/csv",
+        key=f"{view.key}-dl-equity",
+    )

@@ -1,0 +1,80 @@
+"""The Backtest page through Streamlit's AppTest: form validation messages and a real run."""
+
+from __future__ import annotations
+
+from datetime import time
+
+from streamlit.testing.v1 import AppTest
+
+from fyerstrade.backtest.journal import list_runs
+from fyerstrade.config import Settings
+from fyerstrade.store.db import connect
+
+TIMEOUT = 60
+
+
+def _page() -> None:
+    from fyerstrade.dashboard.pages.backtest import render_page
+
+    render_page()
+
+
+def _app() -> AppTest:
+    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_empty_store_says_how_to_get_data(settings: Settings) -> None:
+    at = _app()
+    assert any("fyerstrade demo" in i.value for i in at.info)
+    assert not at.button
+
+
+def test_parameter_mistake_is_a_message_next_to_the_form(candle_store: Settings) -> None:
+    at = _app()
+    # the parameter form is generated from sma_crossover's declared params
+    assert at.number_input(key="bt-param-sma_crossover-fast").value == 10
+    assert at.number_input(key="bt-param-sma_crossover-slow").value == 30
+    at.number_input(key="bt-param-sma_crossover-fast").set_value(40)
+    at.button(key="bt-run").click().run()
+    assert not at.exception
+    errors = _errors(at)
+    assert len(errors) == 1 and "fast" in errors[0] and "slow" in errors[0]
+    assert not at.metric
+    assert list_runs(connect(candle_store.trading_db)) == []
+
+
+def test_missing_symbol_and_intraday_window_are_reported(candle_store: Settings) -> None:
+    at = _app()
+    at.multiselect(key="bt-symbols").set_value([])
+    at.radio(key="bt-mode").set_value("intraday").run()
+    at.time_input(key="bt-entry-start").set_value(time(14, 0))
+    at.time_input(key="bt-entry-end").set_value(time(10, 0))
+    at.button(key="bt-run").click().run()
+    assert not at.exception
+    errors = " | ".join(_errors(at))
+    assert "pick at least one symbol" in errors
+    assert "entry window" in errors
+
+
+def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Settings) -> None:
+    at = _app()
+    assert at.multiselect(key="bt-symbols").value == ["NSE:SBIN-EQ"]
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at)
+    labels = [m.label for m in at.metric]
+    assert labels[:4] == ["Total return", "CAGR", "Sharpe", "Max drawdown"]
+    trades_df = at.dataframe[-1].value
+    assert list(trades_df.columns)[:3] == ["symbol", "side", "quantity"]
+    assert len(trades_df) > 0
+    runs = list_runs(connect(candle_store.trading_db))
+    assert len(runs) == 1 and runs[0].strategy == "sma_crossover"
+    assert runs[0].metrics["trades"] == len(trades_df)
+    assert any(runs[0].run_id in s.value for s in at.success)
