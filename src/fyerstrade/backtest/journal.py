@@ -17,6 +17,7 @@ strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats, so nothing is 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import secrets
@@ -25,9 +26,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import time as dt_time
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -36,6 +38,10 @@ import numpy.typing as npt
 from fyerstrade import __version__
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
 from fyerstrade.errors import InputError
+
+if TYPE_CHECKING:
+    from fyerstrade.backtest.engine import BacktestResult
+    from fyerstrade.reporting.metrics import Metrics
 
 IST = ZoneInfo("Asia/Kolkata")
 STATUS_COMPLETED = "completed"
@@ -324,6 +330,63 @@ def _write(
 
 def _marks(n: int) -> str:
     return ", ".join("?" * n)
+
+
+def stored_from_result(result: BacktestResult, metrics: Metrics | Mapping[str, Any]) -> StoredRun:
+    """The journal's view of a finished backtest (not yet saved: ``run_id`` is empty)."""
+    cfg = result.config
+    config = {k: _config_value(v) for k, v in dataclasses.asdict(cfg).items()}
+    values = metrics.to_dict() if hasattr(metrics, "to_dict") else dict(metrics)
+    return StoredRun(
+        strategy=str(cfg.strategy),
+        params=dict(cfg.params),
+        symbols=tuple(cfg.symbols),
+        resolution=str(cfg.resolution),
+        start=cfg.start,
+        end=cfg.end,
+        mode=str(cfg.mode),
+        capital=float(cfg.capital),
+        quantity=cfg.quantity,
+        costs_enabled=bool(cfg.costs),
+        slippage={"ticks": float(cfg.slippage_ticks), "bps": float(cfg.slippage_bps)},
+        config=config,
+        metrics={k: _plain(v) for k, v in values.items()},
+        trades=list(result.trades),
+        fills=list(result.fills),
+        equity_ts=np.asarray(result.equity_ts, dtype=np.int64),
+        equity=np.asarray(result.equity, dtype=np.float64),
+        cash=np.asarray(result.cash, dtype=np.float64),
+        exposure=np.asarray(result.exposure, dtype=np.float64),
+        started_at=float(result.started_at),
+        finished_at=float(result.finished_at),
+    )
+
+
+def _config_value(v: Any) -> Any:
+    """A config value as JSON: dates ``YYYY-MM-DD``, times ``HH:MM``, enums their value."""
+    if isinstance(v, datetime):
+        return v.isoformat()
+    if isinstance(v, date):
+        return v.isoformat()
+    if isinstance(v, dt_time):
+        return v.strftime("%H:%M")
+    if isinstance(v, tuple | list):
+        return [_config_value(x) for x in v]
+    if isinstance(v, dict):
+        return {str(k): _config_value(x) for k, x in v.items()}
+    if isinstance(v, str):
+        return str(v)  # a StrEnum becomes its plain value
+    return _plain(v)
+
+
+def save_run(
+    conn: sqlite3.Connection,
+    result: BacktestResult,
+    metrics: Metrics | Mapping[str, Any],
+    now: float | None = None,
+) -> str:
+    """Save a finished backtest with its metrics in one transaction; return the new run id."""
+    return save_stored_run(conn, stored_from_result(result, metrics), now=now)
 
 
 # ---- reading --------------------------------------------------------------------------------

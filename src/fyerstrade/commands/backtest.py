@@ -1,0 +1,583 @@
+"""``fyerstrade backtest``: run a strategy over stored candles and keep the run in the journal;
+list, show, report on and delete saved runs; list the strategies and their parameters.
+
+Every input is checked before anything runs, and a run is saved only when it completes, so a
+bad option (unknown strategy, parameter or symbol, a bad date, resolution or time window, no
+candles in range) prints one ``error: ...`` line on stderr, exits with code 2 and writes nothing
+to ``trading_log.sqlite``.
+
+``--json`` prints exactly one JSON object on stdout (progress goes to stderr). Times are ISO 8601
+with the IST offset (``2024-01-02T09:20:00+05:30``). Metrics that are undefined (a Sharpe ratio
+of a single day) or not finite (the profit factor of a run without losing trades) are ``null``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+import typer
+
+from fyerstrade.domain import Resolution, RoundTrip, Side
+from fyerstrade.errors import InputError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fyerstrade.backtest.journal import RunSummary, StoredRun
+    from fyerstrade.config import Settings
+    from fyerstrade.strategies.base import Strategy
+
+_CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+# ---- parsing options (pure, raising InputError with one line) --------------------------------
+
+
+def parse_date(text: str, option: str) -> date:
+    """``YYYY-MM-DD`` → date; anything else fails naming the option and the expected form."""
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
+            raise ValueError(text)
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31"
+        ) from None
+
+
+def parse_clock(text: str, option: str) -> time:
+    """``HH:MM`` (24-hour, IST) → time."""
+    m = _CLOCK.fullmatch(text.strip())
+    if not m:
+        raise InputError(f"{option} {text!r} is not a time of day; use HH:MM, e.g. 15:15")
+    return time(int(m.group(1)), int(m.group(2)))
+
+
+def parse_window(text: str) -> tuple[time, time]:
+    """``HH:MM-HH:MM`` → (start, end) with start before end."""
+    left, sep, right = text.partition("-")
+    if not sep:
+        raise InputError(f"--entry-window {text!r} must look like HH:MM-HH:MM, e.g. 09:20-14:30")
+    start = parse_clock(left, "--entry-window start")
+    end = parse_clock(right, "--entry-window end")
+    if end <= start:
+        raise InputError(f"--entry-window {text!r} ends before it starts")
+    return start, end
+
+
+def parse_resolution(text: str) -> Resolution:
+    try:
+        return Resolution.parse(text)
+    except ValueError as exc:
+        raise InputError(f"--resolution: {exc}") from None
+
+
+def parse_mode(text: str) -> Literal["intraday", "positional"]:
+    mode = text.strip().lower()
+    if mode == "intraday":
+        return "intraday"
+    if mode == "positional":
+        return "positional"
+    raise InputError(f"--mode {text!r} is not a mode; use intraday or positional")
+
+
+# ---- JSON shapes ------------------------------------------------------------------------------
+
+
+def json_number(value: Any) -> Any:
+    """A metric for strict JSON: non-finite floats become ``None`` (``null``)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def trade_json(t: RoundTrip) -> dict[str, Any]:
+    from fyerstrade.backtest.journal import format_ist
+
+    return {
+        "symbol": t.symbol,
+        "side": "long" if t.side is Side.BUY else "short",
+        "quantity": t.quantity,
+        "entry_time": format_ist(t.entry_ts),
+        "entry_price": t.entry_price,
+        "exit_time": format_ist(t.exit_ts),
+        "exit_price": t.exit_price,
+        "pnl": t.pnl,
+        "costs": t.costs,
+        "exit_reason": t.exit_reason,
+        "product": str(t.product),
+    }
+
+
+def run_json(run: StoredRun, *, with_trades: bool = True) -> dict[str, Any]:
+    """The JSON object of a saved run, as ``run --json`` and ``show --json`` print it."""
+    out: dict[str, Any] = {
+        "run_id": run.run_id,
+        "strategy": run.strategy,
+        "params": run.params,
+        "symbols": list(run.symbols),
+        "resolution": run.resolution,
+        "from": run.start.isoformat(),
+        "to": run.end.isoformat(),
+        "mode": run.mode,
+        "capital": run.capital,
+        "quantity": run.quantity,
+        "costs": run.costs_enabled,
+        "slippage": run.slippage,
+        "code_version": run.code_version,
+        "duration_seconds": round(run.duration_seconds, 3),
+        "metrics": {k: json_number(v) for k, v in run.metrics.items()},
+    }
+    if with_trades:
+        out["trades"] = [trade_json(t) for t in run.trades]
+    return out
+
+
+def summary_json(s: RunSummary) -> dict[str, Any]:
+    from fyerstrade.backtest.journal import format_ist
+
+    return {
+        "run_id": s.run_id,
+        "strategy": s.strategy,
+        "params": s.params,
+        "symbols": list(s.symbols),
+        "resolution": s.resolution,
+        "from": s.start.isoformat(),
+        "to": s.end.isoformat(),
+        "mode": s.mode,
+        "capital": s.capital,
+        "status": s.status,
+        "created_at": format_ist(s.created_at),
+        "metrics": {k: json_number(v) for k, v in s.metrics.items()},
+    }
+
+
+def _echo_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, indent=2, allow_nan=False, ensure_ascii=False))
+
+
+# ---- tables -----------------------------------------------------------------------------------
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    return Console(highlight=False, markup=False)
+
+
+def _print_metrics(console: Console, run: StoredRun) -> None:
+    from rich.table import Table
+
+    from fyerstrade.reporting.html import format_metric, metric_label, ordered_metrics
+
+    table = Table(title=f"{run.strategy} · {', '.join(run.symbols)} · {run.resolution}", box=None)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key, value in ordered_metrics(run.metrics):
+        table.add_row(metric_label(key), format_metric(key, value))
+    console.print(table)
+
+
+def _trade_summary(trades: Sequence[RoundTrip]) -> str:
+    if not trades:
+        return "no trades"
+    wins = sum(1 for t in trades if t.pnl > 0)
+    losses = sum(1 for t in trades if t.pnl < 0)
+    reasons = Counter(t.exit_reason for t in trades)
+    by_reason = ", ".join(f"{r} {n}" for r, n in reasons.most_common())
+    best = max(trades, key=lambda t: t.pnl)
+    worst = min(trades, key=lambda t: t.pnl)
+    return (
+        f"{len(trades)} trades: {wins} won, {losses} lost; exits: {by_reason}; "
+        f"best {best.pnl:,.2f} ({best.symbol}), worst {worst.pnl:,.2f} ({worst.symbol})"
+    )
+
+
+def _print_trades(console: Console, trades: Sequence[RoundTrip]) -> None:
+    from rich.table import Table
+
+    from fyerstrade.backtest.journal import format_ist
+
+    table = Table(box=None)
+    for col, right in (("symbol", False), ("side", False), ("qty", True), ("entry (IST)", False),
+                       ("entry ₹", True), ("exit (IST)", False), ("exit ₹", True),
+                       ("P&L ₹", True), ("costs ₹", True), ("exit", False)):  # fmt: skip
+        table.add_column(col, justify="right" if right else "left")
+    for t in trades:
+        table.add_row(
+            t.symbol, "long" if t.side is Side.BUY else "short", str(t.quantity),
+            format_ist(t.entry_ts)[:19].replace("T", " "), f"{t.entry_price:,.2f}",
+            format_ist(t.exit_ts)[:19].replace("T", " "), f"{t.exit_price:,.2f}",
+            f"{t.pnl:,.2f}", f"{t.costs:,.2f}", t.exit_reason,
+        )  # fmt: skip
+    console.print(table)
+
+
+def _print_header(console: Console, run: StoredRun) -> None:
+    params = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items())) or "defaults"
+    console.print(f"run {run.run_id}  ({run.code_version}, {run.duration_seconds:.2f} s)")
+    console.print(
+        f"{run.strategy}({params}) on {', '.join(run.symbols)} · {run.resolution} · "
+        f"{run.start} → {run.end} · {run.mode} · capital {run.capital:,.0f} · "
+        f"costs {'on' if run.costs_enabled else 'off'}"
+    )
+
+
+# ---- stores -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def _trading(settings: Settings) -> Iterator[sqlite3.Connection]:
+    from fyerstrade.store.db import open_trading
+
+    conn = open_trading(settings)
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _day_bounds(start: date, end: date) -> tuple[int, int]:
+    """Epoch seconds of ``start`` 00:00 IST and ``end`` 23:59:59 IST."""
+    from fyerstrade.backtest.journal import IST
+
+    first = datetime.combine(start, time(0, 0), tzinfo=IST)
+    last = datetime.combine(end, time(23, 59, 59), tzinfo=IST)
+    return int(first.timestamp()), int(last.timestamp())
+
+
+def _load_bars(settings: Settings, run: StoredRun) -> dict[str, Any]:
+    """The run's candles per symbol from the historical store (missing symbols left out)."""
+    from fyerstrade.store.candles import load_candles
+    from fyerstrade.store.db import open_historical
+
+    start, end = _day_bounds(run.start, run.end)
+    conn = open_historical(settings)
+    try:
+        res = Resolution.parse(run.resolution)
+        bars = {s: load_candles(conn, s, res, start, end) for s in run.symbols}
+    finally:
+        conn.close()
+    return {s: c for s, c in bars.items() if len(c)}
+
+
+def _indicators(
+    settings: Settings, run: StoredRun, bars: Mapping[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Recompute the strategy's declared indicators over the stored candles, for the report.
+
+    A strategy that is no longer registered (a user file removed) just gives no overlays."""
+    import logging
+
+    from fyerstrade.errors import FyersTradeError
+    from fyerstrade.strategies.registry import get_strategy
+
+    try:
+        strategy: Strategy = get_strategy(run.strategy, settings)(**run.params)
+    except FyersTradeError as exc:
+        logging.getLogger(__name__).warning("report without indicators: %s", exc)
+        return {}
+    return {s: dict(strategy.indicators(c)) for s, c in bars.items()}
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+_JSON_HELP = "Print one JSON object instead of tables."
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Backtest strategies on stored candles; list, show, report on and delete saved runs.",
+        no_args_is_help=True,
+    )
+    group.command("run")(run_command)
+    group.command("list")(list_command)
+    group.command("show")(show_command)
+    group.command("report")(report_command)
+    group.command("delete")(delete_command)
+    group.command("strategies")(strategies_command)
+    app.add_typer(group, name="backtest")
+
+
+def run_command(
+    strategy: Annotated[str, typer.Option("--strategy", help="Strategy name (see `strategies`).")],
+    symbol: Annotated[
+        list[str], typer.Option("--symbol", "-s", help="Symbol, e.g. NSE:SBIN-EQ; repeatable.")
+    ],
+    resolution: Annotated[str, typer.Option("--resolution", "-r", help="1, 5, 15, 60, D ...")],
+    from_: Annotated[str, typer.Option("--from", help="First trading date, YYYY-MM-DD.")],
+    to: Annotated[str, typer.Option("--to", help="Last trading date (inclusive), YYYY-MM-DD.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="intraday (square off daily) or positional.")
+    ] = "intraday",
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE strategy parameter.")
+    ] = None,
+    capital: Annotated[float, typer.Option("--capital", help="Starting capital in rupees.")] = (
+        100_000.0
+    ),
+    quantity: Annotated[
+        int | None, typer.Option("--quantity", help="Fixed quantity per entry (else sized).")
+    ] = None,
+    no_costs: Annotated[
+        bool, typer.Option("--no-costs", help="Ignore brokerage and statutory charges.")
+    ] = False,
+    slippage_ticks: Annotated[
+        float, typer.Option("--slippage-ticks", help="Adverse slippage per fill, in ticks.")
+    ] = 0.0,
+    slippage_bps: Annotated[
+        float, typer.Option("--slippage-bps", help="Adverse slippage per fill, in basis points.")
+    ] = 0.0,
+    entry_window: Annotated[
+        str, typer.Option("--entry-window", help="Intraday entries only inside HH:MM-HH:MM IST.")
+    ] = "09:20-14:30",
+    square_off: Annotated[
+        str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
+    ] = "15:15",
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """Backtest a strategy on stored candles, save the run and print its metrics."""
+    from fyerstrade.backtest.engine import BacktestConfig, run_backtest
+    from fyerstrade.backtest.journal import load_run, save_run
+    from fyerstrade.cli import settings
+    from fyerstrade.reporting.metrics import compute_metrics
+    from fyerstrade.strategies.base import parse_param_pairs, validate_params
+    from fyerstrade.strategies.registry import get_strategy
+
+    # Every check first: nothing runs and nothing is written on bad input.
+    cfg = settings()
+    cls = get_strategy(strategy, cfg)
+    params = validate_params(cls, parse_param_pairs(param or []))
+    res = parse_resolution(resolution)
+    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
+    if end < start:
+        raise InputError(f"--to {end} is before --from {start}")
+    run_mode = parse_mode(mode)
+    entry_start, entry_end = parse_window(entry_window)
+    square = parse_clock(square_off, "--square-off")
+    if capital <= 0:
+        raise InputError(f"--capital must be positive, got {capital:g}")
+    if quantity is not None and quantity <= 0:
+        raise InputError(f"--quantity must be positive, got {quantity}")
+    if slippage_ticks < 0 or slippage_bps < 0:
+        raise InputError("--slippage-ticks and --slippage-bps must not be negative")
+    symbols = list(dict.fromkeys(s.strip() for s in symbol if s.strip()))
+    if not symbols:
+        raise InputError("give at least one --symbol, e.g. --symbol NSE:SBIN-EQ")
+
+    config = BacktestConfig(
+        strategy=cls.name,
+        params=params,
+        symbols=tuple(symbols),
+        resolution=res,
+        start=start,
+        end=end,
+        mode=run_mode,
+        capital=capital,
+        quantity=quantity,
+        costs=not no_costs,
+        slippage_ticks=slippage_ticks,
+        slippage_bps=slippage_bps,
+        entry_start=entry_start,
+        entry_end=entry_end,
+        square_off=square,
+    )
+    with _progress() as progress:
+        result = run_backtest(config, cfg, progress=progress)
+    metrics = compute_metrics(
+        result.trades,
+        result.equity_ts,
+        result.equity,
+        capital,
+        risk_free_rate=cfg.risk_free_rate,
+        exposure=result.exposure,
+    )
+    with _trading(cfg) as conn:
+        run_id = save_run(conn, result, metrics)
+        saved = load_run(conn, run_id)
+    if as_json:
+        _echo_json(run_json(saved))
+        return
+    console = _console()
+    _print_header(console, saved)
+    _print_metrics(console, saved)
+    console.print(_trade_summary(saved.trades))
+    console.print(
+        f"saved as {run_id}: `fyerstrade backtest show {run_id} --trades`, "
+        f"`fyerstrade backtest report {run_id} --html report.html`"
+    )
+
+
+@contextmanager
+def _progress() -> Iterator[Callable[[float], None]]:
+    """A progress callback (fraction done, 0..1) drawing a bar on stderr; silent when stderr is
+    not a terminal, so ``--json`` output and logs stay clean."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda fraction: None
+        return
+    with Progress(
+        "backtest", BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+        console=console, transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task("backtest", total=1.0)
+
+        def update(fraction: float) -> None:
+            bar.update(task, completed=fraction)
+
+        yield update
+
+
+def list_command(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    strategy: Annotated[
+        str | None, typer.Option("--strategy", help="Only runs of this strategy.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """List saved runs, newest first, with their headline metrics."""
+    from rich.table import Table
+
+    from fyerstrade.backtest.journal import list_runs
+    from fyerstrade.cli import settings
+    from fyerstrade.reporting.html import format_metric
+
+    with _trading(settings()) as conn:
+        runs = list_runs(conn, limit=limit, strategy=strategy)
+    if as_json:
+        _echo_json([summary_json(r) for r in runs])
+        return
+    if not runs:
+        typer.echo("no saved runs yet; start one with `fyerstrade backtest run`")
+        return
+    table = Table(box=None)
+    for col in ("run id", "strategy", "symbols", "res", "from", "to", "mode"):
+        table.add_column(col)
+    for col in ("return", "sharpe", "max dd", "trades", "final equity"):
+        table.add_column(col, justify="right")
+    for r in runs:
+        m = r.metrics
+        symbols = ", ".join(r.symbols[:3]) + (
+            f" +{len(r.symbols) - 3}" if len(r.symbols) > 3 else ""
+        )
+        table.add_row(
+            r.run_id, r.strategy, symbols, r.resolution, str(r.start), str(r.end), r.mode,
+            *(format_metric(k, m.get(k))
+              for k in ("total_return", "sharpe", "max_drawdown", "trades", "final_equity")),
+        )  # fmt: skip
+    _console().print(table)
+
+
+def show_command(
+    run_id: Annotated[str, typer.Argument(help="A run id from `fyerstrade backtest list`.")],
+    trades: Annotated[bool, typer.Option("--trades", help="Also list every round trip.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """Show a saved run: its configuration, metrics and (with --trades) its round trips."""
+    from fyerstrade.backtest.journal import load_run
+    from fyerstrade.cli import settings
+
+    with _trading(settings()) as conn:
+        run = load_run(conn, run_id)
+    if as_json:
+        out = run_json(run, with_trades=trades)
+        out["config"] = run.config
+        _echo_json(out)
+        return
+    console = _console()
+    _print_header(console, run)
+    _print_metrics(console, run)
+    console.print(_trade_summary(run.trades))
+    if trades and run.trades:
+        _print_trades(console, run.trades)
+
+
+def report_command(
+    run_id: Annotated[str, typer.Argument(help="A run id from `fyerstrade backtest list`.")],
+    html: Annotated[Path, typer.Option("--html", help="Write the HTML report to this file.")],
+) -> None:
+    """Write a self-contained HTML report (metrics, equity, drawdown, price with trades)."""
+    from fyerstrade.backtest.journal import load_run
+    from fyerstrade.cli import settings
+    from fyerstrade.reporting.html import write_html_report
+
+    cfg = settings()
+    with _trading(cfg) as conn:
+        run = load_run(conn, run_id)
+    bars = _load_bars(cfg, run)
+    out = write_html_report(run, html, bars=bars, indicators=_indicators(cfg, run, bars))
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+
+
+def delete_command(
+    run_id: Annotated[str, typer.Argument(help="A run id from `fyerstrade backtest list`.")],
+) -> None:
+    """Delete a saved run with its trades and equity curve."""
+    from fyerstrade.backtest.journal import delete_run
+    from fyerstrade.cli import settings
+
+    with _trading(settings()) as conn:
+        delete_run(conn, run_id)
+    typer.echo(f"deleted {run_id}")
+
+
+def strategies_command(
+    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+) -> None:
+    """List the strategies and their parameters (type, default, bounds, help)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from fyerstrade.cli import settings
+    from fyerstrade.strategies.registry import available_strategies, load_errors
+
+    cfg = settings()
+    classes = list(available_strategies(cfg).values())
+    for problem in load_errors():
+        typer.echo(f"warning: {problem}", err=True)
+    if as_json:
+        _echo_json([
+            {
+                "name": cls.name,
+                "description": cls.description,
+                "params": [
+                    {"name": p.name, "type": p.type.__name__, "default": p.default, "min": p.min,
+                     "max": p.max, "step": p.step, "help": p.help,
+                     "choices": list(p.choices) if p.choices is not None else None}
+                    for p in cls.params
+                ],
+            }
+            for cls in classes
+        ])  # fmt: skip
+        return
+    console = _console()
+    for cls in classes:
+        console.print(Text.assemble((cls.name, "bold"), "  ", cls.description))
+        table = Table(box=None, padding=(0, 1, 0, 2))
+        for col in ("parameter", "type", "default", "min", "max", "step", "help"):
+            table.add_column(col)
+        for p in cls.params:
+            table.add_row(
+                p.name, p.type.__name__, str(p.default), _bound(p.min), _bound(p.max),
+                _bound(p.step), p.help,
+            )  # fmt: skip
+        console.print(table)
+        console.print()
+
+
+def _bound(x: float | None) -> str:
+    if x is None:
+        return ""
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"

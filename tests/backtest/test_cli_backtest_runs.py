@@ -1,0 +1,145 @@
+"""``fyerstrade backtest list/show/report/delete`` on runs saved straight into the journal, and
+the option parsers behind ``backtest run``."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from datetime import date, time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from fyerstrade import cli
+from fyerstrade.backtest.journal import StoredRun, save_stored_run
+from fyerstrade.commands.backtest import parse_clock, parse_date, parse_window, run_json
+from fyerstrade.config import Settings
+from fyerstrade.domain import ProductType, Resolution, RoundTrip, Side
+from fyerstrade.errors import InputError
+from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.db import open_historical, open_trading
+
+T0 = 1_704_167_100  # 2024-01-02 09:15 IST
+SYMBOL = "NSE:SBIN-EQ"
+
+
+def _stored(n: int = 120, strategy: str = "sma_crossover") -> StoredRun:
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    equity = 100_000.0 + np.linspace(0.0, 500.0, n)
+    trades = [
+        RoundTrip(SYMBOL, Side.BUY, 10, T0 + 300, 100.5, T0 + 1500, 102.0, 14.0, 1.0, "signal",
+                  ProductType.INTRADAY),
+        RoundTrip(SYMBOL, Side.SELL, 10, T0 + 2400, 101.0, T0 + 3000, 100.0, 9.0, 1.0,
+                  "square_off", ProductType.INTRADAY),
+    ]  # fmt: skip
+    return StoredRun(
+        strategy=strategy, params={"fast": 5, "slow": 20}, symbols=(SYMBOL,), resolution="1",
+        start=date(2024, 1, 2), end=date(2024, 1, 2), mode="intraday", capital=100_000.0,
+        metrics={"total_return": 0.005, "profit_factor": math.inf, "sharpe": None, "trades": 2,
+                 "final_equity": 100_500.0},
+        trades=trades, equity_ts=ts, equity=equity, cash=equity, exposure=np.zeros(n),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def saved(settings: Settings) -> str:
+    conn = open_trading(settings)
+    try:
+        save_stored_run(conn, _stored(strategy="older"), now=1_704_180_000)
+        return save_stored_run(conn, _stored(), now=1_704_190_000)
+    finally:
+        conn.close()
+
+
+def _run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_list_json_and_table(saved: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run_cli(["backtest", "list", "--json"], capsys)
+    assert code == 0
+    runs = json.loads(out)
+    assert [r["run_id"] for r in runs][:1] == [saved] and len(runs) == 2
+    assert runs[0]["metrics"]["profit_factor"] is None  # inf → null
+    assert runs[0]["created_at"].endswith("+05:30")
+    code, out, _ = _run_cli(["backtest", "list", "--strategy", "older"], capsys)
+    assert code == 0 and "older" in out and saved not in out
+
+
+def test_show_prints_metrics_and_trades(saved: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _run_cli(["backtest", "show", saved, "--trades"], capsys)
+    assert code == 0
+    for needle in (saved, "Total return", "0.50%", "∞", "square_off", "2 trades"):
+        assert needle in out, needle
+    code, out, _ = _run_cli(["backtest", "show", saved, "--json", "--trades"], capsys)
+    data = json.loads(out)
+    assert data["run_id"] == saved and len(data["trades"]) == 2
+    assert data["trades"][0]["entry_time"] == "2024-01-02T09:20:00+05:30"
+    assert data["trades"][1]["side"] == "short"
+
+
+def test_report_writes_html_with_the_price_chart(
+    saved: str,
+    settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    candle_factory: Callable[..., CandleArrays],
+) -> None:
+    conn = open_historical(settings)
+    upsert_candles(conn, SYMBOL, Resolution.M1, candle_factory(120, start_ts=T0))
+    conn.close()
+    target = tmp_path / "out" / "report.html"
+    code, out, err = _run_cli(["backtest", "report", saved, "--html", str(target)], capsys)
+    assert code == 0, err
+    assert str(target) in out
+    text = target.read_text(encoding="utf-8")
+    assert text.count("Plotly.newPlot") == 3  # equity, drawdown, price
+    assert "candlestick" in text and "long entry" in text
+
+
+def test_delete_then_unknown(saved: str, settings: Settings,
+                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    code, out, _ = _run_cli(["backtest", "delete", saved], capsys)
+    assert code == 0 and saved in out
+    for args in (["show", saved], ["delete", saved], ["report", saved, "--html", "x.html"]):
+        code, out, err = _run_cli(["backtest", *args], capsys)
+        assert code == 2
+        assert err.count("\n") == 1 and saved in err and err.startswith("error: unknown backtest")
+    conn = open_trading(settings)
+    assert conn.execute("SELECT COUNT(*) FROM backtest_runs").fetchone()[0] == 1
+    conn.close()
+
+
+def test_run_json_shape() -> None:
+    run = _stored()
+    run.run_id = "20240102-000000-000000"
+    data = json.loads(json.dumps(run_json(run), allow_nan=False))
+    assert set(data["trades"][0]) >= {
+        "symbol",
+        "side",
+        "quantity",
+        "entry_time",
+        "entry_price",
+        "exit_time",
+        "exit_price",
+        "pnl",
+        "costs",
+        "exit_reason",
+    }
+
+
+def test_option_parsers() -> None:
+    assert parse_date("2024-02-29", "--from") == date(2024, 2, 29)
+    for bad in ("2024-02-30", "29-02-2024", "2024/02/01", "yesterday"):
+        with pytest.raises(InputError, match="use YYYY-MM-DD"):
+            parse_date(bad, "--from")
+    assert parse_clock("9:20", "--square-off") == time(9, 20)
+    with pytest.raises(InputError, match="HH:MM"):
+        parse_clock("25:00", "--square-off")
+    assert parse_window("09:20-14:30") == (time(9, 20), time(14, 30))
+    with pytest.raises(InputError, match="ends before it starts"):
+        parse_window("14:30-09:20")
