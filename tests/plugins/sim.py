@@ -10,13 +10,20 @@ the platform at it.
 * ``sdk_at_sim``: the official SDK's ``Config.API``/``DATA_API`` pointed at ``sim`` for one test
   (for tests that drive ``fyers_apiv3`` directly rather than through ``fyerstrade.fyers``).
 * ``sim_token``: an access token obtained from ``sim`` through the SDK's own login flow.
+* ``sdk_client(token, log_dir)``: a context manager giving an official ``FyersModel`` and closing
+  the log files and HTTP session it leaves open (the SDK never closes them, and unclosed files are
+  errors under this project's warning filter).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import socket
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -90,6 +97,36 @@ def sdk_login(sim: SimServer, state: str = "st8") -> str:
     answer = session.generate_token()
     assert answer["s"] == "ok", answer
     return str(answer["access_token"])
+
+
+@contextlib.contextmanager
+def sdk_client(token: str, log_dir: Path) -> Iterator[Any]:
+    """An official ``FyersModel`` for ``token`` (Config must already point at the sim)."""
+    from fyers_apiv3 import fyersModel
+
+    log_dir.mkdir(parents=True, exist_ok=True)
+    client = fyersModel.FyersModel(client_id=DEFAULT_APP_ID, token=token, log_path=str(log_dir))
+    try:
+        yield client
+    finally:
+        close_sdk_client(client)
+
+
+def close_sdk_client(client: Any) -> None:
+    """Close what a ``FyersModel`` opened: its two log files and its ``requests`` session."""
+    for sdk_logger in (client.api_logger, client.request_logger):
+        handler = getattr(sdk_logger, "logger_handler", None)
+        if isinstance(handler, logging.Handler):
+            handler.close()
+        std = getattr(sdk_logger, "_logger", None)
+        if isinstance(std, logging.Logger):
+            for h in list(std.handlers):
+                if isinstance(h, logging.FileHandler):
+                    std.removeHandler(h)
+                    h.close()
+    session = getattr(client.service, "session", None)
+    if session is not None:
+        session.close()
 
 
 @pytest.fixture
