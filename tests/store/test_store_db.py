@@ -70,6 +70,8 @@ def test_db_init_creates_three_files_with_every_table_then_changes_nothing(
         assert tables <= _names(path), name
         conn = sqlite3.connect(path)
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        page = 16_384 if name.startswith("historical") else 4096
+        assert conn.execute("PRAGMA page_size").fetchone()[0] == page
         conn.close()
     before = {n: (settings.data_dir / n).read_bytes() for n in EXPECTED_TABLES}
 

@@ -11,22 +11,34 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.domain import Resolution
 
-_UPSERT = (
-    "INSERT INTO historical_data (symbol, resolution, ts, open, high, low, close, volume) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+_ON_CONFLICT = (
     "ON CONFLICT (symbol, resolution, ts) DO UPDATE SET "
     "open = excluded.open, high = excluded.high, low = excluded.low, "
     "close = excluded.close, volume = excluded.volume "
     "WHERE open IS NOT excluded.open OR high IS NOT excluded.high OR low IS NOT excluded.low "
     "OR close IS NOT excluded.close OR volume IS NOT excluded.volume"
 )
+# Rows per statement: binding symbol and resolution once per chunk and stepping one statement
+# per chunk instead of per row roughly doubles throughput over a per-row executemany.
+_CHUNK = 256
+
+
+def _upsert_sql(rows: int) -> str:
+    values = ",".join(["(?,?,?,?,?,?)"] * rows)
+    return (
+        "INSERT INTO historical_data (symbol, resolution, ts, open, high, low, close, volume) "
+        "SELECT ?, ?, column1, column2, column3, column4, column5, column6 "
+        f"FROM (VALUES {values}) WHERE true {_ON_CONFLICT}"
+    )
+
+
+_UPSERT_CHUNK = _upsert_sql(_CHUNK)
 
 
 @dataclass(slots=True)
@@ -99,20 +111,23 @@ def upsert_candles(
     n = len(candles)
     if n == 0:
         return 0
-    rows = zip(
-        repeat(symbol, n),
-        repeat(Resolution(resolution).value, n),
-        candles.ts.tolist(),
-        candles.open.tolist(),
-        candles.high.tolist(),
-        candles.low.tolist(),
-        candles.close.tolist(),
-        candles.volume.tolist(),
-        strict=False,
-    )
+    flat: list[str | int | float] = [0] * (6 * n)
+    flat[0::6] = candles.ts.tolist()
+    flat[1::6] = candles.open.tolist()
+    flat[2::6] = candles.high.tolist()
+    flat[3::6] = candles.low.tolist()
+    flat[4::6] = candles.close.tolist()
+    flat[5::6] = candles.volume.tolist()
+    head: list[str | int | float] = [symbol, Resolution(resolution).value]
+    full, rest = divmod(n, _CHUNK)
+    width = 6 * _CHUNK
     before = conn.total_changes
     with conn:
-        conn.executemany(_UPSERT, rows)
+        conn.executemany(
+            _UPSERT_CHUNK, (head + flat[i * width : (i + 1) * width] for i in range(full))
+        )
+        if rest:
+            conn.execute(_upsert_sql(rest), head + flat[full * width :])
     return conn.total_changes - before
 
 

@@ -130,6 +130,8 @@ def _open(path: Path, schema: Schema) -> sqlite3.Connection:
         if current > schema.latest:
             raise newer_schema_error(path, current, schema.latest)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        if not found:  # a new (or empty) file: choose the page size before anything is written
+            conn.execute(f"PRAGMA page_size = {int(schema.page_size)}")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); is it read-only?")

@@ -156,4 +156,5 @@ SCHEMA = Schema(
         Migration(2, "lot-size history", V2),
         Migration(3, "month-partitioned tick archive", _partition_ticks),
     ),
+    page_size=16_384,  # large append-mostly B-trees: fewer levels, faster bulk upserts
 )

@@ -35,6 +35,7 @@ class Schema:
     name: str
     filename: str
     migrations: tuple[Migration, ...]
+    page_size: int = 4096  # applied when the file is created (fixed for its life in WAL mode)
 
     def __post_init__(self) -> None:
         versions = [m.version for m in self.migrations]
