@@ -294,23 +294,15 @@ def _replay(
     progress: Callable[[float], None] | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Drive the engine over the merged timeline; return each step's bar stamp and close."""
-    step = engine.step
     if len(states) == 1:
         st = states[0]
         n = len(st.arrays)
-        cursor = st.cursor
-        close_ts = st.close_ts
-        updated = [st]
-        names = (st.symbol,)
-        chunk = max(1, n // 100)
+        chunk = n if progress is None else max(1, n // 100)
         for lo in range(0, n, chunk):
-            for i in range(lo, min(n, lo + chunk)):
-                cursor.i = i
-                clock.ts = close_ts[i]
-                step(updated, names)
+            engine.replay(st, clock, lo, min(n, lo + chunk))
             if progress is not None:
                 progress(min(n, lo + chunk) / n)
-        return st.arrays.ts.astype(np.int64), np.asarray(close_ts, dtype=np.int64)
+        return st.arrays.ts.astype(np.int64), np.asarray(st.close_ts, dtype=np.int64)
     # several symbols: order every bar by close time (then symbol), group equal close times
     close_all = np.concatenate([np.asarray(st.close_ts, dtype=np.int64) for st in states])
     ts_all = np.concatenate([st.arrays.ts.astype(np.int64) for st in states])
@@ -324,6 +316,7 @@ def _replay(
     idx_list = idx_all[order].tolist()
     total = len(starts)
     chunk = max(1, total // 100)
+    step = engine.step
     for g, (a, b) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
         updated = []
         for k in range(a, b):

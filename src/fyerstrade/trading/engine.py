@@ -40,7 +40,7 @@ from fyerstrade.errors import InputError, StrategyError
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.trading.bars import LookAheadError
 from fyerstrade.trading.broker import Broker
-from fyerstrade.trading.clock import Clock
+from fyerstrade.trading.clock import Clock, SimulatedClock
 from fyerstrade.trading.context import Context
 from fyerstrade.trading.costs import CostModel
 from fyerstrade.trading.journal import Journal, LogLine, Rejection
@@ -135,6 +135,41 @@ class TradingEngine:
         for st in updated:
             if st.sq_close and st.cursor.i in st.sq_close:
                 self._square_off(st, st.cursor.i, at_close=True)
+
+    def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
+        """Replay bars ``start..stop-1`` of a one-symbol run: exactly the steps of :meth:`step`,
+        inlined (this loop is the backtest's hot path: no allocation per bar)."""
+        cursor = state.cursor
+        close_ts = state.close_ts
+        sq_open = state.sq_open
+        sq_close = state.sq_close
+        working = state.working
+        higher = state.higher
+        broker = self.broker
+        on_data = self.strategy.on_data
+        ctx = self.ctx
+        ctx.updated = (state.symbol,)
+        for i in range(start, stop):
+            cursor.i = i
+            clock.ts = close_ts[i]
+            self.step_index = i
+            if sq_open and i in sq_open:
+                self._square_off(state, i, at_close=False)
+            if working:
+                self._matching = state
+                broker.on_bar(state, i, self)
+                self._matching = None
+            if higher:
+                for hb in higher.values():
+                    hb.update(clock.ts)
+            try:
+                on_data(ctx)
+            except StrategyError:
+                raise
+            except Exception as exc:
+                raise self._strategy_error(exc, state, "on_data") from exc
+            if sq_close and i in sq_close:
+                self._square_off(state, i, at_close=True)
 
     def finish(self, close_positions: bool = True) -> None:
         """End of data: optionally close every open position at its last close

@@ -37,12 +37,14 @@ class OrderRules:
     session: SessionRules = field(default_factory=SessionRules)
     intraday_leverage: float = 5.0
 
-    def leverage(self, product: ProductType) -> float:
-        return 1.0 if product is ProductType.CNC else self.intraday_leverage
+    leverages: dict[ProductType, float] = field(init=False, repr=False, compare=False)
 
-    @property
-    def leverages(self) -> dict[ProductType, float]:
-        return {p: self.leverage(p) for p in ProductType}
+    def __post_init__(self) -> None:
+        lev = {p: (1.0 if p is ProductType.CNC else self.intraday_leverage) for p in ProductType}
+        object.__setattr__(self, "leverages", lev)
+
+    def leverage(self, product: ProductType) -> float:
+        return self.leverages[product]
 
     def static_reason(
         self, order: Order, instrument: Instrument, position: int, now: int
