@@ -169,9 +169,13 @@ def _echo_json(obj: Any) -> None:
 
 
 def _console() -> Console:
+    """stdout for tables: the terminal's width, or 200 columns when piped (no wrapped rows)."""
     from rich.console import Console
 
-    return Console(highlight=False, markup=False)
+    console = Console(highlight=False, markup=False)
+    if not console.is_terminal:
+        console = Console(highlight=False, markup=False, width=200)
+    return console
 
 
 def _print_metrics(console: Console, run: StoredRun) -> None:
@@ -179,7 +183,7 @@ def _print_metrics(console: Console, run: StoredRun) -> None:
 
     from fyerstrade.reporting.html import format_metric, metric_label, ordered_metrics
 
-    table = Table(title=f"{run.strategy} · {', '.join(run.symbols)} · {run.resolution}", box=None)
+    table = Table(box=None)
     table.add_column("metric")
     table.add_column("value", justify="right")
     for key, value in ordered_metrics(run.metrics):
@@ -343,7 +347,14 @@ def run_command(
     square_off: Annotated[
         str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
     ] = "15:15",
-    as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: run_id, metrics (undefined or infinite values are null) "
+            "and trades (times ISO 8601 with +05:30).",
+        ),
+    ] = False,
 ) -> None:
     """Backtest a strategy on stored candles, save the run and print its metrics."""
     from fyerstrade.backtest.engine import BacktestConfig, run_backtest
@@ -463,8 +474,11 @@ def list_command(
         typer.echo("no saved runs yet; start one with `fyerstrade backtest run`")
         return
     table = Table(box=None)
-    for col in ("run id", "strategy", "symbols", "res", "from", "to", "mode"):
-        table.add_column(col)
+    table.add_column("run id", no_wrap=True)
+    table.add_column("strategy", no_wrap=True)
+    table.add_column("symbols")
+    for col in ("res", "mode", "from", "to"):
+        table.add_column(col, no_wrap=True)
     for col in ("return", "sharpe", "max dd", "trades", "final equity"):
         table.add_column(col, justify="right")
     for r in runs:
@@ -473,7 +487,7 @@ def list_command(
             f" +{len(r.symbols) - 3}" if len(r.symbols) > 3 else ""
         )
         table.add_row(
-            r.run_id, r.strategy, symbols, r.resolution, str(r.start), str(r.end), r.mode,
+            r.run_id, r.strategy, symbols, r.resolution, r.mode, str(r.start), str(r.end),
             *(format_metric(k, m.get(k))
               for k in ("total_return", "sharpe", "max_drawdown", "trades", "final_equity")),
         )  # fmt: skip
