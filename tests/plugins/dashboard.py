@@ -4,7 +4,7 @@
   :data:`STORE_DAYS` trading days ending :data:`STORE_END`, a seeded random walk on the calendar's
   expected bars (so coverage is complete except for one deliberately removed day of SBIN).
 * ``saved_runs``: ``candle_store`` plus two real ``sma_crossover`` runs saved in the journal;
-  returns their run ids (newest first).
+  returns their run ids in the journal's order (newest first).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from datetime import date
 import numpy as np
 import pytest
 
+from fyerstrade.backtest.journal import list_runs
 from fyerstrade.calendar import get_calendar
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
@@ -88,4 +89,12 @@ def saved_runs(candle_store: Settings) -> list[str]:
             },
         )
         ids.append(run_id)
-    return ids[::-1]
+    conn = connect(candle_store.trading_db)
+    try:
+        listed = [
+            r.run_id for r in list_runs(conn)
+        ]  # newest first; ids of one second sort by suffix
+    finally:
+        conn.close()
+    assert sorted(listed) == sorted(ids)
+    return listed

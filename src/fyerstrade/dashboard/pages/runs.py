@@ -44,6 +44,7 @@ COMPARE_METRICS = (
 )
 SELECT_KEY = "runs-selected"
 CONFIRM_KEY = "runs-confirm-delete"
+FLASH_KEY = "runs-flash"
 
 
 def _params_text(params: dict[str, Any]) -> str:
@@ -130,9 +131,7 @@ def _delete_section(settings: Settings, runs: list[RunSummary]) -> None:
     if yes.button("Yes, delete it", type="primary", key="runs-delete-yes"):
         _delete(settings, pending)
         st.session_state.pop(CONFIRM_KEY, None)
-        selected = [s for s in st.session_state.get(SELECT_KEY, []) if s != pending]
-        st.session_state[SELECT_KEY] = selected
-        st.success(f"deleted run {pending}")
+        st.session_state[FLASH_KEY] = f"Deleted run {pending}."
         st.rerun()
     if no.button("Cancel", key="runs-delete-no"):
         st.session_state.pop(CONFIRM_KEY, None)
@@ -142,6 +141,9 @@ def _delete_section(settings: Settings, runs: list[RunSummary]) -> None:
 def render_page() -> None:
     """Draw the Runs page."""
     st.title("Runs")
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        st.success(flash)
     settings = store_reads.dashboard_settings()
     runs = store_reads.runs(settings)
     if not runs:
