@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from fyerstrade.errors import InputError
@@ -43,12 +43,14 @@ def port_in_use(host: str, port: int) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class DashboardSpec:
-    """What to start: where to listen and which data directory to read."""
+    """What to start: where to listen, which data directory to read, and any further
+    environment (the demo points the child at its simulator)."""
 
     data_dir: Path
     port: int = DEFAULT_PORT
     host: str = DEFAULT_HOST
     log_dir: Path | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -91,6 +93,7 @@ def child_environment(spec: DashboardSpec) -> dict[str, str]:
     if spec.log_dir is not None:
         env["FYERSTRADE_LOG_DIR"] = str(spec.log_dir.resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    env.update(spec.extra_env)
     return env
 
 
