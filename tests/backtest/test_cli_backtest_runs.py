@@ -99,6 +99,11 @@ def test_report_writes_html_with_the_price_chart(
     text = target.read_text(encoding="utf-8")
     assert text.count("Plotly.newPlot") == 3  # equity, drawdown, price
     assert "candlestick" in text and "long entry" in text
+    blocked = tmp_path / "a-file"
+    blocked.write_text("x")
+    args = ["backtest", "report", saved, "--html", str(blocked / "r.html")]
+    code, _, err = _run_cli(args, capsys)
+    assert code == 2 and err.startswith("error: cannot write") and err.count("\n") == 1
 
 
 def test_delete_then_unknown(saved: str, settings: Settings,

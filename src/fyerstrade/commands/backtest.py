@@ -531,7 +531,10 @@ def report_command(
     with _trading(cfg) as conn:
         run = load_run(conn, run_id)
     bars = _load_bars(cfg, run)
-    out = write_html_report(run, html, bars=bars, indicators=_indicators(cfg, run, bars))
+    try:
+        out = write_html_report(run, html, bars=bars, indicators=_indicators(cfg, run, bars))
+    except OSError as exc:
+        raise InputError(f"cannot write {html}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
 
 
