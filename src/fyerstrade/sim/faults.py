@@ -18,10 +18,11 @@ and then watch a client recover.
 
 from __future__ import annotations
 
+import difflib
 import threading
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 
 class FaultSettings(BaseModel):
@@ -52,7 +53,20 @@ class Faults:
     def set(self, **switches: Any) -> None:
         """Change some switches, e.g. ``faults.set(http_5xx=2)``; raises ``ValueError`` on an
         unknown switch or a bad value."""
-        parsed = FaultSettings.model_validate(switches)
+        known = list(FaultSettings.model_fields)
+        for key in switches:
+            if key not in known:
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ValueError(
+                    f"unknown fault switch {key!r}{hint}; switches: {', '.join(known)}"
+                )
+        try:
+            parsed = FaultSettings.model_validate(switches)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            raise ValueError(f"invalid value for fault switch {where}: {err['msg']}") from None
         with self._lock:
             for key, value in parsed.model_dump(exclude_none=True).items():
                 setattr(self, key, value)
