@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -261,3 +262,25 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
     assert f"{settings.trading_db}: schema 2" in out and "live_orders" in out
+
+
+def test_concurrent_first_opens_migrate_once(settings: Settings) -> None:
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def open_it() -> None:
+        try:
+            barrier.wait(timeout=10)
+            connect(settings.historical_db).close()
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    conn = sqlite3.connect(settings.historical_db)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+    conn.close()

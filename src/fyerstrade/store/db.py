@@ -226,6 +226,8 @@ def status_all(settings: Settings) -> list[DbStatus]:
         try:
             version = user_version(conn)
             counts = table_counts(conn)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{path} cannot be read: {exc}; restore it from a backup") from exc
         finally:
             conn.close()
         size = path.stat().st_size

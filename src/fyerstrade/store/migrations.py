@@ -91,6 +91,11 @@ def migrate(
             conn.commit()
         conn.execute("BEGIN IMMEDIATE")
         try:
+            # Another process may have migrated while we waited for the write lock.
+            current = user_version(conn)
+            if current >= m.version:
+                conn.execute("COMMIT")
+                continue
             if isinstance(m.step, str):
                 for statement in split_statements(m.step):
                     conn.execute(statement)
