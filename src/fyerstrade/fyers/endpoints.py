@@ -17,6 +17,7 @@ runs: one process talks to one Fyers-compatible server.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -96,6 +97,18 @@ def redirect_data_socket(socket: Any, settings: Settings) -> None:
             def __init__(self, *args: Any, **kwargs: Any) -> None:
                 super().__init__(*args, **kwargs)
                 self.symbols_token_api = token_url
+                _release_unused_log_file(self.data_logger)
 
         data_ws.SymbolConversion = _RedirectedSymbolConversion
     socket._FyersDataSocket__url = data_socket_url(base)
+
+
+def _release_unused_log_file(sdk_logger: Any) -> None:
+    """The SDK opens ``fyersDataSocket.log`` for every symbol lookup; the handler is only used if
+    it is the first one attached to the shared logger, so close it when it is not (otherwise every
+    ``subscribe`` leaves an open file for the garbage collector)."""
+    handler = getattr(sdk_logger, "logger_handler", None)
+    std = getattr(sdk_logger, "_logger", None)
+    attached = isinstance(std, logging.Logger) and handler in std.handlers
+    if isinstance(handler, logging.Handler) and not attached:
+        handler.close()

@@ -33,6 +33,7 @@ from pydantic import ValidationError
 
 from fyerstrade.sim import auth, history, master
 from fyerstrade.sim.auth import QUOTE_AUTH_FAILED, STATE_KEY, require_token
+from fyerstrade.sim.datasocket import add_data_socket_routes
 from fyerstrade.sim.limits import retry_after_header
 from fyerstrade.sim.state import SimState
 
@@ -185,4 +186,5 @@ def build_app(state: SimState) -> web.Application:
     app.router.add_get("/_sim/stats", _control_stats)
     app.router.add_post("/_sim/faults", _control_faults)
     app.router.add_post("/_sim/reset", _control_reset)
+    add_data_socket_routes(app)  # /hsm/v1-5/prod, /_sim/clock, /_sim/datasocket
     return app
