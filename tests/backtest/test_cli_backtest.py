@@ -162,3 +162,21 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(
     assert err.count("\n") == 1 and err.startswith("error: "), err
     assert message in err
     assert _rows(store) == dict.fromkeys(TABLES, 0)
+
+
+def test_session_options_reach_the_engine(
+    store: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = [*BASE, "--symbol", SYMBOLS[0], "--param", "fast=10", "--param", "slow=40",
+            "--entry-window", "09:30-11:00", "--square-off", "14:00", "--no-costs",
+            "--quantity", "5", "--json"]  # fmt: skip
+    code, out, err = _cli(args, capsys)
+    assert code == 0, err
+    trades = json.loads(out)["trades"]
+    assert trades
+    for t in trades:
+        entry_clock = t["entry_time"][11:16]
+        assert "09:30" <= entry_clock <= "11:05", t  # signal inside the window, next-open fill
+        assert t["exit_time"][11:16] <= "14:05", t  # flat by the 14:00 square-off
+        assert t["costs"] == 0.0 and t["quantity"] == 5
+    assert any(t["exit_reason"] == "square_off" for t in trades)  # (15:15 without the option)
