@@ -1,0 +1,183 @@
+"""``fyerstrade data fetch``: make the candle store complete up to the last complete bar."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fyerstrade.errors import InputError
+
+if TYPE_CHECKING:
+    from fyerstrade.data.fetch_plan import FetchPlan
+    from fyerstrade.data.history import FetchSummary
+
+
+def _parse_date(text: str | None, option: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
+
+
+def register(group: typer.Typer) -> None:
+    @group.command("fetch")
+    def fetch(
+        symbol: Annotated[
+            list[str] | None,
+            typer.Option("--symbol", "-s", help="Fyers symbol, e.g. NSE:SBIN-EQ (repeatable)."),
+        ] = None,
+        resolution: Annotated[
+            list[str] | None,
+            typer.Option("--resolution", "-r", help="1, 5, 15, 60, D ... (repeatable; 1 5 D)."),
+        ] = None,
+        from_: Annotated[
+            str | None,
+            typer.Option("--from", help="First IST date (default: first stored, or 1 year back)."),
+        ] = None,
+        to: Annotated[
+            str | None, typer.Option("--to", help="Last IST date (default: last complete bar).")
+        ] = None,
+        universe: Annotated[
+            Path | None, typer.Option("--universe", help="File with one symbol a line.")
+        ] = None,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print the summary as one JSON object.")
+        ] = False,
+        assume_weekdays: Annotated[
+            bool,
+            typer.Option(
+                "--assume-weekdays",
+                help="Treat dates past the published NSE holiday lists as plain weekdays.",
+            ),
+        ] = False,
+    ) -> None:
+        """Fetch missing candles: new bars since the last fetch and holes inside the stored range.
+
+        Requests stay within Fyers' span and rate limits; every finished chunk is committed, so
+        Ctrl-C loses nothing and a rerun resumes. Ranges Fyers answered empty (holidays, before
+        listing) are remembered and not asked again.
+        """
+        from fyerstrade.calendar import get_calendar
+        from fyerstrade.cli import settings
+        from fyerstrade.data.history import (
+            DEFAULT_RESOLUTIONS,
+            fetch_history,
+            read_universe,
+            wall_clock,
+        )
+        from fyerstrade.domain import Resolution
+        from fyerstrade.fyers.client import FyersClient
+        from fyerstrade.store.db import open_historical
+
+        symbols = list(symbol or [])
+        if universe is not None:
+            try:
+                symbols += read_universe(universe.read_text(encoding="utf-8"))
+            except OSError as exc:
+                raise InputError(f"cannot read --universe {universe}: {exc.strerror}") from None
+        symbols = list(dict.fromkeys(s.strip() for s in symbols if s.strip()))
+        if not symbols:
+            raise InputError("name at least one --symbol (or a --universe file)")
+        try:
+            resolutions = list(
+                dict.fromkeys(Resolution.parse(r) for r in resolution)
+                if resolution
+                else DEFAULT_RESOLUTIONS
+            )
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+
+        s = settings()
+        client = FyersClient.from_settings(s)  # an expired token stops here, nothing touched
+        conn = open_historical(s)
+        progress = _ProgressBar()
+        try:
+            with progress:
+                summary = fetch_history(
+                    conn,
+                    client,
+                    symbols,
+                    resolutions,
+                    calendar=get_calendar(assume_weekdays=assume_weekdays),
+                    clock=wall_clock,
+                    start=start,
+                    end=end,
+                    progress=progress.update,
+                    on_plan=progress.start,
+                )
+        finally:
+            conn.close()
+
+        if as_json:
+            typer.echo(json.dumps(summary.to_json()))
+        else:
+            typer.echo(
+                f"{summary.requests} requests, {summary.candles_added:,} candles added, "
+                f"{summary.holes_repaired} holes repaired in {summary.seconds:.1f} s"
+                + (" (nothing to fetch: the store is complete)" if summary.planned == 0 else "")
+            )
+        if summary.interrupted:
+            typer.echo(
+                f"interrupted after {summary.completed} of {summary.planned} requests; "
+                "finished chunks are saved, run the same command again to resume",
+                err=True,
+            )
+            raise typer.Exit(130)
+        if summary.errors:
+            for message in summary.errors:
+                typer.echo(f"error: {message}", err=True)
+            raise typer.Exit(2)
+
+
+class _ProgressBar:
+    """A rich progress bar with ETA on stderr (when it is a terminal), fed by the fetcher."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        console = Console(stderr=True)
+        self._progress = Progress(
+            TextColumn("fetching"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("requests"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[candles]:,} candles"),
+            console=console,
+            disable=not console.is_terminal,  # no bar frames in pipes, logs and captured output
+        )
+        self._task = self._progress.add_task("fetch", total=None, candles=0)
+
+    def __enter__(self) -> _ProgressBar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def start(self, plan: FetchPlan) -> None:
+        self._progress.update(self._task, total=len(plan))
+
+    def update(self, summary: FetchSummary) -> None:
+        self._progress.update(
+            self._task,
+            completed=summary.completed + len(summary.errors),
+            candles=summary.candles_added,
+        )
