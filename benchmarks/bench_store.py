@@ -22,7 +22,7 @@ import numpy as np
 from fyerstrade.config import load_settings
 from fyerstrade.data.archive import archive_ticks
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.candles import CandleArrays, load_candles, upsert_candles
 from fyerstrade.store.db import open_historical, open_live
 from fyerstrade.store.ticks import insert_live_ticks, load_ticks
 
@@ -83,6 +83,13 @@ def _bench_upserts(root: Path) -> None:
         )
     assert added == total and same == 0, (added, same)
 
+    with _Timer() as load:
+        loaded = sum(
+            len(load_candles(conn, f"NSE:S{i:02d}-EQ", Resolution.M1))
+            for i in range(_CANDLE_SYMBOLS)
+        )
+    assert loaded == total, loaded
+
     with _Timer() as naive:
         for i, c in enumerate(data):
             n = len(c)
@@ -103,6 +110,7 @@ def _bench_upserts(root: Path) -> None:
     print(f"candle upsert, {total:,} new candles   {_rate(total, fresh)}")
     print(f"candle upsert, same again (no-op)      {_rate(total, again)}")
     print(f"peer: one executemany row per candle   {_rate(total, naive)}")
+    print(f"load_candles into numpy arrays         {_rate(total, load)}")
     print(
         f"  new candles vs target 500,000/s: {total / fresh.wall / 500_000:.2f}x wall, "
         f"{total / fresh.cpu / 500_000:.2f}x cpu; vs per-row peer: "
@@ -172,6 +180,8 @@ def _bench_archive(root: Path, n_ticks: int) -> None:
 
 def run() -> None:
     n_ticks = int(os.environ.get("FYERSTRADE_BENCH_TICKS", "10000000"))
+    load1, _, _ = os.getloadavg()
+    print(f"(load average {load1:.1f} on {os.cpu_count()} CPUs: wall rates shrink when it is high)")
     with tempfile.TemporaryDirectory(prefix="bench_store_") as tmp:
         root = Path(tmp)
         _bench_upserts(root)
