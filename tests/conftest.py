@@ -11,11 +11,18 @@ import pytest
 
 from fyerstrade.config import Settings, load_settings
 
-pytest_plugins = sorted(
-    f"plugins.{p.stem}"
-    for p in (Path(__file__).parent / "plugins").glob("*.py")
-    if p.stem != "__init__"
+# Base plugins that other plugins import go first, so pytest marks them for assertion
+# rewriting before anything imports them.
+_BASE_PLUGINS = ("sim", "store", "fyers")
+_plugin_names = sorted(
+    p.stem for p in (Path(__file__).parent / "plugins").glob("*.py") if p.stem != "__init__"
 )
+pytest_plugins = [
+    f"plugins.{name}"
+    for name in sorted(
+        _plugin_names, key=lambda n: (_BASE_PLUGINS.index(n) if n in _BASE_PLUGINS else 99, n)
+    )
+]
 
 _OUR_KEYS = ("FYERSTRADE_", "FYERS_")
 
