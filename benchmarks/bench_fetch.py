@@ -1,0 +1,115 @@
+"""History fetch against the simulator at its default limits (10/s, 200/min): wall time of a plan of
+N requests divided by the rate-limit floor, and the simulator's 429 count (target: ratio <= 1.15,
+zero 429s).
+
+The plan is N one-day 5-minute requests (small answers, so the figure measures pacing and
+commits, not the simulator's candle generation). ``FYERSTRADE_BENCH_FETCH_N`` sets N (default 60;
+above 200 the per-minute floor applies and the run takes minutes).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.config import load_settings
+from fyerstrade.data.fetch_plan import FetchPlan, FetchRequest, SeriesPlan
+from fyerstrade.data.history import execute_plan
+from fyerstrade.domain import Resolution
+from fyerstrade.fyers.client import FyersClient
+from fyerstrade.fyers.ratelimit import PER_MINUTE, PER_SECOND
+from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
+from fyerstrade.store.db import open_historical
+
+SIM_PER_SECOND, SIM_PER_MINUTE = 10, 200
+NOW = ist_epoch(date(2026, 11, 20)) + 16 * 3600  # 16:00 IST, after close
+
+
+def _login(url: str) -> str:
+    """A simulator access token through the official SDK's login flow."""
+    from fyers_apiv3 import fyersModel
+
+    fyersModel.Config.API = f"{url}/api/v3"
+    fyersModel.Config.DATA_API = f"{url}/data"
+    session = fyersModel.SessionModel(
+        client_id=DEFAULT_APP_ID,
+        secret_key=DEFAULT_SECRET,
+        redirect_uri="http://127.0.0.1:9/cb",
+        response_type="code",
+        grant_type="authorization_code",
+        state="bench",
+    )
+    redirect = requests.get(session.generate_authcode(), allow_redirects=False, timeout=10)
+    session.set_token(parse_qs(urlsplit(redirect.headers["Location"]).query)["auth_code"][0])
+    return str(session.generate_token()["access_token"])
+
+
+def floor_seconds(n: int, per_second: int, per_minute: int) -> tuple[float, float]:
+    """Least time for n requests under each window: (per-second floor, per-minute floor)."""
+    per_s = n / per_second
+    per_m = 60.0 * math.floor((n - 1) / per_minute) if n > per_minute else 0.0
+    return per_s, per_m
+
+
+def run() -> None:
+    n = int(os.environ.get("FYERSTRADE_BENCH_FETCH_N", "60"))
+    cal = get_calendar()
+    days = cal.trading_days(date(2024, 1, 1), date(2026, 11, 20))[-n:]
+    requests_ = tuple(
+        FetchRequest(
+            "NSE:SBIN-EQ",
+            Resolution.M5,
+            int(cal.bar_times(d, Resolution.M5)[0]),
+            int(cal.bar_times(d, Resolution.M5)[-1]) + 299,
+            75,
+            0,
+        )
+        for d in days
+    )
+    plan = FetchPlan((SeriesPlan("NSE:SBIN-EQ", Resolution.M5, requests_, n * 75, n * 75, 0),))
+
+    server = SimServer(SimConfig(port=0, seed=42, clock=lambda: NOW))
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(
+                env_file=None,
+                data_dir=Path(tmp) / "data",
+                log_dir=Path(tmp) / "logs",
+                fyers_url=server.url,
+            )
+            client = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token=_login(server.url))
+            conn = open_historical(settings)
+            time.sleep(1.1)  # let the login requests leave the simulator's 1-second window
+            t0 = time.perf_counter()
+            summary = execute_plan(conn, client, plan, calendar=cal, now=NOW)
+            wall = time.perf_counter() - t0
+            conn.close()
+            rejected = server.stats.rejected_429
+    finally:
+        server.stop()
+
+    per_s, per_m = floor_seconds(n, SIM_PER_SECOND, SIM_PER_MINUTE)
+    floor = max(per_s, per_m)
+    own_s, own_m = floor_seconds(n, PER_SECOND, PER_MINUTE)
+    print(f"plan: {n} requests (one day of 5-minute bars each); simulator limits 10/s, 200/min")
+    print(f"sent {summary.requests} HTTP requests, {summary.candles_added:,} candles added")
+    print(f"wall time                      {wall:8.2f} s")
+    print(f"floor N/10 (per second)        {per_s:8.2f} s")
+    if n > SIM_PER_MINUTE:
+        print(f"floor per minute (200/min)     {per_m:8.2f} s")
+    print(f"wall / floor                   {wall / floor:8.2f}   (target <= 1.15)")
+    print(f"simulator 429 rejections       {rejected:8d}   (target 0)")
+    own_floor = max(own_s, own_m)
+    print(
+        f"our limiter runs at {PER_SECOND}/s and {PER_MINUTE}/min (margin under Fyers' limits): "
+        f"its own floor {own_floor:.2f} s, wall / that floor {wall / own_floor:.2f}"
+    )
