@@ -84,3 +84,15 @@ def test_partitions_hold_one_month_each_and_drop_as_a_unit(hist_conn: sqlite3.Co
     assert "historical_ticks_202401" not in names
     with pytest.raises(ValueError, match="YYYYMM"):
         drop_partition(hist_conn, "2024-01")
+
+
+def test_missing_quote_fields_load_as_zero(hist_conn: sqlite3.Connection) -> None:
+    with hist_conn:
+        table = ensure_partition(hist_conn, "202402")
+        hist_conn.execute(
+            f"INSERT INTO {table} (symbol, ts, seq, ltp, volume) VALUES ('A', ?, 1, 99.5, 10)",
+            (FEB01,),
+        )
+    day = load_ticks(hist_conn, "A", date(2024, 2, 1))
+    assert day.ltp.tolist() == [99.5] and day.volume.tolist() == [10]
+    assert day.bid.tolist() == [0.0] and day.bid_qty.tolist() == [0] and day.recv_ts[0] == 0.0

@@ -18,6 +18,8 @@ Archive layout (``historical_market_data.sqlite``)
     queryable (``WHERE symbol = ? AND ts BETWEEN ? AND ?`` is pushed into each month's index).
     Because the key includes the live id, copying the same live tick twice is a no-op
     (``INSERT OR IGNORE``): the archive job can never duplicate a tick, whatever the crash.
+    (Should the live file be deleted and its ids restart, a new tick could only collide with an
+    archived one of the same symbol at the same exchange second and id: ticks are newer.)
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
+from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
@@ -36,6 +39,7 @@ IST = timezone(timedelta(hours=5, minutes=30), "IST")
 IST_OFFSET_SECONDS = 19_800
 PARTITION_PREFIX = "historical_ticks_"
 TICK_COLUMNS = "ltp, volume, bid, ask, bid_qty, ask_qty, last_qty, recv_ts"
+_COALESCED = ", ".join(f"COALESCE({c.strip()}, 0)" for c in TICK_COLUMNS.split(","))
 
 # (symbol, ts, ltp, volume, bid, ask, bid_qty, ask_qty, last_qty, recv_ts)
 LiveTickRow = tuple[str, int, float, int, float, float, int, int, int, float]
@@ -69,8 +73,12 @@ class TickArrays:
         """Build from rows ``(ts, ltp, volume, bid, ask, bid_qty, ask_qty, last_qty, recv_ts)``."""
         if not rows:
             return cls.empty()
-        m = np.array(rows, dtype=np.float64)
-        m = np.nan_to_num(m, nan=0.0)
+        m = np.nan_to_num(np.array(rows, dtype=np.float64), nan=0.0)
+        return cls.from_matrix(m)
+
+    @classmethod
+    def from_matrix(cls, m: npt.NDArray[np.float64]) -> TickArrays:
+        """Build from an (n, 9) float matrix in the column order of :meth:`from_rows`."""
         return cls(
             ts=m[:, 0].astype(np.int64),
             ltp=np.ascontiguousarray(m[:, 1]),
@@ -231,12 +239,15 @@ def load_ticks(conn_hist: sqlite3.Connection, symbol: str, day: date) -> TickArr
     ).fetchone()
     if not known:
         return TickArrays.empty()
-    rows = conn_hist.execute(
-        f"SELECT ts, {TICK_COLUMNS} FROM {table} "
+    cur = conn_hist.execute(
+        f"SELECT ts, {_COALESCED} FROM {table} "
         "WHERE symbol = ? AND ts >= ? AND ts < ? ORDER BY ts, seq",
         (symbol, start, end),
-    ).fetchall()
-    return TickArrays.from_rows(rows)
+    )
+    flat = np.fromiter(chain.from_iterable(cur), dtype=np.float64)
+    if flat.size == 0:
+        return TickArrays.empty()
+    return TickArrays.from_matrix(flat.reshape(-1, 9))
 
 
 def archived_tick_count(conn_hist: sqlite3.Connection) -> int:
