@@ -211,3 +211,33 @@ def test_index_has_no_volume_and_derivatives_follow_their_index(
     )
     closes = [_history(fyers, c.symbol, "D", *day)["candles"][0][4] for c in calls[:3]]
     assert closes[0] > closes[1] > closes[2] > 0  # higher strike, cheaper call
+
+
+def test_oi_flag_appends_open_interest_in_lots(fyers: Any) -> None:
+    params = {
+        "symbol": "NSE:BANKNIFTY26DECFUT",
+        "date_format": "1",
+        "range_from": "2026-11-20",
+        "range_to": "2026-11-20",
+        "cont_flag": "1",
+        "oi_flag": "1",
+    }
+    ones = fyers.history({**params, "resolution": "1"})["candles"]
+    fifteens = fyers.history({**params, "resolution": "15"})["candles"]
+    assert {len(c) for c in ones} == {7} and all(c[6] > 0 and c[6] % 30 == 0 for c in ones)
+    by_ts = {c[0]: c[6] for c in ones}
+    for bar in fifteens:  # the OI of a 15-minute bar is the OI of its last minute
+        assert bar[6] == by_ts[bar[0] + 14 * 60]
+    cash = fyers.history({**params, "symbol": "NSE:SBIN-EQ", "resolution": "D"})["candles"]
+    assert cash[0][6] == 0
+
+
+def test_every_history_call_is_recorded_even_errors(fyers: Any, sdk_at_sim: SimServer) -> None:
+    _history(fyers, SBIN, "D", "2026-11-16", "2026-11-20")
+    _history(fyers, "NSE:NOSUCH-EQ", "D", "2026-11-16", "2026-11-20")
+    _history(fyers, SBIN, "D", "junk", "2026-11-20")
+    ok, unknown, junk = sdk_at_sim.stats.history
+    assert (ok.status, ok.candles, ok.start) == ("ok", 5, _epoch(2026, 11, 16))
+    assert ok.end == _epoch(2026, 11, 21)
+    assert (unknown.status, unknown.symbol, unknown.candles) == ("error", "NSE:NOSUCH-EQ", 0)
+    assert (junk.status, junk.start, junk.end, junk.range_from) == ("error", 0, 0, "junk")

@@ -110,3 +110,16 @@ def test_json_masters_have_the_documented_keys(sim: SimServer) -> None:
 
 def test_unknown_master_file_is_404(sim: SimServer) -> None:
     assert requests.get(f"{sim.url}/sym_details/MCX_COM.csv", timeout=10).status_code == 404
+
+
+def test_index_name_map_agrees_with_the_sdk_bundled_map(sim: SimServer) -> None:
+    import json
+    from pathlib import Path
+
+    from fyers_apiv3 import FyersWebsocket
+
+    served = requests.get(f"{sim.url}/sym_details/index_hsm_mapping.json", timeout=10).json()
+    bundled = json.loads((Path(FyersWebsocket.__file__).parent / "map.json").read_text())
+    assert set(served) == {"NSE:NIFTY50-INDEX", "NSE:NIFTYBANK-INDEX"}
+    for symbol, name in served.items():
+        assert bundled["index_dict"][symbol] == name

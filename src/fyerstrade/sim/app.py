@@ -12,7 +12,7 @@ Route map (paths as the official SDK builds them from ``Config.API`` = ``<base>/
 ``GET  /data/history``                   candles (:mod:`fyerstrade.sim.history`)
 ``GET  /data/quotes``                    quotes
 ``POST /data/symbol-token``              symbol → fytoken, for the SDK's data socket
-``GET  /sym_details/<SEG>.csv|…json``    symbol masters (:mod:`fyerstrade.sim.master`)
+``GET  /sym_details/<SEG>.csv|…json``    symbol masters, index name map (:mod:`.master`)
 ``GET  /_sim/stats``                     counters (:class:`~fyerstrade.sim.stats.SimStats`)
 ``POST /_sim/faults``                    switch faults (:class:`~fyerstrade.sim.faults.Faults`)
 ``POST /_sim/reset``                     clear counters, faults and rate-limit windows
@@ -131,7 +131,9 @@ async def _symbol_master(request: web.Request) -> web.StreamResponse:
     state = request.app[STATE_KEY]
     name = request.match_info["name"]
     universe = state.universe()
-    if name.endswith(".csv") and name[:-4] in master.SEGMENTS:
+    if name == master.INDEX_MAP_FILE:
+        data, content_type = master.index_map(), "application/json"
+    elif name.endswith(".csv") and name[:-4] in master.SEGMENTS:
         data, content_type = master.csv_master(universe, name[:-4]), "text/csv"
     elif name.endswith("_sym_master.json") and name[:-16] in master.SEGMENTS:
         data, content_type = master.json_master(universe, name[:-16]), "application/json"

@@ -11,12 +11,15 @@ Decisions where Fyers' behaviour is not documented (see fyers-api.md §14):
 * ``range_from`` before 2017-07-03 is error -50 naming the first available date.
 * Only complete bars at the simulator's clock: an intraday bar once its end (or the session's
   close) has passed, a daily bar once its session has closed.
+* ``oi_flag=1`` appends open interest as a 7th element of each candle (0 for cash instruments);
+  ``cont_flag`` is accepted and changes nothing (the simulator has no expired contracts to join).
 * A valid request with no bars (a holiday, a future range) answers ``{"s":"no_data",
   "candles":[]}`` with code 200; clients must treat it as "nothing there", not as a failure.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -102,7 +105,30 @@ def _day_bars(
 
 
 def history(state: SimState, params: Mapping[str, str]) -> Answer:
-    """Candles for one symbol and resolution, or an error envelope."""
+    """Candles for one symbol and resolution, or an error envelope; every call is recorded in
+    ``state.stats.history`` (errors too, with ``status="error"``)."""
+    fmt, start, end = params.get("date_format", "0"), 0, 0
+    with contextlib.suppress(InvalidParameterError):  # _history answers it with -50
+        fmt, start, end = _parse_range(params)
+    status, body = _history(state, params)
+    candles = body.get("candles", [])
+    state.stats.record_history(
+        HistoryRequest(
+            symbol=params.get("symbol", ""),
+            resolution=params.get("resolution", ""),
+            date_format=fmt,
+            range_from=params.get("range_from", ""),
+            range_to=params.get("range_to", ""),
+            start=start,
+            end=end,
+            status=str(body["s"]),
+            candles=len(candles),
+        )
+    )
+    return status, body
+
+
+def _history(state: SimState, params: Mapping[str, str]) -> Answer:
     symbol = params.get("symbol", "")
     res_text = params.get("resolution", "")
     resolution = _RESOLUTIONS.get(res_text.upper())
@@ -124,21 +150,34 @@ def history(state: SimState, params: Mapping[str, str]) -> Answer:
     bars = concat([p for p in parts if len(p)])
     if resolution is not Resolution.D and len(bars):
         bars = bars.take((bars.ts >= start) & (bars.ts < end))
-    status = "ok" if len(bars) else "no_data"
-    state.stats.record_history(
-        HistoryRequest(
-            symbol=symbol,
-            resolution=resolution.value,
-            date_format=fmt,
-            range_from=params.get("range_from", ""),
-            range_to=params.get("range_to", ""),
-            start=start,
-            end=end,
-            status=status,
-            candles=len(bars),
-        )
-    )
-    return 200, {"s": status, "code": 200, "message": "", "candles": bars.rows()}
+    rows = bars.rows()
+    if params.get("oi_flag") == "1":
+        for row, oi in zip(rows, open_interest(state, inst, bars, resolution), strict=True):
+            row.append(oi)
+    status = "ok" if rows else "no_data"
+    return 200, {"s": status, "code": 200, "message": "", "candles": rows}
+
+
+def open_interest(
+    state: SimState, inst: SimInstrument, bars: Bars, resolution: Resolution
+) -> list[int]:
+    """Open interest at each candle's close (``oi_flag=1``): 0 for cash instruments; for
+    derivatives a level that builds up through each session, in whole lots. It depends only on
+    the instant, so every resolution reports the same OI at the same time."""
+    if not inst.is_derivative or len(bars) == 0:
+        return [0] * len(bars)
+    out = []
+    base = inst.daily_volume * 0.6
+    for ts in bars.ts.tolist():
+        session = state.cal.session(ist_date(int(ts)))
+        if session is None:
+            out.append(0)
+            continue
+        end = session.close_ts if resolution is Resolution.D else ts + resolution.seconds
+        span = max(session.close_ts - session.open_ts, 1)
+        progress = min(max((end - session.open_ts) / span, 0.0), 1.0)
+        out.append(int(base * (0.85 + 0.15 * progress) / inst.lot) * inst.lot)
+    return out
 
 
 def quote(state: SimState, inst: SimInstrument, now: int) -> dict[str, Any]:

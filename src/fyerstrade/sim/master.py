@@ -2,8 +2,9 @@
 
 ``NSE_CM.csv`` / ``NSE_FO.csv``: headerless CSV, exactly 21 columns per row, in the order of
 §7.2. ``NSE_CM_sym_master.json`` / ``NSE_FO_sym_master.json``: a dict keyed by ticker with the
-§7.3 keys. Both are rendered from the simulator's universe on the sim clock's date, so lot sizes,
-tick sizes and expiries agree with what history and quotes serve.
+§7.3 keys. Both are rendered from the simulator's universe on the sim clock's date, so lot
+sizes, tick sizes and expiries agree with what history and quotes serve.
+``index_hsm_mapping.json``: index ticker → the index name the data socket subscribes with.
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from typing import Any
 from fyerstrade.sim.universe import SimInstrument, Universe
 
 SEGMENTS = {"NSE_CM": 10, "NSE_FO": 11}
+INDEX_MAP_FILE = "index_hsm_mapping.json"
+# Index ticker -> the exchange's index name the data socket subscribes with (as in the SDK's
+# bundled map.json); the SDK fetches this file once per process.
+INDEX_HSM_NAMES = {"NSE:NIFTY50-INDEX": "Nifty 50", "NSE:NIFTYBANK-INDEX": "Nifty Bank"}
 CASH_SESSION = "0915-1530|1815-1915:"
 FO_SESSION = "0915-1530|1815-1915:"
 
@@ -104,3 +109,8 @@ def json_master(universe: Universe, segment: str) -> bytes:
         inst.symbol: _json_entry(inst, universe.day) for inst in universe.segment(SEGMENTS[segment])
     }
     return json.dumps(entries, separators=(",", ":")).encode()
+
+
+def index_map() -> bytes:
+    """``index_hsm_mapping.json`` for the simulator's indices."""
+    return json.dumps(INDEX_HSM_NAMES).encode()

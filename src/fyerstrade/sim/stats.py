@@ -10,11 +10,12 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class HistoryRequest:
-    """One accepted-for-processing ``/data/history`` call.
+    """One ``/data/history`` call that passed authentication and the rate limit.
 
-    ``range_from``/``range_to`` are the raw query values; ``start``/``end`` the half-open epoch
-    window ``[start, end)`` the simulator read them as; ``status`` is the envelope's ``s`` and
-    ``candles`` how many came back.
+    ``symbol``, ``resolution``, ``date_format``, ``range_from``/``range_to`` are the raw query
+    values; ``start``/``end`` the half-open epoch window ``[start, end)`` the simulator read them
+    as (0 when they could not be read); ``status`` is the envelope's ``s`` (``ok``, ``no_data`` or
+    ``error``) and ``candles`` how many came back.
     """
 
     symbol: str
@@ -64,7 +65,8 @@ class SimStats:
 
     @property
     def history(self) -> list[HistoryRequest]:
-        """Every history request that passed authentication and the rate limit, in order."""
+        """Every history request that passed authentication and the rate limit, in order
+        (including the ones answered with an error)."""
         with self._lock:
             return list(self._history)
 
