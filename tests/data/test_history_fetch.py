@@ -151,6 +151,7 @@ def test_unknown_symbol_is_named_and_others_fetched(
     assert set(summary) >= {"requests", "candles_added", "holes_repaired", "seconds"}
     errors = [line for line in out.err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "NSE:NOSUCH-EQ" in errors[0]
+    assert summary["failed_symbols"] == ["NSE:NOSUCH-EQ"]
     cal = get_calendar()
     have = counts(logged_in)
     for sym in ("NSE:SBIN-EQ", "NSE:TCS-EQ"):

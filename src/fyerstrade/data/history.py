@@ -207,6 +207,7 @@ class FetchSummary:
             "planned": self.planned,
             "completed": self.completed,
             "errors": list(self.errors),
+            "failed_symbols": list(self.failed_symbols),
             "interrupted": self.interrupted,
         }
 

@@ -9,7 +9,13 @@ import typer
 
 
 def register(group: typer.Typer) -> None:
-    @group.command("coverage")
+    @group.command(
+        "coverage",
+        help=(
+            "For each symbol × resolution: first and last candle, candles stored, candles the "
+            "NSE calendar expects between them, missing bars and the largest holes."
+        ),
+    )
     def coverage(
         symbol: Annotated[
             str | None, typer.Option("--symbol", "-s", help="Only this symbol.")
@@ -26,8 +32,6 @@ def register(group: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """For each symbol × resolution: first and last candle, candles stored and expected,
-        missing bars and the largest holes."""
         from rich.console import Console
         from rich.table import Table
 

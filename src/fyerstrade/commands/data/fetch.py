@@ -26,7 +26,16 @@ def _parse_date(text: str | None, option: str) -> date | None:
 
 
 def register(group: typer.Typer) -> None:
-    @group.command("fetch")
+    @group.command(
+        "fetch",
+        help=(
+            "Fetch missing candles: new bars since the last fetch and holes inside the stored "
+            "range.\n\nRequests stay within Fyers' span and rate limits; every finished chunk is "
+            "committed, so Ctrl-C loses nothing and a rerun resumes. Ranges Fyers answered empty "
+            "(holidays, before listing) are remembered and not asked again. Exit code 2 when a "
+            "symbol is unknown or a request failed (the other symbols are still fetched)."
+        ),
+    )
     def fetch(
         symbol: Annotated[
             list[str] | None,
@@ -57,12 +66,6 @@ def register(group: typer.Typer) -> None:
             ),
         ] = False,
     ) -> None:
-        """Fetch missing candles: new bars since the last fetch and holes inside the stored range.
-
-        Requests stay within Fyers' span and rate limits; every finished chunk is committed, so
-        Ctrl-C loses nothing and a rerun resumes. Ranges Fyers answered empty (holidays, before
-        listing) are remembered and not asked again.
-        """
         from fyerstrade.calendar import get_calendar
         from fyerstrade.cli import settings
         from fyerstrade.data.history import (

@@ -9,7 +9,15 @@ import typer
 
 
 def register(group: typer.Typer) -> None:
-    @group.command("import")
+    @group.command(
+        "import",
+        help=(
+            "Import candles from a CSV or Parquet file with columns timestamp, open, high, low, "
+            "close, volume (timestamp: epoch seconds, or ISO 8601 with an offset).\n\nEvery "
+            "row is validated first; a bad row is named by its line number and nothing is "
+            "written. Re-importing the same file changes nothing."
+        ),
+    )
     def import_(
         file: Annotated[Path, typer.Argument(help="CSV or Parquet file of candles.")],
         symbol: Annotated[
@@ -19,11 +27,6 @@ def register(group: typer.Typer) -> None:
             str, typer.Option("--resolution", "-r", help="Candle resolution: 1, 5, 15, 60, D ...")
         ],
     ) -> None:
-        """Import candles (columns timestamp, open, high, low, close, volume).
-
-        timestamp is epoch seconds or ISO 8601 with an offset. Every row is validated first; a bad
-        row is named by its line number and nothing is written. Re-importing is harmless.
-        """
         from fyerstrade.calendar import to_ist
         from fyerstrade.cli import settings
         from fyerstrade.data.importer import import_candles
