@@ -22,10 +22,10 @@ import requests
 from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.config import load_settings
 from fyerstrade.data.fetch_plan import FetchPlan, FetchRequest, SeriesPlan
-from fyerstrade.data.history import execute_plan
+from fyerstrade.data.history import FetchSummary, execute_plan
 from fyerstrade.domain import Resolution
 from fyerstrade.fyers.client import FyersClient
-from fyerstrade.fyers.ratelimit import PER_MINUTE, PER_SECOND
+from fyerstrade.fyers.ratelimit import PER_MINUTE, PER_SECOND, RateLimiter
 from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
 from fyerstrade.store.db import open_historical
 
@@ -59,6 +59,37 @@ def floor_seconds(n: int, per_second: int, per_minute: int) -> tuple[float, floa
     return per_s, per_m
 
 
+def _timed_fetch(plan: FetchPlan, per_second: int | None) -> tuple[float, FetchSummary, int]:
+    """Execute ``plan`` against a fresh simulator; ``per_second`` replaces our limiter's rate."""
+    cal = get_calendar()
+    server = SimServer(SimConfig(port=0, seed=42, clock=lambda: NOW))
+    server.start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            settings = load_settings(
+                env_file=None,
+                data_dir=Path(tmp) / "data",
+                log_dir=Path(tmp) / "logs",
+                fyers_url=server.url,
+            )
+            limiter = None if per_second is None else RateLimiter(per_second=per_second)
+            client = FyersClient(
+                settings,
+                app_id=DEFAULT_APP_ID,
+                access_token=_login(server.url),
+                rate_limiter=limiter,
+            )
+            conn = open_historical(settings)
+            time.sleep(1.1)  # let the login requests leave the simulator's 1-second window
+            t0 = time.perf_counter()
+            summary = execute_plan(conn, client, plan, calendar=cal, now=NOW)
+            wall = time.perf_counter() - t0
+            conn.close()
+            return wall, summary, server.stats.rejected_429
+    finally:
+        server.stop()
+
+
 def run() -> None:
     n = int(os.environ.get("FYERSTRADE_BENCH_FETCH_N", "60"))
     cal = get_calendar()
@@ -76,27 +107,7 @@ def run() -> None:
     )
     plan = FetchPlan((SeriesPlan("NSE:SBIN-EQ", Resolution.M5, requests_, n * 75, n * 75, 0),))
 
-    server = SimServer(SimConfig(port=0, seed=42, clock=lambda: NOW))
-    server.start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = load_settings(
-                env_file=None,
-                data_dir=Path(tmp) / "data",
-                log_dir=Path(tmp) / "logs",
-                fyers_url=server.url,
-            )
-            client = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token=_login(server.url))
-            conn = open_historical(settings)
-            time.sleep(1.1)  # let the login requests leave the simulator's 1-second window
-            t0 = time.perf_counter()
-            summary = execute_plan(conn, client, plan, calendar=cal, now=NOW)
-            wall = time.perf_counter() - t0
-            conn.close()
-            rejected = server.stats.rejected_429
-    finally:
-        server.stop()
-
+    wall, summary, rejected = _timed_fetch(plan, None)
     per_s, per_m = floor_seconds(n, SIM_PER_SECOND, SIM_PER_MINUTE)
     floor = max(per_s, per_m)
     own_s, own_m = floor_seconds(n, PER_SECOND, PER_MINUTE)
@@ -113,3 +124,9 @@ def run() -> None:
         f"our limiter runs at {PER_SECOND}/s and {PER_MINUTE}/min (margin under Fyers' limits): "
         f"its own floor {own_floor:.2f} s, wall / that floor {wall / own_floor:.2f}"
     )
+    if os.environ.get("FYERSTRADE_BENCH_FETCH_WHATIF", "1") != "0":
+        wall9, _, rejected9 = _timed_fetch(plan, 9)
+        print(
+            f"what-if, limiter at 9/s: wall {wall9:.2f} s, wall / floor {wall9 / floor:.2f}, "
+            f"429s {rejected9}"
+        )
