@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from datetime import date
 from datetime import time as dtime
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +244,26 @@ def test_sigint_mid_fetch_then_rerun_completes(logged_in: Settings, sim: SimServ
         ).fetchone()
     assert total == distinct == sum(have.values())
     assert np.all(np.array(list(have.values())) > 0)
+
+
+def test_universe_file_dry_run_and_text_summary(
+    logged_in: Settings, sim: SimServer, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    universe = tmp_path / "universe.txt"
+    universe.write_text("# my watchlist\nNSE:SBIN-EQ\n\nNSE:TCS-EQ  # IT\n")
+    args = ["data", "fetch", "--universe", str(universe), "-r", "D"]
+    args += ["--from", "2026-11-02", "--to", "2026-11-20"]
+    assert main([*args, "--dry-run", "--json"]) == 0
+    planned = json.loads(capsys.readouterr().out)
+    # 15 sessions: 14 weekdays (10 Nov is a holiday) and the Sunday 8 Nov Muhurat session.
+    assert [(p["symbol"], p["resolution"], p["bars"]) for p in planned] == [
+        ("NSE:SBIN-EQ", "D", 15),
+        ("NSE:TCS-EQ", "D", 15),
+    ]
+    assert planned[0]["range_from"] == "2026-11-02T00:00:00+05:30"
+    assert planned[0]["range_to"] == "2026-11-20T23:59:59+05:30"
+    assert sim.stats.history == []  # a dry run sends nothing
+    assert main(args) == 0
+    assert capsys.readouterr().out.startswith("2 requests, 30 candles added, 0 holes repaired")
+    assert main(args) == 0
+    assert "nothing to fetch: the store is complete" in capsys.readouterr().out

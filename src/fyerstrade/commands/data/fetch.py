@@ -65,12 +65,17 @@ def register(group: typer.Typer) -> None:
                 help="Treat dates past the published NSE holiday lists as plain weekdays.",
             ),
         ] = False,
+        dry_run: Annotated[
+            bool,
+            typer.Option("--dry-run", help="Print the planned requests; send nothing."),
+        ] = False,
     ) -> None:
         from fyerstrade.calendar import get_calendar
         from fyerstrade.cli import settings
         from fyerstrade.data.history import (
             DEFAULT_RESOLUTIONS,
             fetch_history,
+            plan_fetch,
             read_universe,
             wall_clock,
         )
@@ -98,6 +103,23 @@ def register(group: typer.Typer) -> None:
         start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
 
         s = settings()
+        calendar = get_calendar(assume_weekdays=assume_weekdays)
+        if dry_run:
+            conn = open_historical(s)
+            try:
+                plan = plan_fetch(
+                    conn,
+                    symbols,
+                    resolutions,
+                    calendar=calendar,
+                    now=wall_clock(),
+                    start=start,
+                    end=end,
+                )
+            finally:
+                conn.close()
+            _print_plan(plan, as_json=as_json)
+            return
         client = FyersClient.from_settings(s)  # an expired token stops here, nothing touched
         conn = open_historical(s)
         progress = _ProgressBar()
@@ -108,7 +130,7 @@ def register(group: typer.Typer) -> None:
                     client,
                     symbols,
                     resolutions,
-                    calendar=get_calendar(assume_weekdays=assume_weekdays),
+                    calendar=calendar,
                     clock=wall_clock,
                     start=start,
                     end=end,
@@ -137,6 +159,40 @@ def register(group: typer.Typer) -> None:
             for message in summary.errors:
                 typer.echo(f"error: {message}", err=True)
             raise typer.Exit(2)
+
+
+def _print_plan(plan: FetchPlan, *, as_json: bool) -> None:
+    """The planned requests, as JSON (a list) or one line each (times IST)."""
+    from fyerstrade.calendar import to_ist
+
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "symbol": r.symbol,
+                        "resolution": r.resolution.value,
+                        "range_from": to_ist(r.range_from).isoformat(),
+                        "range_to": to_ist(r.range_to).isoformat(),
+                        "bars": r.bars,
+                        "holes": r.holes,
+                    }
+                    for r in plan
+                ]
+            )
+        )
+        return
+    fmt = "%Y-%m-%d %H:%M"
+    for r in plan:
+        kind = f"repairs {r.holes} hole(s)" if r.holes else "new bars"
+        typer.echo(
+            f"{r.symbol} {r.resolution.value:>3} {to_ist(r.range_from):{fmt}} → "
+            f"{to_ist(r.range_to):{fmt}}  {r.bars:,} bars, {kind}"
+        )
+    typer.echo(
+        f"{len(plan)} requests planned for {plan.missing:,} missing bars "
+        f"({plan.holes} holes inside stored ranges)"
+    )
 
 
 class _ProgressBar:
