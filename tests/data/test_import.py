@@ -56,6 +56,7 @@ def test_good_csv_is_imported_once(tmp_path: Path, settings: Settings) -> None:
     assert (first.rows, first.written) == (30, 30)
     assert (again.rows, again.written) == (30, 0)
     assert not first.known_symbol  # not in the (empty) symbol master: equity, lot 1
+    assert first.off_calendar == 0
     assert len(stored) == 30
     assert stored.ts[0] == ist_epoch(DAY, time(9, 15))
     assert stored.volume[-1] == 1029
@@ -191,3 +192,13 @@ def test_cli_import(tmp_path: Path, settings: Settings, capsys: pytest.CaptureFi
         "error: bad.csv line 5: volume must not be negative; nothing was imported"
     ]
     assert count(settings) == 12
+
+
+def test_candles_off_the_calendar_grid_are_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 5-minute bars stamped one minute late (09:16, 09:21, ...): off the calendar's 5-minute grid.
+    bars = get_calendar().bar_times(DAY, Resolution.M5)[:10] + 60
+    f = write_csv(tmp_path / "late.csv", [f"{t},100,101,99,100,5" for t in bars.tolist()])
+    assert main(["data", "import", str(f), "--symbol", "NSE:SBIN-EQ", "--resolution", "5"]) == 0
+    assert "note: 10 candles are not at bar open times" in capsys.readouterr().out

@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from fyerstrade.calendar import IST_OFFSET
+from fyerstrade.calendar import IST_OFFSET, get_calendar, ist_date
 from fyerstrade.domain import Resolution
-from fyerstrade.errors import InputError
+from fyerstrade.errors import CalendarCoverageError, InputError
 from fyerstrade.store.candles import CandleArrays, upsert_candles
 from fyerstrade.store.symbols import get_instrument
 
@@ -54,6 +54,7 @@ class ImportResult:
     first: int | None  # first and last bar open times (epoch seconds)
     last: int | None
     known_symbol: bool  # in the symbol master; otherwise treated as equity, lot 1, tick 0.05
+    off_calendar: int = 0  # candles not at a bar time the NSE calendar expects
 
 
 @dataclass(slots=True)
@@ -283,12 +284,31 @@ def validate_symbol(symbol: str) -> str:
     return s
 
 
+def off_calendar_count(ts: npt.NDArray[np.int64], resolution: Resolution) -> int:
+    """Candles whose open time is not one the NSE calendar expects (0 when the file reaches past
+    the calendar's holiday lists, where it cannot tell).
+
+    Many is a sign of a file stamped with bar *close* times, or of another exchange's hours;
+    such candles are stored as given but coverage and backtests will not line them up.
+    """
+    if ts.size == 0:
+        return 0
+    try:
+        expected = get_calendar().expected_bars(
+            ist_date(int(ts[0])), ist_date(int(ts[-1])), resolution
+        )
+    except CalendarCoverageError:
+        return 0
+    return int(np.count_nonzero(~np.isin(ts, expected)))
+
+
 def import_candles(
     conn: sqlite3.Connection, path: Path, symbol: str, resolution: Resolution
 ) -> ImportResult:
     """Validate ``path`` completely, then upsert its candles for ``symbol`` × ``resolution``."""
     symbol = validate_symbol(symbol)
     candles = read_candles(path, resolution)
+    off = off_calendar_count(candles.ts, resolution)
     written = upsert_candles(conn, symbol, resolution, candles) if len(candles) else 0
     return ImportResult(
         path=path,
@@ -299,4 +319,5 @@ def import_candles(
         first=int(candles.ts[0]) if len(candles) else None,
         last=int(candles.ts[-1]) if len(candles) else None,
         known_symbol=get_instrument(conn, symbol) is not None,
+        off_calendar=off,
     )

@@ -51,6 +51,12 @@ def register(group: typer.Typer) -> None:
             f"{result.path.name}: {result.rows:,} candles of {result.symbol} {res.value}{span}; "
             f"{result.written:,} new or changed in the store"
         )
+        if result.off_calendar:
+            typer.echo(
+                f"note: {result.off_calendar:,} candles are not at bar open times the NSE "
+                f"calendar expects for {res.value} bars (a file stamped with bar close times?); "
+                "they are stored as given"
+            )
         if not result.known_symbol:
             typer.echo(
                 f"note: {result.symbol} is not in the symbol master; it is treated as an equity "
