@@ -20,6 +20,7 @@ from fyerstrade.data.coverage import (
 from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import CandleArrays, delete_candles, upsert_candles
 from fyerstrade.store.db import open_historical
+from fyerstrade.store.ledger import record_fetch
 
 START, END = date(2026, 11, 16), date(2026, 11, 20)  # Mon-Fri, all trading days
 SYM = "NSE:SBIN-EQ"
@@ -108,6 +109,7 @@ def test_coverage_report_numbers(holey_store: Settings) -> None:
     )
     assert (small.start, small.bars) == (ist_epoch(date(2026, 11, 19), time(10, 0)), 10)
     assert (daily.candles, daily.expected, daily.missing, daily.holes) == (5, 5, 0, ())
+    assert m1.known_empty == 0
     assert (tcs.candles, tcs.expected, tcs.missing) == (75, 75, 0)
     assert by_day == {
         date(2026, 11, 16): 0,
@@ -121,9 +123,8 @@ def test_coverage_report_numbers(holey_store: Settings) -> None:
 def test_cli_coverage_json(holey_store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "coverage", "--symbol", SYM, "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert [set(d) for d in data] == [
-        {"symbol", "resolution", "first", "last", "candles", "expected", "missing", "holes"}
-    ] * 2
+    keys = {"symbol", "resolution", "first", "last", "candles", "expected", "missing", "holes"}
+    assert [set(d) - {"known_empty"} for d in data] == [keys] * 2
     m1 = data[0]
     assert m1["resolution"] == "1"
     assert m1["first"] == "2026-11-16T09:15:00+05:30"
@@ -145,3 +146,14 @@ def test_cli_coverage_table_and_unknown_symbol(
     assert "2026-11-18 09:15 → 2026-11-18 15:29: 375" in out
     assert main(["data", "coverage", "--symbol", "NSE:NOPE-EQ"]) == 2
     assert "no candles stored for NSE:NOPE-EQ" in capsys.readouterr().err
+
+
+def test_missing_bars_the_ledger_knows_are_empty(holey_store: Settings) -> None:
+    conn = open_historical(holey_store)
+    try:
+        t = ist_epoch(date(2026, 11, 19), time(10, 0))
+        record_fetch(conn, SYM, Resolution.M1, t, t + 4 * 60 + 59, 0, "no_data")
+        (m1,) = [r for r in coverage_report(conn, SYM) if r.resolution is Resolution.M1]
+    finally:
+        conn.close()
+    assert (m1.missing, m1.known_empty) == (385, 5)

@@ -5,6 +5,10 @@ calendar expects between them (inclusive), how many of those are missing, and th
 (runs of consecutive missing bars). Everything is numpy set arithmetic on timestamp arrays — one
 ``isin`` per series, no per-bar Python — so a report over years of 1-minute bars stays fast.
 
+Missing bars that the fetch ledger records as answered empty by Fyers (a halt, a holiday the
+calendar does not know, days before a listing) are counted in ``known_empty``: they are missing
+at the source, not a fetch still to do.
+
 A hole is reported as the open time of its first and of its last missing bar (both inclusive) and
 its length in bars. Stored candles the calendar does not expect (a special session the calendar
 does not know) count in ``candles`` but not in ``expected``.
@@ -24,8 +28,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.calendar import IST_OFFSET, NSECalendar, get_calendar, ist_date, ist_epoch, to_ist
+from fyerstrade.data.fetch_plan import known_empty_mask
 from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import candle_stats, candle_timestamps
+from fyerstrade.store.ledger import STATUS_NO_DATA, ledger_entries
 
 Int64Array = npt.NDArray[np.int64]
 
@@ -57,6 +63,7 @@ class CoverageRow:
     expected: int
     missing: int
     holes: tuple[Hole, ...]
+    known_empty: int = 0  # of the missing bars: the fetch ledger says Fyers has none there
 
     @property
     def complete_pct(self) -> float:
@@ -75,6 +82,7 @@ class CoverageRow:
             "expected": self.expected,
             "missing": self.missing,
             "holes": [h.to_json() for h in self.holes],
+            "known_empty": self.known_empty,
         }
 
 
@@ -156,6 +164,15 @@ def coverage_report(
         stored = candle_timestamps(conn, st.symbol, resolution)
         expected = _expected_between(cal, resolution, st.first_ts, st.last_ts)
         missing, holes = find_holes(expected, stored, max_holes)
+        known_empty = 0
+        if missing:
+            empty_ranges = [
+                (e.range_from, e.range_to)
+                for e in ledger_entries(conn, st.symbol, resolution)
+                if e.status == STATUS_NO_DATA
+            ]
+            gaps = expected[~np.isin(expected, stored)]
+            known_empty = int(np.count_nonzero(known_empty_mask(gaps, empty_ranges)))
         rows.append(
             CoverageRow(
                 symbol=st.symbol,
@@ -166,6 +183,7 @@ def coverage_report(
                 expected=int(expected.size),
                 missing=missing,
                 holes=tuple(holes),
+                known_empty=known_empty,
             )
         )
     return rows

@@ -87,7 +87,8 @@ def register(group: typer.Typer) -> None:
                 f"{to_ist(r.last):{fmt}}",
                 f"{r.candles:,}",
                 f"{r.expected:,}",
-                f"{r.missing:,}",
+                f"{r.missing:,}"
+                + (f" ({r.known_empty:,} empty at source)" if r.known_empty else ""),
                 f"{r.complete_pct:.2f}%",
                 hole_text or "-",
             )
