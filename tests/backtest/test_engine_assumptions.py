@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from fyerstrade.backtest.engine import BacktestConfig
+from fyerstrade.domain import OrderType
 from fyerstrade.trading import fills, session
 from fyerstrade.trading.engine import SIZING_HEADROOM
 
@@ -52,5 +53,5 @@ def test_stated_fill_rules_are_the_code_rules() -> None:
         assert phrase in text, phrase
     order = sorted(fills.PRIORITY, key=fills.PRIORITY.__getitem__)
     assert [o.value for o in order][:2] == ["MARKET", "STOP"]
-    assert fills.PRIORITY[fills.OrderType.STOP] < fills.PRIORITY[fills.OrderType.LIMIT]
+    assert fills.PRIORITY[OrderType.STOP] < fills.PRIORITY[OrderType.LIMIT]
     assert "Default 0" in text and defaults()["slippage_ticks"] == 0.0

@@ -12,6 +12,7 @@ Equity points are one per timestamp of the merged timeline: ``equity_ts[k]`` is 
 
 from __future__ import annotations
 
+import gc
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -142,7 +143,7 @@ def _close_times(ts: np.ndarray, resolution: Resolution) -> np.ndarray:
     """When each bar becomes known: the calendar's bar close (a bar never outlives its session),
     or the nominal duration for dates past the calendar's coverage."""
     try:
-        return get_calendar(assume_weekdays=True).bar_close_times(ts, resolution)
+        return get_calendar().bar_close_times(ts, resolution)
     except CalendarCoverageError:
         return ts.astype(np.int64) + resolution.seconds
 
@@ -264,7 +265,14 @@ def run_backtest(
         fixed_quantity=config.quantity,
     )
     engine.start()
-    step_ts, step_close = _replay(engine, states, clock, progress)
+    # the bars, lists and views built above live for the whole run: move them out of the
+    # collector's sight so its passes over the young objects of the loop stay cheap (unfreeze
+    # hands them back afterwards)
+    gc.freeze()
+    try:
+        step_ts, step_close = _replay(engine, states, clock, progress)
+    finally:
+        gc.unfreeze()
     engine.finish(close_positions=True)
     equity, cash, exposure = _equity_curve(engine, states, step_close, config.capital)
     if progress is not None:

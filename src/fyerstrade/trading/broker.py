@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fyerstrade.domain import Order, OrderStatus, Side
+from fyerstrade.domain import Order, Side
+from fyerstrade.trading.enum_members import CANCELLED, OPEN_STATUSES
 from fyerstrade.trading.fills import PRIORITY, Slippage, fill_price
 from fyerstrade.trading.symbols import SymbolState
 
@@ -40,6 +41,10 @@ class WorkingOrder:
         self.ref_open = ref_open
         self.priority = PRIORITY[order.order_type]
         self.seq = seq
+
+
+def _priority(w: WorkingOrder) -> tuple[int, int]:
+    return (w.priority, w.seq)
 
 
 class Broker(Protocol):
@@ -83,15 +88,14 @@ class SimulatedBroker:
 
     def cancel(self, state: SymbolState, order: Order) -> bool:
         for k, w in enumerate(state.working):
-            assert isinstance(w, WorkingOrder)
             if w.order is order:
                 del state.working[k]
-                order.status = OrderStatus.CANCELLED
+                order.status = CANCELLED
                 return True
         return False
 
     def working_orders(self, state: SymbolState) -> list[WorkingOrder]:
-        return [w for w in state.working if isinstance(w, WorkingOrder)]
+        return list(state.working)
 
     def market_price(self, state: SymbolState, side: Side, reference: float) -> float:
         """The price a market order gets when the market stands at ``reference``."""
@@ -101,6 +105,7 @@ class SimulatedBroker:
         """Match the working orders eligible in bar ``i``: market first, then stops, then
         limits (so a stop beats a target in the same bar); orders placed by fills in this bar
         are matched against the same bar after the current pass."""
+        working = state.working
         arrays = state.arrays
         open_ = state.opens[i]
         high = float(arrays.high[i])
@@ -109,23 +114,23 @@ class SimulatedBroker:
         tick = state.instrument.tick_size
         seen: set[int] = set()
         while True:
-            batch = [
-                w
-                for w in state.working
-                if isinstance(w, WorkingOrder) and w.seq not in seen and w.active_from <= i
-            ]
+            submitted = self._seq
+            batch = [w for w in working if w.active_from <= i and w.seq not in seen]
             if not batch:
                 return
-            batch.sort(key=lambda w: (w.priority, w.seq))
+            if len(batch) > 1:
+                batch.sort(key=_priority)
             for w in batch:
                 seen.add(w.seq)
                 order = w.order
-                if not order.status.is_open:
+                if order.status not in OPEN_STATUSES:
                     continue
                 ref = w.ref_open if (w.ref_open is not None and w.active_from == i) else open_
                 price = fill_price(order, ref, high, low, tick, self.slippage)
                 if price is None:
                     continue
-                if w in state.working:
-                    state.working.remove(w)
+                if w in working:
+                    working.remove(w)
                 sink.execute(state, order, price, ts, w.reduce_only)
+            if self._seq == submitted:
+                return  # no order was placed during this pass: nothing new to match

@@ -162,6 +162,8 @@ class Context:
     def size(self, symbol: str, product: ProductType | None = None) -> int:
         """The run's entry quantity for ``symbol`` (fixed, or sized by free margin)."""
         eng = self._engine
+        if eng.fixed_quantity is not None:
+            return eng.fixed_quantity
         st = eng._state(symbol)
         return eng.size(symbol, product or eng.default_product(st))
 

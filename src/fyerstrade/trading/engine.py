@@ -30,8 +30,6 @@ from fyerstrade.calendar import to_ist
 from fyerstrade.domain import (
     Fill,
     Order,
-    OrderStatus,
-    OrderType,
     ProductType,
     Side,
     round_to_tick,
@@ -42,7 +40,20 @@ from fyerstrade.trading.bars import LookAheadError
 from fyerstrade.trading.broker import Broker
 from fyerstrade.trading.clock import Clock, SimulatedClock
 from fyerstrade.trading.context import Context
-from fyerstrade.trading.costs import CostModel
+from fyerstrade.trading.costs import CostModel, ZeroCostModel
+from fyerstrade.trading.enum_members import (
+    BUY,
+    CANCELLED,
+    FILLED,
+    INTRADAY,
+    LIMIT,
+    MARKET,
+    OPEN_STATUSES,
+    REJECTED,
+    SELL,
+    STOP,
+    STOP_LIMIT,
+)
 from fyerstrade.trading.journal import Journal, LogLine, Rejection
 from fyerstrade.trading.orders import OrderRules, opening_quantity
 from fyerstrade.trading.portfolio import Portfolio
@@ -89,7 +100,8 @@ class TradingEngine:
         self._matching: SymbolState | None = None
         self._last_fill_price = 0.0
         self._focus: SymbolState | None = None
-        self._phase = "init"
+        self._has_on_fill = type(strategy).on_fill is not Strategy.on_fill
+        self._zero_costs = isinstance(costs, ZeroCostModel)
         self.ctx = Context(self)
 
     # ---- lifecycle ------------------------------------------------------------------------
@@ -97,7 +109,6 @@ class TradingEngine:
         """Compute indicators, then ``init`` and ``on_start``."""
         for st in self.states:
             self._focus = st
-            self._phase = "indicators"
             try:
                 values = self.strategy.indicators(st.arrays)
                 st.set_indicators(values)
@@ -206,7 +217,10 @@ class TradingEngine:
         instrument = st.instrument_at(now)
         if quantity is None:
             quantity = self.size(symbol, product)
-        kind = _order_type(limit, stop)
+        if limit is None:
+            kind = MARKET if stop is None else STOP
+        else:
+            kind = LIMIT if stop is None else STOP_LIMIT
         tick = instrument.tick_size
         self._order_seq += 1
         order = Order(
@@ -226,13 +240,14 @@ class TradingEngine:
         if reason is None and not reduce_only:
             ref = order.limit_price or order.stop_price or self._last_price(st)
             opening = opening_quantity(pos, side, order.quantity)
-            reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
+            if opening:
+                reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
         if reason is not None:
             self._reject(order, reason, now)
             return order
         inside = self._matching is st
         i = st.cursor.i
-        same_bar = inside and kind is not OrderType.MARKET
+        same_bar = inside and kind is not MARKET
         self.broker.submit(
             st,
             order,
@@ -244,7 +259,7 @@ class TradingEngine:
 
     def cancel(self, order: Order | str) -> bool:
         o = self.orders.get(order) if isinstance(order, str) else order
-        if o is None or not o.status.is_open:
+        if o is None or o.status not in OPEN_STATUSES:
             return False
         return self.broker.cancel(self._state(o.symbol), o)
 
@@ -273,29 +288,34 @@ class TradingEngine:
         pos = self.portfolio.quantity(state.symbol)
         qty = order.remaining
         if reduce_only:
-            reducible = abs(pos) if pos and (pos > 0) != (order.side is Side.BUY) else 0
+            reducible = abs(pos) if pos and (pos > 0) != (order.side is BUY) else 0
             if reducible == 0:
-                order.status = OrderStatus.CANCELLED
+                order.status = CANCELLED
                 order.reject_reason = "reduce-only: no position left to reduce"
                 return
             qty = min(qty, reducible)
         else:
             opening = opening_quantity(pos, order.side, qty)
-            reason = self.rules.funds_reason(opening, price, order.product, self.free_margin())
-            if reason is not None:
-                self._reject(order, f"{reason} at the fill", ts)
-                return
-        instrument = state.instrument_at(ts)
-        costs = self.costs.fill_costs(instrument, order.product, order.side, qty, price, ts)
+            if opening:
+                reason = self.rules.funds_reason(opening, price, order.product, self.free_margin())
+                if reason is not None:
+                    self._reject(order, f"{reason} at the fill", ts)
+                    return
+        if self._zero_costs:
+            costs = 0.0
+        else:
+            instrument = state.instrument if state.lookup is None else state.instrument_at(ts)
+            costs = self.costs.fill_costs(instrument, order.product, order.side, qty, price, ts)
         fill = Fill(
             order.id, state.symbol, order.side, qty, price, ts, costs, order.product, order.tag
         )
         order.avg_fill_price = price
         order.filled_quantity += qty
-        order.status = OrderStatus.FILLED
+        order.status = FILLED
         self._book(state, fill)
         self._last_fill_price = price
-        self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
+        if self._has_on_fill:
+            self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
 
     # ---- money ----------------------------------------------------------------------------
     def mark_to_market(self) -> None:
@@ -308,7 +328,16 @@ class TradingEngine:
         return self.portfolio.equity
 
     def free_margin(self) -> float:
-        return self.equity() - self.portfolio.margin_used(self.rules.leverages)
+        """Equity minus the margin blocked by open positions (one pass, marks positions)."""
+        pf = self.portfolio
+        free = pf.cash
+        lev = self.rules.leverages
+        for symbol, pos in pf.positions.items():
+            q = pos.quantity
+            if q:
+                price = pos.last_price = self._last_price(self.by_symbol[symbol])
+                free += q * price - abs(q) * pos.avg_price / lev[pos.product]
+        return free
 
     # ---- internals ------------------------------------------------------------------------
     def _book(self, state: SymbolState, fill: Fill) -> None:
@@ -326,7 +355,7 @@ class TradingEngine:
     def _force_exit(self, st: SymbolState, qty: int, price: float, ts: int, tag: str) -> None:
         """Close ``qty`` at ``price`` outside the order checks (square-off, end of data)."""
         pos = self.portfolio.positions[st.symbol]
-        side = Side.SELL if qty > 0 else Side.BUY
+        side = SELL if qty > 0 else BUY
         if tag == "square_off":
             price = self.broker.market_price(st, side, price)
         self._order_seq += 1
@@ -338,10 +367,10 @@ class TradingEngine:
             st.symbol,
             side,
             abs(qty),
-            OrderType.MARKET,
+            MARKET,
             pos.product,
             created_ts=ts,
-            status=OrderStatus.FILLED,
+            status=FILLED,
             filled_quantity=abs(qty),
             avg_fill_price=price,
             tag=tag,
@@ -349,14 +378,15 @@ class TradingEngine:
         self.orders[order_id] = order
         fill = Fill(order_id, st.symbol, side, abs(qty), price, ts, costs, pos.product, tag)
         self._book(st, fill)
-        self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", st)
+        if self._has_on_fill:
+            self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", st)
 
     def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
         for w in self.broker.working_orders(st):
-            if w.order.product is ProductType.INTRADAY:
+            if w.order.product is INTRADAY:
                 self.broker.cancel(st, w.order)
         pos = self.portfolio.positions.get(st.symbol)
-        if pos is None or pos.quantity == 0 or pos.product is not ProductType.INTRADAY:
+        if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
         if at_close:
             self._force_exit(st, pos.quantity, st.closes[i], st.close_ts[i], "square_off")
@@ -368,7 +398,7 @@ class TradingEngine:
             self.broker.cancel(st, w.order)
 
     def _reject(self, order: Order, reason: str, ts: int) -> None:
-        order.status = OrderStatus.REJECTED
+        order.status = REJECTED
         order.reject_reason = reason
         self.journal.record_rejection(
             Rejection(ts, order.symbol, order.side, order.quantity, reason)
@@ -416,13 +446,3 @@ class TradingEngine:
                 parts.append(f"at bar {at} IST")
         kind = "look-ahead" if isinstance(exc, LookAheadError) else type(exc).__name__
         return StrategyError(f"{' '.join(parts)}: {kind}: {exc}")
-
-
-def _order_type(limit: float | None, stop: float | None) -> OrderType:
-    if limit is not None and stop is not None:
-        return OrderType.STOP_LIMIT
-    if limit is not None:
-        return OrderType.LIMIT
-    if stop is not None:
-        return OrderType.STOP
-    return OrderType.MARKET

@@ -24,14 +24,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fyerstrade.domain import Order, OrderType, Side, round_to_tick
+from fyerstrade.domain import Order, Side, round_to_tick
+from fyerstrade.trading.enum_members import BUY, LIMIT, MARKET, SIGN, STOP, STOP_LIMIT
 
 # order processing priority inside one bar: market, then stops, then limits
 PRIORITY = {
-    OrderType.MARKET: 0,
-    OrderType.STOP: 1,
-    OrderType.STOP_LIMIT: 1,
-    OrderType.LIMIT: 2,
+    MARKET: 0,
+    STOP: 1,
+    STOP_LIMIT: 1,
+    LIMIT: 2,
 }
 
 
@@ -46,13 +47,13 @@ class Slippage:
         if self.ticks == 0.0 and self.bps == 0.0:
             return price
         move = self.ticks * tick_size + price * self.bps / 10_000.0
-        return round_to_tick(price + move * side.sign, tick_size)
+        return round_to_tick(price + move * SIGN[side], tick_size)
 
 
 def _limit_price(order: Order, open_: float, high: float, low: float) -> float | None:
     limit = order.limit_price
     assert limit is not None
-    if order.side is Side.BUY:
+    if order.side is BUY:
         if open_ <= limit:
             return open_
         return limit if low <= limit else None
@@ -65,7 +66,7 @@ def _stop_trigger(order: Order, open_: float, high: float, low: float) -> float 
     """The price at which the stop triggers in this bar, or None."""
     stop = order.stop_price
     assert stop is not None
-    if order.side is Side.BUY:
+    if order.side is BUY:
         if open_ >= stop:
             return open_
         return stop if high >= stop else None
@@ -86,11 +87,11 @@ def fill_price(
 
     Sets ``order.triggered`` when a stop-limit's stop is hit but its limit is not reached."""
     kind = order.order_type
-    if kind is OrderType.MARKET:
+    if kind is MARKET:
         return slippage.apply(open_, order.side, tick_size)
-    if kind is OrderType.LIMIT:
+    if kind is LIMIT:
         return _limit_price(order, open_, high, low)
-    if kind is OrderType.STOP:
+    if kind is STOP:
         trigger = _stop_trigger(order, open_, high, low)
         return None if trigger is None else slippage.apply(trigger, order.side, tick_size)
     # STOP_LIMIT
@@ -101,7 +102,7 @@ def fill_price(
         order.triggered = True
         limit = order.limit_price
         assert limit is not None
-        if order.side is Side.BUY:
+        if order.side is BUY:
             if trigger <= limit:
                 return trigger
             return limit if low <= limit else None

@@ -20,13 +20,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fyerstrade.calendar import to_ist
-from fyerstrade.domain import Instrument, Order, OrderType, ProductType, Side
+from fyerstrade.domain import Instrument, Order, ProductType, Side
+from fyerstrade.trading.enum_members import CNC, LIMIT, SELL, SIGN, STOP, STOP_LIMIT
 from fyerstrade.trading.session import SessionRules
 
 
 def opening_quantity(position: int, side: Side, quantity: int) -> int:
     """The part of an order that opens or increases exposure (0 for a pure exit)."""
-    signed = quantity * side.sign
+    signed = quantity * SIGN[side]
     if position == 0 or (position > 0) == (signed > 0):
         return quantity
     return max(0, quantity - abs(position))
@@ -40,7 +41,7 @@ class OrderRules:
     leverages: dict[ProductType, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        lev = {p: (1.0 if p is ProductType.CNC else self.intraday_leverage) for p in ProductType}
+        lev = {p: (1.0 if p is CNC else self.intraday_leverage) for p in ProductType}
         object.__setattr__(self, "leverages", lev)
 
     def leverage(self, product: ProductType) -> float:
@@ -53,22 +54,22 @@ class OrderRules:
         if order.quantity <= 0:
             return f"quantity must be positive, got {order.quantity}"
         lot = instrument.lot_size
-        if instrument.is_derivative and lot > 1 and order.quantity % lot:
+        if lot > 1 and order.quantity % lot and instrument.is_derivative:
             day = to_ist(now).date().isoformat()
             return (
                 f"quantity {order.quantity} is not a multiple of the lot size {lot} "
                 f"in force on {day}"
             )
-        if order.order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) and (
+        if order.order_type in (LIMIT, STOP_LIMIT) and (
             order.limit_price is None or order.limit_price <= 0
         ):
             return f"a {order.order_type} order needs a positive limit price"
-        if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and (
+        if order.order_type in (STOP, STOP_LIMIT) and (
             order.stop_price is None or order.stop_price <= 0
         ):
             return f"a {order.order_type} order needs a positive stop price"
         opening = opening_quantity(position, order.side, order.quantity)
-        if opening and order.side is Side.SELL and order.product is ProductType.CNC:
+        if opening and order.side is SELL and order.product is CNC:
             return "short selling is not allowed for CNC (delivery); use INTRADAY or MARGIN"
         if opening and not self.session.entry_allowed(now):
             at = to_ist(now).strftime("%H:%M")

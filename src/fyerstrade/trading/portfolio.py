@@ -15,13 +15,19 @@ opens the rest the other way.
 
 from __future__ import annotations
 
-from fyerstrade.domain import Fill, Position, ProductType, RoundTrip, Side
+from fyerstrade.domain import Fill, Position, ProductType, RoundTrip
+from fyerstrade.trading.enum_members import BUY, SELL, SIGN
 
 EXIT_REASONS = ("signal", "stop", "target", "square_off", "end_of_data", "risk", "manual")
+_EXACT = frozenset(EXIT_REASONS)
 
 
 def exit_reason(tag: str) -> str:
     """Map an order tag to a round-trip exit reason (``target1`` -> ``target``)."""
+    if tag in _EXACT:
+        return tag
+    if not tag:
+        return "signal"
     for reason in EXIT_REASONS:
         if tag.startswith(reason):
             return reason
@@ -56,8 +62,10 @@ class Portfolio:
 
     def apply(self, fill: Fill) -> list[RoundTrip]:
         """Book a fill: cash, position, average price, realized P&L; return closed round trips."""
-        pos = self.position(fill.symbol)
-        signed = fill.quantity * fill.side.sign
+        pos = self.positions.get(fill.symbol)
+        if pos is None:
+            pos = self.positions[fill.symbol] = Position(fill.symbol)
+        signed = fill.quantity * SIGN[fill.side]
         self.cash -= signed * fill.price + fill.costs
         self.total_costs += fill.costs
         pos.last_price = fill.price
@@ -86,7 +94,7 @@ class Portfolio:
         closed.append(
             RoundTrip(
                 symbol=fill.symbol,
-                side=Side.BUY if old > 0 else Side.SELL,
+                side=BUY if old > 0 else SELL,
                 quantity=close_qty,
                 entry_ts=pos.opened_ts,
                 entry_price=pos.avg_price,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, time
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -11,6 +12,9 @@ from fyerstrade.domain import Instrument, Resolution
 from fyerstrade.store.candles import CandleArrays
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
 from fyerstrade.trading.session import DAY, IST_OFFSET, seconds_of_day
+
+if TYPE_CHECKING:
+    from fyerstrade.trading.broker import WorkingOrder
 
 InstrumentLookup = Callable[[str, date], Instrument]
 
@@ -71,7 +75,7 @@ class SymbolState:
         self.closes: list[float] = arrays.close.tolist()
         self.indicator_arrays: dict[str, np.ndarray] = {}
         self.indicator_views: dict[str, SeriesView] = {}
-        self.working: list[object] = []  # the broker's working orders (broker-defined type)
+        self.working: list[WorkingOrder] = []  # the simulated broker's book for this symbol
         self.sq_open: frozenset[int] = frozenset()
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
