@@ -29,7 +29,7 @@ from fyerstrade.store.ticks import insert_live_ticks, load_ticks
 _CANDLES_PER_SYMBOL = 100_000
 _CANDLE_SYMBOLS = 10
 _TICK_SYMBOLS = 200
-_DAYS = 20
+_DAYS = 5  # 10M ticks: 2M a day, 10,000 per symbol-day (a busy stock's real day)
 _T0 = 1_704_166_200  # 2024-01-02 09:15 IST
 _NAIVE_SQL = (
     "INSERT INTO historical_data VALUES (?,?,?,?,?,?,?,?) "
@@ -119,12 +119,12 @@ def _bench_upserts(root: Path) -> None:
 
 
 def _trading_days(n: int) -> list[date]:
-    days, d = [], date(2024, 1, 15)
+    days, d = [], date(2024, 1, 30)
     while len(days) < n:
         if d.weekday() < 5:
             days.append(d)
         d += timedelta(days=1)
-    return days  # 2024-01-15 .. 2024-02-09: two months
+    return days  # 2024-01-30 .. 2024-02-05: two months
 
 
 def _bench_archive(root: Path, n_ticks: int) -> None:
@@ -157,7 +157,7 @@ def _bench_archive(root: Path, n_ticks: int) -> None:
     print(f"archive {stored:,} ticks ({report.batches} batches)  {_rate(stored, move)}")
     print(f"  months: {report.months}")
 
-    picks = [(symbols[(7 * i) % _TICK_SYMBOLS], days[(3 * i) % _DAYS]) for i in range(20)]
+    picks = [(symbols[(7 * i) % _TICK_SYMBOLS], days[i % _DAYS]) for i in range(20)]
     conn = open_historical(settings)
     with _Timer() as first:
         got = load_ticks(conn, *picks[0])
