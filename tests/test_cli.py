@@ -58,7 +58,7 @@ def test_debug_shows_traceback(failing_command: object, capsys: pytest.CaptureFi
 
 def test_console_script_runs() -> None:
     out = subprocess.run(
-        [sys.executable, "-m", "fyerstrade.cli", "--version"],
+        [sys.executable, "-m", "fyerstrade", "--version"],
         capture_output=True,
         text=True,
         check=False,
@@ -69,3 +69,14 @@ def test_console_script_runs() -> None:
 
 def test_typer_app_is_typer() -> None:
     assert isinstance(cli.app, typer.Typer)
+
+
+def test_cli_startup_imports_no_heavy_modules() -> None:
+    """`fyerstrade --help` must start fast: command modules import heavy libraries lazily."""
+    code = (
+        "import sys, fyerstrade.cli; "
+        "heavy = ['pandas', 'numpy', 'aiohttp', 'streamlit', 'fyers_apiv3', 'plotly', 'talib']; "
+        "print(','.join(m for m in heavy if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "", f"imported at CLI start: {out.stdout.strip()}"

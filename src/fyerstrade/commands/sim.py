@@ -17,8 +17,6 @@ from typing import Annotated
 
 import typer
 
-from fyerstrade import cli
-from fyerstrade.sim import SimConfig, SimServer
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_PORT, DEFAULT_SECRET, DEFAULT_SEED
 
 
@@ -30,6 +28,10 @@ def sim(
     per_minute: Annotated[int, typer.Option(help="Requests allowed per minute.")] = 200,
 ) -> None:
     """Serve a Fyers API v3 compatible simulator (REST, symbol masters, synthetic market)."""
+    from fyerstrade import cli
+    from fyerstrade.sim.config import SimConfig
+    from fyerstrade.sim.server import SimServer
+
     cli.settings()  # configures logging into the log directory
     if per_second < 1 or per_minute < 1:
         raise typer.BadParameter("--per-second and --per-minute must be at least 1")

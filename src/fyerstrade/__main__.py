@@ -1,0 +1,5 @@
+"""``python -m fyerstrade`` runs the command line."""
+
+from fyerstrade.cli import run
+
+run()
