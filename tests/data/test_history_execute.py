@@ -119,6 +119,7 @@ def test_a_failing_range_is_recorded_and_the_rest_fetched(conn: sqlite3.Connecti
     summary = run(conn, source, ["NSE:TCS-EQ", "NSE:BAD-EQ", "NSE:SBIN-EQ"], [Resolution.D])
     assert summary.errors == ["HTTP 502 from Fyers after 4 tries", "unknown symbol NSE:BAD-EQ"]
     assert summary.failed_symbols == ["NSE:BAD-EQ"]
+    assert (summary.planned, summary.completed, summary.failed) == (3, 1, 2)
     assert [e.status for e in ledger_entries(conn, "NSE:TCS-EQ", Resolution.D)] == ["error"]
     assert ledger_entries(conn, "NSE:BAD-EQ", Resolution.D) == []
     expected = get_calendar().expected_bars(START, date(2026, 11, 20), Resolution.D)

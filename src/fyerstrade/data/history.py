@@ -190,6 +190,7 @@ class FetchSummary:
 
     planned: int = 0  # requests in the plan
     completed: int = 0  # planned requests answered (with data or empty)
+    failed: int = 0  # planned requests that failed or were skipped (their symbol is unknown)
     requests: int = 0  # HTTP history requests sent (retries included)
     candles_added: int = 0  # rows inserted or changed in the store
     holes_repaired: int = 0  # holes inside the stored range that came back filled
@@ -206,6 +207,7 @@ class FetchSummary:
             "seconds": round(self.seconds, 3),
             "planned": self.planned,
             "completed": self.completed,
+            "failed": self.failed,
             "errors": list(self.errors),
             "failed_symbols": list(self.failed_symbols),
             "interrupted": self.interrupted,
@@ -380,6 +382,7 @@ def execute_plan(
                     stop.set()
                     raise
                 except UnknownSymbolError as exc:
+                    summary.failed += 1
                     if req.symbol not in failed:
                         failed.add(req.symbol)
                         summary.failed_symbols.append(req.symbol)
@@ -387,11 +390,14 @@ def execute_plan(
                         log.error("%s", exc)
                     continue
                 except FyersTradeError as exc:
+                    summary.failed += 1
                     writer.failed(req, exc)
                     summary.errors.append(str(exc))
                     log.error("%s", exc)
                     continue
-                if not isinstance(result, _Skipped):
+                if isinstance(result, _Skipped):
+                    summary.failed += 1
+                else:
                     writer.apply(req, result)
             finish()
             if progress is not None:

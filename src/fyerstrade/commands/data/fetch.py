@@ -237,6 +237,6 @@ class _ProgressBar:
     def update(self, summary: FetchSummary) -> None:
         self._progress.update(
             self._task,
-            completed=summary.completed + len(summary.errors),
+            completed=summary.completed + summary.failed,
             candles=summary.candles_added,
         )
