@@ -22,12 +22,14 @@ def register(group: typer.Typer) -> None:
             typer.Option("--drop-month", metavar="YYYYMM", help="Delete one archived month."),
         ] = None,
         yes: Annotated[bool, typer.Option("--yes", help="Confirm --drop-month.")] = False,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Print JSON (one object; a list with --months).")
+        ] = False,
     ) -> None:
         """Move ticks from live_ticks into historical_ticks (safe to interrupt and rerun).
 
-        Each batch is copied and deleted in one transaction across the two files, so a crash
-        loses and duplicates nothing; rerun to finish."""
+        Each batch is copied and deleted in one transaction across the two files: a crash loses
+        and duplicates nothing; rerun to finish. Archived ticks live in one table per month."""
         from fyerstrade.cli import settings
         from fyerstrade.errors import InputError
 
