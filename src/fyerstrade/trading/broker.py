@@ -107,7 +107,7 @@ class SimulatedBroker:
         are matched against the same bar after the current pass."""
         working = state.working
         arrays = state.arrays
-        open_ = state.opens[i]
+        open_ = float(arrays.open[i])
         high = float(arrays.high[i])
         low = float(arrays.low[i])
         ts = int(arrays.ts[i])

@@ -113,7 +113,7 @@ class TradingEngine:
                 values = self.strategy.indicators(st.arrays)
                 st.set_indicators(values)
             except Exception as exc:
-                raise self._strategy_error(exc, st, None) from exc
+                raise self._strategy_error(exc, st, "indicators") from exc
         self._focus = self.states[0] if self.states else None
         self._guard(self.strategy.init, "init")
         self._guard(self.strategy.on_start, "on_start")
@@ -191,7 +191,7 @@ class TradingEngine:
                 qty = self.portfolio.quantity(st.symbol)
                 if qty and i >= 0:
                     self._cancel_all(st)
-                    self._force_exit(st, qty, st.closes[i], st.close_ts[i], "end_of_data")
+                    self._force_exit(st, qty, st.close_at(i), st.close_ts[i], "end_of_data")
         self._guard(self.strategy.on_stop, "on_stop")
 
     # ---- orders ---------------------------------------------------------------------------
@@ -389,9 +389,9 @@ class TradingEngine:
         if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
         if at_close:
-            self._force_exit(st, pos.quantity, st.closes[i], st.close_ts[i], "square_off")
+            self._force_exit(st, pos.quantity, st.close_at(i), st.close_ts[i], "square_off")
         else:
-            self._force_exit(st, pos.quantity, st.opens[i], int(st.arrays.ts[i]), "square_off")
+            self._force_exit(st, pos.quantity, st.open_at(i), int(st.arrays.ts[i]), "square_off")
 
     def _cancel_all(self, st: SymbolState) -> None:
         for w in self.broker.working_orders(st):
@@ -406,7 +406,9 @@ class TradingEngine:
 
     def _last_price(self, st: SymbolState) -> float:
         i = st.cursor.i
-        return st.closes[i] if i >= 0 else (st.opens[0] if st.opens else 0.0)
+        if i >= 0:
+            return st.close_at(i)
+        return st.open_at(0) if len(st.arrays) else 0.0
 
     def _state(self, symbol: str) -> SymbolState:
         st = self.by_symbol.get(symbol)

@@ -33,7 +33,6 @@ class SymbolState:
         "arrays",
         "bars",
         "close_ts",
-        "closes",
         "cursor",
         "higher",
         "index",
@@ -41,7 +40,6 @@ class SymbolState:
         "indicator_views",
         "instrument",
         "lookup",
-        "opens",
         "resolution",
         "sq_close",
         "sq_open",
@@ -71,14 +69,18 @@ class SymbolState:
         if close_ts is None:
             close_ts = arrays.ts.astype(np.int64) + resolution.seconds
         self.close_ts: list[int] = close_ts.tolist()
-        self.opens: list[float] = arrays.open.tolist()
-        self.closes: list[float] = arrays.close.tolist()
         self.indicator_arrays: dict[str, np.ndarray] = {}
         self.indicator_views: dict[str, SeriesView] = {}
         self.working: list[WorkingOrder] = []  # the simulated broker's book for this symbol
         self.sq_open: frozenset[int] = frozenset()
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
+
+    def open_at(self, i: int) -> float:
+        return float(self.arrays.open[i])
+
+    def close_at(self, i: int) -> float:
+        return float(self.arrays.close[i])
 
     def set_indicators(self, values: Mapping[str, np.ndarray]) -> None:
         n = len(self.arrays)
