@@ -230,3 +230,35 @@ def test_opening_price_crossover_exits_follow_the_rules() -> None:
     for f in fills:
         pos += f.quantity * f.side.sign
         assert 0 <= pos <= 100
+
+
+def test_progress_is_reported_up_to_one() -> None:
+    seen: list[float] = []
+    data = {SYM: synthetic_candles(500, resolution=Resolution.M5)}
+    run_backtest(config(), data=data, progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen) and len(seen) >= 10
+    seen.clear()
+    both = {"A": data[SYM], "B": synthetic_candles(400, resolution=Resolution.M5, seed=9)}
+    run_backtest(config(symbols=["A", "B"]), data=both, progress=seen.append)
+    assert seen[-1] == 1.0 and seen == sorted(seen)
+
+
+def test_indicator_of_the_wrong_length_is_a_strategy_error() -> None:
+    class Bad(Strategy):
+        name: ClassVar[str] = "bad"
+
+        def indicators(self, bars):  # type: ignore[no-untyped-def]
+            return {"x": np.zeros(3)}
+
+    registry.BUILTINS["bad"] = Bad
+    try:
+        with pytest.raises(
+            StrategyError,
+            match=r"strategy bad failed in indicators on "
+            r"NSE:SBIN-EQ: ValueError: indicator 'x' of NSE:SBIN-EQ has shape",
+        ):
+            run_backtest(
+                config(strategy="bad"), data={SYM: synthetic_candles(50, resolution=Resolution.M5)}
+            )
+    finally:
+        del registry.BUILTINS["bad"]
