@@ -243,8 +243,9 @@ def _sample_runs(settings: Settings, options: DemoOptions, report: DemoReport, e
         conn.close()
 
 
-def prepare(settings: Settings, options: DemoOptions, today: date, echo: Echo) -> DemoReport:
-    """Steps 2–5 against a running simulator (``settings`` point at it)."""
+def fill_store(settings: Settings, options: DemoOptions, today: date, echo: Echo) -> DemoReport:
+    """Steps 2–4 against a running simulator (``settings`` point at it): log in, load the
+    symbol master, fetch the universe's candles."""
     report = DemoReport()
     echo("logging in to the simulator")
     _login(settings, echo)
@@ -255,6 +256,12 @@ def prepare(settings: Settings, options: DemoOptions, today: date, echo: Echo) -
         f"{', '.join(options.symbols)}"
     )
     _fetch(settings, options, today, report, echo)
+    return report
+
+
+def prepare(settings: Settings, options: DemoOptions, today: date, echo: Echo) -> DemoReport:
+    """Steps 2–5 against a running simulator: :func:`fill_store`, then the sample runs."""
+    report = fill_store(settings, options, today, echo)
     echo("sample backtests")
     _sample_runs(settings, options, report, echo)
     return report

@@ -13,13 +13,19 @@ from fyerstrade.dashboard.pages import backtest, data, runs
 
 def main() -> None:
     """Configure the page and run the selected one."""
-    st.set_page_config(page_title="fyerstrade", page_icon="📈", layout="wide")
+    st.set_page_config(
+        page_title="fyerstrade", page_icon=":material/candlestick_chart:", layout="wide"
+    )
     pages = [
         st.Page(
-            backtest.render_page, title="Backtest", icon="🧪", url_path="backtest", default=True
+            backtest.render_page,
+            title="Backtest",
+            icon=":material/science:",
+            url_path="backtest",
+            default=True,
         ),
-        st.Page(runs.render_page, title="Runs", icon="📚", url_path="runs"),
-        st.Page(data.render_page, title="Data", icon="🗄️", url_path="data"),
+        st.Page(runs.render_page, title="Runs", icon=":material/history:", url_path="runs"),
+        st.Page(data.render_page, title="Data", icon=":material/database:", url_path="data"),
     ]
     st.navigation(pages).run()
 

@@ -1,6 +1,7 @@
 """Starting the Streamlit dashboard as a child process, and waiting for it to answer.
 
-``fyerstrade dashboard`` and ``fyerstrade demo`` both run ``python -m streamlit run app.py`` with
+``fyerstrade dashboard`` and ``fyerstrade demo`` both run ``streamlit run app.py`` (through
+:mod:`fyerstrade.dashboard.serve`, which preloads the pages first) with
 the same flags: bound to one host (127.0.0.1 by default), headless (no browser opened by
 Streamlit itself), usage statistics off, no file watcher (the app is installed code, not a
 script being edited). The data directory reaches the child through ``FYERSTRADE_DATA_DIR`` in its
@@ -58,11 +59,12 @@ class DashboardSpec:
 
 
 def streamlit_command(spec: DashboardSpec) -> list[str]:
-    """The argv of the Streamlit child process."""
+    """The argv of the Streamlit child process (``fyerstrade.dashboard.serve`` warms up the
+    imports, then runs ``streamlit run``)."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "fyerstrade.dashboard.serve",
         "run",
         str(APP_PATH),
         "--server.address",

@@ -61,12 +61,15 @@ def heatmap_figure(missing: dict[str, dict[date, int]], resolution: Resolution) 
     days = sorted({d for per_day in missing.values() for d in per_day})
     symbols = sorted(missing)
     z = [[missing[s].get(d, 0) for d in days] for s in symbols]
+    top = max((v for row in z for v in row), default=0)
     fig = go.Figure(
         go.Heatmap(
             z=z,
             x=[d.isoformat() for d in days],
             y=symbols,
-            colorscale=[[0.0, "#f7fbff"], [0.01, "#fdd49e"], [1.0, "#b30000"]],
+            colorscale=[[0.0, "#e8f5e9"], [0.001, "#fdd49e"], [1.0, "#b30000"]],
+            zmin=0,
+            zmax=max(1, top),
             colorbar={"title": "missing bars"},
             hovertemplate="%{y}<br>%{x}<br>missing: %{z}<extra></extra>",
             xgap=1,

@@ -1,0 +1,124 @@
+"""The dashboard in a real browser: Chromium (Debian's, through Playwright) against
+``fyerstrade dashboard`` running as a subprocess on a data dir filled from the simulator.
+
+Pick a strategy, symbols, a resolution and dates on the Backtest page, click Run, and see the
+metric cards, the equity chart and the trade table; the run is then listed on the Runs page.
+A screenshot of each page goes to ``artifacts/`` (git-ignored).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from fyerstrade.sim import SimServer
+
+from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_process, fill_from_sim
+
+pytestmark = pytest.mark.e2e
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+TODAY = date(2026, 11, 20)  # the sim fixture's clock
+TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def dashboard_url(sim: SimServer, tmp_path: Path, data_dir: Path) -> Iterator[str]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian's chromium is not installed (run `make browser`)")
+    fill_from_sim(sim, data_dir, tmp_path / "logs", ("NSE:SBIN-EQ", "NSE:TCS-EQ"), 1, TODAY)
+    with dashboard_process(data_dir) as url:
+        yield url
+
+
+def _pick(page: object, label: str, option: str) -> None:
+    page.get_by_role("combobox", name=label).click()  # type: ignore[attr-defined]
+    page.get_by_role("option", name=option, exact=True).click()  # type: ignore[attr-defined]
+
+
+def _set_date(page: object, field: str, day: date) -> None:
+    for part, text in (
+        ("year", f"{day.year}"),
+        ("month", f"{day.month:02d}"),
+        ("day", f"{day.day:02d}"),
+    ):
+        segment = page.get_by_role("spinbutton", name=f"{part}, {field}")  # type: ignore[attr-defined]
+        segment.click()
+        segment.press_sequentially(text)
+    page.keyboard.press("Tab")  # type: ignore[attr-defined]
+
+
+def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_dir: Path) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(TIMEOUT_MS)
+            page.goto(dashboard_url)
+            run_button = page.get_by_role("button", name="Run backtest")
+            run_button.wait_for()
+
+            _pick(page, "Strategy", "sma_crossover")
+            page.get_by_role("spinbutton", name="fast").fill("5")
+            page.get_by_role("spinbutton", name="slow").fill("20")
+            page.get_by_role("spinbutton", name="slow").press("Tab")
+            _pick(page, "Symbols (type to search)", "NSE:TCS-EQ")
+            page.keyboard.press("Escape")
+            _pick(page, "Resolution", "5 minutes")
+            _set_date(page, "Start", date(2026, 11, 2))
+            _set_date(page, "End", date(2026, 11, 19))
+            page.get_by_text("Stored 5 minutes candles").wait_for()
+
+            run_button.click()
+            saved = page.get_by_text(re.compile(r"Run \d{8}-\d{6}-[0-9a-f]{6} saved"))
+            saved.wait_for()
+            run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", saved.inner_text()).group(0)  # type: ignore[union-attr]
+            cards = page.get_by_test_id("stMetric")
+            cards.first.wait_for()
+            labels = cards.all_inner_texts()
+            assert any(t.startswith("Total return") for t in labels)
+            assert any(t.startswith("Sharpe") for t in labels)
+            charts = page.get_by_test_id("stPlotlyChart")
+            charts.nth(3).wait_for()  # equity, drawdown, and one price chart per symbol
+            assert charts.count() == 4
+            page.locator(".js-plotly-plot").first.wait_for()
+            assert page.get_by_text("Equity", exact=True).count() >= 1
+            page.get_by_role("heading", name=re.compile(r"Trades \(\d+\)")).wait_for()
+            assert page.get_by_test_id("stDataFrame").count() >= 1
+            assert page.get_by_text("Traceback").count() == 0
+            page.screenshot(path=str(ARTIFACTS / "dashboard-backtest.png"), full_page=True)
+
+            page.get_by_role("link", name="Runs").click()
+            page.get_by_role("heading", name="Runs").wait_for()
+            page.get_by_text("1 saved run(s)").wait_for()
+            picker = page.get_by_role("combobox", name=re.compile("Runs to compare"))
+            picker.click()
+            option = page.get_by_role("option", name=re.compile(run_id))
+            option.wait_for()
+            option.click()
+            page.keyboard.press("Escape")
+            page.get_by_role("heading", name=re.compile(f"Run {run_id}: sma_crossover")).wait_for()
+            page.screenshot(path=str(ARTIFACTS / "dashboard-runs.png"), full_page=True)
+
+            page.get_by_role("link", name="Data").click()
+            page.get_by_role("heading", name="Coverage").wait_for()
+            page.get_by_role("heading", name="Login").wait_for()
+            page.screenshot(path=str(ARTIFACTS / "dashboard-data.png"), full_page=True)
+            # the sim's token expired at 06:00 IST after its pinned day: either state is shown
+            status = page.get_by_text(re.compile(r"(valid until|expired at) \d{4}-\d\d-\d\d"))
+            assert status.count() == 1
+            token = json.loads((data_dir / "fyers_tokens.json").read_text())["access_token"]
+            assert token not in page.content()
+        finally:
+            browser.close()
