@@ -40,6 +40,11 @@ class SeriesView:
         self._cur = cursor
         self._items: list[float] | None = None
 
+    def rebind(self, arr: np.ndarray) -> None:
+        """Point the view at a new array (a live bar source grew the data)."""
+        self._arr = arr
+        self._items = None
+
     def _list(self) -> list[float]:
         items = self._items
         if items is None:
@@ -124,3 +129,11 @@ class BarsView:
 
     def __len__(self) -> int:
         return len(self.close)
+
+    def rebind(self, arrays: CandleArrays) -> None:
+        self.ts.rebind(arrays.ts)
+        self.open.rebind(arrays.open)
+        self.high.rebind(arrays.high)
+        self.low.rebind(arrays.low)
+        self.close.rebind(arrays.close)
+        self.volume.rebind(arrays.volume)

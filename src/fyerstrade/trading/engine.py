@@ -28,6 +28,7 @@ from typing import Any
 
 from fyerstrade.calendar import to_ist
 from fyerstrade.domain import (
+    Bar,
     Fill,
     Order,
     ProductType,
@@ -146,6 +147,32 @@ class TradingEngine:
         for st in updated:
             if st.sq_close and st.cursor.i in st.sq_close:
                 self._square_off(st, st.cursor.i, at_close=True)
+
+    def on_bars(self, bars: Sequence[Bar], close_ts: int) -> None:
+        """Entry point of a live bar source: ``bars`` (one per symbol) closed at ``close_ts``.
+
+        Each bar is appended to its symbol, the strategy's indicators are recomputed over the
+        bars so far (only closed bars exist, so nothing can look ahead), the first bar at or
+        after the square-off time is marked, and the timestamp is processed by :meth:`step`.
+        The clock is the source's (a wall clock live). A square-off for a day whose bars stop
+        before the square-off time is the live scheduler's job (it has the wall clock)."""
+        updated: list[SymbolState] = []
+        session = self.rules.session
+        for bar in bars:
+            st = self._state(bar.symbol)
+            i = st.append_bar(bar, close_ts)
+            try:
+                st.set_indicators(self.strategy.indicators(st.arrays))
+            except Exception as exc:
+                raise self._strategy_error(exc, st, "indicators") from exc
+            st.cursor.i = i
+            if session.intraday:
+                tail = st.arrays.ts[max(0, i - 1) :]  # the previous bar (if any) and this one
+                at_open, _ = session.square_off_bars(tail)
+                last = len(tail) - 1
+                st.sq_open = frozenset({i}) if at_open.size and at_open[-1] == last else frozenset()
+            updated.append(st)
+        self.step(updated, tuple(s.symbol for s in updated))
 
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
         """Replay bars ``start..stop-1`` of a one-symbol run: exactly the steps of :meth:`step`,

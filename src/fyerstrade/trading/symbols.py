@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fyerstrade.domain import Instrument, Resolution
+from fyerstrade.domain import Bar, Instrument, Resolution
 from fyerstrade.store.candles import CandleArrays
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
 from fyerstrade.trading.session import DAY, IST_OFFSET, seconds_of_day
@@ -29,6 +29,7 @@ class SymbolState:
     became known (the clock at ``on_data``)."""
 
     __slots__ = (
+        "_buffer",
         "_instrument_day",
         "arrays",
         "bars",
@@ -75,6 +76,7 @@ class SymbolState:
         self.sq_open: frozenset[int] = frozenset()
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
+        self._buffer: CandleArrays | None = None
 
     def open_at(self, i: int) -> float:
         return float(self.arrays.open[i])
@@ -92,7 +94,50 @@ class SymbolState:
                     f"expected ({n},) aligned with the bars"
                 )
             self.indicator_arrays[name] = a
-            self.indicator_views[name] = SeriesView(f"{self.symbol}.{name}", a, self.cursor)
+            view = self.indicator_views.get(name)
+            if view is None:
+                self.indicator_views[name] = SeriesView(f"{self.symbol}.{name}", a, self.cursor)
+            else:
+                view.rebind(a)
+
+    def append_bar(self, bar: Bar, close_ts: int) -> int:
+        """Add a bar that has just closed (a live bar source); return its index.
+
+        The columns live in buffers that grow by doubling; ``arrays`` and every view are
+        rebound to the filled part, so views a strategy holds stay valid. Higher-resolution
+        bars are rebuilt on their next request."""
+        n = len(self.arrays)
+        if n and bar.ts <= int(self.arrays.ts[n - 1]):
+            raise ValueError(f"{self.symbol}: bar at {bar.ts} is not after the last bar")
+        buf = self._buffer
+        if buf is None or n == len(buf.ts):
+            cap = max(64, 2 * n)
+            old = self.arrays
+            buf = CandleArrays(
+                np.empty(cap, np.int64),
+                np.empty(cap, np.float64),
+                np.empty(cap, np.float64),
+                np.empty(cap, np.float64),
+                np.empty(cap, np.float64),
+                np.empty(cap, np.int64),
+            )
+            for name in ("ts", "open", "high", "low", "close", "volume"):
+                getattr(buf, name)[:n] = getattr(old, name)
+            self._buffer = buf
+        buf.ts[n] = bar.ts
+        buf.open[n] = bar.open
+        buf.high[n] = bar.high
+        buf.low[n] = bar.low
+        buf.close[n] = bar.close
+        buf.volume[n] = bar.volume
+        k = n + 1
+        self.arrays = CandleArrays(
+            buf.ts[:k], buf.open[:k], buf.high[:k], buf.low[:k], buf.close[:k], buf.volume[:k]
+        )
+        self.bars.rebind(self.arrays)
+        self.close_ts.append(int(close_ts))
+        self.higher.clear()
+        return n
 
     def instrument_at(self, ts: int) -> Instrument:
         """The instrument with the lot size in force on the IST date of ``ts``."""
