@@ -262,3 +262,32 @@ def test_indicator_of_the_wrong_length_is_a_strategy_error() -> None:
             )
     finally:
         del registry.BUILTINS["bad"]
+
+
+class Logger(Strategy):
+    name: ClassVar[str] = "logger"
+    quarter: ClassVar[list[tuple[int, int, float]]] = []
+
+    def on_data(self, ctx: Context) -> None:
+        sym = ctx.symbols[0]
+        q = ctx.bars(sym, Resolution.M15)
+        if len(q):
+            type(self).quarter.append((ctx.now, int(q.ts.last), q.high.last))
+        if len(ctx.bars(sym).close) == 3:
+            ctx.log(f"third bar at {ctx.time:%H:%M}", symbol=sym)
+
+
+def test_log_lines_and_fifteen_minute_bars_from_five_minute_bars() -> None:
+    registry.BUILTINS["logger"] = Logger
+    try:
+        bars = synthetic_candles(9, resolution=Resolution.M5)
+        r = run_backtest(config(strategy="logger"), data={SYM: bars})
+    finally:
+        del registry.BUILTINS["logger"]
+    (line,) = r.logs
+    assert (line.level, line.symbol, line.message) == ("INFO", SYM, "third bar at 09:30")
+    assert line.ts == int(bars.ts[2]) + 300
+    # the 09:15 quarter closes at 09:30 with the third 5-minute bar, and not before
+    first = Logger.quarter[0]
+    assert first == (int(bars.ts[2]) + 300, int(bars.ts[0]), float(bars.high[:3].max()))
+    assert len(Logger.quarter) == 7 and Logger.quarter[-1][1] == int(bars.ts[6])
