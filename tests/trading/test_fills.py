@@ -171,3 +171,21 @@ def test_rejection_reasons_are_recorded() -> None:
     assert reasons[1].startswith("short selling is not allowed for CNC")
     assert reasons[2].startswith("insufficient funds: needs ₹502,500.00 margin")
     assert r.fills == []
+
+
+def test_cancelled_order_never_fills() -> None:
+    placed = []
+    r = run_table(
+        ROWS,
+        {
+            "10:00": [lambda c: placed.append(c.buy(c.symbols[0], 5, limit=99.0))],
+            "10:05": [
+                lambda c: placed.append(len(c.open_orders(c.symbols[0]))),
+                lambda c: placed.append(c.cancel(placed[0].id)),
+                lambda c: placed.append(c.cancel(placed[0])),
+            ],
+        },
+    )
+    assert placed[1:] == [1, True, False]  # one working order; cancelled once
+    assert placed[0].status is OrderStatus.CANCELLED
+    assert r.fills == []  # the 10:15 bar's low (98.0) would have filled it
