@@ -34,6 +34,9 @@ CARD_METRICS = (
     "final_equity",
 )
 IST_OFFSET = pd.Timedelta(hours=5, minutes=30)
+#: Display budgets: about one point per screen pixel (the CSV downloads keep every point).
+EQUITY_POINTS = 2_000
+PRICE_CANDLES = 1_200
 
 
 @dataclass(slots=True)
@@ -108,13 +111,17 @@ def render(view: ResultView) -> None:
         st.dataframe(metrics_table(view.metrics), hide_index=True, width="stretch")
     left, right = st.columns(2)
     left.plotly_chart(
-        equity_figure(view.equity_ts, view.equity, initial_capital=view.capital),
+        equity_figure(
+            view.equity_ts, view.equity, initial_capital=view.capital, max_points=EQUITY_POINTS
+        ),
         key=f"{view.key}-equity",
         width="stretch",
     )
     dd = drawdown_series(view.equity, view.capital)
     right.plotly_chart(
-        drawdown_figure(view.equity_ts, dd), key=f"{view.key}-drawdown", width="stretch"
+        drawdown_figure(view.equity_ts, dd, max_points=EQUITY_POINTS),
+        key=f"{view.key}-drawdown",
+        width="stretch",
     )
     for symbol, bars in view.bars.items():
         if len(bars) == 0:
@@ -129,6 +136,7 @@ def render(view: ResultView) -> None:
                 bars.close,
                 trades=view.trades,
                 indicators=view.indicators.get(symbol, {}),
+                max_bars=PRICE_CANDLES,
             ),
             key=f"{view.key}-price-{symbol}",
             width="stretch",

@@ -13,11 +13,33 @@ import sys
 
 
 def warm_up() -> None:
-    """Import the pages and build the calendar (the slow first-time work)."""
+    """Import the pages, build the calendar, and draw one tiny figure of each kind (plotly
+    loads its validators on first use, over a second on a busy machine)."""
+    import logging
+
+    import numpy as np
+
+    # st.cache_data warns "No runtime found" when decorating before Streamlit's runtime exists;
+    # harmless here (the runtime adopts the caches), so keep it off the user's terminal.
+    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
     from fyerstrade.calendar import get_calendar
     from fyerstrade.dashboard.pages import backtest, data, runs  # noqa: F401
+    from fyerstrade.domain import Resolution
+    from fyerstrade.reporting.charts import (
+        comparison_figure,
+        drawdown_figure,
+        equity_figure,
+        price_figure,
+    )
 
     get_calendar()
+    ts = np.arange(4, dtype=np.int64) * 60 + 1_700_000_000
+    v = np.array([1.0, 2.0, 1.5, 2.5])
+    equity_figure(ts, v, initial_capital=1.0)
+    drawdown_figure(ts, v - 3.0)
+    price_figure("X", ts, v, v + 1, v - 1, v, indicators={"sma": v})
+    comparison_figure({"a": (ts, v)})
+    data.heatmap_figure({}, Resolution.D)
 
 
 def main(argv: list[str]) -> None:
