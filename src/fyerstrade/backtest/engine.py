@@ -305,7 +305,7 @@ def _replay(
     if len(states) == 1:
         st = states[0]
         n = len(st.arrays)
-        chunk = n if progress is None else max(1, n // 100)
+        chunk = min(65_536, n) if progress is None else max(1, n // 100)
         for lo in range(0, n, chunk):
             engine.replay(st, clock, lo, min(n, lo + chunk))
             if progress is not None:

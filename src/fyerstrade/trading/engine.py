@@ -178,7 +178,9 @@ class TradingEngine:
         """Replay bars ``start..stop-1`` of a one-symbol run: exactly the steps of :meth:`step`,
         inlined (this loop is the backtest's hot path: no allocation per bar)."""
         cursor = state.cursor
-        close_ts = state.close_ts
+        # a list of Python ints for this stretch only (reading numpy scalars per bar is slower,
+        # a list for the whole run costs memory)
+        close_ts = state.close_ts[start:stop].tolist()
         sq_open = state.sq_open
         sq_close = state.sq_close
         working = state.working
@@ -187,9 +189,9 @@ class TradingEngine:
         on_data = self.strategy.on_data
         ctx = self.ctx
         ctx.updated = (state.symbol,)
-        for i in range(start, stop):
+        for i, now in enumerate(close_ts, start):
             cursor.i = i
-            clock.ts = close_ts[i]
+            clock.ts = now
             self.step_index = i
             if sq_open and i in sq_open:
                 self._square_off(state, i, at_close=False)
@@ -199,7 +201,7 @@ class TradingEngine:
                 self._matching = None
             if higher:
                 for hb in higher.values():
-                    hb.update(clock.ts)
+                    hb.update(now)
             try:
                 on_data(ctx)
             except StrategyError:
@@ -218,7 +220,7 @@ class TradingEngine:
                 qty = self.portfolio.quantity(st.symbol)
                 if qty and i >= 0:
                     self._cancel_all(st)
-                    self._force_exit(st, qty, st.close_at(i), st.close_ts[i], "end_of_data")
+                    self._force_exit(st, qty, st.close_at(i), st.close_ts_at(i), "end_of_data")
         self._guard(self.strategy.on_stop, "on_stop")
 
     # ---- orders ---------------------------------------------------------------------------
@@ -416,7 +418,7 @@ class TradingEngine:
         if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
         if at_close:
-            self._force_exit(st, pos.quantity, st.close_at(i), st.close_ts[i], "square_off")
+            self._force_exit(st, pos.quantity, st.close_at(i), st.close_ts_at(i), "square_off")
         else:
             self._force_exit(st, pos.quantity, st.open_at(i), int(st.arrays.ts[i]), "square_off")
 

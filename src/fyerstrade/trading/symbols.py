@@ -69,7 +69,7 @@ class SymbolState:
         self.bars = BarsView(symbol, arrays, self.cursor)
         if close_ts is None:
             close_ts = arrays.ts.astype(np.int64) + resolution.seconds
-        self.close_ts: list[int] = close_ts.tolist()
+        self.close_ts: np.ndarray = np.asarray(close_ts, dtype=np.int64)
         self.indicator_arrays: dict[str, np.ndarray] = {}
         self.indicator_views: dict[str, SeriesView] = {}
         self.working: list[WorkingOrder] = []  # the simulated broker's book for this symbol
@@ -77,6 +77,9 @@ class SymbolState:
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
         self._buffer: CandleArrays | None = None
+
+    def close_ts_at(self, i: int) -> int:
+        return int(self.close_ts[i])
 
     def open_at(self, i: int) -> float:
         return float(self.arrays.open[i])
@@ -135,7 +138,7 @@ class SymbolState:
             buf.ts[:k], buf.open[:k], buf.high[:k], buf.low[:k], buf.close[:k], buf.volume[:k]
         )
         self.bars.rebind(self.arrays)
-        self.close_ts.append(int(close_ts))
+        self.close_ts = np.append(self.close_ts, np.int64(close_ts))
         self.higher.clear()
         return n
 
