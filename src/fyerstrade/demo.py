@@ -42,11 +42,13 @@ from fyerstrade.dashboard.launcher import (
     DEFAULT_PORT,
     DashboardSpec,
     free_port,
+    port_in_use,
     start_dashboard,
     stop_process,
     wait_until_up,
 )
 from fyerstrade.domain import Resolution
+from fyerstrade.errors import InputError
 from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
 
 log = logging.getLogger(__name__)
@@ -292,6 +294,11 @@ def run_demo(
 ) -> int:
     """The whole demo; blocks until Ctrl-C/SIGTERM or the dashboard exits; returns its exit code
     (0 after a requested stop)."""
+    if port_in_use(options.host, options.port):
+        raise InputError(
+            f"port {options.port} on {options.host} is already in use (another dashboard?); "
+            f"pass --port with a free port, e.g. --port {free_port(options.host)}"
+        )
     options.data_dir.mkdir(parents=True, exist_ok=True)
     today = datetime.now(IST).date()
     sim = SimServer(SimConfig(port=0, seed=options.seed, per_minute=1_000))

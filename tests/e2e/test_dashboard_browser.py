@@ -58,6 +58,18 @@ def _set_date(page: object, field: str, day: date) -> None:
     page.keyboard.press("Tab")  # type: ignore[attr-defined]
 
 
+def _screenshot(page: object, name: str) -> None:
+    """The whole page: Streamlit scrolls inside its own container, so grow the viewport to the
+    content's height first, then restore it."""
+    height = page.evaluate(  # type: ignore[attr-defined]
+        "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], section')]"
+        ".map(e => e.scrollHeight), document.body.scrollHeight)"
+    )
+    page.set_viewport_size({"width": 1400, "height": min(int(height) + 40, 8000)})  # type: ignore[attr-defined]
+    page.screenshot(path=str(ARTIFACTS / name))  # type: ignore[attr-defined]
+    page.set_viewport_size({"width": 1400, "height": 1000})  # type: ignore[attr-defined]
+
+
 def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_dir: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as p:
@@ -97,7 +109,7 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             page.get_by_role("heading", name=re.compile(r"Trades \(\d+\)")).wait_for()
             assert page.get_by_test_id("stDataFrame").count() >= 1
             assert page.get_by_text("Traceback").count() == 0
-            page.screenshot(path=str(ARTIFACTS / "dashboard-backtest.png"), full_page=True)
+            _screenshot(page, "dashboard-backtest.png")
 
             page.get_by_role("link", name="Runs").click()
             page.get_by_role("heading", name="Runs").wait_for()
@@ -109,12 +121,12 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             option.click()
             page.keyboard.press("Escape")
             page.get_by_role("heading", name=re.compile(f"Run {run_id}: sma_crossover")).wait_for()
-            page.screenshot(path=str(ARTIFACTS / "dashboard-runs.png"), full_page=True)
+            _screenshot(page, "dashboard-runs.png")
 
             page.get_by_role("link", name="Data").click()
             page.get_by_role("heading", name="Coverage").wait_for()
             page.get_by_role("heading", name="Login").wait_for()
-            page.screenshot(path=str(ARTIFACTS / "dashboard-data.png"), full_page=True)
+            _screenshot(page, "dashboard-data.png")
             # the sim's token expired at 06:00 IST after its pinned day: either state is shown
             status = page.get_by_text(re.compile(r"(valid until|expired at) \d{4}-\d\d-\d\d"))
             assert status.count() == 1

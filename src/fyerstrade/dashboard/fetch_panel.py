@@ -53,19 +53,23 @@ def render_fetch_form(settings: Settings) -> None:
         text = st.text_area(
             "Symbols (comma or newline separated)",
             value=", ".join(known[:6]),
+            key="fetch-symbols",
             help="Fyers tickers, e.g. NSE:SBIN-EQ, NSE:NIFTY50-INDEX",
         )
         resolutions = st.multiselect(
             "Resolutions",
             FETCH_RESOLUTIONS,
+            key="fetch-resolutions",
             default=list(DEFAULT_RESOLUTIONS),
             format_func=resolution_label,
         )
         c1, c2 = st.columns(2)
         today = datetime.now(ZoneInfo("Asia/Kolkata")).date()
-        start = c1.date_input("From", value=today - timedelta(days=30), max_value=today)
-        end = c2.date_input("To", value=today, max_value=today)
-        submitted = st.form_submit_button("Fetch")
+        start = c1.date_input(
+            "From", value=today - timedelta(days=30), max_value=today, key="fetch-from"
+        )
+        end = c2.date_input("To", value=today, max_value=today, key="fetch-to")
+        submitted = st.form_submit_button("Fetch", key="fetch-submit")
     if not submitted:
         return
     symbols = parse_symbols(text)
