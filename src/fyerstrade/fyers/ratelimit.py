@@ -2,9 +2,10 @@
 
 Fyers allows 10 requests/s, 200/min and 100,000/day, shared by all REST endpoints; a user who
 breaks the per-minute limit more than three times in a day is blocked for the rest of the day.
-:class:`RateLimiter` therefore keeps a margin (8/s, 180/min by default) using *sliding* windows:
+:class:`RateLimiter` therefore keeps a margin (9/s, 180/min by default) using *sliding* windows:
 no 1-second or 60-second interval ever holds more than the cap, so no fixed server-side window
-can either (the margin absorbs network jitter between our clock and theirs).
+can either. The fetcher also spaces request starts evenly, so one request of margin per second
+is enough; the per-minute margin (the limit whose breach blocks the account) stays at 10%.
 
 A 429 from the server (:meth:`RateLimiter.penalize`) pauses every caller, not only the one that
 got it. The daily count is kept per IST date in ``<data dir>/fyers_request_budget.json``, written
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 IST = ZoneInfo("Asia/Kolkata")
 BUDGET_FILE = "fyers_request_budget.json"
-PER_SECOND = 8
+PER_SECOND = 9
 PER_MINUTE = 180
 DAILY_BUDGET = 100_000
 _FLUSH_EVERY = 25
