@@ -85,6 +85,25 @@ def equity_frame(ts: npt.NDArray[np.int64], equity: npt.NDArray[np.float64]) -> 
     return pd.DataFrame({"time_ist": _ist(pd.Series(ts, dtype="int64")), "equity": equity})
 
 
+def is_signal(values: npt.NDArray[np.float64]) -> bool:
+    """Whether an indicator is a -1/0/+1 signal (a crossing marker) rather than a price level;
+    signals are not drawn over candles, where they would only show as spikes."""
+    finite = values[np.isfinite(values)]
+    return finite.size > 0 and bool(np.isin(finite, (-1.0, 0.0, 1.0)).all())
+
+
+def chart_indicators(
+    indicators: Mapping[str, npt.NDArray[np.float64]],
+) -> dict[str, npt.NDArray[np.float64]]:
+    """The indicators worth drawing over a price chart (levels, not signals)."""
+    out = {}
+    for name, series in indicators.items():
+        values = np.asarray(series, dtype=np.float64)
+        if not is_signal(values):
+            out[name] = values
+    return out
+
+
 def metric_cards(metrics: Mapping[str, Any]) -> None:
     """The headline metrics as cards, four to a row."""
     keys = [k for k in CARD_METRICS if k in metrics]
@@ -135,7 +154,7 @@ def render(view: ResultView) -> None:
                 bars.low,
                 bars.close,
                 trades=view.trades,
-                indicators=view.indicators.get(symbol, {}),
+                indicators=chart_indicators(view.indicators.get(symbol, {})),
                 max_bars=PRICE_CANDLES,
             ),
             key=f"{view.key}-price-{symbol}",

@@ -179,9 +179,10 @@ def render_page() -> None:
             st.subheader(f"Run {run.run_id}: {run.strategy}")
             st.caption(
                 f"{_params_text(run.params)} · {', '.join(run.symbols)} · "
-                f"{run.resolution} · {run.start} → {run.end} · {run.mode} · "
-                f"config: {json.dumps(run.config, default=str)}"
+                f"{run.resolution} · {run.start} → {run.end} · {run.mode}"
             )
+            with st.expander("Full configuration (enough to repeat the run)"):
+                st.json(json.loads(json.dumps(run.config, default=str)))
             render(
                 ResultView(
                     key=f"run-{run.run_id}",

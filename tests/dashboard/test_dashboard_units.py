@@ -1,0 +1,82 @@
+"""Pure pieces of the dashboard: form validation, indicator filtering, launcher arguments."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, time
+from pathlib import Path
+
+import numpy as np
+
+from fyerstrade.dashboard.backtest_form import BacktestRequest, validate
+from fyerstrade.dashboard.fetch_panel import parse_symbols
+from fyerstrade.dashboard.launcher import DashboardSpec, child_environment, streamlit_command
+from fyerstrade.dashboard.results_view import chart_indicators
+from fyerstrade.domain import Resolution
+from fyerstrade.strategies.sma_crossover import SmaCrossover
+
+
+def _req(**kw: object) -> BacktestRequest:
+    base: dict[str, object] = {
+        "strategy": "sma_crossover", "params": {"fast": "5", "slow": 20},
+        "symbols": ["NSE:SBIN-EQ"], "resolution": Resolution.M5,
+        "start": date(2026, 10, 1), "end": date(2026, 11, 20),
+        "available": (date(2026, 9, 1), date(2026, 11, 20)),
+    }  # fmt: skip
+    base.update(kw)
+    return BacktestRequest(**base)  # type: ignore[arg-type]
+
+
+def test_a_good_form_becomes_backtest_config_kwargs() -> None:
+    kwargs, problems = validate(_req(), SmaCrossover)
+    assert problems == []
+    assert kwargs is not None
+    assert kwargs["params"] == {"fast": 5, "slow": 20, "allow_short": False}  # converted, filled
+    assert kwargs["symbols"] == ["NSE:SBIN-EQ"] and kwargs["mode"] == "positional"
+
+
+def test_every_mistake_is_named_by_field() -> None:
+    kwargs, problems = validate(
+        _req(params={"fsat": 3}, start=date(2026, 11, 20), end=date(2026, 11, 1), capital=0.0,
+             quantity=0, slippage_bps=-1.0),
+        SmaCrossover,
+    )  # fmt: skip
+    assert kwargs is None
+    fields = {p.field: p.message for p in problems}
+    assert "did you mean 'fast'" in fields["params"]
+    assert "before the start date" in fields["dates"]
+    assert set(fields) == {"params", "dates", "capital", "quantity", "slippage"}
+
+
+def test_dates_outside_the_store_and_intraday_rules() -> None:
+    _, problems = validate(_req(start=date(2025, 1, 1), end=date(2025, 2, 1)), SmaCrossover)
+    assert [p.field for p in problems] == ["dates"]
+    assert "stored: 2026-09-01–2026-11-20" in problems[0].message
+    _, problems = validate(
+        _req(mode="intraday", resolution=Resolution.D, square_off=time(15, 45)), SmaCrossover
+    )
+    assert {p.field for p in problems} == {"mode", "square_off"}
+
+
+def test_signals_are_not_drawn_over_candles() -> None:
+    levels = np.array([np.nan, 101.5, 102.0])
+    cross = np.array([np.nan, 0.0, 1.0, -1.0, 0.0])
+    kept = chart_indicators({"sma": levels, "cross": cross})
+    assert list(kept) == ["sma"]
+
+
+def test_parse_symbols() -> None:
+    assert parse_symbols("nse:sbin-eq, NSE:TCS-EQ\nNSE:SBIN-EQ") == ["NSE:SBIN-EQ", "NSE:TCS-EQ"]
+
+
+def test_streamlit_is_bound_headless_and_told_the_data_dir(tmp_path: Path) -> None:
+    spec = DashboardSpec(data_dir=tmp_path / "d", port=8599, extra_env={"FYERS_APP_ID": "SIM-100"})
+    argv = streamlit_command(spec)
+    pairs = dict(itertools.pairwise(argv))
+    assert pairs["--server.address"] == "127.0.0.1" and pairs["--server.port"] == "8599"
+    assert pairs["--server.headless"] == "true"
+    assert pairs["--browser.gatherUsageStats"] == "false"
+    assert argv[argv.index("run") + 1].endswith("fyerstrade/dashboard/app.py")
+    env = child_environment(spec)
+    assert env["FYERSTRADE_DATA_DIR"] == str((tmp_path / "d").resolve())
+    assert env["FYERS_APP_ID"] == "SIM-100"
