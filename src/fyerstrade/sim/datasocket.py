@@ -187,9 +187,12 @@ def hub_for(state: SimState) -> DataSocketHub:
 class _Connection:
     """One client: protocol state and the streaming loop."""
 
-    def __init__(self, hub: DataSocketHub, ws: web.WebSocketResponse) -> None:
+    def __init__(
+        self, hub: DataSocketHub, ws: web.WebSocketResponse, transport: asyncio.Transport | None
+    ) -> None:
         self.hub = hub
         self.ws = ws
+        self.transport = transport
         self.source = TickSource(hub.state)
         self.authed = False
         self.lite = False
@@ -305,7 +308,8 @@ class _Connection:
     def _prev_close(self, inst: SimInstrument, now: int, first_open: float) -> float:
         if not inst.is_derivative:
             try:
-                return self.hub.state.market.previous_close(inst, ist_date(now))
+                close = self.hub.state.market.previous_close(inst, ist_date(now))
+                return round(round(close / inst.tick) * inst.tick, 2)
             except ValueError:  # not a trading day
                 pass
         return first_open
@@ -329,6 +333,12 @@ class _Connection:
         if not self.ws.closed:
             await self.ws.send_bytes(frame)
 
+    def _abort(self) -> None:
+        """Drop the TCP connection without a closing handshake, as a network failure does."""
+        transport = self.transport
+        if transport is not None:
+            transport.abort()
+
     async def _send_data(self, records: list[bytes]) -> None:
         for i in range(0, len(records), MAX_RECORDS):
             self.message_no += 1
@@ -345,7 +355,7 @@ class _Connection:
             await asyncio.sleep(STREAM_INTERVAL)
             drop_gen, stall_gen = self.hub.generations()
             if drop_gen != self.drop_gen:
-                await self.ws.close()
+                self._abort()
                 return
             if stall_gen != self.stall_gen:
                 self.stalled = True
@@ -367,7 +377,8 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     hub = hub_for(request.app[STATE_KEY])
     ws = web.WebSocketResponse(max_msg_size=1 << 20)
     await ws.prepare(request)
-    conn = _Connection(hub, ws)
+    transport = request.transport
+    conn = _Connection(hub, ws, transport if isinstance(transport, asyncio.Transport) else None)
     with hub._lock:
         hub.connections += 1
         hub.connects += 1

@@ -1,0 +1,454 @@
+"""The live market-data feed: the SDK's ``FyersDataSocket`` behind a small, reliable interface.
+
+Life of a tick: Fyers (or the simulator) → the SDK's socket thread → :func:`tick_from_message`
+(pure) → ``Feed.ticks`` (a ``queue.SimpleQueue[Tick]``) → the live engine's thread. The SDK
+callback thread does nothing else, so a slow consumer never stalls the socket.
+
+What the feed adds to the SDK (its traps are in ``fyers-api.md`` §8 and §12.5):
+
+* **One SDK socket per connection, not the singleton.** ``FyersDataSocket()`` returns one
+  process-wide instance and a second construction rewires the first; the feed builds a private
+  instance each time it connects, so an old socket that is still shutting down (its
+  ``close_connection`` blocks up to 10 s on its ping thread, done on a background thread) never
+  touches the new one, and a new day's token means a new socket.
+* **Authentication is checked, not assumed.** The SDK calls ``on_connect`` even when the token is
+  rejected; the feed waits for the ``cn`` acknowledgement. A rejected or expired token sets
+  :attr:`Feed.status` to ``AUTH_FAILED`` with an :class:`~fyerstrade.errors.AuthError` in
+  :attr:`Feed.error`, and the feed stops: retrying a dead token is a crash loop.
+* **Reconnects are the feed's own** (the SDK's are disabled: they wait 5 s+ and forget the
+  subscriptions): after a dropped connection, or when the watchdog sees no tick for
+  ``stall_seconds`` while the market is open, the feed reconnects with backoff and resubscribes.
+* **Gaps are reported.** After any interruption the first tick puts a :class:`Gap` (last tick
+  before, first tick after, exchange time) on ``Feed.gaps``; :func:`backfill` fetches the
+  1-minute bars that were missed from the history API.
+
+Lite mode delivers only LTP, with no timestamp or volume: such ticks are stamped with the feed's
+clock and carry volume 0, fine for prices, not for building bars.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from fyerstrade.calendar import get_calendar, ist_date
+from fyerstrade.config import Settings
+from fyerstrade.domain import Bar, Resolution, Tick
+from fyerstrade.errors import AuthError, FyersTradeError, RetryableError
+from fyerstrade.fyers import endpoints
+from fyerstrade.fyers.client import FyersClient
+from fyerstrade.logs import register_secret
+
+__all__ = [
+    "Control",
+    "Feed",
+    "FeedStatus",
+    "Gap",
+    "backfill",
+    "control_from_message",
+    "market_is_open",
+    "tick_from_message",
+]
+
+log = logging.getLogger(__name__)
+
+LOGIN_HINT = "log in again with `fyerstrade auth login`"
+AUTH_TIMEOUT = 10.0  # seconds to wait for the server's auth acknowledgement
+
+
+# ----------------------------------------------------------------------------- pure parsers
+
+
+def tick_from_message(msg: object, *, recv_ns: int = 0, fallback_ts: int = 0) -> Tick | None:
+    """The :class:`Tick` in one ``on_message`` dict of the SDK, or ``None`` for anything else
+    (control messages, depth updates, malformed dicts).
+
+    Full symbol updates (``type`` ``sf``) carry the exchange time of the last trade and the
+    cumulative day volume; index updates (``if``) carry the feed time and no volume; lite
+    messages carry only ``ltp`` and are stamped ``fallback_ts``.
+    """
+    if not isinstance(msg, Mapping):
+        return None
+    kind = msg.get("type")
+    symbol = msg.get("symbol")
+    ltp = msg.get("ltp")
+    if kind not in ("sf", "if") or not isinstance(symbol, str) or not _is_number(ltp):
+        return None
+    ts = msg.get("last_traded_time") if kind == "sf" else None
+    if not _is_number(ts):
+        ts = msg.get("exch_feed_time")
+    if not _is_number(ts):
+        ts = fallback_ts
+    return Tick(
+        symbol=symbol,
+        ts=int(ts),  # type: ignore[arg-type]
+        ltp=float(ltp),  # type: ignore[arg-type]
+        volume=_int(msg.get("vol_traded_today")),
+        bid=_float(msg.get("bid_price")),
+        ask=_float(msg.get("ask_price")),
+        bid_qty=_int(msg.get("bid_size")),
+        ask_qty=_int(msg.get("ask_size")),
+        last_qty=_int(msg.get("last_traded_qty")),
+        recv_ns=recv_ns,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Control:
+    """A control or error message of the SDK: ``kind`` is its ``type`` (``cn`` auth, ``ful``/
+    ``lit`` mode, ``sub``/``unsub``, …; ``""`` when absent)."""
+
+    kind: str
+    code: int
+    ok: bool
+    message: str
+
+
+def control_from_message(msg: object) -> Control | None:
+    """The :class:`Control` in an SDK message or error dict (``None`` for ticks and non-dicts)."""
+    if not isinstance(msg, Mapping) or "code" not in msg or "ltp" in msg:
+        return None
+    return Control(
+        kind=str(msg.get("type", "")),
+        code=_int(msg.get("code")),
+        ok=msg.get("s") == "ok",
+        message=str(msg.get("message", "")),
+    )
+
+
+def _is_number(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _int(x: object) -> int:
+    return int(x) if _is_number(x) else 0  # type: ignore[call-overload]
+
+
+def _float(x: object) -> float:
+    return float(x) if _is_number(x) else 0.0  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- gaps
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """An interruption of the feed: ``start`` = exchange time of the last tick before it,
+    ``end`` = of the first tick after it (epoch seconds)."""
+
+    start: int
+    end: int
+
+    def missed_minutes(self) -> tuple[int, int]:
+        """``(first, last)`` open times of the 1-minute bars the live builder could not complete:
+        from the minute of the last tick before the gap to the minute before the first tick
+        after it (that minute is still forming live)."""
+        return self.start - self.start % 60, self.end - self.end % 60 - 60
+
+
+def backfill(client: FyersClient, symbols: Iterable[str], gap: Gap) -> list[Bar]:
+    """The complete 1-minute bars of ``symbols`` missed during ``gap``, from the history API,
+    in (symbol, time) order. Empty when the gap fell inside one minute."""
+    first, last = gap.missed_minutes()
+    if last < first:
+        return []
+    out: list[Bar] = []
+    for symbol in symbols:
+        for ts, o, h, lo, c, v in client.history(symbol, Resolution.M1, first, last):
+            if first <= ts <= last:
+                out.append(Bar(symbol, Resolution.M1, ts, o, h, lo, c, v))
+    return out
+
+
+def market_is_open(now: float) -> bool:
+    """Whether NSE is in a continuous-trading session at ``now`` (the default watchdog gate)."""
+    ts = int(now)
+    session = get_calendar(assume_weekdays=True).session(ist_date(ts))
+    return session is not None and session.contains(ts)
+
+
+# ----------------------------------------------------------------------------- the feed
+
+
+class FeedStatus(StrEnum):
+    STOPPED = "STOPPED"
+    CONNECTING = "CONNECTING"
+    LIVE = "LIVE"
+    RECONNECTING = "RECONNECTING"
+    AUTH_FAILED = "AUTH_FAILED"
+
+
+class _Connection:
+    """One SDK socket and what its callbacks reported (written by the SDK threads)."""
+
+    def __init__(self) -> None:
+        self.sdk: Any = None
+        self.authed = threading.Event()
+        self.answered = threading.Event()  # auth acknowledged or refused
+        self.closed = threading.Event()
+        self.auth_error: Control | None = None
+
+
+class Feed:
+    """Ticks of ``symbols`` from the Fyers data socket, kept alive.
+
+    ``access_token`` is ``"APP_ID:JWT"`` as the SDK wants it. ``clock`` gives epoch seconds (the
+    watchdog's "now" and the stamp of lite ticks); ``market_open(now)`` gates the watchdog so a
+    quiet evening is not a stall. ``reconnect_delays`` are the waits before successive attempts
+    (the last repeats).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        access_token: str,
+        symbols: Sequence[str],
+        *,
+        lite: bool = False,
+        stall_seconds: float = 30.0,
+        reconnect_delays: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0),
+        clock: Callable[[], float] = time.time,
+        market_open: Callable[[float], bool] = market_is_open,
+    ) -> None:
+        if ":" not in access_token:
+            raise AuthError(f"the data socket needs the token as APP_ID:TOKEN; {LOGIN_HINT}")
+        if not symbols:
+            raise ValueError("a feed needs at least one symbol")
+        register_secret(access_token.partition(":")[2])
+        self.settings = settings
+        self.symbols = list(dict.fromkeys(symbols))
+        self.lite = lite
+        self.stall_seconds = stall_seconds
+        self.reconnect_delays = tuple(reconnect_delays) or (1.0,)
+        self.clock = clock
+        self.market_open = market_open
+        self.ticks: queue.SimpleQueue[Tick] = queue.SimpleQueue()
+        self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
+        self.status = FeedStatus.STOPPED
+        self.error: FyersTradeError | None = None
+        self.connects = 0
+        self.reconnects = 0
+        self.ticks_received = 0
+        self._token = access_token
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._live = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: _Connection | None = None
+        self._last_tick_mono = 0.0
+        self._last_tick_ts = 0
+        self._gap_start: int | None = None
+        self._closers: list[threading.Thread] = []
+
+    # ------------------------------------------------------------------ control
+
+    def start(self) -> None:
+        """Connect and subscribe in the background; returns at once."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="fyers-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self, *, wait: bool = False) -> None:
+        """Stop the feed. The SDK socket closes on a background thread (it blocks up to ~10 s);
+        ``wait=True`` waits for that too."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=AUTH_TIMEOUT + 5)
+            self._thread = None
+        self._retire(self._conn)
+        self._conn = None
+        if self.status is not FeedStatus.AUTH_FAILED:
+            self.status = FeedStatus.STOPPED
+        if wait:
+            for t in self._closers:
+                t.join()
+
+    @property
+    def running(self) -> bool:
+        """Whether the supervisor is still working (False after ``stop`` or an AuthError)."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def wait_live(self, timeout: float) -> bool:
+        """Block until the feed is authenticated and subscribed (or ``timeout`` seconds)."""
+        return self._live.wait(timeout)
+
+    # ------------------------------------------------------------------ supervisor
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            if self._conn is None:
+                if self.connects:
+                    delay = self.reconnect_delays[min(attempt, len(self.reconnect_delays) - 1)]
+                    if self._stop.wait(delay):
+                        break
+                attempt += 1
+                try:
+                    self._conn = self._connect()
+                except AuthError as exc:
+                    self.error = exc
+                    self.status = FeedStatus.AUTH_FAILED
+                    log.error("data feed stopped: %s", exc)
+                    return
+                except RetryableError as exc:
+                    log.warning("data feed: %s; retrying", exc)
+                    continue
+                attempt = 0
+            conn = self._conn
+            self._wake.wait(0.2)
+            self._wake.clear()
+            if conn.auth_error is not None:  # rejected after a while (server-side expiry)
+                self._fail_auth(conn, conn.auth_error)
+                return
+            reason = ""
+            if conn.closed.is_set():
+                reason = "the connection closed"
+            elif self._stalled():
+                reason = f"no tick for {self.stall_seconds:g} s while the market is open"
+            if reason:
+                log.warning("data feed: %s; reconnecting", reason)
+                self._interrupted()
+                self._retire(conn)
+                self._conn = None
+
+    def _stalled(self) -> bool:
+        idle = time.monotonic() - self._last_tick_mono
+        return idle > self.stall_seconds and self.market_open(self.clock())
+
+    def _interrupted(self) -> None:
+        self._live.clear()
+        self.status = FeedStatus.RECONNECTING
+        self.reconnects += 1
+        if self._gap_start is None and self._last_tick_ts:
+            self._gap_start = self._last_tick_ts
+
+    def _fail_auth(self, conn: _Connection, control: Control) -> None:
+        self.error = self._auth_error(control)
+        self.status = FeedStatus.AUTH_FAILED
+        self._live.clear()
+        log.error("data feed stopped: %s", self.error)
+        self._retire(conn)
+        self._conn = None
+
+    def _connect(self) -> _Connection:
+        """Build a private SDK socket, connect, wait for auth, subscribe."""
+        from fyers_apiv3.FyersWebsocket.data_ws import FyersDataSocket
+
+        self.status = FeedStatus.CONNECTING if not self.connects else FeedStatus.RECONNECTING
+        self.connects += 1
+        conn = _Connection()
+        log_dir = self.settings.log_dir
+        log_dir.mkdir(parents=True, exist_ok=True)
+        # A private instance: FyersDataSocket.__new__ would hand back the process-wide one.
+        sdk = object.__new__(FyersDataSocket)
+        sdk.__init__(
+            access_token=self._token,
+            log_path=str(log_dir),
+            litemode=self.lite,
+            reconnect=False,
+            on_message=lambda m: self._on_message(conn, m),
+            on_error=lambda m: self._on_error(conn, m),
+            on_connect=lambda: None,
+            on_close=lambda m: self._on_close(conn),
+        )
+        conn.sdk = sdk
+        endpoints.redirect_data_socket(sdk, self.settings)
+        sdk.connect()  # opens the socket thread, sleeps 2 s, then returns
+        conn.answered.wait(AUTH_TIMEOUT)
+        if not conn.authed.is_set():
+            self._retire(conn)
+            if conn.auth_error is not None:
+                raise self._auth_error(conn.auth_error)
+            raise RetryableError("the data socket did not acknowledge authentication in time")
+        self._last_tick_mono = time.monotonic()  # the watchdog counts from the subscription
+        sdk.subscribe(symbols=self.symbols, data_type="SymbolUpdate")
+        self.status = FeedStatus.LIVE
+        self._live.set()
+        log.info("data feed live: %d symbols (%s mode)", len(self.symbols), self._mode)
+        return conn
+
+    @property
+    def _mode(self) -> str:
+        return "lite" if self.lite else "full"
+
+    def _auth_error(self, control: Control) -> AuthError:
+        return AuthError(
+            f"the data socket rejected the access token ({control.message or control.code}); "
+            f"{LOGIN_HINT}"
+        )
+
+    def _retire(self, conn: _Connection | None) -> None:
+        """Close an SDK socket on a background thread and release its log file."""
+        if conn is None or conn.sdk is None:
+            return
+        sdk, conn.sdk = conn.sdk, None
+
+        def close() -> None:
+            with contextlib.suppress(Exception):
+                sdk.close_connection()
+            _close_sdk_logger(sdk)
+
+        t = threading.Thread(target=close, name="fyers-feed-close", daemon=True)
+        t.start()
+        self._closers = [c for c in self._closers if c.is_alive()] + [t]
+
+    # ------------------------------------------------------------------ SDK callbacks
+
+    def _on_message(self, conn: _Connection, msg: object) -> None:
+        recv_ns = time.monotonic_ns()
+        tick = tick_from_message(msg, recv_ns=recv_ns, fallback_ts=int(self.clock()))
+        if tick is not None:
+            if conn is not self._conn:
+                return  # a retired socket's last words
+            self.ticks_received += 1
+            self._last_tick_mono = time.monotonic()
+            if self._gap_start is not None:
+                self.gaps.put(Gap(self._gap_start, tick.ts))
+                self._gap_start = None
+            self._last_tick_ts = tick.ts
+            self.ticks.put(tick)
+            return
+        control = control_from_message(msg)
+        if control is not None and control.kind == "cn":
+            if control.ok:
+                conn.authed.set()
+            else:
+                conn.auth_error = control
+                self._wake.set()
+            conn.answered.set()
+
+    def _on_error(self, conn: _Connection, msg: object) -> None:
+        control = control_from_message(msg)
+        if control is not None and control.kind == "cn" and not control.ok:
+            conn.auth_error = control
+            conn.answered.set()
+            self._wake.set()
+            return
+        log.warning("data feed error: %s", msg if isinstance(msg, Mapping) else repr(msg))
+
+    def _on_close(self, conn: _Connection) -> None:
+        conn.closed.set()
+        self._wake.set()
+
+
+def _close_sdk_logger(sdk: Any) -> None:
+    """Close the ``fyersDataSocket.log`` handler the SDK opens per socket and never closes
+    (only the first one is attached to the shared ``FyersDataSocket`` logger; detach it too)."""
+    logger = getattr(sdk, "data_logger", None)
+    handler = getattr(logger, "logger_handler", None)
+    if not isinstance(handler, logging.Handler):
+        return
+    std = getattr(logger, "_logger", None)
+    if isinstance(std, logging.Logger):
+        std.removeHandler(handler)
+    handler.close()
