@@ -5,6 +5,8 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import requests
+
 from fyerstrade.config import Settings
 from fyerstrade.fyers.feed import control_from_message, tick_from_message
 from fyerstrade.sim import SimServer
@@ -97,3 +99,21 @@ def test_sdk_lite_mode_sends_ltp_only(
             assert set(m) == {"ltp", "symbol", "type"}
         tick = tick_from_message(inbox.of("sf")[-1], fallback_ts=123)
         assert tick is not None and tick.ts == 123 and tick.volume == 0
+
+
+def test_control_plane_sets_the_market_clock_and_faults(sim: SimServer) -> None:
+    url = sim.url
+    r = requests.post(
+        f"{url}/_sim/clock", json={"start": "2026-11-20T10:00:00+05:30", "speed": 60}, timeout=5
+    )
+    assert r.status_code == 200, r.text
+    assert MARKET_START <= r.json()["now"] < MARKET_START + 600 and r.json()["speed"] == 60
+    assert requests.get(f"{url}/_sim/clock", timeout=5).json()["speed"] == 60
+    naive = requests.post(f"{url}/_sim/clock", json={"start": "2026-11-20T10:00:00"}, timeout=5)
+    assert naive.status_code == 400 and "offset" in naive.json()["message"]
+    bad = requests.post(f"{url}/_sim/clock", json={"speed": 0}, timeout=5)
+    assert bad.status_code == 400
+    unknown = requests.post(f"{url}/_sim/datasocket", json={"explode": True}, timeout=5)
+    assert unknown.status_code == 400 and "malformed" in unknown.json()["message"]
+    ok = requests.post(f"{url}/_sim/datasocket", json={"malformed": 2}, timeout=5)
+    assert ok.status_code == 200 and ok.json()["malformed_pending"] == 2
