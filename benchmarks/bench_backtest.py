@@ -210,10 +210,11 @@ def _portfolio(per_symbol: int) -> tuple[float, int, int]:
 
 def run() -> None:
     n = int(os.environ.get("FYERSTRADE_BENCH_BARS", "1000000"))
+    # first, while this process is small: Linux carries a process's peak RSS across exec
+    rss, rss_before = _fresh_process_rss_mb(n)
     bars = synthetic_candles(n, seed=42)
     print(f"{n:,} one-minute bars, sma_crossover 10/30, fixed qty {QTY}, no costs")
     ours_s, ours_trades, ours_eq = _ours(bars)
-    rss, rss_before = _fresh_process_rss_mb(n)
     ours_rate = n / ours_s
     print(
         f"  fyerstrade      {ours_rate:>12,.0f} bars/s  {ours_s:6.2f} s  trades {ours_trades}"

@@ -16,6 +16,13 @@ Life of a bar (``step``), for each symbol with a new bar ``i``:
 4. intraday square-off at the close of ``i`` when the day has no bar at/after the square-off
    time.
 
+Life of an order: ``ctx.buy`` → :meth:`TradingEngine.place` (quantity and product defaults,
+tick rounding, :class:`~fyerstrade.trading.orders.OrderRules` checks; a refusal is a
+``Rejection``) → ``broker.submit`` → the broker matches it in a later bar (or tick) and calls
+:meth:`TradingEngine.execute` (reduce-only clipping, funds re-check at the fill price, charges
+from the cost model) → ``Portfolio.apply`` → journal (fill, closed round trips) →
+``strategy.on_fill``.
+
 A strategy exception anywhere becomes a :class:`~fyerstrade.errors.StrategyError` naming the
 strategy, the symbol and the bar (IST), and the run stops.
 """
@@ -314,6 +321,7 @@ class TradingEngine:
     def execute(
         self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
     ) -> None:
+        """Book the execution of ``order`` at ``price`` (the broker's side of a fill)."""
         pos = self.portfolio.quantity(state.symbol)
         qty = order.remaining
         if reduce_only:
