@@ -35,8 +35,8 @@ CARD_METRICS = (
 )
 IST_OFFSET = pd.Timedelta(hours=5, minutes=30)
 #: Display budgets: about one point per screen pixel (the CSV downloads keep every point).
-EQUITY_POINTS = 2_000
-PRICE_CANDLES = 1_200
+EQUITY_POINTS = 1_000
+PRICE_CANDLES = 600
 
 
 @dataclass(slots=True)
