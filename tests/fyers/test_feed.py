@@ -27,7 +27,7 @@ from fyerstrade.fyers.feed import (
 from fyerstrade.live.bars import BarBuilder
 from fyerstrade.sim import DEFAULT_APP_ID, SimServer
 from fyerstrade.sim.datasocket import hub_for
-from plugins.datasocket import wait_for
+from plugins.datasocket import MARKET_START, wait_for
 
 RECORDED = json.loads(
     (Path(__file__).parents[1] / "fixtures" / "hsm" / "sdk_messages.json").read_text()
@@ -172,7 +172,7 @@ def test_feed_reconnects_and_resubscribes_after_a_drop(
 
 def test_watchdog_reconnects_a_silent_stall(feed_factory: FeedFactory, live_sim: SimServer) -> None:
     hub = hub_for(live_sim.state)
-    feed = feed_factory([SBIN], stall_seconds=0.5)
+    feed = feed_factory([SBIN], stall_seconds=1.0)
     feed.start()
     assert feed.wait_live(15)
     wait_for(lambda: feed.ticks_received > 5, what="first ticks")
@@ -239,7 +239,7 @@ def test_backfill_resolution_is_one_minute(live_sim: SimServer, live_token: str)
         app_id=DEFAULT_APP_ID,
         access_token=live_token.partition(":")[2],
     )
-    t0 = 1_795_149_600  # 2026-11-20 10:10 IST
+    t0 = MARKET_START - 1800  # 09:30 IST, complete on the simulator's clock
     bars = backfill(client, [SBIN, "NSE:RELIANCE-EQ"], Gap(t0 + 20, t0 + 190))
     assert [(b.symbol, b.ts) for b in bars] == [
         (s, t0 + 60 * i) for s in (SBIN, "NSE:RELIANCE-EQ") for i in range(3)

@@ -1,10 +1,15 @@
-"""Fixtures for the data socket: a simulator on the wall clock (the SDK checks token expiry
-against the real time) whose market clock plays a trading session at high speed.
+"""Fixtures for the data socket: a simulator whose whole clock (REST and market) plays the next
+trading day from 10:00 IST at high speed.
 
-* ``live_sim``: a started :class:`~fyerstrade.sim.SimServer` (seed 42, wall clock, free port),
-  the SDK's REST config and ``FYERSTRADE_FYERS_URL``/``FYERS_APP_ID`` pointing at it, and its
-  market clock at :data:`MARKET_START` (Friday 2026-11-20 10:00 IST) running at
-  :data:`MARKET_SPEED` (four market minutes per wall second).
+The SDK checks token expiry against the real time, so the simulated day must lie in the future:
+tokens issued "at 10:00 IST next trading day" expire the morning after, still ahead of the wall
+clock. REST (symbol-token, history) and ticks then agree on the date and on which bars are
+complete.
+
+* ``live_sim``: a started :class:`~fyerstrade.sim.SimServer` (seed 42, free port) on a
+  :class:`~fyerstrade.sim.datasocket.MarketClock` starting at :data:`MARKET_START` and running at
+  :data:`MARKET_SPEED` (four market minutes per wall second); the SDK's REST config and
+  ``FYERSTRADE_FYERS_URL``/``FYERS_APP_ID`` point at it.
 * ``live_token``: ``"SIM-100:<jwt>"``, the form the SDK's data socket wants, from the SDK login.
 * ``private_sdk_socket(...)``: a context manager giving an official ``FyersDataSocket`` that is
   not the process-wide singleton, redirected to the simulator, closed on a background thread at
@@ -17,17 +22,18 @@ import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import time as dtime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 
+from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
-from fyerstrade.sim.datasocket import hub_for
+from fyerstrade.sim.datasocket import MarketClock, hub_for
 
-MARKET_START = int(datetime(2026, 11, 20, 10, 0, tzinfo=ZoneInfo("Asia/Kolkata")).timestamp())
+MARKET_DAY = get_calendar(assume_weekdays=True).next_trading_day(ist_date(int(time.time())))
+MARKET_START = ist_epoch(MARKET_DAY, dtime(10, 0))
 MARKET_SPEED = 240.0
 
 
@@ -35,9 +41,10 @@ MARKET_SPEED = 240.0
 def live_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
     from fyers_apiv3 import fyersModel
 
-    server = SimServer(SimConfig(port=0, seed=42))
+    clock = MarketClock(MARKET_START, MARKET_SPEED)
+    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now))
+    hub_for(server.state).clock = clock
     server.start()
-    hub_for(server.state).clock.set(MARKET_START, MARKET_SPEED)
     monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
     monkeypatch.setattr(fyersModel.Config, "DATA_API", f"{server.url}/data")
     monkeypatch.setenv("FYERSTRADE_FYERS_URL", server.url)

@@ -107,7 +107,8 @@ def test_control_plane_sets_the_market_clock_and_faults(sim: SimServer) -> None:
         f"{url}/_sim/clock", json={"start": "2026-11-20T10:00:00+05:30", "speed": 60}, timeout=5
     )
     assert r.status_code == 200, r.text
-    assert MARKET_START <= r.json()["now"] < MARKET_START + 600 and r.json()["speed"] == 60
+    ten_am = 1_795_149_000  # 2026-11-20 10:00 IST
+    assert ten_am <= r.json()["now"] < ten_am + 600 and r.json()["speed"] == 60
     assert requests.get(f"{url}/_sim/clock", timeout=5).json()["speed"] == 60
     naive = requests.post(f"{url}/_sim/clock", json={"start": "2026-11-20T10:00:00"}, timeout=5)
     assert naive.status_code == 400 and "offset" in naive.json()["message"]

@@ -362,16 +362,19 @@ class Feed:
             on_close=lambda m: self._on_close(conn),
         )
         conn.sdk = sdk
+        self._conn = conn  # from here on its ticks are ours (the snapshot comes early)
         endpoints.redirect_data_socket(sdk, self.settings)
         sdk.connect()  # opens the socket thread, sleeps 2 s, then returns
         conn.answered.wait(AUTH_TIMEOUT)
         if not conn.authed.is_set():
             self._retire(conn)
+            self._conn = None
             if conn.auth_error is not None:
                 raise self._auth_error(conn.auth_error)
             raise RetryableError("the data socket did not acknowledge authentication in time")
-        self._last_tick_mono = time.monotonic()  # the watchdog counts from the subscription
+        # blocking: symbol-token HTTP, then a 0.5 s sleep in the SDK before the frame is queued
         sdk.subscribe(symbols=self.symbols, data_type="SymbolUpdate")
+        self._last_tick_mono = time.monotonic()  # the watchdog counts from the subscription
         self.status = FeedStatus.LIVE
         self._live.set()
         log.info("data feed live: %d symbols (%s mode)", len(self.symbols), self._mode)
