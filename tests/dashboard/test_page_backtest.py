@@ -78,3 +78,10 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     assert len(runs) == 1 and runs[0].strategy == "sma_crossover"
     assert runs[0].metrics["trades"] == len(trades_df)
     assert any(runs[0].run_id in s.value for s in at.success)
+    charts = [c.proto.spec.replace(" ", "") for c in at.get("plotly_chart")]
+    assert len(charts) == 3  # equity, drawdown, one price chart for the one symbol
+    price = charts[2]
+    assert '"type":"candlestick"' in price
+    assert '"name":"sma_fast"' in price and '"name":"sma_slow"' in price  # indicators drawn
+    assert '"name":"longentry"' in price and '"name":"exit"' in price  # trades marked
+    assert '"name":"cross"' not in price  # a -1/0/+1 signal is not a price level

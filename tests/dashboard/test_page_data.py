@@ -37,6 +37,10 @@ def test_coverage_table_counts_the_missing_day(candle_store: Settings) -> None:
     assert sbin.missing == 75  # one whole trading day of 5-minute bars removed
     assert "2026-10-15 09:15" in sbin._9  # the largest hole is that day
     assert rows[("NSE:TCS-EQ", "5 minutes")].missing == 0
+    # the heatmap (finest stored resolution first: 5 minutes) covers the day with the hole
+    heatmap = at.get("plotly_chart")[0].proto.spec
+    assert '"type":"heatmap"' in heatmap.replace(" ", "")
+    assert "NSE:SBIN-EQ" in heatmap and "2026-10-15" in heatmap
 
 
 def test_empty_store_and_no_login(settings: Settings) -> None:

@@ -67,3 +67,20 @@ def test_fetch_without_login_says_what_to_run(sim_env: SimServer) -> None:
     at.button(key="fetch-submit").click().run()
     assert not at.exception, at.exception
     assert any("fyerstrade auth login" in e.value for e in at.error)
+
+
+def test_symbol_master_search_shows_lot_and_tick_size(logged_in: SimServer) -> None:
+    from fyerstrade.data.symbols import refresh_symbol_master
+
+    refresh_symbol_master(load_settings(env_file=None))
+    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
+    at.run()
+    at.text_input(key="symbol-search").set_value("nifty50").run()
+    assert not at.exception, at.exception
+    found = at.dataframe[-1].value
+    assert {"symbol", "lot size", "tick size", "expiry"} <= set(found.columns)
+    assert found["symbol"].iloc[0] == "NSE:NIFTY50-INDEX"
+    at.text_input(key="symbol-search").set_value("fut").run()
+    futures = at.dataframe[-1].value
+    assert len(futures) > 0 and set(futures["kind"]) == {"FUTURE"}
+    assert (futures["lot size"] > 1).all() and (futures["expiry"] != "").all()

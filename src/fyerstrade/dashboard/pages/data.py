@@ -28,6 +28,7 @@ from fyerstrade.errors import FyersTradeError
 from fyerstrade.fyers.tokens import LOGIN_HINT, ist_text, read_token
 
 HEATMAP_DAYS = 90
+SEARCH_LIMIT = 50
 
 
 def _ist_text(ts: int) -> str:
@@ -135,10 +136,12 @@ def _symbol_section(settings: Settings) -> None:
     )
     if not text.strip():
         return
-    found = store_reads.find_instruments(settings, text)
+    found = store_reads.find_instruments(settings, text, SEARCH_LIMIT)
     if not found:
         st.warning(f"no instrument matches {text!r}")
         return
+    if len(found) == SEARCH_LIMIT:
+        st.caption(f"Showing the first {SEARCH_LIMIT} matches; type more to narrow the search.")
     st.dataframe(
         pd.DataFrame(
             {
