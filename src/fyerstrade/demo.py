@@ -146,6 +146,7 @@ def _symbol_master(settings: Settings, report: DemoReport, echo: Echo) -> None:
 def _fetch(
     settings: Settings, options: DemoOptions, today: date, report: DemoReport, echo: Echo
 ) -> None:
+    from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from fyerstrade.data.history import FetchSummary, fetch_history
@@ -160,6 +161,7 @@ def _fetch(
             BarColumn(),
             TextColumn("{task.completed}/{task.total} requests"),
             TimeRemainingColumn(),
+            console=Console(stderr=True),
             transient=True,
         ) as bar:
             task = bar.add_task("fetch", total=None)

@@ -85,3 +85,23 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     assert '"name":"sma_fast"' in price and '"name":"sma_slow"' in price  # indicators drawn
     assert '"name":"longentry"' in price and '"name":"exit"' in price  # trades marked
     assert '"name":"cross"' not in price  # a -1/0/+1 signal is not a price level
+
+
+def test_narrower_range_after_changing_symbols_keeps_dates_valid(candle_store: Settings) -> None:
+    from datetime import date
+
+    from fyerstrade.domain import Resolution
+    from fyerstrade.store.candles import delete_candles
+
+    at = _app()
+    at.date_input(key="bt-start").set_value(date(2026, 9, 2)).run()
+    conn = connect(candle_store.historical_db)
+    delete_candles(conn, "NSE:TCS-EQ", Resolution.M5, 0, 1_790_000_000)  # TCS now starts later
+    conn.close()
+    at.multiselect(key="bt-symbols").set_value(["NSE:SBIN-EQ", "NSE:TCS-EQ"]).run()
+    assert not at.exception, at.exception
+    start = at.date_input(key="bt-start").value
+    assert start > date(2026, 9, 2)
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at)
