@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from fyerstrade.config import Settings
-from fyerstrade.domain import Resolution, Tick
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import Bar, Resolution, Tick
 from fyerstrade.errors import AuthError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import (
@@ -91,8 +91,8 @@ def test_gap_missed_minutes() -> None:
 # ----------------------------------------------------------------------------- live feed
 
 
-def drain(q: queue.SimpleQueue[Tick]) -> list[Tick]:
-    out: list[Tick] = []
+def drain(q: queue.SimpleQueue[Tick | Gap]) -> list[Tick | Gap]:
+    out: list[Tick | Gap] = []
     while True:
         try:
             out.append(q.get_nowait())
@@ -134,6 +134,7 @@ def test_feed_streams_ticks_that_build_bars(feed_factory: FeedFactory, live_toke
 
     def three_bars() -> bool:
         for t in drain(feed.ticks):
+            assert isinstance(t, Tick)  # no gap in this test
             ticks.append(t)
             bar = builder.on_tick(t)
             if bar is not None and bar.symbol == SBIN:
@@ -153,21 +154,60 @@ def test_feed_streams_ticks_that_build_bars(feed_factory: FeedFactory, live_toke
     assert feed.reconnects == 0
 
 
-def test_feed_reconnects_and_resubscribes_after_a_drop(
-    feed_factory: FeedFactory, live_sim: SimServer
+def test_feed_reconnects_after_a_drop_and_backfill_fills_the_gap(
+    feed_factory: FeedFactory, live_sim: SimServer, live_token: str
 ) -> None:
     hub = hub_for(live_sim.state)
+    client = FyersClient(
+        load_settings(env_file=None),
+        app_id=DEFAULT_APP_ID,
+        access_token=live_token.partition(":")[2],
+    )
     feed = feed_factory([SBIN])
     feed.start()
     assert feed.wait_live(15)
-    wait_for(lambda: feed.ticks_received > 5, what="first ticks")
+    builder = BarBuilder(grace_seconds=0)
+    bars: dict[int, Bar] = {}
+    partial: set[int] = set()  # minutes the live builder saw only part of
+    gaps: list[Gap] = []
+
+    def keep(bar: Bar) -> None:
+        assert bar.ts not in bars, f"duplicate bar {bar}"
+        bars[bar.ts] = bar
+
+    def consume() -> bool:
+        """Handle what arrived; False so that ``consume() or condition`` reads as a poll."""
+        for item in drain(feed.ticks):
+            if isinstance(item, Gap):
+                gaps.append(item)
+                builder.restart([SBIN])
+                for bar in backfill(client, [SBIN], item):
+                    keep(bar)
+                partial.add(item.end - item.end % 60)
+                continue
+            if not bars and not partial:
+                partial.add(item.ts - item.ts % 60)  # the first minute started before us
+            closed = builder.on_tick(item)
+            if closed is not None:
+                keep(closed)
+        return False
+
+    wait_for(lambda: consume() or len(bars) >= 2, what="bars before the drop")
     hub.inject(drop=True)
-    wait_for(lambda: feed.reconnects == 1, what="the feed to notice the drop")
-    gap = feed.gaps.get(timeout=15)
-    assert gap.end > gap.start
-    assert feed.status is FeedStatus.LIVE and hub.connects == 2
-    before = feed.ticks_received
-    wait_for(lambda: feed.ticks_received > before + 5, what="ticks after the reconnect")
+    wait_for(lambda: consume() or len(gaps) == 1, timeout=15, what="the gap after the drop")
+    gap = gaps[0]
+    assert gap.end > gap.start and feed.reconnects == 1 and hub.connects == 2
+    assert feed.gaps.get_nowait() == gap
+    wait_for(lambda: consume() or max(bars) > gap.end + 180, what="bars after the gap")
+    history = {
+        ts: Bar(SBIN, Resolution.M1, ts, o, h, lo, c, v)
+        for ts, o, h, lo, c, v in client.history(SBIN, Resolution.M1, min(bars), max(bars))
+    }
+    assert sorted(bars) == sorted(history)  # every minute once, none missing
+    for ts, bar in bars.items():
+        if ts not in partial:
+            assert bar == history[ts]
+    assert feed.status is FeedStatus.LIVE
 
 
 def test_watchdog_reconnects_a_silent_stall(feed_factory: FeedFactory, live_sim: SimServer) -> None:
@@ -232,8 +272,6 @@ def test_feed_refuses_a_token_without_app_id(live_settings: Settings) -> None:
 
 
 def test_backfill_resolution_is_one_minute(live_sim: SimServer, live_token: str) -> None:
-    from fyerstrade.config import load_settings
-
     client = FyersClient(
         load_settings(env_file=None),
         app_id=DEFAULT_APP_ID,

@@ -33,6 +33,7 @@ def test_burst_of_200_symbols_delivers_every_tick_once(
         t0 = time.monotonic()
         while time.monotonic() - t0 < BURST_SECONDS:
             tick = feed.ticks.get(timeout=5)
+            assert isinstance(tick, Tick)
             got[tick.symbol].append(tick)
         elapsed = time.monotonic() - t0
         rate = (feed.ticks_received - first) / elapsed

@@ -156,3 +156,14 @@ def test_resampler_daily_bar_stamped_at_ist_midnight() -> None:
     r = Resampler(Resolution.D, calendar=get_calendar(assume_weekdays=True))
     out = r.on_bars([m1(0, 10, 12, 9, 11, 5), m1(374, 11, 13, 8, 12, 7)])
     assert out == [Bar(SYM, Resolution.D, ist_epoch(DAY), 10, 13, 8, 12, 12)]
+
+
+def test_restart_after_a_gap_drops_the_interrupted_minute() -> None:
+    b = BarBuilder()
+    b.seed_volume(SYM, 0)
+    feed(b, [tick(1, 10.0, 100), tick(30, 10.2, 150)])
+    b.restart([SYM])  # feed gap: 09:15 is backfilled from history instead
+    assert b.flush() == []
+    # the first tick after the gap starts afresh: volume counts from before its own trade
+    bars = feed(b, [tick(200, 11.0, 900, last_qty=10), tick(230, 11.5, 950), tick(240, 12, 960)])
+    assert bars == [Bar(SYM, M1, T0 + 180, 11.0, 11.5, 11.0, 11.5, 60)]

@@ -1,7 +1,7 @@
 """The live market-data feed: the SDK's ``FyersDataSocket`` behind a small, reliable interface.
 
 Life of a tick: Fyers (or the simulator) → the SDK's socket thread → :func:`tick_from_message`
-(pure) → ``Feed.ticks`` (a ``queue.SimpleQueue[Tick]``) → the live engine's thread. The SDK
+(pure) → ``Feed.ticks`` (a ``queue.SimpleQueue[Tick | Gap]``) → the live engine's thread. The SDK
 callback thread does nothing else, so a slow consumer never stalls the socket.
 
 What the feed adds to the SDK (its traps are in ``fyers-api.md`` §8 and §12.5):
@@ -18,9 +18,10 @@ What the feed adds to the SDK (its traps are in ``fyers-api.md`` §8 and §12.5)
 * **Reconnects are the feed's own** (the SDK's are disabled: they wait 5 s+ and forget the
   subscriptions): after a dropped connection, or when the watchdog sees no tick for
   ``stall_seconds`` while the market is open, the feed reconnects with backoff and resubscribes.
-* **Gaps are reported.** After any interruption the first tick puts a :class:`Gap` (last tick
-  before, first tick after, exchange time) on ``Feed.gaps``; :func:`backfill` fetches the
-  1-minute bars that were missed from the history API.
+* **Gaps are reported.** After any interruption a :class:`Gap` (last tick before, first tick
+  after, exchange time) goes into ``Feed.ticks`` right before the first tick after it (so the
+  consumer sees it exactly where it happened: ``BarBuilder.restart`` then :func:`backfill` of
+  the 1-minute bars that were missed), and on ``Feed.gaps`` for monitoring.
 
 Lite mode delivers only LTP, with no timestamp or volume: such ticks are stamped with the feed's
 clock and carry volume 0, fine for prices, not for building bars.
@@ -229,7 +230,7 @@ class Feed:
         self.reconnect_delays = tuple(reconnect_delays) or (1.0,)
         self.clock = clock
         self.market_open = market_open
-        self.ticks: queue.SimpleQueue[Tick] = queue.SimpleQueue()
+        self.ticks: queue.SimpleQueue[Tick | Gap] = queue.SimpleQueue()
         self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
         self.status = FeedStatus.STOPPED
         self.error: FyersTradeError | None = None
@@ -416,7 +417,9 @@ class Feed:
             self.ticks_received += 1
             self._last_tick_mono = time.monotonic()
             if self._gap_start is not None:
-                self.gaps.put(Gap(self._gap_start, tick.ts))
+                gap = Gap(self._gap_start, tick.ts)
+                self.ticks.put(gap)  # in-band, right before the first tick after it
+                self.gaps.put(gap)
                 self._gap_start = None
             self._last_tick_ts = tick.ts
             self.ticks.put(tick)

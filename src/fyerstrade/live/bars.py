@@ -138,6 +138,14 @@ class BarBuilder:
             s.last_cum = s.base
         return bar
 
+    def restart(self, symbols: Iterable[str] | None = None) -> None:
+        """Forget the forming bar and the volume base of ``symbols`` (default: all) after a feed
+        gap: the interrupted minute would be incomplete and the next minute's volume would
+        swallow everything traded during the gap. Backfill those minutes from the history API
+        (``fyers.feed.backfill``); the next tick starts the symbol afresh, like a first tick."""
+        for symbol in list(self._states) if symbols is None else symbols:
+            self._states.pop(symbol, None)
+
     def on_clock(self, now_ts: int) -> list[Bar]:
         """Close every forming bar whose minute ended at least ``grace_seconds`` before
         ``now_ts``; return them in symbol order of first appearance."""
