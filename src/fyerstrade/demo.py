@@ -23,16 +23,12 @@ demo values; the dashboard child gets them so its fetch form works against the s
 from __future__ import annotations
 
 import logging
-import signal
 import subprocess
-import threading
 import webbrowser
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from types import FrameType
 from zoneinfo import ZoneInfo
 
 from fyerstrade.calendar import get_calendar
@@ -43,6 +39,7 @@ from fyerstrade.dashboard.launcher import (
     DashboardSpec,
     free_port,
     port_in_use,
+    sigterm_as_interrupt,
     start_dashboard,
     stop_process,
     wait_until_up,
@@ -181,6 +178,8 @@ def _fetch(
             )
     finally:
         conn.close()
+    if summary.interrupted:
+        raise KeyboardInterrupt  # Ctrl-C during the fetch stops the demo (chunks are committed)
     report.candles_added = summary.candles_added
     report.requests = summary.requests
     report.errors += summary.errors
@@ -271,23 +270,6 @@ def prepare(settings: Settings, options: DemoOptions, today: date, echo: Echo) -
     return report
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM like Ctrl-C while the demo runs, so both stop it cleanly."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def run_demo(
     options: DemoOptions,
     echo: Echo,
@@ -305,7 +287,7 @@ def run_demo(
     today = datetime.now(IST).date()
     sim = SimServer(SimConfig(port=0, seed=options.seed, per_minute=1_000))
     dashboard: subprocess.Popen[bytes] | None = None
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():
         try:
             url = sim.start()
             echo(f"simulator: {url} (app id {DEFAULT_APP_ID})")

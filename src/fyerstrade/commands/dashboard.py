@@ -21,6 +21,7 @@ def register(app: typer.Typer) -> None:
         from fyerstrade.cli import settings
         from fyerstrade.dashboard.launcher import (
             DashboardSpec,
+            sigterm_as_interrupt,
             start_dashboard,
             stop_process,
             wait_until_up,
@@ -29,11 +30,17 @@ def register(app: typer.Typer) -> None:
         s = settings()
         spec = DashboardSpec(data_dir=s.data_dir, port=port, host=host, log_dir=s.log_dir)
         process = start_dashboard(spec)
-        try:
-            wait_until_up(spec.url, process)
-            typer.echo(f"dashboard: {spec.url}  (data: {s.data_dir.resolve()}; Ctrl-C stops it)")
-            process.wait()
-        except KeyboardInterrupt:
-            typer.echo("stopping the dashboard", err=True)
-        finally:
-            stop_process(process)
+        with sigterm_as_interrupt():
+            try:
+                wait_until_up(spec.url, process)
+                typer.echo(
+                    f"dashboard: {spec.url}  (data: {s.data_dir.resolve()}; Ctrl-C stops it)"
+                )
+                code = process.wait()
+            except KeyboardInterrupt:
+                typer.echo("stopping the dashboard", err=True)
+                code = 0
+            finally:
+                stop_process(process)
+        if code:
+            raise typer.Exit(code)

@@ -12,14 +12,19 @@ environment, so the dashboard reads exactly the stores its parent chose (the dem
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 from fyerstrade.errors import InputError
 
@@ -113,6 +118,24 @@ def start_dashboard(spec: DashboardSpec) -> subprocess.Popen[bytes]:
         stderr=None,
         stdin=subprocess.DEVNULL,
     )
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while the block runs (main thread only), so a service
+    manager's stop also runs the ``finally`` that stops the child processes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def url_answers(url: str, timeout: float = 1.0) -> bool:

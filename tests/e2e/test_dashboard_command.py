@@ -1,0 +1,59 @@
+"""``fyerstrade dashboard`` as a process: answers on its port, stops its Streamlit child on
+SIGTERM, and refuses a port that is taken with one readable line."""
+
+from __future__ import annotations
+
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from fyerstrade.dashboard.launcher import free_port, port_in_use, wait_until_up
+
+pytestmark = pytest.mark.e2e
+CLI = "from fyerstrade.cli import run; run()"
+
+
+def test_sigterm_stops_the_dashboard_and_its_child() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "dashboard", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ),
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 90)  # the URL line, with a deadline
+        assert ready, "fyerstrade dashboard printed nothing within 90 s"
+        assert f"dashboard: http://127.0.0.1:{port}" in proc.stdout.readline()
+        wait_until_up(f"http://127.0.0.1:{port}", timeout=10)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and port_in_use("127.0.0.1", port):
+        time.sleep(0.1)
+    assert not port_in_use("127.0.0.1", port)
+
+
+def test_a_taken_port_is_one_error_line() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", CLI, "dashboard", "--port", str(port)],
+            capture_output=True, text=True, timeout=60, env=dict(os.environ),
+        )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and f"port {port}" in lines[0] and "--port" in lines[0]
