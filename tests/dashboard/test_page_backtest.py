@@ -105,3 +105,15 @@ def test_narrower_range_after_changing_symbols_keeps_dates_valid(candle_store: S
     at.button(key="bt-run").click().run()
     assert not at.exception, at.exception
     assert not _errors(at)
+
+
+def test_a_broken_user_strategy_is_a_warning_not_a_crash(
+    candle_store: Settings, tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "user_strategies"
+    folder.mkdir()
+    (folder / "broken.py").write_text("import does_not_exist\n")
+    monkeypatch.setenv("FYERSTRADE_STRATEGY_DIR", str(folder))
+    at = _app()
+    assert any("broken.py" in w.value for w in at.warning)
+    assert at.button(key="bt-run")

@@ -76,3 +76,17 @@ def test_delete_asks_for_confirmation(candle_store: Settings, saved_runs: list[s
     remaining = [r.run_id for r in list_runs(connect(candle_store.trading_db))]
     assert remaining == [saved_runs[1]]
     assert list(at.dataframe[0].value["run"]) == remaining
+
+
+def test_a_run_saved_by_another_process_shows_on_the_next_rerun(saved_runs: list[str]) -> None:
+    from fyerstrade.backtest.journal import load_run, save_stored_run
+    from fyerstrade.config import load_settings
+
+    at = _app()
+    assert len(at.dataframe[0].value) == 2
+    conn = connect(load_settings(env_file=None).trading_db)
+    copy = load_run(conn, saved_runs[0])
+    new_id = save_stored_run(conn, copy)  # written behind the dashboard's back (no cache clear)
+    conn.close()
+    at.run()
+    assert new_id in list(at.dataframe[0].value["run"])

@@ -34,7 +34,7 @@ from fyerstrade.errors import FyersTradeError
 from fyerstrade.reporting.metrics import compute_metrics
 from fyerstrade.store.db import connect
 from fyerstrade.strategies.base import Param, Strategy
-from fyerstrade.strategies.registry import available_strategies
+from fyerstrade.strategies.registry import available_strategies, load_errors
 
 RESULT_KEY = "bt-result"
 DEFAULT_STRATEGY = "sma_crossover"
@@ -260,6 +260,8 @@ def render_page() -> None:
     except FyersTradeError as exc:
         st.error(str(exc))
         return
+    for problem in load_errors():  # user strategy files the lookup above failed to import
+        st.warning(problem)
     if not store_reads.stored_symbols(settings):
         st.info(
             "The candle store is empty. Fetch candles on the Data page "
