@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -283,3 +284,17 @@ def test_backfill_resolution_is_one_minute(live_sim: SimServer, live_token: str)
         (s, t0 + 60 * i) for s in (SBIN, "NSE:RELIANCE-EQ") for i in range(3)
     ]
     assert all(b.resolution is Resolution.M1 and b.volume > 0 for b in bars)
+
+
+def test_a_token_already_expired_fails_fast_without_retrying(settings: Settings) -> None:
+    from plugins.fyers import make_jwt
+
+    expired = make_jwt(exp=int(time.time()) - 60, hsm_key="0" * 32)
+    feed = Feed(settings, f"{DEFAULT_APP_ID}:{expired}", [SBIN], reconnect_delays=(0.05,))
+    feed.start()
+    try:
+        wait_for(lambda: not feed.running, timeout=15, what="the feed to give up")
+    finally:
+        feed.stop()
+    assert feed.status is FeedStatus.AUTH_FAILED and feed.connects == 1
+    assert isinstance(feed.error, AuthError) and "expired" in str(feed.error)
