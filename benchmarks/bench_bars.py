@@ -1,4 +1,5 @@
-"""Bar builder throughput: ticks per second into 1-minute bars, single thread.
+"""Bar builder throughput: ticks per second into 1-minute bars, single thread; and the feed's
+per-tick parse of an SDK message (the work done on the SDK callback thread).
 
 Target (issue 6 C): at least 50,000 ticks/s. Two figures: ``on_tick`` with ``Tick`` objects as the
 feed delivers them, and the allocation-free ``update`` path; plus a naive pandas resample of the
@@ -13,6 +14,7 @@ import time
 import pandas as pd
 
 from fyerstrade.domain import Tick
+from fyerstrade.fyers.feed import tick_from_message
 from fyerstrade.live.bars import BarBuilder
 
 _N_TICKS = 300_000
@@ -63,8 +65,30 @@ def run() -> None:
     ohlc["cum"] = g["cum"].max()
     dt_pandas = time.perf_counter() - t0
 
+    messages = [
+        {
+            "ltp": t.ltp,
+            "vol_traded_today": t.volume,
+            "last_traded_time": t.ts,
+            "exch_feed_time": t.ts,
+            "bid_size": 100,
+            "ask_size": 100,
+            "bid_price": t.ltp - 0.05,
+            "ask_price": t.ltp + 0.05,
+            "last_traded_qty": t.last_qty,
+            "type": "sf",
+            "symbol": t.symbol,
+        }
+        for t in ticks
+    ]
+    t0 = time.perf_counter()
+    for m in messages:
+        tick_from_message(m, recv_ns=1)
+    dt_parse = time.perf_counter() - t0
+
     n = len(ticks)
     print(f"ticks: {n:,} over {len(_SYMBOLS)} symbols -> {bars:,} one-minute bars")
+    print(f"feed.tick_from_message (SDK dict -> Tick, callback thread): {n / dt_parse:12,.0f}/s")
     print(f"BarBuilder.on_tick : {n / dt_tick:12,.0f} ticks/s  (target >= 50,000)")
     print(f"BarBuilder.update  : {n / dt_update:12,.0f} ticks/s")
     print(

@@ -366,7 +366,11 @@ class Feed:
         self._conn = conn  # from here on its ticks are ours (the snapshot comes early)
         endpoints.redirect_data_socket(sdk, self.settings)
         sdk.connect()  # opens the socket thread, sleeps 2 s, then returns
-        conn.answered.wait(AUTH_TIMEOUT)
+        deadline = time.monotonic() + AUTH_TIMEOUT
+        while not (conn.answered.is_set() or conn.closed.is_set()):
+            if time.monotonic() > deadline or self._stop.is_set():
+                break
+            conn.answered.wait(0.05)
         if not conn.authed.is_set():
             self._retire(conn)
             self._conn = None
