@@ -10,6 +10,7 @@ and its results stay on the page until the next run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, time, timedelta
 from typing import Any
 
@@ -195,7 +196,9 @@ def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> Backtest
 
 
 def run_and_save(
-    settings: Settings, kwargs: dict[str, Any], progress: Any = None
+    settings: Settings,
+    kwargs: dict[str, Any],
+    progress: Callable[[float], None] | None = None,
 ) -> tuple[str, BacktestResult, dict[str, Any]]:
     """Run a validated configuration, save it in the journal; ``(run_id, result, metrics)``."""
     config = BacktestConfig(**kwargs)
