@@ -12,6 +12,7 @@ module              holds
 ``fetch_panel``     the Data page's fetch form with a live progress bar
 ``store_reads``     store reads cached per database file version (mtime and size, WAL included)
 ``launcher``        starting ``streamlit run app.py`` as a child process and waiting for it
+``serve``           the child's entry point: preload pages and plotly, then Streamlit's CLI
 =================== ===========================================================================
 
 Start it with ``fyerstrade dashboard`` (or ``fyerstrade demo``); it reads the data directory of
