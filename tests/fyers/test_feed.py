@@ -86,7 +86,9 @@ def test_control_and_junk_messages_are_not_ticks() -> None:
 
 def test_gap_missed_minutes() -> None:
     assert Gap(600 + 30, 600 + 250).missed_minutes() == (600, 780)
+    assert Gap(600 + 30, 600 + 250).crosses_minute
     assert Gap(600 + 5, 600 + 50).missed_minutes() == (600, 540)  # inside one minute: none
+    assert not Gap(600 + 5, 600 + 50).crosses_minute
 
 
 # ----------------------------------------------------------------------------- live feed
@@ -181,6 +183,8 @@ def test_feed_reconnects_after_a_drop_and_backfill_fills_the_gap(
         for item in drain(feed.ticks):
             if isinstance(item, Gap):
                 gaps.append(item)
+                if not item.crosses_minute:
+                    continue
                 builder.restart([SBIN])
                 for bar in backfill(client, [SBIN], item):
                     keep(bar)

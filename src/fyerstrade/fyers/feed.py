@@ -20,8 +20,9 @@ What the feed adds to the SDK (its traps are in ``fyers-api.md`` §8 and §12.5)
   ``stall_seconds`` while the market is open, the feed reconnects with backoff and resubscribes.
 * **Gaps are reported.** After any interruption a :class:`Gap` (last tick before, first tick
   after, exchange time) goes into ``Feed.ticks`` right before the first tick after it (so the
-  consumer sees it exactly where it happened: ``BarBuilder.restart`` then :func:`backfill` of
-  the 1-minute bars that were missed), and on ``Feed.gaps`` for monitoring.
+  consumer sees it exactly where it happened: when :attr:`Gap.crosses_minute`,
+  ``BarBuilder.restart`` then :func:`backfill` of the 1-minute bars that were missed), and on
+  ``Feed.gaps`` for monitoring.
 
 Lite mode delivers only LTP, with no timestamp or volume: such ticks are stamped with the feed's
 clock and carry volume 0, fine for prices, not for building bars.
@@ -147,6 +148,14 @@ class Gap:
     start: int
     end: int
 
+    @property
+    def crosses_minute(self) -> bool:
+        """Whether the gap left a minute incomplete. A gap inside one minute needs nothing: the
+        cumulative volume of the next tick still counts every trade (only an extreme price
+        inside the gap can be missed)."""
+        first, last = self.missed_minutes()
+        return last >= first
+
     def missed_minutes(self) -> tuple[int, int]:
         """``(first, last)`` open times of the 1-minute bars the live builder could not complete:
         from the minute of the last tick before the gap to the minute before the first tick
@@ -157,9 +166,9 @@ class Gap:
 def backfill(client: FyersClient, symbols: Iterable[str], gap: Gap) -> list[Bar]:
     """The complete 1-minute bars of ``symbols`` missed during ``gap``, from the history API,
     in (symbol, time) order. Empty when the gap fell inside one minute."""
-    first, last = gap.missed_minutes()
-    if last < first:
+    if not gap.crosses_minute:
         return []
+    first, last = gap.missed_minutes()
     out: list[Bar] = []
     for symbol in symbols:
         for ts, o, h, lo, c, v in client.history(symbol, Resolution.M1, first, last):

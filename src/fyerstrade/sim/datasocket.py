@@ -14,8 +14,9 @@ What a connection does:
 * pings are ignored, acks accepted (the auth reply asks for none).
 
 Ticks run on a :class:`MarketClock`: a start instant and a speed (60 = one market minute per
-second), independent of the REST clock in ``SimConfig`` so that a test can keep tokens valid on
-the wall clock while the market plays 10:00 IST at high speed. Set it in-process
+second). It starts where the REST clock (``SimConfig.clock``) is, at speed 1; set it apart from
+it to replay a session at high speed, or pass ``MarketClock.now`` as ``SimConfig.clock`` so that
+REST and ticks share one clock (what ``tests/plugins/datasocket.py`` does). Set it in-process
 (``hub_for(server.state).clock.set(start, speed)``) or with ``POST /_sim/clock``
 ``{"start": <epoch or ISO 8601>, "speed": 60}``; ``GET /_sim/clock`` reads it.
 
@@ -120,7 +121,7 @@ class DataSocketHub:
 
     def __init__(self, state: SimState) -> None:
         self.state = state
-        self.clock = MarketClock()
+        self.clock = MarketClock(start=state.now())  # starts where the REST clock is
         self._lock = threading.Lock()
         self._drop_gen = 0
         self._stall_gen = 0
