@@ -117,3 +117,33 @@ def test_a_broken_user_strategy_is_a_warning_not_a_crash(
     at = _app()
     assert any("broken.py" in w.value for w in at.warning)
     assert at.button(key="bt-run")
+
+
+BROKEN_STRATEGY = """
+from fyerstrade.strategies.base import Strategy
+
+
+class Explodes(Strategy):
+    name = "explodes"
+    description = "raises on its first bar"
+
+    def on_data(self, ctx):
+        raise ZeroDivisionError("boom")
+"""
+
+
+def test_a_strategy_that_raises_is_one_message(
+    candle_store: Settings, tmp_path, monkeypatch
+) -> None:
+    folder = tmp_path / "user_strategies"
+    folder.mkdir()
+    (folder / "explodes.py").write_text(BROKEN_STRATEGY)
+    monkeypatch.setenv("FYERSTRADE_STRATEGY_DIR", str(folder))
+    at = _app()
+    at.selectbox(key="bt-strategy").set_value("explodes").run()
+    assert any("takes no parameters" in c.value for c in at.caption)
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    errors = _errors(at)
+    assert len(errors) == 1 and "explodes" in errors[0] and "boom" in errors[0]
+    assert not at.metric

@@ -43,7 +43,13 @@ def warm_up() -> None:
 
 
 def main(argv: list[str]) -> None:
-    """Warm up, then run Streamlit's command line with ``argv`` (``run app.py ...``)."""
+    """Set up logging (the log file of the data's settings), warm up, then run Streamlit's
+    command line with ``argv`` (``run app.py ...``)."""
+    from fyerstrade.config import load_settings
+    from fyerstrade.logs import setup_logging
+
+    settings = load_settings()
+    setup_logging(settings.log_dir, settings.log_level, secrets=settings.secret_values())
     warm_up()
     from streamlit.web import cli
 

@@ -10,6 +10,7 @@ and its results stay on the page until the next run.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date, time, timedelta
 from typing import Any
@@ -32,11 +33,13 @@ from fyerstrade.dashboard.backtest_form import (
 from fyerstrade.dashboard.results_view import ResultView, render
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
+from fyerstrade.logs import redact
 from fyerstrade.reporting.metrics import compute_metrics
 from fyerstrade.store.db import connect
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.strategies.registry import available_strategies, load_errors
 
+log = logging.getLogger(__name__)
 RESULT_KEY = "bt-result"
 DEFAULT_STRATEGY = "sma_crossover"
 #: Default span of the date range: the most recent this many days of what is stored.
@@ -235,6 +238,12 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
     except FyersTradeError as exc:
         bar.empty()
         st.error(str(exc))
+        st.session_state.pop(RESULT_KEY, None)
+        return
+    except Exception as exc:  # a bug, not a user mistake: one line here, the traceback in the log
+        log.exception("backtest from the dashboard failed")
+        bar.empty()
+        st.error(f"unexpected {type(exc).__name__}: {redact(str(exc))} (traceback in the log file)")
         st.session_state.pop(RESULT_KEY, None)
         return
     bar.empty()
