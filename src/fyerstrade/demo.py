@@ -31,7 +31,6 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from fyerstrade.calendar import get_calendar
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.dashboard.launcher import (
     DEFAULT_HOST,
@@ -46,7 +45,7 @@ from fyerstrade.dashboard.launcher import (
 )
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import InputError
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
+from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
 
 log = logging.getLogger(__name__)
 IST = ZoneInfo("Asia/Kolkata")
@@ -146,6 +145,7 @@ def _fetch(
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from fyerstrade.calendar import get_calendar
     from fyerstrade.data.history import FetchSummary, fetch_history
     from fyerstrade.fyers.client import FyersClient
     from fyerstrade.store.db import connect
@@ -194,6 +194,7 @@ def _fetch(
 def _sample_runs(settings: Settings, options: DemoOptions, report: DemoReport, echo: Echo) -> None:
     from fyerstrade.backtest.engine import BacktestConfig, run_backtest
     from fyerstrade.backtest.journal import list_runs, save_run
+    from fyerstrade.calendar import ist_date
     from fyerstrade.errors import FyersTradeError
     from fyerstrade.reporting.metrics import compute_metrics
     from fyerstrade.store.candles import candle_stats
@@ -209,8 +210,6 @@ def _sample_runs(settings: Settings, options: DemoOptions, report: DemoReport, e
     if symbol is None:
         echo("  no 5-minute candles stored; no sample backtests")
         return
-    from fyerstrade.calendar import ist_date
-
     last = ist_date(stats[(symbol, SAMPLE_RESOLUTION)].last_ts)
     first = ist_date(stats[(symbol, SAMPLE_RESOLUTION)].first_ts)
     start = max(first, last - timedelta(days=SAMPLE_DAYS))
@@ -284,6 +283,8 @@ def run_demo(
             f"pass --port with a free port, e.g. --port {free_port(options.host)}"
         )
     options.data_dir.mkdir(parents=True, exist_ok=True)
+    from fyerstrade.sim import SimConfig, SimServer
+
     today = datetime.now(IST).date()
     sim = SimServer(SimConfig(port=0, seed=options.seed, per_minute=1_000))
     dashboard: subprocess.Popen[bytes] | None = None
