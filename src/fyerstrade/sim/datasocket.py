@@ -149,6 +149,14 @@ class DataSocketHub:
                 self._stall_gen += 1
             self._malformed += malformed
 
+    def count(self, *, opened: int = 0, auth_failures: int = 0, frames: int = 0) -> None:
+        """Update the counters (called by connections on the server's loop)."""
+        with self._lock:
+            self.connections += opened
+            self.connects += max(opened, 0)
+            self.auth_failures += auth_failures
+            self.frames_sent += frames
+
     def generations(self) -> tuple[int, int]:
         with self._lock:
             return self._drop_gen, self._stall_gen
@@ -216,8 +224,7 @@ class _Connection:
         if isinstance(frame, hsm.Auth):
             self.authed = self._auth_ok(frame.hsm_key)
             if not self.authed:
-                with self.hub._lock:
-                    self.hub.auth_failures += 1
+                self.hub.count(auth_failures=1)
             await self.send(hsm.auth_reply(self.authed))
             return
         if not self.authed:
@@ -347,8 +354,7 @@ class _Connection:
                 await self.send(_MALFORMED)
             else:
                 await self.send(hsm.data_frame(self.message_no, records[i : i + MAX_RECORDS]))
-            with self.hub._lock:
-                self.hub.frames_sent += 1
+            self.hub.count(frames=1)
 
     async def stream(self) -> None:
         """Send the trades of every subscribed topic as market time passes; obey faults."""
@@ -380,9 +386,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
     await ws.prepare(request)
     transport = request.transport
     conn = _Connection(hub, ws, transport if isinstance(transport, asyncio.Transport) else None)
-    with hub._lock:
-        hub.connections += 1
-        hub.connects += 1
+    hub.count(opened=1)
     streamer = asyncio.create_task(conn.stream())
     try:
         async for msg in ws:
@@ -394,8 +398,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         streamer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await streamer
-        with hub._lock:
-            hub.connections -= 1
+        hub.count(opened=-1)
     return ws
 
 
