@@ -9,6 +9,7 @@ STAMP := $(VENV)/.synced
 BIN := $(VENV)/bin
 export UV_PYTHON_DOWNLOADS := never
 PYTEST_ARGS ?=
+DEMO_ARGS ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help run test check fmt bench deps browser clean demo-clean
@@ -32,8 +33,8 @@ browser: ## Install Debian's chromium (for browser tests) if missing
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO apt-get install -y -qq --no-install-recommends $$(grep -v '^#' packages.deb.txt); }
 
-run: deps ## Set up and open the main job
-	$(BIN)/fyerstrade --help
+run: deps ## Set up and open the main job: the dashboard on demo data from the simulator
+	$(BIN)/fyerstrade demo $(DEMO_ARGS)
 
 check: deps ## ruff, ruff format --check, mypy
 	$(BIN)/ruff check src tests benchmarks
