@@ -34,7 +34,7 @@ import numpy.typing as npt
 import pandas as pd
 import pandas_market_calendars as mcal
 
-from fyerstrade.domain import Resolution
+from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
 
 __all__ = [
@@ -54,8 +54,7 @@ __all__ = [
 log = logging.getLogger("fyerstrade.calendar")
 
 IST = ZoneInfo("Asia/Kolkata")
-IST_OFFSET = 19_800  # +05:30 in seconds; fixed since 1945 (no DST)
-_DAY = 86_400
+_DAY = DAY_SECONDS
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _EPOCH_UTC = datetime(1970, 1, 1, tzinfo=UTC)
 _REGULAR_OPEN = time(9, 15)

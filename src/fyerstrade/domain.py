@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Final
+
+#: IST is UTC+05:30 all year (no DST): (epoch seconds + IST_OFFSET) // DAY_SECONDS is the IST
+#: day number. The one definition every module uses.
+IST_OFFSET: Final = 19_800
+DAY_SECONDS: Final = 86_400
 
 
 class Side(StrEnum):

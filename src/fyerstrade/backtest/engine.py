@@ -23,7 +23,15 @@ import numpy as np
 
 from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.config import Settings, load_settings
-from fyerstrade.domain import Fill, Instrument, ProductType, Resolution, RoundTrip
+from fyerstrade.domain import (
+    DAY_SECONDS,
+    IST_OFFSET,
+    Fill,
+    Instrument,
+    ProductType,
+    Resolution,
+    RoundTrip,
+)
 from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
 from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.registry import get_strategy
@@ -186,7 +194,7 @@ def _load_from_store(
         for sym, ins in instruments.items():
             if ins.is_derivative:
                 # lot sizes change over time: read the one in force on every traded day
-                for day in np.unique((data[sym].ts + 19_800) // 86_400).tolist():
+                for day in np.unique((data[sym].ts + IST_OFFSET) // DAY_SECONDS).tolist():
                     d = date(1970, 1, 1) + timedelta(days=int(day))
                     lots[(sym, d)] = get_instrument(conn, sym, d) or ins
     finally:

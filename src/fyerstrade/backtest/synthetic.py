@@ -11,10 +11,10 @@ from datetime import date
 
 import numpy as np
 
-from fyerstrade.domain import Resolution
+from fyerstrade.domain import IST_OFFSET, Resolution
 from fyerstrade.store.candles import CandleArrays
 
-_IST = 19_800
+_IST = IST_OFFSET
 _OPEN = 9 * 3600 + 15 * 60
 _CLOSE = 15 * 3600 + 30 * 60
 

@@ -17,12 +17,12 @@ import numpy as np
 import numpy.typing as npt
 import plotly.graph_objects as go
 
-from fyerstrade.domain import RoundTrip, Side
+from fyerstrade.domain import IST_OFFSET, RoundTrip, Side
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-IST_OFFSET_SECONDS = 19_800  # +05:30
+IST_OFFSET_SECONDS = IST_OFFSET
 DEFAULT_MAX_POINTS = 4_000
 DEFAULT_MAX_CANDLES = 2_000
 

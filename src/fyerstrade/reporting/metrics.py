@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
-from fyerstrade.domain import RoundTrip
+from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, RoundTrip
 from fyerstrade.errors import InputError
 
 __all__ = [
@@ -55,8 +55,8 @@ __all__ = [
 
 TRADING_DAYS_PER_YEAR = 252
 DAYS_PER_YEAR = 365.25
-_IST_OFFSET = 19_800  # seconds; IST is UTC+05:30 with no DST
-_DAY = 86_400
+_IST_OFFSET = IST_OFFSET
+_DAY = DAY_SECONDS
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -33,7 +33,15 @@ from datetime import date
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
-from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Segment, Side
+from fyerstrade.domain import (
+    DAY_SECONDS,
+    IST_OFFSET,
+    Instrument,
+    InstrumentKind,
+    ProductType,
+    Segment,
+    Side,
+)
 from fyerstrade.errors import InputError
 from fyerstrade.trading.cost_rates import (
     ADMIN_SQUARE_OFF_FEE,
@@ -54,8 +62,8 @@ __all__ = [
     "cost_segment",
 ]
 
-_IST_OFFSET = 19_800  # seconds; IST is UTC+05:30 with no DST
-_DAY = 86_400
+_IST_OFFSET = IST_OFFSET
+_DAY = DAY_SECONDS
 _EPOCH = date(1970, 1, 1)
 
 

@@ -22,8 +22,9 @@ from typing import Literal
 
 import numpy as np
 
-IST_OFFSET = 19_800  # seconds east of UTC
-DAY = 86_400
+from fyerstrade.domain import DAY_SECONDS, IST_OFFSET
+
+DAY = DAY_SECONDS
 
 DEFAULT_ENTRY_START = time(9, 20)
 DEFAULT_ENTRY_END = time(14, 30)

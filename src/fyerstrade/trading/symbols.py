@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fyerstrade.domain import Bar, Instrument, Resolution
+from fyerstrade.domain import IST_OFFSET, Bar, Instrument, Resolution
 from fyerstrade.store.candles import CandleArrays
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
-from fyerstrade.trading.session import DAY, IST_OFFSET, seconds_of_day
+from fyerstrade.trading.session import DAY, seconds_of_day
 
 if TYPE_CHECKING:
     from fyerstrade.trading.broker import WorkingOrder
