@@ -14,7 +14,8 @@ import pytest
 
 from fyerstrade import cli
 from fyerstrade.backtest.journal import StoredRun, save_stored_run
-from fyerstrade.commands.backtest import parse_clock, parse_date, parse_window, run_json
+from fyerstrade.commands.backtest import parse_clock, parse_window, run_json
+from fyerstrade.commands.options import parse_date
 from fyerstrade.config import Settings
 from fyerstrade.domain import ProductType, Resolution, RoundTrip, Side
 from fyerstrade.errors import InputError

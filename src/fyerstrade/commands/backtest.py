@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from fyerstrade.commands.options import parse_date
 from fyerstrade.domain import Resolution, RoundTrip, Side
 from fyerstrade.errors import InputError
 
@@ -40,18 +41,6 @@ _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
 # ---- parsing options (pure, raising InputError with one line) --------------------------------
-
-
-def parse_date(text: str, option: str) -> date:
-    """``YYYY-MM-DD`` → date; anything else fails naming the option and the expected form."""
-    try:
-        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", text.strip()):
-            raise ValueError(text)
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise InputError(
-            f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31"
-        ) from None
 
 
 def parse_clock(text: str, option: str) -> time:

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from fyerstrade.commands.options import AssumeWeekdays
+
 
 def register(group: typer.Typer) -> None:
     @group.command(
@@ -24,13 +26,7 @@ def register(group: typer.Typer) -> None:
             False
         ),
         holes: Annotated[int, typer.Option("--holes", min=0, help="Largest holes to list.")] = 5,
-        assume_weekdays: Annotated[
-            bool,
-            typer.Option(
-                "--assume-weekdays",
-                help="Treat dates past the published NSE holiday lists as plain weekdays.",
-            ),
-        ] = False,
+        assume_weekdays: AssumeWeekdays = False,
     ) -> None:
         from rich.console import Console
         from rich.table import Table

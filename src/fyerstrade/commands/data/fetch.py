@@ -3,26 +3,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from fyerstrade.commands.options import AssumeWeekdays, parse_date
 from fyerstrade.errors import InputError
 
 if TYPE_CHECKING:
     from fyerstrade.data.fetch_plan import FetchPlan
     from fyerstrade.data.history import FetchSummary
-
-
-def _parse_date(text: str | None, option: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{option} {text!r} is not a date; use YYYY-MM-DD") from None
 
 
 def register(group: typer.Typer) -> None:
@@ -58,13 +49,7 @@ def register(group: typer.Typer) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Print the summary as one JSON object.")
         ] = False,
-        assume_weekdays: Annotated[
-            bool,
-            typer.Option(
-                "--assume-weekdays",
-                help="Treat dates past the published NSE holiday lists as plain weekdays.",
-            ),
-        ] = False,
+        assume_weekdays: AssumeWeekdays = False,
         dry_run: Annotated[
             bool,
             typer.Option("--dry-run", help="Print the planned requests; send nothing."),
@@ -100,7 +85,8 @@ def register(group: typer.Typer) -> None:
             )
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        start, end = _parse_date(from_, "--from"), _parse_date(to, "--to")
+        start = None if from_ is None else parse_date(from_, "--from")
+        end = None if to is None else parse_date(to, "--to")
 
         s = settings()
         calendar = get_calendar(assume_weekdays=assume_weekdays)

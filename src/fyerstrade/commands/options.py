@@ -1,0 +1,34 @@
+"""Option parsing and option declarations shared by several commands (kept light to import)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Annotated
+
+import typer
+
+from fyerstrade.errors import InputError
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+#: ``--assume-weekdays``: dates past the published NSE holiday lists count as plain weekdays.
+AssumeWeekdays = Annotated[
+    bool,
+    typer.Option(
+        "--assume-weekdays",
+        help="Treat dates past the published NSE holiday lists as plain weekdays.",
+    ),
+]
+
+
+def parse_date(text: str, option: str) -> date:
+    """``YYYY-MM-DD`` → date; anything else fails naming the option and the expected form."""
+    try:
+        if not _ISO_DATE.fullmatch(text.strip()):
+            raise ValueError(text)
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise InputError(
+            f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31"
+        ) from None
