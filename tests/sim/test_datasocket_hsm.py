@@ -65,3 +65,17 @@ def test_data_frame_layout() -> None:
     assert upd == b"U\x07\x00\x02" + struct.pack(">2i", 81240, -(2**31))
     assert lite == b"L\x07\x00" + struct.pack(">i", 81245)
     assert hsm.to_raw_price(812.35) == 81235
+
+
+def test_split_records_keeps_every_frame_within_the_length_prefix() -> None:
+    upd = hsm.update_record(7, list(range(9)))  # 40 bytes, as a full-mode trade update
+    records = [upd] * 5_000
+    chunks = hsm.split_records(records, 2_000)
+    assert sum(len(c) for c in chunks) == len(records)
+    for chunk in chunks:
+        data = hsm.data_frame(1, chunk)
+        assert struct.unpack(">H", data[:2])[0] == len(data) - 2 <= hsm.MAX_FRAME_BODY
+    assert len(hsm.split_records(records[:10], 2_000)) == 1
+    assert hsm.split_records([], 2_000) == []
+    with pytest.raises(ValueError, match="u16"):
+        hsm.data_frame(1, records[:2_000])

@@ -348,12 +348,12 @@ class _Connection:
             transport.abort()
 
     async def _send_data(self, records: list[bytes]) -> None:
-        for i in range(0, len(records), MAX_RECORDS):
+        for chunk in hsm.split_records(records, MAX_RECORDS):
             self.message_no += 1
             if self.hub.take_malformed():
                 await self.send(_MALFORMED)
             else:
-                await self.send(hsm.data_frame(self.message_no, records[i : i + MAX_RECORDS]))
+                await self.send(hsm.data_frame(self.message_no, chunk))
             self.hub.count(frames=1)
 
     async def stream(self) -> None:

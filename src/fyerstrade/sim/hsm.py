@@ -288,7 +288,29 @@ def lite_record(topic_id: int, raw_ltp: int) -> bytes:
     return b"L" + _topic_id(topic_id) + struct.pack(">i", raw_ltp)
 
 
+_DATA_HEADER = 7  # type (1) + message number (4) + record count (2)
+MAX_FRAME_BODY = 0xFFFF  # the length prefix is a u16
+
+
 def data_frame(message_no: int, records: Sequence[bytes]) -> bytes:
-    """A type-6 frame of records (at most 65,535)."""
+    """A type-6 frame of records; their bytes must fit the u16 length prefix
+    (``split_records`` cuts a batch into frames that do)."""
     body = struct.pack(">BIH", DATA, message_no, len(records)) + b"".join(records)
+    if len(body) > MAX_FRAME_BODY:
+        raise ValueError(f"data frame of {len(body)} bytes exceeds the u16 length prefix")
     return struct.pack(">H", len(body)) + body
+
+
+def split_records(records: Sequence[bytes], max_records: int) -> list[Sequence[bytes]]:
+    """Cut ``records`` into runs that each fit one data frame: at most ``max_records`` records
+    and at most ``MAX_FRAME_BODY`` bytes including the frame header."""
+    chunks: list[Sequence[bytes]] = []
+    start, size = 0, _DATA_HEADER
+    for i, record in enumerate(records):
+        if i > start and (i - start >= max_records or size + len(record) > MAX_FRAME_BODY):
+            chunks.append(records[start:i])
+            start, size = i, _DATA_HEADER
+        size += len(record)
+    if start < len(records):
+        chunks.append(records[start:])
+    return chunks
