@@ -36,6 +36,7 @@ TRADING_DB = "trading_log.sqlite"
 TOKEN_FILE = "fyers_tokens.json"  # noqa: S105 (a file name, not a secret)
 LIVE_CONFIG_FILE = "live_config.yaml"
 LIVE_PID_FILE = "live_engine.pid"
+LIVE_STATUS_FILE = "live_status.json"
 
 
 def _env(*names: str) -> AliasChoices:
@@ -115,6 +116,10 @@ class Settings(BaseSettings):
     @cached_property
     def live_pid_file(self) -> Path:
         return self.data_dir / LIVE_PID_FILE
+
+    @cached_property
+    def live_status_file(self) -> Path:
+        return self.data_dir / LIVE_STATUS_FILE
 
     @property
     def uses_simulator(self) -> bool:

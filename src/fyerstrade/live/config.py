@@ -1,0 +1,222 @@
+"""``live_config.yaml``: what the live engine trades and how (strategy, parameters, symbols,
+resolution, mode, capital, risk limits, schedule).
+
+The file lives in the data directory (``Settings.live_config_file``); the dashboard writes it,
+``fyerstrade live start|run`` reads it. Every mistake becomes one :class:`ConfigError` line that
+names the key (``risk.max_daily_loss``) and, for a misspelt key, the closest valid one.
+
+Example::
+
+    strategy: sma_crossover
+    params: {fast: 10, slow: 30}
+    symbols: [NSE:SBIN-EQ, NSE:RELIANCE-EQ]
+    resolution: "1"            # minutes of the strategy's bars (1 to 240), built from 1-minute bars
+    mode: intraday             # intraday (square-off) or positional
+    capital: 100000
+    quantity: null             # fixed quantity per entry; null sizes by free margin
+    costs: true
+    slippage_ticks: 0
+    slippage_bps: 0
+    entry_start: "09:20"
+    entry_end: "14:30"
+    square_off: "15:15"
+    risk:
+      max_daily_loss: 5000     # rupees; breached: square off everything, no new entries today
+      max_open_positions: 3    # no new entry while this many positions are open
+    on_stop: square_off        # what `live stop` does with open positions: square_off or keep
+    warmup_bars: 300           # stored 1-minute bars handed to the strategy before it trades
+    schedule:
+      start_before_open: 5     # minutes before the session the engine connects
+      stop_after_close: 5      # minutes after the close it stops
+      archive: true            # run the tick archive after the close
+"""
+
+from __future__ import annotations
+
+import difflib
+from datetime import time
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fyerstrade.atomic_file import write_text_atomic
+from fyerstrade.domain import Resolution
+from fyerstrade.errors import ConfigError, FyersTradeError
+from fyerstrade.trading.session import DEFAULT_ENTRY_END, DEFAULT_ENTRY_START, DEFAULT_SQUARE_OFF
+
+__all__ = [
+    "LiveConfig",
+    "RiskLimits",
+    "Schedule",
+    "dump_live_config",
+    "live_config_from_dict",
+    "load_live_config",
+    "save_live_config",
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class RiskLimits(_Strict):
+    """Limits the engine enforces on the paper account."""
+
+    max_daily_loss: float | None = Field(
+        default=None, gt=0, description="Rupees lost today (realized + unrealized) that stop it."
+    )
+    max_open_positions: int | None = Field(
+        default=None, ge=1, description="Open positions beyond which no new entry is accepted."
+    )
+
+
+class Schedule(_Strict):
+    """When the scheduler runs the engine around the NSE session."""
+
+    start_before_open: int = Field(default=5, ge=0, le=120, description="Minutes before open.")
+    stop_after_close: int = Field(default=5, ge=0, le=120, description="Minutes after close.")
+    archive: bool = Field(default=True, description="Archive the day's ticks after the close.")
+
+
+class LiveConfig(_Strict):
+    """One paper-trading setup."""
+
+    strategy: str = "sma_crossover"
+    params: dict[str, Any] = Field(default_factory=dict)
+    symbols: list[str] = Field(default_factory=lambda: ["NSE:SBIN-EQ"])
+    resolution: Resolution = Resolution.M1
+    mode: Literal["intraday", "positional"] = "intraday"
+    capital: float = Field(default=100_000.0, gt=0)
+    quantity: int | None = Field(default=None, ge=1)
+    costs: bool = True
+    slippage_ticks: float = Field(default=0.0, ge=0)
+    slippage_bps: float = Field(default=0.0, ge=0)
+    entry_start: time = DEFAULT_ENTRY_START
+    entry_end: time = DEFAULT_ENTRY_END
+    square_off: time = DEFAULT_SQUARE_OFF
+    intraday_leverage: float = Field(default=5.0, ge=1)
+    risk: RiskLimits = Field(default_factory=RiskLimits)
+    on_stop: Literal["square_off", "keep"] = "square_off"
+    warmup_bars: int = Field(default=300, ge=0, le=100_000)
+    schedule: Schedule = Field(default_factory=Schedule)
+
+    @field_validator("resolution", mode="before")
+    @classmethod
+    def _resolution(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, int) else v
+
+    @field_validator("resolution")
+    @classmethod
+    def _intraday_resolution(cls, v: Resolution) -> Resolution:
+        if not v.is_intraday:
+            raise ValueError("live trading needs intraday bars (1 to 240 minutes), not daily")
+        return v
+
+    @field_validator("symbols")
+    @classmethod
+    def _symbols(cls, v: list[str]) -> list[str]:
+        out = list(dict.fromkeys(s.strip().upper() for s in v if s.strip()))
+        if not out:
+            raise ValueError("give at least one symbol, e.g. NSE:SBIN-EQ")
+        for s in out:
+            exchange, sep, name = s.partition(":")
+            if not sep or not exchange or not name:
+                raise ValueError(f"{s!r} is not a Fyers symbol (EXCHANGE:NAME, e.g. NSE:SBIN-EQ)")
+        return out
+
+    @field_validator("entry_start", "entry_end", "square_off", mode="before")
+    @classmethod
+    def _hhmm(cls, v: Any) -> Any:
+        if isinstance(v, int) and 0 <= v < 24 * 60:  # YAML reads 09:20 as 560 (sexagesimal)
+            return time(v // 60, v % 60)
+        return v
+
+    @model_validator(mode="after")
+    def _windows(self) -> LiveConfig:
+        if self.entry_end < self.entry_start:
+            raise ValueError(
+                f"entry_end {self.entry_end:%H:%M} is before entry_start {self.entry_start:%H:%M}"
+            )
+        return self
+
+    def validated(self, settings: Any = None) -> LiveConfig:
+        """This config with the strategy resolved and its parameters checked and completed
+        (UnknownStrategyError / InputError name the strategy or the parameter)."""
+        from fyerstrade.strategies.base import validate_params
+        from fyerstrade.strategies.registry import get_strategy
+
+        cls = get_strategy(self.strategy, settings)
+        try:
+            params = validate_params(cls, self.params)
+        except FyersTradeError as exc:
+            raise ConfigError(f"live config params: {exc}") from None
+        return self.model_copy(update={"params": params})
+
+    def to_yaml_dict(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        for key in ("entry_start", "entry_end", "square_off"):
+            data[key] = getattr(self, key).strftime("%H:%M")
+        return data
+
+
+def _key_hint(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """ " (did you mean 'x'?)" for a misspelt key at ``loc``."""
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        ann = field.annotation if field is not None else None
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            model = ann
+        else:
+            return ""
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def live_config_from_dict(data: Any, source: str = "live config") -> LiveConfig:
+    """Validate ``data`` (parsed YAML); ConfigError names the first bad key or value."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a mapping of keys (strategy, symbols, ...)")
+    try:
+        return LiveConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(err.get("loc") or ("?",))
+        key = ".".join(str(p) for p in loc) or "?"
+        if err.get("type") == "extra_forbidden":
+            hint = _key_hint(LiveConfig, loc)
+            raise ConfigError(f"{source}: unknown key '{key}'{hint}") from None
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        if key.startswith(("symbols", "__root__")) or not loc or loc == ("?",):
+            raise ConfigError(f"{source}: {msg}") from None
+        raise ConfigError(f"{source}: {key}: {msg}") from None
+
+
+def load_live_config(path: Path, settings: Any = None) -> LiveConfig:
+    """Read and validate ``path`` (strategy and parameters included)."""
+    if not path.is_file():
+        raise ConfigError(
+            f"no live config at {path}; write one with `fyerstrade live config --init` "
+            "or from the dashboard's Paper trading page"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{path}:{where} is not valid YAML") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    return live_config_from_dict(data, str(path)).validated(settings)
+
+
+def dump_live_config(config: LiveConfig) -> str:
+    return yaml.safe_dump(config.to_yaml_dict(), sort_keys=False, allow_unicode=True)
+
+
+def save_live_config(path: Path, config: LiveConfig) -> None:
+    """Write ``config`` atomically (a reader never sees half a file)."""
+    write_text_atomic(path, dump_live_config(config))
