@@ -30,13 +30,14 @@ from fyerstrade.dashboard.backtest_form import (
     resolution_label,
     validate,
 )
+from fyerstrade.dashboard.param_inputs import param_inputs
 from fyerstrade.dashboard.results_view import ResultView, render
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact
 from fyerstrade.reporting.metrics import compute_metrics
 from fyerstrade.store.db import connect
-from fyerstrade.strategies.base import Param, Strategy
+from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.registry import available_strategies, load_errors
 
 log = logging.getLogger(__name__)
@@ -44,51 +45,6 @@ RESULT_KEY = "bt-result"
 DEFAULT_STRATEGY = "sma_crossover"
 #: Default span of the date range: the most recent this many days of what is stored.
 DEFAULT_SPAN_DAYS = 183
-
-
-def _param_widget(strategy: str, p: Param) -> Any:
-    key = f"bt-param-{strategy}-{p.name}"
-    label = p.name
-    if p.type is bool:
-        return st.checkbox(label, value=bool(p.default), help=p.help or None, key=key)
-    if p.choices is not None:
-        options = list(p.choices)
-        return st.selectbox(
-            label, options, index=options.index(p.default), help=p.help or None, key=key
-        )
-    if p.type is int:
-        return st.number_input(
-            label,
-            value=int(p.default),
-            min_value=None if p.min is None else int(p.min),
-            max_value=None if p.max is None else int(p.max),
-            step=int(p.step or 1),
-            help=p.help or None,
-            key=key,
-        )
-    if p.type is float:
-        return st.number_input(
-            label,
-            value=float(p.default),
-            min_value=None if p.min is None else float(p.min),
-            max_value=None if p.max is None else float(p.max),
-            step=float(p.step) if p.step else None,
-            help=p.help or None,
-            key=key,
-        )
-    return st.text_input(label, value=str(p.default), help=p.help or None, key=key)
-
-
-def _param_form(cls: type[Strategy]) -> dict[str, Any]:
-    if not cls.params:
-        st.caption("This strategy takes no parameters.")
-        return {}
-    cols = st.columns(min(3, len(cls.params)))
-    raw: dict[str, Any] = {}
-    for i, p in enumerate(cls.params):
-        with cols[i % len(cols)]:
-            raw[p.name] = _param_widget(cls.name, p)
-    return raw
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -115,7 +71,7 @@ def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> Backtest
     if cls.description:
         st.caption(cls.description)
     st.markdown("**Parameters**")
-    raw = _param_form(cls)
+    raw = param_inputs(cls, key_prefix="bt-param")
 
     stored = store_reads.stored_symbols(settings)
     c1, c2 = st.columns([3, 1])
