@@ -30,7 +30,7 @@ EXPECTED_TABLES = {
         "symbol_lot_sizes",
         "tick_partitions",
     },
-    "live_market_data.sqlite": {"live_ticks"},
+    "live_market_data.sqlite": {"live_ticks", "live_bars"},
     "trading_log.sqlite": {
         "backtest_runs",
         "backtest_trades",
@@ -40,6 +40,7 @@ EXPECTED_TABLES = {
         "live_positions",
         "pt_live_debug_log",
         "live_orders",
+        "live_sessions",
     },
 }
 
@@ -78,7 +79,7 @@ def test_db_init_creates_three_files_with_every_table_then_changes_nothing(
 
     assert main(["db", "init"]) == 0
     out = capsys.readouterr().out
-    assert "up to date (3)" in out and "up to date (1)" in out and "up to date (2)" in out
+    assert out.count("up to date (3)") == 2 and "up to date (2)" in out
     assert "created" not in out and "upgraded" not in out
     after = {n: (settings.data_dir / n).read_bytes() for n in EXPECTED_TABLES}
     assert after == before
@@ -157,7 +158,7 @@ def test_trading_v1_database_gains_live_orders_with_runs_intact(settings: Settin
         )
     conn.close()
     reports = {r.path.name: r for r in init_all(settings)}
-    assert reports["trading_log.sqlite"].describe() == "upgraded 1 → 2"
+    assert reports["trading_log.sqlite"].describe() == "upgraded 1 → 3"
     assert "live_orders" in _names(path)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT run_id, strategy FROM backtest_runs").fetchall() == [
@@ -254,14 +255,15 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     assert main(["db", "status", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_name = {d["name"]: d for d in data}
-    assert by_name["live"]["version"] == 1 and by_name["live"]["tables"] == {"live_ticks": 1}
+    assert by_name["live"]["version"] == 2
+    assert by_name["live"]["tables"] == {"live_ticks": 1, "live_bars": 0}
     assert by_name["historical"]["version"] == 3
     assert by_name["historical"]["tables"]["historical_data"] == 0
     assert by_name["trading"]["size_bytes"] > 0
 
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
-    assert f"{settings.trading_db}: schema 2" in out and "live_orders" in out
+    assert f"{settings.trading_db}: schema 3" in out and "live_sessions" in out
 
 
 def test_concurrent_first_opens_migrate_once(settings: Settings) -> None:

@@ -3,6 +3,8 @@
 Versions
     1. ``live_ticks`` (AUTOINCREMENT id, so archived ids are never reused) and an index on
        (symbol, ts) for the live engine's look-ups.
+    2. ``live_bars``: the 1-minute bars the live engine built (or backfilled after a gap,
+       ``source`` = ``ticks`` or ``history``), what its strategy saw.
 
 The archive job (:mod:`fyerstrade.data.archive`) empties it only after the archive has committed.
 """
@@ -29,8 +31,22 @@ CREATE TABLE live_ticks (
 CREATE INDEX live_ticks_symbol_ts ON live_ticks (symbol, ts);
 """
 
+V2 = """
+CREATE TABLE live_bars (
+    symbol  TEXT    NOT NULL,
+    ts      INTEGER NOT NULL,
+    open    REAL    NOT NULL,
+    high    REAL    NOT NULL,
+    low     REAL    NOT NULL,
+    close   REAL    NOT NULL,
+    volume  INTEGER NOT NULL,
+    source  TEXT    NOT NULL DEFAULT 'ticks',
+    PRIMARY KEY (symbol, ts)
+) WITHOUT ROWID;
+"""
+
 SCHEMA = Schema(
     name="live",
     filename=LIVE_DB,
-    migrations=(Migration(1, "live ticks", V1),),
+    migrations=(Migration(1, "live ticks", V1), Migration(2, "live bars", V2)),
 )

@@ -6,6 +6,9 @@ Versions
        paper/live sessions; ``UNIQUE(order_id, fill_seq)`` so a replayed fill is recorded once),
        ``pt_portfolio_log``, ``live_positions``, ``pt_live_debug_log``.
     2. ``live_orders`` (the order table real trading needs) and the readers' indexes.
+    3. ``live_sessions``: one row per live trading day, with the account at its start (cash and
+       the positions carried in) and the config it ran, so a restarted engine can replay the
+       day and resume exactly where it was.
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
@@ -153,11 +156,27 @@ CREATE INDEX pt_live_debug_log_symbol ON pt_live_debug_log (symbol, ts);
 CREATE INDEX live_positions_session ON live_positions (session_id);
 """
 
+V3 = """
+CREATE TABLE live_sessions (
+    session_id      TEXT PRIMARY KEY,
+    strategy        TEXT    NOT NULL,
+    config_json     TEXT    NOT NULL,
+    start_cash      REAL    NOT NULL,
+    positions_json  TEXT    NOT NULL DEFAULT '[]',
+    started_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    status          TEXT    NOT NULL DEFAULT 'running',
+    end_cash        REAL,
+    end_equity      REAL
+);
+"""
+
 SCHEMA = Schema(
     name="trading",
     filename=TRADING_DB,
     migrations=(
         Migration(1, "backtest journal, paper trades, positions, debug log", V1),
         Migration(2, "live orders and readers' indexes", V2),
+        Migration(3, "live sessions", V3),
     ),
 )

@@ -65,6 +65,7 @@ from fyerstrade.trading.enum_members import (
 from fyerstrade.trading.journal import Journal, LogLine, Rejection
 from fyerstrade.trading.orders import OrderRules, opening_quantity
 from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.symbols import SymbolState
 
 # sizing by capital keeps this headroom for a gap to the next open and for charges
@@ -87,6 +88,7 @@ class TradingEngine:
         journal: Journal,
         default_product: Callable[[SymbolState], ProductType],
         fixed_quantity: int | None = None,
+        risk: RiskGate | None = None,
     ) -> None:
         self.strategy = strategy
         self.states = list(states)
@@ -99,6 +101,7 @@ class TradingEngine:
         self.journal = journal
         self.default_product = default_product
         self.fixed_quantity = fixed_quantity
+        self.risk = risk
         self.orders: dict[str, Order] = {}
         self.step_index = -1
         # (step, cash after, symbol index, quantity after) for every fill: the equity curve is
@@ -276,7 +279,9 @@ class TradingEngine:
         if reason is None and not reduce_only:
             ref = order.limit_price or order.stop_price or self._last_price(st)
             opening = opening_quantity(pos, side, order.quantity)
-            if opening:
+            if opening and self.risk is not None:
+                reason = self.risk.entry_reason(symbol, self._exposed())
+            if opening and reason is None:
                 reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
         if reason is not None:
             self._reject(order, reason, now)
@@ -316,6 +321,24 @@ class TradingEngine:
         budget = self.free_margin() * self.rules.leverage(product)
         lots = math.floor(budget / (price * (1 + SIZING_HEADROOM)) / lot)
         return max(0, lots * lot)
+
+    def square_off(self, symbol: str, price: float, ts: int, tag: str = "square_off") -> None:
+        """Close ``symbol``'s position now at market ``price`` (plus slippage) and cancel its
+        working orders: a live source calls this at the first tick at or after the square-off
+        time (the backtest does the same at the open of that bar) and for a risk halt."""
+        st = self._state(symbol)
+        self._cancel_all(st)
+        qty = self.portfolio.quantity(symbol)
+        if qty:
+            self._force_exit(st, qty, price, ts, tag)
+
+    def _exposed(self) -> set[str]:
+        """Symbols holding a position or a working entry order (for the risk gate)."""
+        out = {s for s, p in self.portfolio.positions.items() if p.quantity}
+        for st in self.states:
+            if any(not w.reduce_only for w in self.broker.working_orders(st)):
+                out.add(st.symbol)
+        return out
 
     # ---- fills (called by the broker) -----------------------------------------------------
     def execute(
@@ -393,7 +416,7 @@ class TradingEngine:
         """Close ``qty`` at ``price`` outside the order checks (square-off, end of data)."""
         pos = self.portfolio.positions[st.symbol]
         side = SELL if qty > 0 else BUY
-        if tag == "square_off":
+        if tag != "end_of_data":
             price = self.broker.market_price(st, side, price)
         self._order_seq += 1
         instrument = st.instrument_at(ts)

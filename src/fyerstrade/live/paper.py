@@ -1,0 +1,187 @@
+"""The paper broker: the engine's orders filled on live prices by the backtest's fill rules.
+
+It implements the :class:`~fyerstrade.trading.broker.Broker` protocol, so the
+:class:`~fyerstrade.trading.engine.TradingEngine` cannot tell it from the backtest's
+:class:`~fyerstrade.trading.broker.SimulatedBroker`, whose fill model and slippage it uses.
+What differs is *when* orders are matched: the live engine hands every tick to
+:meth:`PaperBroker.on_tick`, and every 1-minute bar it did not observe tick by tick (backfilled
+from the history API after a gap) to :meth:`PaperBroker.on_minute_bar`; the engine's per-bar
+hook (:meth:`on_bar`) does nothing.
+
+How a tick fills an order: each working order keeps the open, high and low of the ticks it has
+seen in the current minute, and is filled by :func:`~fyerstrade.trading.fills.fill_price` on that
+partial bar at the first tick that makes it fill. So
+
+* a market order fills at the first tick after the bar it was decided on: the open of the next
+  minute (plus slippage), the price a backtest gives it;
+* a limit or stop order fills when a tick crosses its price, at the price (or at the minute's
+  open when that was already through it), as the bar rules say for the bar built from the same
+  ticks. Only when one minute crossed both a stop and a target may live and backtest differ:
+  the ticks know which came first, the bar rule assumes the stop.
+
+An order decided at a bar close whose symbol has already ticked in a later minute starts with
+that minute's range so far and is matched right after the bar's processing
+(:meth:`match_pending`), so the delay of bar dispatch (waiting for every symbol's bar of the
+minute) never changes its price. Orders placed while a tick is being matched (from ``on_fill``)
+see only later ticks.
+"""
+
+from __future__ import annotations
+
+from fyerstrade.domain import Order
+from fyerstrade.trading.broker import FillSink, SimulatedBroker, WorkingOrder
+from fyerstrade.trading.enum_members import OPEN_STATUSES
+from fyerstrade.trading.fills import Slippage, fill_price
+from fyerstrade.trading.symbols import SymbolState
+
+__all__ = ["PaperBroker"]
+
+_NONE = -1
+
+
+class _PaperOrder(WorkingOrder):
+    """A working order with the range of the ticks it has seen in the current minute."""
+
+    __slots__ = ("high", "low", "minute", "open")
+
+    def __init__(
+        self, order: Order, active_from: int, reduce_only: bool, ref_open: float | None, seq: int
+    ) -> None:
+        super().__init__(order, active_from, reduce_only, ref_open, seq)
+        self.minute = _NONE
+        self.open = self.high = self.low = 0.0
+
+
+class _SymbolRange:
+    """The current minute of one symbol as seen tick by tick."""
+
+    __slots__ = ("high", "last", "low", "minute", "open", "ts")
+
+    def __init__(self) -> None:
+        self.minute = _NONE
+        self.open = self.high = self.low = self.last = 0.0
+        self.ts = 0
+
+
+class PaperBroker(SimulatedBroker):
+    def __init__(self, slippage: Slippage | None = None) -> None:
+        super().__init__(slippage)
+        self._ranges: dict[str, _SymbolRange] = {}
+        self._in_tick = False
+        self._pending: list[tuple[SymbolState, _PaperOrder]] = []
+
+    # ---- the Broker protocol ----------------------------------------------------------------
+    def submit(
+        self,
+        state: SymbolState,
+        order: Order,
+        *,
+        active_from: int,
+        reduce_only: bool,
+        ref_open: float | None,
+    ) -> None:
+        self._seq += 1
+        w = _PaperOrder(order, active_from, reduce_only, None, self._seq)
+        state.working.append(w)
+        if not self._in_tick:
+            # decided at a bar close: the ticks of the symbol's current minute came after it
+            r = self._ranges.get(state.symbol)
+            n = len(state.arrays)
+            last_bar = int(state.arrays.ts[n - 1]) if n else _NONE
+            if r is not None and r.minute > last_bar and active_from <= n:
+                w.minute, w.open, w.high, w.low = r.minute, r.open, r.high, r.low
+                self._pending.append((state, w))
+
+    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None:
+        """Nothing: live orders are matched on ticks and on backfilled minutes."""
+
+    # ---- live matching ----------------------------------------------------------------------
+    def match_pending(self, sink: FillSink) -> None:
+        """Match the orders just decided whose symbol already traded after the decision."""
+        pending, self._pending = self._pending, []
+        self._in_tick = True
+        try:
+            for state, w in pending:
+                self._try(state, w, self._ranges[state.symbol].ts, sink)
+        finally:
+            self._in_tick = False
+
+    def on_tick(self, state: SymbolState, price: float, ts: int, sink: FillSink) -> None:
+        """Track the symbol's minute and fill the working orders this tick makes fill."""
+        minute = ts - ts % 60
+        r = self._ranges.get(state.symbol)
+        if r is None:
+            r = self._ranges[state.symbol] = _SymbolRange()
+        if minute != r.minute:
+            if minute < r.minute:
+                return  # a late tick of a minute already passed
+            r.minute, r.open, r.high, r.low = minute, price, price, price
+        elif price > r.high:
+            r.high = price
+        elif price < r.low:
+            r.low = price
+        r.ts = ts
+        r.last = price
+        working = state.working
+        if not working:
+            return
+        n = len(state.arrays)
+        self._in_tick = True
+        try:
+            for w in list(working):
+                if w.active_from > n or not isinstance(w, _PaperOrder):
+                    continue
+                if w.minute != minute:
+                    w.minute, w.open, w.high, w.low = minute, price, price, price
+                else:
+                    if price > w.high:
+                        w.high = price
+                    if price < w.low:
+                        w.low = price
+                self._try(state, w, ts, sink)
+        finally:
+            self._in_tick = False
+
+    def on_minute_bar(
+        self,
+        state: SymbolState,
+        bar: tuple[int, float, float, float, float],
+        sink: FillSink,
+    ) -> None:
+        """Match working orders against a whole 1-minute bar that was not seen tick by tick
+        (backfilled), by the backtest's bar rules: market, then stops, then limits.
+        ``bar`` is (open time, open, high, low, close)."""
+        ts, open_, high, low, close = bar
+        n = len(state.arrays)
+        batch = [w for w in state.working if isinstance(w, _PaperOrder) and w.active_from <= n]
+        batch.sort(key=lambda w: (w.priority, w.seq))
+        self._in_tick = True
+        try:
+            for w in batch:
+                w.minute, w.open, w.high, w.low = ts - ts % 60, open_, high, low
+                self._try(state, w, ts, sink)
+        finally:
+            self._in_tick = False
+        r = self._ranges.get(state.symbol)
+        if r is None:
+            r = self._ranges[state.symbol] = _SymbolRange()
+        if ts >= r.minute:
+            r.minute, r.open, r.high, r.low, r.ts = ts - ts % 60, open_, high, low, ts
+            r.last = close
+
+    def last_price(self, symbol: str) -> float | None:
+        """The last traded price seen for ``symbol`` (its current minute's close so far)."""
+        r = self._ranges.get(symbol)
+        return None if r is None or r.minute == _NONE else r.last
+
+    def _try(self, state: SymbolState, w: _PaperOrder, ts: int, sink: FillSink) -> None:
+        order = w.order
+        if order.status not in OPEN_STATUSES or w not in state.working:
+            return
+        price = fill_price(
+            order, w.open, w.high, w.low, state.instrument.tick_size, self.slippage
+        )
+        if price is None:
+            return
+        state.working.remove(w)
+        sink.execute(state, order, price, ts, w.reduce_only)
