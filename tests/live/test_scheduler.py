@@ -322,18 +322,26 @@ def test_assume_weekdays_calendar_goes_on_into_the_next_year(settings: Settings)
 
 def test_stop_during_the_engine_skips_the_archive(settings: Settings) -> None:
     day = date(2026, 11, 23)
-    stop = threading.Event()
-    sched, _, rec = make(settings, at(day, 6))
+    calls: list[str] = []
 
-    def engine(until: int, stop_: threading.Event) -> None:
-        rec.calls.append(("engine",))
+    def engine(until: int, stop: threading.Event) -> None:
+        calls.append("engine")
         stop.set()  # `live stop` while trading: the engine returns, nothing else runs
 
-    sched._run_engine = engine
-    sched.run(stop)
-    assert [c[0] for c in rec.calls] == ["token", "engine"]
+    sched = TradingScheduler(
+        settings,
+        LiveConfig(),
+        clock=JumpClock(at(day, 6), settings.live_status_file),
+        calendar=CAL,
+        run_engine=engine,
+        archive=lambda: calls.append("archive"),
+        check_token=lambda: calls.append("token"),
+    )
+    sched.run(threading.Event())
+    assert calls == ["token", "engine"]
     status = read_status(settings.live_status_file)
     assert status is not None and status.state == "stopped"
+    assert status.message == "stopped on request"
 
 
 class _SaturdayClock(SystemClock):
