@@ -19,6 +19,7 @@ from pathlib import Path
 from fyerstrade.calendar import NSECalendar, get_calendar, ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.errors import AuthError, BrokerError, StoreError
+from fyerstrade.fyers.tokens import TokenRecord, save_token
 from fyerstrade.live.clock import SystemClock
 from fyerstrade.live.config import LiveConfig, Schedule
 from fyerstrade.live.scheduler import TOKEN_POLL_SECONDS, TradingScheduler
@@ -262,6 +263,41 @@ def test_default_token_check_without_a_login_says_how_to_log_in(settings: Settin
     assert engine_calls == []
     failed = next(s for _, s in clock.waits if s is not None and s.state == "auth_failed")
     assert "not logged in" in failed.message and "fyerstrade auth login" in failed.message
+
+
+def test_waiting_says_to_log_in_when_the_stored_token_will_not_last(settings: Settings) -> None:
+    day = date(2026, 11, 23)
+    engine_calls: list[int] = []
+
+    def scheduler(clock: JumpClock) -> TradingScheduler:
+        return TradingScheduler(
+            settings,
+            LiveConfig(),
+            clock=clock,
+            calendar=CAL,
+            run_engine=lambda until, stop: engine_calls.append(until),
+            archive=lambda: "nothing",
+        )
+
+    # A token from Friday's login expired on Saturday morning: waiting says so before Monday.
+    stale = TokenRecord("a.b.c", "APP-100", at(date(2026, 11, 20), 8), at(date(2026, 11, 21), 6))
+    save_token(settings.token_file, stale)
+    clock = JumpClock(at(date(2026, 11, 22), 12), settings.live_status_file)
+    scheduler(clock).run(threading.Event(), sessions=1)
+    waiting = clock.waits[0][1]
+    assert waiting is not None and waiting.state == "waiting"
+    assert "the stored token expires at 2026-11-21 06:00 IST, before then" in waiting.message
+    assert engine_calls == []
+
+    # Logged in on Monday morning: no hint, and the real check lets the engine run.
+    fresh = TokenRecord("a.b.c", "APP-100", at(day, 8), at(date(2026, 11, 24), 6))
+    save_token(settings.token_file, fresh)
+    clock = JumpClock(at(day, 8, 30), settings.live_status_file)
+    scheduler(clock).run(threading.Event(), sessions=1)
+    waiting = clock.waits[0][1]
+    assert waiting is not None and waiting.state == "waiting"
+    assert "token" not in waiting.message and "log" not in waiting.message
+    assert engine_calls == [at(day, 15, 35)]
 
 
 def test_engine_auth_error_mid_session_is_not_retried(settings: Settings) -> None:

@@ -98,6 +98,7 @@ class TradingScheduler:
         self._run_engine = run_engine if run_engine is not None else self._default_run_engine
         self._archive = archive if archive is not None else self._default_archive
         self._check_token = check_token if check_token is not None else self._default_check_token
+        self._token_hints = check_token is None  # hints read the token file the check reads
         self._pid = os.getpid()
         previous = read_status(settings.live_status_file)
         # Keep the start time `live start` recorded for this process; else this is the start.
@@ -190,10 +191,34 @@ class TradingScheduler:
             return stop.is_set()
         label = f" ({session.label})" if session.label else ""
         message = f"next session {session.date.isoformat()}{label}: starts {_ist_text(start)}"
+        hint = self._login_hint(start)
+        if hint:
+            message = f"{message}; {hint}"
         if outcome:
             message = f"{message}; last session: {outcome}"
         self._set_state("waiting", message, session=session, next_start=start)
         return self.clock.wait_until(start, stop)
+
+    def _login_hint(self, start: int) -> str:
+        """What to do about the login before ``start``, when the stored token will not last
+        (Fyers tokens expire every morning); empty when it will, or when the server (a
+        simulator) or an injected check judges the token."""
+        if not self._token_hints or self.settings.uses_simulator:
+            return ""
+        from fyerstrade.fyers.tokens import read_token
+
+        try:
+            record = read_token(self.settings.token_file)
+        except AuthError as exc:
+            return str(exc)
+        if record is None:
+            return "not logged in yet: run `fyerstrade auth login` before then"
+        if record.expired(start):
+            return (
+                f"the stored token expires at {_ist_text(record.expires_at)}, before then: "
+                "run `fyerstrade auth login` on the morning of the session"
+            )
+        return ""
 
     def _handle_session(self, session: Session, stop: threading.Event) -> str:
         """Check the token, run the engine, archive; return a one-line outcome for the status."""
