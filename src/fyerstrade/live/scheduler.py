@@ -145,11 +145,7 @@ class TradingScheduler:
             try:
                 session = self.next_session(self.clock.now(), after=last_day)
             except CalendarCoverageError as exc:
-                self._set_state(
-                    "error",
-                    f"scheduler stopped: {exc}",
-                    level=logging.ERROR,
-                )
+                self._set_state("error", f"scheduler stopped: {exc}", level=logging.ERROR)
                 return
             if self._wait_for_start(session, outcome, stop):
                 break
@@ -159,7 +155,8 @@ class TradingScheduler:
         if stop.is_set():
             self._set_state("stopped", "stopped on request")
         else:
-            self._set_state("stopped", f"handled {handled} session(s); {outcome}".rstrip("; "))
+            done = f"handled {handled} session(s)"
+            self._set_state("stopped", f"{done}; last: {outcome}" if outcome else done)
 
     def next_session(self, now: int, *, after: date | None = None) -> Session:
         """The session the scheduler serves next at market time ``now``: today's while its close
