@@ -1,14 +1,14 @@
 """The Streamlit entry script: ``streamlit run app.py`` (``fyerstrade dashboard`` does it).
 
-Three pages under ``st.navigation``: Backtest (the default), Runs and Data. The data directory
-comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the launcher.
+Four pages under ``st.navigation``: Backtest (the default), Runs, Data and Paper trading. The
+data directory comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the launcher.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fyerstrade.dashboard.pages import backtest, data, runs
+from fyerstrade.dashboard.pages import backtest, data, paper, runs
 
 
 def main() -> None:
@@ -26,6 +26,9 @@ def main() -> None:
         ),
         st.Page(runs.render_page, title="Runs", icon=":material/history:", url_path="runs"),
         st.Page(data.render_page, title="Data", icon=":material/database:", url_path="data"),
+        st.Page(
+            paper.render_page, title="Paper trading", icon=":material/monitoring:", url_path="paper"
+        ),
     ]
     st.navigation(pages).run()
 

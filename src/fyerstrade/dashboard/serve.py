@@ -23,7 +23,7 @@ def warm_up() -> None:
     # harmless here (the runtime adopts the caches), so keep it off the user's terminal.
     logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
     from fyerstrade.calendar import get_calendar
-    from fyerstrade.dashboard.pages import backtest, data, runs  # noqa: F401
+    from fyerstrade.dashboard.pages import backtest, data, paper, runs  # noqa: F401
     from fyerstrade.domain import Resolution
     from fyerstrade.reporting.charts import (
         comparison_figure,
