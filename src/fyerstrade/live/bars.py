@@ -171,6 +171,11 @@ class BarBuilder:
             return None
         return self._bar(symbol, s)
 
+    def oldest_forming(self) -> int | None:
+        """The open time of the oldest bar still forming (any symbol), or None."""
+        minutes = [s.minute for s in self._states.values() if s.minute != _NO_MINUTE]
+        return min(minutes) if minutes else None
+
     @property
     def symbols(self) -> list[str]:
         """Symbols that have ticked, in order of first tick."""

@@ -1,0 +1,867 @@
+"""The live engine: Fyers ticks → 1-minute bars → the one :class:`TradingEngine`, paper fills,
+everything recorded. One thread (the caller of :meth:`LiveEngine.run`) owns every database
+connection; the SDK's socket thread only puts ticks on the feed's queue.
+
+Life of a tick (:meth:`LiveEngine._on_tick`)::
+
+    feed queue → live_ticks batch (one connection, flushed every 0.2 s and before any trade)
+               → BarBuilder (may close the symbol's previous minute)
+               → square-off at the first tick at/after the square-off time (intraday)
+               → PaperBroker.on_tick (fills by the backtest's fill rules) → journal commit
+
+Life of a bar: closed 1-minute bars wait until every symbol's bar of that minute is closed (a
+later tick, or the clock past the minute plus a grace), so the strategy sees one timestamp at a
+time with all its symbols, exactly as the backtest groups bars by close time. Then:
+``live_bars`` → Resampler (when the strategy trades 5-minute, … bars) →
+``TradingEngine.on_bars`` (indicators, square-off marks, ``on_data``) → orders → the paper
+broker → equity point, risk check.
+
+Gaps: after a reconnect the feed reports a :class:`~fyerstrade.fyers.feed.Gap`; the forming bars
+are dropped, the missed minutes come from the history API (and are matched by the bar rules),
+and the first minute after the gap, seen only in part, is replaced by its history bar when it
+closes. No bar is lost or counted twice.
+
+Crash recovery: ``live_sessions`` holds the account at the start of the day's segment. A restart
+on the same day (after a crash or ``kill -9``) rebuilds the engine from that state and replays
+the day's stored ticks through the same path, with fills keyed by order id and sequence so
+nothing is recorded twice; the minutes it missed while down are then backfilled like a gap. The
+engine is deterministic, so the result is the uninterrupted run's. A clean stop closes the
+segment; a later start the same day begins a new segment from the stored account.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import queue
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+import numpy as np
+
+from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
+from fyerstrade.config import Settings
+from fyerstrade.domain import (
+    DAY_SECONDS,
+    Bar,
+    Instrument,
+    Position,
+    ProductType,
+    Resolution,
+    Tick,
+)
+from fyerstrade.errors import (
+    AuthError,
+    CalendarCoverageError,
+    EngineError,
+    FyersTradeError,
+    UnknownSymbolError,
+)
+from fyerstrade.fyers.client import FyersClient
+from fyerstrade.fyers.feed import Feed, FeedStatus, Gap, backfill
+from fyerstrade.fyers.tokens import load_valid_token
+from fyerstrade.live.bars import BarBuilder, Resampler
+from fyerstrade.live.clock import LiveClock
+from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.journal import LiveJournal
+from fyerstrade.live.paper import PaperBroker
+from fyerstrade.live.status import EngineStatus, write_status
+from fyerstrade.store.candles import CandleArrays
+from fyerstrade.store.ticks import LiveTickRow, insert_live_ticks, tick_row
+from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.clock import SimulatedClock
+from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
+from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.fills import Slippage
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.risk import RiskGate
+from fyerstrade.trading.session import SessionRules
+from fyerstrade.trading.symbols import SymbolState
+
+__all__ = ["LiveEngine", "run_engine"]
+
+log = logging.getLogger(__name__)
+
+TICK_FLUSH_SECONDS = 0.2  # wall seconds between live_ticks batches
+TICK_FLUSH_ROWS = 20_000
+HOUSEKEEPING_SECONDS = 0.2  # wall seconds between clock checks (quiet symbols' bars)
+STATUS_SECONDS = 1.0
+BAR_GRACE_SECONDS = 2
+LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
+
+FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
+
+
+def _default_feed(settings: Settings, token: str, symbols: Sequence[str], clock: LiveClock) -> Feed:
+    return Feed(settings, token, symbols, clock=clock.now_float)
+
+
+@dataclass(slots=True)
+class _SessionRow:
+    segment: int
+    replay_from: int
+    start_cash: float
+    positions: list[dict[str, object]]
+    resume: bool
+
+
+class LiveEngine:
+    """One trading day of paper trading for ``config`` (see the module docstring)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        config: LiveConfig,
+        *,
+        clock: LiveClock,
+        access_token: str | None = None,
+        feed_factory: FeedFactory = _default_feed,
+    ) -> None:
+        self.settings = settings
+        self.config = config.validated(settings)
+        self.clock = clock
+        self.symbols = list(self.config.symbols)
+        self.resolution = Resolution(self.config.resolution)
+        self._token = access_token
+        self._feed_factory = feed_factory
+        self.status = EngineStatus(
+            state="starting",
+            pid=os.getpid(),
+            started_at=time.time(),
+            strategy=self.config.strategy,
+            symbols=self.symbols,
+        )
+        self.feed: Feed | None = None
+        self.engine: TradingEngine | None = None
+        self.ticks_persisted = 0
+        self.bars_built = 0
+        self._tick_rows: list[LiveTickRow] = []
+        self._bar_rows: list[tuple[str, int, float, float, float, float, int, str]] = []
+        self._pending: dict[int, list[tuple[Bar, str]]] = defaultdict(list)
+        self._last_minute: dict[str, int] = {}
+        self._observed_from: dict[str, int] = {}
+        self._gap_from: int | None = None
+        self._squared: set[str] = set()
+        self._last_flush = 0.0
+        self._last_status = 0.0
+        self._replaying = False
+        self._client: FyersClient | None = None
+        self._live: sqlite3.Connection | None = None
+        self._trading: sqlite3.Connection | None = None
+
+    # ------------------------------------------------------------------ public
+
+    def run(self, stop: threading.Event, until: int) -> None:
+        """Trade until market time ``until`` or until ``stop`` is set."""
+        try:
+            self._setup()
+            self._loop(stop, until)
+            self._finish(stopped=stop.is_set())
+        except AuthError as exc:
+            self._set_state("auth_failed", str(exc))
+            raise
+        except FyersTradeError as exc:
+            self._set_state("error", str(exc))
+            raise
+        except Exception as exc:
+            log.exception("live engine failed")
+            self._set_state("error", f"{type(exc).__name__}: {exc}")
+            raise
+        finally:
+            self._close()
+
+    # ------------------------------------------------------------------ setup
+
+    def _setup(self) -> None:
+        from fyerstrade.store.db import open_historical, open_live, open_trading
+
+        settings, cfg = self.settings, self.config
+        now = self.clock.now()
+        self.day = ist_date(now)
+        try:
+            session = get_calendar().session(self.day)
+        except CalendarCoverageError as exc:
+            raise EngineError(str(exc)) from None
+        if session is None:
+            raise EngineError(f"NSE has no trading session on {self.day}; nothing to trade")
+        self.session = session
+        self.session_id = self.day.isoformat()
+        self.status.session_id = self.session_id
+        self._sq_ts = ist_epoch(self.day, cfg.square_off) if cfg.mode == "intraday" else None
+        record = None
+        if self._token is None:
+            record = load_valid_token(settings)
+            self._token = f"{record.app_id}:{record.access_token}"
+        app_id, _, jwt = self._token.partition(":")
+        self._client = FyersClient(settings, app_id=app_id, access_token=jwt)
+        self._live = open_live(settings)
+        self._trading = open_trading(settings)
+        hist = open_historical(settings)
+        try:
+            instruments = self._instruments(hist)
+            warm = self._warmup_bars(hist)
+        finally:
+            hist.close()
+        row = self._session_row(now)
+        self._set_state("warming_up", "")
+        self.journal = LiveJournal(
+            self._trading, f"{self.session_id}#{row.segment}", self.config.strategy
+        )
+        portfolio = Portfolio(row.start_cash)
+        for p in row.positions:
+            sym = str(p["symbol"])
+            portfolio.positions[sym] = Position(
+                sym,
+                quantity=int(str(p["quantity"])),
+                avg_price=float(str(p["avg_price"])),
+                product=ProductType(str(p["product"])),
+                opened_ts=int(str(p.get("opened_ts") or 0)),
+                last_price=float(str(p["avg_price"])),
+            )
+        late_start = not row.resume and now > session.open_ts + 60
+        if late_start:
+            # the session's earlier minutes: warm-up (no trading), not trades we pretend we made
+            self._append_today_history(warm, session.open_ts, now)
+        states: list[SymbolState] = []
+        calendar = get_calendar()
+        for k, sym in enumerate(self.symbols):
+            arrays = warm[sym]
+            close_ts = _close_times(calendar, arrays.ts, self.resolution)
+            st = SymbolState(k, sym, arrays, self.resolution, instruments[sym], close_ts)
+            st.cursor.i = len(arrays) - 1
+            states.append(st)
+        strategy = get_strategy(cfg.strategy, settings)(**cfg.params)
+        costs: CostModel = FyersCostModel() if cfg.costs else ZeroCostModel()
+        self.broker = PaperBroker(Slippage(cfg.slippage_ticks, cfg.slippage_bps))
+        self.sim_clock = SimulatedClock(now)
+        self.risk = RiskGate(
+            max_daily_loss=cfg.risk.max_daily_loss, max_open_positions=cfg.risk.max_open_positions
+        )
+        mode = cfg.mode
+
+        def default_product(st: SymbolState) -> ProductType:
+            if mode == "intraday":
+                return ProductType.INTRADAY
+            return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
+
+        self.engine = TradingEngine(
+            strategy,
+            states,
+            clock=self.sim_clock,
+            broker=self.broker,
+            portfolio=portfolio,
+            rules=OrderRules(
+                SessionRules(mode, cfg.entry_start, cfg.entry_end, cfg.square_off),
+                cfg.intraday_leverage,
+            ),
+            costs=costs,
+            journal=self.journal,
+            default_product=default_product,
+            fixed_quantity=cfg.quantity,
+            risk=self.risk,
+        )
+        self.engine.start()
+        self.builder = BarBuilder(grace_seconds=BAR_GRACE_SECONDS)
+        self.resampler = (
+            Resampler(self.resolution, grace_seconds=BAR_GRACE_SECONDS)
+            if self.resolution is not Resolution.M1
+            else None
+        )
+        self.start_equity = self.engine.equity()
+        self.risk.new_day(self.start_equity)
+        self.journal.engine_log(
+            now,
+            f"session {self.journal.session_id}: {cfg.strategy} on {', '.join(self.symbols)} "
+            f"({self.resolution.value}-minute, {mode}); cash ₹{portfolio.cash:,.2f}"
+            + (", resuming after a restart" if row.resume else ""),
+        )
+        if row.resume:
+            self._replay(row.replay_from)
+        else:
+            # whatever the market does between now and the first tick is backfilled
+            self._gap_from = now
+        self._commit(now)
+
+    def _instruments(self, hist: sqlite3.Connection) -> dict[str, Instrument]:
+        from fyerstrade.store.candles import candle_timestamps
+        from fyerstrade.store.symbols import get_instrument
+
+        out: dict[str, Instrument] = {}
+        for sym in self.symbols:
+            ins = get_instrument(hist, sym, self.day)
+            if ins is None:
+                if not len(candle_timestamps(hist, sym, Resolution.M1)):
+                    raise UnknownSymbolError(
+                        f"unknown symbol {sym!r}: not in the symbol master; check the spelling "
+                        "(e.g. NSE:SBIN-EQ) or run `fyerstrade data symbols`"
+                    )
+                ins = Instrument(sym)
+            out[sym] = ins
+        return out
+
+    def _warmup_bars(self, hist: sqlite3.Connection) -> dict[str, CandleArrays]:
+        """The last ``warmup_bars`` stored bars of the strategy's resolution before today."""
+        from fyerstrade.store.candles import load_candles
+
+        n = self.config.warmup_bars
+        hi = ist_epoch(self.day) - 1
+        per_day = max(1, 375 * 60 // self.resolution.seconds)
+        lo = hi - (math.ceil(n / per_day) * 2 + 7) * DAY_SECONDS
+        out: dict[str, CandleArrays] = {}
+        for sym in self.symbols:
+            arrays = load_candles(hist, sym, self.resolution, lo, hi) if n else CandleArrays.empty()
+            if len(arrays) > n:
+                arrays = arrays.slice(len(arrays) - n, len(arrays))
+            if len(arrays) < n:
+                log.warning(
+                    "%s: only %d of %d warm-up bars stored; fetch more with `fyerstrade data "
+                    "fetch --symbol %s --resolution %s`",
+                    sym,
+                    len(arrays),
+                    n,
+                    sym,
+                    self.resolution.value,
+                )
+            out[sym] = arrays
+        return out
+
+    def _append_today_history(self, warm: dict[str, CandleArrays], open_ts: int, now: int) -> None:
+        """A late start: today's complete minutes so far join the warm-up."""
+        assert self._client is not None
+        last = now - now % 60 - 60
+        if last < open_ts:
+            return
+        for sym in self.symbols:
+            bars = [
+                Bar(sym, Resolution.M1, ts, o, h, lo, c, v)
+                for ts, o, h, lo, c, v in self._client.history(sym, Resolution.M1, open_ts, last)
+                if open_ts <= ts <= last
+            ]
+            for b in bars:
+                self._bar_rows.append(
+                    (sym, b.ts, b.open, b.high, b.low, b.close, b.volume, "history")
+                )
+                self._last_minute[sym] = b.ts
+            if self.resolution is not Resolution.M1:
+                rs = Resampler(self.resolution)
+                bars = rs.on_bars(bars) + [
+                    b for b in rs.flush() if b.ts + self.resolution.seconds <= now
+                ]
+            if not bars:
+                continue
+            today = CandleArrays(
+                np.array([b.ts for b in bars], np.int64),
+                np.array([b.open for b in bars]),
+                np.array([b.high for b in bars]),
+                np.array([b.low for b in bars]),
+                np.array([b.close for b in bars]),
+                np.array([b.volume for b in bars], np.int64),
+            )
+            old = warm[sym]
+            warm[sym] = CandleArrays(
+                *(np.concatenate((getattr(old, f), getattr(today, f))) for f in _FIELDS)
+            )
+
+    def _session_row(self, now: int) -> _SessionRow:
+        """Today's segment: resume a crashed one, or open a new one from the stored account."""
+        conn = self._trading
+        assert conn is not None
+        config_json = json.dumps(self.config.to_yaml_dict(), sort_keys=True)
+        row = conn.execute(
+            "SELECT segment, replay_from, start_cash, positions_json, status, config_json"
+            " FROM live_sessions WHERE session_id = ?",
+            (self.session_id,),
+        ).fetchone()
+        if row is not None and row[4] == "running" and row[5] == config_json:
+            return _SessionRow(int(row[0]), int(row[1]), float(row[2]), json.loads(row[3]), True)
+        segment = int(row[0]) + 1 if row is not None else 1
+        if row is not None and row[4] == "running":
+            log.warning("the live config changed since the last start: starting a new segment")
+        cash, positions = self._stored_account()
+        with conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO live_sessions (session_id, segment, replay_from, strategy,"
+                " config_json, start_cash, positions_json, started_at, updated_at, status)"
+                " VALUES (?,?,?,?,?,?,?,?,?, 'running')",
+                (
+                    self.session_id,
+                    segment,
+                    now,
+                    self.config.strategy,
+                    config_json,
+                    cash,
+                    json.dumps(positions),
+                    now,
+                    now,
+                ),
+            )
+        return _SessionRow(segment, now, cash, positions, False)
+
+    def _stored_account(self) -> tuple[float, list[dict[str, object]]]:
+        """Cash and open positions the paper account holds now (the capital at first)."""
+        conn = self._trading
+        assert conn is not None
+        last = conn.execute(
+            "SELECT cash FROM pt_portfolio_log ORDER BY ts DESC, rowid DESC LIMIT 1"
+        ).fetchone()
+        cash = float(last[0]) if last is not None else self.config.capital
+        rows = conn.execute(
+            "SELECT symbol, quantity, avg_price, product, opened_ts FROM live_positions"
+            " WHERE quantity != 0"
+        ).fetchall()
+        positions: list[dict[str, object]] = []
+        for sym, qty, avg, product, opened in rows:
+            if sym not in self.symbols or product == ProductType.INTRADAY.value:
+                log.warning(
+                    "dropping a stale paper position %s %d (%s) from an earlier session",
+                    sym,
+                    qty,
+                    product,
+                )
+                cash += qty * avg  # give its cost back: it is not carried
+                continue
+            positions.append(
+                {
+                    "symbol": sym,
+                    "quantity": qty,
+                    "avg_price": avg,
+                    "product": product,
+                    "opened_ts": opened,
+                }
+            )
+        return cash, positions
+
+    def _replay(self, since: int) -> None:
+        """Feed today's stored ticks of this segment through the live path again."""
+        assert self._live is not None
+        lo, hi = since, ist_epoch(self.day + timedelta(days=1))
+        cur = self._live.execute(
+            "SELECT symbol, ts, ltp, volume, bid, ask, bid_qty, ask_qty, last_qty FROM live_ticks"
+            " WHERE ts >= ? AND ts < ? ORDER BY id",
+            (lo, hi),
+        )
+        wanted = set(self.symbols)
+        self._replaying = True
+        n, last_ts = 0, since
+        try:
+            for sym, ts, ltp, vol, bid, ask, bq, aq, lq in cur:
+                if sym not in wanted:
+                    continue
+                t = Tick(sym, ts, ltp, vol, bid or 0.0, ask or 0.0, bq or 0, aq or 0, lq or 0)
+                self._on_tick(t, persist=False)
+                n += 1
+                last_ts = max(last_ts, ts)
+        finally:
+            self._replaying = False
+        self.builder.restart()
+        self._gap_from = last_ts
+        assert self.engine is not None
+        self.journal.engine_log(
+            self.sim_clock.now(),
+            f"replayed {n:,} stored ticks up to {_hhmmss(last_ts)} IST; "
+            f"{len(self.engine.portfolio.positions)} position(s) restored",
+        )
+
+    # ------------------------------------------------------------------ loop
+
+    def _loop(self, stop: threading.Event, until: int) -> None:
+        assert self._token is not None
+        feed = self.feed = self._feed_factory(self.settings, self._token, self.symbols, self.clock)
+        feed.start()
+        waited = time.monotonic()
+        while not feed.wait_live(0.2):
+            if feed.status is FeedStatus.AUTH_FAILED or not feed.running:
+                raise feed.error or AuthError("the data socket refused the token")
+            if stop.is_set() or self.clock.now() >= until:
+                return
+            if time.monotonic() - waited > LIVE_WAIT_SECONDS:
+                self._set_state("reconnecting", "waiting for the Fyers data socket")
+        now = self.clock.now()
+        for sym in self.symbols:
+            self._observed_from.setdefault(sym, now)
+        self._set_state("running", "")
+        ticks = feed.ticks
+        next_house = 0.0
+        while not stop.is_set():
+            deadline = time.monotonic() + HOUSEKEEPING_SECONDS
+            try:
+                item: Tick | Gap | None = ticks.get(timeout=HOUSEKEEPING_SECONDS)
+            except queue.Empty:
+                item = None
+            while item is not None:
+                if isinstance(item, Gap):
+                    self._on_gap(item)
+                else:
+                    self._on_tick(item)
+                if time.monotonic() >= deadline:
+                    break
+                try:
+                    item = ticks.get_nowait()
+                except queue.Empty:
+                    item = None
+            mono = time.monotonic()
+            if mono >= next_house:
+                next_house = mono + HOUSEKEEPING_SECONDS
+                if self._housekeeping(until):
+                    return
+            if feed.status is FeedStatus.AUTH_FAILED:
+                raise feed.error or AuthError("the data socket refused the token")
+
+    def _housekeeping(self, until: int) -> bool:
+        """Close quiet symbols' bars, flush ticks, write the status; True when the day is over."""
+        now = self.clock.now()
+        self.sim_clock.ts = max(self.sim_clock.ts, now)
+        for bar in self.builder.on_clock(now):
+            self._closed_minute_bar(bar, "ticks")
+        self._dispatch_ready(now)
+        if self._sq_ts is not None and now >= self._sq_ts + 60:
+            self._square_off_all(now, "square_off", only_intraday=True)
+        mono = time.monotonic()
+        if self._tick_rows and mono - self._last_flush >= TICK_FLUSH_SECONDS:
+            self._flush_ticks()
+        self._commit(now)
+        if mono - self._last_status >= STATUS_SECONDS:
+            self._write_status()
+        feed = self.feed
+        if feed is not None:
+            state = self.status.state
+            if feed.status is FeedStatus.RECONNECTING and state == "running":
+                self._set_state("reconnecting", "the data socket dropped; reconnecting")
+            elif feed.status is FeedStatus.LIVE and state == "reconnecting":
+                self._set_state("halted" if self.risk.halted else "running", self.risk.halted)
+        return now >= until
+
+    # ------------------------------------------------------------------ ticks
+
+    def _on_tick(self, t: Tick, *, persist: bool = True) -> None:
+        st = self._state(t.symbol)
+        if st is None:
+            return
+        if persist:
+            self._tick_rows.append(tick_row(t, time.time()))
+            if len(self._tick_rows) >= TICK_FLUSH_ROWS:
+                self._flush_ticks()
+        self.status.ticks += 1
+        self.status.last_tick_ts = max(self.status.last_tick_ts, t.ts)
+        if self._gap_from is not None:
+            gap, self._gap_from = Gap(self._gap_from, t.ts), None
+            self._on_gap(gap)
+        if t.ts > self.sim_clock.ts:
+            self.sim_clock.ts = t.ts
+        bar = self.builder.update(t.symbol, t.ts, t.ltp, t.volume, t.last_qty)
+        if bar is not None:
+            self._closed_minute_bar(bar, "ticks")
+            self._dispatch_ready(t.ts)
+        engine = self.engine
+        assert engine is not None
+        if self._sq_ts is not None and t.ts >= self._sq_ts and t.symbol not in self._squared:
+            self._squared.add(t.symbol)
+            if engine.portfolio.quantity(t.symbol):
+                self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
+            engine.square_off(t.symbol, t.ltp, t.ts)
+        minute = t.ts - t.ts % 60
+        if minute >= self._observed_from.get(t.symbol, 0):
+            self.broker.on_tick(st, t.ltp, t.ts, engine)
+        if self.journal.has_pending:
+            self._commit(t.ts)
+
+    def _on_gap(self, gap: Gap) -> None:
+        """Drop the incomplete bars and backfill the missed minutes from history."""
+        assert self._client is not None
+        self.builder.restart()
+        first_live = gap.end - gap.end % 60
+        in_session = first_live > self.session.open_ts  # else nothing was missed yet
+        bars = backfill(self._client, self.symbols, gap) if in_session else []
+        kept = 0
+        for bar in sorted(bars, key=lambda b: b.ts):
+            if self._closed_minute_bar(bar, "history"):
+                kept += 1
+        for sym in self.symbols:
+            self._observed_from[sym] = gap.end
+        self._dispatch_ready(gap.end, before=gap.end - gap.end % 60)
+        if in_session and not self._replaying:
+            self.journal.engine_log(
+                gap.end,
+                f"feed gap {_hhmmss(gap.start)}–{_hhmmss(gap.end)} IST: "
+                f"{kept} missed 1-minute bar(s) backfilled from history",
+                level="WARNING",
+            )
+
+    # ------------------------------------------------------------------ bars
+
+    def _closed_minute_bar(self, bar: Bar, source: str) -> bool:
+        """Queue a closed 1-minute bar for dispatch (False: a duplicate, dropped)."""
+        sym = bar.symbol
+        if bar.ts <= self._last_minute.get(sym, -1):
+            return False
+        if source == "ticks" and bar.ts < self._observed_from.get(sym, 0):
+            # seen only in part (the feed connected or came back during it): use history's bar
+            better = self._history_bar(sym, bar.ts)
+            if better is not None:
+                bar, source = better, "history"
+        self._last_minute[sym] = bar.ts
+        self._pending[bar.ts].append((bar, source))
+        row = (sym, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
+        self._bar_rows.append(row)
+        return True
+
+    def _history_bar(self, symbol: str, ts: int) -> Bar | None:
+        assert self._client is not None
+        try:
+            rows = self._client.history(symbol, Resolution.M1, ts, ts)
+        except FyersTradeError as exc:
+            log.warning("%s: could not fetch the %s bar from history: %s", symbol, _hhmmss(ts), exc)
+            return None
+        for t, o, h, lo, c, v in rows:
+            if t == ts:
+                return Bar(symbol, Resolution.M1, t, o, h, lo, c, v)
+        return None
+
+    def _dispatch_ready(self, now: int, before: int | None = None) -> None:
+        """Dispatch every pending minute no symbol is still forming a bar for."""
+        if not self._pending:
+            return
+        forming = self.builder.oldest_forming()
+        for minute in sorted(self._pending):
+            complete = forming is None or minute < forming
+            if before is not None and minute < before:
+                complete = True
+            if not complete:
+                break
+            self._dispatch(minute, self._pending.pop(minute))
+        if self.resampler is not None:
+            quiet = self.resampler.on_clock(now)
+            if quiet:
+                self._dispatch_primary(quiet)
+
+    def _dispatch(self, minute: int, items: list[tuple[Bar, str]]) -> None:
+        engine = self.engine
+        assert engine is not None
+        order = {s: k for k, s in enumerate(self.symbols)}
+        items.sort(key=lambda it: order.get(it[0].symbol, 0))
+        self.bars_built += len(items)
+        self.status.bars += len(items)
+        for bar, source in items:
+            if source == "history":
+                st = engine.by_symbol[bar.symbol]
+                self.broker.on_minute_bar(
+                    st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine
+                )
+        bars = [b for b, _ in items]
+        if self.resampler is None:
+            self._dispatch_primary(bars)
+        else:
+            higher = self.resampler.on_bars(bars)
+            if higher:
+                self._dispatch_primary(higher)
+        self._commit(minute + 60)
+
+    def _dispatch_primary(self, bars: list[Bar]) -> None:
+        """Hand strategy-resolution bars to the engine, one call per timestamp."""
+        engine = self.engine
+        assert engine is not None
+        groups: dict[int, list[Bar]] = defaultdict(list)
+        for b in bars:
+            groups[b.ts].append(b)
+        calendar = get_calendar()
+        for ts in sorted(groups):
+            group = [b for b in groups[ts] if self._appendable(engine, b)]
+            if not group:
+                continue
+            close_ts = int(_close_times(calendar, np.array([ts], np.int64), self.resolution)[0])
+            self.sim_clock.ts = max(self.sim_clock.ts, close_ts)
+            engine.on_bars(group, close_ts)
+            self.broker.match_pending(engine)
+            equity = engine.equity()
+            gross = engine.portfolio.gross_exposure
+            exposure = gross / equity if equity > 0 else 0.0
+            self._commit(close_ts, equity_point=(equity, exposure))
+            if self.risk.check_loss(equity):
+                self.journal.engine_log(close_ts, self.risk.halted + ": squaring off", "WARNING")
+                self._square_off_all(close_ts, "risk", only_intraday=False)
+                self._set_state("halted", self.risk.halted)
+
+    @staticmethod
+    def _appendable(engine: TradingEngine, bar: Bar) -> bool:
+        st = engine.by_symbol[bar.symbol]
+        n = len(st.arrays)
+        return not n or bar.ts > int(st.arrays.ts[n - 1])
+
+    def _square_off_all(self, ts: int, tag: str, *, only_intraday: bool) -> None:
+        engine = self.engine
+        assert engine is not None
+        for sym, pos in list(engine.portfolio.positions.items()):
+            if not pos.quantity or (only_intraday and pos.product is not ProductType.INTRADAY):
+                continue
+            price = self.broker.last_price(sym)
+            if price is None:
+                st = engine.by_symbol[sym]
+                price = st.close_at(len(st.arrays) - 1) if len(st.arrays) else pos.avg_price
+            self.journal.engine_log(ts, f"{tag}: closing {pos.quantity} at {price:.2f}", symbol=sym)
+            engine.square_off(sym, price, max(ts, self.sim_clock.ts), tag)
+        self._commit(ts)
+
+    # ------------------------------------------------------------------ persistence
+
+    def _flush_ticks(self) -> None:
+        if self._live is None:
+            return
+        rows, self._tick_rows = self._tick_rows, []
+        insert_live_ticks(self._live, rows)
+        self.ticks_persisted += len(rows)
+        self._last_flush = time.monotonic()
+
+    def _flush_bars(self) -> None:
+        if self._live is None or not self._bar_rows:
+            return
+        rows, self._bar_rows = self._bar_rows, []
+        with self._live:
+            self._live.executemany(
+                "INSERT OR IGNORE INTO live_bars (symbol, ts, open, high, low, close, volume,"
+                " source) VALUES (?,?,?,?,?,?,?,?)",
+                rows,
+            )
+
+    def _commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
+        """Ticks (and bars) first, then the trading records that depend on them."""
+        if self.engine is None:
+            return
+        if self.journal.has_pending or equity_point is not None:
+            self._flush_ticks()
+            self._flush_bars()
+            new = self.journal.commit(self.engine.portfolio, ts, equity_point=equity_point)
+            self.status.trades += new if not self._replaying else 0
+
+    # ------------------------------------------------------------------ end
+
+    def _finish(self, *, stopped: bool) -> None:
+        engine = self.engine
+        if engine is None:
+            return
+        now = max(self.clock.now(), self.sim_clock.ts)
+        for bar in self.builder.flush() if not stopped else []:
+            self._closed_minute_bar(bar, "ticks")
+        if not stopped:
+            self._dispatch_ready(now, before=now + 60)
+        if stopped and self.config.on_stop == "square_off":
+            self._square_off_all(now, "manual", only_intraday=False)
+        elif self._sq_ts is not None:
+            self._square_off_all(now, "square_off", only_intraday=True)
+        engine.finish(close_positions=False)
+        equity = engine.equity()
+        self.journal.engine_log(
+            now,
+            f"session {'stopped' if stopped else 'closed'}: equity ₹{equity:,.2f} "
+            f"(day P&L ₹{equity - self.start_equity:,.2f})",
+        )
+        self._flush_ticks()
+        self._flush_bars()
+        self.journal.commit(engine.portfolio, now, equity_point=(equity, 0.0))
+        assert self._trading is not None
+        with self._trading:
+            self._trading.execute(
+                "UPDATE live_sessions SET status = ?, updated_at = ?, end_cash = ?, end_equity = ?"
+                " WHERE session_id = ?",
+                (
+                    "stopped" if stopped else "closed",
+                    now,
+                    engine.portfolio.cash,
+                    equity,
+                    self.session_id,
+                ),
+            )
+        self._set_state("stopped", "stopped by the user" if stopped else "session over")
+
+    def _close(self) -> None:
+        if self.feed is not None:
+            self.feed.stop()
+        for conn in (self._live, self._trading):
+            if conn is not None:
+                try:
+                    if conn is self._live and self._tick_rows:
+                        self._flush_ticks()
+                finally:
+                    conn.close()
+        self._live = self._trading = None
+
+    # ------------------------------------------------------------------ status
+
+    def _state(self, symbol: str) -> SymbolState | None:
+        engine = self.engine
+        return None if engine is None else engine.by_symbol.get(symbol)
+
+    def _set_state(self, state: str, message: str) -> None:
+        if state != self.status.state:
+            log.info("live engine: %s%s", state, f" ({message})" if message else "")
+        self.status.state = state
+        self.status.message = message
+        self._write_status()
+
+    def _write_status(self) -> None:
+        st = self.status
+        engine = self.engine
+        st.updated_at = time.time()
+        st.market_time = self.clock.now()
+        if engine is not None:
+            equity = engine.equity()
+            st.equity, st.cash = equity, engine.portfolio.cash
+            st.day_pnl = equity - self.start_equity
+            positions = []
+            for sym, pos in engine.portfolio.positions.items():
+                if not pos.quantity:
+                    continue
+                last = self.broker.last_price(sym) or pos.last_price
+                positions.append(
+                    {
+                        "symbol": sym,
+                        "quantity": pos.quantity,
+                        "avg_price": pos.avg_price,
+                        "last_price": last,
+                        "unrealized_pnl": (last - pos.avg_price) * pos.quantity,
+                        "product": str(pos.product),
+                    }
+                )
+            st.positions = positions
+        try:
+            write_status(self.settings.live_status_file, st)
+        except OSError as exc:
+            log.warning("cannot write the live status file: %s", exc)
+        self._last_status = time.monotonic()
+
+
+_FIELDS = ("ts", "open", "high", "low", "close", "volume")
+
+
+def _close_times(calendar: object, ts: np.ndarray, resolution: Resolution) -> np.ndarray:
+    from fyerstrade.calendar import NSECalendar
+
+    assert isinstance(calendar, NSECalendar)
+    try:
+        return calendar.bar_close_times(ts, resolution)
+    except CalendarCoverageError:
+        return ts.astype(np.int64) + resolution.seconds
+
+
+def _hhmmss(ts: int) -> str:
+    from fyerstrade.calendar import to_ist
+
+    return to_ist(ts).strftime("%H:%M:%S")
+
+
+def run_engine(
+    settings: Settings,
+    config: LiveConfig,
+    clock: LiveClock,
+    stop: threading.Event,
+    until: int,
+) -> None:
+    """Run one day's live paper trading until market time ``until`` (or ``stop``)."""
+    LiveEngine(settings, config, clock=clock).run(stop, until)

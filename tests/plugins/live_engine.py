@@ -1,0 +1,118 @@
+"""Fixtures for the live engine: a simulator playing the next trading day from before the open
+at high speed, a data directory ready for paper trading (token file, symbol master, a previous
+day of 1-minute candles for the warm-up), and a small live config.
+
+* ``paper_sim``: a started simulator whose REST and market clocks are one
+  :class:`~fyerstrade.sim.datasocket.MarketClock` starting at :data:`PAPER_START` (09:05 IST of
+  the next trading day) at :data:`PAPER_SPEED`; ``FYERSTRADE_FYERS_URL`` points at it.
+* ``paper_settings``: settings for it, with the token file, the symbol master and the warm-up
+  candles of :data:`PAPER_SYMBOLS` stored.
+* ``paper_config(**changes)``: a validated :class:`~fyerstrade.live.config.LiveConfig` for
+  ``sma_crossover`` 3/8 on :data:`PAPER_SYMBOLS`, intraday, fixed quantity, no slippage.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from datetime import time as dtime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import Resolution
+from fyerstrade.live.config import LiveConfig, live_config_from_dict
+from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
+from fyerstrade.sim.datasocket import MarketClock, hub_for
+from plugins.datasocket import MARKET_DAY
+
+PAPER_START = ist_epoch(MARKET_DAY, dtime(9, 5))
+PAPER_SPEED = 480.0  # eight market minutes per wall second
+PAPER_SYMBOLS = ("NSE:SBIN-EQ", "NSE:RELIANCE-EQ")
+
+
+@pytest.fixture
+def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
+    from fyers_apiv3 import fyersModel
+
+    clock = MarketClock(PAPER_START, PAPER_SPEED)
+    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now, per_second=50, per_minute=3000))
+    hub_for(server.state).clock = clock
+    server.start()
+    monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
+    monkeypatch.setattr(fyersModel.Config, "DATA_API", f"{server.url}/data")
+    monkeypatch.setenv("FYERSTRADE_FYERS_URL", server.url)
+    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
+    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...]) -> None:
+    """Token file, symbol master and the previous trading day's 1-minute candles."""
+    from fyerstrade.data.symbols import refresh_symbol_master
+    from fyerstrade.fyers.client import FyersClient
+    from fyerstrade.fyers.tokens import TokenRecord, save_token
+    from fyerstrade.store.candles import CandleArrays, upsert_candles
+    from fyerstrade.store.db import init_all, open_historical
+    from plugins.sim import sdk_login
+
+    init_all(settings)
+    jwt = sdk_login(sim)
+    save_token(
+        settings.token_file,
+        TokenRecord.from_access_token(jwt, DEFAULT_APP_ID, now=time.time()),
+    )
+    refresh_symbol_master(settings)
+    client = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token=jwt)
+    prev = get_calendar().previous_trading_day(MARKET_DAY)
+    lo, hi = ist_epoch(prev, dtime(9, 15)), ist_epoch(prev, dtime(15, 29))
+    conn = open_historical(settings)
+    try:
+        for sym in symbols:
+            rows = client.history(sym, Resolution.M1, lo, hi)
+            cols = list(zip(*rows, strict=True))
+            arrays = CandleArrays(
+                np.array(cols[0], np.int64),
+                *(np.array(c, np.float64) for c in cols[1:5]),
+                np.array(cols[5], np.int64),
+            )
+            upsert_candles(conn, sym, Resolution.M1, arrays)
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def paper_settings(paper_sim: SimServer) -> Settings:
+    settings = load_settings(env_file=None)
+    prepare_data_dir(paper_sim, settings, PAPER_SYMBOLS)
+    hub_for(paper_sim.state).clock.set(PAPER_START)  # the preparation took market time
+    return settings
+
+
+@pytest.fixture
+def paper_config() -> Callable[..., LiveConfig]:
+    def make(**changes: Any) -> LiveConfig:
+        data: dict[str, Any] = {
+            "strategy": "sma_crossover",
+            "params": {"fast": 3, "slow": 8},
+            "symbols": list(PAPER_SYMBOLS),
+            "resolution": "1",
+            "mode": "intraday",
+            "capital": 1_000_000,
+            "quantity": 10,
+            "costs": True,
+            "entry_start": "09:15",
+            "entry_end": "10:20",
+            "square_off": "10:30",
+            "warmup_bars": 200,
+        }
+        data.update(changes)
+        return live_config_from_dict(data).validated()
+
+    return make
