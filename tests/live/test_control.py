@@ -293,3 +293,26 @@ def test_start_engine_refuses_while_one_runs(
     assert first_line(holder) == "locked"
     with pytest.raises(EngineError, match=rf"already running \(pid {holder.pid}\)"):
         start_engine(settings)
+
+
+def test_start_engine_reports_the_childs_last_line_when_it_exits_at_startup(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fyerstrade.live import control
+
+    settings.data_dir.mkdir(parents=True)
+    settings.live_config_file.write_text("strategy: sma_crossover\n")
+    out = control.engine_output_file(settings)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text("an earlier run's output\n" * 10)
+    monkeypatch.setattr(control, "OUTPUT_ROTATE_BYTES", 100)  # so that this start rotates it
+    monkeypatch.setenv("FYERSTRADE_LOG_LEVEL", "LOUD")  # the child cannot load its settings
+    with pytest.raises(EngineError) as err:
+        start_engine(settings, timeout=60)
+    message = str(err.value)
+    assert message.startswith("the live engine exited at startup: invalid setting")
+    assert "FYERSTRADE_LOG_LEVEL" in message and str(out) in message
+    assert "\n" not in message
+    assert engine_pid(settings) is None
+    assert "an earlier run's output" in out.with_name(out.name + ".1").read_text()
+    assert "an earlier run's output" not in out.read_text()

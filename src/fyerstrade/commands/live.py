@@ -112,6 +112,10 @@ def run_in_foreground(settings: Settings, *, once: bool) -> None:
         stop = threading.Event()
 
         def _on_signal(signum: int, frame: FrameType | None) -> None:
+            # The first signal asks for a graceful stop (positions per on_stop); a second
+            # Ctrl-C while that runs leaves at once (a restart recovers from the databases).
+            if signum == signal.SIGINT and stop.is_set():
+                raise KeyboardInterrupt
             stop.set()
 
         previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -257,13 +261,14 @@ def register(app: typer.Typer) -> None:
         """Start the engine in the background (refuses when one is running)."""
         from fyerstrade.cli import settings
         from fyerstrade.live.control import engine_output_file, start_engine
+        from fyerstrade.logs import LOG_FILE
 
         s = settings()
         pid = start_engine(s)
         typer.echo(
             f"live engine started (pid {pid})\n"
             f"  status: fyerstrade live status   ({s.live_status_file})\n"
-            f"  output: {engine_output_file(s)}   log: {s.log_dir / 'fyerstrade.log'}\n"
+            f"  output: {engine_output_file(s)}   log: {s.log_dir / LOG_FILE}\n"
             "  stop:   fyerstrade live stop"
         )
 

@@ -59,6 +59,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 ENGINE_OUTPUT_FILE = "live_engine.out"
+OUTPUT_ROTATE_BYTES = 5 * 1024 * 1024
 _IST = ZoneInfo("Asia/Kolkata")
 _POLL = 0.05  # seconds between checks while waiting for a process
 _START_SLACK = 2.0  # seconds a process may "start" after its PID file's time (clock rounding)
@@ -313,6 +314,16 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return True
 
 
+def _rotate(path: Path) -> None:
+    """Keep the engine's output file bounded: past ``OUTPUT_ROTATE_BYTES`` it becomes
+    ``<name>.1`` (replacing the previous one) before a new engine starts."""
+    try:
+        if path.stat().st_size > OUTPUT_ROTATE_BYTES:
+            path.replace(path.with_name(path.name + ".1"))
+    except FileNotFoundError:
+        pass
+
+
 def _engine_command() -> list[str]:
     return [sys.executable, "-m", "fyerstrade", "live", "run"]
 
@@ -332,6 +343,7 @@ def start_engine(settings: Settings, *, timeout: float = 15.0) -> int:
         raise _already_running(running)
     out_path = engine_output_file(settings)
     out_path.parent.mkdir(parents=True, exist_ok=True)
+    _rotate(out_path)
     with out_path.open("ab") as out:
         offset = out.tell()
         proc = subprocess.Popen(
