@@ -167,8 +167,11 @@ def _print_status(settings: Settings, status: EngineStatus) -> None:
         lines.append(f"strategy:   {status.strategy}")
     if status.symbols:
         lines.append(f"symbols:    {', '.join(status.symbols)}")
+    if status.updated_at:
+        ago = _duration(time.time() - status.updated_at)
+        lines.append(f"updated:    {_ist(status.updated_at)} ({ago} ago)")
     if status.market_time:
-        lines.append(f"market:     {_ist(status.market_time)}")
+        lines.append(f"market:     {_ist(status.market_time)} (at that update)")
     if status.next_start:
         lines.append(f"next start: {_ist(status.next_start)}")
     tick = _ist(status.last_tick_ts) if status.last_tick_ts else "none yet"

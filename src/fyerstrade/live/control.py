@@ -447,6 +447,6 @@ def engine_status(settings: Settings) -> EngineStatus:
             message="the engine process is up and has not reported yet",
         )
     status.pid = pid
-    if not status.started_at:
-        status.started_at = started
+    if started:
+        status.started_at = started  # the process's start: the uptime `live status` shows
     return status
