@@ -62,7 +62,9 @@ ENGINE_OUTPUT_FILE = "live_engine.out"
 OUTPUT_ROTATE_BYTES = 5 * 1024 * 1024
 _IST = ZoneInfo("Asia/Kolkata")
 _POLL = 0.05  # seconds between checks while waiting for a process
-_START_SLACK = 2.0  # seconds a process may "start" after its PID file's time (clock rounding)
+# Seconds a process may seem to start after its PID file was written before the pid counts as
+# reused: /proc's start time moves with wall-clock steps (NTP, resume), so leave room for them.
+_START_SLACK = 60.0
 
 
 @dataclass(frozen=True, slots=True)
