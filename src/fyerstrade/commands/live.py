@@ -131,6 +131,9 @@ def run_in_foreground(settings: Settings, *, once: bool) -> None:
         except FyersTradeError as exc:
             _settle_status(settings, "error", str(exc))
             raise
+        except KeyboardInterrupt:
+            _settle_status(settings, "stopped", "interrupted before a graceful stop finished")
+            raise
         except BaseException as exc:
             _settle_status(settings, "error", f"{type(exc).__name__}: {exc} (see the log)")
             raise
