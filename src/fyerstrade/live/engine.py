@@ -153,6 +153,7 @@ class LiveEngine:
         self._last_flush = 0.0
         self._last_status = 0.0
         self._replaying = False
+        self._known_history: dict[tuple[str, int], Bar] = {}
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
         self._trading: sqlite3.Connection | None = None
@@ -440,34 +441,55 @@ class LiveEngine:
         return cash, positions
 
     def _replay(self, since: int) -> None:
-        """Feed today's stored ticks of this segment through the live path again."""
+        """Feed this segment's stored ticks through the live path again. Minutes the first run
+        took from history (gaps, partly seen minutes) are stored in ``live_bars``: they are
+        used again, at the same place in the stream, and matched by the bar rules again."""
         assert self._live is not None
         lo, hi = since, ist_epoch(self.day + timedelta(days=1))
+        wanted = set(self.symbols)
+        history = [
+            Bar(sym, Resolution.M1, ts, o, h, low, c, v)
+            for sym, ts, o, h, low, c, v in self._live.execute(
+                "SELECT symbol, ts, open, high, low, close, volume FROM live_bars"
+                " WHERE source = 'history' AND ts >= ? AND ts < ? ORDER BY ts",
+                (lo - lo % 60, hi),
+            )
+            if sym in wanted
+        ]
+        self._known_history = {(b.symbol, b.ts): b for b in history}
         cur = self._live.execute(
             "SELECT symbol, ts, ltp, volume, bid, ask, bid_qty, ask_qty, last_qty FROM live_ticks"
             " WHERE ts >= ? AND ts < ? ORDER BY id",
             (lo, hi),
         )
-        wanted = set(self.symbols)
         self._replaying = True
-        n, last_ts = 0, since
+        n, last_ts, k = 0, since, 0
         try:
             for sym, ts, ltp, vol, bid, ask, bq, aq, lq in cur:
                 if sym not in wanted:
                     continue
+                minute = ts - ts % 60
+                while k < len(history) and history[k].ts < minute:
+                    self._closed_minute_bar(history[k], "history")
+                    k += 1
                 t = Tick(sym, ts, ltp, vol, bid or 0.0, ask or 0.0, bq or 0, aq or 0, lq or 0)
                 self._on_tick(t, persist=False)
                 n += 1
                 last_ts = max(last_ts, ts)
+            for bar in history[k:]:
+                self._closed_minute_bar(bar, "history")
+            self._dispatch_ready(last_ts)
         finally:
             self._replaying = False
+            self._known_history = {}
         self.builder.restart()
         self._gap_from = last_ts
         assert self.engine is not None
+        held = sum(1 for p in self.engine.portfolio.positions.values() if p.quantity)
         self.journal.engine_log(
             self.sim_clock.now(),
             f"replayed {n:,} stored ticks up to {_hhmmss(last_ts)} IST; "
-            f"{len(self.engine.portfolio.positions)} position(s) restored",
+            f"{held} open position(s) restored",
         )
 
     # ------------------------------------------------------------------ loop
@@ -568,7 +590,11 @@ class LiveEngine:
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
         minute = t.ts - t.ts % 60
-        if minute >= self._observed_from.get(t.symbol, 0):
+        if self._replaying:
+            seen_live = (t.symbol, minute) not in self._known_history
+        else:
+            seen_live = minute >= self._observed_from.get(t.symbol, 0)
+        if seen_live:
             self.broker.on_tick(st, t.ltp, t.ts, engine)
         if self.journal.has_pending:
             self._commit(t.ts)
@@ -584,8 +610,10 @@ class LiveEngine:
         for bar in sorted(bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
                 kept += 1
+        # connected before the open, the feed sees every minute of the session
+        seen_from = gap.end if in_session else self.session.open_ts
         for sym in self.symbols:
-            self._observed_from[sym] = gap.end
+            self._observed_from[sym] = seen_from
         self._dispatch_ready(gap.end, before=gap.end - gap.end % 60)
         if in_session and not self._replaying:
             self.journal.engine_log(
@@ -602,7 +630,10 @@ class LiveEngine:
         sym = bar.symbol
         if bar.ts <= self._last_minute.get(sym, -1):
             return False
-        if source == "ticks" and bar.ts < self._observed_from.get(sym, 0):
+        known = self._known_history.get((sym, bar.ts)) if self._replaying else None
+        if known is not None:
+            bar, source = known, "history"
+        elif source == "ticks" and bar.ts < self._observed_from.get(sym, 0):
             # seen only in part (the feed connected or came back during it): use history's bar
             better = self._history_bar(sym, bar.ts)
             if better is not None:
