@@ -44,6 +44,7 @@ __all__ = [
     "session_trades",
     "sessions",
     "stored_positions",
+    "trading_day",
     "unknown_symbols",
 ]
 
@@ -136,6 +137,20 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
 # ---- sessions and trades -----------------------------------------------------------------
 
 
+def trading_day(session_id: str) -> str:
+    """The IST trading day of a session id: the engine journals each run of a day (a restart
+    after a crash is another run) as ``2026-11-23#<run>``, its status says ``2026-11-23``."""
+    return session_id.partition("#")[0]
+
+
+#: Matches the rows of one trading day, whether journalled as ``day`` or ``day#run``.
+_DAY_MATCH = "(session_id = ?1 OR substr(session_id, 1, ?2) = ?3)"
+
+
+def _day_args(day: str) -> tuple[str, int, str]:
+    return (day, len(day) + 1, f"{day}#")
+
+
 @st.cache_data(show_spinner=False, max_entries=8)
 def _sessions(path: str, version: Stamp) -> list[str]:
     try:
@@ -144,15 +159,15 @@ def _sessions(path: str, version: Stamp) -> list[str]:
                 return []
             rows = conn.execute(
                 "SELECT session_id FROM live_paper_trades UNION "
-                "SELECT session_id FROM pt_portfolio_log ORDER BY 1 DESC"
+                "SELECT session_id FROM pt_portfolio_log"
             ).fetchall()
     except _NoTableError:
         return []
-    return [str(r[0]) for r in rows if r[0]]
+    return sorted({trading_day(str(r[0])) for r in rows if r[0]}, reverse=True)
 
 
 def sessions(settings: Settings) -> list[str]:
-    """Session ids (IST trading days, ``2026-11-23``) with trades or equity, newest first."""
+    """Trading days (IST, ``2026-11-23``) with paper trades or equity, newest first."""
     p = settings.trading_db
     return _sessions(str(p), stamp(p))
 
@@ -165,8 +180,8 @@ def _trades(path: str, version: Stamp, session_id: str) -> list[PaperTrade]:
                 return []
             rows = conn.execute(
                 "SELECT ts, symbol, side, quantity, price, costs, realized_pnl, product, tag, "
-                "order_id FROM live_paper_trades WHERE session_id = ? ORDER BY ts, id",
-                (session_id,),
+                f"order_id FROM live_paper_trades WHERE {_DAY_MATCH} ORDER BY ts, id",
+                _day_args(session_id),
             ).fetchall()
     except _NoTableError:
         return []
@@ -188,7 +203,7 @@ def _trades(path: str, version: Stamp, session_id: str) -> list[PaperTrade]:
 
 
 def session_trades(settings: Settings, session_id: str) -> list[PaperTrade]:
-    """The fills of one session, oldest first."""
+    """The fills of one trading day (every run of it), oldest first."""
     p = settings.trading_db
     return _trades(str(p), stamp(p), session_id)
 
@@ -237,8 +252,8 @@ def _equity(path: str, version: Stamp, session_id: str) -> EquityCurve:
             if conn is not None:
                 rows = conn.execute(
                     "SELECT ts, equity, cash, realized_pnl, unrealized_pnl FROM pt_portfolio_log "
-                    "WHERE session_id = ? ORDER BY ts",
-                    (session_id,),
+                    f"WHERE {_DAY_MATCH} ORDER BY ts",
+                    _day_args(session_id),
                 ).fetchall()
     except _NoTableError:
         rows = []
@@ -253,7 +268,7 @@ def _equity(path: str, version: Stamp, session_id: str) -> EquityCurve:
 
 
 def equity_curve(settings: Settings, session_id: str) -> EquityCurve:
-    """The equity log of one session (empty arrays when it has none)."""
+    """The equity log of one trading day (every run of it; empty arrays when it has none)."""
     p = settings.trading_db
     return _equity(str(p), stamp(p), session_id)
 

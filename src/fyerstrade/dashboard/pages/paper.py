@@ -58,6 +58,10 @@ def _ist_time(ts: int) -> str:
     return to_ist(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "—"
 
 
+def _clock_text(ts: int) -> str:
+    return to_ist(ts).strftime("%H:%M:%S") if ts else "—"
+
+
 def duration_text(seconds: float) -> str:
     """``42 s``, ``5 min 07 s``, ``3 h 04 min``."""
     s = max(0, int(seconds))
@@ -110,7 +114,7 @@ def _controls(settings: Settings, status: EngineStatus) -> bool:
     The engine process may outlive an auth failure or an error (the scheduler waits for the
     next session), so what enables Stop is a live process, not the state."""
     active = _process_up(status)
-    b1, b2, _ = st.columns([1, 1, 6])
+    b1, b2, _ = st.columns([1, 1, 10])
     clicked = False
     if b1.button("Start", type="primary", disabled=active, key="pt-start"):
         _start(settings)
@@ -162,14 +166,17 @@ def _status_header(status: EngineStatus) -> None:
 def _metrics(status: EngineStatus) -> None:
     active = _process_up(status)
     uptime = duration_text(time.time() - status.started_at) if active and status.started_at else "—"
-    tick_age = ""
+    tick_age = None
     if status.last_tick_ts and status.market_time:
-        tick_age = f"{duration_text(status.market_time - status.last_tick_ts)} before market time"
-    cols = st.columns(4)
+        lag = duration_text(status.market_time - status.last_tick_ts)
+        tick_age = f"{lag} before the market time; {_ist_time(status.last_tick_ts)} IST"
+    cols = st.columns(6)
     cols[0].metric("Uptime", uptime)
-    cols[1].metric("Market time (IST)", _ist_time(status.market_time))
-    cols[2].metric("Last tick (IST)", _ist_time(status.last_tick_ts), help=tick_age or None)
-    cols[3].metric("Ticks / bars / trades", f"{status.ticks:,} / {status.bars:,} / {status.trades}")
+    cols[1].metric("Market time (IST)", _clock_text(status.market_time))
+    cols[2].metric("Last tick (IST)", _clock_text(status.last_tick_ts), help=tick_age)
+    cols[3].metric("Ticks", f"{status.ticks:,}")
+    cols[4].metric("Bars", f"{status.bars:,}")
+    cols[5].metric("Trades", f"{status.trades:,}")
     if status.equity or status.cash:
         c = st.columns(4)
         c[0].metric("Equity", _rupees(status.equity))
@@ -245,11 +252,12 @@ def log_frame(lines: list[paper_reads.DebugLine]) -> pd.DataFrame:
 
 def _session_choice(settings: Settings, status: EngineStatus) -> str | None:
     known = paper_reads.sessions(settings)
-    if status.session_id and status.session_id not in known:
-        known = [status.session_id, *known]
+    today = paper_reads.trading_day(status.session_id)
+    if today and today not in known:
+        known = [today, *known]
     if not known:
         return None
-    current = known.index(status.session_id) if status.session_id in known else 0
+    current = known.index(today) if today in known else 0
     choice: str = st.selectbox("Session", known, index=current, key="pt-session")
     return choice
 
