@@ -14,15 +14,32 @@ from streamlit.testing.v1 import AppTest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.dashboard import paper_reads
+from fyerstrade.domain import Instrument
 from fyerstrade.live.config import LiveConfig, load_live_config, save_live_config
 from fyerstrade.live.control import PidLock
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.store.db import connect
+from fyerstrade.store.symbols import replace_symbol_master
 
 TIMEOUT = 60
 SESSION = "2026-11-23"
 SBIN, TCS = "NSE:SBIN-EQ", "NSE:TCS-EQ"
+#: The engine journals each run of a trading day (a restart is another run) as ``day#run``.
+RUN_1, RUN_2 = f"{SESSION}#1", f"{SESSION}#2"
 OPEN = ist_epoch(date(2026, 11, 23), dtime(9, 15))
+
+
+@pytest.fixture
+def master_store(candle_store: Settings) -> Settings:
+    """The candle store plus a symbol master listing its two symbols."""
+    conn = connect(candle_store.historical_db)
+    try:
+        replace_symbol_master(
+            conn, [Instrument(s) for s in (SBIN, TCS)], ["NSE_CM"], date(2026, 11, 20)
+        )
+    finally:
+        conn.close()
+    return candle_store
 
 
 def _page() -> None:
@@ -43,7 +60,8 @@ def _errors(at: AppTest) -> list[str]:
 
 
 def _fill_trading_db(settings: Settings) -> None:
-    """One session of a paper engine: two fills, an open position, equity, log lines."""
+    """A paper trading day in two runs (a restart in between): three fills, an open position,
+    equity, log lines; and one fill of an earlier day."""
     conn = connect(settings.trading_db)
     try:
         with conn:
@@ -52,22 +70,25 @@ def _fill_trading_db(settings: Settings) -> None:
                 " quantity, price, costs, product, tag, strategy, realized_pnl)"
                 " VALUES (?, ?, 0, ?, ?, ?, ?, ?, ?, 'INTRADAY', ?, 'sma_crossover', ?)",
                 [
-                    (SESSION, "o-1", OPEN + 600, SBIN, "BUY", 10, 801.25, 4.1, "entry", 0),
-                    (SESSION, "o-2", OPEN + 1200, SBIN, "SELL", 10, 806.5, 4.2, "exit", 44.2),
-                    (SESSION, "o-3", OPEN + 1500, TCS, "BUY", 3, 3520.0, 3.0, "entry", 0),
-                    ("2026-11-20", "o-0", OPEN - 3 * 86400, TCS, "BUY", 1, 3400.0, 1.0, "x", 0),
+                    (RUN_1, "o-1", OPEN + 600, SBIN, "BUY", 10, 801.25, 4.1, "entry", 0),
+                    (RUN_1, "o-2", OPEN + 1200, SBIN, "SELL", 10, 806.5, 4.2, "exit", 44.2),
+                    (RUN_2, "o-3", OPEN + 1500, TCS, "BUY", 3, 3520.0, 3.0, "entry", 0),
+                    ("2026-11-20#1", "o-0", OPEN - 3 * 86400, TCS, "BUY", 1, 3400.0, 1.0, "x", 0),
                 ],
             )
             conn.execute(
                 "INSERT INTO live_positions (symbol, quantity, avg_price, realized_pnl, product,"
                 " opened_ts, updated_ts, session_id) VALUES"
                 " ('NSE:TCS-EQ', 3, 3520.0, 0, 'INTRADAY', ?, ?, ?)",
-                (OPEN + 1500, OPEN + 1500, SESSION),
+                (OPEN + 1500, OPEN + 1500, RUN_2),
             )
             conn.executemany(
                 "INSERT INTO pt_portfolio_log (session_id, ts, equity, cash, exposure,"
                 " realized_pnl, unrealized_pnl) VALUES (?, ?, ?, ?, 0, 0, 0)",
-                [(SESSION, OPEN + 60 * i, 100_000.0 + 5 * i, 100_000.0) for i in range(40)],
+                [
+                    (RUN_1 if i < 20 else RUN_2, OPEN + 60 * i, 100_000.0 + 5 * i, 100_000.0)
+                    for i in range(40)
+                ],
             )
             conn.executemany(
                 "INSERT INTO pt_live_debug_log (ts, level, source, symbol, message)"
@@ -149,14 +170,14 @@ def test_out_of_range_parameter_is_one_line_and_nothing_is_saved(candle_store: S
     assert not candle_store.live_config_file.exists()
 
 
-def test_bad_symbols_are_named(candle_store: Settings) -> None:
+def test_bad_symbols_are_named(master_store: Settings) -> None:
     at = _app()
     at.multiselect(key="lc-symbols").set_value(["SBIN"])
     at.button(key="lc-save").click().run()
     errors = _errors(at)
     assert len(errors) == 1 and "'SBIN' is not a Fyers symbol" in errors[0]
 
-    # well formed, but neither in the candle store nor in the symbol master
+    # well formed, but not in the symbol master (where the engine looks symbols up)
     at.multiselect(key="lc-symbols").set_value(["NSE:SBIN-EQ", "NSE:NOSUCH-EQ"])
     at.button(key="lc-save").click().run()
     errors = _errors(at)
@@ -166,6 +187,15 @@ def test_bad_symbols_are_named(candle_store: Settings) -> None:
     at.multiselect(key="lc-symbols").set_value([])
     at.button(key="lc-save").click().run()
     assert "give at least one symbol" in _errors(at)[0]
+    assert not master_store.live_config_file.exists()
+
+
+def test_an_empty_symbol_master_says_how_to_load_it(candle_store: Settings) -> None:
+    at = _app()
+    at.button(key="lc-save").click().run()
+    errors = _errors(at)
+    assert len(errors) == 1
+    assert "symbol master is empty" in errors[0] and "fyerstrade data symbols" in errors[0]
     assert not candle_store.live_config_file.exists()
 
 
@@ -177,7 +207,7 @@ def test_square_off_before_the_entry_window_ends_is_refused(candle_store: Settin
     assert len(errors) == 1 and errors[0].startswith("live config: square_off: 14:00")
 
 
-def test_saving_a_valid_config_writes_the_yaml(candle_store: Settings) -> None:
+def test_saving_a_valid_config_writes_the_yaml(master_store: Settings) -> None:
     at = _app()
     at.number_input(key="lc-param-sma_crossover-fast").set_value(3)
     at.number_input(key="lc-param-sma_crossover-slow").set_value(8)
@@ -196,7 +226,7 @@ def test_saving_a_valid_config_writes_the_yaml(candle_store: Settings) -> None:
     assert not _errors(at)
     assert any("Saved to" in s.value for s in at.success)
 
-    saved = load_live_config(candle_store.live_config_file, candle_store)
+    saved = load_live_config(master_store.live_config_file, master_store)
     assert saved.strategy == "sma_crossover"
     assert saved.params == {"fast": 3, "slow": 8, "allow_short": False}
     assert saved.symbols == ["NSE:SBIN-EQ", "NSE:TCS-EQ"]
@@ -206,7 +236,7 @@ def test_saving_a_valid_config_writes_the_yaml(candle_store: Settings) -> None:
     assert saved.on_stop == "keep"
     assert saved.schedule.archive is False
     assert saved.mode == "intraday" and saved.square_off == dtime(15, 15)
-    text = candle_store.live_config_file.read_text()
+    text = master_store.live_config_file.read_text()
     assert "entry_start: 09:20" in text or "entry_start: '09:20'" in text
 
 
@@ -274,6 +304,7 @@ def test_monitor_shows_a_running_engine_its_positions_trades_equity_and_log(
         assert list(trades["side"]) == ["BUY", "SELL", "BUY"]  # newest first
         assert trades["time (IST)"].iloc[0] == "2026-11-23 09:40:00"
         assert trades["realized P&L"].iloc[1] == 44.2
+        assert at.selectbox(key="pt-session").options == [SESSION, "2026-11-20"]
         assert '"equity"' in at.get("plotly_chart")[0].proto.spec
         # newest first, DEBUG hidden by default
         assert list(log["level"]) == ["ERROR", "WARNING", "INFO"]

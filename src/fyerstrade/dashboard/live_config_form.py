@@ -9,7 +9,8 @@ with open positions, warm-up, and the schedule.
 
 **Save** checks the values exactly as ``fyerstrade live start`` will
 (:func:`~fyerstrade.live.config.live_config_from_dict` then ``validated``, plus the strategy's
-own constructor for rules across parameters, and the symbols against the stores) and shows the
+own constructor for rules across parameters, and the symbols against the symbol master, where
+the engine looks them up) and shows the
 first mistake as one line under the button — never a traceback — or writes the file atomically.
 A running engine keeps the config it started with.
 """
@@ -90,12 +91,17 @@ def check_config(
             f"square_off: {config.square_off:%H:%M} must be at or after entry_end "
             f"{config.entry_end:%H:%M} and by {SESSION_CLOSE:%H:%M}"
         )
-    unknown = paper_reads.unknown_symbols(settings, config.symbols)
-    if unknown:
+    missing = paper_reads.missing_from_master(settings, config.symbols)
+    if missing is None:
         raise _form_error(
-            f"symbols: {', '.join(unknown)} not in the symbol master or the candle store; "
-            "check the ticker (EXCHANGE:NAME-SERIES, e.g. NSE:SBIN-EQ) or refresh the master "
-            "with `fyerstrade data symbols`"
+            "symbols: the symbol master is empty; load it with `fyerstrade data symbols` "
+            "(the engine takes lot and tick sizes from it)"
+        )
+    if missing:
+        raise _form_error(
+            f"symbols: {', '.join(missing)} not in the symbol master; check the ticker "
+            "(EXCHANGE:NAME-SERIES, e.g. NSE:SBIN-EQ) or refresh the master with "
+            "`fyerstrade data symbols`"
         )
     return config
 

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import streamlit as st
 
 from fyerstrade.config import Settings
-from fyerstrade.dashboard.store_reads import Stamp, stamp, stored_symbols
+from fyerstrade.dashboard.store_reads import Stamp, stamp
 from fyerstrade.errors import StoreError
 from fyerstrade.live.status import EngineStatus
 
@@ -40,12 +40,12 @@ __all__ = [
     "debug_log",
     "engine_state",
     "equity_curve",
+    "missing_from_master",
     "read_only",
     "session_trades",
     "sessions",
     "stored_positions",
     "trading_day",
-    "unknown_symbols",
 ]
 
 READ_TIMEOUT_S = 5.0
@@ -328,19 +328,16 @@ def engine_state(settings: Settings) -> EngineStatus:
     return engine_status(settings)
 
 
-def unknown_symbols(settings: Settings, symbols: Sequence[str]) -> list[str]:
-    """Those of ``symbols`` that are neither in the symbol master nor in the candle store.
-
-    Checked only when at least one of the two holds something (an empty store cannot tell a
-    good symbol from a bad one)."""
-    stored = set(stored_symbols(settings))
-    wanted = [s for s in symbols if s not in stored]
-    if not wanted:
-        return []
+def missing_from_master(settings: Settings, symbols: Sequence[str]) -> list[str] | None:
+    """Those of ``symbols`` that the symbol master does not list (the engine takes lot and tick
+    sizes from it, so it refuses them); None when the master is empty or absent."""
     try:
         with read_only(settings.historical_db) as conn:
             if conn is None:
-                return wanted if stored else []
+                return None
+            if not conn.execute("SELECT EXISTS (SELECT 1 FROM symbol_master)").fetchone()[0]:
+                return None
+            wanted = list(dict.fromkeys(symbols))
             marks = ",".join("?" * len(wanted))
             found = {
                 str(r[0])
@@ -348,9 +345,6 @@ def unknown_symbols(settings: Settings, symbols: Sequence[str]) -> list[str]:
                     f"SELECT symbol FROM symbol_master WHERE symbol IN ({marks})", wanted
                 )
             }
-            master_rows = conn.execute("SELECT EXISTS (SELECT 1 FROM symbol_master)").fetchone()
     except _NoTableError:
-        return wanted if stored else []
-    if not stored and not master_rows[0]:
-        return []
+        return None
     return [s for s in wanted if s not in found]
