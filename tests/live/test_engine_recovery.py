@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from fyerstrade.calendar import ist_epoch
-from fyerstrade.config import Settings, load_settings
+from fyerstrade.config import load_settings
 from fyerstrade.live.config import LiveConfig, save_live_config
 from fyerstrade.live.status import read_status
 from fyerstrade.sim import SimServer

@@ -95,6 +95,7 @@ TICK_FLUSH_ROWS = 20_000
 HOUSEKEEPING_SECONDS = 0.2  # wall seconds between clock checks (quiet symbols' bars)
 STATUS_SECONDS = 1.0
 BAR_GRACE_SECONDS = 2
+QUIET_MARKET_SECONDS = 60  # market seconds without any tick after which bars close anyway
 LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
 
 FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
@@ -154,6 +155,8 @@ class LiveEngine:
         self._last_status = 0.0
         self._replaying = False
         self._known_history: dict[tuple[str, int], Bar] = {}
+        self._startup_gap = False
+        self._live_at = 0
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
         self._trading: sqlite3.Connection | None = None
@@ -289,6 +292,7 @@ class LiveEngine:
         else:
             # whatever the market does between now and the first tick is backfilled
             self._gap_from = now
+            self._startup_gap = True
         self._commit(now)
 
     def _instruments(self, hist: sqlite3.Connection) -> dict[str, Instrument]:
@@ -506,7 +510,7 @@ class LiveEngine:
                 return
             if time.monotonic() - waited > LIVE_WAIT_SECONDS:
                 self._set_state("reconnecting", "waiting for the Fyers data socket")
-        now = self.clock.now()
+        now = self._live_at = self.clock.now()
         for sym in self.symbols:
             self._observed_from.setdefault(sym, now)
         self._set_state("running", "")
@@ -541,8 +545,14 @@ class LiveEngine:
         """Close quiet symbols' bars, flush ticks, write the status; True when the day is over."""
         now = self.clock.now()
         self.sim_clock.ts = max(self.sim_clock.ts, now)
-        for bar in self.builder.on_clock(now):
-            self._closed_minute_bar(bar, "ticks")
+        # Quiet symbols' bars close when the exchange time of other symbols' ticks has passed
+        # their minute (plus the grace); a market with no tick at all closes them a minute
+        # late. Never while the feed is down: a stall or a drop is backfilled, not guessed.
+        feed = self.feed
+        if feed is not None and feed.status is FeedStatus.LIVE:
+            close_clock = max(self.status.last_tick_ts, now - QUIET_MARKET_SECONDS)
+            for bar in self.builder.on_clock(close_clock):
+                self._closed_minute_bar(bar, "ticks")
         self._dispatch_ready(now)
         if self._sq_ts is not None and now >= self._sq_ts + 60:
             self._square_off_all(now, "square_off", only_intraday=True)
@@ -603,15 +613,18 @@ class LiveEngine:
         """Drop the incomplete bars and backfill the missed minutes from history."""
         assert self._client is not None
         self.builder.restart()
-        first_live = gap.end - gap.end % 60
-        in_session = first_live > self.session.open_ts  # else nothing was missed yet
+        # from when the feed saw every tick: the first tick after a reconnect, or, for the gap
+        # before the first tick, the moment the feed went live (before the open: the open)
+        seen_from = gap.end + 1  # ticks of the same second may have been missed
+        if self._startup_gap:
+            self._startup_gap = False
+            seen_from = min(gap.end, max(self._live_at, self.session.open_ts))
+        in_session = seen_from > self.session.open_ts  # else nothing was missed yet
         bars = backfill(self._client, self.symbols, gap) if in_session else []
         kept = 0
         for bar in sorted(bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
                 kept += 1
-        # connected before the open, the feed sees every minute of the session
-        seen_from = gap.end if in_session else self.session.open_ts
         for sym in self.symbols:
             self._observed_from[sym] = seen_from
         self._dispatch_ready(gap.end, before=gap.end - gap.end % 60)
@@ -778,7 +791,8 @@ class LiveEngine:
         if engine is None:
             return
         now = max(self.clock.now(), self.sim_clock.ts)
-        for bar in self.builder.flush() if not stopped else []:
+        # minutes that ended close now; a minute still running at the end is not a bar
+        for bar in self.builder.on_clock(now + BAR_GRACE_SECONDS) if not stopped else []:
             self._closed_minute_bar(bar, "ticks")
         if not stopped:
             self._dispatch_ready(now, before=now + 60)
