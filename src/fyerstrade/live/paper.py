@@ -178,9 +178,7 @@ class PaperBroker(SimulatedBroker):
         order = w.order
         if order.status not in OPEN_STATUSES or w not in state.working:
             return
-        price = fill_price(
-            order, w.open, w.high, w.low, state.instrument.tick_size, self.slippage
-        )
+        price = fill_price(order, w.open, w.high, w.low, state.instrument.tick_size, self.slippage)
         if price is None:
             return
         state.working.remove(w)

@@ -8,7 +8,8 @@ Versions
     2. ``live_orders`` (the order table real trading needs) and the readers' indexes.
     3. ``live_sessions``: one row per live trading day, with the account at its start (cash and
        the positions carried in) and the config it ran, so a restarted engine can replay the
-       day and resume exactly where it was.
+       day and resume exactly where it was. A clean stop and restart on the same day starts a
+       new ``segment`` (replaying ticks from ``replay_from``).
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
@@ -159,6 +160,8 @@ CREATE INDEX live_positions_session ON live_positions (session_id);
 V3 = """
 CREATE TABLE live_sessions (
     session_id      TEXT PRIMARY KEY,
+    segment         INTEGER NOT NULL DEFAULT 1,
+    replay_from     INTEGER NOT NULL DEFAULT 0,
     strategy        TEXT    NOT NULL,
     config_json     TEXT    NOT NULL,
     start_cash      REAL    NOT NULL,
