@@ -137,11 +137,13 @@ def _symbol_options(settings: Settings, saved: list[str]) -> list[str]:
 def _optional_number(label: str, value: float | None, key: str, *, integer: bool, help: str) -> Any:
     if integer:
         return st.number_input(
-            label, value=None if value is None else int(value), step=1, key=key, help=help
-        )
+            label, value=None if value is None else int(value), step=1, key=key, help=help,
+            placeholder="no limit",
+        )  # fmt: skip
     return st.number_input(
-        label, value=None if value is None else float(value), step=500.0, key=key, help=help
-    )
+        label, value=None if value is None else float(value), step=500.0, key=key, help=help,
+        placeholder="no limit",
+    )  # fmt: skip
 
 
 def _form(
