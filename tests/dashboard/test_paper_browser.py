@@ -133,6 +133,7 @@ def test_start_the_engine_see_a_trade_stop_it(paper_dashboard: tuple[str, str]) 
             page.get_by_text("Stopped the live engine.").wait_for()
             page.get_by_text("stopped", exact=True).first.wait_for()
             assert engine_pid(live_settings) is None
+            page.get_by_text("No open positions.").wait_for()  # on_stop: square_off
             assert page.get_by_text("Traceback").count() == 0
             assert token not in page.content()
         finally:
