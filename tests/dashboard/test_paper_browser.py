@@ -23,9 +23,8 @@ from fyerstrade.data.symbols import refresh_symbol_master
 from fyerstrade.fyers.tokens import TokenRecord, save_token
 from fyerstrade.live.config import LiveConfig, save_live_config
 from fyerstrade.live.control import engine_pid, stop_engine
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
-from fyerstrade.sim.datasocket import MarketClock, hub_for
-from plugins.datasocket import MARKET_START
+from fyerstrade.sim import DEFAULT_APP_ID, SimServer
+from plugins.datasocket import MARKET_START, clocked_sim
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -39,21 +38,8 @@ MARKET_SPEED = 60.0
 def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
     """Like ``live_sim`` but at :data:`MARKET_SPEED` (slower), so that a slow start of the
     dashboard on a busy machine cannot push the market past the entry window (14:30)."""
-    from fyers_apiv3 import fyersModel
-
-    clock = MarketClock(MARKET_START, MARKET_SPEED)
-    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now))
-    hub_for(server.state).clock = clock
-    server.start()
-    monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
-    monkeypatch.setattr(fyersModel.Config, "DATA_API", f"{server.url}/data")
-    monkeypatch.setenv("FYERSTRADE_FYERS_URL", server.url)
-    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
-    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
-    try:
+    with clocked_sim(monkeypatch, MARKET_START, MARKET_SPEED) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

@@ -37,12 +37,17 @@ MARKET_START = ist_epoch(MARKET_DAY, dtime(10, 0))
 MARKET_SPEED = 240.0
 
 
-@pytest.fixture
-def live_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
+@contextlib.contextmanager
+def clocked_sim(
+    monkeypatch: pytest.MonkeyPatch, start: float, speed: float, **config: Any
+) -> Iterator[SimServer]:
+    """A started simulator whose REST and data-socket clocks are one
+    :class:`~fyerstrade.sim.datasocket.MarketClock` from ``start`` at ``speed``, with the SDK's
+    REST config, ``FYERSTRADE_FYERS_URL`` and the app credentials pointing at it."""
     from fyers_apiv3 import fyersModel
 
-    clock = MarketClock(MARKET_START, MARKET_SPEED)
-    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now))
+    clock = MarketClock(start, speed)
+    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now, **config))
     hub_for(server.state).clock = clock
     server.start()
     monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
@@ -54,6 +59,12 @@ def live_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def live_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
+    with clocked_sim(monkeypatch, MARKET_START, MARKET_SPEED) as server:
+        yield server
 
 
 @pytest.fixture

@@ -25,9 +25,9 @@ from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Resolution
 from fyerstrade.live.config import LiveConfig, live_config_from_dict
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
-from fyerstrade.sim.datasocket import MarketClock, hub_for
-from plugins.datasocket import MARKET_DAY
+from fyerstrade.sim import DEFAULT_APP_ID, SimServer
+from fyerstrade.sim.datasocket import hub_for
+from plugins.datasocket import MARKET_DAY, clocked_sim
 
 PAPER_START = ist_epoch(MARKET_DAY, dtime(9, 5))
 PAPER_SPEED = 480.0  # eight market minutes per wall second
@@ -36,21 +36,10 @@ PAPER_SYMBOLS = ("NSE:SBIN-EQ", "NSE:RELIANCE-EQ")
 
 @pytest.fixture
 def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
-    from fyers_apiv3 import fyersModel
-
-    clock = MarketClock(PAPER_START, PAPER_SPEED)
-    server = SimServer(SimConfig(port=0, seed=42, clock=clock.now, per_second=50, per_minute=3000))
-    hub_for(server.state).clock = clock
-    server.start()
-    monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
-    monkeypatch.setattr(fyersModel.Config, "DATA_API", f"{server.url}/data")
-    monkeypatch.setenv("FYERSTRADE_FYERS_URL", server.url)
-    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
-    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
-    try:
+    with clocked_sim(
+        monkeypatch, PAPER_START, PAPER_SPEED, per_second=50, per_minute=3000
+    ) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...]) -> None:
