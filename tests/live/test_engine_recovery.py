@@ -68,7 +68,9 @@ def fills(data_dir: Path) -> list[tuple[str, int, str, int, float, str]]:
         "SELECT symbol, ts, side, quantity, price, tag FROM live_paper_trades ORDER BY ts, id"
     ).fetchall()
     conn.close()
-    return [(s, int(ts) - int(ts) % 60, side, q, p, tag) for s, ts, side, q, p, tag in rows]
+    # in minute order (a fill inside a minute is stamped with its tick, or the minute when it
+    # was matched on a backfilled bar), then by symbol
+    return sorted((s, int(ts) - int(ts) % 60, side, q, p, tag) for s, ts, side, q, p, tag in rows)
 
 
 def account(data_dir: Path) -> tuple[float, float, str]:

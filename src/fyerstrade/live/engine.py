@@ -96,6 +96,8 @@ HOUSEKEEPING_SECONDS = 0.2  # wall seconds between clock checks (quiet symbols' 
 STATUS_SECONDS = 1.0
 BAR_GRACE_SECONDS = 2
 QUIET_MARKET_SECONDS = 60  # market seconds without any tick after which bars close anyway
+QUIET_WALL_SECONDS = 2.0  # ... provided no tick arrived for this many wall seconds either
+HISTORY_RETRIES = 4  # a just-finished minute may reach the history API a moment late
 LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
 
 FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
@@ -157,6 +159,7 @@ class LiveEngine:
         self._known_history: dict[tuple[str, int], Bar] = {}
         self._startup_gap = False
         self._live_at = 0
+        self._last_tick_mono = 0.0
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
         self._trading: sqlite3.Connection | None = None
@@ -550,7 +553,10 @@ class LiveEngine:
         # late. Never while the feed is down: a stall or a drop is backfilled, not guessed.
         feed = self.feed
         if feed is not None and feed.status is FeedStatus.LIVE:
-            close_clock = max(self.status.last_tick_ts, now - QUIET_MARKET_SECONDS)
+            close_clock = self.status.last_tick_ts
+            if time.monotonic() - self._last_tick_mono > QUIET_WALL_SECONDS:
+                # no tick at all for a while (a sped-up clock must not guess sooner)
+                close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
             for bar in self.builder.on_clock(close_clock):
                 self._closed_minute_bar(bar, "ticks")
         self._dispatch_ready(now)
@@ -578,6 +584,7 @@ class LiveEngine:
         if st is None:
             return
         if persist:
+            self._last_tick_mono = time.monotonic()
             self._tick_rows.append(tick_row(t, time.time()))
             if len(self._tick_rows) >= TICK_FLUSH_ROWS:
                 self._flush_ticks()
@@ -621,6 +628,8 @@ class LiveEngine:
             seen_from = min(gap.end, max(self._live_at, self.session.open_ts))
         in_session = seen_from > self.session.open_ts  # else nothing was missed yet
         bars = backfill(self._client, self.symbols, gap) if in_session else []
+        if bars:
+            bars += self._late_minutes(bars, gap)
         kept = 0
         for bar in sorted(bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
@@ -635,6 +644,26 @@ class LiveEngine:
                 f"{kept} missed 1-minute bar(s) backfilled from history",
                 level="WARNING",
             )
+
+    def _late_minutes(self, bars: list[Bar], gap: Gap) -> list[Bar]:
+        """The gap's last minute for the symbols whose history did not have it yet (it had
+        only just ended): asked again a few times, half a second apart."""
+        assert self._client is not None
+        last = gap.missed_minutes()[1]
+        have = {b.symbol for b in bars if b.ts == last}
+        missing = [s for s in self.symbols if s not in have]
+        out: list[Bar] = []
+        pause = threading.Event()
+        for _ in range(HISTORY_RETRIES):
+            if not missing:
+                break
+            pause.wait(0.5)
+            for sym in list(missing):
+                bar = self._history_bar(sym, last)
+                if bar is not None:
+                    out.append(bar)
+                    missing.remove(sym)
+        return out
 
     # ------------------------------------------------------------------ bars
 
