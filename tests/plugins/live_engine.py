@@ -43,7 +43,8 @@ def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
 
 
 def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...]) -> None:
-    """Token file, symbol master and the previous trading day's 1-minute candles."""
+    """Token file, symbol master and the previous trading day's 1-minute candles of
+    ``symbols`` (none: no candles)."""
     from fyerstrade.data.symbols import refresh_symbol_master
     from fyerstrade.fyers.client import FyersClient
     from fyerstrade.fyers.tokens import TokenRecord, save_token
@@ -58,6 +59,8 @@ def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...
         TokenRecord.from_access_token(jwt, DEFAULT_APP_ID, now=time.time()),
     )
     refresh_symbol_master(settings)
+    if not symbols:
+        return
     client = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token=jwt)
     prev = get_calendar().previous_trading_day(MARKET_DAY)
     lo, hi = ist_epoch(prev, dtime(9, 15)), ist_epoch(prev, dtime(15, 29))

@@ -182,6 +182,11 @@ def _print_status(settings: Settings, status: EngineStatus) -> None:
     lines.append(
         f"ticks:      {status.ticks:,}   bars: {status.bars:,}   trades: {status.trades:,}"
     )
+    if status.tick_p99_ms or status.strategy_p99_ms:
+        lines.append(
+            f"latency:    tick p99 {status.tick_p99_ms:.2f} ms   "
+            f"tick→strategy p99 {status.strategy_p99_ms:.2f} ms"
+        )
     if status.equity or status.cash:
         lines.append(f"equity:     {_money(status.equity)}   cash: {_money(status.cash)}")
     lines.append(f"today P&L:  {status.day_pnl:+,.2f}")

@@ -252,6 +252,7 @@ class Feed:
         self._live = threading.Event()
         self._thread: threading.Thread | None = None
         self._conn: _Connection | None = None
+        self._deliver = threading.Lock()  # after stop() returns, no tick is put on the queue
         self._last_tick_mono = 0.0
         self._last_tick_ts = 0
         self._gap_start: int | None = None
@@ -275,8 +276,9 @@ class Feed:
         if self._thread is not None:
             self._thread.join(timeout=AUTH_TIMEOUT + 5)
             self._thread = None
-        self._retire(self._conn)
-        self._conn = None
+        with self._deliver:
+            conn, self._conn = self._conn, None
+        self._retire(conn)
         if self.status is not FeedStatus.AUTH_FAILED:
             self.status = FeedStatus.STOPPED
         if wait:
@@ -425,17 +427,18 @@ class Feed:
         recv_ns = time.monotonic_ns()
         tick = tick_from_message(msg, recv_ns=recv_ns, fallback_ts=int(self.clock()))
         if tick is not None:
-            if conn is not self._conn:
-                return  # a retired socket's last words
-            self.ticks_received += 1
-            self._last_tick_mono = time.monotonic()
-            if self._gap_start is not None:
-                gap = Gap(self._gap_start, tick.ts)
-                self.ticks.put(gap)  # in-band, right before the first tick after it
-                self.gaps.put(gap)
-                self._gap_start = None
-            self._last_tick_ts = tick.ts
-            self.ticks.put(tick)
+            with self._deliver:
+                if conn is not self._conn:
+                    return  # a retired socket's last words
+                self.ticks_received += 1
+                self._last_tick_mono = time.monotonic()
+                if self._gap_start is not None:
+                    gap = Gap(self._gap_start, tick.ts)
+                    self.ticks.put(gap)  # in-band, right before the first tick after it
+                    self.gaps.put(gap)
+                    self._gap_start = None
+                self._last_tick_ts = tick.ts
+                self.ticks.put(tick)
             return
         control = control_from_message(msg)
         if control is not None and control.kind == "cn":

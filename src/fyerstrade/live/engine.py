@@ -39,7 +39,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -71,6 +71,7 @@ from fyerstrade.live.bars import BarBuilder, Resampler
 from fyerstrade.live.clock import LiveClock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.journal import LiveJournal
+from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.paper import PaperBroker
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.store.candles import CandleArrays
@@ -97,6 +98,8 @@ STATUS_SECONDS = 1.0
 BAR_GRACE_SECONDS = 2
 QUIET_MARKET_SECONDS = 60  # market seconds without any tick after which bars close anyway
 QUIET_WALL_SECONDS = 2.0  # ... provided no tick arrived for this many wall seconds either
+UNTIL_WAIT_SECONDS = 5.0  # at the end of the run, wall seconds to wait for the last ticks
+CLOSE_LAG_WALL_SECONDS = 0.5  # other symbols' exchange time closes a bar only this much later
 HISTORY_RETRIES = 4  # a just-finished minute may reach the history API a moment late
 LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
 
@@ -146,6 +149,9 @@ class LiveEngine:
         self.engine: TradingEngine | None = None
         self.ticks_persisted = 0
         self.bars_built = 0
+        self.tick_latency = LatencyWindow()  # receipt → processed, every tick
+        self.strategy_latency = LatencyWindow()  # receipt of a minute's last tick → strategy
+        self._trigger_ns = 0  # receipt time of the tick being processed (0: none)
         self._tick_rows: list[LiveTickRow] = []
         self._bar_rows: list[tuple[str, int, float, float, float, float, int, str]] = []
         self._pending: dict[int, list[tuple[Bar, str]]] = defaultdict(list)
@@ -160,6 +166,11 @@ class LiveEngine:
         self._startup_gap = False
         self._live_at = 0
         self._last_tick_mono = 0.0
+        self._dispatched_through = 0  # the last minute handed to the strategy
+        self._matched: set[tuple[str, int]] = set()  # pending history minutes already matched
+        self._trade_end = 0  # ticks from here on are stored, not traded (the run's end)
+        self._until_mono = 0.0  # when the clock first reached the end of the run
+        self._exchange_marks: deque[tuple[float, int]] = deque()  # (monotonic, last tick ts)
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
         self._trading: sqlite3.Connection | None = None
@@ -169,9 +180,10 @@ class LiveEngine:
     def run(self, stop: threading.Event, until: int) -> None:
         """Trade until market time ``until`` or until ``stop`` is set."""
         try:
-            self._setup()
+            self._setup(until)
             self._loop(stop, until)
-            self._finish(stopped=stop.is_set())
+            self._drain(until if not stop.is_set() else 0)
+            self._finish(stopped=stop.is_set(), until=until)
         except AuthError as exc:
             self._set_state("auth_failed", str(exc))
             raise
@@ -187,7 +199,7 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ setup
 
-    def _setup(self) -> None:
+    def _setup(self, until: int) -> None:
         from fyerstrade.store.db import open_historical, open_live, open_trading
 
         settings, cfg = self.settings, self.config
@@ -200,6 +212,7 @@ class LiveEngine:
         if session is None:
             raise EngineError(f"NSE has no trading session on {self.day}; nothing to trade")
         self.session = session
+        self._trade_end = min(until, session.close_ts)
         self.session_id = self.day.isoformat()
         self.status.session_id = self.session_id
         self._sq_ts = ist_epoch(self.day, cfg.square_off) if cfg.mode == "intraday" else None
@@ -544,6 +557,49 @@ class LiveEngine:
             if feed.status is FeedStatus.AUTH_FAILED:
                 raise feed.error or AuthError("the data socket refused the token")
 
+    def _drain(self, until: int) -> None:
+        """Stop the feed and take what it had queued. Ticks before ``until`` (the session's
+        end; 0 on a stop) are the session's and traded as usual; the rest are only stored."""
+        feed = self.feed
+        if feed is None:
+            return
+        feed.stop()
+        stored = 0
+        while True:
+            try:
+                item = feed.ticks.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(item, Tick):
+                if item.end < until:
+                    self._on_gap(item)
+            elif item.ts < until:
+                self._on_tick(item)
+            else:
+                stored += 1
+                self._tick_rows.append(tick_row(item, time.time()))
+                self.status.ticks += 1
+        self._flush_ticks()
+        if stored and not until:
+            self.journal.engine_log(
+                self.sim_clock.now(), f"stopped with {stored:,} ticks queued: stored, not traded"
+            )
+
+    def _lagged_exchange_time(self) -> int:
+        """The exchange time of the ticks seen :data:`CLOSE_LAG_WALL_SECONDS` ago (0: none).
+
+        Symbols' updates are not strictly ordered across symbols: a burst may carry one
+        symbol's tick at 10:01:02 before another's at 10:00:59. Closing a quiet symbol's bar on
+        the exchange time seen half a wall second earlier lets such stragglers in, at any clock
+        speed, while a real-time quiet symbol still closes about 2.5 s after its minute."""
+        marks = self._exchange_marks
+        mono = time.monotonic()
+        marks.append((mono, self.status.last_tick_ts))
+        horizon = mono - CLOSE_LAG_WALL_SECONDS
+        while len(marks) > 1 and marks[1][0] <= horizon:
+            marks.popleft()
+        return marks[0][1] if marks[0][0] <= horizon else 0
+
     def _housekeeping(self, until: int) -> bool:
         """Close quiet symbols' bars, flush ticks, write the status; True when the day is over."""
         now = self.clock.now()
@@ -553,7 +609,7 @@ class LiveEngine:
         # late. Never while the feed is down: a stall or a drop is backfilled, not guessed.
         feed = self.feed
         if feed is not None and feed.status is FeedStatus.LIVE:
-            close_clock = self.status.last_tick_ts
+            close_clock = self._lagged_exchange_time()
             if time.monotonic() - self._last_tick_mono > QUIET_WALL_SECONDS:
                 # no tick at all for a while (a sped-up clock must not guess sooner)
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
@@ -575,7 +631,23 @@ class LiveEngine:
                 self._set_state("reconnecting", "the data socket dropped; reconnecting")
             elif feed.status is FeedStatus.LIVE and state == "reconnecting":
                 self._set_state("halted" if self.risk.halted else "running", self.risk.halted)
-        return now >= until
+        return self._day_over(now, until)
+
+    def _day_over(self, now: int, until: int) -> bool:
+        """Market time ``until`` has come, and the ticks of the minutes before it are in: the
+        exchange time seen half a wall second ago is past it (plus the grace), or no tick
+        arrived for a while, or a few wall seconds have passed anyway."""
+        if now < until:
+            return False
+        mono = time.monotonic()
+        if not self._until_mono:
+            self._until_mono = mono
+        end = min(until, self.session.close_ts)
+        return (
+            self._lagged_exchange_time() >= end + BAR_GRACE_SECONDS
+            or mono - self._last_tick_mono > QUIET_WALL_SECONDS
+            or mono - self._until_mono > UNTIL_WAIT_SECONDS
+        )
 
     # ------------------------------------------------------------------ ticks
 
@@ -584,12 +656,17 @@ class LiveEngine:
         if st is None:
             return
         if persist:
+            self._trigger_ns = t.recv_ns
             self._last_tick_mono = time.monotonic()
             self._tick_rows.append(tick_row(t, time.time()))
             if len(self._tick_rows) >= TICK_FLUSH_ROWS:
                 self._flush_ticks()
         self.status.ticks += 1
         self.status.last_tick_ts = max(self.status.last_tick_ts, t.ts)
+        if not self.session.open_ts <= t.ts < self._trade_end:
+            # pre-open snapshots, post-close updates, ticks after the run's end: stored only
+            self._trigger_ns = 0
+            return
         if self._gap_from is not None:
             gap, self._gap_from = Gap(self._gap_from, t.ts), None
             self._on_gap(gap)
@@ -615,6 +692,9 @@ class LiveEngine:
             self.broker.on_tick(st, t.ltp, t.ts, engine)
         if self.journal.has_pending:
             self._commit(t.ts)
+        if self._trigger_ns:
+            self.tick_latency.add(time.monotonic_ns() - self._trigger_ns)
+            self._trigger_ns = 0
 
     def _on_gap(self, gap: Gap) -> None:
         """Drop the incomplete bars and backfill the missed minutes from history."""
@@ -682,6 +762,12 @@ class LiveEngine:
                 bar, source = better, "history"
         self._last_minute[sym] = bar.ts
         self._pending[bar.ts].append((bar, source))
+        if source == "history" and bar.ts - 60 <= self._dispatched_through:
+            # The strategy has seen every earlier minute, so its orders are all in: match them
+            # on this unobserved minute now, before the symbol's next ticks reach the broker
+            # (its dispatch may wait for other symbols' bars of the minute).
+            self._match_minute(bar)
+            self._matched.add((sym, bar.ts))
         row = (sym, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
         self._bar_rows.append(row)
         return True
@@ -723,11 +809,13 @@ class LiveEngine:
         self.bars_built += len(items)
         self.status.bars += len(items)
         for bar, source in items:
-            if source == "history":
-                st = engine.by_symbol[bar.symbol]
-                self.broker.on_minute_bar(
-                    st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine
-                )
+            if source != "history":
+                continue
+            if (bar.symbol, bar.ts) in self._matched:
+                self._matched.discard((bar.symbol, bar.ts))
+            else:
+                self._match_minute(bar)
+        self._dispatched_through = minute
         bars = [b for b, _ in items]
         if self.resampler is None:
             self._dispatch_primary(bars)
@@ -736,6 +824,13 @@ class LiveEngine:
             if higher:
                 self._dispatch_primary(higher)
         self._commit(minute + 60)
+
+    def _match_minute(self, bar: Bar) -> None:
+        """Match the symbol's working orders on a minute not seen tick by tick."""
+        engine = self.engine
+        assert engine is not None
+        st = engine.by_symbol[bar.symbol]
+        self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine)
 
     def _dispatch_primary(self, bars: list[Bar]) -> None:
         """Hand strategy-resolution bars to the engine, one call per timestamp."""
@@ -751,6 +846,8 @@ class LiveEngine:
                 continue
             close_ts = int(_close_times(calendar, np.array([ts], np.int64), self.resolution)[0])
             self.sim_clock.ts = max(self.sim_clock.ts, close_ts)
+            if self._trigger_ns:
+                self.strategy_latency.add(time.monotonic_ns() - self._trigger_ns)
             engine.on_bars(group, close_ts)
             self.broker.match_pending(engine)
             equity = engine.equity()
@@ -815,13 +912,13 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ end
 
-    def _finish(self, *, stopped: bool) -> None:
+    def _finish(self, *, stopped: bool, until: int) -> None:
         engine = self.engine
         if engine is None:
             return
         now = max(self.clock.now(), self.sim_clock.ts)
-        # minutes that ended close now; a minute still running at the end is not a bar
-        for bar in self.builder.on_clock(now + BAR_GRACE_SECONDS) if not stopped else []:
+        # minutes that ended by the end of the run close now; a minute still running is no bar
+        for bar in self.builder.on_clock(until + BAR_GRACE_SECONDS) if not stopped else []:
             self._closed_minute_bar(bar, "ticks")
         if not stopped:
             self._dispatch_ready(now, before=now + 60)
@@ -884,6 +981,8 @@ class LiveEngine:
         engine = self.engine
         st.updated_at = time.time()
         st.market_time = self.clock.now()
+        st.tick_p99_ms = round(self.tick_latency.percentile_ms(99), 3)
+        st.strategy_p99_ms = round(self.strategy_latency.percentile_ms(99), 3)
         if engine is not None:
             equity = engine.equity()
             st.equity, st.cash = equity, engine.portfolio.cash

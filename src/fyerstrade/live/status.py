@@ -51,6 +51,8 @@ class EngineStatus:
     cash: float = 0.0
     day_pnl: float = 0.0  # equity minus the session's starting equity
     positions: list[dict[str, Any]] = field(default_factory=list)
+    tick_p99_ms: float = 0.0  # tick receipt → processed, 99th percentile of recent ticks
+    strategy_p99_ms: float = 0.0  # receipt of a minute's last tick → strategy, 99th percentile
     next_start: int = 0  # when the scheduler wakes next (epoch seconds), 0 = unknown
     message: str = ""
 
