@@ -15,10 +15,8 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
-import requests
-
+from benchmarks.simlogin import sdk_login
 from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.config import load_settings
 from fyerstrade.data.fetch_plan import FetchPlan, FetchRequest, SeriesPlan
@@ -26,30 +24,11 @@ from fyerstrade.data.history import FetchSummary, execute_plan
 from fyerstrade.domain import Resolution
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.ratelimit import PER_MINUTE, PER_SECOND, RateLimiter
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
+from fyerstrade.sim import DEFAULT_APP_ID, SimConfig, SimServer
 from fyerstrade.store.db import open_historical
 
 SIM_PER_SECOND, SIM_PER_MINUTE = 10, 200
 NOW = ist_epoch(date(2026, 11, 20)) + 16 * 3600  # 16:00 IST, after close
-
-
-def _login(url: str) -> str:
-    """A simulator access token through the official SDK's login flow."""
-    from fyers_apiv3 import fyersModel
-
-    fyersModel.Config.API = f"{url}/api/v3"
-    fyersModel.Config.DATA_API = f"{url}/data"
-    session = fyersModel.SessionModel(
-        client_id=DEFAULT_APP_ID,
-        secret_key=DEFAULT_SECRET,
-        redirect_uri="http://127.0.0.1:9/cb",
-        response_type="code",
-        grant_type="authorization_code",
-        state="bench",
-    )
-    redirect = requests.get(session.generate_authcode(), allow_redirects=False, timeout=10)
-    session.set_token(parse_qs(urlsplit(redirect.headers["Location"]).query)["auth_code"][0])
-    return str(session.generate_token()["access_token"])
 
 
 def floor_seconds(n: int, per_second: int, per_minute: int) -> tuple[float, float]:
@@ -76,7 +55,7 @@ def _timed_fetch(plan: FetchPlan, per_second: int | None) -> tuple[float, FetchS
             client = FyersClient(
                 settings,
                 app_id=DEFAULT_APP_ID,
-                access_token=_login(server.url),
+                access_token=sdk_login(server.url),
                 rate_limiter=limiter,
             )
             conn = open_historical(settings)

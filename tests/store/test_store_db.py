@@ -255,7 +255,7 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     assert main(["db", "status", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_name = {d["name"]: d for d in data}
-    assert by_name["live"]["version"] == 2
+    assert by_name["live"]["version"] == 3
     assert by_name["live"]["tables"] == {"live_ticks": 1, "live_bars": 0}
     assert by_name["historical"]["version"] == 3
     assert by_name["historical"]["tables"]["historical_data"] == 0

@@ -84,6 +84,7 @@ class BarBuilder:
         self.ticks = 0
         self._states: dict[str, _MinuteState] = {}
         self._seeds: dict[str, int] = {}
+        self._forming: dict[int, int] = {}  # minute -> symbols whose bar of it is forming
 
     def seed_volume(self, symbol: str, cumulative_volume: int) -> None:
         """Tell the builder the symbol's cumulative day volume at the end of the minute before
@@ -130,6 +131,8 @@ class BarBuilder:
         if s.closed_through != _NO_MINUTE and _ist_day(minute) != _ist_day(s.closed_through):
             s.base = 0  # cumulative volume restarts every trading day
         s.minute = minute
+        forming = self._forming
+        forming[minute] = forming.get(minute, 0) + 1
         s.open = s.high = s.low = s.close = ltp
         s.last_ts = ts
         if volume > s.base:
@@ -144,7 +147,9 @@ class BarBuilder:
         swallow everything traded during the gap. Backfill those minutes from the history API
         (``fyers.feed.backfill``); the next tick starts the symbol afresh, like a first tick."""
         for symbol in list(self._states) if symbols is None else symbols:
-            self._states.pop(symbol, None)
+            s = self._states.pop(symbol, None)
+            if s is not None and s.minute != _NO_MINUTE:
+                self._unform(s.minute)
 
     def on_clock(self, now_ts: int) -> list[Bar]:
         """Close every forming bar whose minute ended at least ``grace_seconds`` before
@@ -173,8 +178,7 @@ class BarBuilder:
 
     def oldest_forming(self) -> int | None:
         """The open time of the oldest bar still forming (any symbol), or None."""
-        minutes = [s.minute for s in self._states.values() if s.minute != _NO_MINUTE]
-        return min(minutes) if minutes else None
+        return min(self._forming) if self._forming else None
 
     @property
     def symbols(self) -> list[str]:
@@ -188,10 +192,18 @@ class BarBuilder:
 
     def _close(self, symbol: str, s: _MinuteState) -> Bar:
         bar = self._bar(symbol, s)
+        self._unform(s.minute)
         s.closed_through = s.minute
         s.minute = _NO_MINUTE
         s.base = s.last_cum
         return bar
+
+    def _unform(self, minute: int) -> None:
+        left = self._forming[minute] - 1
+        if left:
+            self._forming[minute] = left
+        else:
+            del self._forming[minute]
 
 
 def _ist_day(ts: int) -> int:

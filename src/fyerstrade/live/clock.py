@@ -58,8 +58,8 @@ class SystemClock:
 
 class SimMarketClock:
     """The simulator's market clock, read once over HTTP and then run locally
-    (``start + elapsed × speed``), re-read every ``resync`` wall seconds so a clock the
-    simulator was told to move is followed."""
+    (``start + elapsed × speed``), re-read every ``resync`` wall seconds (on a helper thread)
+    so a clock the simulator was told to move is followed."""
 
     def __init__(self, base_url: str, *, resync: float = 2.0, timeout: float = 5.0) -> None:
         self.url = base_url.rstrip("/") + "/_sim/clock"
@@ -68,6 +68,8 @@ class SimMarketClock:
         self._lock = threading.Lock()
         self._start = 0.0
         self._anchor = 0.0
+        self._next_sync = 0.0
+        self._syncing = False
         self.speed = 1.0
         self._sync()
 
@@ -85,14 +87,25 @@ class SimMarketClock:
         now, speed = float(body["now"]), float(body["speed"])
         with self._lock:
             self._start, self._anchor, self.speed = now, time.monotonic(), speed
+            self._next_sync = self._anchor + self.resync
 
-    def now_float(self) -> float:
-        if time.monotonic() - self._anchor > self.resync:
+    def _resync(self) -> None:
+        try:
             # on a failed reading keep running on the last one
             with contextlib.suppress(OSError, ValueError, KeyError, urllib.error.URLError):
                 self._sync()
+        finally:
+            self._syncing = False
+
+    def now_float(self) -> float:
+        mono = time.monotonic()
         with self._lock:
-            return self._start + (time.monotonic() - self._anchor) * self.speed
+            if mono > self._next_sync and not self._syncing:
+                # re-read on a helper thread: the engine thread never waits on HTTP
+                self._syncing = True
+                self._next_sync = mono + self.resync
+                threading.Thread(target=self._resync, name="sim-clock", daemon=True).start()
+            return self._start + (mono - self._anchor) * self.speed
 
     def now(self) -> int:
         return int(self.now_float())

@@ -37,6 +37,7 @@ import math
 import os
 import queue
 import sqlite3
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -75,7 +76,8 @@ from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.paper import PaperBroker
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.store.candles import CandleArrays
-from fyerstrade.store.ticks import LiveTickRow, insert_live_ticks, tick_row
+from fyerstrade.store.checkpoint import WalCheckpointer
+from fyerstrade.store.ticks import INSERT_LIVE_TICKS, LiveTickRow, tick_row
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
@@ -101,6 +103,7 @@ QUIET_WALL_SECONDS = 2.0  # ... provided no tick arrived for this many wall seco
 UNTIL_WAIT_SECONDS = 5.0  # at the end of the run, wall seconds to wait for the last ticks
 CLOSE_LAG_WALL_SECONDS = 0.5  # other symbols' exchange time closes a bar only this much later
 HISTORY_RETRIES = 4  # a just-finished minute may reach the history API a moment late
+GIL_SWITCH_SECONDS = 0.001
 LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
 
 FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
@@ -173,12 +176,17 @@ class LiveEngine:
         self._exchange_marks: deque[tuple[float, int]] = deque()  # (monotonic, last tick ts)
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
+        self._checkpointer: WalCheckpointer | None = None
         self._trading: sqlite3.Connection | None = None
 
     # ------------------------------------------------------------------ public
 
     def run(self, stop: threading.Event, until: int) -> None:
         """Trade until market time ``until`` or until ``stop`` is set."""
+        # The SDK's socket thread parses while this thread trades; a 1 ms GIL switch interval
+        # (instead of 5) halves the time a tick waits for this thread (see `make bench`).
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, GIL_SWITCH_SECONDS))
         try:
             self._setup(until)
             self._loop(stop, until)
@@ -196,6 +204,7 @@ class LiveEngine:
             raise
         finally:
             self._close()
+            sys.setswitchinterval(switch)
 
     # ------------------------------------------------------------------ setup
 
@@ -223,6 +232,8 @@ class LiveEngine:
         app_id, _, jwt = self._token.partition(":")
         self._client = FyersClient(settings, app_id=app_id, access_token=jwt)
         self._live = open_live(settings)
+        self._checkpointer = WalCheckpointer(settings.live_db, self._live)
+        self._checkpointer.start()
         self._trading = open_trading(settings)
         hist = open_historical(settings)
         try:
@@ -579,7 +590,7 @@ class LiveEngine:
                 stored += 1
                 self._tick_rows.append(tick_row(item, time.time()))
                 self.status.ticks += 1
-        self._flush_ticks()
+        self._flush_live()
         if stored and not until:
             self.journal.engine_log(
                 self.sim_clock.now(), f"stopped with {stored:,} ticks queued: stored, not traded"
@@ -620,7 +631,7 @@ class LiveEngine:
             self._square_off_all(now, "square_off", only_intraday=True)
         mono = time.monotonic()
         if self._tick_rows and mono - self._last_flush >= TICK_FLUSH_SECONDS:
-            self._flush_ticks()
+            self._flush_live()
         self._commit(now)
         if mono - self._last_status >= STATUS_SECONDS:
             self._write_status()
@@ -660,7 +671,7 @@ class LiveEngine:
             self._last_tick_mono = time.monotonic()
             self._tick_rows.append(tick_row(t, time.time()))
             if len(self._tick_rows) >= TICK_FLUSH_ROWS:
-                self._flush_ticks()
+                self._flush_live()
         self.status.ticks += 1
         self.status.last_tick_ts = max(self.status.last_tick_ts, t.ts)
         if not self.session.open_ts <= t.ts < self._trade_end:
@@ -881,32 +892,35 @@ class LiveEngine:
 
     # ------------------------------------------------------------------ persistence
 
-    def _flush_ticks(self) -> None:
-        if self._live is None:
+    def _flush_live(self, *, bars: bool = False) -> None:
+        """The batched ticks (and, with ``bars``, the closed bars) to the live database, in
+        one transaction."""
+        conn = self._live
+        if conn is None:
             return
-        rows, self._tick_rows = self._tick_rows, []
-        insert_live_ticks(self._live, rows)
-        self.ticks_persisted += len(rows)
+        ticks, self._tick_rows = self._tick_rows, []
+        closed: list[tuple[str, int, float, float, float, float, int, str]] = []
+        if bars:
+            closed, self._bar_rows = self._bar_rows, []
+        if ticks or closed:
+            with conn:
+                if ticks:
+                    conn.executemany(INSERT_LIVE_TICKS, ticks)
+                if closed:
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO live_bars (symbol, ts, open, high, low, close,"
+                        " volume, source) VALUES (?,?,?,?,?,?,?,?)",
+                        closed,
+                    )
+        self.ticks_persisted += len(ticks)
         self._last_flush = time.monotonic()
-
-    def _flush_bars(self) -> None:
-        if self._live is None or not self._bar_rows:
-            return
-        rows, self._bar_rows = self._bar_rows, []
-        with self._live:
-            self._live.executemany(
-                "INSERT OR IGNORE INTO live_bars (symbol, ts, open, high, low, close, volume,"
-                " source) VALUES (?,?,?,?,?,?,?,?)",
-                rows,
-            )
 
     def _commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
         """Ticks (and bars) first, then the trading records that depend on them."""
         if self.engine is None:
             return
         if self.journal.has_pending or equity_point is not None:
-            self._flush_ticks()
-            self._flush_bars()
+            self._flush_live(bars=True)
             new = self.journal.commit(self.engine.portfolio, ts, equity_point=equity_point)
             self.status.trades += new if not self._replaying else 0
 
@@ -933,8 +947,7 @@ class LiveEngine:
             f"session {'stopped' if stopped else 'closed'}: equity ₹{equity:,.2f} "
             f"(day P&L ₹{equity - self.start_equity:,.2f})",
         )
-        self._flush_ticks()
-        self._flush_bars()
+        self._flush_live(bars=True)
         self.journal.commit(engine.portfolio, now, equity_point=(equity, 0.0))
         assert self._trading is not None
         with self._trading:
@@ -957,9 +970,11 @@ class LiveEngine:
         for conn in (self._live, self._trading):
             if conn is not None:
                 try:
-                    if conn is self._live and self._tick_rows:
-                        self._flush_ticks()
+                    if conn is self._live:
+                        self._flush_live(bars=True)
                 finally:
+                    if conn is self._live and self._checkpointer is not None:
+                        self._checkpointer.stop()
                     conn.close()
         self._live = self._trading = None
 

@@ -61,8 +61,9 @@ class EngineStatus:
 
 
 def write_status(path: Path, status: EngineStatus) -> None:
-    """Replace ``path`` atomically with ``status``."""
-    write_text_atomic(path, status.to_json())
+    """Replace ``path`` atomically with ``status`` (no fsync: a snapshot rewritten every
+    second must not stall the engine on the disk)."""
+    write_text_atomic(path, status.to_json(), durable=False)
 
 
 def read_status(path: Path) -> EngineStatus | None:

@@ -65,7 +65,7 @@ __all__ = [
 log = logging.getLogger("fyerstrade.sim.datasocket")
 
 DATA_SOCKET_PATH = "/hsm/v1-5/prod"
-STREAM_INTERVAL = 0.05  # seconds of wall time between data frames
+STREAM_INTERVAL = 0.02  # seconds of wall time between data frames
 MAX_RECORDS = 2_000
 _HSM_KEY = re.compile(r"^[0-9a-f]{32}$")
 _SEGMENTS = {"nse_cm": "1010", "nse_fo": "1011"}
@@ -369,15 +369,17 @@ class _Connection:
             if self.stalled or not self.authed or not self.topics:
                 continue
             now = int(self.hub.clock.now())
-            records: list[bytes] = []
-            for topic in list(self.topics.values()):
+            timed: list[tuple[int, int, bytes]] = []
+            for k, topic in enumerate(list(self.topics.values())):
                 if now <= topic.last_ts:
                     continue
                 for t in self.source.ticks(topic.inst, topic.last_ts, now):
-                    records.append(self._trade_record(topic, t))
+                    timed.append((t.ts, k, self._trade_record(topic, t)))
                 topic.last_ts = now
-            if records:
-                await self._send_data(records)
+            if timed:
+                # in exchange-time order across symbols, as a real feed delivers them
+                timed.sort(key=lambda x: (x[0], x[1]))
+                await self._send_data([r for _, _, r in timed])
 
 
 async def _handle(request: web.Request) -> web.StreamResponse:

@@ -118,15 +118,17 @@ def tick_row(tick: Tick, recv_ts: float) -> LiveTickRow:
     )
 
 
+INSERT_LIVE_TICKS = (
+    f"INSERT INTO live_ticks (symbol, ts, {TICK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)"
+)
+
+
 def insert_live_ticks(conn: sqlite3.Connection, rows: Sequence[LiveTickRow]) -> None:
     """Append ticks to ``live_ticks`` in one transaction (the live writer's batch)."""
     if not rows:
         return
     with conn:
-        conn.executemany(
-            f"INSERT INTO live_ticks (symbol, ts, {TICK_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            rows,
-        )
+        conn.executemany(INSERT_LIVE_TICKS, rows)
 
 
 def live_tick_count(conn: sqlite3.Connection, symbol: str | None = None) -> int:

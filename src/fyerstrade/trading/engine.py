@@ -177,10 +177,8 @@ class TradingEngine:
                 raise self._strategy_error(exc, st, "indicators") from exc
             st.cursor.i = i
             if session.intraday:
-                tail = st.arrays.ts[max(0, i - 1) :]  # the previous bar (if any) and this one
-                at_open, _ = session.square_off_bars(tail)
-                last = len(tail) - 1
-                st.sq_open = frozenset({i}) if at_open.size and at_open[-1] == last else frozenset()
+                prev = int(st.arrays.ts[i - 1]) if i else None
+                st.sq_open = frozenset({i}) if session.first_late_bar(prev, bar.ts) else frozenset()
             updated.append(st)
         self.step(updated, tuple(s.symbol for s in updated))
 

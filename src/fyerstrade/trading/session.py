@@ -68,6 +68,19 @@ class SessionRules:
     def entry_window_text(self) -> str:
         return f"{self.entry_start:%H:%M}–{self.entry_end:%H:%M} IST"
 
+    def first_late_bar(self, prev_ts: int | None, ts: int) -> bool:
+        """Is the bar opened at ``ts`` (after the bar opened at ``prev_ts``, if any) the first
+        of its day at or after the square-off time? The one-bar form of
+        :meth:`square_off_bars`' "at their open", for a live bar source."""
+        if not self.intraday:
+            return False
+        sq = seconds_of_day(self.square_off)
+        if (ts + IST_OFFSET) % DAY < sq:
+            return False
+        if prev_ts is None or (prev_ts + IST_OFFSET) // DAY != (ts + IST_OFFSET) // DAY:
+            return True
+        return (prev_ts + IST_OFFSET) % DAY < sq
+
     def square_off_bars(self, ts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Indices of bars to square off at: (at their open, at their close). Empty when
         positional. ``ts`` are bar open times, ascending."""

@@ -30,6 +30,7 @@ class SymbolState:
 
     __slots__ = (
         "_buffer",
+        "_close_buffer",
         "_instrument_day",
         "arrays",
         "bars",
@@ -77,6 +78,7 @@ class SymbolState:
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
         self._buffer: CandleArrays | None = None
+        self._close_buffer: np.ndarray | None = None
 
     def close_ts_at(self, i: int) -> int:
         return int(self.close_ts[i])
@@ -127,6 +129,9 @@ class SymbolState:
             for name in ("ts", "open", "high", "low", "close", "volume"):
                 getattr(buf, name)[:n] = getattr(old, name)
             self._buffer = buf
+            grown = np.empty(cap, np.int64)
+            grown[:n] = self.close_ts[:n]
+            self._close_buffer = grown
         buf.ts[n] = bar.ts
         buf.open[n] = bar.open
         buf.high[n] = bar.high
@@ -138,7 +143,10 @@ class SymbolState:
             buf.ts[:k], buf.open[:k], buf.high[:k], buf.low[:k], buf.close[:k], buf.volume[:k]
         )
         self.bars.rebind(self.arrays)
-        self.close_ts = np.append(self.close_ts, np.int64(close_ts))
+        closes = self._close_buffer
+        assert closes is not None
+        closes[n] = close_ts
+        self.close_ts = closes[:k]
         self.higher.clear()
         return n
 
