@@ -167,3 +167,23 @@ def test_restart_after_a_gap_drops_the_interrupted_minute() -> None:
     # the first tick after the gap starts afresh: volume counts from before its own trade
     bars = feed(b, [tick(200, 11.0, 900, last_qty=10), tick(230, 11.5, 950), tick(240, 12, 960)])
     assert bars == [Bar(SYM, M1, T0 + 180, 11.0, 11.5, 11.0, 11.5, 60)]
+
+
+def test_oldest_forming_minute_follows_opens_closes_and_restarts() -> None:
+    builder = BarBuilder(grace_seconds=2)
+    assert builder.oldest_forming() is None
+    feed(builder, [tick(1, 10.0, 5, "A"), tick(2, 20.0, 5, "B"), tick(3, 30.0, 5, "C")])
+    assert builder.oldest_forming() == T0
+    feed(builder, [tick(61, 10.1, 6, "A"), tick(62, 20.1, 6, "B")])  # A and B move on, C not
+    assert builder.oldest_forming() == T0
+    closed = builder.on_clock(T0 + 60 + 2)  # C's minute ends (A's and B's next is still open)
+    assert [b.symbol for b in closed] == ["C"]
+    assert builder.oldest_forming() == T0 + 60
+    builder.restart(["A"])
+    assert builder.oldest_forming() == T0 + 60  # B is still forming it
+    builder.restart()
+    assert builder.oldest_forming() is None
+    feed(builder, [tick(125, 10.2, 7, "A")])
+    assert builder.oldest_forming() == T0 + 120
+    assert [b.symbol for b in builder.flush()] == ["A"]
+    assert builder.oldest_forming() is None

@@ -218,3 +218,18 @@ def test_sim_speed_and_start_set_one_market_clock() -> None:
 def test_sim_rejects_a_bad_speed(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run_cli(capsys, "sim", "--port", "0", "--speed", "0")
     assert code == 2 and "--speed" in err
+
+
+def test_status_shows_the_engine_latency_when_it_has_some(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from fyerstrade.live.status import EngineStatus, write_status
+
+    write_status(
+        settings.live_status_file,
+        EngineStatus(state="stopped", ticks=12_345, tick_p99_ms=0.42, strategy_p99_ms=1.5),
+    )
+    code, out, _ = run_cli(capsys, "live", "status")
+    assert code == 0
+    assert "latency:    tick p99 0.42 ms   tick→strategy p99 1.50 ms" in out
+    assert "ticks:      12,345" in out

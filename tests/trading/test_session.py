@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
+
+import numpy as np
 
 from fyerstrade.domain import ProductType, Side
 from fyerstrade.trading.session import SessionRules
@@ -92,3 +94,16 @@ def test_square_off_bars_per_day() -> None:
     assert at_open.tolist() == [5] and at_close.tolist() == []
     at_open, at_close = SessionRules("positional").square_off_bars(bars.ts)
     assert at_open.size == 0 and at_close.size == 0
+
+
+def test_first_late_bar_agrees_with_square_off_bars_bar_by_bar() -> None:
+    rules = SessionRules("intraday", square_off=time(15, 15))
+    d1, d2, d3 = date(2026, 3, 10), date(2026, 3, 11), date(2026, 3, 12)
+    day1 = [ist_ts(hm, d1) for hm in ("15:05", "15:10", "15:15", "15:20", "15:25")]
+    day2 = [ist_ts(hm, d2) for hm in ("09:15", "15:14", "15:16", "15:29")]
+    day3 = [ist_ts("15:20", d3)]  # a day whose first bar is already late
+    ts = day1 + day2 + day3
+    at_open, _ = rules.square_off_bars(np.array(ts, np.int64))
+    marks = [k for k, t in enumerate(ts) if rules.first_late_bar(ts[k - 1] if k else None, t)]
+    assert marks == at_open.tolist() == [2, 7, 9]
+    assert not SessionRules("positional").first_late_bar(None, day1[3])
