@@ -457,3 +457,51 @@ def test_the_real_archive_moves_the_days_ticks_to_the_historical_store(
         hist.close()
     final = read_status(settings.live_status_file)
     assert final is not None and "archive: moved 100 ticks" in final.message
+
+
+def test_the_final_status_keeps_the_last_sessions_figures(settings: Settings) -> None:
+    import os
+
+    from fyerstrade.live.status import write_status
+
+    day = date(2026, 11, 23)
+    clock = JumpClock(at(day, 6), settings.live_status_file)
+    rec = Recorder(clock)
+
+    def engine(until: int, stop: threading.Event) -> None:
+        rec.engine(until, stop)
+        write_status(  # what the engine's last status says
+            settings.live_status_file,
+            EngineStatus(
+                state="stopped",
+                pid=os.getpid(),
+                session_id=day.isoformat(),
+                ticks=98_765,
+                bars=750,
+                trades=12,
+                equity=1_000_250.0,
+                day_pnl=250.0,
+                tick_p99_ms=0.8,
+            ),
+        )
+
+    sched = TradingScheduler(
+        settings,
+        LiveConfig(),
+        clock=clock,
+        calendar=CAL,
+        run_engine=engine,
+        archive=rec.archive,
+        check_token=rec.check_token,
+    )
+    sched.run(threading.Event(), sessions=1)
+    final = read_status(settings.live_status_file)
+    assert final is not None and final.state == "stopped"
+    assert "handled 1 session(s)" in final.message
+    assert (final.session_id, final.ticks, final.bars, final.trades) == (
+        day.isoformat(),
+        98_765,
+        750,
+        12,
+    )
+    assert (final.day_pnl, final.equity, final.tick_p99_ms) == (250.0, 1_000_250.0, 0.8)

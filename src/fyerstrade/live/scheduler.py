@@ -48,6 +48,21 @@ __all__ = ["TOKEN_POLL_SECONDS", "TradingScheduler"]
 
 log = logging.getLogger("fyerstrade.live.scheduler")
 
+# what the engine reports about its session, kept on show when the scheduler stops
+_SESSION_FIGURES = (
+    "session_id",
+    "last_tick_ts",
+    "ticks",
+    "bars",
+    "trades",
+    "equity",
+    "cash",
+    "day_pnl",
+    "positions",
+    "tick_p99_ms",
+    "strategy_p99_ms",
+)
+
 #: Market seconds between looks at the token file while a session waits for a new login.
 TOKEN_POLL_SECONDS = 60
 
@@ -326,19 +341,23 @@ class TradingScheduler:
     ) -> None:
         """Write the status file and log the change as one line."""
         self._state, self._message = state, message
-        write_status(
-            self.settings.live_status_file,
-            EngineStatus(
-                state=state,
-                pid=self._pid,
-                started_at=self._started_at,
-                updated_at=time.time(),
-                session_id=session.date.isoformat() if session is not None else "",
-                strategy=self.config.strategy,
-                symbols=list(self.config.symbols),
-                market_time=self.clock.now(),
-                next_start=next_start,
-                message=message,
-            ),
+        status = EngineStatus(
+            state=state,
+            pid=self._pid,
+            started_at=self._started_at,
+            updated_at=time.time(),
+            session_id=session.date.isoformat() if session is not None else "",
+            strategy=self.config.strategy,
+            symbols=list(self.config.symbols),
+            market_time=self.clock.now(),
+            next_start=next_start,
+            message=message,
         )
+        if session is None:
+            # the scheduler's last word keeps the figures of the last session it ran
+            last = read_status(self.settings.live_status_file)
+            if last is not None and last.pid == self._pid and last.session_id:
+                for name in _SESSION_FIGURES:
+                    setattr(status, name, getattr(last, name))
+        write_status(self.settings.live_status_file, status)
         log.log(level, "live %s: %s", state, message)
