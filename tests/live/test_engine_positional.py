@@ -45,6 +45,13 @@ def session_row(settings: Settings, day: str) -> tuple[float, list[dict[str, obj
     return float(row[0]), json.loads(row[1]), float(row[2] or 0.0)
 
 
+def last_live_bar(settings: Settings, symbol: str) -> int:
+    conn = sqlite3.connect(settings.live_db)
+    (ts,) = conn.execute("SELECT MAX(ts) FROM live_bars WHERE symbol = ?", (symbol,)).fetchone()
+    conn.close()
+    return int(ts)
+
+
 def run_until_stopped(engine: LiveEngine, stop: threading.Event, until: int) -> threading.Thread:
     runner = threading.Thread(target=engine.run, args=(stop, until))
     runner.start()
@@ -72,6 +79,7 @@ def test_positional_positions_and_cash_carry_into_the_next_day(
     assert not runner.is_alive()
     held = open_positions(paper_settings)
     assert held and all(p[3] == ProductType.CNC.value for p in held), held
+    day1_last = {sym: last_live_bar(paper_settings, sym) for sym, *_ in held}
     _, _, end_cash = session_row(paper_settings, MARKET_DAY.isoformat())
     assert 0 < end_cash < config.capital  # it paid for what it holds
 
@@ -93,6 +101,12 @@ def test_positional_positions_and_cash_carry_into_the_next_day(
         # the engine holds them: equity counts them, the strategy can sell them
         assert engine.engine is not None
         portfolio = engine.engine.portfolio
+        # and its warm-up runs on through yesterday's live bars (not in the history store)
+        for sym, *_ in held:
+            warm = engine.engine.by_symbol[sym].arrays.ts
+            before = warm[warm < ist_epoch(day2)]
+            assert int(before[-1]) == day1_last[sym]
+            assert ist_epoch(MARKET_DAY) < int(before[-1])
         assert {s: p.quantity for s, p in portfolio.positions.items() if p.quantity} == {
             s: q for s, q, _, _ in held
         }

@@ -47,7 +47,7 @@ from datetime import timedelta
 
 import numpy as np
 
-from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
+from fyerstrade.calendar import IST_OFFSET, get_calendar, ist_date, ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.domain import (
     DAY_SECONDS,
@@ -350,6 +350,8 @@ class LiveEngine:
         out: dict[str, CandleArrays] = {}
         for sym in self.symbols:
             arrays = load_candles(hist, sym, self.resolution, lo, hi) if n else CandleArrays.empty()
+            if n:
+                arrays = self._with_earlier_live_days(sym, arrays, lo, hi)
             if len(arrays) > n:
                 arrays = arrays.slice(len(arrays) - n, len(arrays))
             if len(arrays) < n:
@@ -364,6 +366,43 @@ class LiveEngine:
                 )
             out[sym] = arrays
         return out
+
+    def _with_earlier_live_days(
+        self, symbol: str, stored: CandleArrays, lo: int, hi: int
+    ) -> CandleArrays:
+        """``stored`` plus the bars the engine built on earlier days the history store lacks
+        (a positional strategy traded yesterday live, and nobody fetched its candles since)."""
+        assert self._live is not None
+        rows = self._live.execute(
+            "SELECT ts, open, high, low, close, volume FROM live_bars"
+            " WHERE symbol = ? AND ts BETWEEN ? AND ? ORDER BY ts",
+            (symbol, lo, hi),
+        ).fetchall()
+        have_days = {int(d) for d in (stored.ts + IST_OFFSET) // DAY_SECONDS}
+        bars = [
+            Bar(symbol, Resolution.M1, ts, o, h, low, c, v)
+            for ts, o, h, low, c, v in rows
+            if (ts + IST_OFFSET) // DAY_SECONDS not in have_days
+        ]
+        if not bars:
+            return stored
+        if self.resolution is not Resolution.M1:
+            resampler = Resampler(self.resolution)
+            bars = resampler.on_bars(bars) + resampler.flush()
+        extra = CandleArrays(
+            np.array([b.ts for b in bars], np.int64),
+            np.array([b.open for b in bars]),
+            np.array([b.high for b in bars]),
+            np.array([b.low for b in bars]),
+            np.array([b.close for b in bars]),
+            np.array([b.volume for b in bars], np.int64),
+        )
+        merged = CandleArrays(
+            *(np.concatenate((getattr(stored, f), getattr(extra, f))) for f in _FIELDS)
+        )
+        order = np.argsort(merged.ts, kind="stable")
+        log.info("%s: warm-up includes %d bar(s) built live on earlier days", symbol, len(bars))
+        return CandleArrays(*(getattr(merged, f)[order] for f in _FIELDS))
 
     def _append_today_history(self, warm: dict[str, CandleArrays], open_ts: int, now: int) -> None:
         """A late start: today's complete minutes so far join the warm-up."""
