@@ -389,17 +389,7 @@ class LiveEngine:
         if self.resolution is not Resolution.M1:
             resampler = Resampler(self.resolution)
             bars = resampler.on_bars(bars) + resampler.flush()
-        extra = CandleArrays(
-            np.array([b.ts for b in bars], np.int64),
-            np.array([b.open for b in bars]),
-            np.array([b.high for b in bars]),
-            np.array([b.low for b in bars]),
-            np.array([b.close for b in bars]),
-            np.array([b.volume for b in bars], np.int64),
-        )
-        merged = CandleArrays(
-            *(np.concatenate((getattr(stored, f), getattr(extra, f))) for f in _FIELDS)
-        )
+        merged = _concat(stored, bars)
         order = np.argsort(merged.ts, kind="stable")
         log.info("%s: warm-up includes %d bar(s) built live on earlier days", symbol, len(bars))
         return CandleArrays(*(getattr(merged, f)[order] for f in _FIELDS))
@@ -428,18 +418,7 @@ class LiveEngine:
                 ]
             if not bars:
                 continue
-            today = CandleArrays(
-                np.array([b.ts for b in bars], np.int64),
-                np.array([b.open for b in bars]),
-                np.array([b.high for b in bars]),
-                np.array([b.low for b in bars]),
-                np.array([b.close for b in bars]),
-                np.array([b.volume for b in bars], np.int64),
-            )
-            old = warm[sym]
-            warm[sym] = CandleArrays(
-                *(np.concatenate((getattr(old, f), getattr(today, f))) for f in _FIELDS)
-            )
+            warm[sym] = _concat(warm[sym], bars)
 
     def _session_row(self, now: int) -> _SessionRow:
         """Today's segment: resume a crashed one, or open a new one from the stored account."""
@@ -1065,6 +1044,19 @@ class LiveEngine:
 
 
 _FIELDS = ("ts", "open", "high", "low", "close", "volume")
+
+
+def _concat(arrays: CandleArrays, bars: Sequence[Bar]) -> CandleArrays:
+    """``arrays`` followed by ``bars``."""
+    extra = CandleArrays(
+        np.array([b.ts for b in bars], np.int64),
+        np.array([b.open for b in bars]),
+        np.array([b.high for b in bars]),
+        np.array([b.low for b in bars]),
+        np.array([b.close for b in bars]),
+        np.array([b.volume for b in bars], np.int64),
+    )
+    return CandleArrays(*(np.concatenate((getattr(arrays, f), getattr(extra, f))) for f in _FIELDS))
 
 
 def _close_times(calendar: object, ts: np.ndarray, resolution: Resolution) -> np.ndarray:
