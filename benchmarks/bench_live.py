@@ -45,7 +45,7 @@ from fyerstrade.store.db import open_live
 
 N_SYMBOLS = 200
 LATENCY_SPEED = 240.0
-LATENCY_MINUTES = 80  # market minutes after the open (20 wall seconds at 240x)
+LATENCY_MINUTES = 160  # market minutes after the open (40 wall seconds at 240x)
 TARGET_TPS = 50_000
 TARGET_P99_MS = 5.0
 NAIVE_TICKS = 20_000
