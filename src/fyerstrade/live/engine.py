@@ -4,7 +4,7 @@ connection; the SDK's socket thread only puts ticks on the feed's queue.
 
 Life of a tick (:meth:`LiveEngine._on_tick`)::
 
-    feed queue → live_ticks batch (one connection, flushed every 0.2 s and before any trade)
+    feed queue → live_ticks batch (one connection, flushed every 50 ms and before any trade)
                → BarBuilder (may close the symbol's previous minute)
                → square-off at the first tick at/after the square-off time (intraday)
                → PaperBroker.on_tick (fills by the backtest's fill rules) → journal commit
@@ -93,7 +93,7 @@ __all__ = ["LiveEngine", "run_engine"]
 
 log = logging.getLogger(__name__)
 
-TICK_FLUSH_SECONDS = 0.2  # wall seconds between live_ticks batches
+TICK_FLUSH_SECONDS = 0.05  # wall seconds between live_ticks batches (small ones: see _loop)
 TICK_FLUSH_ROWS = 20_000
 HOUSEKEEPING_SECONDS = 0.2  # wall seconds between clock checks (quiet symbols' bars)
 STATUS_SECONDS = 1.0
@@ -579,6 +579,8 @@ class LiveEngine:
                 except queue.Empty:
                     item = None
             mono = time.monotonic()
+            if self._tick_rows and mono - self._last_flush >= TICK_FLUSH_SECONDS:
+                self._flush_live()  # small batches often: a long write delays the next tick
             if mono >= next_house:
                 next_house = mono + HOUSEKEEPING_SECONDS
                 if self._housekeeping(until):
