@@ -123,3 +123,36 @@ def test_one_limiter_per_process_and_data_dir(settings: object) -> None:
 
 def test_seconds_to_ist_midnight() -> None:
     assert seconds_to_ist_midnight(NOON_IST) == pytest.approx(12 * 3600)
+
+
+def test_a_request_in_flight_counts_until_a_second_after_its_answer() -> None:
+    clock = FakeClock(0.0)
+    limiter = RateLimiter(per_second=2, per_minute=100, monotonic=clock)
+    slow, other = limiter.request(), limiter.request()
+    slow.__enter__()
+    other.__enter__()
+    assert limiter.try_acquire() > 0  # two in flight fill the second
+    clock.t = 5.0  # the slow one is answered five seconds later: it may have arrived just now
+    slow.__exit__(None, None, None)
+    assert limiter.try_acquire() == pytest.approx(1.0)
+    clock.t = 6.01
+    assert limiter.try_acquire() == 0  # its answer is a second old; the other is still out
+    other.__exit__(None, None, None)
+
+
+def test_a_caller_waiting_for_a_place_wakes_when_an_answer_comes_back() -> None:
+    limiter = RateLimiter(per_second=1, per_minute=100)
+    first = limiter.request()
+    first.__enter__()
+    got = threading.Event()
+
+    def second() -> None:
+        with limiter.request():
+            got.set()
+
+    t = threading.Thread(target=second)
+    t.start()
+    assert not got.wait(0.2)  # held back while the first is out
+    first.__exit__(None, None, None)
+    t.join(timeout=5)
+    assert got.is_set()

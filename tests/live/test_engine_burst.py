@@ -64,7 +64,8 @@ def test_200_symbols_at_5000_ticks_a_second_for_30_s_every_tick_once_every_bar_r
     hub = hub_for(burst_sim.state)
     hub.clock.set(CONNECT_AT)
     engine = LiveEngine(settings, config, clock=market_clock(settings))
-    runner = threading.Thread(target=engine.run, args=(threading.Event(), UNTIL))
+    stop = threading.Event()
+    runner = threading.Thread(target=engine.run, args=(stop, UNTIL))
     runner.start()
     try:
         # 200 subscriptions take a few wall seconds: the market waits for them, then races
@@ -75,6 +76,9 @@ def test_200_symbols_at_5000_ticks_a_second_for_30_s_every_tick_once_every_bar_r
         )
         assert engine.status.state == "running", engine.status.message
         hub.clock.set(BURST_START, speed=BURST_SPEED)
+    except BaseException:
+        stop.set()  # do not wait for a burst that will not come
+        raise
     finally:
         runner.join(timeout=180)
     assert not runner.is_alive(), "the engine did not stop at its time"

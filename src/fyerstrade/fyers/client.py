@@ -110,10 +110,10 @@ class FyersClient:
 
         def attempt() -> dict[str, Any]:
             model, session = self._model()
-            self.rate_limiter.acquire()
-            with self._count_lock:
-                self.requests_sent += 1
-            reply = invoke(model)
+            with self.rate_limiter.request():
+                with self._count_lock:
+                    self.requests_sent += 1
+                reply = invoke(model)
             # The SDK reuses one error dict per service and mutates it in place: copy it now.
             payload = copy.deepcopy(reply) if isinstance(reply, dict) else reply
             log.debug("fyers %s -> HTTP %s", what, session.last_status)

@@ -4,7 +4,9 @@ Fyers allows 10 requests/s, 200/min and 100,000/day, shared by all REST endpoint
 breaks the per-minute limit more than three times in a day is blocked for the rest of the day.
 :class:`RateLimiter` therefore keeps a margin (9/s, 180/min by default) using *sliding* windows:
 no 1-second or 60-second interval ever holds more than the cap, so no fixed server-side window
-can either. The fetcher also spaces request starts evenly, so one request of margin per second
+can either. A request sent through :meth:`RateLimiter.request` counts until its answer is back
+(plus the window), so requests delayed on the way and delivered together cannot overfill the
+server's window either (under load they did, and earned a 429). The fetcher also spaces request starts evenly, so one request of margin per second
 is enough; the per-minute margin (the limit whose breach blocks the account) stays at 10%.
 
 A 429 from the server (:meth:`RateLimiter.penalize`) pauses every caller, not only the one that
@@ -23,7 +25,7 @@ import tempfile
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -38,6 +40,7 @@ BUDGET_FILE = "fyers_request_budget.json"
 PER_SECOND = 9
 PER_MINUTE = 180
 DAILY_BUDGET = 100_000
+_IN_FLIGHT_WAIT = 1.0  # longest wait for an answer to free a place (it notifies at once)
 _FLUSH_EVERY = 25
 _FLUSH_SECONDS = 5.0
 
@@ -83,6 +86,7 @@ class RateLimiter:
         self._second: deque[float] = deque()
         self._minute: deque[float] = deque()
         self._penalty_until = 0.0
+        self._in_flight = 0  # requests sent through request() and not answered yet
         self._day, self._day_count = self._load_budget()
         self._unflushed = 0
         self._last_flush = monotonic()
@@ -98,6 +102,31 @@ class RateLimiter:
             while (wait := self._try_slot()) > 0:
                 self._cond.wait(wait)
             self.waited_seconds += self._monotonic() - start
+
+    @contextlib.contextmanager
+    def request(self) -> Iterator[None]:
+        """Pace one request and keep its place while it is in flight.
+
+        A request counts against the windows from when it is sent until a second (a minute)
+        after its answer came back, the latest it can have reached the server. So requests
+        held up on the way (a busy network, a stalled server) and then delivered in a burst
+        still never put more than the cap into any server-side window."""
+        with self._cond:
+            self._take_from_budget()
+            start = self._monotonic()
+            while (wait := self._wait_needed(self._monotonic())) > 0:
+                self._cond.wait(wait)
+            self._in_flight += 1
+            self.waited_seconds += self._monotonic() - start
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                done = self._monotonic()
+                self._second.append(done)
+                self._minute.append(done)
+                self._cond.notify_all()
 
     def try_acquire(self) -> float:
         """Take a slot if one is free now and return 0; otherwise take nothing and return the
@@ -123,10 +152,12 @@ class RateLimiter:
         while self._minute and self._minute[0] <= now - 60.0:
             self._minute.popleft()
         wait = self._penalty_until - now
-        if len(self._second) >= self.per_second:
-            wait = max(wait, self._second[0] + 1.0 - now)
-        if len(self._minute) >= self.per_minute:
-            wait = max(wait, self._minute[0] + 60.0 - now)
+        busy = self._in_flight
+        if len(self._second) + busy >= self.per_second:
+            # the oldest counted request leaves the window then, or an answer frees a place
+            wait = max(wait, self._second[0] + 1.0 - now if self._second else _IN_FLIGHT_WAIT)
+        if len(self._minute) + busy >= self.per_minute:
+            wait = max(wait, self._minute[0] + 60.0 - now if self._minute else _IN_FLIGHT_WAIT)
         return wait
 
     def penalize(self, seconds: float) -> None:
