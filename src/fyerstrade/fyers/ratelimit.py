@@ -6,8 +6,9 @@ breaks the per-minute limit more than three times in a day is blocked for the re
 no 1-second or 60-second interval ever holds more than the cap, so no fixed server-side window
 can either. A request sent through :meth:`RateLimiter.request` counts until its answer is back
 (plus the window), so requests delayed on the way and delivered together cannot overfill the
-server's window either (under load they did, and earned a 429). The fetcher also spaces request starts evenly, so one request of margin per second
-is enough; the per-minute margin (the limit whose breach blocks the account) stays at 10%.
+server's window either (under load they did, and earned a 429). The fetcher also spaces
+request starts evenly, so one request of margin per second is enough; the per-minute margin
+(the limit whose breach blocks the account) stays at 10%.
 
 A 429 from the server (:meth:`RateLimiter.penalize`) pauses every caller, not only the one that
 got it. The daily count is kept per IST date in ``<data dir>/fyers_request_budget.json``, written
