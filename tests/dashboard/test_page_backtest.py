@@ -9,21 +9,11 @@ from streamlit.testing.v1 import AppTest
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.config import Settings
 from fyerstrade.store.db import connect
-
-TIMEOUT = 60
-
-
-def _page() -> None:
-    from fyerstrade.dashboard.pages.backtest import render_page
-
-    render_page()
+from plugins.dashboard import page_app
 
 
 def _app() -> AppTest:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return page_app("backtest")
 
 
 def _errors(at: AppTest) -> list[str]:

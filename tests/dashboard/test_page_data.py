@@ -6,21 +6,11 @@ from streamlit.testing.v1 import AppTest
 
 from fyerstrade.config import Settings
 from fyerstrade.fyers.tokens import TokenRecord, save_token
-
-TIMEOUT = 60
-
-
-def _page() -> None:
-    from fyerstrade.dashboard.pages.data import render_page
-
-    render_page()
+from plugins.dashboard import page_app
 
 
 def _app() -> AppTest:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return page_app("data")
 
 
 def test_coverage_table_counts_the_missing_day(candle_store: Settings) -> None:

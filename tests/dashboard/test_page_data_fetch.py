@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
-from streamlit.testing.v1 import AppTest
 
 from fyerstrade.calendar import get_calendar
 from fyerstrade.config import load_settings
@@ -14,14 +13,7 @@ from fyerstrade.fyers.auth import login
 from fyerstrade.sim import SimServer
 from fyerstrade.store.candles import candle_stats
 from fyerstrade.store.db import connect
-
-TIMEOUT = 60
-
-
-def _page() -> None:
-    from fyerstrade.dashboard.pages.data import render_page
-
-    render_page()
+from plugins.dashboard import page_app
 
 
 @pytest.fixture
@@ -33,9 +25,7 @@ def logged_in(sim_env: SimServer) -> SimServer:
 
 
 def test_fetch_form_fills_the_store_and_the_coverage_table(logged_in: SimServer) -> None:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
+    at = page_app("data")
     at.text_area(key="fetch-symbols").set_value("nse:sbin-eq, NSE:TCS-EQ")
     at.multiselect(key="fetch-resolutions").set_value([Resolution.D, Resolution.M5])
     at.date_input(key="fetch-from").set_value(date(2026, 11, 2))
@@ -61,8 +51,7 @@ def test_fetch_form_fills_the_store_and_the_coverage_table(logged_in: SimServer)
 
 
 def test_fetch_without_login_says_what_to_run(sim_env: SimServer) -> None:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
+    at = page_app("data")
     at.text_area(key="fetch-symbols").set_value("NSE:SBIN-EQ")
     at.button(key="fetch-submit").click().run()
     assert not at.exception, at.exception
@@ -73,8 +62,7 @@ def test_symbol_master_search_shows_lot_and_tick_size(logged_in: SimServer) -> N
     from fyerstrade.data.symbols import refresh_symbol_master
 
     refresh_symbol_master(load_settings(env_file=None))
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
+    at = page_app("data")
     at.text_input(key="symbol-search").set_value("nifty50").run()
     assert not at.exception, at.exception
     found = at.dataframe[-1].value

@@ -20,8 +20,8 @@ from fyerstrade.live.control import PidLock
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.store.db import connect
 from fyerstrade.store.symbols import replace_symbol_master
+from plugins.dashboard import page_app
 
-TIMEOUT = 60
 SESSION = "2026-11-23"
 SBIN, TCS = "NSE:SBIN-EQ", "NSE:TCS-EQ"
 #: The engine journals each run of a trading day (a restart is another run) as ``day#run``.
@@ -42,17 +42,8 @@ def master_store(candle_store: Settings) -> Settings:
     return candle_store
 
 
-def _page() -> None:
-    from fyerstrade.dashboard.pages.paper import render_page
-
-    render_page()
-
-
 def _app() -> AppTest:
-    at = AppTest.from_function(_page, default_timeout=TIMEOUT)
-    at.run()
-    assert not at.exception, at.exception
-    return at
+    return page_app("paper")
 
 
 def _errors(at: AppTest) -> list[str]:

@@ -5,6 +5,8 @@
   expected bars (so coverage is complete except for one deliberately removed day of SBIN).
 * ``saved_runs``: ``candle_store`` plus two real ``sma_crossover`` runs saved in the journal;
   returns their run ids in the journal's order (newest first).
+* ``page_app(name)``: Streamlit's AppTest of the page ``fyerstrade.dashboard.pages.<name>``,
+  run once and checked to have raised nothing.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from datetime import date
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.calendar import get_calendar
@@ -21,6 +24,7 @@ from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import CandleArrays, upsert_candles
 from fyerstrade.store.db import connect
 
+PAGE_TIMEOUT = 60
 STORE_SYMBOLS = ("NSE:SBIN-EQ", "NSE:TCS-EQ")
 STORE_END = date(2026, 11, 20)
 STORE_START = date(2026, 9, 1)
@@ -98,3 +102,18 @@ def saved_runs(candle_store: Settings) -> list[str]:
         conn.close()
     assert sorted(listed) == sorted(ids)
     return listed
+
+
+def _render_page(name: str) -> None:
+    # AppTest runs this function's source as the page script: imports stay inside
+    import importlib
+
+    importlib.import_module(f"fyerstrade.dashboard.pages.{name}").render_page()
+
+
+def page_app(name: str) -> AppTest:
+    """The dashboard page ``name`` under AppTest, after its first run (which must not raise)."""
+    at = AppTest.from_function(_render_page, args=(name,), default_timeout=PAGE_TIMEOUT)
+    at.run()
+    assert not at.exception, at.exception
+    return at
