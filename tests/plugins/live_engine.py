@@ -72,13 +72,7 @@ def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...
     try:
         for sym in symbols:
             rows = client.history(sym, Resolution.M1, lo, hi)
-            cols = list(zip(*rows, strict=True))
-            arrays = CandleArrays(
-                np.array(cols[0], np.int64),
-                *(np.array(c, np.float64) for c in cols[1:5]),
-                np.array(cols[5], np.int64),
-            )
-            upsert_candles(conn, sym, Resolution.M1, arrays)
+            upsert_candles(conn, sym, Resolution.M1, CandleArrays.from_rows(rows))
     finally:
         conn.close()
 
@@ -124,12 +118,7 @@ def built_bars(settings: Settings, symbol: str) -> CandleArrays:
         (symbol,),
     ).fetchall()
     conn.close()
-    cols = list(zip(*rows, strict=True))
-    return CandleArrays(
-        np.array(cols[0], np.int64),
-        *(np.array(c, np.float64) for c in cols[1:5]),
-        np.array(cols[5], np.int64),
-    )
+    return CandleArrays.from_rows(rows)
 
 
 def stored_bars(settings: Settings, symbol: str) -> CandleArrays:

@@ -137,14 +137,7 @@ def _slice(arrays: CandleArrays, lo: int, hi: int) -> CandleArrays:
     i, j = np.searchsorted(arrays.ts, (lo, hi + 1))
     if i == 0 and j == len(arrays.ts):
         return arrays
-    return CandleArrays(
-        arrays.ts[i:j],
-        arrays.open[i:j],
-        arrays.high[i:j],
-        arrays.low[i:j],
-        arrays.close[i:j],
-        arrays.volume[i:j],
-    )
+    return arrays.slice(int(i), int(j))
 
 
 def _close_times(ts: np.ndarray, resolution: Resolution) -> np.ndarray:

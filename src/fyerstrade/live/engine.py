@@ -1050,14 +1050,7 @@ _FIELDS = ("ts", "open", "high", "low", "close", "volume")
 
 def _concat(arrays: CandleArrays, bars: Sequence[Bar]) -> CandleArrays:
     """``arrays`` followed by ``bars``."""
-    extra = CandleArrays(
-        np.array([b.ts for b in bars], np.int64),
-        np.array([b.open for b in bars]),
-        np.array([b.high for b in bars]),
-        np.array([b.low for b in bars]),
-        np.array([b.close for b in bars]),
-        np.array([b.volume for b in bars], np.int64),
-    )
+    extra = CandleArrays.from_rows([(b.ts, b.open, b.high, b.low, b.close, b.volume) for b in bars])
     return CandleArrays(*(np.concatenate((getattr(arrays, f), getattr(extra, f))) for f in _FIELDS))
 
 

@@ -100,13 +100,6 @@ def fill_price(
         if trigger is None:
             return None
         order.triggered = True
-        limit = order.limit_price
-        assert limit is not None
-        if order.side is BUY:
-            if trigger <= limit:
-                return trigger
-            return limit if low <= limit else None
-        if trigger >= limit:
-            return trigger
-        return limit if high >= limit else None
+        # from the trigger on, a limit order whose bar opens at the trigger price
+        return _limit_price(order, trigger, high, low)
     return _limit_price(order, open_, high, low)
