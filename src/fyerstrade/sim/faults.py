@@ -41,14 +41,16 @@ class FaultSettings(BaseModel):
 class Faults:
     """The switches, thread-safe. Set attributes through :meth:`set`."""
 
+    expired_token: bool
+    http_5xx: int
+    slow: float
+    truncated_body: int
+    malformed_body: int
+    symbol_master_break: bool
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self.expired_token = False
-        self.http_5xx = 0
-        self.slow = 0.0
-        self.truncated_body = 0
-        self.malformed_body = 0
-        self.symbol_master_break = False
+        self.reset()
 
     def set(self, **switches: Any) -> None:
         """Change some switches, e.g. ``faults.set(http_5xx=2)``; raises ``ValueError`` on an
