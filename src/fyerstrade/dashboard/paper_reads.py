@@ -20,6 +20,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import numpy as np
@@ -134,6 +135,16 @@ def read_only(path: Path) -> Iterator[sqlite3.Connection | None]:
         conn.close()
 
 
+def _select(path: str, sql: str, args: Sequence[Any] = ()) -> list[Any]:
+    """The rows of ``sql`` on the database at ``path``; none while the file or the table
+    does not exist yet."""
+    try:
+        with read_only(Path(path)) as conn:
+            return [] if conn is None else conn.execute(sql, args).fetchall()
+    except _NoTableError:
+        return []
+
+
 # ---- sessions and trades -----------------------------------------------------------------
 
 
@@ -153,16 +164,10 @@ def _day_args(day: str) -> tuple[str, int, str]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _sessions(path: str, version: Stamp) -> list[str]:
-    try:
-        with read_only(Path(path)) as conn:
-            if conn is None:
-                return []
-            rows = conn.execute(
-                "SELECT session_id FROM live_paper_trades UNION "
-                "SELECT session_id FROM pt_portfolio_log"
-            ).fetchall()
-    except _NoTableError:
-        return []
+    rows = _select(
+        path,
+        "SELECT session_id FROM live_paper_trades UNION SELECT session_id FROM pt_portfolio_log",
+    )
     return sorted({trading_day(str(r[0])) for r in rows if r[0]}, reverse=True)
 
 
@@ -174,17 +179,12 @@ def sessions(settings: Settings) -> list[str]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _trades(path: str, version: Stamp, session_id: str) -> list[PaperTrade]:
-    try:
-        with read_only(Path(path)) as conn:
-            if conn is None:
-                return []
-            rows = conn.execute(
-                "SELECT ts, symbol, side, quantity, price, costs, realized_pnl, product, tag, "
-                f"order_id FROM live_paper_trades WHERE {_DAY_MATCH} ORDER BY ts, id",
-                _day_args(session_id),
-            ).fetchall()
-    except _NoTableError:
-        return []
+    rows = _select(
+        path,
+        "SELECT ts, symbol, side, quantity, price, costs, realized_pnl, product, tag, "
+        f"order_id FROM live_paper_trades WHERE {_DAY_MATCH} ORDER BY ts, id",
+        _day_args(session_id),
+    )
     return [
         PaperTrade(
             ts=int(r[0]),
@@ -213,16 +213,11 @@ def session_trades(settings: Settings, session_id: str) -> list[PaperTrade]:
 
 @st.cache_data(show_spinner=False, max_entries=8)
 def _positions(path: str, version: Stamp) -> list[StoredPosition]:
-    try:
-        with read_only(Path(path)) as conn:
-            if conn is None:
-                return []
-            rows = conn.execute(
-                "SELECT symbol, quantity, avg_price, realized_pnl, product, opened_ts, "
-                "updated_ts, session_id FROM live_positions WHERE quantity != 0 ORDER BY symbol"
-            ).fetchall()
-    except _NoTableError:
-        return []
+    rows = _select(
+        path,
+        "SELECT symbol, quantity, avg_price, realized_pnl, product, opened_ts, "
+        "updated_ts, session_id FROM live_positions WHERE quantity != 0 ORDER BY symbol",
+    )
     return [
         StoredPosition(
             symbol=str(r[0]),
@@ -246,17 +241,12 @@ def stored_positions(settings: Settings) -> list[StoredPosition]:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def _equity(path: str, version: Stamp, session_id: str) -> EquityCurve:
-    rows: list[tuple[int, float, float, float, float]] = []
-    try:
-        with read_only(Path(path)) as conn:
-            if conn is not None:
-                rows = conn.execute(
-                    "SELECT ts, equity, cash, realized_pnl, unrealized_pnl FROM pt_portfolio_log "
-                    f"WHERE {_DAY_MATCH} ORDER BY ts",
-                    _day_args(session_id),
-                ).fetchall()
-    except _NoTableError:
-        rows = []
+    rows = _select(
+        path,
+        "SELECT ts, equity, cash, realized_pnl, unrealized_pnl FROM pt_portfolio_log "
+        f"WHERE {_DAY_MATCH} ORDER BY ts",
+        _day_args(session_id),
+    )
     cols = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
     return EquityCurve(
         ts=np.asarray(cols[0], dtype=np.int64),
@@ -283,17 +273,12 @@ def _debug(
     if not levels:
         return []
     marks = ",".join("?" * len(levels))
-    try:
-        with read_only(Path(path)) as conn:
-            if conn is None:
-                return []
-            rows = conn.execute(
-                "SELECT id, ts, level, source, symbol, message FROM pt_live_debug_log "
-                f"WHERE UPPER(level) IN ({marks}) AND ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
-                (*levels, since_ts, limit),
-            ).fetchall()
-    except _NoTableError:
-        return []
+    rows = _select(
+        path,
+        "SELECT id, ts, level, source, symbol, message FROM pt_live_debug_log "
+        f"WHERE UPPER(level) IN ({marks}) AND ts >= ? ORDER BY ts DESC, id DESC LIMIT ?",
+        (*levels, since_ts, limit),
+    )
     return [
         DebugLine(
             id=int(r[0]),
