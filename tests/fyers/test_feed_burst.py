@@ -9,11 +9,15 @@ from fyerstrade.config import Settings
 from fyerstrade.domain import Tick
 from fyerstrade.fyers.feed import Feed
 from fyerstrade.sim import SimServer
+from fyerstrade.sim.datasocket import hub_for
 from fyerstrade.sim.ticks import TickSource
 from fyerstrade.sim.universe import Kind
 from plugins.datasocket import MARKET_SPEED, wait_for
 
 BURST_SECONDS = 4.0
+# 200 symbols x ~6.5 trades a symbol-minute x 6 market minutes a wall second ≈ 7,800 ticks/s:
+# a margin over the 5,000/s asserted, so a loaded 2-core machine still carries the burst
+BURST_SPEED = 360.0
 
 
 def test_burst_of_200_symbols_delivers_every_tick_once(
@@ -22,12 +26,13 @@ def test_burst_of_200_symbols_delivers_every_tick_once(
     universe = live_sim.universe()
     symbols = sorted(s for s, i in universe.instruments.items() if i.kind is not Kind.INDEX)[:200]
     assert len(symbols) == 200
-    assert MARKET_SPEED >= 240  # ~6.5 ticks per symbol-minute x 200 symbols x 4 minutes/s
+    assert BURST_SPEED > MARKET_SPEED
     feed = Feed(live_settings, live_token, symbols, market_open=lambda now: True)
     feed.start()
     try:
         assert feed.wait_live(20), feed.error
         wait_for(lambda: feed.ticks_received >= 200, what="snapshots")  # one per symbol
+        hub_for(live_sim.state).clock.set(speed=BURST_SPEED)
         got: dict[str, list[Tick]] = defaultdict(list)
         first = feed.ticks_received
         t0 = time.monotonic()
