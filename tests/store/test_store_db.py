@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fyerstrade.cli import main
-from fyerstrade.config import Settings
+from fyerstrade.config import HISTORICAL_DB, Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import StoreError
 from fyerstrade.store import historical_schema, trading_schema
@@ -266,23 +266,28 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     assert f"{settings.trading_db}: schema 3" in out and "live_sessions" in out
 
 
-def test_concurrent_first_opens_migrate_once(settings: Settings) -> None:
-    barrier = threading.Barrier(4)
+def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
+    # SQLite refuses a WAL switch at once ("database is locked", no busy handler) while another
+    # connection holds the new file: 4 racing opens hit that in about one try in ten
     errors: list[BaseException] = []
+    for attempt in range(30):
+        path = tmp_path / str(attempt) / HISTORICAL_DB
+        barrier = threading.Barrier(4)
 
-    def open_it() -> None:
-        try:
-            barrier.wait(timeout=10)
-            connect(settings.historical_db).close()
-        except BaseException as exc:
-            errors.append(exc)
+        def open_it(path: Path = path, barrier: threading.Barrier = barrier) -> None:
+            try:
+                barrier.wait(timeout=10)
+                connect(path).close()
+            except BaseException as exc:
+                errors.append(exc)
 
-    threads = [threading.Thread(target=open_it) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
-    assert errors == []
-    conn = sqlite3.connect(settings.historical_db)
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
-    conn.close()
+        threads = [threading.Thread(target=open_it) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=30)
+        assert errors == [], f"attempt {attempt}"
+        conn = sqlite3.connect(path)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()

@@ -19,6 +19,7 @@ that opened it; one writer per database per process (see DESIGN.md).
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,22 @@ def header_version(path: Path) -> int | None:
     return int.from_bytes(head[60:64], "big")
 
 
+def _journal_mode_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL (a no-op once the file is in WAL), retrying while another connection holds
+    the lock: SQLite answers this pragma with "database is locked" at once, without the busy
+    handler, when several processes open a new file together."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.001
+    while True:
+        try:
+            return str(conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+
+
 def _open(path: Path, schema: Schema) -> sqlite3.Connection:
     found = header_version(path)
     wal = Path(f"{path}-wal")
@@ -132,7 +149,7 @@ def _open(path: Path, schema: Schema) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if not found:  # a new (or empty) file: choose the page size before anything is written
             conn.execute(f"PRAGMA page_size = {int(schema.page_size)}")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        mode = _journal_mode_wal(conn)
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); is it read-only?")
         conn.execute("PRAGMA synchronous = NORMAL")
