@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -19,12 +20,14 @@ pytestmark = pytest.mark.e2e
 CLI = "from fyerstrade.cli import run; run()"
 
 
-def test_sigterm_stops_the_dashboard_and_its_child() -> None:
+def test_sigterm_stops_the_dashboard_and_its_child(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", CLI, "dashboard", "--port", str(port)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=dict(os.environ),
-    )  # fmt: skip
+    stderr = tmp_path / "stderr.txt"
+    with stderr.open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CLI, "dashboard", "--port", str(port)],
+            stdout=subprocess.PIPE, stderr=err, text=True, env=dict(os.environ),
+        )  # fmt: skip
     try:
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], 90)  # the URL line, with a deadline
@@ -43,6 +46,9 @@ def test_sigterm_stops_the_dashboard_and_its_child() -> None:
     while time.monotonic() < deadline and port_in_use("127.0.0.1", port):
         time.sleep(0.1)
     assert not port_in_use("127.0.0.1", port)
+    # the terminal shows no Streamlit start-up noise ("No runtime found" x 13) and no traceback
+    said = stderr.read_text()
+    assert "No runtime found" not in said and "Traceback" not in said, said
 
 
 def test_a_taken_port_is_one_error_line() -> None:

@@ -20,8 +20,11 @@ def warm_up() -> None:
     import numpy as np
 
     # st.cache_data warns "No runtime found" when decorating before Streamlit's runtime exists;
-    # harmless here (the runtime adopts the caches), so keep it off the user's terminal.
-    logging.getLogger("streamlit.runtime.caching.cache_data_api").setLevel(logging.ERROR)
+    # harmless here (the runtime adopts the caches), so keep it off the user's terminal. Its
+    # logger takes Streamlit's level when its module is imported: quieten it after that.
+    from streamlit.runtime.caching import cache_data_api
+
+    logging.getLogger(cache_data_api.__name__).setLevel(logging.ERROR)
     from fyerstrade.calendar import get_calendar
     from fyerstrade.dashboard.pages import backtest, data, paper, runs  # noqa: F401
     from fyerstrade.domain import Resolution
