@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
             str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know).")
         ] = DEFAULT_HOST,
     ) -> None:
-        """Open the dashboard (Backtest, Runs, Data pages) on http://HOST:PORT; Ctrl-C stops it."""
+        """Open the dashboard (Backtest, Runs, Data and Paper trading pages); Ctrl-C stops it."""
         from fyerstrade.cli import settings
         from fyerstrade.dashboard.launcher import (
             DashboardSpec,
