@@ -18,6 +18,7 @@ from fyerstrade.domain import Bar, Resolution, Tick
 from fyerstrade.errors import AuthError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import (
+    Backfilled,
     Feed,
     FeedStatus,
     Gap,
@@ -153,7 +154,7 @@ def test_feed_streams_ticks_that_build_bars(feed_factory: FeedFactory, live_toke
     )
     complete = bars[1:]
     gap = Gap(complete[0].ts, complete[-1].ts + 60)
-    assert backfill(client, [SBIN], gap) == complete
+    assert backfill(client, [SBIN], gap) == Backfilled(complete, {})
     assert feed.reconnects == 0
 
 
@@ -186,7 +187,7 @@ def test_feed_reconnects_after_a_drop_and_backfill_fills_the_gap(
                 if not item.crosses_minute:
                     continue
                 builder.restart([SBIN])
-                for bar in backfill(client, [SBIN], item):
+                for bar in backfill(client, [SBIN], item).bars:
                     keep(bar)
                 partial.add(item.end - item.end % 60)
                 continue
@@ -283,11 +284,33 @@ def test_backfill_resolution_is_one_minute(live_sim: SimServer, live_token: str)
         access_token=live_token.partition(":")[2],
     )
     t0 = MARKET_START - 1800  # 09:30 IST, complete on the simulator's clock
-    bars = backfill(client, [SBIN, "NSE:RELIANCE-EQ"], Gap(t0 + 20, t0 + 190))
-    assert [(b.symbol, b.ts) for b in bars] == [
+    got = backfill(client, [SBIN, "NSE:RELIANCE-EQ"], Gap(t0 + 20, t0 + 190))
+    assert [(b.symbol, b.ts) for b in got.bars] == [
         (s, t0 + 60 * i) for s in (SBIN, "NSE:RELIANCE-EQ") for i in range(3)
     ]
-    assert all(b.resolution is Resolution.M1 and b.volume > 0 for b in bars)
+    assert all(b.resolution is Resolution.M1 and b.volume > 0 for b in got.bars)
+    assert got.failed == {}
+
+
+def test_backfill_keeps_the_symbols_whose_history_answers(
+    live_sim: SimServer, live_token: str
+) -> None:
+    settings = load_settings(env_file=None)
+    client = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token=live_token.partition(":")[2])
+    t0 = MARKET_START - 1800
+    gap = Gap(t0 + 20, t0 + 190)
+    symbols = [SBIN, "NSE:NOSUCH-EQ", "NSE:RELIANCE-EQ"]
+    got = backfill(client, symbols, gap, workers=3)
+    # the others' bars, in (symbol, time) order, whatever order the answers came back in
+    assert [(b.symbol, b.ts) for b in got.bars] == [
+        (s, t0 + 60 * i) for s in (SBIN, "NSE:RELIANCE-EQ") for i in range(3)
+    ]
+    assert list(got.failed) == ["NSE:NOSUCH-EQ"]
+    assert "NSE:NOSUCH-EQ" in got.failed["NSE:NOSUCH-EQ"]
+    # a dead token is not a symbol's failure: it stops the backfill for the caller to handle
+    dead = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token="not-a-token")
+    with pytest.raises(AuthError):
+        backfill(dead, symbols, gap)
 
 
 def test_a_token_already_expired_fails_fast_without_retrying(settings: Settings) -> None:

@@ -95,6 +95,74 @@ def test_drop_stall_and_malformed_frames_lose_no_bar_and_duplicate_none(
     assert sum("backfilled from history" in m for m in log) >= 2
 
 
+def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goes_on(
+    paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+) -> None:
+    hub = hub_for(paper_sim.state)
+    hub.clock.set(PAPER_START, speed=240.0)
+    until = ist_epoch(MARKET_DAY, dtime(10, 0))
+
+    def slow_reconnect(settings: Settings, token: str, symbols: object, clock: LiveClock) -> Feed:
+        # a reconnect a wall second later: four market minutes missed, a gap that needs history
+        return Feed(
+            settings,
+            token,
+            list(symbols),  # type: ignore[call-overload]
+            clock=clock.now_float,
+            reconnect_delays=(1.0,),
+            market_open=lambda now: True,
+        )
+
+    engine = LiveEngine(
+        paper_settings,
+        paper_config(),
+        clock=market_clock(paper_settings),
+        feed_factory=slow_reconnect,
+    )
+    runner = threading.Thread(target=engine.run, args=(threading.Event(), until))
+    runner.start()
+    try:
+        at = ist_epoch(MARKET_DAY, dtime(9, 30))
+        wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
+        # every attempt of the backfill (2 symbols x 5 tries) answers HTTP 502, then the drop
+        paper_sim.faults.set(history_5xx=len(PAPER_SYMBOLS) * 5)
+        hub.inject(drop=True)
+        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
+    finally:
+        runner.join(timeout=120)
+    assert not runner.is_alive()
+    status = read_status(paper_settings.live_status_file)
+    assert status is not None and status.state == "stopped", status
+    assert engine.feed is not None
+    assert paper_sim.faults.history_5xx == 0  # the backfill did ask, and was refused every time
+
+    conn = sqlite3.connect(paper_settings.trading_db)
+    log = [m for (m,) in conn.execute("SELECT message FROM pt_live_debug_log")]
+    conn.close()
+    failed = [m for m in log if "history failed for 2 symbol(s)" in m]
+    assert len(failed) == 1 and "stay missing" in failed[0] and "NSE:SBIN-EQ" in failed[0]
+    assert "trading goes on" in failed[0]
+
+    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
+    conn = sqlite3.connect(paper_settings.live_db)
+    for sym in PAPER_SYMBOLS:
+        minutes = [
+            ts
+            for (ts,) in conn.execute(
+                "SELECT ts FROM live_bars WHERE symbol = ? ORDER BY ts", (sym,)
+            )
+        ]
+        assert len(minutes) == len(set(minutes)), sym
+        expected = range(open_ts, until, 60)
+        missing = sorted(set(expected) - set(minutes))
+        # the gap's minutes are missing, one run of them; the bars after it are built again
+        assert missing, sym
+        assert missing == list(range(missing[0], missing[-1] + 60, 60)), sym
+        assert minutes[-1] == until - 60, sym
+        assert missing[0] > at - 60, sym
+    conn.close()
+
+
 def test_an_expired_token_stops_the_engine_with_a_clear_status(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:

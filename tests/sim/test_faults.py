@@ -38,6 +38,16 @@ def test_http_5xx_hits_the_next_n_requests(fyers: Any, sdk_at_sim: SimServer) ->
     assert sdk_at_sim.faults.http_5xx == 0
 
 
+def test_history_5xx_hits_only_history_requests(fyers: Any, sdk_at_sim: SimServer) -> None:
+    sdk_at_sim.faults.set(history_5xx=1)
+    assert fyers.funds()["s"] == "ok"  # the rest of the API answers, and takes nothing
+    assert fyers.quotes({"symbols": "NSE:SBIN-EQ"})["s"] == "ok"
+    assert sdk_at_sim.faults.history_5xx == 1
+    assert fyers.history(HISTORY) == {"s": "error", "code": 502, "message": "Bad request"}
+    assert fyers.history(HISTORY)["s"] == "ok"
+    assert sdk_at_sim.faults.history_5xx == 0
+
+
 def test_slow_answers(sdk_at_sim: SimServer) -> None:
     sdk_at_sim.faults.set(slow=2.0)
     with pytest.raises(requests.Timeout):

@@ -36,6 +36,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -163,18 +164,55 @@ class Gap:
         return self.start - self.start % 60, self.end - self.end % 60 - 60
 
 
-def backfill(client: FyersClient, symbols: Iterable[str], gap: Gap) -> list[Bar]:
+BACKFILL_WORKERS = 4  # requests in flight at once; the client's rate limiter paces them
+
+
+@dataclass(frozen=True, slots=True)
+class Backfilled:
+    """What :func:`backfill` got: the bars, and the symbols whose history failed (with why)."""
+
+    bars: list[Bar]
+    failed: dict[str, str]
+
+
+def backfill(
+    client: FyersClient, symbols: Iterable[str], gap: Gap, *, workers: int = BACKFILL_WORKERS
+) -> Backfilled:
     """The complete 1-minute bars of ``symbols`` missed during ``gap``, from the history API,
-    in (symbol, time) order. Empty when the gap fell inside one minute."""
+    in (symbol, time) order; nothing when the gap fell inside one minute.
+
+    One request per symbol (the API has no other way), ``workers`` in flight at once: against
+    the real API a request's round trip, not the 10-a-second limit, would otherwise set the pace.
+    A symbol whose history fails after the client's retries is listed in ``failed`` and the
+    others are kept; an :class:`~fyerstrade.errors.AuthError` (the token is gone) is raised."""
     if not gap.crosses_minute:
-        return []
+        return Backfilled([], {})
     first, last = gap.missed_minutes()
-    out: list[Bar] = []
-    for symbol in symbols:
-        for ts, o, h, lo, c, v in client.history(symbol, Resolution.M1, first, last):
-            if first <= ts <= last:
-                out.append(Bar(symbol, Resolution.M1, ts, o, h, lo, c, v))
-    return out
+    wanted = list(dict.fromkeys(symbols))
+
+    def one(symbol: str) -> list[Bar]:
+        return [
+            Bar(symbol, Resolution.M1, ts, o, h, lo, c, v)
+            for ts, o, h, lo, c, v in client.history(symbol, Resolution.M1, first, last)
+            if first <= ts <= last
+        ]
+
+    got: dict[str, list[Bar]] = {}
+    failed: dict[str, str] = {}
+    pool = ThreadPoolExecutor(max(1, min(workers, len(wanted))), thread_name_prefix="backfill")
+    try:
+        futures = {pool.submit(one, sym): sym for sym in wanted}
+        for fut in as_completed(futures):
+            sym = futures[fut]
+            try:
+                got[sym] = fut.result()
+            except AuthError:
+                raise
+            except FyersTradeError as exc:
+                failed[sym] = str(exc)
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return Backfilled([b for sym in wanted for b in got.get(sym, ())], failed)
 
 
 def market_is_open(now: float) -> bool:

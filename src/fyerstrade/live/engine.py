@@ -41,7 +41,7 @@ import sys
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -738,9 +738,10 @@ class LiveEngine:
             self._startup_gap = False
             seen_from = min(gap.end, max(self._live_at, self.session.open_ts))
         in_session = seen_from > self.session.open_ts  # else nothing was missed yet
-        bars = backfill(self._client, self.symbols, gap) if in_session else []
+        got = backfill(self._client, self.symbols, gap) if in_session else None
+        bars = got.bars if got is not None else []
         if bars:
-            bars += self._late_minutes(bars, gap)
+            bars += self._late_minutes(bars, gap, skip=got.failed if got is not None else {})
         kept = 0
         for bar in sorted(bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
@@ -755,14 +756,27 @@ class LiveEngine:
                 f"{kept} missed 1-minute bar(s) backfilled from history",
                 level="WARNING",
             )
+        if got is not None and got.failed:
+            first, last = gap.missed_minutes()
+            why = "; ".join(f"{sym}: {err}" for sym, err in sorted(got.failed.items())[:3])
+            more = f" and {len(got.failed) - 3} more" if len(got.failed) > 3 else ""
+            message = (
+                f"history failed for {len(got.failed)} symbol(s) after retries: their 1-minute "
+                f"bars {_hhmmss(first)}–{_hhmmss(last)} IST stay missing ({why}{more}); "
+                "trading goes on with the live bars"
+            )
+            log.warning("%s", message)
+            if not self._replaying:
+                self.journal.engine_log(gap.end, message, level="WARNING")
 
-    def _late_minutes(self, bars: list[Bar], gap: Gap) -> list[Bar]:
+    def _late_minutes(self, bars: list[Bar], gap: Gap, skip: Mapping[str, str]) -> list[Bar]:
         """The gap's last minute for the symbols whose history did not have it yet (it had
-        only just ended): asked again a few times, half a second apart."""
+        only just ended): asked again a few times, half a second apart. Symbols in ``skip``
+        (their history failed) are not asked again."""
         assert self._client is not None
         last = gap.missed_minutes()[1]
         have = {b.symbol for b in bars if b.ts == last}
-        missing = [s for s in self.symbols if s not in have]
+        missing = [s for s in self.symbols if s not in have and s not in skip]
         out: list[Bar] = []
         pause = threading.Event()
         for _ in range(HISTORY_RETRIES):

@@ -47,6 +47,7 @@ CLOUDFLARE_502 = (
 )
 RATE_LIMITED = {"s": "error", "code": -429, "message": "request limit reached"}
 MAX_SYMBOL_TOKENS = 500
+HISTORY_PATH = "/data/history"
 
 
 def _is_json(resp: web.StreamResponse) -> bool:
@@ -59,7 +60,9 @@ async def _faults_and_limits(request: web.Request, handler: Handler) -> web.Stre
         return await handler(request)
     state = request.app[STATE_KEY]
     state.stats.count_request(request.path)
-    if state.faults.take("http_5xx"):
+    if state.faults.take("http_5xx") or (
+        request.path == HISTORY_PATH and state.faults.take("history_5xx")
+    ):
         return web.Response(status=502, text=CLOUDFLARE_502, content_type="text/html")
     limited = request.path.startswith(RATE_LIMITED_PREFIXES) and request.path not in BROWSER_PATHS
     if limited:
@@ -181,7 +184,7 @@ def build_app(state: SimState) -> web.Application:
     app = web.Application(middlewares=[_faults_and_limits])
     app[STATE_KEY] = state
     auth.add_routes(app)
-    app.router.add_get("/data/history", _history)
+    app.router.add_get(HISTORY_PATH, _history)
     app.router.add_get("/data/quotes", _quotes)
     app.router.add_post("/data/symbol-token", _symbol_token)
     app.router.add_get("/sym_details/{name}", _symbol_master)

@@ -5,6 +5,7 @@ switch               type   effect
 ==================== ====== =================================================================
 expired_token        bool   every authenticated call answers -16 (quotes -15), HTTP 401
 http_5xx             int    the next N requests answer HTTP 502 with an HTML (non-JSON) body
+history_5xx          int    the same, for history requests only (the rest of the API answers)
 slow                 float  every answer is delayed by this many seconds
 truncated_body       int    the next N JSON answers lose their second half (valid length)
 malformed_body       int    the next N JSON answers are not JSON at all
@@ -32,6 +33,7 @@ class FaultSettings(BaseModel):
 
     expired_token: bool | None = None
     http_5xx: int | None = Field(default=None, ge=0)
+    history_5xx: int | None = Field(default=None, ge=0)
     slow: float | None = Field(default=None, ge=0, le=300)
     truncated_body: int | None = Field(default=None, ge=0)
     malformed_body: int | None = Field(default=None, ge=0)
@@ -43,6 +45,7 @@ class Faults:
 
     expired_token: bool
     http_5xx: int
+    history_5xx: int
     slow: float
     truncated_body: int
     malformed_body: int
@@ -78,6 +81,7 @@ class Faults:
         with self._lock:
             self.expired_token = False
             self.http_5xx = 0
+            self.history_5xx = 0
             self.slow = 0.0
             self.truncated_body = 0
             self.malformed_body = 0
@@ -97,6 +101,7 @@ class Faults:
             return {
                 "expired_token": self.expired_token,
                 "http_5xx": self.http_5xx,
+                "history_5xx": self.history_5xx,
                 "slow": self.slow,
                 "truncated_body": self.truncated_body,
                 "malformed_body": self.malformed_body,
