@@ -8,6 +8,7 @@ import sqlite3
 import threading
 from collections.abc import Callable
 from datetime import time as dtime
+from typing import Any
 
 import pytest
 
@@ -28,29 +29,42 @@ from plugins.datasocket import MARKET_DAY, wait_for
 from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
 
 
-def fast_feed(settings: Settings, token: str, symbols: object, clock: LiveClock) -> Feed:
-    return Feed(
-        settings,
-        token,
-        list(symbols),  # type: ignore[call-overload]
-        clock=clock.now_float,
-        stall_seconds=0.15,
-        reconnect_delays=(0.2,),
-        market_open=lambda now: True,
-    )
+def feed_with(**options: Any) -> Callable[[Settings, str, object, LiveClock], Feed]:
+    """A feed factory for the engine: the market always open, and these Feed options."""
+
+    def make(settings: Settings, token: str, symbols: object, clock: LiveClock) -> Feed:
+        return Feed(
+            settings,
+            token,
+            list(symbols),  # type: ignore[call-overload]
+            clock=clock.now_float,
+            market_open=lambda now: True,
+            **options,
+        )
+
+    return make
+
+
+fast_feed = feed_with(stall_seconds=0.15, reconnect_delays=(0.2,))
+
+
+def engine_thread(
+    sim: SimServer, settings: Settings, config: LiveConfig, until: int, feed_factory: Any
+) -> tuple[LiveEngine, threading.Thread]:
+    """An engine trading from 09:05 at 240x until ``until``, running on its own thread."""
+    hub_for(sim.state).clock.set(PAPER_START, speed=240.0)
+    engine = LiveEngine(settings, config, clock=market_clock(settings), feed_factory=feed_factory)
+    runner = threading.Thread(target=engine.run, args=(threading.Event(), until))
+    runner.start()
+    return engine, runner
 
 
 def test_drop_stall_and_malformed_frames_lose_no_bar_and_duplicate_none(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
     hub = hub_for(paper_sim.state)
-    hub.clock.set(PAPER_START, speed=240.0)
     until = ist_epoch(MARKET_DAY, dtime(10, 15))
-    engine = LiveEngine(
-        paper_settings, paper_config(), clock=market_clock(paper_settings), feed_factory=fast_feed
-    )
-    runner = threading.Thread(target=engine.run, args=(threading.Event(), until))
-    runner.start()
+    engine, runner = engine_thread(paper_sim, paper_settings, paper_config(), until, fast_feed)
     try:
         at = ist_epoch(MARKET_DAY, dtime(9, 30))
         wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
@@ -99,28 +113,10 @@ def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goe
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
     hub = hub_for(paper_sim.state)
-    hub.clock.set(PAPER_START, speed=240.0)
     until = ist_epoch(MARKET_DAY, dtime(10, 0))
-
-    def slow_reconnect(settings: Settings, token: str, symbols: object, clock: LiveClock) -> Feed:
-        # a reconnect a wall second later: four market minutes missed, a gap that needs history
-        return Feed(
-            settings,
-            token,
-            list(symbols),  # type: ignore[call-overload]
-            clock=clock.now_float,
-            reconnect_delays=(1.0,),
-            market_open=lambda now: True,
-        )
-
-    engine = LiveEngine(
-        paper_settings,
-        paper_config(),
-        clock=market_clock(paper_settings),
-        feed_factory=slow_reconnect,
-    )
-    runner = threading.Thread(target=engine.run, args=(threading.Event(), until))
-    runner.start()
+    # a reconnect a wall second later: four market minutes missed, a gap that needs history
+    slow_reconnect = feed_with(reconnect_delays=(1.0,))
+    engine, runner = engine_thread(paper_sim, paper_settings, paper_config(), until, slow_reconnect)
     try:
         at = ist_epoch(MARKET_DAY, dtime(9, 30))
         wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
@@ -143,6 +139,8 @@ def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goe
     assert len(failed) == 1 and "stay missing" in failed[0] and "NSE:SBIN-EQ" in failed[0]
     assert "trading goes on" in failed[0]
 
+    assert engine.feed is not None and engine.feed.gaps.qsize() == 1
+    first, last = engine.feed.gaps.get().missed_minutes()
     open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
     conn = sqlite3.connect(paper_settings.live_db)
     for sym in PAPER_SYMBOLS:
@@ -152,14 +150,11 @@ def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goe
                 "SELECT ts FROM live_bars WHERE symbol = ? ORDER BY ts", (sym,)
             )
         ]
+        # each minute once; exactly the gap's minutes are missing, the bars after it are built
         assert len(minutes) == len(set(minutes)), sym
-        expected = range(open_ts, until, 60)
-        missing = sorted(set(expected) - set(minutes))
-        # the gap's minutes are missing, one run of them; the bars after it are built again
-        assert missing, sym
-        assert missing == list(range(missing[0], missing[-1] + 60, 60)), sym
-        assert minutes[-1] == until - 60, sym
-        assert missing[0] > at - 60, sym
+        missing = sorted(set(range(open_ts, until, 60)) - set(minutes))
+        assert missing == list(range(first, last + 60, 60)), sym
+        assert at - 120 <= first and minutes[-1] == until - 60, sym
     conn.close()
 
 
