@@ -14,7 +14,7 @@ from fyerstrade.sim.ticks import TickSource
 from fyerstrade.sim.universe import Kind
 from plugins.datasocket import MARKET_SPEED, wait_for
 
-BURST_SECONDS = 4.0
+BURST_SECONDS = 6.0
 # 200 symbols x ~6.5 trades a symbol-minute x 6 market minutes a wall second ≈ 7,800 ticks/s:
 # a margin over the 5,000/s asserted, so a loaded 2-core machine still carries the burst
 BURST_SPEED = 360.0
