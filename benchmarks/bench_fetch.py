@@ -16,15 +16,14 @@ import time
 from datetime import date
 from pathlib import Path
 
-from benchmarks.simlogin import sdk_login
 from fyerstrade.calendar import get_calendar, ist_epoch
-from fyerstrade.config import load_settings
 from fyerstrade.data.fetch_plan import FetchPlan, FetchRequest, SeriesPlan
 from fyerstrade.data.history import FetchSummary, execute_plan
+from fyerstrade.demo import DemoOptions, demo_settings, login_to_simulator
 from fyerstrade.domain import Resolution
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.ratelimit import PER_MINUTE, PER_SECOND, RateLimiter
-from fyerstrade.sim import DEFAULT_APP_ID, SimConfig, SimServer
+from fyerstrade.sim import SimConfig, SimServer
 from fyerstrade.store.db import open_historical
 
 SIM_PER_SECOND, SIM_PER_MINUTE = 10, 200
@@ -45,19 +44,11 @@ def _timed_fetch(plan: FetchPlan, per_second: int | None) -> tuple[float, FetchS
     server.start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            settings = load_settings(
-                env_file=None,
-                data_dir=Path(tmp) / "data",
-                log_dir=Path(tmp) / "logs",
-                fyers_url=server.url,
-            )
+            options = DemoOptions(data_dir=Path(tmp) / "data", log_dir=Path(tmp) / "logs")
+            settings = demo_settings(options, server.url)
+            login_to_simulator(settings)
             limiter = None if per_second is None else RateLimiter(per_second=per_second)
-            client = FyersClient(
-                settings,
-                app_id=DEFAULT_APP_ID,
-                access_token=sdk_login(server.url),
-                rate_limiter=limiter,
-            )
+            client = FyersClient.from_settings(settings, rate_limiter=limiter)
             conn = open_historical(settings)
             time.sleep(1.1)  # let the login requests leave the simulator's 1-second window
             t0 = time.perf_counter()

@@ -30,15 +30,15 @@ from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
-from benchmarks.simlogin import sdk_login
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
 from fyerstrade.config import Settings, load_settings
+from fyerstrade.demo import DemoOptions, demo_settings, login_to_simulator
 from fyerstrade.domain import Tick
 from fyerstrade.fyers.feed import FeedStatus
 from fyerstrade.live.config import LiveConfig, live_config_from_dict
 from fyerstrade.live.engine import LiveEngine
 from fyerstrade.live.latency import LatencyWindow
-from fyerstrade.sim import DEFAULT_APP_ID, SimConfig, SimServer
+from fyerstrade.sim import SimConfig, SimServer
 from fyerstrade.sim.ticks import TickSource
 from fyerstrade.sim.universe import Kind
 from fyerstrade.store.db import open_live
@@ -77,10 +77,9 @@ def _settings(root: Path, url: str) -> Settings:
     from fyerstrade.data.symbols import refresh_symbol_master
     from fyerstrade.store.db import init_all
 
-    settings = load_settings(
-        env_file=None, data_dir=root / "data", log_dir=root / "logs", fyers_url=url
-    )
+    settings = demo_settings(DemoOptions(data_dir=root / "data", log_dir=root / "logs"), url)
     init_all(settings)
+    login_to_simulator(settings)  # the engine reads the token file, as `live run` does
     refresh_symbol_master(settings)
     return settings
 
@@ -181,7 +180,6 @@ def _throughput(root: Path) -> None:
     server.start()
     try:
         settings = _settings(root, server.url)
-        token = f"{DEFAULT_APP_ID}:{sdk_login(server.url)}"
         symbols = _symbols(server)
         ticks = _session_ticks(server, symbols, day)
         n = len(ticks)
@@ -192,7 +190,6 @@ def _throughput(root: Path) -> None:
             settings,
             _config(symbols),
             clock=clock,
-            access_token=token,
             feed_factory=lambda *_: feed,  # type: ignore[arg-type,return-value]
         )
         clock.engine, clock.feed = engine, feed
@@ -304,13 +301,10 @@ def _latency(root: Path) -> None:
     proc, url = _start_sim(connect_at)
     try:
         settings = _settings(root, url)
-        token = f"{DEFAULT_APP_ID}:{sdk_login(url)}"
         symbols = _symbols(SimServer(SimConfig(port=0, seed=42)))
         open_ts = ist_epoch(day, dtime(9, 15))
         until = open_ts + LATENCY_MINUTES * 60
-        engine = LiveEngine(
-            settings, _config(symbols), clock=market_clock(settings), access_token=token
-        )
+        engine = LiveEngine(settings, _config(symbols), clock=market_clock(settings))
         engine.tick_latency = ticks = _AllSamples()
         engine.strategy_latency = strat = _AllSamples()
         runner = threading.Thread(target=engine.run, args=(threading.Event(), until))

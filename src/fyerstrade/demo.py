@@ -29,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from fyerstrade.config import Settings, load_settings
@@ -46,6 +47,9 @@ from fyerstrade.dashboard.launcher import (
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
+
+if TYPE_CHECKING:
+    from fyerstrade.fyers.tokens import TokenRecord
 
 log = logging.getLogger(__name__)
 IST = ZoneInfo("Asia/Kolkata")
@@ -121,13 +125,19 @@ def fetch_start(months: int, today: date) -> date:
     return today - timedelta(days=round(30.5 * months))
 
 
-def _login(settings: Settings, echo: Echo) -> None:
+def login_to_simulator(settings: Settings) -> TokenRecord:
+    """``auth login`` against the simulator of ``settings`` (see :func:`demo_settings`), which
+    approves it without a browser; the token file is saved and its record returned."""
     from fyerstrade.fyers.auth import login
 
     def no_prompt(question: str) -> str:
-        raise RuntimeError(f"the demo cannot answer {question!r}")
+        raise RuntimeError(f"a simulator login cannot answer {question!r}")
 
-    login(settings, echo=lambda _: None, prompt=no_prompt, open_browser=False)
+    return login(settings, echo=lambda _: None, prompt=no_prompt, open_browser=False)
+
+
+def _login(settings: Settings, echo: Echo) -> None:
+    login_to_simulator(settings)
     echo("  logged in to the simulator")
 
 

@@ -23,16 +23,8 @@ def candle(symbol: str, i: int) -> Bar:
     inst = STATE.universe(DAY).get(symbol)
     assert inst is not None
     bars, _ = TickSource(STATE).day(inst, DAY)
-    return Bar(
-        symbol,
-        Resolution.M1,
-        int(bars.ts[i]),
-        float(bars.open[i]),
-        float(bars.high[i]),
-        float(bars.low[i]),
-        float(bars.close[i]),
-        int(bars.volume[i]),
-    )
+    ts, o, h, lo, c, v = bars.rows()[i]
+    return Bar(symbol, Resolution.M1, int(ts), o, h, lo, c, int(v))
 
 
 @settings(max_examples=60, deadline=None)

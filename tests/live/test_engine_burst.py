@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import time as dtime
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import load_settings
 from fyerstrade.live.clock import market_clock
-from fyerstrade.live.config import live_config_from_dict
+from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
 from fyerstrade.sim import SimServer
 from fyerstrade.sim.datasocket import hub_for
@@ -39,28 +39,21 @@ def burst_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
 
 
 def test_200_symbols_at_5000_ticks_a_second_for_30_s_every_tick_once_every_bar_right(
-    burst_sim: SimServer,
+    burst_sim: SimServer, paper_config: Callable[..., LiveConfig]
 ) -> None:
     settings = load_settings(env_file=None)
     prepare_data_dir(burst_sim, settings, ())
     universe = burst_sim.universe()
     symbols = sorted(s for s, i in universe.instruments.items() if i.kind is not Kind.INDEX)[:200]
     assert len(symbols) == 200
-    config = live_config_from_dict(
-        {
-            "strategy": "sma_crossover",
-            "params": {"fast": 3, "slow": 8},
-            "symbols": symbols,
-            "resolution": "1",
-            "mode": "intraday",
-            "capital": 10_000_000,
-            "quantity": 1,
-            "entry_start": "09:15",
-            "entry_end": "15:00",
-            "square_off": "15:15",
-            "warmup_bars": 0,
-        }
-    ).validated()
+    config = paper_config(
+        symbols=symbols,
+        capital=10_000_000,
+        quantity=1,
+        entry_end="15:00",
+        square_off="15:15",
+        warmup_bars=0,
+    )
     hub = hub_for(burst_sim.state)
     hub.clock.set(CONNECT_AT)
     engine = LiveEngine(settings, config, clock=market_clock(settings))
@@ -120,18 +113,7 @@ def test_200_symbols_at_5000_ticks_a_second_for_30_s_every_tick_once_every_bar_r
         assert ticks == [(t.ts, t.price, t.cum_volume) for t in expected], sym
         # every minute from the open is one bar, equal to the market's candle, volume included
         candles, _ = source.day(inst, MARKET_DAY)
-        market_bars = {
-            int(candles.ts[i]): (
-                int(candles.ts[i]),
-                float(candles.open[i]),
-                float(candles.high[i]),
-                float(candles.low[i]),
-                float(candles.close[i]),
-                int(candles.volume[i]),
-                "ticks",
-            )
-            for i in range(len(candles))
-        }
+        market_bars = {int(row[0]): (*row, "ticks") for row in candles.rows()}
         minutes = [int(b[0]) for b in built[sym]]  # type: ignore[call-overload]
         assert minutes == list(range(OPEN, minutes[-1] + 60, 60)), sym
         assert minutes[-1] >= last_minute, sym

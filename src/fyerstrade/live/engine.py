@@ -67,7 +67,7 @@ from fyerstrade.errors import (
     UnknownSymbolError,
 )
 from fyerstrade.fyers.client import FyersClient
-from fyerstrade.fyers.feed import Feed, FeedStatus, Gap, backfill
+from fyerstrade.fyers.feed import Backfilled, Feed, FeedStatus, Gap, backfill
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.bars import BarBuilder, Resampler
 from fyerstrade.live.clock import LiveClock
@@ -743,10 +743,10 @@ class LiveEngine:
             self._startup_gap = False
             seen_from = min(gap.end, max(self._live_at, self.session.open_ts))
         in_session = seen_from > self.session.open_ts  # else nothing was missed yet
-        got = backfill(self._client, self.symbols, gap) if in_session else None
-        bars = got.bars if got is not None else []
+        got = backfill(self._client, self.symbols, gap) if in_session else Backfilled([], {})
+        bars = got.bars
         if bars:
-            bars += self._late_minutes(bars, gap, skip=got.failed if got is not None else {})
+            bars += self._late_minutes(bars, gap, skip=got.failed)
         kept = 0
         for bar in sorted(bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
@@ -761,7 +761,7 @@ class LiveEngine:
                 f"{kept} missed 1-minute bar(s) backfilled from history",
                 level="WARNING",
             )
-        if got is not None and got.failed:
+        if got.failed:
             first, last = gap.missed_minutes()
             why = "; ".join(f"{sym}: {err}" for sym, err in sorted(got.failed.items())[:3])
             more = f" and {len(got.failed) - 3} more" if len(got.failed) > 3 else ""
