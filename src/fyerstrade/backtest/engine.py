@@ -207,35 +207,47 @@ def run_backtest(
     progress: Callable[[float], None] | None = None,
     instruments: Mapping[str, Instrument] | None = None,
     cost_model: CostModel | None = None,
+    lookup: InstrumentLookup | None = None,
+    warmup_from: date | None = None,
 ) -> BacktestResult:
     """Run ``config`` and return its result. Bars come from the historical store, or from
     ``data`` (symbol → arrays, sliced to the config's dates). ``instruments`` overrides the
     contract specs (default: the symbol master, or a plain NSE equity with tick 0.05 when
-    ``data`` is given); ``cost_model`` overrides the model ``config.costs`` selects."""
+    ``data`` is given); ``lookup`` gives the contract in force on a date (lot sizes that change;
+    with ``data`` only); ``cost_model`` overrides the model ``config.costs`` selects.
+
+    ``warmup_from`` (with ``data`` only): the bars from that date up to ``config.start`` are
+    warm-up. The strategy's indicators are computed over them and its bar views include them,
+    but the run starts at the first bar of ``config.start``: no order, fill or equity point
+    before it (walk-forward gives each out-of-sample window the in-sample tail this way)."""
     config.validate()
     started = _time.time()
     strategy_cls = get_strategy(config.strategy, settings)
     strategy = strategy_cls(**config.params)
     res = Resolution(config.resolution)
-    lookup: InstrumentLookup | None = None
+    lo, hi = _range_ts(config.start, config.end)
     if data is None:
+        if warmup_from is not None or lookup is not None:
+            raise InputError("warmup_from and lookup apply to given data only")
         loaded, specs, lookup = _load_from_store(config, settings or load_settings())
     else:
-        lo, hi = _range_ts(config.start, config.end)
+        first = lo if warmup_from is None else min(lo, ist_epoch(warmup_from))
         loaded = {}
         specs = {}
         for sym in config.symbols:
             if sym not in data:
                 raise UnknownSymbolError(f"no candles given for symbol {sym!r}")
-            sliced = _slice(data[sym], lo, hi)
-            if len(sliced) == 0:
+            sliced = _slice(data[sym], first, hi)
+            if len(sliced) == 0 or int(sliced.ts[-1]) < lo:
                 raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
             loaded[sym] = sliced
             specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
     session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
     states: list[SymbolState] = []
+    starts: list[int] = []  # per symbol: the first bar that trades (after the warm-up)
     for k, sym in enumerate(config.symbols):
         arrays = loaded[sym]
+        starts.append(int(np.searchsorted(arrays.ts, lo)))
         st = SymbolState(k, sym, arrays, res, specs[sym], _close_times(arrays.ts, res), lookup)
         at_open, at_close = session.square_off_bars(arrays.ts)
         st.sq_open = frozenset(at_open.tolist())
@@ -271,11 +283,13 @@ def run_backtest(
     # hands them back afterwards)
     gc.freeze()
     try:
-        step_ts, step_close = _replay(engine, states, clock, progress)
+        step_ts, step_close = _replay(engine, states, clock, progress, starts)
     finally:
         gc.unfreeze()
     engine.finish(close_positions=True)
-    equity, cash, exposure = _equity_curve(engine, states, step_close, config.capital)
+    # a one-symbol replay numbers its steps by bar index: the first traded bar is step 0
+    offset = starts[0] if len(states) == 1 else 0
+    equity, cash, exposure = _equity_curve(engine, states, step_close, config.capital, offset)
     if progress is not None:
         progress(1.0)
     return BacktestResult(
@@ -288,7 +302,7 @@ def run_backtest(
         exposure=exposure,
         rejections=journal.rejections,
         logs=journal.logs,
-        bars_processed=sum(len(st.arrays) for st in states),
+        bars_processed=sum(len(st.arrays) - k for st, k in zip(states, starts, strict=True)),
         started_at=started,
         finished_at=_time.time(),
         indicators={st.symbol: dict(st.indicator_arrays) for st in states},
@@ -301,22 +315,43 @@ def _replay(
     states: list[SymbolState],
     clock: SimulatedClock,
     progress: Callable[[float], None] | None,
+    first_bars: Sequence[int],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Drive the engine over the merged timeline; return each step's bar stamp and close."""
+    """Drive the engine over the merged timeline from each symbol's ``first_bars`` bar (the ones
+    before are warm-up); return each step's bar stamp and close."""
     if len(states) == 1:
         st = states[0]
         n = len(st.arrays)
-        chunk = min(65_536, n) if progress is None else max(1, n // 100)
-        for lo in range(0, n, chunk):
+        first = first_bars[0]
+        todo = max(1, n - first)
+        chunk = min(65_536, todo) if progress is None else max(1, todo // 100)
+        for lo in range(first, n, chunk):
             engine.replay(st, clock, lo, min(n, lo + chunk))
             if progress is not None:
-                progress(min(n, lo + chunk) / n)
-        return st.arrays.ts.astype(np.int64), np.asarray(st.close_ts, dtype=np.int64)
+                progress((min(n, lo + chunk) - first) / todo)
+        return (
+            st.arrays.ts[first:].astype(np.int64),
+            np.asarray(st.close_ts[first:], dtype=np.int64),
+        )
     # several symbols: order every bar by close time (then symbol), group equal close times
-    close_all = np.concatenate([np.asarray(st.close_ts, dtype=np.int64) for st in states])
-    ts_all = np.concatenate([st.arrays.ts.astype(np.int64) for st in states])
-    sym_all = np.concatenate([np.full(len(st.arrays), k) for k, st in enumerate(states)])
-    idx_all = np.concatenate([np.arange(len(st.arrays)) for st in states])
+    close_all = np.concatenate(
+        [
+            np.asarray(st.close_ts[k:], dtype=np.int64)
+            for st, k in zip(states, first_bars, strict=True)
+        ]
+    )
+    ts_all = np.concatenate(
+        [st.arrays.ts[k:].astype(np.int64) for st, k in zip(states, first_bars, strict=True)]
+    )
+    sym_all = np.concatenate(
+        [
+            np.full(len(st.arrays) - k, j)
+            for j, (st, k) in enumerate(zip(states, first_bars, strict=True))
+        ]
+    )
+    idx_all = np.concatenate(
+        [np.arange(k, len(st.arrays)) for st, k in zip(states, first_bars, strict=True)]
+    )
     order = np.lexsort((sym_all, close_all))
     close_sorted = close_all[order]
     starts = np.flatnonzero(np.concatenate(([True], close_sorted[1:] != close_sorted[:-1])))
@@ -341,7 +376,11 @@ def _replay(
 
 
 def _equity_curve(
-    engine: TradingEngine, states: list[SymbolState], step_close: np.ndarray, capital: float
+    engine: TradingEngine,
+    states: list[SymbolState],
+    step_close: np.ndarray,
+    capital: float,
+    step_offset: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Cash, equity and exposure at each step's close, from the fill events and the closes."""
     n = len(step_close)
@@ -349,6 +388,7 @@ def _equity_curve(
     events = engine.fill_events
     if events:
         ev_step = np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events))
+        ev_step -= step_offset
         ev_cash = np.fromiter((e[1] for e in events), dtype=np.float64, count=len(events))
         ev_sym = np.fromiter((e[2] for e in events), dtype=np.int64, count=len(events))
         ev_qty = np.fromiter((e[3] for e in events), dtype=np.float64, count=len(events))
