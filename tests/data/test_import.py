@@ -180,7 +180,7 @@ def test_cli_import(tmp_path: Path, settings: Settings, capsys: pytest.CaptureFi
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "12 candles of NSE:SBIN-EQ 1" in out.out
-    assert "12 new or changed" in out.out
+    assert "12 new, 0 replaced" in out.out
     assert "lot size 1 and tick size 0.05" in out.out
     rows = good_rows(12)
     rows[3] = rows[3].replace(",1003", ",-1")

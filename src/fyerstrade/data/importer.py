@@ -6,11 +6,18 @@ ISO 8601 *with* an offset (``2026-11-20T09:15:00+05:30``, ``...Z``); a naive tim
 because guessing between IST and UTC silently shifts every bar by 5.5 hours. Daily bars are
 stamped at IST midnight of their IST date, as the store keeps them.
 
-Every row is checked before anything is written: prices positive and finite, ``low <= open,
-close <= high``, volume a non-negative whole number, timestamps strictly increasing (sorted, no
-duplicates). The first bad row is named by its line number (CSV: the header is line 1; Parquet:
-``row N`` counting from 1) with the reason, and nothing is written. A valid file is upserted in
-one transaction, so importing the same file twice changes nothing.
+Every row is checked before anything is written: prices positive, finite and plausible (at
+most :data:`MAX_PRICE` rupees), ``low <= open, close <= high``, volume a non-negative whole
+number, timestamps strictly increasing (sorted, no duplicates). The first bad row is named by its
+line number (CSV: the header is line 1; Parquet: ``row N`` counting from 1) with the reason, and
+nothing is written. The file must also look like the resolution it is imported as
+(:func:`~fyerstrade.data.import_checks.resolution_mismatch`: a 5-minute file imported as
+``-r 1`` is refused, naming the right ``-r``).
+
+Stored candles are never changed silently: when the file holds candles that differ from ones
+already stored (a doubled price, another provider's bars), the import says how many, shows the
+first, and writes nothing unless ``replace=True`` (``--replace``). New candles are inserted in one
+transaction, so importing the same file twice changes nothing.
 
 A symbol need not be in the symbol master: the rest of the platform then treats it as an equity
 with lot size 1 and tick size 0.05 (``ImportResult.known_symbol`` says which case applied).
@@ -30,6 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.calendar import IST_OFFSET, get_calendar, ist_date
+from fyerstrade.data.import_checks import compare_with_store, resolution_mismatch
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import CalendarCoverageError, InputError
 from fyerstrade.store.candles import CandleArrays, upsert_candles
@@ -40,6 +48,11 @@ PARQUET_SUFFIXES = (".parquet", ".pq")
 _INT_RE = re.compile(r"[+-]?\d+")
 #: Epoch seconds beyond this (year 5138) are almost surely milliseconds.
 _MAX_EPOCH_SECONDS = 10**11
+#: The highest price taken as plausible, in rupees (NSE's dearest share trades near 1.5 lakh, the
+#: indices below 1 lakh): a larger one is a unit error (paise, a misplaced decimal) or garbage.
+MAX_PRICE = 10_000_000.0
+#: Volumes at or above this cannot be stored exactly (float64 integers) and are not real.
+MAX_VOLUME = float(2**53)
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +63,12 @@ class ImportResult:
     symbol: str
     resolution: Resolution
     rows: int  # candles read and validated
-    written: int  # rows inserted or changed in the store (0 on a repeat import)
+    written: int  # rows inserted or replaced in the store (0 on a repeat import)
     first: int | None  # first and last bar open times (epoch seconds)
     last: int | None
     known_symbol: bool  # in the symbol master; otherwise treated as equity, lot 1, tick 0.05
     off_calendar: int = 0  # candles not at a bar time the NSE calendar expects
+    replaced: int = 0  # stored candles changed (only with replace=True)
 
 
 @dataclass(slots=True)
@@ -129,6 +143,20 @@ def _header_index(path: Path, header: list[str]) -> list[int]:
 
 
 def _read_csv(path: Path) -> _Columns:
+    try:
+        return _read_csv_text(path)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path.name} is not a UTF-8 text CSV (undecodable byte at offset {exc.start}); "
+            "export it as CSV text or Parquet; nothing was imported"
+        ) from None
+    except csv.Error as exc:
+        raise InputError(
+            f"{path.name} is not a readable CSV ({exc}); nothing was imported"
+        ) from None
+
+
+def _read_csv_text(path: Path) -> _Columns:
     cols = _Columns([], [], [], [], [], [], [], "line")
     with path.open(newline="", encoding="utf-8") as fh:
         reader = csv.reader(fh)
@@ -219,14 +247,17 @@ def _first_problem(cols: _Columns, resolution: Resolution) -> tuple[int, str] | 
         np.asarray(x, dtype=np.float64)
         for x in (cols.open, cols.high, cols.low, cols.close, cols.volume)
     )
+    too_high = f"above {MAX_PRICE:,.0f} rupees, not a plausible price (paise? a misplaced decimal?)"
     checks: list[tuple[npt.NDArray[np.bool_], str]] = [
         (~np.isfinite(o) | (o <= 0), "open must be a positive price"),
         (~np.isfinite(h) | (h <= 0), "high must be a positive price"),
         (~np.isfinite(low) | (low <= 0), "low must be a positive price"),
         (~np.isfinite(c) | (c <= 0), "close must be a positive price"),
+        (h > MAX_PRICE, f"high is {too_high}"),
         (low > np.minimum(o, c), "low is above open or close"),
         (h < np.maximum(o, c), "high is below open or close"),
         (~np.isfinite(v) | (v < 0), "volume must not be negative"),
+        (v >= MAX_VOLUME, "volume is not a plausible number of shares"),
         (v != np.floor(v), "volume must be a whole number"),
     ]
     if resolution.is_intraday:
@@ -254,8 +285,11 @@ def read_candles(path: Path, resolution: Resolution) -> CandleArrays:
     """Parse and validate a candle file; :class:`InputError` names the first bad row."""
     if not path.is_file():
         raise InputError(f"{path}: no such file")
-    with path.open("rb") as fh:
-        magic = fh.read(4)
+    try:
+        with path.open("rb") as fh:
+            magic = fh.read(4)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
     is_parquet = path.suffix.lower() in PARQUET_SUFFIXES or magic == b"PAR1"
     cols = _read_parquet(path) if is_parquet else _read_csv(path)
     if not resolution.is_intraday:
@@ -266,6 +300,9 @@ def read_candles(path: Path, resolution: Resolution) -> CandleArrays:
     if problem is not None:
         k, reason = problem
         raise _bad(path, cols.unit, cols.lines[k], reason)
+    mismatch = resolution_mismatch(np.asarray(cols.ts, dtype=np.int64), resolution)
+    if mismatch is not None:
+        raise InputError(f"{path.name}: {mismatch}; nothing was imported")
     return CandleArrays(
         ts=np.asarray(cols.ts, dtype=np.int64),
         open=np.asarray(cols.open, dtype=np.float64),
@@ -302,20 +339,51 @@ def off_calendar_count(ts: npt.NDArray[np.int64], resolution: Resolution) -> int
     return int(np.count_nonzero(~np.isin(ts, expected)))
 
 
+def _take(candles: CandleArrays, mask: npt.NDArray[np.bool_]) -> CandleArrays:
+    return CandleArrays(
+        candles.ts[mask],
+        candles.open[mask],
+        candles.high[mask],
+        candles.low[mask],
+        candles.close[mask],
+        candles.volume[mask],
+    )
+
+
 def import_candles(
-    conn: sqlite3.Connection, path: Path, symbol: str, resolution: Resolution
+    conn: sqlite3.Connection,
+    path: Path,
+    symbol: str,
+    resolution: Resolution,
+    *,
+    replace: bool = False,
 ) -> ImportResult:
-    """Validate ``path`` completely, then upsert its candles for ``symbol`` × ``resolution``."""
+    """Validate ``path`` completely, then store its candles for ``symbol`` × ``resolution``.
+
+    Candles already stored with the same values are left alone; candles that would *change*
+    stored ones are refused (:class:`InputError` with their count and the first one, nothing
+    written) unless ``replace`` is true, when they overwrite the stored ones."""
     symbol = validate_symbol(symbol)
     candles = read_candles(path, resolution)
     off = off_calendar_count(candles.ts, resolution)
-    written = upsert_candles(conn, symbol, resolution, candles) if len(candles) else 0
+    cmp = compare_with_store(conn, symbol, resolution, candles)
+    if cmp.changed_count and not replace:
+        raise InputError(
+            f"{path.name}: {cmp.changed_count:,} of its {len(candles):,} candles would change "
+            f"stored {symbol} {resolution.value} candles (first: {cmp.first_change}); nothing "
+            "was imported; pass --replace to overwrite them"
+        )
+    wanted = cmp.new | cmp.changed
+    written = (
+        upsert_candles(conn, symbol, resolution, _take(candles, wanted)) if wanted.any() else 0
+    )
     return ImportResult(
         path=path,
         symbol=symbol,
         resolution=resolution,
         rows=len(candles),
         written=written,
+        replaced=cmp.changed_count,
         first=int(candles.ts[0]) if len(candles) else None,
         last=int(candles.ts[-1]) if len(candles) else None,
         known_symbol=get_instrument(conn, symbol) is not None,

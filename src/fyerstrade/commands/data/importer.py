@@ -15,7 +15,8 @@ def register(group: typer.Typer) -> None:
             "Import candles from a CSV or Parquet file with columns timestamp, open, high, low, "
             "close, volume (timestamp: epoch seconds, or ISO 8601 with an offset).\n\nEvery "
             "row is validated first; a bad row is named by its line number and nothing is "
-            "written. Re-importing the same file changes nothing."
+            "written. Re-importing the same file changes nothing. Candles that would change "
+            "stored ones are refused (with their count) unless --replace is given."
         ),
     )
     def import_(
@@ -26,6 +27,10 @@ def register(group: typer.Typer) -> None:
         resolution: Annotated[
             str, typer.Option("--resolution", "-r", help="Candle resolution: 1, 5, 15, 60, D ...")
         ],
+        replace: Annotated[
+            bool,
+            typer.Option("--replace", help="Overwrite stored candles that the file changes."),
+        ] = False,
     ) -> None:
         from fyerstrade.calendar import to_ist
         from fyerstrade.cli import settings
@@ -40,7 +45,7 @@ def register(group: typer.Typer) -> None:
             raise InputError(str(exc)) from None
         conn = open_historical(settings())
         try:
-            result = import_candles(conn, file, symbol, res)
+            result = import_candles(conn, file, symbol, res, replace=replace)
         finally:
             conn.close()
         span = ""
@@ -49,7 +54,7 @@ def register(group: typer.Typer) -> None:
             span = f" from {to_ist(result.first):{fmt}} to {to_ist(result.last):{fmt}} IST"
         typer.echo(
             f"{result.path.name}: {result.rows:,} candles of {result.symbol} {res.value}{span}; "
-            f"{result.written:,} new or changed in the store"
+            f"{result.written - result.replaced:,} new, {result.replaced:,} replaced in the store"
         )
         if result.off_calendar:
             typer.echo(
