@@ -16,7 +16,8 @@ Steps, each printed as it starts (long ones with a progress bar on stderr):
 **Where the demo's data lives.** Always in its own directory, ``<data dir>/demo`` (``data/demo``
 by default; ``--data-dir`` picks another), never in the data directory itself: a real account's
 token, candles and journal are never mixed with simulated ones, even when ``FYERSTRADE_DATA_DIR``
-points at a real store. The simulator's credentials (``SIM-100`` / ``sim-secret``) are public
+points at a real store. A ``--data-dir`` holding a real account's token or any data the demo did
+not create is refused before anything starts (:mod:`fyerstrade.demo_guard`). The simulator's credentials (``SIM-100`` / ``sim-secret``) are public
 demo values; the dashboard child gets them so its fetch form works against the simulator.
 """
 
@@ -45,7 +46,8 @@ from fyerstrade.dashboard.launcher import (
     wait_until_up,
 )
 from fyerstrade.domain import Resolution
-from fyerstrade.errors import InputError
+from fyerstrade.demo_guard import claim_demo_dir
+from fyerstrade.errors import AuthError, InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
 
 if TYPE_CHECKING:
@@ -129,6 +131,21 @@ def login_to_simulator(settings: Settings) -> TokenRecord:
     """``auth login`` against the simulator of ``settings`` (see :func:`demo_settings`), which
     approves it without a browser; the token file is saved and its record returned."""
     from fyerstrade.fyers.auth import login
+    from fyerstrade.fyers.tokens import read_token
+
+    try:
+        existing = read_token(settings.token_file)
+    except AuthError:
+        raise InputError(
+            f"{settings.token_file} cannot be read; a simulator login will not replace a token "
+            "file it cannot identify (move it away if it is not a real account's)"
+        ) from None
+    if existing is not None and existing.app_id != settings.app_id:
+        raise InputError(
+            f"{settings.token_file} holds the token of app {existing.app_id}, not the "
+            f"simulator's {settings.app_id}; a simulator login never replaces it (use another "
+            "data directory)"
+        )
 
     def no_prompt(question: str) -> str:
         raise RuntimeError(f"a simulator login cannot answer {question!r}")
@@ -259,6 +276,7 @@ def fill_store(settings: Settings, options: DemoOptions, today: date, echo: Echo
     """Steps 2–4 against a running simulator (``settings`` point at it): log in, load the
     symbol master, fetch the universe's candles."""
     report = DemoReport()
+    claim_demo_dir(settings.data_dir, settings.app_id or DEFAULT_APP_ID)
     echo("logging in to the simulator")
     _login(settings, echo)
     echo("loading the symbol master")
@@ -286,13 +304,14 @@ def run_demo(
     on_ready: Callable[[str], None] | None = None,
 ) -> int:
     """The whole demo; blocks until Ctrl-C/SIGTERM or the dashboard exits; returns its exit code
-    (0 after a requested stop)."""
+    (0 after a requested stop). A data directory holding a real account's token or data is
+    refused before anything starts (:mod:`fyerstrade.demo_guard`)."""
+    claim_demo_dir(options.data_dir, DEFAULT_APP_ID)
     if port_in_use(options.host, options.port):
         raise InputError(
             f"port {options.port} on {options.host} is already in use (another dashboard?); "
             f"pass --port with a free port, e.g. --port {free_port(options.host)}"
         )
-    options.data_dir.mkdir(parents=True, exist_ok=True)
     from fyerstrade.sim import SimConfig, SimServer
 
     today = datetime.now(IST).date()

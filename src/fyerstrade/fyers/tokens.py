@@ -113,6 +113,8 @@ def read_token(path: Path) -> TokenRecord | None:
         raw = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
+    except UnicodeDecodeError:
+        raise AuthError(f"the token file {path} is damaged (not text); {LOGIN_HINT}") from None
     except OSError as exc:
         raise AuthError(
             f"cannot read the token file {path}: {exc.strerror}; {LOGIN_HINT}"
