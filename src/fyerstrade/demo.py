@@ -17,8 +17,9 @@ Steps, each printed as it starts (long ones with a progress bar on stderr):
 by default; ``--data-dir`` picks another), never in the data directory itself: a real account's
 token, candles and journal are never mixed with simulated ones, even when ``FYERSTRADE_DATA_DIR``
 points at a real store. A ``--data-dir`` holding a real account's token or any data the demo did
-not create is refused before anything starts (:mod:`fyerstrade.demo_guard`). The simulator's credentials (``SIM-100`` / ``sim-secret``) are public
-demo values; the dashboard child gets them so its fetch form works against the simulator.
+not create is refused before anything starts (:mod:`fyerstrade.demo_guard`). The simulator's
+credentials (``SIM-100`` / ``sim-secret``) are public demo values; the dashboard child gets them
+so its fetch form works against the simulator.
 """
 
 from __future__ import annotations
