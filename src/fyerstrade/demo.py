@@ -46,8 +46,8 @@ from fyerstrade.dashboard.launcher import (
     stop_process,
     wait_until_up,
 )
-from fyerstrade.domain import Resolution
 from fyerstrade.demo_guard import claim_demo_dir
+from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
 
