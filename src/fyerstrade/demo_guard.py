@@ -75,4 +75,4 @@ def claim_demo_dir(path: Path, sim_app_id: str) -> None:
         path.mkdir(parents=True, exist_ok=True)
         marker.write_text(_MARKER_TEXT, encoding="utf-8")
     except OSError as exc:
-        raise InputError(f"cannot write to the demo data directory {path}: {exc.strerror}") from None
+        raise InputError(f"cannot write to the demo directory {path}: {exc.strerror}") from None
