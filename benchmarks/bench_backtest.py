@@ -5,18 +5,27 @@ long only, fixed quantity 10, no costs, market orders at the next bar's open. Ba
 measured on a slice (it is slow); everything is reported as bars per second and as ratios.
 Also: 10 symbols × one year of one-minute bars with ``opening_price_crossover`` in intraday mode
 with costs. ``FYERSTRADE_BENCH_BARS`` scales the bar count down (default 1,000,000).
+
+Whole process (issue 14): what a user waits for. The same bars are written to a store and to a CSV
+file; ``fyerstrade backtest run ... --json`` (the console script, stdout to a file) races a
+15-line backtesting.py script that reads the CSV and runs ``Backtest.run()`` (:data:`PEER_SCRIPT`),
+each in a fresh process, alternating, best wall time of two each; peak RSS from ``wait4``.
+Targets: ours >= 5x faster, peak RSS <= the script's. ``FYERSTRADE_BENCH_WHOLE=0`` skips it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 import tracemalloc
 import warnings
-from datetime import date
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -208,8 +217,108 @@ def _portfolio(per_symbol: int) -> tuple[float, int, int]:
     return time.process_time() - t, r.bars_processed, len(r.trades)
 
 
+PEER_SCRIPT = """\
+import sys
+import pandas as pd
+from backtesting import Backtest, Strategy
+from backtesting.lib import crossover
+
+def SMA(values, n):
+    return pd.Series(values).rolling(n).mean()
+
+class SmaCross(Strategy):
+    def init(self):
+        self.fast = self.I(SMA, self.data.Close, 10)
+        self.slow = self.I(SMA, self.data.Close, 30)
+
+    def next(self):
+        if crossover(self.fast, self.slow) and not self.position:
+            self.buy(size=10)
+        elif crossover(self.slow, self.fast) and self.position:
+            self.position.close()
+
+df = pd.read_csv(sys.argv[1], index_col=0, parse_dates=True)
+print(Backtest(df, SmaCross, cash=1e9, commission=0.0).run())
+"""
+_IST = timezone(timedelta(hours=5, minutes=30))
+_SYMBOL = "NSE:BENCH-EQ"
+
+
+def _timed_process(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one fresh process, its stdout written to ``out``."""
+    with out.open("wb") as sink:
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    err = proc.stderr.read().decode() if proc.stderr else ""
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err[-2000:]}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def _whole_process(n: int) -> None:
+    from fyerstrade.config import load_settings
+    from fyerstrade.store.candles import upsert_candles
+    from fyerstrade.store.db import open_historical
+
+    bars = synthetic_candles(n, seed=42, start=date(2015, 1, 1))
+    first = datetime.fromtimestamp(int(bars.ts[0]), _IST).date()
+    last = datetime.fromtimestamp(int(bars.ts[-1]), _IST).date()
+    with tempfile.TemporaryDirectory(prefix="bench-whole-") as tmp:
+        root = Path(tmp)
+        settings = load_settings(env_file=None, data_dir=root / "data", log_dir=root / "logs")
+        conn = open_historical(settings)
+        upsert_candles(conn, _SYMBOL, Resolution.M1, bars)
+        conn.close()
+        csv = root / "bars.csv"
+        frame = _frame(bars)
+        frame.index.name = "Date"
+        frame.to_csv(csv)
+        del frame
+        script = root / "sma_backtesting_py.py"
+        script.write_text(PEER_SCRIPT, encoding="utf-8")
+        env = {**os.environ, "FYERSTRADE_DATA_DIR": str(root / "data"),
+               "FYERSTRADE_LOG_DIR": str(root / "logs")}  # fmt: skip
+        cli = Path(sys.executable).parent / "fyerstrade"
+        ours_argv = [
+            str(cli), "backtest", "run", "--strategy", "sma_crossover", "--symbol", _SYMBOL,
+            "--resolution", "1", "--from", first.isoformat(), "--to", last.isoformat(),
+            "--mode", "positional", "--param", "fast=10", "--param", "slow=30",
+            "--quantity", "10", "--no-costs", "--capital", "1000000000", "--json",
+        ]  # fmt: skip
+        peer_argv = [sys.executable, str(script), str(csv)]
+        ours: list[tuple[float, float]] = []
+        peer: list[tuple[float, float]] = []
+        for _ in range(2):
+            ours.append(_timed_process(ours_argv, env, root / "ours.json"))
+            peer.append(_timed_process(peer_argv, env, root / "peer.txt"))
+        result = json.loads((root / "ours.json").read_text(encoding="utf-8"))
+        peer_text = (root / "peer.txt").read_text(encoding="utf-8")
+    peer_trades = next(
+        (line.split()[-1] for line in peer_text.splitlines() if line.startswith("# Trades")), "?"
+    )
+    o_wall, p_wall = min(w for w, _ in ours), min(w for w, _ in peer)
+    o_rss, p_rss = max(r for _, r in ours), max(r for _, r in peer)
+    dont = os.environ.get("PYTHONDONTWRITEBYTECODE") or "unset"
+    print(f"whole process, {n:,} bars from {first} to {last} (PYTHONDONTWRITEBYTECODE={dont}):")
+    print(
+        f"  fyerstrade backtest run --json    {o_wall:6.2f} s  peak RSS {o_rss:6,.0f} MB  "
+        f"trades {len(result['trades'])}  (runs: {', '.join(f'{w:.2f}' for w, _ in ours)} s)"
+    )
+    print(
+        f"  backtesting.py script (CSV)       {p_wall:6.2f} s  peak RSS {p_rss:6,.0f} MB  "
+        f"trades {peer_trades}  (runs: {', '.join(f'{w:.2f}' for w, _ in peer)} s)"
+    )
+    print(f"  ratios: script / fyerstrade wall = {p_wall / o_wall:.1f}x (target >= 5x); "
+          f"fyerstrade / script peak RSS = {o_rss / p_rss:.2f} (target <= 1)")  # fmt: skip
+
+
 def run() -> None:
     n = int(os.environ.get("FYERSTRADE_BENCH_BARS", "1000000"))
+    if os.environ.get("FYERSTRADE_BENCH_WHOLE", "1") != "0":
+        _whole_process(n)
     # first, while this process is small: Linux carries a process's peak RSS across exec
     rss, rss_before = _fresh_process_rss_mb(n)
     bars = synthetic_candles(n, seed=42)

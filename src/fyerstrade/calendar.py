@@ -15,7 +15,9 @@ What is not modelled: pre-open and post-close sessions, and the changes announce
 2026-08-03 (F&O continuous session to 15:40, the cash closing auction 15:15–15:35). Sessions from
 2026-08-03 keep the library's 09:15–15:30, which is what Fyers' cash candles cover.
 
-Performance: each year is built once (one library call), cached, and kept as numpy arrays; the
+Performance: importing this module does not import pandas or the calendar library (the IST
+helpers are used everywhere); they load when the first :class:`NSECalendar` is built. Each year
+is built once (one library call), cached, and kept as numpy arrays; the
 per-resolution bar times of a year are built once on first use, so :meth:`expected_bars` over
 years of 1-minute bars is a few array slices.
 """
@@ -31,8 +33,6 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
-import pandas_market_calendars as mcal
 
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
@@ -225,6 +225,8 @@ class _AssumptionWarning:
 
 def _utc_seconds(col: object) -> Int64Array:
     """Epoch seconds of a tz-aware pandas datetime column (NaT -> -1)."""
+    import pandas as pd
+
     series = pd.Series(col).dt.tz_convert(None)
     mask = series.isna().to_numpy()
     out: Int64Array = (
@@ -246,6 +248,11 @@ class NSECalendar:
     """
 
     def __init__(self, *, assume_weekdays: bool = False) -> None:
+        # The library (and pandas) load here, not when this module is imported: the IST helpers
+        # above are used by the trading core and the command line, which must start fast.
+        import pandas as pd
+        import pandas_market_calendars as mcal
+
         self.assume_weekdays = assume_weekdays
         self._lib = mcal.get_calendar("XNSE")
         years = [pd.Timestamp(h).year for h in self._lib.adhoc_holidays]

@@ -1,7 +1,11 @@
 """The ``fyerstrade`` command line (Typer).
 
 Command groups live in :mod:`fyerstrade.commands`, one module each, and register themselves; a
-group that does not exist yet is simply not shown. Every :class:`FyersTradeError` becomes one line
+group that does not exist yet is simply not shown. Start-up is paid only by what a command uses:
+modules here and in the command modules import the settings, the stores, numpy, pandas, the
+calendar library, plotting and the dashboard inside the commands that need them
+(``tests/test_startup_imports.py`` holds ``--help``, ``backtest strategies`` and ``live status``
+to that). Every :class:`FyersTradeError` becomes one line
 on stderr and exit code 2 (``--debug`` shows the traceback); secrets never reach the output.
 """
 
@@ -12,14 +16,16 @@ import logging
 import sys
 import traceback
 from dataclasses import dataclass
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from fyerstrade import __version__
-from fyerstrade.config import Settings, load_settings
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact, set_console_level, setup_logging
+
+if TYPE_CHECKING:
+    from fyerstrade.config import Settings
 
 # The command modules, in help order. Missing ones are skipped.
 COMMAND_MODULES = (
@@ -56,6 +62,8 @@ state = _State()
 def settings() -> Settings:
     """The settings for this invocation (loaded once, logging configured)."""
     if state.settings is None:
+        from fyerstrade.config import load_settings  # pydantic-settings: only when needed
+
         s = load_settings()
         setup_logging(s.log_dir, s.log_level, secrets=s.secret_values())
         if state.debug:

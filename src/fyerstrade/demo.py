@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-from fyerstrade.config import Settings, load_settings
 from fyerstrade.dashboard.launcher import (
     DEFAULT_HOST,
     DEFAULT_PORT,
@@ -52,6 +51,7 @@ from fyerstrade.errors import AuthError, InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
 
 if TYPE_CHECKING:
+    from fyerstrade.config import Settings
     from fyerstrade.fyers.tokens import TokenRecord
 
 log = logging.getLogger(__name__)
@@ -112,6 +112,8 @@ def demo_settings(options: DemoOptions, sim_url: str) -> Settings:
 
     ``.env`` is not read: a real account's keys must not be sent to the simulator or mixed in.
     """
+    from fyerstrade.config import load_settings
+
     return load_settings(
         env_file=None,
         data_dir=options.data_dir,

@@ -13,10 +13,11 @@ import pytest
 
 from fyerstrade import cli
 from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.backtest.journal import load_series
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import upsert_candles
-from fyerstrade.store.db import open_historical
+from fyerstrade.store.db import open_historical, open_trading
 
 SYMBOLS = ("NSE:SBIN-EQ", "NSE:INFY-EQ")
 # 2024-01-01 (Mon) .. 2024-01-12: 10 sessions of 75 five-minute bars
@@ -84,12 +85,21 @@ def test_run_json_contract_and_saved_run(
 
     run_id = data["run_id"]
     rows = _rows(store)
-    assert rows["backtest_runs"] == 1 and rows["bt_portfolio_log"] > 700
+    # the per-bar series are one row of the run, not one row per bar
+    assert rows["backtest_runs"] == 1 and rows["bt_portfolio_log"] == 1
+    conn = open_trading(store)
+    try:
+        equity_ts, equity, _, _ = load_series(conn, run_id)
+    finally:
+        conn.close()
+    assert len(equity_ts) == len(equity) == 750 and equity[-1] == m["final_equity"]
     code, out, _ = _cli(["backtest", "list", "--json"], capsys)
     assert [r["run_id"] for r in json.loads(out)] == [run_id]
     code, out, _ = _cli(["backtest", "show", run_id, "--json", "--trades"], capsys)
     shown = json.loads(out)
     assert shown["trades"] == data["trades"] and shown["metrics"] == m
+    # `run` prints the run it saved without reading it back: the same object `show` reads
+    assert {k: v for k, v in shown.items() if k != "config"} == data
     assert shown["config"]["entry_start"] == "09:20" and shown["config"]["mode"] == "intraday"
     report = tmp_path / "report.html"
     code, out, err = _cli(["backtest", "report", run_id, "--html", str(report)], capsys)

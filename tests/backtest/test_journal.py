@@ -195,3 +195,64 @@ def test_unknown_run_id_names_it_and_hints_recent(conn: sqlite3.Connection, tmp_
     with pytest.raises(InputError) as err:
         load_run(conn, "20990101-000000-abcdef")
     assert "20990101-000000-abcdef" in str(err.value) and run_id in str(err.value)
+
+
+def test_series_are_one_row_per_run(conn: sqlite3.Connection) -> None:
+    run = _sample_run(n=5000)
+    run_id = save_stored_run(conn, run)
+    assert conn.execute("SELECT COUNT(*), MAX(points) FROM bt_portfolio_log").fetchone() == (
+        1,
+        5000,
+    )
+    (size,) = conn.execute(
+        "SELECT length(ts) + length(equity) + length(cash) + length(exposure) "
+        "FROM bt_portfolio_log WHERE run_id = ?",
+        (run_id,),
+    ).fetchone()
+    assert size < 5000 * 8 * 3  # bar times and the constant exposure compress
+
+
+def test_v3_journal_migrates_its_per_bar_rows(settings: Settings) -> None:
+    """A trading_log written before series were compact keeps every run's curve, exactly."""
+    from fyerstrade.store import trading_schema
+    from fyerstrade.store.db import connect
+    from fyerstrade.store.migrations import migrate, user_version
+
+    path = settings.trading_db
+    old = connect(path, trading_schema.SCHEMA, upgrade=False)
+    migrate(old, trading_schema.SCHEMA, path, target=3)
+    curves = {
+        "r1": [
+            (T0 + 60 * i, 100_000.0 + i * 0.25, 90_000.0, 0.5 if i % 3 else 0.0) for i in range(400)
+        ],
+        "r2": [(T0, 5.0, 5.0, 0.0)],
+    }
+    with old:
+        for run_id, rows in curves.items():
+            old.execute(
+                "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, "
+                "capital, created_at) VALUES (?, 'sma_crossover', '1', ?, ?, 100000, 1700000000)",
+                (run_id, T0, T0 + 86_400),
+            )
+            old.executemany(
+                "INSERT INTO bt_portfolio_log (run_id, ts, equity, cash, exposure) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(run_id, *r) for r in reversed(rows)],  # stored order must not matter
+            )
+        old.execute(
+            "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, capital, "
+            f"created_at) VALUES ('r3', 'sma_crossover', '1', {T0}, {T0}, 100000, 1700000000)"
+        )
+    old.close()
+
+    conn = connect(path, trading_schema.SCHEMA)
+    assert user_version(conn) == trading_schema.SCHEMA.latest
+    for run_id, rows in curves.items():
+        run = load_run(conn, run_id)
+        ts, equity, cash, exposure = (list(c) for c in zip(*rows, strict=True))
+        assert run.equity_ts.tolist() == ts and run.equity.tolist() == equity
+        assert run.cash.tolist() == cash and run.exposure.tolist() == exposure
+    assert len(load_run(conn, "r3").equity) == 0  # a run without a curve stays without one
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert "bt_portfolio_log_v3" not in tables
+    conn.close()

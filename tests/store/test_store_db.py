@@ -79,7 +79,12 @@ def test_db_init_creates_three_files_with_every_table_then_changes_nothing(
 
     assert main(["db", "init"]) == 0
     out = capsys.readouterr().out
-    assert out.count("up to date (3)") == 3
+    for name, latest in (
+        ("historical_market_data.sqlite", historical_schema.SCHEMA.latest),
+        ("live_market_data.sqlite", 3),
+        ("trading_log.sqlite", trading_schema.SCHEMA.latest),
+    ):
+        assert f"{name}: up to date ({latest})" in out
     assert "created" not in out and "upgraded" not in out
     after = {n: (settings.data_dir / n).read_bytes() for n in EXPECTED_TABLES}
     assert after == before
@@ -158,7 +163,9 @@ def test_trading_v1_database_gains_live_orders_with_runs_intact(settings: Settin
         )
     conn.close()
     reports = {r.path.name: r for r in init_all(settings)}
-    assert reports["trading_log.sqlite"].describe() == "upgraded 1 → 3"
+    assert (
+        reports["trading_log.sqlite"].describe() == f"upgraded 1 → {trading_schema.SCHEMA.latest}"
+    )
     assert "live_orders" in _names(path)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT run_id, strategy FROM backtest_runs").fetchall() == [
@@ -263,7 +270,8 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
 
     assert main(["db", "status"]) == 0
     out = capsys.readouterr().out
-    assert f"{settings.trading_db}: schema 3" in out and "live_sessions" in out
+    latest = trading_schema.SCHEMA.latest
+    assert f"{settings.trading_db}: schema {latest}" in out and "live_sessions" in out
 
 
 def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:

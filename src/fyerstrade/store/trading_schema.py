@@ -10,13 +10,22 @@ Versions
        the positions carried in) and the config it ran, so a restarted engine can replay the
        day and resume exactly where it was. A clean stop and restart on the same day starts a
        new ``segment`` (replaying ticks from ``replay_from``).
+    4. ``bt_portfolio_log`` stored compactly: one row per run holding its per-bar series (bar
+       times, equity, cash, exposure) as array BLOBs (:mod:`fyerstrade.store.arrays`) instead of
+       one row per bar; the rows of earlier runs are moved over.
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
 
 from __future__ import annotations
 
+import sqlite3
+from itertools import chain
+
+import numpy as np
+
 from fyerstrade.config import TRADING_DB
+from fyerstrade.store.arrays import encode_array
 from fyerstrade.store.migrations import Migration, Schema
 
 V1 = """
@@ -174,6 +183,40 @@ CREATE TABLE live_sessions (
 );
 """
 
+V4_TABLE = """
+CREATE TABLE bt_portfolio_log (
+    run_id    TEXT    PRIMARY KEY,
+    points    INTEGER NOT NULL,
+    ts        BLOB    NOT NULL,
+    equity    BLOB    NOT NULL,
+    cash      BLOB    NOT NULL,
+    exposure  BLOB    NOT NULL
+)
+"""
+
+
+def _v4_compact_series(conn: sqlite3.Connection) -> None:
+    """One row per run with its series as BLOBs; every run's per-bar rows moved over."""
+    conn.execute("ALTER TABLE bt_portfolio_log RENAME TO bt_portfolio_log_v3")
+    conn.execute(V4_TABLE)
+    run_ids = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM bt_portfolio_log_v3")]
+    for run_id in run_ids:
+        cur = conn.execute(
+            "SELECT ts, equity, cash, exposure FROM bt_portfolio_log_v3 WHERE run_id = ? "
+            "ORDER BY ts",
+            (run_id,),
+        )
+        # epoch seconds are exact in float64; one (n, 4) array, no list of row tuples
+        m = np.fromiter(chain.from_iterable(cur), dtype=np.float64).reshape(-1, 4)
+        conn.execute(
+            "INSERT INTO bt_portfolio_log (run_id, points, ts, equity, cash, exposure) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (run_id, len(m), encode_array(m[:, 0].astype(np.int64)), encode_array(m[:, 1]),
+             encode_array(m[:, 2]), encode_array(m[:, 3])),
+        )  # fmt: skip
+    conn.execute("DROP TABLE bt_portfolio_log_v3")
+
+
 SCHEMA = Schema(
     name="trading",
     filename=TRADING_DB,
@@ -181,5 +224,6 @@ SCHEMA = Schema(
         Migration(1, "backtest journal, paper trades, positions, debug log", V1),
         Migration(2, "live orders and readers' indexes", V2),
         Migration(3, "live sessions", V3),
+        Migration(4, "backtest series stored compactly, one row per run", _v4_compact_series),
     ),
 )

@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
-import talib
 
 from fyerstrade.domain import Fill, Side
 from fyerstrade.store.candles import CandleArrays
@@ -72,6 +71,8 @@ class OpeningPriceCrossover(Strategy):
         self._stop: dict[str, float] = {}
 
     def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
+        import talib  # here, not at import: talib imports pandas, which listing strategies needn't
+
         close = bars.close.astype(np.float64)
         day_open, same_day = day_open_prices(bars)
         ema_f = talib.EMA(close, timeperiod=self.ema_fast)

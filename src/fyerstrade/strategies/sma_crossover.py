@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
-import talib
 
 from fyerstrade.errors import InputError
 from fyerstrade.store.candles import CandleArrays
@@ -63,6 +62,8 @@ class SmaCrossover(Strategy):
         self._signal: dict[str, SeriesView] = {}
 
     def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
+        import talib  # here, not at import: talib imports pandas, which listing strategies needn't
+
         close = bars.close.astype(np.float64)
         fast = talib.SMA(close, timeperiod=self.fast)
         slow = talib.SMA(close, timeperiod=self.slow)

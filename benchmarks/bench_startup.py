@@ -1,0 +1,59 @@
+"""Start-up of the command line: ``fyerstrade --help``, ``backtest strategies``, ``live status``.
+
+Each command is started as a user starts it (the console script in ``.venv/bin``), in a fresh
+process, on an empty data dir; the figure is the best wall time of ``FYERSTRADE_BENCH_REPEAT``
+runs (default 5) — the best, because the machine is shared and a slow run says more about the
+neighbours than about us. Target (issue 14): each under 0.5 s. ``python -c pass`` is printed as
+the floor (the interpreter alone). ``PYTHONDONTWRITEBYTECODE`` is reported: when it is set nothing
+is cached at run time, so start-up depends on the bytecode compiled at install (``make deps``).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 0.5
+COMMANDS = (("--help",), ("backtest", "strategies"), ("live", "status"))
+
+
+def _cli() -> list[str]:
+    script = Path(sys.executable).parent / "fyerstrade"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "fyerstrade"]
+
+
+def best_wall(argv: list[str], env: dict[str, str], repeat: int) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(argv, env=env, capture_output=True, check=True)
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run() -> None:
+    repeat = int(os.environ.get("FYERSTRADE_BENCH_REPEAT", "5"))
+    load1, _, _ = os.getloadavg()
+    dont = os.environ.get("PYTHONDONTWRITEBYTECODE") or "unset"
+    print(f"(load average {load1:.1f} on {os.cpu_count()} CPUs; PYTHONDONTWRITEBYTECODE={dont}; "
+          f"best of {repeat})")  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="bench-startup-") as tmp:
+        env = {
+            **os.environ,
+            "FYERSTRADE_DATA_DIR": str(Path(tmp) / "data"),
+            "FYERSTRADE_LOG_DIR": str(Path(tmp) / "logs"),
+        }
+        floor = best_wall([sys.executable, "-c", "pass"], env, repeat)
+        print(f"  python -c pass                    {floor:5.2f} s  (the floor)")
+        for args in COMMANDS:
+            wall = best_wall([*_cli(), *args], env, repeat)
+            name = "fyerstrade " + " ".join(args)
+            print(f"  {name:<33} {wall:5.2f} s  ({wall / TARGET:.2f}x of the {TARGET} s target)")
+
+
+if __name__ == "__main__":
+    run()
