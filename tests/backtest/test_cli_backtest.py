@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from fyerstrade import cli
-from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.backtest.journal import load_series
+from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import upsert_candles
