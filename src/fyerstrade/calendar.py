@@ -16,10 +16,11 @@ What is not modelled: pre-open and post-close sessions, and the changes announce
 2026-08-03 keep the library's 09:15–15:30, which is what Fyers' cash candles cover.
 
 Performance: importing this module does not import pandas or the calendar library (the IST
-helpers are used everywhere); they load when the first :class:`NSECalendar` is built. Each year
-is built once (one library call), cached, and kept as numpy arrays; the
-per-resolution bar times of a year are built once on first use, so :meth:`expected_bars` over
-years of 1-minute bars is a few array slices.
+helpers are used everywhere). What the library says about a year is kept on disk per installed
+library version (:mod:`fyerstrade.calendar_library`), so the library and pandas are imported only
+when a year is not cached yet. Each year is built once per process and kept as numpy arrays;
+the per-resolution bar times of a year are built once on first use, so :meth:`expected_bars`
+over years of 1-minute bars is a few array slices.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
 
+from fyerstrade.calendar_library import LibraryCalendar, LibrarySession
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
 
@@ -248,27 +251,13 @@ class NSECalendar:
     """
 
     def __init__(self, *, assume_weekdays: bool = False) -> None:
-        # The library (and pandas) load here, not when this module is imported: the IST helpers
-        # above are used by the trading core and the command line, which must start fast.
-        import pandas as pd
-        import pandas_market_calendars as mcal
-
+        # The library's answers come from the on-disk cache when it has them; the library (and
+        # pandas) are imported only on a miss, never when this module is imported.
         self.assume_weekdays = assume_weekdays
-        self._lib = mcal.get_calendar("XNSE")
-        years = [pd.Timestamp(h).year for h in self._lib.adhoc_holidays]
-        self.coverage_start: date = date(min(years), 1, 1)
-        self.coverage_end: date = date(max(years), 12, 31)
-        self._muhurat_days = {
-            _day_number(date.fromisoformat(str(d)))
-            for _, days in self._lib.special_opens_adhoc
-            for d in days
-        }
-        # Early closes and extensions the library lists (1990s auction days, outages).
-        self._odd_hours_days = {
-            _day_number(date.fromisoformat(str(d)))
-            for _, days in self._lib.special_closes_adhoc
-            for d in days
-        }
+        self._library = LibraryCalendar()
+        coverage = self._library.coverage()
+        self.coverage_start: date = coverage.start
+        self.coverage_end: date = coverage.end
         self._specials = {_day_number(s.date): _special_session(s) for s in SPECIAL_SESSIONS}
         self._years: dict[int, _Year] = {}
         self._lock = threading.Lock()
@@ -470,37 +459,9 @@ class NSECalendar:
         )
 
     def _library_sessions(self, year: int) -> dict[int, Session]:
-        sched = self._lib.schedule(f"{year}-01-01", f"{year}-12-31", interruptions=True)
-        days = sched.index.to_numpy().astype("datetime64[D]").astype(np.int64)
-        opens = _utc_seconds(sched["market_open"])
-        closes = _utc_seconds(sched["market_close"])
-        n_breaks = sum(1 for c in sched.columns if str(c).startswith("interruption_start_"))
-        breaks = [
-            (
-                _utc_seconds(sched[f"interruption_start_{k}"]),
-                _utc_seconds(sched[f"interruption_end_{k}"]),
-            )
-            for k in range(1, n_breaks + 1)
-        ]
         out: dict[int, Session] = {}
-        for i, n in enumerate(days.tolist()):
-            d = _date_of(n)
-            o, c = int(opens[i]), int(closes[i])
-            cuts = sorted((int(bs[i]), int(be[i])) for bs, be in breaks if bs[i] >= 0)
-            segments: list[tuple[int, int]] = []
-            for bs, be in cuts:
-                segments.append((o, bs))
-                o = be
-            segments.append((o, c))
-            if n in self._muhurat_days:
-                label = "Muhurat"
-            elif cuts:
-                label = "interrupted"
-            elif n in self._odd_hours_days:
-                label = "special hours"
-            else:
-                label = ""
-            out[n] = Session(d, tuple(segments), label, special=bool(label))
+        for n, segments, label in self._library.sessions(year, _schedule_sessions):
+            out[n] = Session(_date_of(n), segments, label, special=bool(label))
         return out
 
     @staticmethod
@@ -513,6 +474,50 @@ class NSECalendar:
                 seg = (ist_epoch(d, _REGULAR_OPEN), ist_epoch(d, _REGULAR_CLOSE))
                 out[n] = Session(d, (seg,), "assumed")
         return out
+
+
+def _schedule_sessions(year: int, lib: Any) -> list[LibrarySession]:
+    """The library's sessions of ``year`` (asked of the library itself: the cache's miss path)."""
+    muhurat_days = {
+        _day_number(date.fromisoformat(str(d))) for _, days in lib.special_opens_adhoc for d in days
+    }
+    # Early closes and extensions the library lists (1990s auction days, outages).
+    odd_hours_days = {
+        _day_number(date.fromisoformat(str(d)))
+        for _, days in lib.special_closes_adhoc
+        for d in days
+    }
+    sched = lib.schedule(f"{year}-01-01", f"{year}-12-31", interruptions=True)
+    days = sched.index.to_numpy().astype("datetime64[D]").astype(np.int64)
+    opens = _utc_seconds(sched["market_open"])
+    closes = _utc_seconds(sched["market_close"])
+    n_breaks = sum(1 for c in sched.columns if str(c).startswith("interruption_start_"))
+    breaks = [
+        (
+            _utc_seconds(sched[f"interruption_start_{k}"]),
+            _utc_seconds(sched[f"interruption_end_{k}"]),
+        )
+        for k in range(1, n_breaks + 1)
+    ]
+    out: list[LibrarySession] = []
+    for i, n in enumerate(days.tolist()):
+        o, c = int(opens[i]), int(closes[i])
+        cuts = sorted((int(bs[i]), int(be[i])) for bs, be in breaks if bs[i] >= 0)
+        segments: list[tuple[int, int]] = []
+        for bs, be in cuts:
+            segments.append((o, bs))
+            o = be
+        segments.append((o, c))
+        if n in muhurat_days:
+            label = "Muhurat"
+        elif cuts:
+            label = "interrupted"
+        elif n in odd_hours_days:
+            label = "special hours"
+        else:
+            label = ""
+        out.append((n, tuple(segments), label))
+    return out
 
 
 def _segment_bars(segments: tuple[tuple[int, int], ...], step: int) -> Int64Array:
