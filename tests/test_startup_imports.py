@@ -80,12 +80,12 @@ def test_command_imports_only_what_it_uses(
 
 
 def test_probe_sees_heavy_imports(tmp_path: Path) -> None:
-    """The probe is not blind: a command that needs the calendar library does import it."""
+    """The probe is not blind: a command that draws charts does import plotly."""
     loaded = _imported(["--help"], tmp_path)
     assert "fyerstrade.cli" in loaded
     probe = subprocess.run(
-        [sys.executable, "-c", "import sys; from fyerstrade.calendar import get_calendar; "
-         "get_calendar(); print('pandas_market_calendars' in sys.modules)"],
+        [sys.executable, "-c", "import sys; import fyerstrade.reporting.charts; "
+         "print('plotly' in sys.modules)"],
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     assert probe.stdout.strip() == "True"

@@ -45,7 +45,6 @@ from fyerstrade.dashboard.launcher import (
     stop_process,
     wait_until_up,
 )
-from fyerstrade.demo_guard import claim_demo_dir
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
@@ -279,6 +278,8 @@ def fill_store(settings: Settings, options: DemoOptions, today: date, echo: Echo
     """Steps 2–4 against a running simulator (``settings`` point at it): log in, load the
     symbol master, fetch the universe's candles."""
     report = DemoReport()
+    from fyerstrade.demo_guard import claim_demo_dir  # imports the settings: not for --help
+
     claim_demo_dir(settings.data_dir, settings.app_id or DEFAULT_APP_ID)
     echo("logging in to the simulator")
     _login(settings, echo)
@@ -309,6 +310,8 @@ def run_demo(
     """The whole demo; blocks until Ctrl-C/SIGTERM or the dashboard exits; returns its exit code
     (0 after a requested stop). A data directory holding a real account's token or data is
     refused before anything starts (:mod:`fyerstrade.demo_guard`)."""
+    from fyerstrade.demo_guard import claim_demo_dir
+
     claim_demo_dir(options.data_dir, DEFAULT_APP_ID)
     if port_in_use(options.host, options.port):
         raise InputError(

@@ -2,13 +2,37 @@
 
 Four pages under ``st.navigation``: Backtest (the default), Runs, Data and Paper trading. The
 data directory comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the launcher.
+A page's module is imported when the page is first shown, so the first page does not pay for
+the others (the Data page's plotting, the Paper page's live readers).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from fyerstrade.dashboard.pages import backtest, data, paper, runs
+
+def _backtest() -> None:
+    from fyerstrade.dashboard.pages import backtest
+
+    backtest.render_page()
+
+
+def _runs() -> None:
+    from fyerstrade.dashboard.pages import runs
+
+    runs.render_page()
+
+
+def _data() -> None:
+    from fyerstrade.dashboard.pages import data
+
+    data.render_page()
+
+
+def _paper() -> None:
+    from fyerstrade.dashboard.pages import paper
+
+    paper.render_page()
 
 
 def main() -> None:
@@ -18,17 +42,15 @@ def main() -> None:
     )
     pages = [
         st.Page(
-            backtest.render_page,
+            _backtest,
             title="Backtest",
             icon=":material/science:",
             url_path="backtest",
             default=True,
         ),
-        st.Page(runs.render_page, title="Runs", icon=":material/history:", url_path="runs"),
-        st.Page(data.render_page, title="Data", icon=":material/database:", url_path="data"),
-        st.Page(
-            paper.render_page, title="Paper trading", icon=":material/monitoring:", url_path="paper"
-        ),
+        st.Page(_runs, title="Runs", icon=":material/history:", url_path="runs"),
+        st.Page(_data, title="Data", icon=":material/database:", url_path="data"),
+        st.Page(_paper, title="Paper trading", icon=":material/monitoring:", url_path="paper"),
     ]
     st.navigation(pages).run()
 

@@ -13,12 +13,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
-from fyerstrade.backtest.journal import save_run
 from fyerstrade.calendar import ist_date
 from fyerstrade.config import Settings
 from fyerstrade.dashboard import store_reads
@@ -31,14 +29,17 @@ from fyerstrade.dashboard.backtest_form import (
     validate,
 )
 from fyerstrade.dashboard.param_inputs import param_inputs
-from fyerstrade.dashboard.results_view import ResultView, render
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact
-from fyerstrade.reporting.metrics import compute_metrics
-from fyerstrade.store.db import connect
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.registry import available_strategies, load_errors
+
+if TYPE_CHECKING:
+    from fyerstrade.backtest.engine import BacktestResult
+
+# The engine, the journal, metrics and the results view (pandas, plotly) are imported when a run
+# starts or results are drawn: the first load of this page shows only the form.
 
 log = logging.getLogger(__name__)
 RESULT_KEY = "bt-result"
@@ -160,6 +161,11 @@ def run_and_save(
     progress: Callable[[float], None] | None = None,
 ) -> tuple[str, BacktestResult, dict[str, Any]]:
     """Run a validated configuration, save it in the journal; ``(run_id, result, metrics)``."""
+    from fyerstrade.backtest.engine import BacktestConfig, run_backtest
+    from fyerstrade.backtest.journal import save_run
+    from fyerstrade.reporting.metrics import compute_metrics
+    from fyerstrade.store.db import connect
+
     config = BacktestConfig(**kwargs)
     result = run_backtest(config, settings, progress=progress)
     metrics = compute_metrics(
@@ -203,6 +209,8 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         st.session_state.pop(RESULT_KEY, None)
         return
     bar.empty()
+    from fyerstrade.dashboard.results_view import ResultView
+
     st.session_state[RESULT_KEY] = ResultView(
         key=f"bt-{run_id}",
         capital=float(kwargs["capital"]),
@@ -241,6 +249,9 @@ def render_page() -> None:
         if req is not None:
             _run(settings, req, strategies[req.strategy])
     view = st.session_state.get(RESULT_KEY)
-    if isinstance(view, ResultView):
-        st.header("Results")
-        render(view)
+    if view is not None:
+        from fyerstrade.dashboard.results_view import ResultView, render
+
+        if isinstance(view, ResultView):
+            st.header("Results")
+            render(view)
