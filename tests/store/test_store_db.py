@@ -131,10 +131,11 @@ def test_historical_v1_database_migrates_to_latest_with_rows_intact(
     _build_historical_v1(settings.historical_db)
     assert main(["db", "init"]) == 0
     out = capsys.readouterr().out
-    assert f"{settings.historical_db}: upgraded 1 → 3" in out
+    latest = historical_schema.SCHEMA.latest
+    assert f"{settings.historical_db}: upgraded 1 → {latest}" in out
 
     conn = connect(settings.historical_db)
-    assert user_version(conn) == 3
+    assert user_version(conn) == latest
     candles = load_candles(conn, "NSE:SBIN-EQ", Resolution.M1)
     assert candles.volume.tolist() == [10, 11, 12, 13, 14]
     assert candles.close.tolist() == [600.5] * 5
@@ -188,7 +189,10 @@ def test_newer_schema_is_refused_and_left_byte_for_byte(settings: Settings, jour
     assert not _side_files(path)
     before = path.read_bytes()
 
-    with pytest.raises(StoreError, match=r"newer fyerstrade \(schema 99 > 3\); upgrade fyerstrade"):
+    latest = historical_schema.SCHEMA.latest
+    with pytest.raises(
+        StoreError, match=rf"newer fyerstrade \(schema 99 > {latest}\); upgrade fyerstrade"
+    ):
         connect(path)
     with pytest.raises(StoreError, match="schema 99"):
         init_all(settings)
@@ -264,7 +268,7 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     by_name = {d["name"]: d for d in data}
     assert by_name["live"]["version"] == 3
     assert by_name["live"]["tables"] == {"live_ticks": 1, "live_bars": 0}
-    assert by_name["historical"]["version"] == 3
+    assert by_name["historical"]["version"] == historical_schema.SCHEMA.latest
     assert by_name["historical"]["tables"]["historical_data"] == 0
     assert by_name["trading"]["size_bytes"] > 0
 
@@ -296,6 +300,7 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
             t.join(timeout=30)
         assert errors == [], f"attempt {attempt}"
         conn = sqlite3.connect(path)
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 3
+        latest = historical_schema.SCHEMA.latest
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == latest
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.close()

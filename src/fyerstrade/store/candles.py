@@ -11,12 +11,12 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from itertools import chain
 
 import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.domain import Resolution
+from fyerstrade.store.candle_blocks import invalidate, load_columns
 
 _ON_CONFLICT = (
     "ON CONFLICT (symbol, resolution, ts) DO UPDATE SET "
@@ -134,7 +134,11 @@ def upsert_candles(
         )
         if rest:
             conn.execute(_upsert_sql(rest), head + flat[full * width :])
-    return conn.total_changes - before
+        changed = conn.total_changes - before
+        if changed:  # in the same transaction: a block never outlives a change of its rows
+            res = Resolution(resolution).value
+            invalidate(conn, symbol, res, int(candles.ts.min()), int(candles.ts.max()))
+    return changed
 
 
 def _range_sql(start_ts: int | None, end_ts: int | None) -> tuple[str, list[int]]:
@@ -156,18 +160,9 @@ def load_candles(
     end_ts: int | None = None,
 ) -> CandleArrays:
     """Candles with ``start_ts <= ts <= end_ts`` (either bound optional), sorted by time."""
-    where, args = _range_sql(start_ts, end_ts)
-    cur = conn.execute(
-        "SELECT ts, open, high, low, close, volume FROM historical_data "
-        f"WHERE symbol = ? AND resolution = ?{where} ORDER BY ts",
-        (symbol, Resolution(resolution).value, *args),
-    )
-    # Straight from the cursor into one float array (exact for epoch seconds and volumes below
-    # 2**53): no list of row tuples, about 1.5x faster than building one.
-    flat = np.fromiter(chain.from_iterable(cur), dtype=np.float64)
-    if flat.size == 0:
-        return CandleArrays.empty()
-    return CandleArrays.from_matrix(flat.reshape(-1, 6))
+    # From the array blocks where they exist, else from the rows (and then blocks are written):
+    # see store/candle_blocks.py.
+    return CandleArrays(*load_columns(conn, symbol, Resolution(resolution).value, start_ts, end_ts))
 
 
 def candle_timestamps(
@@ -191,6 +186,7 @@ def delete_candles(
 ) -> int:
     """Delete candles with ``start_ts <= ts <= end_ts``; return how many were deleted."""
     with conn:
+        invalidate(conn, symbol, Resolution(resolution).value, start_ts, end_ts)
         cur = conn.execute(
             "DELETE FROM historical_data WHERE symbol = ? AND resolution = ? "
             "AND ts >= ? AND ts <= ?",

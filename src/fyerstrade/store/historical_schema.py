@@ -8,6 +8,9 @@ Versions
     3. Month-partitioned tick archive: ``tick_partitions`` catalogue, ticks of the v1 table moved
        into ``historical_ticks_YYYYMM`` tables, ``historical_ticks`` becomes a view
        (see :mod:`fyerstrade.store.ticks`).
+    4. ``candle_blocks``: the stored candles a second time, as array BLOBs per ~24 days of one
+       symbol and resolution, written by the first load and dropped by every write that touches
+       them (see :mod:`fyerstrade.store.candle_blocks`); ``historical_data`` stays the truth.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from __future__ import annotations
 import sqlite3
 
 from fyerstrade.config import HISTORICAL_DB
+from fyerstrade.store.candle_blocks import TABLE_SQL as BLOCKS_SQL
 from fyerstrade.store.migrations import Migration, Schema
 from fyerstrade.store.ticks import (
     TICK_COLUMNS,
@@ -155,6 +159,7 @@ SCHEMA = Schema(
         Migration(1, "candles, ticks, symbol master, fetch ledger", V1),
         Migration(2, "lot-size history", V2),
         Migration(3, "month-partitioned tick archive", _partition_ticks),
+        Migration(4, "candle blocks: stored candles as arrays, for fast loading", BLOCKS_SQL),
     ),
     page_size=16_384,  # large append-mostly B-trees: fewer levels, faster bulk upserts
 )
