@@ -7,19 +7,22 @@ Route map (paths as the official SDK builds them from ``Config.API`` = ``<base>/
 =======================================  ==================================================
 ``GET  /api/v3/generate-authcode``       302 to ``redirect_uri`` with ``auth_code``
 ``POST /api/v3/validate-authcode``       access token (JWT)
-``GET  /api/v3/profile``, ``/funds``     account
+``GET  /api/v3/profile``                 account
 ``POST /api/v3/logout``                  revokes the token
+``/api/v3/orders…``, ``/positions`` …    orders, trades, positions, funds (:mod:`.orders`)
+``GET  /trade/v3``                       the order WebSocket (:mod:`.ordersocket`)
 ``GET  /data/history``                   candles (:mod:`fyerstrade.sim.history`)
 ``GET  /data/quotes``                    quotes
 ``POST /data/symbol-token``              symbol → fytoken, for the SDK's data socket
 ``GET  /sym_details/<SEG>.csv|…json``    symbol masters, index name map (:mod:`.master`)
-``GET  /_sim/stats``                     counters (:class:`~fyerstrade.sim.stats.SimStats`)
+``GET  /_sim/stats``                     counters (:class:`~fyerstrade.sim.stats.SimStats`; order
+                                         counters under ``orders``)
 ``POST /_sim/faults``                    switch faults (:class:`~fyerstrade.sim.faults.Faults`)
 ``POST /_sim/reset``                     clear counters, faults and rate-limit windows
 =======================================  ==================================================
 
-Later issues add the data WebSocket and order endpoints with ``app.router.add_*`` on the same
-application; the middleware already rate-limits every ``/api/v3`` and ``/data`` path.
+The middleware rate-limits every ``/api/v3`` and ``/data`` path except order requests (place,
+modify, cancel, exit), which have the exchange's own order window.
 """
 
 from __future__ import annotations
@@ -34,7 +37,10 @@ from pydantic import ValidationError
 from fyerstrade.sim import auth, history, master
 from fyerstrade.sim.auth import QUOTE_AUTH_FAILED, STATE_KEY, require_token
 from fyerstrade.sim.datasocket import add_data_socket_routes
+from fyerstrade.sim.exchange import exchange_for
 from fyerstrade.sim.limits import retry_after_header
+from fyerstrade.sim.orders import add_order_routes, is_order_request
+from fyerstrade.sim.ordersocket import add_order_socket_routes
 from fyerstrade.sim.state import SimState
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -64,7 +70,11 @@ async def _faults_and_limits(request: web.Request, handler: Handler) -> web.Stre
         request.path == HISTORY_PATH and state.faults.take("history_5xx")
     ):
         return web.Response(status=502, text=CLOUDFLARE_502, content_type="text/html")
-    limited = request.path.startswith(RATE_LIMITED_PREFIXES) and request.path not in BROWSER_PATHS
+    limited = (
+        request.path.startswith(RATE_LIMITED_PREFIXES)
+        and request.path not in BROWSER_PATHS
+        and not is_order_request(request.method, request.path)
+    )
     if limited:
         wait = state.limiter.admit()
         if wait > 0:
@@ -155,7 +165,10 @@ async def _symbol_master(request: web.Request) -> web.StreamResponse:
 
 
 async def _control_stats(request: web.Request) -> web.Response:
-    return web.json_response(request.app[STATE_KEY].stats.snapshot())
+    state = request.app[STATE_KEY]
+    return web.json_response(
+        {**state.stats.snapshot(), "orders": exchange_for(state).counters.snapshot()}
+    )
 
 
 async def _control_faults(request: web.Request) -> web.Response:
@@ -176,6 +189,7 @@ async def _control_reset(request: web.Request) -> web.Response:
     state.stats.reset()
     state.faults.reset()
     state.limiter.reset()
+    exchange_for(state).counters.reset()
     return web.json_response({"s": "ok"})
 
 
@@ -192,4 +206,6 @@ def build_app(state: SimState) -> web.Application:
     app.router.add_post("/_sim/faults", _control_faults)
     app.router.add_post("/_sim/reset", _control_reset)
     add_data_socket_routes(app)  # /hsm/v1-5/prod, /_sim/clock, /_sim/datasocket
+    add_order_routes(app)  # orders, positions, trades, funds, holdings, /_sim/orders
+    add_order_socket_routes(app)  # /trade/v3, /_sim/ordersocket
     return app

@@ -1,5 +1,6 @@
 """Login and account endpoints: ``generate-authcode``, ``validate-authcode``, ``profile``,
-``funds``, ``logout``, and the ``Authorization: app_id:token`` check the other routes share.
+``logout`` (``funds`` belongs to the account, in :mod:`.orders`), and the
+``Authorization: app_id:token`` check the other routes share.
 
 The login needs no browser: ``generate-authcode`` approves at once and redirects (302) to the
 ``redirect_uri`` with ``s=ok&code=200&auth_code=<JWT>&state=<state>``.
@@ -137,29 +138,6 @@ async def profile(request: web.Request) -> web.Response:
     return _json({"s": "ok", "code": 200, "message": "", "data": data})
 
 
-FUNDS = (
-    (1, "Total Balance", 1_000_000.0),
-    (2, "Utilized Amount", 0.0),
-    (3, "Clear Balance", 1_000_000.0),
-    (4, "Realized Profit and Loss", 0.0),
-    (5, "Collaterals", 0.0),
-    (6, "Fund Transfer", 0.0),
-    (7, "Receivables", 0.0),
-    (8, "Adhoc Limit", 0.0),
-    (9, "Limit at start of the day", 1_000_000.0),
-    (10, "Available Balance", 1_000_000.0),
-)
-
-
-async def funds(request: web.Request) -> web.Response:
-    require_token(request)
-    fund_limit = [
-        {"id": i, "title": title, "equityAmount": amount, "commodityAmount": 0.0}
-        for i, title, amount in FUNDS
-    ]
-    return _json({"s": "ok", "code": 200, "message": "", "fund_limit": fund_limit})
-
-
 async def logout(request: web.Request) -> web.Response:
     state = request.app[STATE_KEY]
     failure = {"s": "error", "code": -16, "message": "Token is Invalid or Expired"}
@@ -172,5 +150,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/v3/generate-authcode", generate_authcode)
     app.router.add_post("/api/v3/validate-authcode", validate_authcode)
     app.router.add_get("/api/v3/profile", profile)
-    app.router.add_get("/api/v3/funds", funds)
     app.router.add_post("/api/v3/logout", logout)

@@ -3,7 +3,8 @@
 The defaults are the credentials that the demo, the tests and ``fyerstrade sim`` share: app id
 ``SIM-100`` and secret ``sim-secret``. ``clock`` lets a test pin the simulator's idea of "now"
 (which bars are complete, what quotes show, when tokens expire); rate limits always run on the
-real monotonic clock, because they protect against real bursts.
+real monotonic clock, because they protect against real bursts. ``funds``, ``participation``
+and ``order_per_second`` shape the simulated account and exchange (:mod:`.exchange`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class SimConfig:
     clock: Clock | None = None
     fy_id: str = "XS00001"
     display_name: str = "SIM TRADER"
+    funds: float = 1_000_000.0  # the account's cash at the start of the day
+    participation: float = 0.1  # the share of a minute's volume one order may fill in it
+    order_per_second: int = 10  # order requests per second before the exchange rejects
 
     def now(self) -> int:
         """The simulator's current time, whole epoch seconds."""

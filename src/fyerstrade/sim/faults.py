@@ -11,6 +11,18 @@ truncated_body       int    the next N JSON answers lose their second half (vali
 malformed_body       int    the next N JSON answers are not JSON at all
 symbol_master_break  bool   symbol master downloads announce their full length, send half, and
                             drop the connection
+order_ack_delay      float  order requests (place, modify, cancel, multi-order) are carried out
+                            at once but answered this many seconds later
+order_reply_lost     int    the next N order requests are carried out, then the connection is
+                            dropped without a reply (the SDK returns code -99, "Bad request")
+order_late_reject    int    the next N placed orders are acknowledged, then rejected by the RMS
+order_reject_now     int    the next N placed orders are rejected in the reply (code -99 with
+                            the RMS reason), and listed in the orderbook as rejected
+order_reject_delay   float  seconds between an order's acknowledgement and the RMS verdict
+order_socket_drop    int    drop every open order-socket connection, N times (one per check)
+order_socket_silent  bool   order sockets stay connected and send nothing; events are lost
+frozen_symbols       list   symbols locked at a circuit: their orders are accepted and rest,
+                            no counterparty trades with them until the symbol is unlocked
 ==================== ====== =================================================================
 
 Counted faults are consumed by the requests they hit, so a test can say "the next two calls fail"
@@ -38,6 +50,14 @@ class FaultSettings(BaseModel):
     truncated_body: int | None = Field(default=None, ge=0)
     malformed_body: int | None = Field(default=None, ge=0)
     symbol_master_break: bool | None = None
+    order_ack_delay: float | None = Field(default=None, ge=0, le=300)
+    order_reply_lost: int | None = Field(default=None, ge=0)
+    order_late_reject: int | None = Field(default=None, ge=0)
+    order_reject_now: int | None = Field(default=None, ge=0)
+    order_reject_delay: float | None = Field(default=None, ge=0, le=300)
+    order_socket_drop: int | None = Field(default=None, ge=0)
+    order_socket_silent: bool | None = None
+    frozen_symbols: list[str] | None = None
 
 
 class Faults:
@@ -50,6 +70,14 @@ class Faults:
     truncated_body: int
     malformed_body: int
     symbol_master_break: bool
+    order_ack_delay: float
+    order_reply_lost: int
+    order_late_reject: int
+    order_reject_now: int
+    order_reject_delay: float
+    order_socket_drop: int
+    order_socket_silent: bool
+    frozen_symbols: list[str]
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -86,6 +114,14 @@ class Faults:
             self.truncated_body = 0
             self.malformed_body = 0
             self.symbol_master_break = False
+            self.order_ack_delay = 0.0
+            self.order_reply_lost = 0
+            self.order_late_reject = 0
+            self.order_reject_now = 0
+            self.order_reject_delay = 0.0
+            self.order_socket_drop = 0
+            self.order_socket_silent = False
+            self.frozen_symbols = []
 
     def take(self, name: str) -> bool:
         """Consume one unit of a counted fault; True if this request is hit."""
@@ -99,11 +135,7 @@ class Faults:
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
-                "expired_token": self.expired_token,
-                "http_5xx": self.http_5xx,
-                "history_5xx": self.history_5xx,
-                "slow": self.slow,
-                "truncated_body": self.truncated_body,
-                "malformed_body": self.malformed_body,
-                "symbol_master_break": self.symbol_master_break,
+                name: list(value) if isinstance(value, list) else value
+                for name in FaultSettings.model_fields
+                for value in (getattr(self, name),)
             }

@@ -6,6 +6,7 @@
     base = server.start()          # "http://127.0.0.1:54321"
     ...                            # point FYERSTRADE_FYERS_URL at base
     server.stats.requests, server.faults.set(http_5xx=1)
+    server.exchange.counters.order_requests, server.exchange.net_positions()
     server.stop()
 """
 
@@ -22,6 +23,7 @@ from fyerstrade.calendar import NSECalendar
 from fyerstrade.errors import ConfigError
 from fyerstrade.sim.app import build_app
 from fyerstrade.sim.config import SimConfig
+from fyerstrade.sim.exchange import Exchange, exchange_for
 from fyerstrade.sim.faults import Faults
 from fyerstrade.sim.state import SimState
 from fyerstrade.sim.stats import SimStats
@@ -50,6 +52,11 @@ class SimServer:
     @property
     def faults(self) -> Faults:
         return self.state.faults
+
+    @property
+    def exchange(self) -> Exchange:
+        """The simulated account, its orders and counters (:mod:`fyerstrade.sim.exchange`)."""
+        return exchange_for(self.state)
 
     @property
     def now(self) -> int:

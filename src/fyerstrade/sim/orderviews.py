@@ -1,0 +1,289 @@
+"""Orders, trades, positions and funds as Fyers shows them: the REST rows (``orderBook``,
+``tradeBook``, ``netPositions``, ``fund_limit``) in camelCase, and the order socket's raw
+messages in the snake_case keys that SDK 3.2.0's ``map.json`` renames (fyers-api.md §6.5-6.7,
+§10; real-trading.md A5).
+
+The raw socket ``ord_status``/``status_msg`` pairs are the simulator's own (Fyers' internal OMS
+codes are not documented; SDK 3.2.0 drops them and keeps ``org_ord_status`` as ``status``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fyerstrade.calendar import IST
+from fyerstrade.sim.account import Account, SimPosition
+from fyerstrade.sim.oms import (
+    CANCELLED,
+    EXPIRED,
+    FILLED,
+    PENDING,
+    REJECTED,
+    TRANSIT,
+    SimOrder,
+    SimTrade,
+)
+from fyerstrade.sim.universe import SimInstrument
+
+_RAW_STATUS = {
+    TRANSIT: (20, "New Ack"),
+    PENDING: (21, "Confirmed"),
+    FILLED: (90, "Traded"),
+    CANCELLED: (30, "Cancelled"),
+    REJECTED: (16, "Rejected"),
+    EXPIRED: (31, "Expired"),
+}
+SOURCE = "API"
+
+
+def ist_text(ts: int) -> str:
+    """``20-Nov-2026 10:15:03``: the IST text Fyers puts in ``orderDateTime``."""
+    return datetime.fromtimestamp(ts, IST).strftime("%d-%b-%Y %H:%M:%S")
+
+
+def _exchange_symbol(inst: SimInstrument) -> str:
+    return inst.symbol.split(":", 1)[1].removesuffix("-EQ")
+
+
+def order_row(o: SimOrder, client_id: str) -> dict[str, Any]:
+    """One ``orderBook`` entry."""
+    inst = o.inst
+    return {
+        "clientId": client_id,
+        "id": o.id,
+        "exchOrdId": o.exch_id,
+        "id_fyers": o.id_fyers,
+        "qty": o.qty,
+        "remainingQuantity": o.remaining if o.is_open else 0,
+        "filledQty": o.filled,
+        "status": o.status,
+        "slNo": o.seq,
+        "message": o.message,
+        "segment": inst.segment,
+        "limitPrice": o.working if o.type == 2 and o.working else o.limit,
+        "stopPrice": o.stop,
+        "productType": o.product,
+        "type": o.type,
+        "side": o.side,
+        "disclosedQty": o.disclosed,
+        "discloseQty": o.disclosed,
+        "dqQtyRem": o.disclosed,
+        "orderValidity": o.validity,
+        "orderDateTime": ist_text(o.placed_ts),
+        "parentId": None,
+        "tradedPrice": round(o.avg, 2),
+        "source": SOURCE,
+        "fyToken": inst.fytoken,
+        "offlineOrder": o.offline,
+        "pan": "",
+        "exchange": 10,
+        "instrument": inst.instrument_type,
+        "orderTag": o.tag,
+        "takeProfit": 0.0,
+        "stopLoss": 0.0,
+        "ex_sym": _exchange_symbol(inst),
+        "description": inst.name,
+        "ch": 0.0,
+        "chp": 0.0,
+        "lp": 0.0,
+        "orderNumStatus": f"{o.id}:{o.status}",
+    }
+
+
+def order_raw(o: SimOrder, client_id: str) -> dict[str, Any]:
+    """The raw ``orders`` object of an order-socket message."""
+    inst = o.inst
+    ord_status, status_msg = _RAW_STATUS.get(o.status, (0, ""))
+    return {
+        "client_id": client_id,
+        "id": o.id,
+        "id_parent": None,
+        "id_exchange": o.exch_id,
+        "id_fyers": o.id_fyers,
+        "qty": o.qty,
+        "qty_remaining": o.remaining if o.is_open else 0,
+        "qty_filled": o.filled,
+        "price_limit": o.working if o.type == 2 and o.working else o.limit,
+        "price_stop": o.stop,
+        "price_traded": round(o.avg, 2),
+        "ord_type": o.type,
+        "fy_token": inst.fytoken,
+        "exchange": 10,
+        "segment": inst.segment,
+        "symbol": inst.symbol,
+        "instrument": inst.instrument_type,
+        "oms_msg": o.message,
+        "offline_flag": o.offline,
+        "time_oms": ist_text(o.placed_ts),
+        "time_epoch_oms": o.placed_ts,
+        "update_time_epoch_oms": o.updated_ts,
+        "time_exch": ist_text(o.updated_ts) if o.exch_id else "01-Jan-1970 05:30:00",
+        "validity": o.validity,
+        "product_type": o.product,
+        "tran_side": o.side,
+        "org_ord_status": o.status,
+        "ord_status": ord_status,
+        "status_msg": status_msg,
+        "ord_source": SOURCE,
+        "symbol_exch": _exchange_symbol(inst),
+        "symbol_desc": inst.name,
+        "ordertag": o.tag,
+        "lot_size": max(inst.lot, 1),
+        "tick_size": inst.tick,
+        "dis_qty": o.disclosed,
+        "take_profit": 0.0,
+        "stop_loss": 0.0,
+    }
+
+
+def trade_row(t: SimTrade, client_id: str) -> dict[str, Any]:
+    """One ``tradeBook`` entry."""
+    return {
+        "clientId": client_id,
+        "symbol": t.inst.symbol,
+        "row": int(t.number),
+        "orderDateTime": ist_text(t.ts),
+        "orderNumber": t.order_id,
+        "tradeNumber": t.number,
+        "tradePrice": t.price,
+        "tradeValue": round(t.price * t.qty, 2),
+        "tradedQty": t.qty,
+        "side": t.side,
+        "productType": t.product,
+        "exchangeOrderNo": t.exch_order_id,
+        "segment": t.inst.segment,
+        "exchange": 10,
+        "fyToken": t.inst.fytoken,
+        "orderType": t.order_type,
+        "orderTag": t.tag,
+    }
+
+
+def trade_raw(t: SimTrade, client_id: str) -> dict[str, Any]:
+    """The raw ``trades`` object of an order-socket message."""
+    return {
+        "id_fill": t.number,
+        "id": t.order_id,
+        "qty_traded": t.qty,
+        "price_traded": t.price,
+        "traded_val": round(t.price * t.qty, 2),
+        "product_type": t.product,
+        "client_id": client_id,
+        "id_exchange": t.exch_order_id,
+        "ord_type": t.order_type,
+        "tran_side": t.side,
+        "symbol": t.inst.symbol,
+        "fill_time": ist_text(t.ts),
+        "fy_token": t.inst.fytoken,
+        "exchange": 10,
+        "segment": t.inst.segment,
+        "ordertag": t.tag,
+    }
+
+
+def _avg(value: float, qty: int) -> float:
+    return round(value / qty, 2) if qty else 0.0
+
+
+def position_row(p: SimPosition, ltp: float) -> dict[str, Any]:
+    """One ``netPositions`` entry."""
+    unrealized = round(p.unrealized(ltp), 2)
+    return {
+        "symbol": p.inst.symbol,
+        "id": p.id,
+        "buyAvg": _avg(p.buy_val, p.buy_qty),
+        "buyQty": p.buy_qty,
+        "buyVal": round(p.buy_val, 2),
+        "sellAvg": _avg(p.sell_val, p.sell_qty),
+        "sellQty": p.sell_qty,
+        "sellVal": round(p.sell_val, 2),
+        "netAvg": round(p.net_avg, 2),
+        "netQty": p.net_qty,
+        "avgPrice": round(p.net_avg, 2),
+        "side": p.side,
+        "qty": abs(p.net_qty),
+        "productType": p.product,
+        "realized_profit": round(p.realized, 2),
+        "unrealized_profit": unrealized,
+        "pl": round(p.realized + unrealized, 2),
+        "ltp": ltp,
+        "crossCurrency": "",
+        "rbiRefRate": 1.0,
+        "qtyMulti_com": 1.0,
+        "segment": p.inst.segment,
+        "exchange": 10,
+        "fyToken": p.inst.fytoken,
+        "cfBuyQty": 0,
+        "cfSellQty": 0,
+        "dayBuyQty": p.buy_qty,
+        "daySellQty": p.sell_qty,
+        "slNo": 0,
+    }
+
+
+def position_raw(p: SimPosition, ltp: float) -> dict[str, Any]:
+    """The raw ``positions`` object of an order-socket message."""
+    unrealized = round(p.unrealized(ltp), 2)
+    return {
+        "symbol": p.inst.symbol,
+        "id": p.id,
+        "buy_avg": _avg(p.buy_val, p.buy_qty),
+        "buy_qty": p.buy_qty,
+        "buy_val": round(p.buy_val, 2),
+        "sell_avg": _avg(p.sell_val, p.sell_qty),
+        "sell_qty": p.sell_qty,
+        "sell_val": round(p.sell_val, 2),
+        "net_avg": round(p.net_avg, 2),
+        "net_qty": p.net_qty,
+        "tran_side": p.side,
+        "qty": abs(p.net_qty),
+        "product_type": p.product,
+        "pl_realized": round(p.realized, 2),
+        "pl_unrealized": unrealized,
+        "pl_total": round(p.realized + unrealized, 2),
+        "rbirefrate": 1.0,
+        "fy_token": p.inst.fytoken,
+        "exchange": 10,
+        "segment": p.inst.segment,
+        "day_buy_qty": p.buy_qty,
+        "day_sell_qty": p.sell_qty,
+        "cf_buy_qty": 0,
+        "cf_sell_qty": 0,
+        "qty_multiplier": 1.0,
+        "cross_curr_flag": "",
+    }
+
+
+def positions_overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    realized = sum(float(r["realized_profit"]) for r in rows)
+    unrealized = sum(float(r["unrealized_profit"]) for r in rows)
+    return {
+        "count_total": len(rows),
+        "count_open": sum(1 for r in rows if r["netQty"]),
+        "pl_total": round(realized + unrealized, 2),
+        "pl_realized": round(realized, 2),
+        "pl_unrealized": round(unrealized, 2),
+    }
+
+
+def fund_rows(account: Account, used: float, unrealized: float) -> list[dict[str, Any]]:
+    """``fund_limit``: Fyers' ten rows, equity amounts from the account."""
+    balance = round(account.balance, 2)
+    available = round(balance - used + min(0.0, unrealized), 2)
+    rows = (
+        (1, "Total Balance", balance),
+        (2, "Utilized Amount", round(used, 2)),
+        (3, "Clear Balance", balance),
+        (4, "Realized Profit and Loss", round(account.realized, 2)),
+        (5, "Collaterals", 0.0),
+        (6, "Fund Transfer", 0.0),
+        (7, "Receivables", 0.0),
+        (8, "Adhoc Limit", 0.0),
+        (9, "Limit at start of the day", round(account.start_funds, 2)),
+        (10, "Available Balance", available),
+    )
+    return [
+        {"id": i, "title": title, "equityAmount": amount, "commodityAmount": 0.0}
+        for i, title, amount in rows
+    ]
