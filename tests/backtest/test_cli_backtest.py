@@ -178,8 +178,8 @@ def test_session_options_reach_the_engine(
     store: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = [*BASE, "--symbol", SYMBOLS[0], "--param", "fast=10", "--param", "slow=40",
-            "--entry-window", "09:30-11:00", "--square-off", "14:00", "--no-costs",
-            "--quantity", "5", "--json"]  # fmt: skip
+            "--mode", "intraday", "--entry-window", "09:30-11:00", "--square-off", "14:00",
+            "--no-costs", "--quantity", "5", "--json"]  # fmt: skip
     code, out, err = _cli(args, capsys)
     assert code == 0, err
     trades = json.loads(out)["trades"]

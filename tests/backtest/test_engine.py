@@ -68,9 +68,9 @@ def test_bad_input_is_one_clear_error(store: Settings) -> None:
     with pytest.raises(DataError) as err:
         run_backtest(config(start=date(2023, 1, 1), end=date(2023, 1, 31)), store)
     assert str(err.value) == (
-        "no 5-minute candles for NSE:SBIN-EQ between 2023-01-01 and 2023-01-31; run "
-        "`fyerstrade data fetch --symbol NSE:SBIN-EQ --resolution 5 --from 2023-01-01 "
-        "--to 2023-01-31`"
+        "no 5-minute candles for NSE:SBIN-EQ between 2023-01-01 and 2023-01-31 (stored: "
+        "5-minute 2024-01-01 → 2024-02-23); run `fyerstrade data fetch --symbol NSE:SBIN-EQ "
+        "--resolution 5 --from 2023-01-02 --to 2023-01-31`"
     )
     with pytest.raises(InputError, match="intraday mode needs intraday bars"):
         run_backtest(config(mode="intraday", resolution=Resolution.D), store)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import time
 
 from streamlit.testing.v1 import AppTest
 
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.config import Settings
+from fyerstrade.domain import Resolution
 from fyerstrade.store.db import connect
 from plugins.dashboard import page_app
 
@@ -45,12 +47,12 @@ def test_missing_symbol_and_intraday_window_are_reported(candle_store: Settings)
     at.multiselect(key="bt-symbols").set_value([])
     at.radio(key="bt-mode").set_value("intraday").run()
     at.time_input(key="bt-entry-start").set_value(time(14, 0))
-    at.time_input(key="bt-entry-end").set_value(time(10, 0))
-    at.button(key="bt-run").click().run()
+    at.time_input(key="bt-entry-end").set_value(time(10, 0)).run()
     assert not at.exception
     errors = " | ".join(_errors(at))
     assert "pick at least one symbol" in errors
     assert "entry window" in errors
+    assert at.button(key="bt-run").disabled  # Run waits until the form is right
 
 
 def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Settings) -> None:
@@ -77,7 +79,12 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     assert '"name":"cross"' not in price  # a -1/0/+1 signal is not a price level
 
 
-def test_narrower_range_after_changing_symbols_keeps_dates_valid(candle_store: Settings) -> None:
+def test_dates_outside_the_stored_range_disable_run_until_the_stored_range_is_chosen(
+    candle_store: Settings,
+) -> None:
+    """Dates are never changed silently: a range reaching outside what is stored (here after
+    adding a symbol that starts later) disables Run with the reason, and one explicit click
+    takes the stored range."""
     from datetime import date
 
     from fyerstrade.domain import Resolution
@@ -90,11 +97,77 @@ def test_narrower_range_after_changing_symbols_keeps_dates_valid(candle_store: S
     conn.close()
     at.multiselect(key="bt-symbols").set_value(["NSE:SBIN-EQ", "NSE:TCS-EQ"]).run()
     assert not at.exception, at.exception
-    start = at.date_input(key="bt-start").value
-    assert start > date(2026, 9, 2)
+    assert at.date_input(key="bt-start").value == date(2026, 9, 2)  # not moved behind our back
+    assert at.button(key="bt-run").disabled
+    errors = " | ".join(_errors(at))
+    assert "2026-09-02 → 2026-11-20 reaches outside the stored candles (2026-09-22" in errors
+    at.button(key="bt-use-stored").click().run()
+    assert not at.exception, at.exception
+    assert at.date_input(key="bt-start").value > date(2026, 9, 2)
+    assert not at.button(key="bt-run").disabled and not _errors(at)
     at.button(key="bt-run").click().run()
     assert not at.exception, at.exception
-    assert not _errors(at)
+    assert not _errors(at) and at.metric
+
+
+def test_the_form_starts_with_the_one_default_and_a_tradable_symbol(
+    candle_store: Settings,
+) -> None:
+    from fyerstrade.trading.defaults import RUN_DEFAULTS
+
+    at = _app()
+    assert at.radio(key="bt-mode").value == RUN_DEFAULTS.mode
+    assert at.number_input(key="bt-capital").value == RUN_DEFAULTS.capital
+    assert at.number_input(key="bt-slip-ticks").value == RUN_DEFAULTS.slippage_ticks
+
+
+def test_an_index_is_said_untradable_up_front(candle_store: Settings) -> None:
+    from fyerstrade.dashboard.backtest_form import default_symbols
+
+    assert default_symbols(["NSE:NIFTY50-INDEX", "NSE:SBIN-EQ"]) == ["NSE:SBIN-EQ"]
+    _store_index(candle_store)
+    at = _app()
+    assert at.multiselect(key="bt-symbols").value == ["NSE:SBIN-EQ"]  # the index sorts first
+    at.multiselect(key="bt-symbols").set_value(["NSE:NIFTY50-INDEX"]).run()
+    assert at.button(key="bt-run").disabled
+    assert any("an index cannot be traded" in e for e in _errors(at))
+    at.multiselect(key="bt-symbols").set_value(["NSE:NIFTY50-INDEX", "NSE:SBIN-EQ"]).run()
+    assert not at.button(key="bt-run").disabled
+    assert any("orders on it are refused" in i.value for i in at.info)
+
+
+def _store_index(settings: Settings) -> None:
+    from fyerstrade.domain import Resolution
+    from fyerstrade.store.candles import load_candles, upsert_candles
+
+    conn = connect(settings.historical_db)
+    try:
+        for res in (Resolution.M5, Resolution.D):
+            bars = load_candles(conn, "NSE:SBIN-EQ", res)
+            upsert_candles(conn, "NSE:NIFTY50-INDEX", res, bars)
+    finally:
+        conn.close()
+
+
+def test_refused_orders_are_said_on_the_page(candle_store: Settings) -> None:
+    at = _app()
+    at.number_input(key="bt-capital").set_value(100.0)  # cannot buy one ₹500 share
+    at.radio(key="bt-sizing").set_value("fixed quantity").run()
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    notes = [w.value for w in at.warning]
+    assert any(re.fullmatch(r"\d+ orders? refused: not enough free margin", n) for n in notes), notes
+
+
+def test_a_coarser_resolution_is_offered_and_built(candle_store: Settings) -> None:
+    at = _app()
+    options = at.selectbox(key="bt-resolution").options
+    assert "15 minutes" in options and "1 minute" not in options  # built from 5, not finer
+    at.selectbox(key="bt-resolution").set_value(Resolution.M15).run()
+    assert any("built from 5-minute bars" in c.value for c in at.caption)
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at) and at.metric
 
 
 def test_a_broken_user_strategy_is_a_warning_not_a_crash(

@@ -17,15 +17,14 @@ import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, time, timedelta
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
-from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
 from fyerstrade.config import Settings, load_settings
+from fyerstrade.data.bars import LoadedBars, load_bars
 from fyerstrade.domain import (
-    DAY_SECONDS,
-    IST_OFFSET,
     Fill,
     Instrument,
     ProductType,
@@ -38,17 +37,13 @@ from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.broker import SimulatedBroker
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
+from fyerstrade.trading.defaults import RUN_DEFAULTS, Mode
 from fyerstrade.trading.engine import TradingEngine
 from fyerstrade.trading.fills import Slippage
 from fyerstrade.trading.journal import LogLine, MemoryJournal, Rejection
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
-from fyerstrade.trading.session import (
-    DEFAULT_ENTRY_END,
-    DEFAULT_ENTRY_START,
-    DEFAULT_SQUARE_OFF,
-    SessionRules,
-)
+from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
 
 __all__ = ["BacktestConfig", "BacktestResult", "LogLine", "Rejection", "run_backtest"]
@@ -64,16 +59,16 @@ class BacktestConfig:
     resolution: Resolution
     start: date
     end: date
-    mode: Literal["intraday", "positional"] = "positional"
-    capital: float = 100_000.0
-    quantity: int | None = None  # fixed quantity per entry; None = size by free margin
-    costs: bool = True
-    slippage_ticks: float = 0.0
-    slippage_bps: float = 0.0
-    entry_start: time = DEFAULT_ENTRY_START
-    entry_end: time = DEFAULT_ENTRY_END
-    square_off: time = DEFAULT_SQUARE_OFF
-    intraday_leverage: float = 5.0
+    mode: Mode = RUN_DEFAULTS.mode
+    capital: float = RUN_DEFAULTS.capital
+    quantity: int | None = RUN_DEFAULTS.quantity  # fixed quantity per entry; None = by margin
+    costs: bool = RUN_DEFAULTS.costs
+    slippage_ticks: float = RUN_DEFAULTS.slippage_ticks
+    slippage_bps: float = RUN_DEFAULTS.slippage_bps
+    entry_start: time = RUN_DEFAULTS.entry_start
+    entry_end: time = RUN_DEFAULTS.entry_end
+    square_off: time = RUN_DEFAULTS.square_off
+    intraday_leverage: float = RUN_DEFAULTS.intraday_leverage
     product: ProductType | None = None  # None: INTRADAY (intraday), CNC (equity), MARGIN (F&O)
 
     def validate(self) -> None:
@@ -119,6 +114,12 @@ class BacktestResult:
     finished_at: float
     indicators: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     bars: dict[str, CandleArrays] = field(default_factory=dict)
+    #: the dates the bars really span (first bar → last bar), which the run reports and stores
+    period: tuple[date, date] | None = None
+    #: per symbol, the stored resolution its bars came from (built from it when finer)
+    sources: dict[str, Resolution] = field(default_factory=dict)
+    #: what the user should know about the run: a range reaching outside the stored data, ...
+    notes: list[str] = field(default_factory=list)
 
     @property
     def final_equity(self) -> float:
@@ -152,51 +153,14 @@ def _close_times(ts: np.ndarray, resolution: Resolution) -> np.ndarray:
 InstrumentLookup = Callable[[str, date], Instrument]
 
 
-def _load_from_store(
-    config: BacktestConfig, settings: Settings
-) -> tuple[dict[str, CandleArrays], dict[str, Instrument], InstrumentLookup]:
-    from fyerstrade.store.candles import candle_timestamps, load_candles
+def _load_from_store(config: BacktestConfig, settings: Settings) -> LoadedBars:
     from fyerstrade.store.db import open_historical
-    from fyerstrade.store.symbols import get_instrument
 
-    lo, hi = _range_ts(config.start, config.end)
     conn = open_historical(settings)
-    data: dict[str, CandleArrays] = {}
-    instruments: dict[str, Instrument] = {}
-    res = Resolution(config.resolution)
-    label = "daily" if res is Resolution.D else f"{res.value}-minute"
     try:
-        for sym in config.symbols:
-            arrays = load_candles(conn, sym, res, lo, hi)
-            ins = get_instrument(conn, sym, config.start)
-            if len(arrays) == 0:
-                if ins is None and len(candle_timestamps(conn, sym, res)) == 0:
-                    raise UnknownSymbolError(
-                        f"unknown symbol {sym!r}: not in the symbol master and no candles "
-                        "stored; check the spelling (e.g. NSE:SBIN-EQ) or run "
-                        "`fyerstrade data symbols`"
-                    )
-                raise DataError(
-                    f"no {label} candles for {sym} between {config.start} and {config.end}; "
-                    f"run `fyerstrade data fetch --symbol {sym} --resolution {res.value} "
-                    f"--from {config.start} --to {config.end}`"
-                )
-            data[sym] = arrays
-            instruments[sym] = ins or Instrument(sym)
-        lots: dict[tuple[str, date], Instrument] = {}
-        for sym, ins in instruments.items():
-            if ins.is_derivative:
-                # lot sizes change over time: read the one in force on every traded day
-                for day in np.unique((data[sym].ts + IST_OFFSET) // DAY_SECONDS).tolist():
-                    d = date(1970, 1, 1) + timedelta(days=int(day))
-                    lots[(sym, d)] = get_instrument(conn, sym, d) or ins
+        return load_bars(conn, config.symbols, config.resolution, config.start, config.end)
     finally:
         conn.close()
-
-    def lookup(symbol: str, d: date) -> Instrument:
-        return lots.get((symbol, d), instruments[symbol])
-
-    return data, instruments, lookup
 
 
 def run_backtest(
@@ -209,6 +173,7 @@ def run_backtest(
     cost_model: CostModel | None = None,
     lookup: InstrumentLookup | None = None,
     warmup_from: date | None = None,
+    loaded: LoadedBars | None = None,
 ) -> BacktestResult:
     """Run ``config`` and return its result. Bars come from the historical store, or from
     ``data`` (symbol → arrays, sliced to the config's dates). ``instruments`` overrides the
@@ -219,20 +184,30 @@ def run_backtest(
     ``warmup_from`` (with ``data`` only): the bars from that date up to ``config.start`` are
     warm-up. The strategy's indicators are computed over them and its bar views include them,
     but the run starts at the first bar of ``config.start``: no order, fill or equity point
-    before it (walk-forward gives each out-of-sample window the in-sample tail this way)."""
+    before it (walk-forward gives each out-of-sample window the in-sample tail this way).
+
+    ``loaded`` (without ``data``) hands in bars the caller already loaded with
+    :func:`fyerstrade.data.bars.load_bars` (the CLI does, to warn about the period first)."""
     config.validate()
     started = _time.time()
     strategy_cls = get_strategy(config.strategy, settings)
     strategy = strategy_cls(**config.params)
     res = Resolution(config.resolution)
     lo, hi = _range_ts(config.start, config.end)
+    sources: dict[str, Resolution] = {}
+    notes: list[str] = []
     if data is None:
         if warmup_from is not None or lookup is not None:
             raise InputError("warmup_from and lookup apply to given data only")
-        loaded, specs, lookup = _load_from_store(config, settings or load_settings())
+        if loaded is None:
+            loaded = _load_from_store(config, settings or load_settings())
+        bars_in, specs, lookup = loaded.bars, loaded.instruments, loaded.lookup
+        sources = dict(loaded.sources)
+        if loaded.outside:
+            notes.append(loaded.outside_message())
     else:
         first = lo if warmup_from is None else min(lo, ist_epoch(warmup_from))
-        loaded = {}
+        bars_in = {}
         specs = {}
         for sym in config.symbols:
             if sym not in data:
@@ -240,13 +215,14 @@ def run_backtest(
             sliced = _slice(data[sym], first, hi)
             if len(sliced) == 0 or int(sliced.ts[-1]) < lo:
                 raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
-            loaded[sym] = sliced
+            bars_in[sym] = sliced
             specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
+            sources[sym] = res
     session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
     states: list[SymbolState] = []
     starts: list[int] = []  # per symbol: the first bar that trades (after the warm-up)
     for k, sym in enumerate(config.symbols):
-        arrays = loaded[sym]
+        arrays = bars_in[sym]
         starts.append(int(np.searchsorted(arrays.ts, lo)))
         st = SymbolState(k, sym, arrays, res, specs[sym], _close_times(arrays.ts, res), lookup)
         at_open, at_close = session.square_off_bars(arrays.ts)
@@ -307,7 +283,17 @@ def run_backtest(
         finished_at=_time.time(),
         indicators={st.symbol: dict(st.indicator_arrays) for st in states},
         bars={st.symbol: st.arrays for st in states},
+        period=_period(states, starts),
+        sources=sources,
+        notes=notes,
     )
+
+
+def _period(states: list[SymbolState], starts: Sequence[int]) -> tuple[date, date]:
+    """First and last IST date of any traded bar of the run (warm-up bars left out)."""
+    first = min(int(st.arrays.ts[k]) for st, k in zip(states, starts, strict=True))
+    last = max(int(st.arrays.ts[-1]) for st in states)
+    return ist_date(first), ist_date(last)
 
 
 def _replay(

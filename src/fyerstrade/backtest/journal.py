@@ -338,14 +338,17 @@ def stored_from_result(result: BacktestResult, metrics: Metrics | Mapping[str, A
     """The journal's view of a finished backtest (not yet saved: ``run_id`` is empty)."""
     cfg = result.config
     config = {k: _config_value(v) for k, v in dataclasses.asdict(cfg).items()}
+    start, end = result.period or (cfg.start, cfg.end)
+    # the run is stored with the period its bars really span; what was asked stays in the config
+    config["used"] = run_facts(result)
     values = metrics.to_dict() if hasattr(metrics, "to_dict") else dict(metrics)
     return StoredRun(
         strategy=str(cfg.strategy),
         params=dict(sorted(cfg.params.items())),  # as it loads back (JSON, sorted keys)
         symbols=tuple(cfg.symbols),
         resolution=str(cfg.resolution),
-        start=cfg.start,
-        end=cfg.end,
+        start=start,
+        end=end,
         mode=str(cfg.mode),
         capital=float(cfg.capital),
         quantity=cfg.quantity,
@@ -362,6 +365,21 @@ def stored_from_result(result: BacktestResult, metrics: Metrics | Mapping[str, A
         started_at=float(result.started_at),
         finished_at=float(result.finished_at),
     )
+
+
+def run_facts(result: BacktestResult) -> dict[str, Any]:
+    """What the run really used and met, as JSON: its period, each symbol's source resolution,
+    the refused orders by reason, and notes (a range reaching outside the stored data)."""
+    from fyerstrade.reporting.refusals import refusal_counts
+
+    start, end = result.period or (result.config.start, result.config.end)
+    return {
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "source_resolutions": {s: str(r) for s, r in result.sources.items()},
+        "refused_orders": refusal_counts(result.rejections),
+        "notes": list(result.notes),
+    }
 
 
 def _config_value(v: Any) -> Any:

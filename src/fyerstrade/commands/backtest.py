@@ -21,7 +21,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, time
+from datetime import date, time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
@@ -30,12 +30,15 @@ import typer
 from fyerstrade.commands.options import parse_date
 from fyerstrade.domain import Resolution, RoundTrip, Side
 from fyerstrade.errors import InputError
+from fyerstrade.trading.defaults import RUN_DEFAULTS
 
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from fyerstrade.backtest.engine import BacktestConfig
     from fyerstrade.backtest.journal import RunSummary, StoredRun
     from fyerstrade.config import Settings
+    from fyerstrade.data.bars import LoadedBars
     from fyerstrade.strategies.base import Strategy
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
@@ -127,9 +130,30 @@ def run_json(run: StoredRun, *, with_trades: bool = True) -> dict[str, Any]:
         "duration_seconds": round(run.duration_seconds, 3),
         "metrics": {k: json_number(v) for k, v in run.metrics.items()},
     }
+    used = used_facts(run)
+    refused = used.get("refused_orders", {})
+    out["refused_orders"] = {"count": sum(refused.values()), "reasons": refused}
+    out["source_resolutions"] = used.get("source_resolutions", {})
+    requested = (run.config.get("start"), run.config.get("end"))
+    if None not in requested:
+        out["requested"] = {"from": requested[0], "to": requested[1]}
+    out["notes"] = used.get("notes", [])
     if with_trades:
         out["trades"] = [trade_json(t) for t in run.trades]
     return out
+
+
+def used_facts(run: StoredRun) -> dict[str, Any]:
+    """What the run really used (``config["used"]``: period, sources, refusals, notes); empty
+    for runs saved before these were recorded."""
+    used = run.config.get("used")
+    return used if isinstance(used, dict) else {}
+
+
+def resolution_label(resolution: Resolution) -> str:
+    from fyerstrade.data.bars import resolution_label as label
+
+    return label(resolution)
 
 
 def summary_json(s: RunSummary) -> dict[str, Any]:
@@ -258,9 +282,13 @@ def _print_trades(console: Console, trades: Sequence[RoundTrip]) -> None:
 def _print_header(console: Console, run: StoredRun) -> None:
     params = ", ".join(f"{k}={v}" for k, v in sorted(run.params.items())) or "defaults"
     console.print(f"run {run.run_id}  ({run.code_version}, {run.duration_seconds:.2f} s)")
+    asked = (run.config.get("start"), run.config.get("end"))
+    period = f"{run.start} → {run.end}"
+    if None not in asked and asked != (run.start.isoformat(), run.end.isoformat()):
+        period += f" (asked {asked[0]} → {asked[1]})"
     console.print(
         f"{run.strategy}({params}) on {', '.join(run.symbols)} · {run.resolution} · "
-        f"{run.start} → {run.end} · {run.mode} · capital {run.capital:,.0f} · "
+        f"{period} · {run.mode} · capital {run.capital:,.0f} · "
         f"costs {'on' if run.costs_enabled else 'off'}"
     )
 
@@ -279,28 +307,25 @@ def _trading(settings: Settings) -> Iterator[sqlite3.Connection]:
         conn.close()
 
 
-def _day_bounds(start: date, end: date) -> tuple[int, int]:
-    """Epoch seconds of ``start`` 00:00 IST and ``end`` 23:59:59 IST."""
-    from fyerstrade.backtest.journal import IST
-
-    first = datetime.combine(start, time(0, 0), tzinfo=IST)
-    last = datetime.combine(end, time(23, 59, 59), tzinfo=IST)
-    return int(first.timestamp()), int(last.timestamp())
-
-
 def _load_bars(settings: Settings, run: StoredRun) -> dict[str, Any]:
-    """The run's candles per symbol from the historical store (missing symbols left out)."""
-    from fyerstrade.store.candles import load_candles
+    """The run's candles per symbol, through the bar loader (built from finer stored bars when
+    the run's resolution is not stored); symbols without candles any more are left out."""
+    from fyerstrade.data.bars import load_bars
+    from fyerstrade.errors import FyersTradeError
     from fyerstrade.store.db import open_historical
 
-    start, end = _day_bounds(run.start, run.end)
+    res = Resolution.parse(run.resolution)
     conn = open_historical(settings)
+    out: dict[str, Any] = {}
     try:
-        res = Resolution.parse(run.resolution)
-        bars = {s: load_candles(conn, s, res, start, end) for s in run.symbols}
+        for s in run.symbols:
+            try:
+                out[s] = load_bars(conn, [s], res, run.start, run.end).bars[s]
+            except FyersTradeError:
+                continue
     finally:
         conn.close()
-    return {s: c for s, c in bars.items() if len(c)}
+    return out
 
 
 def _indicators(
@@ -347,16 +372,27 @@ def run_command(
         list[str], typer.Option("--symbol", "-s", help="Symbol, e.g. NSE:SBIN-EQ; repeatable.")
     ],
     resolution: Annotated[str, typer.Option("--resolution", "-r", help="1, 5, 15, 60, D ...")],
-    from_: Annotated[str, typer.Option("--from", help="First trading date, YYYY-MM-DD.")],
-    to: Annotated[str, typer.Option("--to", help="Last trading date (inclusive), YYYY-MM-DD.")],
+    from_: Annotated[
+        str | None,
+        typer.Option("--from", help="First trading date, YYYY-MM-DD (default: the first stored)."),
+    ] = None,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            "--to", help="Last trading date (inclusive), YYYY-MM-DD (default: the last stored)."
+        ),
+    ] = None,
     mode: Annotated[
-        str, typer.Option("--mode", help="intraday (square off daily) or positional.")
-    ] = "intraday",
+        str,
+        typer.Option(
+            "--mode", help="positional (positions carry overnight) or intraday (square off daily)."
+        ),
+    ] = RUN_DEFAULTS.mode,
     param: Annotated[
         list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE strategy parameter.")
     ] = None,
     capital: Annotated[float, typer.Option("--capital", help="Starting capital in rupees.")] = (
-        100_000.0
+        RUN_DEFAULTS.capital
     ),
     quantity: Annotated[
         int | None, typer.Option("--quantity", help="Fixed quantity per entry (else sized).")
@@ -366,16 +402,24 @@ def run_command(
     ] = False,
     slippage_ticks: Annotated[
         float, typer.Option("--slippage-ticks", help="Adverse slippage per fill, in ticks.")
-    ] = 0.0,
+    ] = RUN_DEFAULTS.slippage_ticks,
     slippage_bps: Annotated[
         float, typer.Option("--slippage-bps", help="Adverse slippage per fill, in basis points.")
-    ] = 0.0,
+    ] = RUN_DEFAULTS.slippage_bps,
     entry_window: Annotated[
         str, typer.Option("--entry-window", help="Intraday entries only inside HH:MM-HH:MM IST.")
-    ] = "09:20-14:30",
+    ] = RUN_DEFAULTS.entry_window_text,
     square_off: Annotated[
         str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
-    ] = "15:15",
+    ] = RUN_DEFAULTS.square_off_text,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Refuse a range that reaches outside the stored candles (default: warn and run "
+            "on the stored part).",
+        ),
+    ] = False,
     as_json: Annotated[
         bool,
         typer.Option(
@@ -390,6 +434,7 @@ def run_command(
     from fyerstrade.backtest.journal import save_stored_run, stored_from_result
     from fyerstrade.cli import settings
     from fyerstrade.reporting.metrics import compute_metrics
+    from fyerstrade.reporting.refusals import refusal_line
     from fyerstrade.strategies.base import parse_param_pairs, validate_params
     from fyerstrade.strategies.registry import get_strategy
 
@@ -398,7 +443,10 @@ def run_command(
     cls = get_strategy(strategy, cfg)
     params = validate_params(cls, parse_param_pairs(param or []))
     res = parse_resolution(resolution)
-    start, end = parse_date(from_, "--from"), parse_date(to, "--to")
+    symbols = list(dict.fromkeys(s.strip() for s in symbol if s.strip()))
+    if not symbols:
+        raise InputError("give at least one --symbol, e.g. --symbol NSE:SBIN-EQ")
+    start, end = _dates(cfg, symbols, res, from_, to)
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     run_mode = parse_mode(mode)
@@ -410,9 +458,6 @@ def run_command(
         raise InputError(f"--quantity must be positive, got {quantity}")
     if slippage_ticks < 0 or slippage_bps < 0:
         raise InputError("--slippage-ticks and --slippage-bps must not be negative")
-    symbols = list(dict.fromkeys(s.strip() for s in symbol if s.strip()))
-    if not symbols:
-        raise InputError("give at least one --symbol, e.g. --symbol NSE:SBIN-EQ")
 
     config = BacktestConfig(
         strategy=cls.name,
@@ -431,8 +476,10 @@ def run_command(
         entry_end=entry_end,
         square_off=square,
     )
+    config.validate()
+    loaded = _load_checked(cfg, config, strict=strict)
     with _progress() as progress:
-        result = run_backtest(config, cfg, progress=progress)
+        result = run_backtest(config, cfg, progress=progress, loaded=loaded)
     metrics = compute_metrics(
         result.trades,
         result.equity_ts,
@@ -446,6 +493,9 @@ def run_command(
     del result  # the bars and per-bar lists of the run are not needed any more
     with _trading(cfg) as conn:
         run_id = save_stored_run(conn, saved)
+    refused = refusal_line(used_facts(saved).get("refused_orders", {}))
+    if refused:
+        typer.echo(f"note: {refused}", err=True)
     if as_json:
         _echo_json(run_json(saved))
         return
@@ -453,10 +503,73 @@ def run_command(
     _print_header(console, saved)
     _print_metrics(console, saved)
     console.print(_trade_summary(saved.trades))
+    if refused:
+        console.print(refused)
     console.print(
         f"saved as {run_id}: `fyerstrade backtest show {run_id} --trades`, "
         f"`fyerstrade backtest report {run_id} --html report.html`"
     )
+
+
+def _dates(
+    settings: Settings, symbols: list[str], res: Resolution, from_: str | None, to: str | None
+) -> tuple[date, date]:
+    """``--from``/``--to``, each defaulting to the first/last date the store holds (said on
+    stderr, so the period is never a surprise)."""
+    start = parse_date(from_, "--from") if from_ is not None else None
+    end = parse_date(to, "--to") if to is not None else None
+    if start is not None and end is not None:
+        return start, end
+    from fyerstrade.data.bars import stored_span
+    from fyerstrade.store.db import open_historical
+
+    conn = open_historical(settings)
+    try:
+        span = stored_span(conn, symbols, res)
+    finally:
+        conn.close()
+    if span is None:
+        raise InputError(
+            f"no {resolution_label(res)} candles (or finer ones) stored for "
+            f"{', '.join(symbols)} to take the dates from; give --from and --to, or fetch with "
+            f"`fyerstrade data fetch --symbol {symbols[0]} --resolution {res.value}`"
+        )
+    start, end = start or span[0], end or span[1]
+    typer.echo(f"note: period {start} → {end} (the stored range fills what was not given)",
+               err=True)  # fmt: skip
+    return start, end
+
+
+def _load_checked(settings: Settings, config: BacktestConfig, *, strict: bool) -> LoadedBars:
+    """The run's bars, after saying (stderr) what the user must know before it runs: indices
+    that cannot be traded, bars built from a finer resolution, a range reaching outside the
+    stored data (an error with ``--strict``)."""
+    from fyerstrade.data.bars import is_index, load_bars
+    from fyerstrade.store.db import open_historical
+
+    conn = open_historical(settings)
+    try:
+        loaded = load_bars(conn, config.symbols, config.resolution, config.start, config.end)
+    finally:
+        conn.close()
+    indices = [s for s, ins in loaded.instruments.items() if is_index(ins)]
+    if indices and len(indices) == len(loaded.instruments):
+        raise InputError(
+            f"{', '.join(indices)} {'is an index' if len(indices) == 1 else 'are indices'} and "
+            "cannot be traded; add a tradable symbol (a stock or a future) — an index can run "
+            "alongside as a signal"
+        )
+    for s in indices:
+        typer.echo(f"note: {s} is an index: the strategy can read it, orders on it are refused",
+                   err=True)  # fmt: skip
+    built = loaded.source_text()
+    if built:
+        typer.echo(f"note: {resolution_label(config.resolution)} bars {built}", err=True)
+    if loaded.outside:
+        if strict:
+            raise InputError(f"{loaded.outside_message()} (--strict)")
+        typer.echo(f"warning: {loaded.outside_message()}", err=True)
+    return loaded
 
 
 @contextmanager

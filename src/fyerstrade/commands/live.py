@@ -34,7 +34,7 @@ _IST = ZoneInfo("Asia/Kolkata")
 
 CONFIG_HEADER = """\
 # fyerstrade live paper-trading config (`fyerstrade live config --check` validates it).
-# strategy/params: a registered strategy and its parameters (`fyerstrade backtest --help`).
+# strategy/params: a registered strategy and its parameters (`fyerstrade backtest strategies`).
 # symbols: Fyers symbols (EXCHANGE:NAME). resolution: minutes per strategy bar (1 to 240).
 # mode: intraday (squared off at square_off) or positional. quantity: null sizes by free margin.
 # entry_start/entry_end/square_off: IST times "HH:MM". risk.max_daily_loss (rupees) squares off

@@ -17,20 +17,23 @@ from typing import Any
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.strategies.base import Strategy, validate_params
+from fyerstrade.trading.defaults import MODES, RUN_DEFAULTS
 
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
-MODES = ("positional", "intraday")
-#: Resolutions offered for backtests, finest first.
-RESOLUTIONS = (
-    Resolution.M1,
-    Resolution.M3,
-    Resolution.M5,
-    Resolution.M15,
-    Resolution.M30,
-    Resolution.M60,
-    Resolution.D,
-)
+#: Resolutions offered for backtests, finest first (each read, or built from finer stored bars).
+RESOLUTIONS = tuple(Resolution)
+
+
+def is_index_symbol(symbol: str) -> bool:
+    """Fyers names every index ``…-INDEX`` (NSE:NIFTY50-INDEX); an index cannot be traded."""
+    return symbol.upper().endswith("-INDEX")
+
+
+def default_symbols(stored: list[str]) -> list[str]:
+    """The symbol the form starts with: the first tradable one (never an index)."""
+    tradable = [s for s in stored if not is_index_symbol(s)]
+    return tradable[:1] or stored[:1]
 
 
 def resolution_label(r: Resolution) -> str:
@@ -58,15 +61,15 @@ class BacktestRequest:
     resolution: Resolution
     start: date | None
     end: date | None
-    mode: str = "positional"
-    capital: float = 100_000.0
-    quantity: int | None = None
-    costs: bool = True
-    slippage_ticks: float = 0.0
-    slippage_bps: float = 0.0
-    entry_start: time = time(9, 20)
-    entry_end: time = time(14, 30)
-    square_off: time = time(15, 15)
+    mode: str = RUN_DEFAULTS.mode
+    capital: float = RUN_DEFAULTS.capital
+    quantity: int | None = RUN_DEFAULTS.quantity
+    costs: bool = RUN_DEFAULTS.costs
+    slippage_ticks: float = RUN_DEFAULTS.slippage_ticks
+    slippage_bps: float = RUN_DEFAULTS.slippage_bps
+    entry_start: time = RUN_DEFAULTS.entry_start
+    entry_end: time = RUN_DEFAULTS.entry_end
+    square_off: time = RUN_DEFAULTS.square_off
     available: tuple[date, date] | None = field(default=None)
 
 
@@ -88,17 +91,27 @@ def validate(
     problems += [FormProblem("params", m) for m in messages]
     if not req.symbols:
         problems.append(FormProblem("symbols", "pick at least one symbol"))
+    elif all(is_index_symbol(s) for s in req.symbols):
+        problems.append(
+            FormProblem(
+                "symbols",
+                f"{', '.join(req.symbols)}: an index cannot be traded; add a stock or a future "
+                "(an index can run alongside as a signal)",
+            )
+        )
     if req.start is None or req.end is None:
         problems.append(FormProblem("dates", "pick a start and an end date"))
     elif req.end < req.start:
         problems.append(
             FormProblem("dates", f"the end date {req.end} is before the start date {req.start}")
         )
-    elif req.available is not None and (req.start > req.available[1] or req.end < req.available[0]):
+    elif req.available is not None and (req.start < req.available[0] or req.end > req.available[1]):
         lo, hi = req.available
         problems.append(
             FormProblem(
-                "dates", f"no stored candles between {req.start} and {req.end}; stored: {lo}–{hi}"
+                "dates",
+                f"{req.start} → {req.end} reaches outside the stored candles ({lo} → {hi}); "
+                "pick dates inside it, or use the stored range",
             )
         )
     if req.mode not in MODES:

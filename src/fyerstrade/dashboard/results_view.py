@@ -20,6 +20,7 @@ from fyerstrade.domain import RoundTrip
 from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
 from fyerstrade.reporting.html import format_metric, metric_label
 from fyerstrade.reporting.metrics import drawdown_series
+from fyerstrade.reporting.refusals import refusal_line
 from fyerstrade.store.candles import CandleArrays
 
 #: The metric cards, in order (the full table is below them).
@@ -51,6 +52,17 @@ class ResultView:
     equity: npt.NDArray[np.float64]
     bars: Mapping[str, CandleArrays] = field(default_factory=dict)
     indicators: Mapping[str, Mapping[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
+    #: what the trader must know about the run (refused orders, a shortened period), shown first
+    notes: Sequence[str] = ()
+
+
+def run_notes(used: Mapping[str, Any]) -> list[str]:
+    """The notes of a run from what it really used (``StoredRun.config["used"]``)."""
+    notes = [str(n) for n in used.get("notes", [])]
+    refused = refusal_line(used.get("refused_orders", {}))
+    if refused:
+        notes.append(refused)
+    return notes
 
 
 def _ist(ts: pd.Series) -> pd.Series:
@@ -125,6 +137,8 @@ def metrics_table(metrics: Mapping[str, Any]) -> pd.DataFrame:
 
 def render(view: ResultView) -> None:
     """Draw the whole results section for one run."""
+    for note in view.notes:
+        st.warning(note)
     metric_cards(view.metrics)
     with st.expander("All metrics"):
         st.dataframe(metrics_table(view.metrics), hide_index=True, width="stretch")

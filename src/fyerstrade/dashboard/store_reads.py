@@ -20,9 +20,12 @@ import streamlit as st
 
 from fyerstrade.backtest.journal import RunSummary, StoredRun, list_runs, load_run
 from fyerstrade.config import Settings, load_settings
+from fyerstrade.data.bars import load_bars
 from fyerstrade.data.coverage import CoverageRow, coverage_report, missing_by_day
+from fyerstrade.data.resample import source_candidates
 from fyerstrade.domain import Instrument, Resolution
-from fyerstrade.store.candles import CandleArrays, CandleStats, candle_stats, load_candles
+from fyerstrade.errors import FyersTradeError
+from fyerstrade.store.candles import CandleArrays, CandleStats, candle_stats
 from fyerstrade.store.db import connect
 from fyerstrade.store.symbols import search_symbols, symbol_count
 
@@ -75,14 +78,40 @@ def stored_symbols(settings: Settings) -> list[str]:
     return sorted({s.symbol for s in series_stats(settings)})
 
 
+def buildable(settings: Settings, symbol: str) -> set[Resolution]:
+    """Every resolution ``symbol``'s bars can be read or built at from what is stored."""
+    have = {s.resolution for s in series_stats(settings) if s.symbol == symbol and s.count}
+    return {r for r in Resolution if source_candidates(r, have)}
+
+
+def sources(
+    settings: Settings, symbols: list[str], resolution: Resolution
+) -> dict[str, CandleStats]:
+    """Per symbol, the stored series ``resolution`` bars come from (itself, or the finer series
+    with the widest range that can build them); symbols with none are left out."""
+    by_symbol: dict[str, dict[Resolution, CandleStats]] = {}
+    for s in series_stats(settings):
+        if s.count:
+            by_symbol.setdefault(s.symbol, {})[s.resolution] = s
+    out: dict[str, CandleStats] = {}
+    for sym in symbols:
+        have = by_symbol.get(sym, {})
+        ranked = source_candidates(resolution, set(have))
+        if ranked:
+            best = max(ranked, key=lambda r: (have[r].last_ts - have[r].first_ts, r is resolution))
+            out[sym] = have[best]
+    return out
+
+
 def stored_range(settings: Settings, symbols: list[str], resolution: Resolution) -> tuple[int, int]:
     """The epoch-second span (first, last bar open) that every one of ``symbols`` has stored at
-    ``resolution``: the intersection of their ranges, or ``(0, 0)`` when one has none."""
-    by_key = {(s.symbol, s.resolution): s for s in series_stats(settings)}
+    ``resolution`` or can build it from: the intersection of their ranges, or ``(0, 0)`` when
+    one has none."""
+    found = sources(settings, symbols, resolution)
     first, last = 0, 2**62
     for sym in symbols:
-        st_ = by_key.get((sym, resolution))
-        if st_ is None or st_.count == 0:
+        st_ = found.get(sym)
+        if st_ is None:
             return (0, 0)
         first, last = max(first, st_.first_ts), min(last, st_.last_ts)
     return (first, last) if symbols and first <= last else (0, 0)
@@ -118,18 +147,22 @@ def missing_days(
 
 @st.cache_data(show_spinner=False, max_entries=32)
 def _candles(
-    path: str, version: Stamp, symbol: str, resolution: str, start_ts: int, end_ts: int
+    path: str, version: Stamp, symbol: str, resolution: str, start: date, end: date
 ) -> CandleArrays:
     with _open(path) as conn:
-        return load_candles(conn, symbol, Resolution(resolution), start_ts, end_ts)
+        try:
+            return load_bars(conn, [symbol], Resolution(resolution), start, end).bars[symbol]
+        except FyersTradeError:
+            return CandleArrays.empty()
 
 
 def candles(
-    settings: Settings, symbol: str, resolution: Resolution, start_ts: int, end_ts: int
+    settings: Settings, symbol: str, resolution: Resolution, start: date, end: date
 ) -> CandleArrays:
-    """Stored candles of one series between two bar open times (inclusive)."""
+    """One symbol's bars from ``start`` to ``end`` (IST dates), through the bar loader: read,
+    or built from finer stored bars; empty when none."""
     p = settings.historical_db
-    return _candles(str(p), stamp(p), symbol, resolution.value, start_ts, end_ts)
+    return _candles(str(p), stamp(p), symbol, resolution.value, start, end)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

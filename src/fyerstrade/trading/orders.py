@@ -3,7 +3,7 @@
 :class:`OrderRules` answers "may this order be placed, and if not, why" with a reason a trader
 can act on; the engine records every refusal as a ``Rejection``. Checks, in order:
 
-1. the quantity is positive;
+1. the quantity is positive, and the symbol is not an index (an index is read, never traded);
 2. for F&O, the quantity is a multiple of the lot size in force that day;
 3. limit and stop prices are positive (they are rounded to the tick size by the engine);
 4. a CNC (delivery) order may not open a short position;
@@ -20,9 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fyerstrade.calendar import to_ist
-from fyerstrade.domain import Instrument, Order, ProductType, Side
+from fyerstrade.domain import Instrument, InstrumentKind, Order, ProductType, Side
+from fyerstrade.trading.defaults import RUN_DEFAULTS
 from fyerstrade.trading.enum_members import CNC, LIMIT, SELL, SIGN, STOP, STOP_LIMIT
 from fyerstrade.trading.session import SessionRules
+
+INDEX = InstrumentKind.INDEX
 
 
 def opening_quantity(position: int, side: Side, quantity: int) -> int:
@@ -36,7 +39,7 @@ def opening_quantity(position: int, side: Side, quantity: int) -> int:
 @dataclass(frozen=True)
 class OrderRules:
     session: SessionRules = field(default_factory=SessionRules)
-    intraday_leverage: float = 5.0
+    intraday_leverage: float = RUN_DEFAULTS.intraday_leverage
 
     leverages: dict[ProductType, float] = field(init=False, repr=False, compare=False)
 
@@ -53,6 +56,8 @@ class OrderRules:
         """Checks 1–5 (everything but money); None when the order passes."""
         if order.quantity <= 0:
             return f"quantity must be positive, got {order.quantity}"
+        if instrument.kind is INDEX or instrument.symbol.endswith("-INDEX"):
+            return f"{instrument.symbol} is an index and cannot be traded; trade its futures"
         lot = instrument.lot_size
         if lot > 1 and order.quantity % lot and instrument.is_derivative:
             day = to_ist(now).date().isoformat()

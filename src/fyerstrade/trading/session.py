@@ -18,19 +18,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import time
-from typing import Literal
 
 import numpy as np
 
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET
+from fyerstrade.trading.defaults import RUN_DEFAULTS, Mode
 
 DAY = DAY_SECONDS
 
-DEFAULT_ENTRY_START = time(9, 20)
-DEFAULT_ENTRY_END = time(14, 30)
-DEFAULT_SQUARE_OFF = time(15, 15)
-
-Mode = Literal["intraday", "positional"]
+DEFAULT_ENTRY_START = RUN_DEFAULTS.entry_start
+DEFAULT_ENTRY_END = RUN_DEFAULTS.entry_end
+DEFAULT_SQUARE_OFF = RUN_DEFAULTS.square_off
 
 
 def seconds_of_day(t: time) -> int:
@@ -49,7 +47,7 @@ def ist_day_number(ts: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True, slots=True)
 class SessionRules:
-    mode: Mode = "positional"
+    mode: Mode = RUN_DEFAULTS.mode
     entry_start: time = DEFAULT_ENTRY_START
     entry_end: time = DEFAULT_ENTRY_END
     square_off: time = DEFAULT_SQUARE_OFF

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -21,19 +21,22 @@ from fyerstrade.calendar import ist_date
 from fyerstrade.config import Settings
 from fyerstrade.dashboard import store_reads
 from fyerstrade.dashboard.backtest_form import (
-    MODES,
     RESOLUTIONS,
     BacktestRequest,
     FormProblem,
+    default_symbols,
+    is_index_symbol,
     resolution_label,
     validate,
 )
 from fyerstrade.dashboard.param_inputs import param_inputs
+from fyerstrade.data.bars import resolution_label as bar_label
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.registry import available_strategies, load_errors
+from fyerstrade.trading.defaults import MODES, RUN_DEFAULTS
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestResult
@@ -49,12 +52,10 @@ DEFAULT_SPAN_DAYS = 183
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
-    have: dict[str, set[Resolution]] = {}
-    for s in store_reads.series_stats(settings):
-        have.setdefault(s.symbol, set()).add(s.resolution)
+    """Resolutions every picked symbol has stored or can build from finer stored bars."""
     common = set(RESOLUTIONS)
     for sym in symbols:
-        common &= have.get(sym, set())
+        common &= store_reads.buildable(settings, sym)
     return [r for r in RESOLUTIONS if r in common]
 
 
@@ -63,8 +64,57 @@ def _problems_box(problems: list[FormProblem]) -> None:
         st.error(f"{p.field.replace('_', ' ')}: {p.message}")
 
 
-def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> BacktestRequest | None:
-    """Draw the form; return the request when Run was clicked."""
+def _use_stored_range(lo: date, hi: date) -> None:
+    """The "use the stored range" button's action (runs before the next rerun draws the form)."""
+    st.session_state["bt-start"] = lo
+    st.session_state["bt-end"] = hi
+
+
+def _dates(settings: Settings, symbols: list[str], resolution: Resolution) -> tuple[
+    date | None, date | None, tuple[date, date] | None
+]:  # fmt: skip
+    """The date inputs, with what is stored (or buildable) for the picked symbols."""
+    first_ts, last_ts = store_reads.stored_range(settings, symbols, resolution)
+    d1, d2 = st.columns(2)
+    if not (first_ts and last_ts):
+        if symbols:
+            st.warning(
+                f"No {resolution_label(resolution)} candles (or finer ones to build them from) "
+                f"stored for all of {', '.join(symbols)}; fetch them on the Data page."
+            )
+        d1.date_input("Start", value=None, key="bt-start-none", disabled=True)
+        d2.date_input("End", value=None, key="bt-end-none", disabled=True)
+        return None, None, None
+    lo, hi = ist_date(first_ts), ist_date(last_ts)
+    built = {s.resolution for s in store_reads.sources(settings, symbols, resolution).values()} - {
+        resolution
+    }
+    finer = ", ".join(bar_label(r) for r in sorted(built, key=lambda r: r.seconds))
+    source = f" (built from {finer} bars)" if built else ""
+    st.caption(f"Stored {resolution_label(resolution)} candles: {lo} → {hi}{source}")
+    if "bt-start" not in st.session_state:
+        st.session_state["bt-start"] = max(lo, hi - timedelta(days=DEFAULT_SPAN_DAYS))
+    if "bt-end" not in st.session_state:
+        st.session_state["bt-end"] = hi
+    start = d1.date_input("Start", key="bt-start")
+    end = d2.date_input("End", key="bt-end")
+    start = start if isinstance(start, date) else None
+    end = end if isinstance(end, date) else None
+    if start is not None and end is not None and (start < lo or end > hi):
+        st.button(
+            f"Use the stored range {lo} → {hi}",
+            key="bt-use-stored",
+            on_click=_use_stored_range,
+            args=(lo, hi),
+        )
+    return start, end, (lo, hi)
+
+
+def _form(
+    settings: Settings, strategies: dict[str, type[Strategy]]
+) -> tuple[BacktestRequest, type[Strategy]] | None:
+    """Draw the form; return the request when Run was clicked (Run is disabled, with the
+    reasons shown, while the form has problems)."""
     names = sorted(strategies)
     first = names.index(DEFAULT_STRATEGY) if DEFAULT_STRATEGY in names else 0
     name = st.selectbox("Strategy", names, index=first, key="bt-strategy")
@@ -77,42 +127,27 @@ def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> Backtest
     stored = store_reads.stored_symbols(settings)
     c1, c2 = st.columns([3, 1])
     symbols: list[str] = c1.multiselect(
-        "Symbols (type to search)", stored, default=stored[:1], key="bt-symbols"
+        "Symbols (type to search)", stored, default=default_symbols(stored), key="bt-symbols"
     )
+    indices = [s for s in symbols if is_index_symbol(s)]
+    if indices and len(indices) < len(symbols):
+        st.info(
+            f"{', '.join(indices)}: an index cannot be traded; the strategy can read its bars, "
+            "orders on it are refused."
+        )
     resolutions = _resolutions_for(settings, symbols) if symbols else list(RESOLUTIONS)
     resolution: Resolution = c2.selectbox(
         "Resolution", resolutions or list(RESOLUTIONS), format_func=resolution_label,
         key="bt-resolution",
     )  # fmt: skip
-
-    first_ts, last_ts = store_reads.stored_range(settings, symbols, resolution)
-    available: tuple[date, date] | None = None
-    if first_ts and last_ts:
-        available = (ist_date(first_ts), ist_date(last_ts))
-        lo, hi = available
-        st.caption(f"Stored {resolution_label(resolution)} candles: {lo} → {hi}")
-    elif symbols:
-        st.warning(
-            f"No {resolution_label(resolution)} candles stored for all of "
-            f"{', '.join(symbols)}; fetch them on the Data page."
-        )
-    d1, d2 = st.columns(2)
-    start: date | None
-    end: date | None
-    if available is not None:
-        lo, hi = available
-        default_start = max(lo, hi - timedelta(days=DEFAULT_SPAN_DAYS))
-        start = d1.date_input(
-            "Start", value=default_start, min_value=lo, max_value=hi, key="bt-start"
-        )
-        end = d2.date_input("End", value=hi, min_value=lo, max_value=hi, key="bt-end")
-    else:
-        start = d1.date_input("Start", value=None, key="bt-start-none", disabled=True)
-        end = d2.date_input("End", value=None, key="bt-end-none", disabled=True)
+    start, end, available = _dates(settings, symbols, resolution)
 
     m1, m2, m3, m4 = st.columns(4)
-    mode = m1.radio("Mode", MODES, horizontal=True, key="bt-mode")
-    entry_start, entry_end, square_off = time(9, 20), time(14, 30), time(15, 15)
+    mode = m1.radio(
+        "Mode", MODES, index=MODES.index(RUN_DEFAULTS.mode), horizontal=True, key="bt-mode"
+    )
+    entry_start, entry_end = RUN_DEFAULTS.entry_start, RUN_DEFAULTS.entry_end
+    square_off = RUN_DEFAULTS.square_off
     if mode == "intraday":
         entry_start = m2.time_input("Entries from", value=entry_start, key="bt-entry-start")
         entry_end = m3.time_input("Entries until", value=entry_end, key="bt-entry-end")
@@ -120,7 +155,7 @@ def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> Backtest
 
     s1, s2, s3 = st.columns(3)
     capital = s1.number_input(
-        "Capital (₹)", value=100_000.0, step=10_000.0, min_value=0.0, key="bt-capital"
+        "Capital (₹)", value=RUN_DEFAULTS.capital, step=10_000.0, min_value=0.0, key="bt-capital"
     )
     sizing = s2.radio(
         "Position size", ("by capital", "fixed quantity"), horizontal=True, key="bt-sizing"
@@ -129,30 +164,37 @@ def _form(settings: Settings, strategies: dict[str, type[Strategy]]) -> Backtest
     if sizing == "fixed quantity":
         quantity = int(s3.number_input("Quantity", value=1, step=1, key="bt-quantity"))
     k1, k2, k3 = st.columns(3)
-    costs = k1.checkbox("Indian trading costs", value=True, key="bt-costs")
-    slip_ticks = k2.number_input("Slippage (ticks)", value=0.0, step=0.5, key="bt-slip-ticks")
-    slip_bps = k3.number_input("Slippage (bps)", value=0.0, step=1.0, key="bt-slip-bps")
-
-    if not st.button("Run backtest", type="primary", key="bt-run"):
-        return None
-    return BacktestRequest(
+    costs = k1.checkbox("Indian trading costs", value=RUN_DEFAULTS.costs, key="bt-costs")
+    slip_ticks = k2.number_input(
+        "Slippage (ticks)", value=RUN_DEFAULTS.slippage_ticks, step=0.5, key="bt-slip-ticks"
+    )
+    slip_bps = k3.number_input(
+        "Slippage (bps)", value=RUN_DEFAULTS.slippage_bps, step=1.0, key="bt-slip-bps"
+    )
+    req = BacktestRequest(
         strategy=name,
         params=raw,
         symbols=symbols,
         resolution=resolution,
-        start=start if isinstance(start, date) else None,
-        end=end if isinstance(end, date) else None,
+        start=start,
+        end=end,
         mode=str(mode),
         capital=float(capital),
         quantity=quantity,
         costs=bool(costs),
         slippage_ticks=float(slip_ticks),
         slippage_bps=float(slip_bps),
-        entry_start=entry_start or time(9, 20),
-        entry_end=entry_end or time(14, 30),
-        square_off=square_off or time(15, 15),
+        entry_start=entry_start or RUN_DEFAULTS.entry_start,
+        entry_end=entry_end or RUN_DEFAULTS.entry_end,
+        square_off=square_off or RUN_DEFAULTS.square_off,
         available=available,
     )
+    _, problems = validate(req, cls)
+    clicked = st.button("Run backtest", type="primary", key="bt-run", disabled=bool(problems))
+    _problems_box(problems)
+    if not clicked:
+        return None
+    return req, cls
 
 
 def run_and_save(
@@ -209,7 +251,8 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         st.session_state.pop(RESULT_KEY, None)
         return
     bar.empty()
-    from fyerstrade.dashboard.results_view import ResultView
+    from fyerstrade.backtest.journal import run_facts
+    from fyerstrade.dashboard.results_view import ResultView, run_notes
 
     st.session_state[RESULT_KEY] = ResultView(
         key=f"bt-{run_id}",
@@ -220,6 +263,7 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         equity=result.equity,
         bars=result.bars,
         indicators=result.indicators,
+        notes=run_notes(run_facts(result)),
     )
     st.success(
         f"Run {run_id} saved: {len(result.trades)} trades over {result.bars_processed:,} bars "
@@ -245,9 +289,9 @@ def render_page() -> None:
         )
         return
     with st.container(border=True):
-        req = _form(settings, strategies)
-        if req is not None:
-            _run(settings, req, strategies[req.strategy])
+        asked = _form(settings, strategies)
+        if asked is not None:
+            _run(settings, *asked)
     view = st.session_state.get(RESULT_KEY)
     if view is not None:
         from fyerstrade.dashboard.results_view import ResultView, render

@@ -15,10 +15,9 @@ import pandas as pd
 import streamlit as st
 
 from fyerstrade.backtest.journal import RunSummary, StoredRun, delete_run
-from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.dashboard import store_reads
-from fyerstrade.dashboard.results_view import ResultView, render
+from fyerstrade.dashboard.results_view import ResultView, render, run_notes
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.reporting.charts import comparison_figure
@@ -94,16 +93,15 @@ def comparison_frame(runs: list[StoredRun]) -> pd.DataFrame:
 
 
 def _bars_for(settings: Settings, run: StoredRun) -> dict[str, Any]:
-    """The run's stored candles per symbol (for its price charts), empty when gone."""
-    start = ist_epoch(run.start)
-    end = ist_epoch(run.end) + 86_399
+    """The run's candles per symbol (for its price charts) through the bar loader; empty when
+    gone."""
     out: dict[str, Any] = {}
     try:
         resolution = Resolution(run.resolution)
     except ValueError:
         return out
     for symbol in run.symbols:
-        out[symbol] = store_reads.candles(settings, symbol, resolution, start, end)
+        out[symbol] = store_reads.candles(settings, symbol, resolution, run.start, run.end)
     return out
 
 
@@ -192,6 +190,7 @@ def render_page() -> None:
                     equity_ts=run.equity_ts,
                     equity=run.equity,
                     bars=_bars_for(settings, run),
+                    notes=run_notes(run.config.get("used") or {}),
                 )
             )
     _delete_section(settings, runs)
