@@ -156,7 +156,9 @@ def test_refused_orders_are_said_on_the_page(candle_store: Settings) -> None:
     at.button(key="bt-run").click().run()
     assert not at.exception, at.exception
     notes = [w.value for w in at.warning]
-    assert any(re.fullmatch(r"\d+ orders? refused: not enough free margin", n) for n in notes), notes
+    assert any(re.fullmatch(r"\d+ orders? refused: not enough free margin", n) for n in notes), (
+        notes
+    )
 
 
 def test_a_coarser_resolution_is_offered_and_built(candle_store: Settings) -> None:
