@@ -51,7 +51,9 @@ def test_every_mistake_is_named_by_field() -> None:
 def test_dates_outside_the_store_and_intraday_rules() -> None:
     _, problems = validate(_req(start=date(2025, 1, 1), end=date(2025, 2, 1)), SmaCrossover)
     assert [p.field for p in problems] == ["dates"]
-    assert "stored: 2026-09-01–2026-11-20" in problems[0].message
+    assert "reaches outside the stored candles (2026-09-01 → 2026-11-20)" in problems[0].message
+    _, problems = validate(_req(start=date(2026, 8, 1), end=date(2026, 10, 1)), SmaCrossover)
+    assert [p.field for p in problems] == ["dates"]  # partly outside is outside too
     _, problems = validate(
         _req(mode="intraday", resolution=Resolution.D, square_off=time(15, 45)), SmaCrossover
     )
