@@ -35,6 +35,8 @@ COMMAND_MODULES = (
     "auth",
     "data",
     "backtest",
+    "strategy",
+    "calendar",
     "optimize",
     "live",
     "sim",

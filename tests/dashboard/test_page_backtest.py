@@ -211,4 +211,5 @@ def test_a_strategy_that_raises_is_one_message(
     assert not at.exception, at.exception
     errors = _errors(at)
     assert len(errors) == 1 and "explodes" in errors[0] and "boom" in errors[0]
+    assert "explodes.py:10 (raise ZeroDivisionError" in errors[0]  # its file and line
     assert not at.metric

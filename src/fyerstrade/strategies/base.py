@@ -113,6 +113,9 @@ class Strategy:
     name: ClassVar[str] = ""
     params: ClassVar[tuple[Param, ...]] = ()
     description: ClassVar[str] = ""
+    #: how indicators are drawn: "overlay" (over the price), "panel" (own panel), "none"; an
+    #: indicator not listed is placed by :func:`fyerstrade.reporting.plots.plot_kinds`
+    plots: ClassVar[Mapping[str, str]] = {}
 
     def __init__(self, **params: Any) -> None:
         values = validate_params(type(self), params)

@@ -17,6 +17,7 @@ from pathlib import Path
 from fyerstrade.config import Settings
 from fyerstrade.errors import UnknownStrategyError
 from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.location import error_location
 from fyerstrade.strategies.opening_price_crossover import OpeningPriceCrossover
 from fyerstrade.strategies.sma_crossover import SmaCrossover
 
@@ -63,7 +64,9 @@ def _user_strategies(folder: Path, taken: set[str]) -> tuple[dict[str, type[Stra
         try:
             classes = _load_file(path)
         except Exception as exc:  # a user file may raise anything on import
-            errors.append(f"{path.name}: {type(exc).__name__}: {exc}")
+            where = error_location(exc)
+            at = f" at {where}" if where and not isinstance(exc, SyntaxError) else ""
+            errors.append(f"{path.name}: {type(exc).__name__}: {exc}{at}")
             continue
         if not classes:
             errors.append(f"{path.name}: defines no Strategy subclass with a name")

@@ -17,8 +17,16 @@ Conventions (the README's "Backtest assumptions" repeats them):
   delivery sell of an ISIN (the symbol if the ISIN is unknown) on each IST date; the model
   remembers what it charged, so use one model per run (or call ``reset()``).
 - Amounts are not rounded to the rupee (contract notes round STT; how Fyers rounds is UNVERIFIED).
-- The product passed in is the product charged: Fyers reclassifies a same-day delivery buy and sell
-  as intraday, and an engine that wants that passes ``ProductType.INTRADAY``.
+- Same-day CNC: Fyers (like every Indian broker's contract note) treats a delivery (CNC) buy and
+  sell of the same stock on the same IST day as intraday: the matched quantity pays intraday
+  brokerage, STT (sell side only), stamp duty and no DP charge (``nse-market.md`` §5.1). The
+  model keeps each day's unmatched CNC buys and sells per stock (first in, first out); an order
+  that matches earlier ones is charged intraday for the matched part, and its charges carry a
+  credit reversing the delivery charges of the earlier orders' matched part (their intraday
+  charges take their place). So a fill's lines can be negative, while a round trip's total is
+  exactly what the contract note says. The DP charge of the day is refunded when every delivery
+  sell of the stock that day turned out intraday. A split order (partly matched) pays the two
+  parts' brokerage separately, each with its own cap.
 - Fyers' auto square-off fee (``admin_square_off_charge()``) is not part of any fill's cost; an
   engine that models Fyers squaring off a position (rather than the strategy's own square-off
   before 15:15) adds it explicitly. Likewise ``exercise_stt()`` for options held to expiry.
@@ -27,8 +35,9 @@ Conventions (the README's "Backtest assumptions" repeats them):
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections import deque
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
@@ -112,6 +121,14 @@ class Charges:
         """Sum two orders' charges line by line (e.g. a round trip's buy and sell)."""
         return Charges(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
 
+    def __sub__(self, other: Charges) -> Charges:
+        """Line by line difference (a credit reversing charges booked earlier)."""
+        return Charges(*(getattr(self, f.name) - getattr(other, f.name) for f in fields(self)))
+
+    def scaled(self, factor: float) -> Charges:
+        """Every line times ``factor`` (the part of an order's charges a quantity carries)."""
+        return Charges(*(getattr(self, f.name) * factor for f in fields(self)))
+
     def to_dict(self) -> dict[str, float]:
         """Each line plus ``total``, for journals and reports."""
         out = {f.name: float(getattr(self, f.name)) for f in fields(self)}
@@ -178,6 +195,30 @@ class ZeroCostModel:
 _Key = tuple[CostSegment, Component, Side]
 
 
+@dataclass(slots=True)
+class _Lot:
+    """The still unmatched part (``open``) of a CNC order charged at delivery rates."""
+
+    side: Side
+    quantity: int
+    price: float
+    charges: Charges  # what the order's delivery part was charged (for ``quantity``)
+    open: int = -1
+
+    def __post_init__(self) -> None:
+        if self.open < 0:
+            self.open = self.quantity
+
+
+@dataclass(slots=True)
+class _CncDay:
+    """One stock's CNC orders on one IST day, as far as they are still unmatched."""
+
+    buys: deque[_Lot] = field(default_factory=deque)
+    sells: deque[_Lot] = field(default_factory=deque)
+    dp_paid: float = 0.0  # the DP charge a delivery sell paid today (refunded if all matched)
+
+
 class _Timeline:
     """The rows of one (segment, component, side), searchable by IST epoch day."""
 
@@ -217,10 +258,13 @@ class FyersCostModel:
         self.gst_base = gst_base
         self.gst_rate = gst_rate
         self._dp_paid: set[tuple[str, int]] = set()
+        self._cnc_days: dict[tuple[str, int], _CncDay] = {}
 
     def reset(self) -> None:
-        """Forget which (ISIN, day) pairs already paid the DP charge (start of a new run)."""
+        """Forget which (ISIN, day) pairs already paid the DP charge and the day's unmatched CNC
+        orders (start of a new run)."""
         self._dp_paid.clear()
+        self._cnc_days.clear()
 
     def fill_costs(
         self,
@@ -259,6 +303,65 @@ class FyersCostModel:
                 "add its rows to the table"
             )
         day = (ts + _IST_OFFSET) // _DAY
+        if product is ProductType.CNC and segment is CostSegment.EQUITY_DELIVERY:
+            return self._cnc(instrument, side, quantity, price, day)
+        return self._order(instrument, segment, side, quantity, price, day)
+
+    def _cnc(
+        self, instrument: Instrument, side: Side, quantity: int, price: float, day: int
+    ) -> Charges:
+        """A CNC order: intraday for what matches the day's earlier opposite CNC orders (with a
+        credit reversing their delivery charges on that part), delivery for the rest."""
+        if CostSegment.EQUITY_INTRADAY not in self._segments:
+            return self._order(instrument, CostSegment.EQUITY_DELIVERY, side, quantity, price, day)
+        key = (instrument.isin or instrument.symbol, day)
+        book = self._cnc_days.get(key)
+        if book is None:
+            book = self._cnc_days[key] = _CncDay()
+        opposite = book.sells if side is Side.BUY else book.buys
+        out = Charges()
+        matched = 0
+        while opposite and matched < quantity:
+            lot = opposite[0]
+            m = min(lot.open, quantity - matched)
+            booked = lot.charges.scaled(m / lot.quantity)
+            booked = replace(booked, dp=0.0)  # the DP charge is refunded per day, below
+            intraday = self._order(instrument, CostSegment.EQUITY_INTRADAY, lot.side, m,
+                                   lot.price, day)  # fmt: skip
+            out = out + intraday - booked
+            lot.open -= m
+            matched += m
+            if lot.open == 0:
+                opposite.popleft()
+        if matched:
+            out = out + self._order(
+                instrument, CostSegment.EQUITY_INTRADAY, side, matched, price, day
+            )
+        rest = quantity - matched
+        if rest:
+            delivery = self._order(instrument, CostSegment.EQUITY_DELIVERY, side, rest, price, day)
+            lot = _Lot(side, rest, price, delivery)
+            (book.buys if side is Side.BUY else book.sells).append(lot)
+            out = out + delivery
+            if delivery.dp > 0:
+                book.dp_paid = delivery.dp
+        if side is Side.BUY and matched and not book.sells and book.dp_paid:
+            # every delivery sell of the day matched a buy: nothing was delivered, no DP charge
+            out = out - Charges(dp=book.dp_paid)
+            self._dp_paid.discard(key)
+            book.dp_paid = 0.0
+        return out
+
+    def _order(
+        self,
+        instrument: Instrument,
+        segment: CostSegment,
+        side: Side,
+        quantity: int,
+        price: float,
+        day: int,
+    ) -> Charges:
+        """The charges of one order in ``segment`` (records the DP charge as paid)."""
         value = price * quantity
 
         def line(component: Component) -> float:

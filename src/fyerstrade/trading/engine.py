@@ -44,6 +44,7 @@ from fyerstrade.domain import (
 )
 from fyerstrade.errors import InputError, StrategyError
 from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.location import error_location
 from fyerstrade.trading.bars import LookAheadError
 from fyerstrade.trading.broker import Broker
 from fyerstrade.trading.clock import Clock, SimulatedClock
@@ -505,4 +506,6 @@ class TradingEngine:
                 at = to_ist(int(st.arrays.ts[i])).strftime("%Y-%m-%d %H:%M")
                 parts.append(f"at bar {at} IST")
         kind = "look-ahead" if isinstance(exc, LookAheadError) else type(exc).__name__
-        return StrategyError(f"{' '.join(parts)}: {kind}: {exc}")
+        where_in_file = error_location(exc, type(self.strategy))
+        at = f" at {where_in_file}" if where_in_file else ""
+        return StrategyError(f"{' '.join(parts)}: {kind}: {exc}{at}")
