@@ -149,7 +149,7 @@ def test_coverage_end_is_the_last_listed_year(cal: NSECalendar) -> None:
 @pytest.fixture
 def warning_records() -> Iterator[list[logging.LogRecord]]:
     """Capture ``fyerstrade.calendar`` records directly (the fyerstrade logger may not
-    propagate) with the once-per-process flag reset."""
+    propagate), with the once-per-range memory reset."""
     records: list[logging.LogRecord] = []
 
     class Collect(logging.Handler):
@@ -159,13 +159,14 @@ def warning_records() -> Iterator[list[logging.LogRecord]]:
     handler = Collect(level=logging.WARNING)
     logger = logging.getLogger("fyerstrade.calendar")
     logger.addHandler(handler)
-    saved = cal_mod._AssumptionWarning.fired
-    cal_mod._AssumptionWarning.fired = False
+    saved = set(cal_mod._WARNED)
+    cal_mod._WARNED.clear()
     try:
         yield records
     finally:
         logger.removeHandler(handler)
-        cal_mod._AssumptionWarning.fired = saved
+        cal_mod._WARNED.clear()
+        cal_mod._WARNED.update(saved)
 
 
 def test_dates_past_coverage_raise(cal: NSECalendar) -> None:
@@ -191,6 +192,11 @@ def test_assume_weekdays_opens_weekdays_and_warns_once(
     assert cal.next_trading_day(date(2026, 12, 31)) == date(2027, 1, 1)
     assert len(cal.minute_bars(date(2028, 3, 1))) == 375
     NSECalendar(assume_weekdays=True).session(date(2027, 6, 1))
+    assert warning_records == []  # building a year says nothing (expiries look ahead)
+    # a range a user asked for that reaches 2027 is warned about, once
+    for _ in range(2):
+        cal_mod.warn_if_assumed(date(2026, 12, 1), date(2027, 1, 15), cal)
+    cal_mod.warn_if_assumed(date(2026, 6, 1), date(2026, 12, 1), cal)  # all published: nothing
     assert len(warning_records) == 1
     assert "2027" in warning_records[0].getMessage()
     assert "assuming" in warning_records[0].getMessage()

@@ -5,11 +5,19 @@ The holiday lists and regular/Muhurat hours come from ``pandas_market_calendars`
 :data:`SPECIAL_SESSIONS`, adds them (Saturday makeup sessions, DR drills with two segments, budget
 days, weekend Muhurat) and overrides the library for those dates.
 
+Your own holidays and sessions: ``nse_calendar.yaml`` in the data directory
+(:mod:`fyerstrade.calendar_file`) adds holidays and special sessions, and a year listed under its
+``years`` counts as published (its weekdays are sessions except the holidays listed), so the
+scheduler and backtests work in January before the library knows the year.
+:func:`get_calendar` reads it (and rereads it when it changes).
+
 Coverage guard: the library silently treats every weekday after its last holiday list as a
-normal session. :class:`NSECalendar` refuses any date after :attr:`NSECalendar.coverage_end`
-(31 December of the last year with a published list) with :class:`CalendarCoverageError`, unless
-it was built with ``assume_weekdays=True``; then such dates are plain Mon–Fri 09:15–15:30
-sessions and one warning is logged per process.
+normal session. :class:`NSECalendar` refuses any date in a year without a published list (after
+the library's last year and not in the user file) with :class:`CalendarCoverageError`, unless it
+was built with ``assume_weekdays=True``; then such dates are plain Mon–Fri 09:15–15:30 sessions.
+Building such a year says nothing by itself (the simulator and the symbol master look ahead for
+expiries); :meth:`NSECalendar.assumption_note` gives the warning for a range a user asked for,
+and :func:`warn_if_assumed` logs it.
 
 What is not modelled: pre-open and post-close sessions, and the changes announced from
 2026-08-03 (F&O continuous session to 15:40, the cash closing auction 15:15–15:35). Sessions from
@@ -27,10 +35,12 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -39,6 +49,9 @@ import numpy.typing as npt
 from fyerstrade.calendar_library import LibraryCalendar, LibrarySession
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
+
+if TYPE_CHECKING:
+    from fyerstrade.calendar_file import UserCalendar
 
 __all__ = [
     "IST",
@@ -52,9 +65,14 @@ __all__ = [
     "ist_date",
     "ist_epoch",
     "to_ist",
+    "user_calendar_path",
+    "warn_if_assumed",
 ]
 
 log = logging.getLogger("fyerstrade.calendar")
+
+#: your own holidays and special sessions, in the data directory (:mod:`fyerstrade.calendar_file`)
+USER_CALENDAR_FILE = "nse_calendar.yaml"
 
 IST = ZoneInfo("Asia/Kolkata")
 _DAY = DAY_SECONDS
@@ -205,27 +223,6 @@ def _frozen(a: Int64Array) -> Int64Array:
     return a
 
 
-class _AssumptionWarning:
-    """Logs the assume-weekdays warning once per process (tests may reset ``fired``)."""
-
-    fired = False
-    _lock = threading.Lock()
-
-    @classmethod
-    def emit(cls, year: int, coverage_end: date) -> None:
-        with cls._lock:
-            if cls.fired:
-                return
-            cls.fired = True
-        log.warning(
-            "NSE holiday list for %d is not in pandas_market_calendars (covers up to %s); "
-            "assuming every weekday is a 09:15-15:30 session, so holidays will look like "
-            "missing data",
-            year,
-            coverage_end.isoformat(),
-        )
-
-
 def _utc_seconds(col: object) -> Int64Array:
     """Epoch seconds of a tz-aware pandas datetime column (NaT -> -1)."""
     import pandas as pd
@@ -250,14 +247,27 @@ class NSECalendar:
     gives them: the F&O 15:40 close and the cash closing auction (15:15–15:35) are not modelled.
     """
 
-    def __init__(self, *, assume_weekdays: bool = False) -> None:
+    def __init__(self, *, assume_weekdays: bool = False, user_file: Path | None = None) -> None:
         # The library's answers come from the on-disk cache when it has them; the library (and
         # pandas) are imported only on a miss, never when this module is imported.
         self.assume_weekdays = assume_weekdays
         self._library = LibraryCalendar()
         coverage = self._library.coverage()
         self.coverage_start: date = coverage.start
-        self.coverage_end: date = coverage.end
+        #: the last day of the library's last published year
+        self.library_end: date = coverage.end
+        self.user: UserCalendar | None = None
+        if user_file is not None:
+            # pydantic and YAML only when there is a file to read
+            from fyerstrade.calendar_file import load_user_calendar
+
+            self.user = load_user_calendar(user_file, self.library_end.year)
+        published = set(self.user.years) if self.user is not None else set()
+        last = self.library_end.year
+        while last + 1 in published:
+            last += 1
+        #: the last day of the last year with a published holiday list (library or user file)
+        self.coverage_end: date = date(last, 12, 31)
         self._specials = {_day_number(s.date): _special_session(s) for s in SPECIAL_SESSIONS}
         self._years: dict[int, _Year] = {}
         self._lock = threading.Lock()
@@ -412,19 +422,42 @@ class NSECalendar:
                 y.bars.setdefault(resolution, bars)
         return bars
 
+    def is_published(self, year: int) -> bool:
+        """Whether ``year``'s holiday list is known (the library's, or the user file's)."""
+        if self.coverage_start.year <= year <= self.library_end.year:
+            return True
+        return self.user is not None and year in self.user.years
+
+    def assumption_note(self, start: date, end: date) -> str | None:
+        """The warning for a range reaching years without a published holiday list (None when
+        every year is published): what is assumed, and how to give the real list."""
+        missing = [y for y in range(start.year, end.year + 1) if not self.is_published(y)]
+        if not missing:
+            return None
+        years = ", ".join(str(y) for y in missing)
+        return (
+            f"the NSE holiday list for {years} is not published in the calendar library (it "
+            f"covers up to {self.library_end}) nor in {USER_CALENDAR_FILE}; assuming every "
+            "weekday is a 09:15-15:30 session, so holidays will look like missing data — add "
+            f"the list with `fyerstrade calendar init {missing[0]}`"
+        )
+
     def _year(self, year: int) -> _Year:
         y = self._years.get(year)
         if y is not None:
             return y
-        if year > self.coverage_end.year:
-            if not self.assume_weekdays:
-                raise CalendarCoverageError(
-                    f"the NSE holiday list for {year} is not published in the calendar library "
-                    f"yet (pandas_market_calendars covers up to {self.coverage_end}); upgrade it "
-                    "when NSE publishes the list, or pass --assume-weekdays to treat every "
-                    "weekday as a 09:15-15:30 session"
-                )
-            _AssumptionWarning.emit(year, self.coverage_end)
+        if (
+            year > self.library_end.year
+            and not self.is_published(year)
+            and not self.assume_weekdays
+        ):
+            raise CalendarCoverageError(
+                f"the NSE holiday list for {year} is not published in the calendar library "
+                f"yet (pandas_market_calendars covers up to {self.library_end}); add it to "
+                f"{USER_CALENDAR_FILE} in the data directory (`fyerstrade calendar init "
+                f"{year}`), or pass --assume-weekdays to treat every weekday as a "
+                "09:15-15:30 session"
+            )
         if year < self.coverage_start.year:
             raise CalendarCoverageError(
                 f"the NSE calendar starts on {self.coverage_start}; {year} is before it"
@@ -437,13 +470,22 @@ class NSECalendar:
         return y
 
     def _build_year(self, year: int) -> _Year:
-        if year > self.coverage_end.year:
+        if year > self.library_end.year:
             sessions = self._weekday_sessions(year)
+            if self.user is not None and year in self.user.years:
+                # a year published in the user file: regular sessions, not assumed ones
+                sessions = {n: Session(s.date, s.segments) for n, s in sessions.items()}
         else:
             sessions = self._library_sessions(year)
         for n, s in self._specials.items():
             if s.date.year == year:
                 sessions[n] = s
+        if self.user is not None:
+            holidays, specials = self.user.for_year(year)
+            for d in holidays:
+                sessions.pop(_day_number(d), None)
+            for d, (segments, name) in specials.items():
+                sessions[_day_number(d)] = _special_session(SpecialSession(d, segments, name))
         ordered = [sessions[n] for n in sorted(sessions)]
         days = np.array([s.date.toordinal() - _EPOCH_ORDINAL for s in ordered], dtype=np.int64)
         day_closes = np.array([s.close_ts for s in ordered], dtype=np.int64)
@@ -527,7 +569,58 @@ def _segment_bars(segments: tuple[tuple[int, int], ...], step: int) -> Int64Arra
     return np.concatenate([np.arange(o, c, step, dtype=np.int64) for o, c in segments])
 
 
-@functools.cache
-def get_calendar(*, assume_weekdays: bool = False) -> NSECalendar:
-    """The process-wide calendar (one per ``assume_weekdays`` value), built on first use."""
-    return NSECalendar(assume_weekdays=assume_weekdays)
+_CALENDARS: dict[tuple[bool, str, tuple[int, int] | None], NSECalendar] = {}
+_CALENDARS_LOCK = threading.Lock()
+
+
+def user_calendar_path() -> Path:
+    """``nse_calendar.yaml`` in the data directory (``FYERSTRADE_DATA_DIR``, or the settings'
+    default) of this process."""
+    data_dir = os.environ.get("FYERSTRADE_DATA_DIR")
+    if data_dir:
+        return Path(data_dir) / USER_CALENDAR_FILE
+    return _default_data_dir(str(Path.cwd())) / USER_CALENDAR_FILE
+
+
+@functools.lru_cache(maxsize=8)
+def _default_data_dir(cwd: str) -> Path:
+    from fyerstrade.config import load_settings
+
+    return load_settings().data_dir
+
+
+def get_calendar(*, assume_weekdays: bool = False, user_file: Path | None = None) -> NSECalendar:
+    """The process-wide calendar for ``assume_weekdays`` and the user file (default:
+    :func:`user_calendar_path`), built on first use and rebuilt when the file changes.
+
+    A broken user file raises :class:`~fyerstrade.errors.ConfigError` naming it."""
+    path = user_file if user_file is not None else user_calendar_path()
+    try:
+        st = path.stat()
+        stamp: tuple[int, int] | None = (st.st_mtime_ns, st.st_size)
+    except OSError:
+        stamp = None
+    key = (assume_weekdays, str(path) if stamp is not None else "", stamp)
+    cal = _CALENDARS.get(key)
+    if cal is None:
+        with _CALENDARS_LOCK:
+            cal = _CALENDARS.get(key)
+            if cal is None:
+                cal = NSECalendar(
+                    assume_weekdays=assume_weekdays, user_file=path if stamp else None
+                )
+                _CALENDARS[key] = cal
+    return cal
+
+
+def warn_if_assumed(start: date, end: date, calendar: NSECalendar | None = None) -> str | None:
+    """Log (once per range and process) and return the warning for a range that reaches a year
+    without a published holiday list; None when there is nothing to say."""
+    note = (calendar or get_calendar()).assumption_note(start, end)
+    if note is not None and (start, end) not in _WARNED:
+        _WARNED.add((start, end))
+        log.warning("%s", note)
+    return note
+
+
+_WARNED: set[tuple[date, date]] = set()

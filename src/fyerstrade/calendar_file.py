@@ -32,11 +32,10 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from fyerstrade.calendar import USER_CALENDAR_FILE
 from fyerstrade.errors import ConfigError
 
 __all__ = ["USER_CALENDAR_FILE", "UserCalendar", "load_user_calendar", "template"]
-
-USER_CALENDAR_FILE = "nse_calendar.yaml"
 
 
 class _Strict(BaseModel):
@@ -148,6 +147,8 @@ def load_user_calendar(path: Path, last_library_year: int) -> UserCalendar | Non
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
         raise ConfigError(f"{path}: not valid YAML{where}") from None
+    except ValueError as exc:  # YAML's own date parsing: 2026-13-01
+        raise ConfigError(f"{path}: a date is not a date ({exc})") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected keys years, holidays, sessions at the top")
     try:

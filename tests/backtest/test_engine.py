@@ -126,7 +126,8 @@ def test_strategy_exception_becomes_strategy_error(extra_strategies: object) -> 
         run_backtest(config(strategy="boom"), data=data)
     assert str(err.value) == (
         "strategy boom failed in on_data on NSE:SBIN-EQ at bar 2024-01-01 09:35 IST: "
-        "ZeroDivisionError: division by zero"
+        "ZeroDivisionError: division by zero at test_engine.py:105 "
+        '(raise ZeroDivisionError("division by zero"))'
     )
 
 

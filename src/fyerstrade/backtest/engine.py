@@ -203,6 +203,7 @@ def run_backtest(
             loaded = _load_from_store(config, settings or load_settings())
         bars_in, specs, lookup = loaded.bars, loaded.instruments, loaded.lookup
         sources = dict(loaded.sources)
+        notes.extend(loaded.notes)
         if loaded.outside:
             notes.append(loaded.outside_message())
     else:

@@ -19,7 +19,7 @@ import re
 import sqlite3
 import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, time
 from pathlib import Path
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
     from fyerstrade.backtest.journal import RunSummary, StoredRun
     from fyerstrade.config import Settings
     from fyerstrade.data.bars import LoadedBars
-    from fyerstrade.strategies.base import Strategy
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -328,25 +327,6 @@ def _load_bars(settings: Settings, run: StoredRun) -> dict[str, Any]:
     return out
 
 
-def _indicators(
-    settings: Settings, run: StoredRun, bars: Mapping[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """Recompute the strategy's declared indicators over the stored candles, for the report.
-
-    A strategy that is no longer registered (a user file removed) just gives no overlays."""
-    import logging
-
-    from fyerstrade.errors import FyersTradeError
-    from fyerstrade.strategies.registry import get_strategy
-
-    try:
-        strategy: Strategy = get_strategy(run.strategy, settings)(**run.params)
-    except FyersTradeError as exc:
-        logging.getLogger(__name__).warning("report without indicators: %s", exc)
-        return {}
-    return {s: dict(strategy.indicators(c)) for s, c in bars.items()}
-
-
 # ---- commands ---------------------------------------------------------------------------------
 
 _JSON_HELP = "Print one JSON object instead of tables."
@@ -562,6 +542,8 @@ def _load_checked(settings: Settings, config: BacktestConfig, *, strict: bool) -
     for s in indices:
         typer.echo(f"note: {s} is an index: the strategy can read it, orders on it are refused",
                    err=True)  # fmt: skip
+    for note in loaded.notes:
+        typer.echo(f"warning: {note}", err=True)
     built = loaded.source_text()
     if built:
         typer.echo(f"note: {resolution_label(config.resolution)} bars {built}", err=True)
@@ -670,13 +652,15 @@ def report_command(
     from fyerstrade.backtest.journal import load_run
     from fyerstrade.cli import settings
     from fyerstrade.reporting.html import write_html_report
+    from fyerstrade.reporting.plots import strategy_indicators
 
     cfg = settings()
     with _trading(cfg) as conn:
         run = load_run(conn, run_id)
     bars = _load_bars(cfg, run)
+    indicators, plots = strategy_indicators(cfg, run.strategy, run.params, bars)
     try:
-        out = write_html_report(run, html, bars=bars, indicators=_indicators(cfg, run, bars))
+        out = write_html_report(run, html, bars=bars, indicators=indicators, plots=plots)
     except OSError as exc:
         raise InputError(f"cannot write {html}: {exc.strerror or exc}") from None
     typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")

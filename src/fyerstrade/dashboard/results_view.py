@@ -20,6 +20,8 @@ from fyerstrade.domain import RoundTrip
 from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
 from fyerstrade.reporting.html import format_metric, metric_label
 from fyerstrade.reporting.metrics import drawdown_series
+from fyerstrade.reporting.plots import is_signal as plots_is_signal
+from fyerstrade.reporting.plots import plot_kinds
 from fyerstrade.reporting.refusals import refusal_line
 from fyerstrade.store.candles import CandleArrays
 
@@ -54,6 +56,8 @@ class ResultView:
     indicators: Mapping[str, Mapping[str, npt.NDArray[np.float64]]] = field(default_factory=dict)
     #: what the trader must know about the run (refused orders, a shortened period), shown first
     notes: Sequence[str] = ()
+    #: how the strategy draws its indicators (``Strategy.plots``)
+    plots: Mapping[str, str] = field(default_factory=dict)
 
 
 def run_notes(used: Mapping[str, Any]) -> list[str]:
@@ -98,22 +102,17 @@ def equity_frame(ts: npt.NDArray[np.int64], equity: npt.NDArray[np.float64]) -> 
 
 
 def is_signal(values: npt.NDArray[np.float64]) -> bool:
-    """Whether an indicator is a -1/0/+1 signal (a crossing marker) rather than a price level;
-    signals are not drawn over candles, where they would only show as spikes."""
-    finite = values[np.isfinite(values)]
-    return finite.size > 0 and bool(np.isin(finite, (-1.0, 0.0, 1.0)).all())
+    """Whether an indicator is a -1/0/+1 signal (a crossing marker) rather than a level."""
+    return plots_is_signal(values)
 
 
 def chart_indicators(
     indicators: Mapping[str, npt.NDArray[np.float64]],
+    plots: Mapping[str, str] | None = None,
 ) -> dict[str, npt.NDArray[np.float64]]:
-    """The indicators worth drawing over a price chart (levels, not signals)."""
-    out = {}
-    for name, series in indicators.items():
-        values = np.asarray(series, dtype=np.float64)
-        if not is_signal(values):
-            out[name] = values
-    return out
+    """The indicators that are drawn at all (see :func:`fyerstrade.reporting.plots.plot_kinds`)."""
+    kinds = plot_kinds(indicators, plots)
+    return {n: np.asarray(v, dtype=np.float64) for n, v in indicators.items() if kinds[n] != "none"}
 
 
 def metric_cards(metrics: Mapping[str, Any]) -> None:
@@ -168,7 +167,8 @@ def render(view: ResultView) -> None:
                 bars.low,
                 bars.close,
                 trades=view.trades,
-                indicators=chart_indicators(view.indicators.get(symbol, {})),
+                indicators=chart_indicators(view.indicators.get(symbol, {}), view.plots),
+                plots=view.plots,
                 max_bars=PRICE_CANDLES,
             ),
             key=f"{view.key}-price-{symbol}",

@@ -50,7 +50,8 @@ def is_index(instrument: Instrument) -> bool:
 
 
 def trading_days(start: date, end: date) -> list[date]:
-    """NSE trading days in ``[start, end]``; past the published holiday lists, Mon–Fri."""
+    """NSE trading days in ``[start, end]``; in a year without a published holiday list,
+    Mon–Fri (:meth:`~fyerstrade.calendar.NSECalendar.assumption_note` says so)."""
     try:
         return get_calendar().trading_days(start, end)
     except CalendarCoverageError:
@@ -71,6 +72,8 @@ class LoadedBars:
     spans: dict[str, tuple[date, date]] = field(default_factory=dict)
     #: the trading days the asked range holds, first and last
     wanted: tuple[date, date] | None = None
+    #: what else the run must say: a range reaching a year without a published holiday list
+    notes: list[str] = field(default_factory=list)
 
     @property
     def period(self) -> tuple[date, date]:
@@ -245,4 +248,8 @@ def load_bars(
 
     days = trading_days(start, end)
     wanted = (days[0], days[-1]) if days else None
-    return LoadedBars(res, (start, end), bars, sources, instruments, lookup, spans, wanted)
+    notes = []
+    assumed = get_calendar().assumption_note(start, end)
+    if assumed is not None:
+        notes.append(assumed)
+    return LoadedBars(res, (start, end), bars, sources, instruments, lookup, spans, wanted, notes)

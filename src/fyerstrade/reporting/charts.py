@@ -137,8 +137,9 @@ def _layout(fig: go.Figure, title: str, yaxis_title: str) -> go.Figure:
         hovermode="x unified",
         xaxis_title="time (IST)",
         yaxis_title=yaxis_title,
-        margin={"l": 60, "r": 30, "t": 50, "b": 40},
-        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 60, "r": 30, "t": 60, "b": 40},
+        # above the plot, right-aligned: never over the x axis title or the data
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "right", "x": 1},
     )
     return fig
 
@@ -242,15 +243,19 @@ def price_figure(
     *,
     trades: Sequence[RoundTrip] = (),
     indicators: Mapping[str, npt.ArrayLike] | None = None,
+    plots: Mapping[str, str] | None = None,
     max_bars: int = DEFAULT_MAX_CANDLES,
 ) -> go.Figure:
-    """Candlesticks of one symbol with its trades marked and indicator lines overlaid.
+    """Candlesticks of one symbol with its trades marked and its indicators drawn.
 
     Candles are merged to at most ``max_bars`` (:func:`downsample_ohlc`); indicators are thinned
-    to the same budget. An indicator whose values lie far outside the price range (an RSI on a
-    ₹2,500 stock) goes on a secondary axis on the right instead of flattening the candles.
-    Only this symbol's trades are drawn. Intraday charts hide nights and weekends.
+    to the same budget. Each indicator goes where :func:`fyerstrade.reporting.plots.plot_kinds`
+    puts it: over the candles, in a panel below them (an RSI), or nowhere (a -1/0/+1 signal);
+    ``plots`` are the strategy's declared kinds. Only this symbol's trades are drawn. Intraday
+    charts hide nights and weekends.
     """
+    from fyerstrade.reporting.plots import plot_kinds
+
     t_raw = np.asarray(ts, dtype=np.int64)
     t, o, h, lo, c = downsample_ohlc(t_raw, open_, high, low, close, max_bars)
     fig = go.Figure(
@@ -267,16 +272,20 @@ def price_figure(
     )
     price_lo = float(np.nanmin(lo)) if lo.size else 0.0
     price_hi = float(np.nanmax(h)) if h.size else 0.0
-    span = max(price_hi - price_lo, 1e-6 * abs(price_hi))
-    secondary = False
-    for name, series in (indicators or {}).items():
-        values = np.asarray(series, dtype=np.float64)
-        if values.shape != t_raw.shape or np.all(np.isnan(values)):
+    usable = {
+        name: np.asarray(series, dtype=np.float64)
+        for name, series in (indicators or {}).items()
+        if np.asarray(series).shape == t_raw.shape
+    }
+    kinds = plot_kinds(usable, plots, (price_lo, price_hi))
+    panel: list[str] = []
+    for name, values in usable.items():
+        if kinds[name] == "none":
             continue
         ti, vi = downsample(t_raw, values, max(4, 2 * max_bars))
-        med = float(np.nanmedian(vi))
-        off_scale = not (price_lo - 0.5 * span <= med <= price_hi + 0.5 * span)
-        secondary = secondary or off_scale
+        in_panel = kinds[name] == "panel"
+        if in_panel:
+            panel.append(name)
         fig.add_trace(
             go.Scatter(
                 x=ist_axis(ti),
@@ -284,7 +293,7 @@ def price_figure(
                 mode="lines",
                 name=name,
                 line={"width": 1.2},
-                yaxis="y2" if off_scale else "y",
+                yaxis="y2" if in_panel else "y",
                 connectgaps=False,
             )
         )
@@ -292,8 +301,12 @@ def price_figure(
         fig.add_trace(trace)
     _layout(fig, f"{symbol}: price and trades", "price (₹)")
     fig.update_layout(xaxis_rangeslider_visible=False)
-    if secondary:
-        fig.update_layout(yaxis2={"overlaying": "y", "side": "right", "showgrid": False})
+    if panel:
+        fig.update_layout(
+            yaxis={"domain": [0.3, 1.0]},
+            yaxis2={"domain": [0.0, 0.24], "anchor": "x", "title": ", ".join(panel)},
+            xaxis={"anchor": "y2"},
+        )
     if _is_intraday(t_raw):
         fig.update_xaxes(
             rangebreaks=[

@@ -59,6 +59,9 @@ class OpeningPriceCrossover(Strategy):
         Param("rr1", float, 1.0, min=0.1, max=20.0, step=0.1, help="first target in R"),
         Param("rr2", float, 3.0, min=0.1, max=50.0, step=0.1, help="second target in R"),
     )
+    # the EMAs and the day's open over the candles; the 0/1 entry signal is for the strategy
+    plots: ClassVar[Mapping[str, str]] = {"ema_fast": "overlay", "ema_slow": "overlay",
+                                           "day_open": "overlay", "signal": "none"}  # fmt: skip
 
     ema_fast: int
     ema_slow: int

@@ -49,6 +49,10 @@ class SmaCrossover(Strategy):
         Param("allow_short", bool, False, help="reverse to short on a cross below"),
     )
 
+    # the averages over the candles; the -1/0/+1 crossing signal is for the strategy only
+    plots: ClassVar[Mapping[str, str]] = {"sma_fast": "overlay", "sma_slow": "overlay",
+                                           "cross": "none"}  # fmt: skip
+
     fast: int
     slow: int
     allow_short: bool

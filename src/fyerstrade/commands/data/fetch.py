@@ -90,6 +90,15 @@ def register(group: typer.Typer) -> None:
 
         s = settings()
         calendar = get_calendar(assume_weekdays=assume_weekdays)
+        if assume_weekdays:
+            import time
+
+            from fyerstrade.calendar import ist_date, warn_if_assumed
+
+            today = ist_date(int(time.time()))
+            note = warn_if_assumed(start or today, end or today, calendar)
+            if note:
+                typer.echo(f"warning: {note}", err=True)
         if dry_run:
             conn = open_historical(s)
             try:

@@ -264,6 +264,7 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         bars=result.bars,
         indicators=result.indicators,
         notes=run_notes(run_facts(result)),
+        plots=dict(cls.plots),
     )
     st.success(
         f"Run {run_id} saved: {len(result.trades)} trades over {result.bars_processed:,} bars "

@@ -22,6 +22,7 @@ from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.reporting.charts import comparison_figure
 from fyerstrade.reporting.html import format_metric, metric_label
+from fyerstrade.reporting.plots import strategy_indicators
 from fyerstrade.store.db import connect
 
 TABLE_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown", "win_rate", "trades")
@@ -181,6 +182,8 @@ def render_page() -> None:
             )
             with st.expander("Full configuration (enough to repeat the run)"):
                 st.json(json.loads(json.dumps(run.config, default=str)))
+            bars = _bars_for(settings, run)
+            indicators, plots = strategy_indicators(settings, run.strategy, run.params, bars)
             render(
                 ResultView(
                     key=f"run-{run.run_id}",
@@ -189,8 +192,10 @@ def render_page() -> None:
                     trades=run.trades,
                     equity_ts=run.equity_ts,
                     equity=run.equity,
-                    bars=_bars_for(settings, run),
+                    bars=bars,
+                    indicators=indicators,
                     notes=run_notes(run.config.get("used") or {}),
+                    plots=plots,
                 )
             )
     _delete_section(settings, runs)
