@@ -105,7 +105,7 @@ def test_run_json_contract_and_saved_run(
     code, out, err = _cli(["backtest", "report", run_id, "--html", str(report)], capsys)
     assert code == 0, err
     text = report.read_text(encoding="utf-8")
-    assert text.count("Plotly.newPlot") == 4  # equity, drawdown, two symbols
+    assert text.count('class="figure"') == 4  # equity, drawdown, two symbols
     assert '"name":"sma_fast"' in text  # the strategy's indicators are overlaid
 
 

@@ -98,7 +98,7 @@ def test_report_writes_html_with_the_price_chart(
     assert code == 0, err
     assert str(target) in out
     text = target.read_text(encoding="utf-8")
-    assert text.count("Plotly.newPlot") == 3  # equity, drawdown, price
+    assert text.count('class="figure"') == 3  # equity, drawdown, price
     assert "candlestick" in text and "long entry" in text
     blocked = tmp_path / "a-file"
     blocked.write_text("x")
