@@ -6,6 +6,7 @@ config (``data/live_config.yaml``).
 * ``live start`` / ``live stop``: the same in the background (PID file ``live_engine.pid``).
 * ``live status [--json]``: state, uptime, session, last tick, positions, today's P&L.
 * ``live config [--init [--force]] [--show] [--check]``: write, print or validate the config.
+* ``live kill`` / ``live unlock``: the kill switch (:mod:`fyerstrade.commands.live_safety`).
 
 Heavy modules (the scheduler, the engine, the SDK, pandas) are imported only when a command
 runs, so ``fyerstrade --help`` stays fast.
@@ -309,14 +310,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the engine's state, uptime, session, last tick, positions and today's P&L."""
         from fyerstrade.cli import settings
+        from fyerstrade.commands.live_safety import kill_state_dict, kill_state_line
         from fyerstrade.live.control import engine_status
 
         s = settings()
         st = engine_status(s)
         if as_json:
-            typer.echo(json.dumps(_status_dict(st), indent=2))
+            typer.echo(
+                json.dumps({**_status_dict(st), "kill_switch": kill_state_dict(s)}, indent=2)
+            )
         else:
             _print_status(s, st)
+            typer.echo(kill_state_line(s))
 
     @group.command("config")
     def config(
@@ -338,4 +343,7 @@ def register(app: typer.Typer) -> None:
 
         _config_command(settings(), init=init, force=force, show=show, check=check)
 
+    from fyerstrade.commands import live_safety
+
+    live_safety.register(group)
     app.add_typer(group, name="live")

@@ -449,6 +449,7 @@ class BrokerPosition:
     unrealized: float
     buy_qty: int
     sell_qty: int
+    ltp: float = 0.0
 
 
 def parse_position(d: Mapping[str, Any]) -> BrokerPosition:
@@ -462,6 +463,7 @@ def parse_position(d: Mapping[str, Any]) -> BrokerPosition:
         unrealized=_float(d, "unrealized_profit"),
         buy_qty=_int(d, "buyQty"),
         sell_qty=_int(d, "sellQty"),
+        ltp=_float(d, "ltp"),
     )
 
 

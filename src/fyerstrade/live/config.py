@@ -25,6 +25,13 @@ Example::
       max_open_positions: 3    # no new entry while this many positions are open
     on_stop: square_off        # what `live stop` does with open positions: square_off or keep
     warmup_bars: 300           # stored 1-minute bars handed to the strategy before it trades
+    broker: paper              # paper, or fyers for REAL orders (also needs
+                               # FYERSTRADE_REAL_TRADING=true and `live start --real`)
+    real:                      # only with broker: fyers
+      market_protection_pct: 0.5  # a market order goes as a limit this far beyond the last price
+      orders_per_second: 8     # place + modify + cancel together (SEBI's threshold is 10)
+      reconcile_seconds: 5     # the orderbook is read this often (and after every reconnect)
+    notify: []                 # apprise URLs: fills, rejections, kill switch, errors, start/stop
     schedule:
       start_before_open: 5     # minutes before the session the engine connects
       stop_after_close: 5      # minutes after the close it stops
@@ -48,6 +55,7 @@ from fyerstrade.trading.session import DEFAULT_ENTRY_END, DEFAULT_ENTRY_START, D
 
 __all__ = [
     "LiveConfig",
+    "RealOrders",
     "RiskLimits",
     "Schedule",
     "dump_live_config",
@@ -69,6 +77,23 @@ class RiskLimits(_Strict):
     )
     max_open_positions: int | None = Field(
         default=None, ge=1, description="Open positions beyond which no new entry is accepted."
+    )
+
+
+class RealOrders(_Strict):
+    """How real orders are sent to Fyers (``broker: fyers`` only)."""
+
+    market_protection_pct: float = Field(
+        default=0.5,
+        gt=0,
+        le=5,
+        description="A market order is sent as a limit this many percent beyond the last price.",
+    )
+    orders_per_second: int = Field(
+        default=8, ge=1, le=10, description="Place, modify and cancel requests per second."
+    )
+    reconcile_seconds: float = Field(
+        default=5.0, ge=1, le=300, description="Seconds between orderbook reconciliations."
     )
 
 
@@ -100,6 +125,9 @@ class LiveConfig(_Strict):
     risk: RiskLimits = Field(default_factory=RiskLimits)
     on_stop: Literal["square_off", "keep"] = "square_off"
     warmup_bars: int = Field(default=300, ge=0, le=100_000)
+    broker: Literal["paper", "fyers"] = "paper"
+    real: RealOrders = Field(default_factory=RealOrders)
+    notify: list[str] = Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
 
     @field_validator("resolution", mode="before")
@@ -125,6 +153,18 @@ class LiveConfig(_Strict):
             if not sep or not exchange or not name:
                 raise ValueError(f"{s!r} is not a Fyers symbol (EXCHANGE:NAME, e.g. NSE:SBIN-EQ)")
         return out
+
+    @field_validator("notify")
+    @classmethod
+    def _notify(cls, v: list[str]) -> list[str]:
+        from fyerstrade.live.notify import check_notify_urls
+
+        urls = [u.strip() for u in v if u.strip()]
+        try:
+            check_notify_urls(urls)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return urls
 
     @field_validator("entry_start", "entry_end", "square_off", mode="before")
     @classmethod

@@ -1,0 +1,169 @@
+"""``fyerstrade live kill`` and ``fyerstrade live unlock``: the kill switch from the command line.
+
+* ``live kill [--reason TEXT] [--timeout S]``: activates the kill switch (recorded with its
+  reason), so no new order is sent. A running engine notices it within a second, cancels its
+  resting orders (stop legs included) and exits its positions with orders; this command waits
+  for the engine's report. With no engine running and real trading configured
+  (``broker: fyers`` and ``FYERSTRADE_REAL_TRADING=true``), this command flattens the Fyers
+  account itself: every working order cancelled, every open position exited. Exit code 0 when
+  flat, 1 when something is still working or open (the message lists it).
+* ``live unlock``: shows why trading was stopped and asks to type ``UNLOCK``; nothing else
+  unlocks it.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+
+if TYPE_CHECKING:
+    from fyerstrade.config import Settings
+    from fyerstrade.live.killswitch import KillState
+
+_POLL = 0.1
+_IST = ZoneInfo("Asia/Kolkata")
+
+
+def _ist(ts: float) -> str:
+    return datetime.fromtimestamp(ts, _IST).strftime("%Y-%m-%d %H:%M:%S IST")
+
+
+def _describe(state: KillState) -> str:
+    if not state.active:
+        return "kill switch: off (orders allowed)"
+    line = f"kill switch: ACTIVE since {_ist(state.since)} ({state.source}): {state.reason}"
+    if state.flattened:
+        line += f"\n  flattened: {state.flattened}"
+    return line
+
+
+def kill_state_line(settings: Settings) -> str:
+    """One line for ``live status``."""
+    from fyerstrade.live.killswitch import KillSwitch
+
+    return _describe(KillSwitch(settings.data_dir).state())
+
+
+def kill_state_dict(settings: Settings) -> dict[str, object]:
+    from fyerstrade.live.killswitch import KillSwitch
+
+    state = KillSwitch(settings.data_dir).state()
+    return {
+        "active": state.active,
+        "since": state.since or None,
+        "reason": state.reason,
+        "source": state.source,
+        "flattened": state.flattened,
+    }
+
+
+def _real_configured(settings: Settings) -> bool:
+    from fyerstrade.errors import ConfigError
+    from fyerstrade.live.config import load_live_config
+
+    try:
+        config = load_live_config(settings.live_config_file, settings)
+    except ConfigError:
+        return False
+    return config.broker == "fyers" and settings.real_trading
+
+
+def _wait_for_engine(settings: Settings, since: float, timeout: float) -> str | None:
+    """The engine's flattening report after ``since``, or None if none came in time."""
+    from fyerstrade.live.killswitch import KillSwitch
+
+    switch = KillSwitch(settings.data_dir)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in reversed(switch.history()):
+            if event.ts < since:
+                break
+            if event.action == "flattened":
+                return event.detail
+        time.sleep(_POLL)
+    return None
+
+
+def kill_command(settings: Settings, reason: str, timeout: float) -> int:
+    from fyerstrade.live.control import engine_pid
+    from fyerstrade.live.killswitch import KillSwitch
+
+    switch = KillSwitch(settings.data_dir)
+    event = switch.activate(reason, "cli")
+    typer.echo(f"kill switch ACTIVE: {event.reason}")
+    typer.echo("no new order will be sent until `fyerstrade live unlock`")
+    pid = engine_pid(settings)
+    if pid is not None:
+        typer.echo(f"the live engine (pid {pid}) is cancelling its orders and exiting positions…")
+        engine_report = _wait_for_engine(settings, event.ts, timeout)
+        if engine_report is not None:
+            typer.echo(f"engine: {engine_report}")
+            return 0 if "NOT FLAT" not in engine_report else 1
+        typer.echo(f"the engine did not report within {timeout:g} s")
+        if not _real_configured(settings):
+            return 1
+        typer.echo("flattening the Fyers account directly")
+    elif not _real_configured(settings):
+        typer.echo(
+            "no engine is running and real trading is not configured: nothing to flatten "
+            "(a paper engine squares off at its next start while the switch is on)"
+        )
+        return 0
+    from fyerstrade.fyers.order_gateway import OrderGateway
+    from fyerstrade.live.flatten import flatten_account
+
+    report = flatten_account(OrderGateway.from_settings(settings), deadline=timeout)
+    switch.record_flattened(report.describe(), "cli")
+    typer.echo(f"Fyers: {report.describe()}")
+    return 0 if report.flat else 1
+
+
+def unlock_command(settings: Settings) -> None:
+    from fyerstrade.errors import InputError
+    from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
+
+    switch = KillSwitch(settings.data_dir)
+    state = switch.state()
+    typer.echo(_describe(state))
+    if not state.active:
+        return
+    if not sys.stdin.isatty():
+        typer.echo(f"type {UNLOCK_PHRASE} to allow orders again: ", nl=False)
+        typed = sys.stdin.readline()
+    else:
+        typed = typer.prompt(f"type {UNLOCK_PHRASE} to allow orders again", default="")
+    if typed.strip() != UNLOCK_PHRASE:
+        raise InputError(f"not unlocked: type {UNLOCK_PHRASE} exactly to allow orders again")
+    switch.unlock(typed, "cli")
+    typer.echo("kill switch off: orders are allowed again")
+
+
+def register(group: typer.Typer) -> None:
+    @group.command("kill")
+    def kill(
+        reason: Annotated[
+            str, typer.Option("--reason", help="Why (recorded with the activation).")
+        ] = "manual kill from the command line",
+        timeout: Annotated[
+            float,
+            typer.Option("--timeout", help="Seconds to wait for the account to be flat.", min=1),
+        ] = 30.0,
+    ) -> None:
+        """Kill switch: block new orders, cancel resting orders, exit positions."""
+        from fyerstrade.cli import settings
+
+        code = kill_command(settings(), reason, timeout)
+        if code:
+            raise typer.Exit(code)
+
+    @group.command("unlock")
+    def unlock() -> None:
+        """Switch the kill switch off (asks you to type UNLOCK)."""
+        from fyerstrade.cli import settings
+
+        unlock_command(settings())
