@@ -18,6 +18,8 @@ What the feed adds to the SDK (its traps are in ``fyers-api.md`` §8 and §12.5)
 * **Reconnects are the feed's own** (the SDK's are disabled: they wait 5 s+ and forget the
   subscriptions): after a dropped connection, or when the watchdog sees no tick for
   ``stall_seconds`` while the market is open, the feed reconnects with backoff and resubscribes.
+  "No tick for ``stall_seconds``" holds on both the monotonic clock and the market clock, so a
+  simulator whose market is paused (or stalled by a loaded machine) is not a stalled feed.
 * **Gaps are reported.** After any interruption a :class:`Gap` (last tick before, first tick
   after, exchange time) goes into ``Feed.ticks`` right before the first tick after it (so the
   consumer sees it exactly where it happened: when :attr:`Gap.crosses_minute`,
@@ -292,6 +294,7 @@ class Feed:
         self._conn: _Connection | None = None
         self._deliver = threading.Lock()  # after stop() returns, no tick is put on the queue
         self._last_tick_mono = 0.0
+        self._last_tick_clock = 0.0  # the market clock when the last tick arrived
         self._last_tick_ts = 0
         self._gap_start: int | None = None
         self._closers: list[threading.Thread] = []
@@ -373,7 +376,10 @@ class Feed:
 
     def _stalled(self) -> bool:
         idle = time.monotonic() - self._last_tick_mono
-        return idle > self.stall_seconds and self.market_open(self.clock())
+        if idle <= self.stall_seconds:
+            return False
+        now = self.clock()
+        return now - self._last_tick_clock > self.stall_seconds and self.market_open(now)
 
     def _interrupted(self) -> None:
         self._live.clear()
@@ -429,6 +435,7 @@ class Feed:
         # blocking: symbol-token HTTP, then a 0.5 s sleep in the SDK before the frame is queued
         sdk.subscribe(symbols=self.symbols, data_type="SymbolUpdate")
         self._last_tick_mono = time.monotonic()  # the watchdog counts from the subscription
+        self._last_tick_clock = self.clock()
         self.status = FeedStatus.LIVE
         self._live.set()
         log.info("data feed live: %d symbols (%s mode)", len(self.symbols), self._mode)
@@ -463,13 +470,15 @@ class Feed:
 
     def _on_message(self, conn: _Connection, msg: object) -> None:
         recv_ns = time.monotonic_ns()
-        tick = tick_from_message(msg, recv_ns=recv_ns, fallback_ts=int(self.clock()))
+        now = self.clock()
+        tick = tick_from_message(msg, recv_ns=recv_ns, fallback_ts=int(now))
         if tick is not None:
             with self._deliver:
                 if conn is not self._conn:
                     return  # a retired socket's last words
                 self.ticks_received += 1
                 self._last_tick_mono = time.monotonic()
+                self._last_tick_clock = now
                 if self._gap_start is not None:
                     gap = Gap(self._gap_start, tick.ts)
                     self.ticks.put(gap)  # in-band, right before the first tick after it

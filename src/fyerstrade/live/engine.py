@@ -2,31 +2,47 @@
 everything recorded. One thread (the caller of :meth:`LiveEngine.run`) owns every database
 connection; the SDK's socket thread only puts ticks on the feed's queue.
 
+Time is injected (:class:`~fyerstrade.live.clock.Clocks`): the market clock says what time it is
+on the exchange, the monotonic clock paces flushes and measures silence. Nothing the engine
+decides depends on how fast the machine runs: bars close on the ticks' exchange time, and only
+a market that has been silent for a market minute *and* two monotonic seconds closes its bars
+on the clock.
+
 Life of a tick (:meth:`LiveEngine._on_tick`)::
 
     feed queue → live_ticks batch (one connection, flushed every 50 ms and before any trade)
                → BarBuilder (may close the symbol's previous minute)
+               → held until the strategy has decided on the previous minute (every symbol's bar
+                 of it closed and dispatched), then traded:
                → square-off at the first tick at/after the square-off time (intraday)
                → PaperBroker.on_tick (fills by the backtest's fill rules) → journal commit
 
 Life of a bar: closed 1-minute bars wait until every symbol's bar of that minute is closed (a
-later tick, or the clock past the minute plus a grace), so the strategy sees one timestamp at a
-time with all its symbols, exactly as the backtest groups bars by close time. Then:
+later tick, or the exchange time of other symbols' ticks past the minute plus a grace), so the
+strategy sees one timestamp at a time with all its symbols, exactly as the backtest groups bars
+by close time, and decides at that close time (the clock of its ``Context``). Then:
 ``live_bars`` → Resampler (when the strategy trades 5-minute, … bars) →
-``TradingEngine.on_bars`` (indicators, square-off marks, ``on_data``) → orders → the paper
-broker → equity point, risk check.
+``TradingEngine.on_bars`` (indicators, square-off marks, ``on_data``) → orders (recorded in
+``live_orders``) → the paper broker → equity point, risk check. A tick of the next minute that
+arrived meanwhile is traded only now: a fill never comes before the decision it follows, however
+the symbols' ticks interleave.
 
 Gaps: after a reconnect the feed reports a :class:`~fyerstrade.fyers.feed.Gap`; the forming bars
 are dropped, the missed minutes come from the history API (and are matched by the bar rules),
 and the first minute after the gap, seen only in part, is replaced by its history bar when it
 closes. No bar is lost or counted twice.
 
-Crash recovery: ``live_sessions`` holds the account at the start of the day's segment. A restart
-on the same day (after a crash or ``kill -9``) rebuilds the engine from that state and replays
-the day's stored ticks through the same path, with fills keyed by order id and sequence so
-nothing is recorded twice; the minutes it missed while down are then backfilled like a gap. The
-engine is deterministic, so the result is the uninterrupted run's. A clean stop closes the
-segment; a later start the same day begins a new segment from the stored account.
+Crash recovery (:meth:`LiveEngine._replay`): the day's ticks are stored as they arrive, and what
+the engine did between ticks on its own (a bar closed on the clock, a gap, the clock's
+square-off) is stored as a mark at its place in the tick stream (``live_marks``). A restart on
+the same day (after a crash or ``kill -9``) rebuilds the engine from the segment's starting
+account and warm-up and replays the stored ticks and marks in their order, with the bars the
+live run used, so every decision is taken on exactly what the live run saw. The journal checks
+the replay against what was recorded: an order or fill recorded before the crash is never
+written again, and one that differs stops the engine with the difference named
+(:class:`~fyerstrade.live.journal.RecoveryError`). The minutes missed while down are then
+backfilled like any gap. A clean stop closes the segment; a later start the same day begins a
+new segment from the stored account.
 """
 
 from __future__ import annotations
@@ -43,8 +59,6 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import timedelta
 
 import numpy as np
 
@@ -70,15 +84,16 @@ from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Backfilled, Feed, FeedStatus, Gap, backfill
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.bars import BarBuilder, Resampler
-from fyerstrade.live.clock import LiveClock
+from fyerstrade.live.clock import LiveClock, Monotonic, Wall
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.journal import LiveJournal
 from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.paper import PaperBroker
+from fyerstrade.live.session_store import Mark, SessionRow, SessionStore
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.store.candles import CandleArrays
 from fyerstrade.store.checkpoint import WalCheckpointer
-from fyerstrade.store.ticks import INSERT_LIVE_TICKS, LiveTickRow, tick_row
+from fyerstrade.store.ticks import LiveTickRow, tick_row
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
@@ -94,33 +109,24 @@ __all__ = ["LiveEngine", "run_engine"]
 
 log = logging.getLogger(__name__)
 
-TICK_FLUSH_SECONDS = 0.05  # wall seconds between live_ticks batches (small ones: see _loop)
+TICK_FLUSH_SECONDS = 0.05  # monotonic seconds between live_ticks batches (small ones: see _loop)
 TICK_FLUSH_ROWS = 20_000
-HOUSEKEEPING_SECONDS = 0.2  # wall seconds between clock checks (quiet symbols' bars)
+HOUSEKEEPING_SECONDS = 0.2  # monotonic seconds between clock checks (quiet symbols' bars)
 STATUS_SECONDS = 1.0
 BAR_GRACE_SECONDS = 2
 QUIET_MARKET_SECONDS = 60  # market seconds without any tick after which bars close anyway
-QUIET_WALL_SECONDS = 2.0  # ... provided no tick arrived for this many wall seconds either
-UNTIL_WAIT_SECONDS = 5.0  # at the end of the run, wall seconds to wait for the last ticks
+QUIET_WALL_SECONDS = 2.0  # ... provided no tick arrived for this many monotonic seconds either
 CLOSE_LAG_WALL_SECONDS = 0.5  # other symbols' exchange time closes a bar only this much later
 HISTORY_RETRIES = 4  # a just-finished minute may reach the history API a moment late
 GIL_SWITCH_SECONDS = 0.0005
-LIVE_WAIT_SECONDS = 30.0  # wall seconds to wait for the first connection before saying so
+LIVE_WAIT_SECONDS = 30.0  # monotonic seconds to wait for the first connection before saying so
 
 FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
+BarRow = tuple[str, int, float, float, float, float, int, str]
 
 
 def _default_feed(settings: Settings, token: str, symbols: Sequence[str], clock: LiveClock) -> Feed:
     return Feed(settings, token, symbols, clock=clock.now_float)
-
-
-@dataclass(slots=True)
-class _SessionRow:
-    segment: int
-    replay_from: int
-    start_cash: float
-    positions: list[dict[str, object]]
-    resume: bool
 
 
 class LiveEngine:
@@ -132,12 +138,16 @@ class LiveEngine:
         config: LiveConfig,
         *,
         clock: LiveClock,
+        monotonic: Monotonic = time.monotonic,
+        wall: Wall = time.time,
         access_token: str | None = None,
         feed_factory: FeedFactory = _default_feed,
     ) -> None:
         self.settings = settings
         self.config = config.validated(settings)
         self.clock = clock
+        self._mono = monotonic
+        self._wall = wall
         self.symbols = list(self.config.symbols)
         self.resolution = Resolution(self.config.resolution)
         self._token = access_token
@@ -145,7 +155,7 @@ class LiveEngine:
         self.status = EngineStatus(
             state="starting",
             pid=os.getpid(),
-            started_at=time.time(),
+            started_at=wall(),
             strategy=self.config.strategy,
             symbols=self.symbols,
         )
@@ -157,8 +167,14 @@ class LiveEngine:
         self.strategy_latency = LatencyWindow()  # receipt of a minute's last tick → strategy
         self._trigger_ns = 0  # receipt time of the tick being processed (0: none)
         self._tick_rows: list[LiveTickRow] = []
-        self._bar_rows: list[tuple[str, int, float, float, float, float, int, str]] = []
+        self._bar_rows: list[BarRow] = []
+        self._marks: list[tuple[object, ...]] = []  # live_marks rows not yet written
+        self._mark_seq = 0
+        self._segment = ""  # "<day>#<segment>": the key of this segment's marks
+        self._n_ticks = 0  # ticks of the segment handled so far (marks are placed by it)
+        self._effects = 0  # counts what the engine changed (bars closed, dispatches, exits)
         self._pending: dict[int, list[tuple[Bar, str]]] = defaultdict(list)
+        self._held: deque[Tick] = deque()  # ticks waiting for the previous minute's decision
         self._last_minute: dict[str, int] = {}
         self._observed_from: dict[str, int] = {}
         self._gap_from: int | None = None
@@ -166,19 +182,23 @@ class LiveEngine:
         self._last_flush = 0.0
         self._last_status = 0.0
         self._replaying = False
-        self._known_history: dict[tuple[str, int], Bar] = {}
-        self._startup_gap = False
+        self._stored: dict[tuple[str, int], tuple[Bar, str]] = {}  # while replaying
+        self._startup_gap = False  # the next gap is the one before the session's first tick
+        self._replayed_gap = False  # a replay went through a gap (so past the first tick)
         self._live_at = 0
+        self._last_session_tick = 0  # exchange time of the last in-session tick
         self._last_tick_mono = 0.0
+        self._seen_ticks = -1  # ticks handled at the last look at the clock
+        self._quiet_clock = 0  # market time since which no tick arrived
         self._dispatched_through = 0  # the last minute handed to the strategy
         self._matched: set[tuple[str, int]] = set()  # pending history minutes already matched
         self._trade_end = 0  # ticks from here on are stored, not traded (the run's end)
-        self._until_mono = 0.0  # when the clock first reached the end of the run
         self._exchange_marks: deque[tuple[float, int]] = deque()  # (monotonic, last tick ts)
         self._client: FyersClient | None = None
         self._live: sqlite3.Connection | None = None
         self._checkpointer: WalCheckpointer | None = None
         self._trading: sqlite3.Connection | None = None
+        self.store: SessionStore | None = None
 
     # ------------------------------------------------------------------ public
 
@@ -230,7 +250,6 @@ class LiveEngine:
         self.session_id = self.day.isoformat()
         self.status.session_id = self.session_id
         self._sq_ts = ist_epoch(self.day, cfg.square_off) if cfg.mode == "intraday" else None
-        record = None
         if self._token is None:
             record = load_valid_token(settings)
             self._token = f"{record.app_id}:{record.access_token}"
@@ -240,6 +259,7 @@ class LiveEngine:
         self._checkpointer = WalCheckpointer(settings.live_db, self._live)
         self._checkpointer.start()
         self._trading = open_trading(settings)
+        self.store = SessionStore(self._live, self._trading)
         hist = open_historical(settings)
         try:
             instruments = self._instruments(hist)
@@ -247,10 +267,9 @@ class LiveEngine:
         finally:
             hist.close()
         row = self._session_row(now)
+        self._segment = f"{self.session_id}#{row.segment}"
         self._set_state("warming_up", "")
-        self.journal = LiveJournal(
-            self._trading, f"{self.session_id}#{row.segment}", self.config.strategy
-        )
+        self.journal = LiveJournal(self._trading, self._segment, self.config.strategy)
         portfolio = Portfolio(row.start_cash)
         for p in row.positions:
             sym = str(p["symbol"])
@@ -262,10 +281,11 @@ class LiveEngine:
                 opened_ts=int(str(p.get("opened_ts") or 0)),
                 last_price=float(str(p["avg_price"])),
             )
-        late_start = not row.resume and now > session.open_ts + 60
-        if late_start:
-            # the session's earlier minutes: warm-up (no trading), not trades we pretend we made
-            self._append_today_history(warm, session.open_ts, now)
+        # a segment that starts after the open: the session's earlier minutes are warm-up (no
+        # trading), not trades we pretend we made; a resumed segment rebuilds the same warm-up
+        started = row.replay_from
+        if started > session.open_ts + 60:
+            self._append_today_history(warm, session.open_ts, started)
         states: list[SymbolState] = []
         calendar = get_calendar()
         for k, sym in enumerate(self.symbols):
@@ -276,8 +296,10 @@ class LiveEngine:
             states.append(st)
         strategy = get_strategy(cfg.strategy, settings)(**cfg.params)
         costs: CostModel = FyersCostModel() if cfg.costs else ZeroCostModel()
-        self.broker = PaperBroker(Slippage(cfg.slippage_ticks, cfg.slippage_bps))
-        self.sim_clock = SimulatedClock(now)
+        self.broker = PaperBroker(
+            Slippage(cfg.slippage_ticks, cfg.slippage_bps), on_submit=self.journal.record_order
+        )
+        self.sim_clock = SimulatedClock(started)
         self.risk = RiskGate(
             max_daily_loss=cfg.risk.max_daily_loss, max_open_positions=cfg.risk.max_open_positions
         )
@@ -320,8 +342,10 @@ class LiveEngine:
             + (", resuming after a restart" if row.resume else ""),
         )
         if row.resume:
-            self._replay(row.replay_from)
+            self._replay(now)
         else:
+            self._mark("start", self.store.last_tick_id())
+            self._flush_live()
             # whatever the market does between now and the first tick is backfilled
             self._gap_from = now
             self._startup_gap = True
@@ -423,128 +447,108 @@ class LiveEngine:
                 ]
             if not bars:
                 continue
-            warm[sym] = _concat(warm[sym], bars)
 
-    def _session_row(self, now: int) -> _SessionRow:
+    def _session_row(self, now: int) -> SessionRow:
         """Today's segment: resume a crashed one, or open a new one from the stored account."""
-        conn = self._trading
-        assert conn is not None
+        store = self.store
+        assert store is not None
         config_json = json.dumps(self.config.to_yaml_dict(), sort_keys=True)
-        row = conn.execute(
-            "SELECT segment, replay_from, start_cash, positions_json, status, config_json"
-            " FROM live_sessions WHERE session_id = ?",
-            (self.session_id,),
-        ).fetchone()
-        if row is not None and row[4] == "running" and row[5] == config_json:
-            return _SessionRow(int(row[0]), int(row[1]), float(row[2]), json.loads(row[3]), True)
-        segment = int(row[0]) + 1 if row is not None else 1
-        if row is not None and row[4] == "running":
-            log.warning("the live config changed since the last start: starting a new segment")
-        cash, positions = self._stored_account()
-        with conn:
-            conn.execute(
-                "INSERT OR REPLACE INTO live_sessions (session_id, segment, replay_from, strategy,"
-                " config_json, start_cash, positions_json, started_at, updated_at, status)"
-                " VALUES (?,?,?,?,?,?,?,?,?, 'running')",
-                (
-                    self.session_id,
-                    segment,
-                    now,
-                    self.config.strategy,
-                    config_json,
-                    cash,
-                    json.dumps(positions),
-                    now,
-                    now,
-                ),
-            )
-        return _SessionRow(segment, now, cash, positions, False)
-
-    def _stored_account(self) -> tuple[float, list[dict[str, object]]]:
-        """Cash and open positions the paper account holds now (the capital at first)."""
-        conn = self._trading
-        assert conn is not None
-        last = conn.execute(
-            "SELECT cash FROM pt_portfolio_log ORDER BY ts DESC, rowid DESC LIMIT 1"
-        ).fetchone()
-        cash = float(last[0]) if last is not None else self.config.capital
-        rows = conn.execute(
-            "SELECT symbol, quantity, avg_price, product, opened_ts FROM live_positions"
-            " WHERE quantity != 0"
-        ).fetchall()
-        positions: list[dict[str, object]] = []
-        for sym, qty, avg, product, opened in rows:
-            if sym not in self.symbols or product == ProductType.INTRADAY.value:
+        found = store.session_row(self.session_id)
+        if found is not None:
+            row, status, stored_config = found
+            if status == "running" and stored_config == config_json:
+                if any(m.kind == "start" for m in store.marks(f"{self.session_id}#{row.segment}")):
+                    return row
                 log.warning(
-                    "dropping a stale paper position %s %d (%s) from an earlier session",
-                    sym,
-                    qty,
-                    product,
+                    "the crashed segment %s#%d has no record of where its ticks begin (an "
+                    "older fyerstrade ran it): starting a new segment",
+                    self.session_id,
+                    row.segment,
                 )
-                cash += qty * avg  # give its cost back: it is not carried
-                continue
-            positions.append(
-                {
-                    "symbol": sym,
-                    "quantity": qty,
-                    "avg_price": avg,
-                    "product": product,
-                    "opened_ts": opened,
-                }
-            )
-        return cash, positions
-
-    def _replay(self, since: int) -> None:
-        """Feed this segment's stored ticks through the live path again. Minutes the first run
-        took from history (gaps, partly seen minutes) are stored in ``live_bars``: they are
-        used again, at the same place in the stream, and matched by the bar rules again."""
-        assert self._live is not None
-        lo, hi = since, ist_epoch(self.day + timedelta(days=1))
-        wanted = set(self.symbols)
-        history = [
-            Bar(sym, Resolution.M1, ts, o, h, low, c, v)
-            for sym, ts, o, h, low, c, v in self._live.execute(
-                "SELECT symbol, ts, open, high, low, close, volume FROM live_bars"
-                " WHERE source = 'history' AND ts >= ? AND ts < ? ORDER BY ts",
-                (lo - lo % 60, hi),
-            )
-            if sym in wanted
-        ]
-        self._known_history = {(b.symbol, b.ts): b for b in history}
-        cur = self._live.execute(
-            "SELECT symbol, ts, ltp, volume, bid, ask, bid_qty, ask_qty, last_qty FROM live_ticks"
-            " WHERE ts >= ? AND ts < ? ORDER BY id",
-            (lo, hi),
+            elif status == "running":
+                log.warning("the live config changed since the last start: starting a new segment")
+        segment = found[0].segment + 1 if found is not None else 1
+        account = store.stored_account(
+            self.config.capital, self.symbols, ProductType.INTRADAY.value
         )
-        self._replaying = True
-        n, last_ts, k = 0, since, 0
+        for sym, qty, product in account.dropped:
+            log.warning(
+                "dropping a stale paper position %s %d (%s) from an earlier session",
+                sym,
+                qty,
+                product,
+            )
+        store.open_segment(
+            self.session_id,
+            segment,
+            strategy=self.config.strategy,
+            config_json=config_json,
+            account=account,
+            now=now,
+        )
+        return SessionRow(segment, now, account.cash, account.positions, False)
+
+    # ------------------------------------------------------------------ recovery
+
+    def _replay(self, now: int) -> None:
+        """Replay this segment's stored ticks and marks in their order, with the bars the live
+        run used (see the module docstring); the journal checks every order and fill."""
+        store = self.store
+        assert store is not None and self.engine is not None
+        marks = store.marks(self._segment)
+        start = next(m for m in marks if m.kind == "start")
+        marks = [m for m in marks if m.kind != "start"]
+        self._mark_seq = max((m.seq for m in marks), default=start.seq)
+        open_ts = self.session.open_ts
+        self._stored = {
+            (b.symbol, b.ts): (b, src)
+            for b, src in store.bars_between(self.symbols, open_ts, self.session.close_ts)
+        }
+        self._replaying = self.journal.replaying = True
+        k = 0
         try:
-            for sym, ts, ltp, vol, bid, ask, bq, aq, lq in cur:
-                if sym not in wanted:
-                    continue
-                minute = ts - ts % 60
-                while k < len(history) and history[k].ts < minute:
-                    self._closed_minute_bar(history[k], "history")
+            for t in store.ticks_after(start.a, self.symbols):
+                while k < len(marks) and marks[k].at_tick <= self._n_ticks:
+                    self._apply_mark(marks[k])
                     k += 1
-                t = Tick(sym, ts, ltp, vol, bid or 0.0, ask or 0.0, bq or 0, aq or 0, lq or 0)
                 self._on_tick(t, persist=False)
-                n += 1
-                last_ts = max(last_ts, ts)
-            for bar in history[k:]:
-                self._closed_minute_bar(bar, "history")
-            self._dispatch_ready(last_ts)
+            for m in marks[k:]:
+                self._apply_mark(m)
         finally:
-            self._replaying = False
-            self._known_history = {}
-        self.builder.restart()
-        self._gap_from = last_ts
-        assert self.engine is not None
+            self._replaying = self.journal.replaying = False
+            self._stored = {}
+        if self._replayed_gap:
+            # the live run saw the session's first tick: what is missed since its last one is
+            # a gap like any other
+            self._gap_from = self._last_session_tick
+        else:
+            self._gap_from = now
+            self._startup_gap = True
         held = sum(1 for p in self.engine.portfolio.positions.values() if p.quantity)
+        last = self._last_session_tick
         self.journal.engine_log(
             self.sim_clock.now(),
-            f"replayed {n:,} stored ticks up to {_hhmmss(last_ts)} IST; "
-            f"{held} open position(s) restored",
+            f"replayed {self._n_ticks:,} stored ticks"
+            + (f" up to {_hhmmss(last)} IST" if last else "")
+            + f"; {held} open position(s) restored",
         )
+
+    def _apply_mark(self, m: Mark) -> None:
+        if m.kind == "gap":
+            self._replayed_gap = True
+            self._apply_gap(Gap(m.a, m.b), m.c)
+        elif m.kind == "clock":
+            self._on_clock(m.a, m.b)
+        else:
+            raise EngineError(f"unknown mark {m.kind!r} in {self._segment}: upgrade fyerstrade")
+
+    def _mark(self, kind: str, a: int = 0, b: int = 0, c: int = 0) -> None:
+        """Store an event of the engine's own at its place in the tick stream (not while
+        replaying: the replay applies the stored ones)."""
+        if self._replaying:
+            return
+        self._mark_seq += 1
+        self._marks.append((self._segment, self._mark_seq, self._n_ticks, kind, a, b, c))
 
     # ------------------------------------------------------------------ loop
 
@@ -552,13 +556,13 @@ class LiveEngine:
         assert self._token is not None
         feed = self.feed = self._feed_factory(self.settings, self._token, self.symbols, self.clock)
         feed.start()
-        waited = time.monotonic()
+        waited = self._mono()
         while not feed.wait_live(0.2):
             if feed.status is FeedStatus.AUTH_FAILED or not feed.running:
                 raise feed.error or AuthError("the data socket refused the token")
             if stop.is_set() or self.clock.now() >= until:
                 return
-            if time.monotonic() - waited > LIVE_WAIT_SECONDS:
+            if self._mono() - waited > LIVE_WAIT_SECONDS:
                 self._set_state("reconnecting", "waiting for the Fyers data socket")
         now = self._live_at = self.clock.now()
         for sym in self.symbols:
@@ -567,7 +571,7 @@ class LiveEngine:
         ticks = feed.ticks
         next_house = 0.0
         while not stop.is_set():
-            deadline = time.monotonic() + HOUSEKEEPING_SECONDS
+            deadline = self._mono() + HOUSEKEEPING_SECONDS
             try:
                 item: Tick | Gap | None = ticks.get(timeout=HOUSEKEEPING_SECONDS)
             except queue.Empty:
@@ -577,13 +581,13 @@ class LiveEngine:
                     self._on_gap(item)
                 else:
                     self._on_tick(item)
-                if time.monotonic() >= deadline:
+                if self._mono() >= deadline:
                     break
                 try:
                     item = ticks.get_nowait()
                 except queue.Empty:
                     item = None
-            mono = time.monotonic()
+            mono = self._mono()
             if self._tick_rows and mono - self._last_flush >= TICK_FLUSH_SECONDS:
                 self._flush_live()  # small batches often: a long write delays the next tick
             if mono >= next_house:
@@ -613,7 +617,8 @@ class LiveEngine:
                 self._on_tick(item)
             else:
                 stored += 1
-                self._tick_rows.append(tick_row(item, time.time()))
+                self._n_ticks += 1
+                self._tick_rows.append(tick_row(item, self._wall()))
                 self.status.ticks += 1
         self._flush_live()
         if stored and not until:
@@ -626,64 +631,83 @@ class LiveEngine:
 
         Symbols' updates are not strictly ordered across symbols: a burst may carry one
         symbol's tick at 10:01:02 before another's at 10:00:59. Closing a quiet symbol's bar on
-        the exchange time seen half a wall second earlier lets such stragglers in, at any clock
-        speed, while a real-time quiet symbol still closes about 2.5 s after its minute."""
+        the exchange time seen half a monotonic second earlier lets such stragglers in, at any
+        clock speed, while a real-time quiet symbol still closes about 2.5 s after its minute."""
         marks = self._exchange_marks
-        mono = time.monotonic()
+        mono = self._mono()
         marks.append((mono, self.status.last_tick_ts))
         horizon = mono - CLOSE_LAG_WALL_SECONDS
         while len(marks) > 1 and marks[1][0] <= horizon:
             marks.popleft()
         return marks[0][1] if marks[0][0] <= horizon else 0
 
+    def _quiet(self, now: int) -> bool:
+        """No tick for a market minute and for :data:`QUIET_WALL_SECONDS` monotonic seconds:
+        both, so that neither a fast simulated clock nor a paused market (or a busy machine
+        that delivers late) passes for a quiet one."""
+        mono = self._mono()
+        if self._n_ticks != self._seen_ticks:
+            self._seen_ticks = self._n_ticks
+            self._quiet_clock = now
+            self._last_tick_mono = mono
+        return (
+            now - self._quiet_clock >= QUIET_MARKET_SECONDS
+            and mono - self._last_tick_mono > QUIET_WALL_SECONDS
+        )
+
     def _housekeeping(self, until: int) -> bool:
         """Close quiet symbols' bars, flush ticks, write the status; True when the day is over."""
         now = self.clock.now()
-        self.sim_clock.ts = max(self.sim_clock.ts, now)
+        quiet = self._quiet(now)
         # Quiet symbols' bars close when the exchange time of other symbols' ticks has passed
         # their minute (plus the grace); a market with no tick at all closes them a minute
         # late. Never while the feed is down: a stall or a drop is backfilled, not guessed.
+        close_clock = 0
         feed = self.feed
         if feed is not None and feed.status is FeedStatus.LIVE:
             close_clock = self._lagged_exchange_time()
-            if time.monotonic() - self._last_tick_mono > QUIET_WALL_SECONDS:
-                # no tick at all for a while (a sped-up clock must not guess sooner)
+            if quiet:
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
-            for bar in self.builder.on_clock(close_clock):
-                self._closed_minute_bar(bar, "ticks")
-        self._dispatch_ready(now)
-        if self._sq_ts is not None and now >= self._sq_ts + 60:
-            self._square_off_all(now, "square_off", only_intraday=True)
-        mono = time.monotonic()
+        # what the clock does is a mark in the tick stream (dropped when it did nothing)
+        effects, marks = self._effects, len(self._marks)
+        self._mark("clock", close_clock, now)
+        self._on_clock(close_clock, now)
+        if self._effects == effects and len(self._marks) == marks + 1:
+            self._marks.pop()
+            self._mark_seq -= 1
+        mono = self._mono()
         if self._tick_rows and mono - self._last_flush >= TICK_FLUSH_SECONDS:
             self._flush_live()
         self._commit(now)
         if mono - self._last_status >= STATUS_SECONDS:
             self._write_status()
-        feed = self.feed
         if feed is not None:
             state = self.status.state
             if feed.status is FeedStatus.RECONNECTING and state == "running":
                 self._set_state("reconnecting", "the data socket dropped; reconnecting")
             elif feed.status is FeedStatus.LIVE and state == "reconnecting":
                 self._set_state("halted" if self.risk.halted else "running", self.risk.halted)
-        return self._day_over(now, until)
+        return self._day_over(now, until, quiet)
 
-    def _day_over(self, now: int, until: int) -> bool:
+    def _on_clock(self, close_clock: int, now: int) -> None:
+        """What the clock does between ticks (replayed from its mark after a restart): close
+        the bars of minutes that ended before ``close_clock``, dispatch what is complete, and
+        square off at ``now`` when the square-off minute passed without a tick."""
+        if close_clock:
+            for bar in self.builder.on_clock(close_clock):
+                self._closed_minute_bar(bar, "ticks")
+        self._dispatch_ready(now)
+        if self._sq_ts is not None and now >= self._sq_ts + 60:
+            self._square_off_all(now, "square_off", only_intraday=True)
+
+    def _day_over(self, now: int, until: int, quiet: bool) -> bool:
         """Market time ``until`` has come, and the ticks of the minutes before it are in: the
-        exchange time seen half a wall second ago is past it (plus the grace), or no tick
-        arrived for a while, or a few wall seconds have passed anyway."""
+        exchange time seen half a monotonic second ago is past it (plus the grace), or the
+        market has been quiet (no tick for a market minute and two monotonic seconds)."""
         if now < until:
             return False
-        mono = time.monotonic()
-        if not self._until_mono:
-            self._until_mono = mono
         end = min(until, self.session.close_ts)
-        return (
-            self._lagged_exchange_time() >= end + BAR_GRACE_SECONDS
-            or mono - self._last_tick_mono > QUIET_WALL_SECONDS
-            or mono - self._until_mono > UNTIL_WAIT_SECONDS
-        )
+        return self._lagged_exchange_time() >= end + BAR_GRACE_SECONDS or quiet
 
     # ------------------------------------------------------------------ ticks
 
@@ -691,10 +715,10 @@ class LiveEngine:
         st = self._state(t.symbol)
         if st is None:
             return
+        self._n_ticks += 1
         if persist:
             self._trigger_ns = t.recv_ns
-            self._last_tick_mono = time.monotonic()
-            self._tick_rows.append(tick_row(t, time.time()))
+            self._tick_rows.append(tick_row(t, self._wall()))
             if len(self._tick_rows) >= TICK_FLUSH_ROWS:
                 self._flush_live()
         self.status.ticks += 1
@@ -706,49 +730,86 @@ class LiveEngine:
         if self._gap_from is not None:
             gap, self._gap_from = Gap(self._gap_from, t.ts), None
             self._on_gap(gap)
-        if t.ts > self.sim_clock.ts:
-            self.sim_clock.ts = t.ts
+        self._last_session_tick = t.ts
         bar = self.builder.update(t.symbol, t.ts, t.ltp, t.volume, t.last_qty)
         if bar is not None:
             self._closed_minute_bar(bar, "ticks")
             self._dispatch_ready(t.ts)
+        if self._held or not self._tradeable(t.ts - t.ts % 60):
+            self._held.append(t)  # the strategy has not decided on the previous minute yet
+        else:
+            self._trade(t)
+        if self._trigger_ns:
+            self.tick_latency.add(time.monotonic_ns() - self._trigger_ns)
+            self._trigger_ns = 0
+
+    def _tradeable(self, minute: int) -> bool:
+        """Whether every minute before ``minute`` has been handed to the strategy (no bar of
+        an earlier minute is forming or waiting for the other symbols')."""
+        oldest = self.builder.oldest_forming()
+        if self._pending:
+            first = min(self._pending)
+            oldest = first if oldest is None else min(oldest, first)
+        return oldest is None or oldest >= minute
+
+    def _release_held(self) -> None:
+        """Trade the held ticks whose previous minute has now been decided, in arrival order."""
+        held = self._held
+        while held and self._tradeable(held[0].ts - held[0].ts % 60):
+            self._trade(held.popleft())
+
+    def _trade(self, t: Tick) -> None:
+        """The tick's part in trading: the square-off time, then the paper broker's matching."""
         engine = self.engine
         assert engine is not None
+        st = engine.by_symbol[t.symbol]
+        if t.ts > self.sim_clock.ts:
+            self.sim_clock.ts = t.ts
         if self._sq_ts is not None and t.ts >= self._sq_ts and t.symbol not in self._squared:
             self._squared.add(t.symbol)
             if engine.portfolio.quantity(t.symbol):
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
         minute = t.ts - t.ts % 60
-        if self._replaying:
-            seen_live = (t.symbol, minute) not in self._known_history
-        else:
-            seen_live = minute >= self._observed_from.get(t.symbol, 0)
-        if seen_live:
+        if minute >= self._observed_from.get(t.symbol, 0):
+            # (a minute seen only in part after a gap is matched on its history bar instead)
             self.broker.on_tick(st, t.ltp, t.ts, engine)
         if self.journal.has_pending:
             self._commit(t.ts)
-        if self._trigger_ns:
-            self.tick_latency.add(time.monotonic_ns() - self._trigger_ns)
-            self._trigger_ns = 0
 
     def _on_gap(self, gap: Gap) -> None:
-        """Drop the incomplete bars and backfill the missed minutes from history."""
-        assert self._client is not None
-        self.builder.restart()
-        # from when the feed saw every tick: the first tick after a reconnect, or, for the gap
-        # before the first tick, the moment the feed went live (before the open: the open)
+        """A feed gap: recorded as a mark, then handled (:meth:`_apply_gap`)."""
         seen_from = gap.end + 1  # ticks of the same second may have been missed
         if self._startup_gap:
+            # for the gap before the first tick: from the moment the feed went live (before the
+            # open: the open)
             self._startup_gap = False
             seen_from = min(gap.end, max(self._live_at, self.session.open_ts))
+        self._mark("gap", gap.start, gap.end, seen_from)
+        self._apply_gap(gap, seen_from)
+
+    def _apply_gap(self, gap: Gap, seen_from: int) -> None:
+        """Drop the incomplete bars and backfill the missed minutes from history (replaying:
+        the history bars the live run stored); ticks count again from ``seen_from``."""
+        self.builder.restart()
         in_session = seen_from > self.session.open_ts  # else nothing was missed yet
-        got = backfill(self._client, self.symbols, gap) if in_session else Backfilled([], {})
-        bars = got.bars
-        if bars:
-            bars += self._late_minutes(bars, gap, skip=got.failed)
+        if self._replaying:
+            first, last = gap.missed_minutes()
+            bars = [
+                bar
+                for (_, ts), (bar, src) in self._stored.items()
+                if src == "history" and first <= ts <= last
+            ]
+            got = Backfilled(bars, {})
+        elif in_session:
+            assert self._client is not None
+            got = backfill(self._client, self.symbols, gap)
+            if got.bars:
+                got.bars.extend(self._late_minutes(got.bars, gap, skip=got.failed))
+        else:
+            got = Backfilled([], {})
         kept = 0
-        for bar in sorted(bars, key=lambda b: b.ts):
+        for bar in sorted(got.bars, key=lambda b: b.ts):
             if self._closed_minute_bar(bar, "history"):
                 kept += 1
         for sym in self.symbols:
@@ -771,8 +832,7 @@ class LiveEngine:
                 "trading goes on with the live bars"
             )
             log.warning("%s", message)
-            if not self._replaying:
-                self.journal.engine_log(gap.end, message, level="WARNING")
+            self.journal.engine_log(gap.end, message, level="WARNING")
 
     def _late_minutes(self, bars: list[Bar], gap: Gap, skip: Mapping[str, str]) -> list[Bar]:
         """The gap's last minute for the symbols whose history did not have it yet (it had
@@ -787,7 +847,7 @@ class LiveEngine:
         for _ in range(HISTORY_RETRIES):
             if not missing:
                 break
-            pause.wait(0.5)
+            pause.wait(0.5)  # a backoff for the remote API (it decides nothing)
             for sym in list(missing):
                 bar = self._history_bar(sym, last)
                 if bar is not None:
@@ -802,14 +862,15 @@ class LiveEngine:
         sym = bar.symbol
         if bar.ts <= self._last_minute.get(sym, -1):
             return False
-        known = self._known_history.get((sym, bar.ts)) if self._replaying else None
-        if known is not None:
-            bar, source = known, "history"
+        stored = self._stored.get((sym, bar.ts)) if self._replaying else None
+        if stored is not None:
+            bar, source = stored  # the bar the live run used
         elif source == "ticks" and bar.ts < self._observed_from.get(sym, 0):
             # seen only in part (the feed connected or came back during it): use history's bar
             better = self._history_bar(sym, bar.ts)
             if better is not None:
                 bar, source = better, "history"
+        self._effects += 1
         self._last_minute[sym] = bar.ts
         self._pending[bar.ts].append((bar, source))
         if source == "history" and bar.ts - 60 <= self._dispatched_through:
@@ -818,8 +879,9 @@ class LiveEngine:
             # (its dispatch may wait for other symbols' bars of the minute).
             self._match_minute(bar)
             self._matched.add((sym, bar.ts))
-        row = (sym, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
-        self._bar_rows.append(row)
+        if not self._replaying or stored is None:
+            row = (sym, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
+            self._bar_rows.append(row)
         return True
 
     def _history_bar(self, symbol: str, ts: int) -> Bar | None:
@@ -836,24 +898,26 @@ class LiveEngine:
 
     def _dispatch_ready(self, now: int, before: int | None = None) -> None:
         """Dispatch every pending minute no symbol is still forming a bar for."""
-        if not self._pending:
-            return
-        forming = self.builder.oldest_forming()
-        for minute in sorted(self._pending):
-            complete = forming is None or minute < forming
-            if before is not None and minute < before:
-                complete = True
-            if not complete:
-                break
-            self._dispatch(minute, self._pending.pop(minute))
+        if self._pending:
+            forming = self.builder.oldest_forming()
+            for minute in sorted(self._pending):
+                complete = forming is None or minute < forming
+                if before is not None and minute < before:
+                    complete = True
+                if not complete:
+                    break
+                self._dispatch(minute, self._pending.pop(minute))
         if self.resampler is not None:
             quiet = self.resampler.on_clock(now)
             if quiet:
+                self._effects += 1
                 self._dispatch_primary(quiet)
+        self._release_held()
 
     def _dispatch(self, minute: int, items: list[tuple[Bar, str]]) -> None:
         engine = self.engine
         assert engine is not None
+        self._effects += 1
         order = {s: k for k, s in enumerate(self.symbols)}
         items.sort(key=lambda it: order.get(it[0].symbol, 0))
         self.bars_built += len(items)
@@ -874,6 +938,8 @@ class LiveEngine:
             if higher:
                 self._dispatch_primary(higher)
         self._commit(minute + 60)
+        # the next minute's ticks that came while the strategy was deciding trade now
+        self._release_held()
 
     def _match_minute(self, bar: Bar) -> None:
         """Match the symbol's working orders on a minute not seen tick by tick."""
@@ -883,7 +949,8 @@ class LiveEngine:
         self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine)
 
     def _dispatch_primary(self, bars: list[Bar]) -> None:
-        """Hand strategy-resolution bars to the engine, one call per timestamp."""
+        """Hand strategy-resolution bars to the engine, one call per timestamp, at the bars'
+        close time (the strategy's clock, as in a backtest)."""
         engine = self.engine
         assert engine is not None
         groups: dict[int, list[Bar]] = defaultdict(list)
@@ -895,7 +962,7 @@ class LiveEngine:
             if not group:
                 continue
             close_ts = int(_close_times(calendar, np.array([ts], np.int64), self.resolution)[0])
-            self.sim_clock.ts = max(self.sim_clock.ts, close_ts)
+            self.sim_clock.ts = close_ts
             if self._trigger_ns:
                 self.strategy_latency.add(time.monotonic_ns() - self._trigger_ns)
             engine.on_bars(group, close_ts)
@@ -921,6 +988,7 @@ class LiveEngine:
         for sym, pos in list(engine.portfolio.positions.items()):
             if not pos.quantity or (only_intraday and pos.product is not ProductType.INTRADAY):
                 continue
+            self._effects += 1
             price = self.broker.last_price(sym)
             if price is None:
                 st = engine.by_symbol[sym]
@@ -932,30 +1000,22 @@ class LiveEngine:
     # ------------------------------------------------------------------ persistence
 
     def _flush_live(self, *, bars: bool = False) -> None:
-        """The batched ticks (and, with ``bars``, the closed bars) to the live database, in
-        one transaction."""
-        conn = self._live
-        if conn is None:
+        """The batched ticks, the marks (and, with ``bars``, the closed bars) to the live
+        database, in one transaction."""
+        store = self.store
+        if store is None or self._live is None:
             return
         ticks, self._tick_rows = self._tick_rows, []
-        closed: list[tuple[str, int, float, float, float, float, int, str]] = []
+        marks, self._marks = self._marks, []
+        closed: list[BarRow] = []
         if bars:
             closed, self._bar_rows = self._bar_rows, []
-        if ticks or closed:
-            with conn:
-                if ticks:
-                    conn.executemany(INSERT_LIVE_TICKS, ticks)
-                if closed:
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO live_bars (symbol, ts, open, high, low, close,"
-                        " volume, source) VALUES (?,?,?,?,?,?,?,?)",
-                        closed,
-                    )
+        store.write_live(ticks, closed, marks)
         self.ticks_persisted += len(ticks)
-        self._last_flush = time.monotonic()
+        self._last_flush = self._mono()
 
     def _commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
-        """Ticks (and bars) first, then the trading records that depend on them."""
+        """Ticks, marks and bars first, then the trading records that depend on them."""
         if self.engine is None:
             return
         if self.journal.has_pending or equity_point is not None:
@@ -967,7 +1027,8 @@ class LiveEngine:
 
     def _finish(self, *, stopped: bool, until: int) -> None:
         engine = self.engine
-        if engine is None:
+        store = self.store
+        if engine is None or store is None:
             return
         now = max(self.clock.now(), self.sim_clock.ts)
         # minutes that ended by the end of the run close now; a minute still running is no bar
@@ -975,10 +1036,15 @@ class LiveEngine:
             self._closed_minute_bar(bar, "ticks")
         if not stopped:
             self._dispatch_ready(now, before=now + 60)
+        while self._held:  # every minute is decided: the last ticks trade
+            self._trade(self._held.popleft())
         if stopped and self.config.on_stop == "square_off":
             self._square_off_all(now, "manual", only_intraday=False)
         elif self._sq_ts is not None:
-            self._square_off_all(now, "square_off", only_intraday=True)
+            # at the end of the run's trading (not when the engine got round to it)
+            self._square_off_all(
+                max(self._trade_end, self.sim_clock.ts), "square_off", only_intraday=True
+            )
         engine.finish(close_positions=False)
         equity = engine.equity()
         self.journal.engine_log(
@@ -988,19 +1054,13 @@ class LiveEngine:
         )
         self._flush_live(bars=True)
         self.journal.commit(engine.portfolio, now, equity_point=(equity, 0.0))
-        assert self._trading is not None
-        with self._trading:
-            self._trading.execute(
-                "UPDATE live_sessions SET status = ?, updated_at = ?, end_cash = ?, end_equity = ?"
-                " WHERE session_id = ?",
-                (
-                    "stopped" if stopped else "closed",
-                    now,
-                    engine.portfolio.cash,
-                    equity,
-                    self.session_id,
-                ),
-            )
+        store.close_segment(
+            self.session_id,
+            status="stopped" if stopped else "closed",
+            now=now,
+            cash=engine.portfolio.cash,
+            equity=equity,
+        )
         self._set_state("stopped", "stopped by the user" if stopped else "session over")
 
     def _close(self) -> None:
@@ -1016,6 +1076,7 @@ class LiveEngine:
                         self._checkpointer.stop()
                     conn.close()
         self._live = self._trading = None
+        self.store = None
 
     # ------------------------------------------------------------------ status
 
@@ -1033,7 +1094,7 @@ class LiveEngine:
     def _write_status(self) -> None:
         st = self.status
         engine = self.engine
-        st.updated_at = time.time()
+        st.updated_at = self._wall()
         st.market_time = self.clock.now()
         st.tick_p99_ms = round(self.tick_latency.percentile_ms(99), 3)
         st.strategy_p99_ms = round(self.strategy_latency.percentile_ms(99), 3)
@@ -1061,7 +1122,7 @@ class LiveEngine:
             write_status(self.settings.live_status_file, st)
         except OSError as exc:
             log.warning("cannot write the live status file: %s", exc)
-        self._last_status = time.monotonic()
+        self._last_status = self._mono()
 
 
 _FIELDS = ("ts", "open", "high", "low", "close", "volume")

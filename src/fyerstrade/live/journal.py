@@ -1,15 +1,20 @@
-"""The live engine's journal: fills, positions, equity and messages into ``trading_log.sqlite``.
+"""The live engine's journal: orders, fills, positions, equity and messages into
+``trading_log.sqlite``.
 
 It implements the engine's :class:`~fyerstrade.trading.journal.Journal` protocol. Records are
 collected in memory while the engine handles one event (a tick or a bar) and written by
-:meth:`LiveJournal.commit` in ONE transaction: the fills of the event with their realized P&L
-(``live_paper_trades``), every position as it now stands (``live_positions``), and the equity
-point. So a position row always agrees with the trades that produced it, even after a
-``kill -9``.
+:meth:`LiveJournal.commit` in ONE transaction: the orders handed to the broker
+(``live_orders``, with their status as it now stands), the fills of the event with their
+realized P&L (``live_paper_trades``), every position as it now stands (``live_positions``), and
+the equity point. So a position row always agrees with the trades that produced it, and an
+order row with its fills, even after a ``kill -9``.
 
-Replaying a day after a crash goes through the same journal: a fill is keyed by
-``(order_id, fill_seq)`` (``INSERT OR IGNORE``), so a fill recorded before the crash is not
-recorded again; equity points and log lines at or before the last ones stored are skipped.
+Replaying a day after a crash goes through the same journal in *checking* mode
+(:attr:`LiveJournal.replaying`): an order or a fill that was recorded before the crash is not
+written again but compared with what was recorded, and any difference raises
+:class:`RecoveryError` (the replay would have decided something the live run did not: the
+recorded day stands and trading stops). Orders and fills the crash kept from being recorded are
+written as usual; equity points and log lines at or before the last ones stored are skipped.
 """
 
 from __future__ import annotations
@@ -18,11 +23,40 @@ import logging
 import sqlite3
 from dataclasses import dataclass
 
-from fyerstrade.domain import Fill, RoundTrip
+from fyerstrade.domain import Fill, Order, OrderStatus, RoundTrip
+from fyerstrade.errors import EngineError
 from fyerstrade.trading.journal import LogLine, Rejection
 from fyerstrade.trading.portfolio import Portfolio
 
-__all__ = ["LiveJournal"]
+__all__ = ["LiveJournal", "RecoveryError"]
+
+
+class RecoveryError(EngineError):
+    """Replaying the day after a restart came to a decision the live run did not record."""
+
+
+_ORDER_COLUMNS = (
+    "symbol, side, quantity, order_type, product, limit_price, stop_price, tag, created_ts"
+)
+
+
+def _order_key(o: Order) -> tuple[object, ...]:
+    return (
+        o.symbol,
+        str(o.side),
+        o.quantity,
+        str(o.order_type),
+        str(o.product),
+        o.limit_price,
+        o.stop_price,
+        o.tag,
+        o.created_ts,
+    )
+
+
+def _order_state(o: Order) -> tuple[object, ...]:
+    return (str(o.status), o.filled_quantity, o.avg_fill_price, o.reject_reason)
+
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +78,10 @@ class LiveJournal:
         self._logs: list[tuple[int, str, str, str | None, str]] = []
         self._fill_seqs: dict[str, int] = {}
         self._dirty_positions = False
+        self.replaying = False  # checking mode (see the module docstring)
+        self._new_orders: list[Order] = []
+        self._orders: dict[str, tuple[Order, tuple[object, ...]]] = {}  # id -> (order, written)
+        self._checked: set[str] = set()  # orders found recorded while replaying
         row = conn.execute(
             "SELECT MAX(ts) FROM pt_portfolio_log WHERE session_id = ?", (session_id,)
         ).fetchone()
@@ -56,6 +94,12 @@ class LiveJournal:
     def order_id(self, order_id: str) -> str:
         """The stored order id: unique across sessions."""
         return f"{self.session_id}/{order_id}"
+
+    # ---- orders -----------------------------------------------------------------------------
+    def record_order(self, order: Order) -> None:
+        """``order`` is about to reach the broker: written at the next commit, and its status
+        followed until it is final."""
+        self._new_orders.append(order)
 
     # ---- the Journal protocol ---------------------------------------------------------------
     def record_fill(self, fill: Fill) -> None:
@@ -92,7 +136,8 @@ class LiveJournal:
 
     @property
     def has_pending(self) -> bool:
-        return bool(self._pending or self._logs or self._dirty_positions)
+        dirty = self._dirty_positions and not self.replaying
+        return bool(self._pending or self._logs or dirty or self._new_orders)
 
     def commit(
         self, portfolio: Portfolio, ts: int, *, equity_point: tuple[float, float] | None = None
@@ -101,8 +146,11 @@ class LiveJournal:
         fills. ``equity_point`` = (equity, exposure) adds a ``pt_portfolio_log`` row at ``ts``."""
         new = 0
         with self.conn:
+            self._write_orders(ts)
             for p in self._pending:
                 f = p.fill
+                if self.replaying and self._recorded_fill(p):
+                    continue
                 cur = self.conn.execute(
                     "INSERT OR IGNORE INTO live_paper_trades (session_id, order_id, fill_seq, ts,"
                     " symbol, side, quantity, price, costs, product, tag, strategy, realized_pnl)"
@@ -125,8 +173,11 @@ class LiveJournal:
                 )
                 new += cur.rowcount
             self.fills += len(self._pending)
-            if self._dirty_positions:
+            if self._dirty_positions and not self.replaying:
+                # (while replaying the table keeps the recorded positions: they are rewritten
+                # once the replay has caught up with them)
                 self._write_positions(portfolio, ts)
+                self._dirty_positions = False
             if equity_point is not None and ts > self._last_equity_ts:
                 equity, exposure = equity_point
                 realized = sum(p.realized_pnl for p in portfolio.positions.values())
@@ -152,8 +203,72 @@ class LiveJournal:
                 )
         self._pending.clear()
         self._logs.clear()
-        self._dirty_positions = False
         return new
+
+    def _write_orders(self, ts: int) -> None:
+        conn = self.conn
+        for o in self._new_orders:
+            oid = self.order_id(o.id)
+            if self.replaying:
+                row = conn.execute(
+                    f"SELECT {_ORDER_COLUMNS}, status, filled_quantity, avg_fill_price,"
+                    " reject_reason FROM live_orders WHERE order_id = ?",
+                    (oid,),
+                ).fetchone()
+                if row is not None:
+                    key, stored = tuple(row[:9]), tuple(row[9:])
+                    if key != _order_key(o):
+                        raise RecoveryError(
+                            f"replaying the day placed order {o.id} as {_describe(_order_key(o))}"
+                            f" where the live run recorded {_describe(key)}"
+                        )
+                    self._orders[o.id] = (o, stored)
+                    self._checked.add(o.id)  # its status is written once the replay is over
+                    continue
+            conn.execute(
+                f"INSERT INTO live_orders (order_id, session_id, {_ORDER_COLUMNS}, status,"
+                " filled_quantity, avg_fill_price, reject_reason, updated_ts)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (oid, self.session_id, *_order_key(o), *_order_state(o), ts),
+            )
+            self._orders[o.id] = (o, _order_state(o))
+        self._new_orders.clear()
+        done = []
+        for oid, (o, written) in list(self._orders.items()):
+            state = _order_state(o)
+            if state != written:
+                if self.replaying and oid in self._checked:
+                    continue  # recorded before the crash: written when the replay is over
+                conn.execute(
+                    "UPDATE live_orders SET status = ?, filled_quantity = ?,"
+                    " avg_fill_price = ?, reject_reason = ?, updated_ts = ?"
+                    " WHERE order_id = ?",
+                    (*state, ts, self.order_id(oid)),
+                )
+                self._orders[oid] = (o, state)
+            if state[0] not in _OPEN:
+                done.append(oid)
+        for oid in done:
+            del self._orders[oid]
+            self._checked.discard(oid)
+
+    def _recorded_fill(self, p: _PendingFill) -> bool:
+        """In checking mode: True when the fill is recorded (and equal), else False (write it)."""
+        f = p.fill
+        row = self.conn.execute(
+            "SELECT symbol, side, quantity, price, ts FROM live_paper_trades"
+            " WHERE order_id = ? AND fill_seq = ?",
+            (self.order_id(f.order_id), p.seq),
+        ).fetchone()
+        if row is None:
+            return False
+        got = (f.symbol, str(f.side), f.quantity, f.price, f.ts)
+        if tuple(row) != got:
+            raise RecoveryError(
+                f"replaying the day filled {f.order_id} #{p.seq} as {_describe(got)} where the "
+                f"live run recorded {_describe(tuple(row))}"
+            )
+        return True
 
     def write_positions(self, portfolio: Portfolio, ts: int) -> None:
         """Rewrite ``live_positions`` from the portfolio (its own transaction)."""
@@ -180,3 +295,10 @@ class LiveJournal:
                 if p.quantity
             ],
         )
+
+
+_OPEN = frozenset(str(s) for s in OrderStatus if s.is_open)
+
+
+def _describe(values: tuple[object, ...]) -> str:
+    return " ".join("-" if v is None else str(v) for v in values)

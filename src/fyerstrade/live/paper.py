@@ -28,6 +28,8 @@ see only later ticks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fyerstrade.domain import Order
 from fyerstrade.trading.broker import FillSink, SimulatedBroker, WorkingOrder
 from fyerstrade.trading.enum_members import OPEN_STATUSES
@@ -64,8 +66,17 @@ class _SymbolRange:
 
 
 class PaperBroker(SimulatedBroker):
-    def __init__(self, slippage: Slippage | None = None) -> None:
+    """``on_submit(order)`` is called with every order before it enters the book (the journal
+    records it there)."""
+
+    def __init__(
+        self,
+        slippage: Slippage | None = None,
+        *,
+        on_submit: Callable[[Order], None] | None = None,
+    ) -> None:
         super().__init__(slippage)
+        self.on_submit = on_submit
         self._ranges: dict[str, _SymbolRange] = {}
         self._in_tick = False
         self._pending: list[tuple[SymbolState, _PaperOrder]] = []
@@ -80,6 +91,8 @@ class PaperBroker(SimulatedBroker):
         reduce_only: bool,
         ref_open: float | None,
     ) -> None:
+        if self.on_submit is not None:
+            self.on_submit(order)
         self._seq += 1
         w = _PaperOrder(order, active_from, reduce_only, None, self._seq)
         state.working.append(w)

@@ -13,12 +13,17 @@ What a connection does:
   topics are acknowledged and receive nothing;
 * pings are ignored, acks accepted (the auth reply asks for none).
 
-Ticks run on a :class:`MarketClock`: a start instant and a speed (60 = one market minute per
-second). It starts where the REST clock (``SimConfig.clock``) is, at speed 1; set it apart from
-it to replay a session at high speed, or pass ``MarketClock.now`` as ``SimConfig.clock`` so that
-REST and ticks share one clock (what ``tests/plugins/datasocket.py`` does). Set it in-process
-(``hub_for(server.state).clock.set(start, speed)``) or with ``POST /_sim/clock``
-``{"start": <epoch or ISO 8601>, "speed": 60}``; ``GET /_sim/clock`` reads it.
+Ticks run on a :class:`~fyerstrade.sim.clock.MarketClock`: a start instant and a speed (60 =
+one market minute per second), paced by the simulator's own event loop (a simulator that cannot
+run stops its market rather than let the clock run ahead of the ticks it streams). It starts
+where the REST clock (``SimConfig.clock``) is, at speed 1; set it apart from it to replay a
+session at high speed, or pass ``MarketClock.now`` as ``SimConfig.clock`` so that REST and ticks
+share one clock (what ``tests/plugins/datasocket.py`` does). Set it in-process
+(``hub_for(server.state).clock.set(start, speed)``, ``.pause()``, ``.resume()``) or with
+``POST /_sim/clock`` ``{"start": <epoch or ISO 8601>, "speed": 60, "paused": false}``;
+``GET /_sim/clock`` reads it (``now``, ``speed``, ``paused``). Every connection streams the
+trades up to the clock's ``now`` on each beat of the loop, so the stream is paced by the same
+clock.
 
 Faults (``POST /_sim/datasocket`` or :meth:`DataSocketHub.inject`):
 
@@ -39,8 +44,8 @@ import json
 import logging
 import re
 import threading
-import time
 import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -50,6 +55,7 @@ from aiohttp import WSMsgType, web
 from fyerstrade.calendar import ist_date
 from fyerstrade.sim import hsm
 from fyerstrade.sim.auth import STATE_KEY
+from fyerstrade.sim.clock import BEAT_SECONDS, MarketClock
 from fyerstrade.sim.state import SimState
 from fyerstrade.sim.ticks import SimTick, TickSource
 from fyerstrade.sim.universe import Kind, SimInstrument
@@ -65,46 +71,13 @@ __all__ = [
 log = logging.getLogger("fyerstrade.sim.datasocket")
 
 DATA_SOCKET_PATH = "/hsm/v1-5/prod"
-STREAM_INTERVAL = 0.02  # seconds of wall time between data frames
+STREAM_INTERVAL = BEAT_SECONDS  # seconds of wall time between data frames
 MAX_RECORDS = 2_000
 _HSM_KEY = re.compile(r"^[0-9a-f]{32}$")
 _SEGMENTS = {"nse_cm": "1010", "nse_fo": "1011"}
 #: Index topic names (what the SDK's map.json calls them) of the simulator's indices.
 INDEX_TOPIC_NAMES = {"Nifty 50": "NSE:NIFTY50-INDEX", "Nifty Bank": "NSE:NIFTYBANK-INDEX"}
 _MALFORMED = b"\x00\x20\x06\x00\x00\x00\x01\x00\x05Uxx\x07garbage"
-
-
-class MarketClock:
-    """Market time = ``start + (wall elapsed since set) * speed``; thread-safe."""
-
-    def __init__(self, start: float | None = None, speed: float = 1.0) -> None:
-        self._lock = threading.Lock()
-        self._start = start if start is not None else time.time()
-        self._speed = speed
-        self._anchor = time.monotonic()
-
-    def set(self, start: float | None = None, speed: float | None = None) -> None:
-        """Restart the clock at ``start`` (default: where it is now) running at ``speed``."""
-        if speed is not None and not 0 < speed <= 100_000:
-            raise ValueError(f"speed must be in (0, 100000], got {speed}")
-        with self._lock:
-            now = self._now_locked()
-            self._start = start if start is not None else now
-            if speed is not None:
-                self._speed = speed
-            self._anchor = time.monotonic()
-
-    def now(self) -> float:
-        """Market time, epoch seconds."""
-        with self._lock:
-            return self._now_locked()
-
-    @property
-    def speed(self) -> float:
-        return self._speed
-
-    def _now_locked(self) -> float:
-        return self._start + (time.monotonic() - self._anchor) * self._speed
 
 
 @dataclass(slots=True)
@@ -127,6 +100,7 @@ class DataSocketHub:
         self._stall_gen = 0
         self._malformed = 0
         self.connections = 0  # currently open
+        self.topics = 0  # topics subscribed on the open connections
         self.connects = 0  # ever opened
         self.auth_failures = 0
         self.frames_sent = 0
@@ -149,9 +123,12 @@ class DataSocketHub:
                 self._stall_gen += 1
             self._malformed += malformed
 
-    def count(self, *, opened: int = 0, auth_failures: int = 0, frames: int = 0) -> None:
+    def count(
+        self, *, opened: int = 0, auth_failures: int = 0, frames: int = 0, topics: int = 0
+    ) -> None:
         """Update the counters (called by connections on the server's loop)."""
         with self._lock:
+            self.topics += topics
             self.connections += opened
             self.connects += max(opened, 0)
             self.auth_failures += auth_failures
@@ -172,6 +149,7 @@ class DataSocketHub:
         with self._lock:
             return {
                 "connections": self.connections,
+                "topics": self.topics,
                 "connects": self.connects,
                 "auth_failures": self.auth_failures,
                 "frames_sent": self.frames_sent,
@@ -240,7 +218,8 @@ class _Connection:
                 await self._subscribe(frame.topics)
             else:
                 for name in frame.topics:
-                    self.topics.pop(name, None)
+                    if self.topics.pop(name, None) is not None:
+                        self.hub.count(topics=-1)
                 await self.send(hsm.subscription_reply(False))
 
     def _auth_ok(self, key: str) -> bool:
@@ -278,6 +257,7 @@ class _Connection:
             topic_id = self._ids.setdefault(name, len(self._ids) + 1)
             topic = _Topic(topic_id, name, inst, now)
             self.topics[name] = topic
+            self.hub.count(topics=1)
             records.append(self._snapshot(topic, now))
         if records:
             await self._send_data(records)
@@ -400,7 +380,7 @@ async def _handle(request: web.Request) -> web.StreamResponse:
         streamer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await streamer
-        hub.count(opened=-1)
+        hub.count(opened=-1, topics=-len(conn.topics))
     return ws
 
 
@@ -420,14 +400,17 @@ async def _control_clock(request: web.Request) -> web.Response:
     if request.method == "POST":
         try:
             body = await request.json()
-            if not isinstance(body, dict) or set(body) - {"start", "speed"}:
-                raise ValueError("the body is {start, speed}; no other keys")
+            if not isinstance(body, dict) or set(body) - {"start", "speed", "paused"}:
+                raise ValueError("the body is {start, speed, paused}; no other keys")
+            if not isinstance(body.get("paused", False), bool):
+                raise ValueError("paused is true or false")
             start = _parse_start(body["start"]) if "start" in body else None
             speed = float(body["speed"]) if "speed" in body else None
-            hub.clock.set(start, speed)
+            hub.clock.set(start, speed, paused=body.get("paused"))
         except (json.JSONDecodeError, ValueError, TypeError) as exc:
             return web.json_response({"s": "error", "message": str(exc)}, status=400)
-    return web.json_response({"now": int(hub.clock.now()), "speed": hub.clock.speed})
+    clock = hub.clock
+    return web.json_response({"now": clock.now(), "speed": clock.speed, "paused": clock.paused})
 
 
 async def _control_faults(request: web.Request) -> web.Response:
@@ -448,8 +431,31 @@ async def _control_faults(request: web.Request) -> web.Response:
     return web.json_response(hub.snapshot())
 
 
+async def _pace(state: SimState) -> None:
+    """Beat the market clock while the loop runs (see :mod:`fyerstrade.sim.clock`)."""
+    hub = hub_for(state)
+    clock = hub.clock
+    try:
+        while True:
+            clock = hub.clock  # a test may have put another clock in place
+            clock.beat()
+            await asyncio.sleep(BEAT_SECONDS)
+    finally:
+        clock.unpace()
+
+
+async def _pacer(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.get_running_loop().create_task(_pace(app[STATE_KEY]))
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def add_data_socket_routes(app: web.Application) -> None:
-    """Register the data socket and its control plane on the simulator's application."""
+    """Register the data socket, its control plane and the clock's pacer on the simulator's
+    application."""
+    app.cleanup_ctx.append(_pacer)
     app.router.add_get(DATA_SOCKET_PATH, _handle)
     app.router.add_get("/_sim/clock", _control_clock)
     app.router.add_post("/_sim/clock", _control_clock)

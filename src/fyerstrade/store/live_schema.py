@@ -9,6 +9,11 @@ Versions
        batch of ticks dirtied pages all over it and it cut the insert rate four-fold (150,000 →
        630,000 rows/s), while every reader goes by id (the archive job) or scans the day
        (a restart's replay). The archive is clustered by (symbol, ts) for look-ups.
+    4. ``live_marks``: what the live engine did between two ticks on its own clock (closed a
+       quiet symbol's bar, squared off at the square-off time), on a feed gap, and where a
+       segment's ticks begin, each at its place in the tick stream (``at_tick`` = ticks of the
+       segment handled before it). A restart replays ticks and marks in that order, so it
+       rebuilds exactly what the engine did (see :mod:`fyerstrade.live.recovery`).
 
 The archive job (:mod:`fyerstrade.data.archive`) empties it only after the archive has committed.
 """
@@ -53,6 +58,19 @@ V3 = """
 DROP INDEX IF EXISTS live_ticks_symbol_ts;
 """
 
+V4 = """
+CREATE TABLE live_marks (
+    segment  TEXT    NOT NULL,
+    seq      INTEGER NOT NULL,
+    at_tick  INTEGER NOT NULL,
+    kind     TEXT    NOT NULL,
+    a        INTEGER NOT NULL DEFAULT 0,
+    b        INTEGER NOT NULL DEFAULT 0,
+    c        INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (segment, seq)
+) WITHOUT ROWID;
+"""
+
 SCHEMA = Schema(
     name="live",
     filename=LIVE_DB,
@@ -60,5 +78,6 @@ SCHEMA = Schema(
         Migration(1, "live ticks", V1),
         Migration(2, "live bars", V2),
         Migration(3, "live ticks without the symbol index", V3),
+        Migration(4, "live marks: the engine's own events in the tick stream", V4),
     ),
 )
