@@ -14,7 +14,7 @@ from fyerstrade.cli import main
 from fyerstrade.config import HISTORICAL_DB, Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import StoreError
-from fyerstrade.store import historical_schema, trading_schema
+from fyerstrade.store import historical_schema, live_schema, trading_schema
 from fyerstrade.store.candles import load_candles
 from fyerstrade.store.db import connect, init_all, status_all
 from fyerstrade.store.migrations import Migration, Schema, migrate, user_version
@@ -30,7 +30,7 @@ EXPECTED_TABLES = {
         "symbol_lot_sizes",
         "tick_partitions",
     },
-    "live_market_data.sqlite": {"live_ticks", "live_bars"},
+    "live_market_data.sqlite": {"live_ticks", "live_bars", "live_marks"},
     "trading_log.sqlite": {
         "backtest_runs",
         "backtest_trades",
@@ -81,7 +81,7 @@ def test_db_init_creates_three_files_with_every_table_then_changes_nothing(
     out = capsys.readouterr().out
     for name, latest in (
         ("historical_market_data.sqlite", historical_schema.SCHEMA.latest),
-        ("live_market_data.sqlite", 3),
+        ("live_market_data.sqlite", live_schema.SCHEMA.latest),
         ("trading_log.sqlite", trading_schema.SCHEMA.latest),
     ):
         assert f"{name}: up to date ({latest})" in out
@@ -266,8 +266,8 @@ def test_status_reports_versions_sizes_counts_and_missing_files(
     assert main(["db", "status", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
     by_name = {d["name"]: d for d in data}
-    assert by_name["live"]["version"] == 3
-    assert by_name["live"]["tables"] == {"live_ticks": 1, "live_bars": 0}
+    assert by_name["live"]["version"] == live_schema.SCHEMA.latest
+    assert by_name["live"]["tables"] == {"live_ticks": 1, "live_bars": 0, "live_marks": 0}
     assert by_name["historical"]["version"] == historical_schema.SCHEMA.latest
     assert by_name["historical"]["tables"]["historical_data"] == 0
     assert by_name["trading"]["size_bytes"] > 0

@@ -327,6 +327,12 @@ class Feed:
                 t.join()
 
     @property
+    def gap_open(self) -> bool:
+        """Whether the feed was interrupted and no tick has arrived since (the :class:`Gap`
+        comes with the first one): until then nothing can be said about the missed minutes."""
+        return self._gap_start is not None
+
+    @property
     def running(self) -> bool:
         """Whether the supervisor is still working (False after ``stop`` or an AuthError)."""
         return self._thread is not None and self._thread.is_alive()

@@ -661,10 +661,11 @@ class LiveEngine:
         quiet = self._quiet(now)
         # Quiet symbols' bars close when the exchange time of other symbols' ticks has passed
         # their minute (plus the grace); a market with no tick at all closes them a minute
-        # late. Never while the feed is down: a stall or a drop is backfilled, not guessed.
+        # late. Never while the feed is down, nor after a reconnect before its first tick (the
+        # gap comes with it): a stall or a drop is backfilled, not guessed.
         close_clock = 0
         feed = self.feed
-        if feed is not None and feed.status is FeedStatus.LIVE:
+        if feed is not None and feed.status is FeedStatus.LIVE and not feed.gap_open:
             close_clock = self._lagged_exchange_time()
             if quiet:
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
