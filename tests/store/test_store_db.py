@@ -41,6 +41,8 @@ EXPECTED_TABLES = {
         "pt_live_debug_log",
         "live_orders",
         "live_sessions",
+        "optimizations",
+        "optimization_trials",
     },
 }
 

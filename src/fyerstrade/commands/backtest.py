@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from fyerstrade.backtest.journal import RunSummary, StoredRun
     from fyerstrade.config import Settings
     from fyerstrade.data.bars import LoadedBars
+    from fyerstrade.strategies.base import Strategy
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -346,87 +347,85 @@ def register(app: typer.Typer) -> None:
     app.add_typer(group, name="backtest")
 
 
-def run_command(
-    strategy: Annotated[str, typer.Option("--strategy", help="Strategy name (see `strategies`).")],
-    symbol: Annotated[
-        list[str], typer.Option("--symbol", "-s", help="Symbol, e.g. NSE:SBIN-EQ; repeatable.")
-    ],
-    resolution: Annotated[str, typer.Option("--resolution", "-r", help="1, 5, 15, 60, D ...")],
-    from_: Annotated[
-        str | None,
-        typer.Option("--from", help="First trading date, YYYY-MM-DD (default: the first stored)."),
-    ] = None,
-    to: Annotated[
-        str | None,
-        typer.Option(
-            "--to", help="Last trading date (inclusive), YYYY-MM-DD (default: the last stored)."
-        ),
-    ] = None,
-    mode: Annotated[
-        str,
-        typer.Option(
-            "--mode", help="positional (positions carry overnight) or intraday (square off daily)."
-        ),
-    ] = RUN_DEFAULTS.mode,
-    param: Annotated[
-        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE strategy parameter.")
-    ] = None,
-    capital: Annotated[float, typer.Option("--capital", help="Starting capital in rupees.")] = (
-        RUN_DEFAULTS.capital
-    ),
-    quantity: Annotated[
-        int | None, typer.Option("--quantity", help="Fixed quantity per entry (else sized).")
-    ] = None,
-    no_costs: Annotated[
-        bool, typer.Option("--no-costs", help="Ignore brokerage and statutory charges.")
-    ] = False,
-    slippage_ticks: Annotated[
-        float, typer.Option("--slippage-ticks", help="Adverse slippage per fill, in ticks.")
-    ] = RUN_DEFAULTS.slippage_ticks,
-    slippage_bps: Annotated[
-        float, typer.Option("--slippage-bps", help="Adverse slippage per fill, in basis points.")
-    ] = RUN_DEFAULTS.slippage_bps,
-    entry_window: Annotated[
-        str, typer.Option("--entry-window", help="Intraday entries only inside HH:MM-HH:MM IST.")
-    ] = RUN_DEFAULTS.entry_window_text,
-    square_off: Annotated[
-        str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
-    ] = RUN_DEFAULTS.square_off_text,
-    strict: Annotated[
-        bool,
-        typer.Option(
-            "--strict",
-            help="Refuse a range that reaches outside the stored candles (default: warn and run "
-            "on the stored part).",
-        ),
-    ] = False,
-    as_json: Annotated[
-        bool,
-        typer.Option(
-            "--json",
-            help="Print one JSON object: run_id, metrics (undefined or infinite values are null) "
-            "and trades (times ISO 8601 with +05:30).",
-        ),
-    ] = False,
-) -> None:
-    """Backtest a strategy on stored candles, save the run and print its metrics."""
-    from fyerstrade.backtest.engine import BacktestConfig, run_backtest
-    from fyerstrade.backtest.journal import save_stored_run, stored_from_result
-    from fyerstrade.cli import settings
-    from fyerstrade.reporting.metrics import compute_metrics
-    from fyerstrade.reporting.refusals import refusal_line
-    from fyerstrade.strategies.base import parse_param_pairs, validate_params
-    from fyerstrade.strategies.registry import get_strategy
+# ---- the run options (``optimize run`` and ``optimize walkforward`` declare the same) ---------
 
-    # Every check first: nothing runs and nothing is written on bad input.
-    cfg = settings()
-    cls = get_strategy(strategy, cfg)
-    params = validate_params(cls, parse_param_pairs(param or []))
+STRATEGY = typer.Option("--strategy", help="Strategy name (see `strategies`).")
+SYMBOL = typer.Option("--symbol", "-s", help="Symbol, e.g. NSE:SBIN-EQ; repeatable.")
+RESOLUTION = typer.Option("--resolution", "-r", help="1, 5, 15, 60, D ...")
+StrategyOption = Annotated[str, STRATEGY]
+SymbolOption = Annotated[list[str], SYMBOL]
+ResolutionOption = Annotated[str, RESOLUTION]
+FromOption = Annotated[
+    str | None,
+    typer.Option("--from", help="First trading date, YYYY-MM-DD (default: the first stored)."),
+]
+ToOption = Annotated[
+    str | None,
+    typer.Option(
+        "--to", help="Last trading date (inclusive), YYYY-MM-DD (default: the last stored)."
+    ),
+]
+ModeOption = Annotated[
+    str,
+    typer.Option(
+        "--mode", help="positional (positions carry overnight) or intraday (square off daily)."
+    ),
+]
+CapitalOption = Annotated[float, typer.Option("--capital", help="Starting capital in rupees.")]
+QuantityOption = Annotated[
+    int | None, typer.Option("--quantity", help="Fixed quantity per entry (else sized).")
+]
+NoCostsOption = Annotated[
+    bool, typer.Option("--no-costs", help="Ignore brokerage and statutory charges.")
+]
+SlippageTicksOption = Annotated[
+    float, typer.Option("--slippage-ticks", help="Adverse slippage per fill, in ticks.")
+]
+SlippageBpsOption = Annotated[
+    float, typer.Option("--slippage-bps", help="Adverse slippage per fill, in basis points.")
+]
+EntryWindowOption = Annotated[
+    str, typer.Option("--entry-window", help="Intraday entries only inside HH:MM-HH:MM IST.")
+]
+SquareOffOption = Annotated[
+    str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
+]
+StrictOption = Annotated[
+    bool,
+    typer.Option(
+        "--strict",
+        help="Refuse a range that reaches outside the stored candles (default: warn and run "
+        "on the stored part).",
+    ),
+]
+
+
+def run_config(
+    settings: Settings,
+    strategy: type[Strategy],
+    params: dict[str, Any],
+    symbol: Sequence[str],
+    resolution: str,
+    from_: str | None,
+    to: str | None,
+    mode: str,
+    capital: float,
+    quantity: int | None,
+    no_costs: bool,
+    slippage_ticks: float,
+    slippage_bps: float,
+    entry_window: str,
+    square_off: str,
+) -> BacktestConfig:
+    """The run options as a checked ``BacktestConfig`` (InputError naming the option); missing
+    dates default to the stored range."""
+    from fyerstrade.backtest.engine import BacktestConfig
+
     res = parse_resolution(resolution)
     symbols = list(dict.fromkeys(s.strip() for s in symbol if s.strip()))
     if not symbols:
         raise InputError("give at least one --symbol, e.g. --symbol NSE:SBIN-EQ")
-    start, end = _dates(cfg, symbols, res, from_, to)
+    start, end = _dates(settings, symbols, res, from_, to)
     if end < start:
         raise InputError(f"--to {end} is before --from {start}")
     run_mode = parse_mode(mode)
@@ -438,9 +437,8 @@ def run_command(
         raise InputError(f"--quantity must be positive, got {quantity}")
     if slippage_ticks < 0 or slippage_bps < 0:
         raise InputError("--slippage-ticks and --slippage-bps must not be negative")
-
     config = BacktestConfig(
-        strategy=cls.name,
+        strategy=strategy.name,
         params=params,
         symbols=tuple(symbols),
         resolution=res,
@@ -457,6 +455,53 @@ def run_command(
         square_off=square,
     )
     config.validate()
+    return config
+
+
+def run_command(
+    strategy: StrategyOption,
+    symbol: SymbolOption,
+    resolution: ResolutionOption,
+    from_: FromOption = None,
+    to: ToOption = None,
+    mode: ModeOption = RUN_DEFAULTS.mode,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", "-p", help="KEY=VALUE strategy parameter.")
+    ] = None,
+    capital: CapitalOption = RUN_DEFAULTS.capital,
+    quantity: QuantityOption = None,
+    no_costs: NoCostsOption = False,
+    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks,
+    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
+    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
+    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
+    strict: StrictOption = False,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help="Print one JSON object: run_id, metrics (undefined or infinite values are null) "
+            "and trades (times ISO 8601 with +05:30).",
+        ),
+    ] = False,
+) -> None:
+    """Backtest a strategy on stored candles, save the run and print its metrics."""
+    from fyerstrade.backtest.engine import run_backtest
+    from fyerstrade.backtest.journal import save_stored_run, stored_from_result
+    from fyerstrade.cli import settings
+    from fyerstrade.reporting.metrics import compute_metrics
+    from fyerstrade.reporting.refusals import refusal_line
+    from fyerstrade.strategies.base import parse_param_pairs, validate_params
+    from fyerstrade.strategies.registry import get_strategy
+
+    # Every check first: nothing runs and nothing is written on bad input.
+    cfg = settings()
+    cls = get_strategy(strategy, cfg)
+    params = validate_params(cls, parse_param_pairs(param or []))
+    config = run_config(
+        cfg, cls, params, symbol, resolution, from_, to, mode, capital, quantity, no_costs,
+        slippage_ticks, slippage_bps, entry_window, square_off,
+    )  # fmt: skip
     loaded = _load_checked(cfg, config, strict=strict)
     with _progress() as progress:
         result = run_backtest(config, cfg, progress=progress, loaded=loaded)

@@ -13,6 +13,11 @@ Versions
     4. ``bt_portfolio_log`` stored compactly: one row per run holding its per-bar series (bar
        times, equity, cash, exposure) as array BLOBs (:mod:`fyerstrade.store.arrays`) instead of
        one row per bar; the rows of earlier runs are moved over.
+    5. ``optimizations`` (one row per sweep or walk-forward: what was searched, how, its status
+       and the IST day numbers its trials' returns are aligned to) and ``optimization_trials``
+       (one row per evaluated parameter set: params, score, metrics, and the daily returns as
+       an array BLOB of :mod:`fyerstrade.store.arrays`, about 2 KB a year). A walk-forward's
+       in-sample searches are optimizations with ``parent_id`` and ``fold`` set.
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
@@ -217,6 +222,49 @@ def _v4_compact_series(conn: sqlite3.Connection) -> None:
     conn.execute("DROP TABLE bt_portfolio_log_v3")
 
 
+V5 = """
+CREATE TABLE optimizations (
+    opt_id            TEXT PRIMARY KEY,
+    kind              TEXT    NOT NULL DEFAULT 'sweep' CHECK (kind IN ('sweep', 'walkforward')),
+    parent_id         TEXT,
+    fold              INTEGER,
+    strategy          TEXT    NOT NULL,
+    config_json       TEXT    NOT NULL,
+    space_json        TEXT    NOT NULL,
+    constraints_json  TEXT    NOT NULL DEFAULT '[]',
+    objective         TEXT    NOT NULL,
+    min_trades        INTEGER NOT NULL DEFAULT 0,
+    method            TEXT    NOT NULL,
+    budget            INTEGER NOT NULL,
+    seed              INTEGER NOT NULL DEFAULT 0,
+    engine            TEXT    NOT NULL DEFAULT '',
+    days_blob         BLOB,
+    status            TEXT    NOT NULL DEFAULT 'running',
+    error             TEXT,
+    summary_json      TEXT,
+    code_version      TEXT    NOT NULL DEFAULT '',
+    created_at        INTEGER NOT NULL,
+    updated_at        INTEGER NOT NULL
+);
+CREATE INDEX optimizations_created ON optimizations (created_at);
+CREATE INDEX optimizations_parent ON optimizations (parent_id, fold);
+
+CREATE TABLE optimization_trials (
+    opt_id        TEXT    NOT NULL,
+    trial_no      INTEGER NOT NULL,
+    params_json   TEXT    NOT NULL,
+    status        TEXT    NOT NULL CHECK (status IN ('ok', 'refused')),
+    score         REAL,
+    trades        INTEGER NOT NULL DEFAULT 0,
+    metrics_json  TEXT,
+    returns_blob  BLOB,
+    error         TEXT,
+    seconds       REAL    NOT NULL DEFAULT 0,
+    PRIMARY KEY (opt_id, trial_no)
+);
+CREATE INDEX optimization_trials_score ON optimization_trials (opt_id, score);
+"""
+
 SCHEMA = Schema(
     name="trading",
     filename=TRADING_DB,
@@ -225,5 +273,6 @@ SCHEMA = Schema(
         Migration(2, "live orders and readers' indexes", V2),
         Migration(3, "live sessions", V3),
         Migration(4, "backtest series stored compactly, one row per run", _v4_compact_series),
+        Migration(5, "optimizations and their trials", V5),
     ),
 )

@@ -1,0 +1,200 @@
+"""Where trials are evaluated: one small interface, three executors.
+
+``open(job)`` ships the job (configuration and bars) to the workers once; ``run(blocks)`` pulls
+blocks from an iterator only when a worker is free and yields ``(block, outcomes, seconds)`` as
+blocks finish, in completion order; ``close()`` releases everything. The search method produces
+the blocks lazily, so the executor never holds more than ``slots`` blocks and an ask-and-tell
+method asks only when a result can be used.
+
+- :class:`SerialExecutor`: in this process, one block at a time (tests, debugging, one core);
+- :class:`PoolExecutor`: a process pool on every core (the default). The bars go into one
+  shared memory block that each worker maps once at start; only parameter sets and outcomes
+  cross the process boundary. Workers ignore Ctrl-C; the driver stops them;
+- ``RayExecutor`` (``ray_executor.py``): tasks on a Ray cluster, the job put once in its object
+  store.
+
+A worker that dies (killed, out of memory) raises :class:`WorkerLostError`; what finished before is
+already stored, so ``--resume`` continues from there.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from multiprocessing import shared_memory
+from typing import Any, Protocol
+
+from fyerstrade.backtest.evaluate import TrialOutcome
+from fyerstrade.backtest.optimize.job import (
+    Block,
+    EvaluationJob,
+    EvaluatorCache,
+    Layout,
+    Period,
+    bars_from_shared,
+    bars_to_shared,
+    evaluate_block,
+)
+from fyerstrade.errors import FyersTradeError
+
+__all__ = ["Executor", "PoolExecutor", "SerialExecutor", "WorkerLostError", "default_workers"]
+
+Result = tuple[Block, list[TrialOutcome], float]
+
+
+class WorkerLostError(FyersTradeError):
+    """A worker process died while evaluating."""
+
+
+class Executor(Protocol):
+    """Evaluates blocks of trials somewhere."""
+
+    name: str
+
+    @property
+    def workers(self) -> int:
+        """How many blocks run at once."""
+        ...
+
+    def open(self, job: EvaluationJob) -> None: ...
+
+    def run(self, blocks: Iterator[Block]) -> Iterator[Result]: ...
+
+    def close(self) -> None: ...
+
+
+def default_workers() -> int:
+    """Every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class SerialExecutor:
+    """Evaluates in this process, one block after the other."""
+
+    name = "serial"
+
+    def __init__(self) -> None:
+        self._job: EvaluationJob | None = None
+        self._cache = EvaluatorCache()
+
+    @property
+    def workers(self) -> int:
+        return 1
+
+    def open(self, job: EvaluationJob) -> None:
+        self._job = job
+
+    def run(self, blocks: Iterator[Block]) -> Iterator[Result]:
+        assert self._job is not None, "open() first"
+        for block in blocks:
+            outcomes, seconds = evaluate_block(self._cache, self._job, block.period, block.params)
+            yield block, outcomes, seconds
+
+    def close(self) -> None:
+        self._job = None
+        self._cache = EvaluatorCache()
+
+
+# ---- process pool --------------------------------------------------------------------------
+
+_worker_job: EvaluationJob | None = None
+_worker_shm: shared_memory.SharedMemory | None = None
+_worker_cache = EvaluatorCache()
+
+
+def _init_worker(job: EvaluationJob, shm_name: str, layout: Layout) -> None:
+    """Pool worker start: map the shared bars once; Ctrl-C belongs to the driver."""
+    global _worker_job, _worker_shm
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _worker_shm = shared_memory.SharedMemory(name=shm_name)
+    job.bars = bars_from_shared(_worker_shm, layout)
+    _worker_job = job
+
+
+def _evaluate_in_worker(
+    period: Period, params: list[dict[str, Any]]
+) -> tuple[list[TrialOutcome], float]:
+    assert _worker_job is not None
+    return evaluate_block(_worker_cache, _worker_job, period, params)
+
+
+def _context() -> Any:
+    """``fork`` where it exists (workers start in milliseconds with everything imported),
+    else ``spawn``."""
+    methods = mp.get_all_start_methods()
+    return mp.get_context("fork" if "fork" in methods else "spawn")
+
+
+class PoolExecutor:
+    """A process pool; the bars reach each worker once, through shared memory."""
+
+    name = "processes"
+
+    def __init__(self, workers: int | None = None) -> None:
+        self._workers = workers or default_workers()
+        self._pool: ProcessPoolExecutor | None = None
+        self._shm: shared_memory.SharedMemory | None = None
+        self._pending: dict[Future[tuple[list[TrialOutcome], float]], Block] = {}
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def open(self, job: EvaluationJob) -> None:
+        self._shm, layout = bars_to_shared(job.bars)
+        self._pool = ProcessPoolExecutor(
+            max_workers=self._workers,
+            mp_context=_context(),
+            initializer=_init_worker,
+            initargs=(job.without_bars(), self._shm.name, layout),
+        )
+
+    def run(self, blocks: Iterator[Block]) -> Iterator[Result]:
+        pool = self._pool
+        assert pool is not None, "open() first"
+        slots = 2 * self._workers
+        exhausted = False
+        while True:
+            while not exhausted and len(self._pending) < slots:
+                block = next(blocks, None)
+                if block is None:
+                    exhausted = True
+                    break
+                fut = pool.submit(_evaluate_in_worker, block.period, block.params)
+                self._pending[fut] = block
+            if not self._pending:
+                return
+            done, _ = wait(list(self._pending), return_when=FIRST_COMPLETED)
+            for fut in done:
+                block = self._pending.pop(fut)
+                try:
+                    outcomes, seconds = fut.result()
+                except BrokenProcessPool:
+                    raise WorkerLostError(
+                        "a worker process died (killed, or out of memory?); every finished "
+                        "trial is stored"
+                    ) from None
+                yield block, outcomes, seconds
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            for fut in self._pending:
+                fut.cancel()
+            busy = any(not f.done() for f in self._pending)
+            if busy:  # stopped early: do not wait for blocks nobody will read
+                for proc in list(getattr(pool, "_processes", {}).values()):
+                    proc.terminate()
+            pool.shutdown(wait=True, cancel_futures=True)
+        self._pending.clear()
+        shm, self._shm = self._shm, None
+        if shm is not None:
+            shm.close()
+            shm.unlink()

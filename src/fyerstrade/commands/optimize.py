@@ -1,0 +1,710 @@
+"""``fyerstrade optimize``: parameter sweeps and walk-forward analysis over stored candles.
+
+``run`` searches a strategy's parameters (grid, random or TPE) on every core, or a Ray cluster,
+and stores every trial in ``trading_log.sqlite``; ``walkforward`` re-optimises fold after fold
+and trades the winners out-of-sample; ``list``, ``show`` and ``delete`` manage what is stored.
+The run options of ``backtest run`` apply unchanged (the same option declarations).
+
+Every input is checked before anything runs, and an optimization is recorded only once
+everything is known to be runnable: a bad option, parameter, range or constraint, a grid larger
+than the trial budget, missing candles or a Ray address that does not answer prints one
+``error: ...`` line, exits with code 2 and writes nothing. Ctrl-C keeps every finished trial
+(exit code 130); ``--resume ID`` continues. ``--json`` prints one JSON object on stdout.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from fyerstrade.commands.backtest import (
+    RESOLUTION,
+    STRATEGY,
+    SYMBOL,
+    CapitalOption,
+    EntryWindowOption,
+    FromOption,
+    ModeOption,
+    NoCostsOption,
+    QuantityOption,
+    SlippageBpsOption,
+    SlippageTicksOption,
+    SquareOffOption,
+    StrictOption,
+    ToOption,
+    _console,
+    _echo_json,
+    _load_checked,
+    _trading,
+    json_number,
+    run_config,
+)
+from fyerstrade.errors import InputError
+from fyerstrade.trading.defaults import RUN_DEFAULTS
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from fyerstrade.backtest.optimize.executors import Executor
+    from fyerstrade.backtest.optimize.runner import SweepRequest
+    from fyerstrade.backtest.optimize.sweep import Progress
+    from fyerstrade.backtest.optimize.trials import OptimizationRecord
+    from fyerstrade.config import Settings
+
+EXIT_INTERRUPTED = 130
+PBO_SENTENCE = (
+    "PBO is how often the in-sample winner lands in the bottom half out-of-sample across "
+    "cross-validation splits (0.5 or more: the winner is probably luck)"
+)
+DSR_SENTENCE = (
+    "DSR is the probability that the best trial's Sharpe ratio is real after accounting for "
+    "how many trials were tried (0.95 or more is convincing)"
+)
+
+# ---- shared option declarations ---------------------------------------------------------------
+
+StrategyArg = Annotated[str | None, STRATEGY]
+SymbolArg = Annotated[list[str] | None, SYMBOL]
+ResolutionArg = Annotated[str | None, RESOLUTION]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="Search NAME over lo:hi[:step], a list a,b,c, or fix it: NAME=value. Repeatable; "
+        "parameters not given search their declared range.",
+    ),
+]
+ConstraintOption = Annotated[
+    list[str] | None,
+    typer.Option("--constraint", "-c", help="A condition every trial meets, e.g. 'fast < slow'."),
+]
+ObjectiveOption = Annotated[
+    str,
+    typer.Option(
+        "--objective",
+        help="sharpe, sortino, calmar, total_return, cagr, profit_factor, expectancy, win_rate, "
+        "final_equity, max_drawdown (minimised), volatility (minimised).",
+    ),
+]
+MinTradesOption = Annotated[
+    int, typer.Option("--min-trades", help="Trials with fewer round trips do not qualify.")
+]
+MethodOption = Annotated[str, typer.Option("--method", help="grid, random or tpe.")]
+TrialsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--trials",
+        "-n",
+        help="Trial budget (random/tpe: default 200; grid: refused when larger, default 10,000).",
+    ),
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seed of random and tpe.")]
+WorkersOption = Annotated[
+    int | None,
+    typer.Option("--workers", "-j", help="Processes (default: every core; 1: in this process)."),
+]
+RayOption = Annotated[
+    str | None,
+    typer.Option("--ray", help="Evaluate on a running Ray cluster: auto or HOST:PORT."),
+]
+EngineOption = Annotated[
+    str, typer.Option("--engine", help="auto (vectorized when possible), event or vector.")
+]
+ResumeOption = Annotated[
+    str | None, typer.Option("--resume", help="Continue a stopped optimization by its id.")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
+
+DEFAULT_RANDOM_TRIALS = 200
+DEFAULT_GRID_BUDGET = 10_000
+
+
+def register(app: typer.Typer) -> None:
+    group = typer.Typer(
+        help="Optimize strategy parameters (grid, random, TPE) and walk forward; stored trials.",
+        no_args_is_help=True,
+    )
+    group.command("run")(run_command)
+    group.command("walkforward")(walkforward_command)
+    group.command("list")(list_command)
+    group.command("show")(show_command)
+    group.command("delete")(delete_command)
+    app.add_typer(group, name="optimize")
+
+
+# ---- building a request -----------------------------------------------------------------------
+
+
+def build_request(
+    settings: Settings,
+    *,
+    strategy: str | None,
+    symbol: list[str] | None,
+    resolution: str | None,
+    from_: str | None,
+    to: str | None,
+    mode: str,
+    capital: float,
+    quantity: int | None,
+    no_costs: bool,
+    slippage_ticks: float,
+    slippage_bps: float,
+    entry_window: str,
+    square_off: str,
+    param: list[str] | None,
+    constraint: list[str] | None,
+    objective: str,
+    min_trades: int,
+    method: str,
+    trials: int | None,
+    seed: int,
+) -> SweepRequest:
+    """Every option checked (InputError naming the first mistake); nothing loaded or written."""
+    from fyerstrade.backtest.optimize.constraints import parse_constraint
+    from fyerstrade.backtest.optimize.methods import check_method
+    from fyerstrade.backtest.optimize.objective import parse_objective
+    from fyerstrade.backtest.optimize.runner import SweepRequest
+    from fyerstrade.backtest.optimize.space import build_space
+    from fyerstrade.backtest.optimize.sweep import SweepSpec, plan
+    from fyerstrade.strategies.base import parse_param_pairs
+    from fyerstrade.strategies.registry import get_strategy
+
+    missing = [
+        name
+        for name, value in (
+            ("--strategy", strategy), ("--symbol", symbol), ("--resolution", resolution),
+        )
+        if not value
+    ]  # fmt: skip
+    if missing:
+        raise InputError(f"give {', '.join(missing)} (or --resume ID to continue a stored one)")
+    assert strategy and symbol and resolution
+    cls = get_strategy(strategy, settings)
+    config = run_config(
+        settings, cls, {}, symbol, resolution, from_, to, mode, capital, quantity, no_costs,
+        slippage_ticks, slippage_bps, entry_window, square_off,
+    )  # fmt: skip
+    space = build_space(cls, parse_param_pairs(param or []))
+    names = [p.name for p in cls.params]
+    constraints = [parse_constraint(c, names, cls.name) for c in constraint or []]
+    how = check_method(method)
+    budget = (
+        trials
+        if trials is not None
+        else (DEFAULT_GRID_BUDGET if how == "grid" else DEFAULT_RANDOM_TRIALS)
+    )
+    spec = SweepSpec(space, constraints, parse_objective(objective, min_trades), how, budget, seed)
+    plan(spec)  # a constraint that excludes everything, a grid over the budget: refused here
+    return SweepRequest(config, spec)
+
+
+def make_executor(workers: int | None, ray: str | None) -> Executor:
+    """The executor the options ask for, connected (a Ray address that does not answer is an
+    InputError here, before anything is written)."""
+    from fyerstrade.backtest.optimize.executors import PoolExecutor, SerialExecutor
+
+    if workers is not None and workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if ray is not None:
+        if workers is not None:
+            raise InputError("--workers and --ray exclude each other (Ray uses the cluster's CPUs)")
+        from fyerstrade.backtest.optimize.ray_executor import RayExecutor
+
+        executor = RayExecutor(ray.strip())
+        executor.connect()
+        return executor
+    if workers == 1:
+        return SerialExecutor()
+    return PoolExecutor(workers)
+
+
+def _check_not_running(rec: OptimizationRecord) -> None:
+    from fyerstrade.backtest.optimize.trials import STATUS_COMPLETED, STATUS_RUNNING
+
+    if rec.status == STATUS_COMPLETED:
+        raise InputError(f"{rec.opt_id} is complete; nothing to resume")
+    pid = rec.summary.get("pid")
+    if rec.status == STATUS_RUNNING and isinstance(pid, int) and pid != os.getpid():
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            return
+        raise InputError(f"{rec.opt_id} is still running (process {pid}); stop it first")
+
+
+def _mark_pid(conn: sqlite3.Connection, opt_id: str) -> None:
+    from fyerstrade.backtest.optimize import trials as store
+
+    rec = store.load_optimization(conn, opt_id)
+    store.update_optimization(conn, opt_id, summary={**rec.summary, "pid": os.getpid()})
+
+
+# ---- progress ---------------------------------------------------------------------------------
+
+
+@contextmanager
+def _progress(label: str, objective: str, direction: int) -> Iterator[Progress]:
+    """A bar with trials done, the best score so far and the ETA on stderr (a terminal only)."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if not console.is_terminal:
+        yield lambda done, total, best: None
+        return
+    with Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[best]}"),
+        TimeElapsedColumn(), TextColumn("eta"), TimeRemainingColumn(), console=console,
+        transient=True,
+    ) as bar:  # fmt: skip
+        task = bar.add_task(label, total=None, best="")
+
+        def update(done: int, total: int, best: float | None) -> None:
+            shown = "" if best is None else f"best {objective} {best * direction:.4g}"
+            bar.update(task, completed=done, total=total, best=shown)
+
+        yield update
+
+
+# ---- printing ---------------------------------------------------------------------------------
+
+
+def _print_sweep(console: Console, report: dict[str, Any], limit: int = 10) -> None:
+    from rich.table import Table
+
+    from fyerstrade.reporting.html import format_metric
+
+    console.print(
+        f"{report['id']}  {report['strategy']} · {report['method']} · {report['objective']} "
+        f"(min {report['min_trades']} trades) · {report['engine']} engine · {report['status']}"
+    )
+    cfg = report["config"]
+    console.print(
+        f"{', '.join(cfg['symbols'])} · {cfg['resolution']} · {cfg['start']} → {cfg['end']} · "
+        f"{cfg['mode']} · costs {'on' if cfg['costs'] else 'off'}"
+    )
+    trials = report["trials"]
+    ok = [t for t in trials if t["status"] == "ok"]
+    qualified = [t for t in ok if t["score"] is not None]
+    refused = len(trials) - len(ok)
+    fixed = report["space"].get("fixed") or {}
+    console.print(
+        f"{len(trials)} trials: {len(qualified)} qualified"
+        + (f", {refused} refused by the strategy" if refused else "")
+        + (f"; fixed {', '.join(f'{k}={v}' for k, v in fixed.items())}" if fixed else "")
+    )
+    if qualified:
+        names = [a["name"] for a in report["space"]["axes"]]
+        table = Table(box=None)
+        table.add_column("trial", justify="right")
+        for n in names:
+            table.add_column(n, justify="right")
+        shown = [report["objective"]] + [
+            k for k in ("total_return", "sharpe", "max_drawdown") if k != report["objective"]
+        ]
+        for col in (*shown, "trades"):
+            table.add_column(col.replace("_", " "), justify="right")
+        ranked = sorted(qualified, key=lambda t: -t["score"])[:limit]
+        for t in ranked:
+            m = t["metrics"]
+            table.add_row(
+                str(t["trial"]), *(str(t["params"][n]) for n in names),
+                *(format_metric(k, m.get(k)) for k in shown), str(t["trades"]),
+            )  # fmt: skip
+        console.print(table)
+    _print_overfitting(console, report.get("pbo"), report.get("deflated_sharpe"))
+    for r in report.get("top_runs", []):
+        console.print(f"trial {r['trial']} saved as backtest run {r['run_id']}")
+
+
+def _print_overfitting(console: Console, pbo: float | None, dsr: float | None) -> None:
+    if pbo is not None:
+        console.print(f"PBO {pbo:.2f}: {PBO_SENTENCE}")
+    if dsr is not None:
+        console.print(f"Deflated Sharpe {dsr:.2f}: {DSR_SENTENCE}")
+
+
+# ---- commands ---------------------------------------------------------------------------------
+
+
+def run_command(
+    strategy: StrategyArg = None,
+    symbol: SymbolArg = None,
+    resolution: ResolutionArg = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    mode: ModeOption = RUN_DEFAULTS.mode,
+    capital: CapitalOption = RUN_DEFAULTS.capital,
+    quantity: QuantityOption = None,
+    no_costs: NoCostsOption = False,
+    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks,
+    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
+    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
+    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
+    strict: StrictOption = False,
+    param: ParamOption = None,
+    constraint: ConstraintOption = None,
+    objective: ObjectiveOption = "sharpe",
+    min_trades: MinTradesOption = 5,
+    method: MethodOption = "grid",
+    trials: TrialsOption = None,
+    seed: SeedOption = 0,
+    workers: WorkersOption = None,
+    ray: RayOption = None,
+    engine: EngineOption = "auto",
+    top: Annotated[
+        int, typer.Option("--top", help="Save the best N as backtest runs (event engine, costs).")
+    ] = 0,
+    resume: ResumeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Search a strategy's parameters and store every trial."""
+    from fyerstrade.backtest.evaluate import period_days
+    from fyerstrade.backtest.optimize import trials as store
+    from fyerstrade.backtest.optimize.runner import (
+        load_bars,
+        request_from_record,
+        save_top,
+        start_sweep,
+        sweep_report,
+    )
+    from fyerstrade.cli import settings
+
+    cfg = settings()
+    if top < 0:
+        raise InputError(f"--top must not be negative, got {top}")
+    if engine not in ("auto", "event", "vector"):
+        raise InputError(f"--engine {engine!r} is not an engine; use auto, event or vector")
+    with _trading(cfg) as conn:
+        rec = None
+        if resume is not None:
+            rec = store.load_optimization(conn, resume)
+            if rec.kind != "sweep":
+                raise InputError(
+                    f"{resume} is a walk-forward; resume it with `optimize walkforward`"
+                )
+            _check_not_running(rec)
+            request = request_from_record(rec, cfg)
+        else:
+            request = build_request(
+                cfg, strategy=strategy, symbol=symbol, resolution=resolution, from_=from_, to=to,
+                mode=mode, capital=capital, quantity=quantity, no_costs=no_costs,
+                slippage_ticks=slippage_ticks, slippage_bps=slippage_bps,
+                entry_window=entry_window, square_off=square_off, param=param,
+                constraint=constraint, objective=objective, min_trades=min_trades, method=method,
+                trials=trials, seed=seed,
+            )  # fmt: skip
+        bars, table = load_bars(request.config, cfg, _load_checked(cfg, request.config,
+                                                                   strict=strict))  # fmt: skip
+        executor = make_executor(workers, ray)
+        if engine == "vector":
+            from fyerstrade.backtest.evaluate import vector_unsupported
+
+            reason = vector_unsupported(request.config, cfg)
+            if reason is not None:
+                raise InputError(f"--engine vector: {reason}")
+        if rec is None:
+            rec = start_sweep(conn, request, period_days(request.config, bars), cfg)
+        _mark_pid(conn, rec.opt_id)
+        if engine == "event":
+            store.update_optimization(conn, rec.opt_id, engine="event")
+            rec.engine = "event"
+        direction = request.spec.objective.direction
+        try:
+            with _progress("optimize", request.spec.objective.metric, direction) as progress:
+                _run_sweep(conn, rec, request, executor, bars, table, cfg, engine, progress)
+        except KeyboardInterrupt:
+            done = store.count_trials(conn, rec.opt_id)
+            typer.echo(
+                f"stopped: {done} finished trials are stored; continue with "
+                f"`fyerstrade optimize run --resume {rec.opt_id}`",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+        if top:
+            save_top(conn, store.load_optimization(conn, rec.opt_id), top, bars, table, cfg)
+        report = sweep_report(conn, rec.opt_id)
+    if as_json:
+        _echo_json(report)
+        return
+    console = _console()
+    _print_sweep(console, report)
+    console.print(f"stored as {rec.opt_id}: `fyerstrade optimize show {rec.opt_id}`")
+
+
+def _run_sweep(
+    conn: sqlite3.Connection,
+    rec: OptimizationRecord,
+    request: SweepRequest,
+    executor: Executor,
+    bars: Any,
+    table: Any,
+    cfg: Settings,
+    engine: str,
+    progress: Progress,
+) -> None:
+    from dataclasses import replace
+
+    from fyerstrade.backtest.optimize.job import EvaluationJob
+    from fyerstrade.backtest.optimize.runner import execute_sweep
+
+    job = replace(EvaluationJob.create(request.config, bars, table, cfg), engine=engine)  # type: ignore[arg-type]
+    executor.open(job)
+    try:
+        execute_sweep(conn, rec, request, executor, bars, table, cfg, progress=progress, job=job)
+    finally:
+        executor.close()
+
+
+def walkforward_command(
+    strategy: StrategyArg = None,
+    symbol: SymbolArg = None,
+    resolution: ResolutionArg = None,
+    from_: FromOption = None,
+    to: ToOption = None,
+    mode: ModeOption = RUN_DEFAULTS.mode,
+    capital: CapitalOption = RUN_DEFAULTS.capital,
+    quantity: QuantityOption = None,
+    no_costs: NoCostsOption = False,
+    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks,
+    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
+    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
+    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
+    strict: StrictOption = False,
+    param: ParamOption = None,
+    constraint: ConstraintOption = None,
+    objective: ObjectiveOption = "sharpe",
+    min_trades: MinTradesOption = 5,
+    method: MethodOption = "grid",
+    trials: TrialsOption = None,
+    seed: SeedOption = 0,
+    folds: Annotated[int, typer.Option("--folds", help="Number of folds.")] = 5,
+    in_sample: Annotated[
+        int | None, typer.Option("--in-sample", help="In-sample trading days per fold.")
+    ] = None,
+    out_of_sample: Annotated[
+        int | None,
+        typer.Option("--out-of-sample", help="Out-of-sample trading days per fold."),
+    ] = None,
+    anchored: Annotated[
+        bool, typer.Option("--anchored/--rolling", help="Grow the in-sample window, or slide it.")
+    ] = False,
+    workers: WorkersOption = None,
+    ray: RayOption = None,
+    resume: ResumeOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Walk forward: optimise in-sample, trade the winner out-of-sample, fold after fold."""
+    from fyerstrade.backtest.evaluate import period_days
+    from fyerstrade.backtest.optimize import trials as store
+    from fyerstrade.backtest.optimize.runner import load_bars, request_from_record
+    from fyerstrade.backtest.optimize.walkforward import (
+        folds_of,
+        plan_folds,
+        run_walkforward,
+        start_walkforward,
+    )
+    from fyerstrade.cli import settings
+
+    cfg = settings()
+    with _trading(cfg) as conn:
+        rec = None
+        if resume is not None:
+            rec = store.load_optimization(conn, resume)
+            if rec.kind != "walkforward":
+                raise InputError(f"{resume} is a sweep; resume it with `optimize run --resume`")
+            _check_not_running(rec)
+            request = request_from_record(rec, cfg)
+            plan = folds_of(rec)
+        else:
+            request = build_request(
+                cfg, strategy=strategy, symbol=symbol, resolution=resolution, from_=from_, to=to,
+                mode=mode, capital=capital, quantity=quantity, no_costs=no_costs,
+                slippage_ticks=slippage_ticks, slippage_bps=slippage_bps,
+                entry_window=entry_window, square_off=square_off, param=param,
+                constraint=constraint, objective=objective, min_trades=min_trades, method=method,
+                trials=trials, seed=seed,
+            )  # fmt: skip
+        bars, table = load_bars(request.config, cfg, _load_checked(cfg, request.config,
+                                                                   strict=strict))  # fmt: skip
+        days = period_days(request.config, bars)
+        if rec is None:
+            plan = plan_folds(days, folds, in_sample, out_of_sample, anchored)
+        executor = make_executor(workers, ray)
+        if rec is None:
+            scheme = {
+                "anchored": anchored,
+                "folds": folds,
+                "in_sample": in_sample,
+                "out_of_sample": out_of_sample,
+            }
+            rec = start_walkforward(conn, request, plan, days, cfg, scheme)
+        _mark_pid(conn, rec.opt_id)
+        direction = request.spec.objective.direction
+        try:
+            with _progress("walk-forward", request.spec.objective.metric, direction) as progress:
+                report = run_walkforward(
+                    conn, rec, request, plan, executor, bars, table, cfg, progress=progress
+                )
+        except KeyboardInterrupt:
+            typer.echo(
+                f"stopped: finished folds and trials are stored; continue with "
+                f"`fyerstrade optimize walkforward --resume {rec.opt_id}`",
+                err=True,
+            )
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+    if as_json:
+        _echo_json(report)
+        return
+    _print_walkforward(_console(), report)
+
+
+def _print_walkforward(console: Console, report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from fyerstrade.reporting.html import format_metric
+
+    scheme = report.get("scheme", {})
+    console.print(
+        f"{report['id']}  walk-forward of {report['strategy']} · "
+        f"{'anchored' if scheme.get('anchored') else 'rolling'} · {report['method']} · "
+        f"{report['objective']} · {report['status']}"
+    )
+    table = Table(box=None)
+    for col in ("fold", "in-sample", "out-of-sample", "params", "IS " + report["objective"],
+                "OOS return", "OOS sharpe", "trades", "PBO"):  # fmt: skip
+        table.add_column(col)
+    for f in report["folds"]:
+        ism, oos = f.get("in_sample_metrics", {}), f.get("out_of_sample_metrics", {})
+        params = f.get("params")
+        shown = ", ".join(f"{k}={v}" for k, v in params.items()) if params else "none qualified"
+        table.add_row(
+            str(f["fold"]), " → ".join(f["in_sample"]), " → ".join(f["out_of_sample"]), shown,
+            format_metric(report["objective"], ism.get(report["objective"])),
+            format_metric("total_return", oos.get("total_return")),
+            format_metric("sharpe", oos.get("sharpe")),
+            str(oos.get("trades", 0)),
+            "" if f.get("pbo") is None else f"{f['pbo']:.2f}",
+        )  # fmt: skip
+    console.print(table)
+    s = report.get("summary")
+    if not s:
+        return
+    console.print(
+        f"stitched out-of-sample: return {format_metric('total_return', s['total_return'])}, "
+        f"Sharpe {format_metric('sharpe', s['sharpe'])}, "
+        f"max drawdown {format_metric('max_drawdown', s['max_drawdown'])}"
+    )
+    worst = s["worst_fold"]
+    console.print(
+        f"worst fold {worst['fold']}: return {format_metric('total_return', worst['total_return'])}"
+    )
+    wfe = s.get("walk_forward_efficiency")
+    console.print(
+        f"walk-forward efficiency {'n/a' if wfe is None else f'{wfe:.2f}'}: "
+        f"{s.get('walk_forward_efficiency_note', '')}"
+    )
+    for name, st in s.get("parameter_stability", {}).items():
+        if st["mode"] is None:
+            continue
+        console.print(
+            f"{name}: chosen {st['values']} (most common {st['mode']} in {st['mode_share']:.0%} "
+            f"of folds, {st['changes']} changes)"
+        )
+    _print_overfitting(console, s.get("pbo"), s.get("deflated_sharpe"))
+
+
+def list_command(
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many.")] = 20,
+    strategy: Annotated[str | None, typer.Option("--strategy", help="Only this strategy.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """List stored optimizations, newest first."""
+    from rich.table import Table
+
+    from fyerstrade.backtest.journal import format_ist
+    from fyerstrade.backtest.optimize.objective import OBJECTIVES
+    from fyerstrade.backtest.optimize.trials import list_optimizations
+    from fyerstrade.cli import settings
+
+    with _trading(settings()) as conn:
+        rows = list_optimizations(conn, limit=limit, strategy=strategy)
+    if as_json:
+        _echo_json([
+            {
+                "id": r.opt_id, "kind": r.kind, "strategy": r.strategy, "method": r.method,
+                "objective": r.objective, "budget": r.budget, "status": r.status,
+                "trials": r.trials, "symbols": list(r.symbols), "from": r.start, "to": r.end,
+                "best": json_number(None if r.best_score is None
+                                    else r.best_score * OBJECTIVES.get(r.objective, 1)),
+                "created_at": format_ist(r.created_at),
+            }
+            for r in rows
+        ])  # fmt: skip
+        return
+    if not rows:
+        typer.echo("no optimizations yet; start one with `fyerstrade optimize run`")
+        return
+    table = Table(box=None)
+    for col in ("id", "kind", "strategy", "method", "objective", "trials", "best", "status",
+                "symbols", "from", "to"):  # fmt: skip
+        table.add_column(col, no_wrap=col in ("id", "strategy"))
+    for r in rows:
+        best = (
+            "" if r.best_score is None else f"{r.best_score * OBJECTIVES.get(r.objective, 1):.4g}"
+        )
+        table.add_row(
+            r.opt_id, r.kind, r.strategy, r.method, r.objective, f"{r.trials}", best, r.status,
+            ", ".join(r.symbols), r.start, r.end,
+        )  # fmt: skip
+    _console().print(table)
+
+
+def show_command(
+    opt_id: Annotated[str, typer.Argument(help="An id from `fyerstrade optimize list`.")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Trials shown.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Show a stored optimization: its best trials, PBO and DSR (or a walk-forward's folds)."""
+    from fyerstrade.backtest.optimize import trials as store
+    from fyerstrade.backtest.optimize.runner import sweep_report
+    from fyerstrade.backtest.optimize.walkforward import walkforward_report
+    from fyerstrade.cli import settings
+
+    with _trading(settings()) as conn:
+        rec = store.load_optimization(conn, opt_id)
+        if rec.kind == "walkforward":
+            report = walkforward_report(conn, rec.opt_id)
+        else:
+            report = sweep_report(conn, rec.opt_id)
+    if as_json:
+        _echo_json(report)
+    elif rec.kind == "walkforward":
+        _print_walkforward(_console(), report)
+    else:
+        _print_sweep(_console(), report, limit)
+
+
+def delete_command(
+    opt_id: Annotated[str, typer.Argument(help="An id from `fyerstrade optimize list`.")],
+) -> None:
+    """Delete a stored optimization with its trials (and a walk-forward's fold searches)."""
+    from fyerstrade.backtest.optimize.trials import delete_optimization
+    from fyerstrade.cli import settings
+
+    with _trading(settings()) as conn:
+        n = delete_optimization(conn, opt_id)
+    typer.echo(f"deleted {opt_id}" + (f" and its {n - 1} fold searches" if n > 1 else ""))
