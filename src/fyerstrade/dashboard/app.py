@@ -1,7 +1,8 @@
 """The Streamlit entry script: ``streamlit run app.py`` (``fyerstrade dashboard`` does it).
 
-Four pages under ``st.navigation``: Backtest (the default), Runs, Data and Paper trading. The
-data directory comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the launcher.
+Five pages under ``st.navigation``: Backtest (the default), Runs, Optimize, Data and Paper
+trading. The data directory comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the
+launcher.
 A page's module is imported when the page is first shown, so the first page does not pay for
 the others (the Data page's plotting, the Paper page's live readers).
 """
@@ -29,6 +30,12 @@ def _data() -> None:
     data.render_page()
 
 
+def _optimize() -> None:
+    from fyerstrade.dashboard.pages import optimize
+
+    optimize.render_page()
+
+
 def _paper() -> None:
     from fyerstrade.dashboard.pages import paper
 
@@ -49,6 +56,7 @@ def main() -> None:
             default=True,
         ),
         st.Page(_runs, title="Runs", icon=":material/history:", url_path="runs"),
+        st.Page(_optimize, title="Optimize", icon=":material/tune:", url_path="optimize"),
         st.Page(_data, title="Data", icon=":material/database:", url_path="data"),
         st.Page(_paper, title="Paper trading", icon=":material/monitoring:", url_path="paper"),
     ]

@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 RESULT_KEY = "bt-result"
+PREFILL_KEY = "bt-prefill"
+FLASH_KEY = "bt-flash"
 DEFAULT_STRATEGY = "sma_crossover"
 #: Default span of the date range: the most recent this many days of what is stored.
 DEFAULT_SPAN_DAYS = 183
@@ -251,12 +253,23 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         st.session_state.pop(RESULT_KEY, None)
         return
     bar.empty()
+    st.success(keep_result(run_id, result, metrics, float(kwargs["capital"]), cls))
+
+
+def keep_result(
+    run_id: str,
+    result: BacktestResult,
+    metrics: dict[str, Any],
+    capital: float,
+    cls: type[Strategy],
+) -> str:
+    """Keep a saved run's results for this page to show; returns the line that says so."""
     from fyerstrade.backtest.journal import run_facts
     from fyerstrade.dashboard.results_view import ResultView, run_notes
 
     st.session_state[RESULT_KEY] = ResultView(
         key=f"bt-{run_id}",
-        capital=float(kwargs["capital"]),
+        capital=capital,
         metrics=metrics,
         trades=result.trades,
         equity_ts=result.equity_ts,
@@ -266,10 +279,26 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
         notes=run_notes(run_facts(result)),
         plots=dict(cls.plots),
     )
-    st.success(
+    return (
         f"Run {run_id} saved: {len(result.trades)} trades over {result.bars_processed:,} bars "
         f"in {result.finished_at - result.started_at:.2f} s. It is listed on the Runs page."
     )
+
+
+def prefill(values: dict[str, Any], message: str) -> None:
+    """Another page's request to show a configuration here (the Optimize page's "open as
+    backtest"): widget values by key, applied before the form is drawn, and a line to show."""
+    st.session_state[PREFILL_KEY] = (values, message)
+
+
+def _apply_prefill() -> None:
+    pending = st.session_state.pop(PREFILL_KEY, None)
+    if pending is None:
+        return
+    values, message = pending
+    for key, value in values.items():
+        st.session_state[key] = value
+    st.session_state[FLASH_KEY] = message
 
 
 def render_page() -> None:
@@ -289,6 +318,10 @@ def render_page() -> None:
             "(or `fyerstrade data fetch`), or run `fyerstrade demo` for a filled demo store."
         )
         return
+    _apply_prefill()
+    flash = st.session_state.pop(FLASH_KEY, None)
+    if flash:
+        st.success(flash)
     with st.container(border=True):
         asked = _form(settings, strategies)
         if asked is not None:
