@@ -57,6 +57,7 @@ def test_walkforward_json_stitches_the_out_of_sample_runs(
 ) -> None:
     args = ["optimize", "walkforward", "--strategy", "sma_crossover", "-s", OPT_SYMBOL, "-r", "5",
             "--from", "2026-06-01", "--to", "2026-08-21", "--quantity", "10", "--folds", "3",
+            "--mode", "intraday",
             "--in-sample", "20", "--out-of-sample", "8", "--param", "fast=4:12:4",
             "--param", "slow=20,30", "--param", "allow_short=false", "--min-trades", "1",
             "--workers", "2", "--json"]  # fmt: skip
