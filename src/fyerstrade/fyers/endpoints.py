@@ -7,6 +7,8 @@ The official SDK hard-codes its hosts. Everything we patch to redirect it lives 
   (``/data``), read on every call by ``FyersServiceSync`` and by ``SessionModel``.
 * Symbol masters: ``https://public.fyers.in/sym_details/<SEG>.csv`` (we download them ourselves;
   :func:`public_url` picks the host).
+* Order socket: the instance attribute ``FyersOrderSocket._FyersOrderSocket__url``
+  (:func:`order_socket_url`).
 * Data socket: the HSM URL (instance attribute ``FyersDataSocket._FyersDataSocket__url``), the
   symbol-token URL (instance attribute ``SymbolConversion.symbols_token_api``, set in its
   ``__init__``) and ``defines.INDEX_HSM_MAPPING_API``; see :func:`redirect_data_socket`.
@@ -30,6 +32,7 @@ FYERS_API = "https://api-t1.fyers.in/api/v3"
 FYERS_DATA_API = "https://api-t1.fyers.in/data"
 FYERS_PUBLIC = "https://public.fyers.in"
 FYERS_DATA_SOCKET = "wss://socket.fyers.in/hsm/v1-5/prod"
+FYERS_ORDER_SOCKET = "wss://socket.fyers.in/trade/v3"
 FYERS_SYMBOL_TOKEN = FYERS_DATA_API + "/symbol-token"
 FYERS_INDEX_MAP = FYERS_PUBLIC + "/sym_details/index_hsm_mapping.json"
 
@@ -58,6 +61,15 @@ def data_socket_url(base_url: str | None) -> str:
     parts = urlsplit(base_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
     return f"{scheme}://{parts.netloc}{parts.path}/hsm/v1-5/prod"
+
+
+def order_socket_url(base_url: str | None) -> str:
+    """The order-socket URL: ``ws(s)://<server>/trade/v3`` for a configured server."""
+    if not base_url:
+        return FYERS_ORDER_SOCKET
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return f"{scheme}://{parts.netloc}{parts.path}/trade/v3"
 
 
 def point_sdk_at(settings: Settings) -> None:
