@@ -123,9 +123,11 @@ def run_in_foreground(settings: Settings, *, once: bool) -> None:
         try:
             from fyerstrade.live.clock import market_clock
             from fyerstrade.live.config import load_live_config
+            from fyerstrade.live.real_gate import admit_start
             from fyerstrade.live.scheduler import TradingScheduler
 
             config = load_live_config(settings.live_config_file, settings)
+            admit_start(settings, config)
             _write_starting_status(settings, config, lock.started_at)
             scheduler = TradingScheduler(settings, config, clock=market_clock(settings))
             scheduler.run(stop, sessions=1 if once else None)
@@ -262,20 +264,39 @@ def register(app: typer.Typer) -> None:
         once: Annotated[
             bool, typer.Option("--once", help="Handle one session, then exit.")
         ] = False,
+        real: Annotated[
+            bool,
+            typer.Option("--real", help="Confirm REAL orders here (as `live start --real`)."),
+        ] = False,
     ) -> None:
         """Run the engine in the foreground (Ctrl-C or SIGTERM stops it gracefully)."""
         from fyerstrade.cli import settings
+        from fyerstrade.commands.live_safety import confirm_start
 
-        run_in_foreground(settings(), once=once)
+        s = settings()
+        if real:
+            confirm_start(s, real=True)
+        run_in_foreground(s, once=once)
 
     @group.command("start")
-    def start() -> None:
+    def start(
+        real: Annotated[
+            bool,
+            typer.Option(
+                "--real",
+                help="Confirm REAL orders (broker: fyers): shows account, funds, symbols and "
+                "limits, and asks you to type the account id.",
+            ),
+        ] = False,
+    ) -> None:
         """Start the engine in the background (refuses when one is running)."""
         from fyerstrade.cli import settings
+        from fyerstrade.commands.live_safety import confirm_start
         from fyerstrade.live.control import engine_output_file, start_engine
         from fyerstrade.logs import LOG_FILE
 
         s = settings()
+        confirm_start(s, real=real)
         pid = start_engine(s)
         typer.echo(
             f"live engine started (pid {pid})\n"

@@ -9,6 +9,8 @@
   flat, 1 when something is still working or open (the message lists it).
 * ``live unlock``: shows why trading was stopped and asks to type ``UNLOCK``; nothing else
   unlocks it.
+* ``live start --real`` / ``live run --real`` (:func:`confirm_start`): the confirmation of a
+  real-order start (:mod:`fyerstrade.live.real_gate`).
 """
 
 from __future__ import annotations
@@ -132,15 +134,56 @@ def unlock_command(settings: Settings) -> None:
     typer.echo(_describe(state))
     if not state.active:
         return
-    if not sys.stdin.isatty():
-        typer.echo(f"type {UNLOCK_PHRASE} to allow orders again: ", nl=False)
-        typed = sys.stdin.readline()
-    else:
-        typed = typer.prompt(f"type {UNLOCK_PHRASE} to allow orders again", default="")
+    typed = _read_line(f"type {UNLOCK_PHRASE} to allow orders again")
     if typed.strip() != UNLOCK_PHRASE:
         raise InputError(f"not unlocked: type {UNLOCK_PHRASE} exactly to allow orders again")
     switch.unlock(typed, "cli")
     typer.echo("kill switch off: orders are allowed again")
+
+
+def _read_line(question: str) -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt(question, default=""))
+    typer.echo(f"{question}: ", nl=False)
+    return sys.stdin.readline()
+
+
+def confirm_start(settings: Settings, *, real: bool) -> None:
+    """Before an engine starts: a real-order config needs ``--real``, and ``--real`` shows the
+    account, funds, symbols and limits and asks for the account id (then writes the single-use
+    confirmation the engine consumes)."""
+    from fyerstrade.errors import InputError
+    from fyerstrade.live.config import load_live_config
+    from fyerstrade.live.real_gate import (
+        check_real_trading,
+        check_typed_account,
+        start_summary,
+        write_confirmation,
+    )
+
+    config = load_live_config(settings.live_config_file, settings)
+    real_config = check_real_trading(settings, config)
+    if not real:
+        if real_config:
+            raise InputError(
+                "this live config places REAL orders (broker: fyers); start it with "
+                "`fyerstrade live start --real`"
+            )
+        return
+    if not real_config:
+        raise InputError(
+            "--real: the live config says broker: paper; set broker: fyers for real orders"
+        )
+    from fyerstrade.fyers.order_gateway import OrderGateway
+
+    gateway = OrderGateway.from_settings(settings)
+    funds = gateway.funds()
+    summary = start_summary(config, gateway.profile(), funds.available, funds.total)
+    typer.echo(summary.render())
+    typed = _read_line(f"type the account id ({summary.fy_id}) to start REAL trading")
+    check_typed_account(typed, summary.fy_id)
+    write_confirmation(settings, config, summary.fy_id)
+    typer.echo(f"confirmed: REAL trading on {summary.fy_id}")
 
 
 def register(group: typer.Typer) -> None:
