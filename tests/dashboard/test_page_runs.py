@@ -26,6 +26,10 @@ def test_saved_runs_are_listed_with_their_metrics(saved_runs: list[str]) -> None
     assert set(table["strategy"]) == {"sma_crossover"}
     assert "fast=5, slow=20" in set(table["parameters"]) | {""}
     assert "Total return" in table.columns
+    # key metrics first, where the page shows them without scrolling
+    assert list(table.columns)[:6] == [
+        "run", "strategy", "Total return", "Sharpe", "Max drawdown", "Trades",
+    ]  # fmt: skip
 
 
 def test_two_runs_compare_side_by_side(saved_runs: list[str]) -> None:
@@ -39,7 +43,9 @@ def test_two_runs_compare_side_by_side(saved_runs: list[str]) -> None:
     charts = at.get("plotly_chart")
     assert len(charts) == 1  # one chart with both equity curves
     figure = charts[0].proto.spec
-    assert saved_runs[0] in figure and saved_runs[1] in figure
+    # legends name the strategy and its parameters, not only the run ids
+    assert "sma_crossover(fast=5, slow=20)" in figure
+    assert "sma_crossover(fast=10, slow=40)" in figure
 
 
 def test_one_run_shows_its_results(saved_runs: list[str]) -> None:
@@ -47,6 +53,12 @@ def test_one_run_shows_its_results(saved_runs: list[str]) -> None:
     at.multiselect(key="runs-selected").set_value(saved_runs[:1]).run()
     assert not at.exception, at.exception
     assert [m.label for m in at.metric][:2] == ["Total return", "CAGR"]
+    # the Run detail draws the indicator lines the Backtest page draws (not the -1/0/+1 signal)
+    price = [c.proto.spec.replace(" ", "") for c in at.get("plotly_chart")][2]
+    assert '"name":"sma_fast"' in price and '"name":"sma_slow"' in price
+    assert '"name":"cross"' not in price
+    trades = at.dataframe[-1].value
+    assert set(trades["side"]) <= {"long", "short"} and len(trades)
 
 
 def test_delete_asks_for_confirmation(candle_store: Settings, saved_runs: list[str]) -> None:

@@ -276,6 +276,9 @@ def test_monitor_shows_a_running_engine_its_positions_trades_equity_and_log(
         assert metrics["Last tick (IST)"] == "09:44:59"
         assert (metrics["Ticks"], metrics["Bars"], metrics["Trades"]) == ("12,345", "60", "3")
         assert metrics["Day P&L"] == "₹195.00"
+        # margin, not cash: 3 TCS @ 3,520 intraday at 5x block 2,112 of the 100,195 equity
+        assert (metrics["Margin used"], metrics["Margin available"]) == ("₹2,112.00", "₹98,083.00")
+        assert "Cash" not in metrics
         assert at.button(key="pt-start").disabled is True
         assert at.button(key="pt-stop").disabled is False
 
@@ -292,7 +295,7 @@ def test_monitor_shows_a_running_engine_its_positions_trades_equity_and_log(
         ]
         assert at.selectbox(key="pt-session").value == SESSION
         assert any(h.value == "Trades (3)" for h in at.subheader)
-        assert list(trades["side"]) == ["BUY", "SELL", "BUY"]  # newest first
+        assert list(trades["side"]) == ["buy", "sell", "buy"]  # newest first (fills)
         assert trades["time (IST)"].iloc[0] == "2026-11-23 09:40:00"
         assert trades["realized P&L"].iloc[1] == 44.2
         assert at.selectbox(key="pt-session").options == [SESSION, "2026-11-20"]

@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -77,6 +78,8 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
+            requested: list[str] = []
+            page.on("request", lambda r: requested.append(r.url))
             page.goto(dashboard_url)
             run_button = page.get_by_role("button", name="Run backtest")
             run_button.wait_for()
@@ -132,5 +135,13 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             assert status.count() == 1
             token = json.loads((data_dir / "fyers_tokens.json").read_text())["access_token"]
             assert token not in page.content()
+
+            page.get_by_role("link", name="Paper trading").click()
+            page.get_by_role("heading", name="Paper trading").wait_for()
+            _screenshot(page, "dashboard-paper-monitor.png")
+            # nothing is fetched from outside (a font or icon host fails offline)
+            local = (None, "127.0.0.1", "localhost")
+            outside = [u for u in requested if urlsplit(u).hostname not in local]
+            assert outside == [], outside
         finally:
             browser.close()

@@ -9,6 +9,8 @@ the others (the Data page's plotting, the Paper page's live readers).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 
@@ -42,11 +44,14 @@ def _paper() -> None:
     paper.render_page()
 
 
+FAVICON = Path(__file__).with_name("static") / "favicon.png"
+
+
 def main() -> None:
     """Configure the page and run the selected one."""
-    st.set_page_config(
-        page_title="fyerstrade", page_icon=":material/candlestick_chart:", layout="wide"
-    )
+    # the favicon is a file of ours: a ":material/…:" page icon is fetched from a font host,
+    # which fails offline (the sidebar's icons come with Streamlit's own bundled font)
+    st.set_page_config(page_title="fyerstrade", page_icon=str(FAVICON), layout="wide")
     pages = [
         st.Page(
             _backtest,

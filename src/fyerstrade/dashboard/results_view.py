@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
-from fyerstrade.domain import RoundTrip
+from fyerstrade.domain import RoundTrip, Side
 from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
 from fyerstrade.reporting.html import format_metric, metric_label
 from fyerstrade.reporting.metrics import drawdown_series
@@ -79,7 +79,7 @@ def trades_frame(trades: Sequence[RoundTrip]) -> pd.DataFrame:
     df = pd.DataFrame(
         {
             "symbol": [t.symbol for t in trades],
-            "side": [str(t.side) for t in trades],
+            "side": ["long" if t.side is Side.BUY else "short" for t in trades],
             "quantity": [t.quantity for t in trades],
             "entry_time": [t.entry_ts for t in trades],
             "entry_price": [t.entry_price for t in trades],
@@ -113,6 +113,25 @@ def chart_indicators(
     """The indicators that are drawn at all (see :func:`fyerstrade.reporting.plots.plot_kinds`)."""
     kinds = plot_kinds(indicators, plots)
     return {n: np.asarray(v, dtype=np.float64) for n, v in indicators.items() if kinds[n] != "none"}
+
+
+PROFIT_COLOUR = "#1a9850"
+LOSS_COLOUR = "#d73027"
+
+
+def pnl_colour(value: object) -> str:
+    """CSS for a P&L cell: green for a profit, red for a loss, nothing for zero."""
+    v = float(value) if isinstance(value, int | float) else 0.0
+    if v > 0:
+        return f"color: {PROFIT_COLOUR}"
+    if v < 0:
+        return f"color: {LOSS_COLOUR}"
+    return ""
+
+
+def pnl_styled(frame: pd.DataFrame, column: str = "pnl") -> Any:
+    """``frame`` with its P&L column coloured (a pandas Styler for ``st.dataframe``)."""
+    return frame.style.map(pnl_colour, subset=[column])
 
 
 def metric_cards(metrics: Mapping[str, Any]) -> None:
@@ -177,7 +196,7 @@ def render(view: ResultView) -> None:
     st.subheader(f"Trades ({len(view.trades)})")
     table = trades_frame(view.trades)
     st.dataframe(
-        table,
+        pnl_styled(table),
         hide_index=True,
         width="stretch",
         column_config={

@@ -192,7 +192,9 @@ def get_instrument(
 
 def search_symbols(conn: sqlite3.Connection, text: str, limit: int = 50) -> list[Instrument]:
     """Instruments whose ticker, name or underlying contains ``text`` (case-insensitive):
-    exact ticker first, then tickers starting with the text, then the rest, by ticker."""
+    exact ticker first, then tickers starting with the text, then the rest; within each, the
+    index first, then stocks, futures and options ("NIFTY" puts NSE:NIFTY50-INDEX before its
+    fifty options), then by ticker."""
     needle = text.strip().upper()
     if not needle:
         return []
@@ -202,6 +204,7 @@ def search_symbols(conn: sqlite3.Connection, text: str, limit: int = 50) -> list
         "OR UPPER(underlying) LIKE ?1 ESCAPE '\\' "
         "ORDER BY (UPPER(symbol) = ?2 OR UPPER(symbol) = 'NSE:' || ?2) DESC, "
         "(UPPER(symbol) LIKE ?2 || '%' OR UPPER(symbol) LIKE 'NSE:' || ?2 || '%') DESC, "
+        "CASE kind WHEN 'INDEX' THEN 0 WHEN 'EQUITY' THEN 1 WHEN 'FUTURE' THEN 2 ELSE 3 END, "
         "symbol LIMIT ?3",
         (like, needle, int(limit)),
     ).fetchall()

@@ -163,7 +163,32 @@ def _status_header(status: EngineStatus) -> None:
         )  # fmt: skip
 
 
-def _metrics(status: EngineStatus) -> None:
+def margin_figures(status: EngineStatus, leverage: float) -> tuple[float, float]:
+    """(margin used, margin available) as the trading core counts them: each open position
+    blocks quantity × average price / leverage (1 for CNC, the intraday leverage otherwise);
+    what is available is equity minus that."""
+    used = 0.0
+    for p in status.positions:
+        qty = int(p.get("quantity", 0) or 0)
+        if not qty:
+            continue
+        lev = 1.0 if str(p.get("product", "")) == "CNC" else max(leverage, 1.0)
+        used += abs(qty) * float(p.get("avg_price", 0.0) or 0.0) / lev
+    return used, status.equity - used
+
+
+def _leverage(settings: Settings) -> float:
+    """The intraday leverage of the saved live config (the default when there is none)."""
+    from fyerstrade.live.config import load_live_config
+    from fyerstrade.trading.defaults import RUN_DEFAULTS
+
+    try:
+        return float(load_live_config(settings.live_config_file).intraday_leverage)
+    except FyersTradeError:
+        return RUN_DEFAULTS.intraday_leverage
+
+
+def _metrics(status: EngineStatus, leverage: float) -> None:
     active = _process_up(status)
     uptime = duration_text(time.time() - status.started_at) if active and status.started_at else "—"
     tick_age = None
@@ -178,11 +203,20 @@ def _metrics(status: EngineStatus) -> None:
     cols[4].metric("Bars", f"{status.bars:,}")
     cols[5].metric("Trades", f"{status.trades:,}")
     if status.equity or status.cash:
-        c = st.columns(4)
+        used, available = margin_figures(status, leverage)
+        c = st.columns(5)
         c[0].metric("Equity", _rupees(status.equity))
-        c[1].metric("Cash", _rupees(status.cash))
-        c[2].metric("Day P&L", _rupees(status.day_pnl))
-        c[3].metric("Open positions", len([p for p in status.positions if p.get("quantity")]))
+        c[1].metric(
+            "Margin used", _rupees(used),
+            help=f"margin blocked by open positions: CNC at 1×, intraday at {leverage:g}×",
+        )  # fmt: skip
+        c[2].metric(
+            "Margin available", _rupees(available),
+            help=f"equity minus margin used; cash {_rupees(status.cash)} (it goes negative "
+            "when leverage buys more than the cash, and up with short-sale proceeds)",
+        )  # fmt: skip
+        c[3].metric("Day P&L", _rupees(status.day_pnl))
+        c[4].metric("Open positions", len([p for p in status.positions if p.get("quantity")]))
 
 
 # ---- tables ------------------------------------------------------------------------------
@@ -226,7 +260,7 @@ def trades_frame(trades: list[paper_reads.PaperTrade]) -> pd.DataFrame:
         {
             "time (IST)": [_ist_time(t.ts) for t in ordered],
             "symbol": [t.symbol for t in ordered],
-            "side": [t.side for t in ordered],
+            "side": [str(t.side).lower() for t in ordered],  # buy / sell: these are fills
             "quantity": [t.quantity for t in ordered],
             "price": [t.price for t in ordered],
             "costs": [round(t.costs, 2) for t in ordered],
@@ -278,7 +312,10 @@ def _session_sections(settings: Settings, status: EngineStatus) -> None:
     trades = paper_reads.session_trades(settings, session)
     st.subheader(f"Trades ({len(trades)})")
     if trades:
-        st.dataframe(trades_frame(trades), hide_index=True, width="stretch")
+        from fyerstrade.dashboard.results_view import pnl_styled
+
+        st.dataframe(pnl_styled(trades_frame(trades), "realized P&L"), hide_index=True,
+                     width="stretch")  # fmt: skip
     else:
         st.caption(f"No trades in session {session} yet.")
 
@@ -321,7 +358,7 @@ def monitor(settings: Settings) -> None:
         if _controls(settings, status):  # a click changed the state: show the new one
             status = paper_reads.engine_state(settings)
         _status_header(status)
-        _metrics(status)
+        _metrics(status, _leverage(settings))
         _session_sections(settings, status)
         _debug_section(settings)
     except FyersTradeError as exc:

@@ -25,7 +25,7 @@ from fyerstrade.reporting.html import format_metric, metric_label
 from fyerstrade.reporting.plots import strategy_indicators
 from fyerstrade.store.db import connect
 
-TABLE_METRICS = ("total_return", "cagr", "sharpe", "max_drawdown", "win_rate", "trades")
+TABLE_METRICS = ("total_return", "sharpe", "max_drawdown", "trades", "cagr", "win_rate")
 COMPARE_METRICS = (
     "total_return",
     "cagr",
@@ -52,29 +52,38 @@ def _params_text(params: dict[str, Any]) -> str:
 
 
 def runs_frame(runs: list[RunSummary]) -> pd.DataFrame:
-    """One row per run: identity, parameters, period and headline metrics (formatted)."""
+    """One row per run: its id and strategy, then the key metrics (so they are visible without
+    scrolling), then parameters, symbols, period and the rest."""
     rows = []
     for r in runs:
-        row: dict[str, Any] = {
-            "run": r.run_id,
-            "strategy": r.strategy,
-            "parameters": _params_text(r.params),
-            "symbols": ", ".join(r.symbols),
-            "resolution": r.resolution,
-            "period": f"{r.start} → {r.end}",
-            "mode": r.mode,
-            "capital": r.capital,
-            "status": r.status,
-        }
+        row: dict[str, Any] = {"run": r.run_id, "strategy": r.strategy}
         for key in TABLE_METRICS:
             row[metric_label(key)] = format_metric(key, r.metrics.get(key))
+        row.update(
+            {
+                "parameters": _params_text(r.params),
+                "symbols": ", ".join(r.symbols),
+                "resolution": r.resolution,
+                "period": f"{r.start} → {r.end}",
+                "mode": r.mode,
+                "capital": r.capital,
+                "status": r.status,
+            }
+        )
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def label(r: RunSummary) -> str:
-    """How a run is named in pickers and legends."""
+    """How a run is named in pickers."""
     return f"{r.run_id} · {r.strategy} · {', '.join(r.symbols)}"
+
+
+def legend(run: StoredRun) -> str:
+    """How a run is named in a comparison chart's legend: strategy and parameters first (what
+    differs between the runs compared), then the run id's time."""
+    params = _params_text(run.params)
+    return f"{run.strategy}({params}) · {run.run_id[:15]}"
 
 
 def comparison_frame(runs: list[StoredRun]) -> pd.DataFrame:
@@ -152,7 +161,13 @@ def render_page() -> None:
         )
         return
     st.caption(f"{len(runs)} saved run(s), newest first. Click a column header to sort.")
-    st.dataframe(runs_frame(runs), hide_index=True, width="stretch", key="runs-table")
+    st.dataframe(
+        runs_frame(runs),
+        hide_index=True,
+        width="stretch",
+        key="runs-table",
+        column_config={"run": st.column_config.TextColumn("run", pinned=True)},
+    )
 
     by_id = {r.run_id: r for r in runs}
     st.session_state[SELECT_KEY] = [s for s in st.session_state.get(SELECT_KEY, []) if s in by_id]
@@ -170,7 +185,7 @@ def render_page() -> None:
             stored = []
         if len(stored) >= 2:
             st.subheader("Comparison")
-            curves = {run.run_id: (run.equity_ts, run.equity) for run in stored}
+            curves = {legend(run): (run.equity_ts, run.equity) for run in stored}
             st.plotly_chart(comparison_figure(curves), key="runs-compare-chart", width="stretch")
             st.dataframe(comparison_frame(stored), width="stretch", key="runs-compare-table")
         elif len(stored) == 1:
