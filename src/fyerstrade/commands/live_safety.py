@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated
 from zoneinfo import ZoneInfo
@@ -27,7 +26,6 @@ if TYPE_CHECKING:
     from fyerstrade.config import Settings
     from fyerstrade.live.killswitch import KillState
 
-_POLL = 0.1
 _IST = ZoneInfo("Asia/Kolkata")
 
 
@@ -64,65 +62,13 @@ def kill_state_dict(settings: Settings) -> dict[str, object]:
     }
 
 
-def _real_configured(settings: Settings) -> bool:
-    from fyerstrade.errors import ConfigError
-    from fyerstrade.live.config import load_live_config
-
-    try:
-        config = load_live_config(settings.live_config_file, settings)
-    except ConfigError:
-        return False
-    return config.broker == "fyers" and settings.real_trading
-
-
-def _wait_for_engine(settings: Settings, since: float, timeout: float) -> str | None:
-    """The engine's flattening report after ``since``, or None if none came in time."""
-    from fyerstrade.live.killswitch import KillSwitch
-
-    switch = KillSwitch(settings.data_dir)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for event in reversed(switch.history()):
-            if event.ts < since:
-                break
-            if event.action == "flattened":
-                return event.detail
-        time.sleep(_POLL)
-    return None
-
-
 def kill_command(settings: Settings, reason: str, timeout: float) -> int:
-    from fyerstrade.live.control import engine_pid
-    from fyerstrade.live.killswitch import KillSwitch
+    from fyerstrade.live.kill import pull
 
-    switch = KillSwitch(settings.data_dir)
-    event = switch.activate(reason, "cli")
-    typer.echo(f"kill switch ACTIVE: {event.reason}")
-    typer.echo("no new order will be sent until `fyerstrade live unlock`")
-    pid = engine_pid(settings)
-    if pid is not None:
-        typer.echo(f"the live engine (pid {pid}) is cancelling its orders and exiting positions…")
-        engine_report = _wait_for_engine(settings, event.ts, timeout)
-        if engine_report is not None:
-            typer.echo(f"engine: {engine_report}")
-            return 0 if "NOT FLAT" not in engine_report else 1
-        typer.echo(f"the engine did not report within {timeout:g} s")
-        if not _real_configured(settings):
-            return 1
-        typer.echo("flattening the Fyers account directly")
-    elif not _real_configured(settings):
-        typer.echo(
-            "no engine is running and real trading is not configured: nothing to flatten "
-            "(a paper engine squares off at its next start while the switch is on)"
-        )
-        return 0
-    from fyerstrade.fyers.order_gateway import OrderGateway
-    from fyerstrade.live.flatten import flatten_account
-
-    report = flatten_account(OrderGateway.from_settings(settings), deadline=timeout)
-    switch.record_flattened(report.describe(), "cli")
-    typer.echo(f"Fyers: {report.describe()}")
-    return 0 if report.flat else 1
+    outcome = pull(settings, reason, "cli", timeout=timeout, progress=typer.echo)
+    for line in outcome.lines:
+        typer.echo(line)
+    return 0 if outcome.flat else 1
 
 
 def unlock_command(settings: Settings) -> None:

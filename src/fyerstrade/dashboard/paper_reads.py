@@ -36,6 +36,7 @@ __all__ = [
     "DEBUG_LEVELS",
     "DebugLine",
     "EquityCurve",
+    "LiveOrder",
     "PaperTrade",
     "StoredPosition",
     "debug_log",
@@ -43,6 +44,7 @@ __all__ = [
     "equity_curve",
     "missing_from_master",
     "read_only",
+    "session_orders",
     "session_trades",
     "sessions",
     "stored_positions",
@@ -166,13 +168,14 @@ def _day_args(day: str) -> tuple[str, int, str]:
 def _sessions(path: str, version: Stamp) -> list[str]:
     rows = _select(
         path,
-        "SELECT session_id FROM live_paper_trades UNION SELECT session_id FROM pt_portfolio_log",
+        "SELECT session_id FROM live_paper_trades UNION SELECT session_id FROM pt_portfolio_log"
+        " UNION SELECT session_id FROM live_orders",
     )
     return sorted({trading_day(str(r[0])) for r in rows if r[0]}, reverse=True)
 
 
 def sessions(settings: Settings) -> list[str]:
-    """Trading days (IST, ``2026-11-23``) with paper trades or equity, newest first."""
+    """Trading days (IST, ``2026-11-23``) with trades, orders or equity, newest first."""
     p = settings.trading_db
     return _sessions(str(p), stamp(p))
 
@@ -206,6 +209,64 @@ def session_trades(settings: Settings, session_id: str) -> list[PaperTrade]:
     """The fills of one trading day (every run of it), oldest first."""
     p = settings.trading_db
     return _trades(str(p), stamp(p), session_id)
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOrder:
+    """One order of a live session as ``live_orders`` holds it (status as it now stands)."""
+
+    order_id: str
+    broker_id: str
+    symbol: str
+    side: str
+    quantity: int
+    order_type: str
+    limit_price: float | None
+    stop_price: float | None
+    status: str
+    filled_quantity: int
+    avg_fill_price: float
+    reject_reason: str
+    tag: str
+    created_ts: int
+    updated_ts: int
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _orders(path: str, version: Stamp, session_id: str) -> list[LiveOrder]:
+    rows = _select(
+        path,
+        "SELECT order_id, broker_id, symbol, side, quantity, order_type, limit_price, stop_price,"
+        " status, filled_quantity, avg_fill_price, reject_reason, tag, created_ts, updated_ts"
+        f" FROM live_orders WHERE {_DAY_MATCH} ORDER BY created_ts, order_id",
+        _day_args(session_id),
+    )
+    return [
+        LiveOrder(
+            order_id=str(r[0]),
+            broker_id=str(r[1] or ""),
+            symbol=str(r[2]),
+            side=str(r[3]),
+            quantity=int(r[4]),
+            order_type=str(r[5]),
+            limit_price=None if r[6] is None else float(r[6]),
+            stop_price=None if r[7] is None else float(r[7]),
+            status=str(r[8]),
+            filled_quantity=int(r[9]),
+            avg_fill_price=float(r[10]),
+            reject_reason=str(r[11] or ""),
+            tag=str(r[12] or ""),
+            created_ts=int(r[13]),
+            updated_ts=int(r[14]),
+        )
+        for r in rows
+    ]
+
+
+def session_orders(settings: Settings, session_id: str) -> list[LiveOrder]:
+    """The orders of one trading day (every run of it), oldest first."""
+    p = settings.trading_db
+    return _orders(str(p), stamp(p), session_id)
 
 
 # ---- positions and equity ----------------------------------------------------------------

@@ -7,6 +7,8 @@
   ``live_positions`` when the engine is not reporting); the session's trades; its equity curve;
   the debug log, newest first, filtered by level.
 - Configuration: the ``live_config.yaml`` editor (:mod:`fyerstrade.dashboard.live_config_form`).
+- On every view: PAPER or REAL (:mod:`fyerstrade.dashboard.trading_mode`); the kill switch; a
+  REAL start asks for the account id; the session's orders with their statuses.
 
 Reads are short read-only connections (:mod:`fyerstrade.dashboard.paper_reads`); the engine runs
 in its own process (``fyerstrade live run``), so closing the dashboard does not stop it. Nothing
@@ -23,7 +25,7 @@ import streamlit as st
 
 from fyerstrade.calendar import to_ist
 from fyerstrade.config import Settings
-from fyerstrade.dashboard import paper_reads, store_reads
+from fyerstrade.dashboard import paper_reads, store_reads, trading_mode
 from fyerstrade.dashboard.live_config_form import render_config_editor
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.live.status import ACTIVE_STATES, EngineStatus
@@ -112,11 +114,18 @@ def _controls(settings: Settings, status: EngineStatus) -> bool:
     """Start / Stop and the outcome of the last click; True when a button was clicked now.
 
     The engine process may outlive an auth failure or an error (the scheduler waits for the
-    next session), so what enables Stop is a live process, not the state."""
+    next session), so what enables Stop is a live process, not the state. A REAL setup starts
+    only through the confirmation form (the account id typed)."""
     active = _process_up(status)
     b1, b2, _ = st.columns([1, 1, 10])
     clicked = False
-    if b1.button("Start", type="primary", disabled=active, key="pt-start"):
+    if trading_mode.is_real(settings):
+        if not active:
+            with st.expander("Start REAL trading", expanded=False):
+                if trading_mode.real_start_form(settings):
+                    _start(settings)
+                    clicked = True
+    elif b1.button("Start", type="primary", disabled=active, key="pt-start"):
         _start(settings)
         clicked = True
     if b2.button("Stop", disabled=not active, key="pt-stop"):
@@ -309,6 +318,13 @@ def _session_sections(settings: Settings, status: EngineStatus) -> None:
     if session is None:
         st.caption("No paper session recorded yet: trades and equity appear once the engine runs.")
         return
+    orders = paper_reads.session_orders(settings, session)
+    st.subheader(f"Orders ({len(orders)})")
+    if orders:
+        st.dataframe(trading_mode.orders_frame(orders), hide_index=True, width="stretch")
+    else:
+        st.caption(f"No orders in session {session} yet.")
+
     trades = paper_reads.session_trades(settings, session)
     st.subheader(f"Trades ({len(trades)})")
     if trades:
@@ -355,6 +371,7 @@ def monitor(settings: Settings) -> None:
     """The engine's controls and state; reruns on its own every :data:`REFRESH_S` seconds."""
     try:
         status = paper_reads.engine_state(settings)
+        trading_mode.kill_panel(settings)
         if _controls(settings, status):  # a click changed the state: show the new one
             status = paper_reads.engine_state(settings)
         _status_header(status)
@@ -367,8 +384,9 @@ def monitor(settings: Settings) -> None:
 
 def render_page() -> None:
     """Draw the Paper trading page."""
-    st.title("Paper trading")
     settings = store_reads.dashboard_settings()
+    st.title("Live trading — REAL orders" if trading_mode.is_real(settings) else "Paper trading")
+    trading_mode.mode_banner(settings)
     tab_monitor, tab_config = st.tabs(["Monitor", "Configuration"])
     with tab_monitor:
         monitor(settings)
