@@ -33,8 +33,8 @@ import talib
 
 from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays
 
 QTY = 10
 

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import load_settings
 from fyerstrade.data.archive import archive_ticks
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, load_candles, upsert_candles
+from fyerstrade.store.candles import load_candles, upsert_candles
 from fyerstrade.store.db import open_historical, open_live
 from fyerstrade.store.ticks import insert_live_ticks, load_ticks
 

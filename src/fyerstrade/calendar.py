@@ -71,8 +71,6 @@ __all__ = [
 
 log = logging.getLogger("fyerstrade.calendar")
 
-#: your own holidays and special sessions, in the data directory (:mod:`fyerstrade.calendar_file`)
-USER_CALENDAR_FILE = "nse_calendar.yaml"
 
 IST = ZoneInfo("Asia/Kolkata")
 _DAY = DAY_SECONDS
@@ -435,6 +433,8 @@ class NSECalendar:
         if not missing:
             return None
         years = ", ".join(str(y) for y in missing)
+        from fyerstrade.calendar_file import USER_CALENDAR_FILE
+
         return (
             f"the NSE holiday list for {years} is not published in the calendar library (it "
             f"covers up to {self.library_end}) nor in {USER_CALENDAR_FILE}; assuming every "
@@ -451,6 +451,8 @@ class NSECalendar:
             and not self.is_published(year)
             and not self.assume_weekdays
         ):
+            from fyerstrade.calendar_file import USER_CALENDAR_FILE
+
             raise CalendarCoverageError(
                 f"the NSE holiday list for {year} is not published in the calendar library "
                 f"yet (pandas_market_calendars covers up to {self.library_end}); add it to "
@@ -576,6 +578,8 @@ _CALENDARS_LOCK = threading.Lock()
 def user_calendar_path() -> Path:
     """``nse_calendar.yaml`` in the data directory (``FYERSTRADE_DATA_DIR``, or the settings'
     default) of this process."""
+    from fyerstrade.calendar_file import USER_CALENDAR_FILE
+
     data_dir = os.environ.get("FYERSTRADE_DATA_DIR")
     if data_dir:
         return Path(data_dir) / USER_CALENDAR_FILE

@@ -32,10 +32,12 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from fyerstrade.calendar import USER_CALENDAR_FILE
 from fyerstrade.errors import ConfigError
 
 __all__ = ["USER_CALENDAR_FILE", "UserCalendar", "load_user_calendar", "template"]
+
+#: your own holidays and special sessions, in the data directory
+USER_CALENDAR_FILE = "nse_calendar.yaml"
 
 
 class _Strict(BaseModel):

@@ -14,12 +14,13 @@ import pytest
 
 from fyerstrade import cli
 from fyerstrade.backtest.journal import StoredRun, save_stored_run
+from fyerstrade.candles import CandleArrays
 from fyerstrade.commands.backtest import parse_clock, parse_window, run_json
 from fyerstrade.commands.options import parse_date
 from fyerstrade.config import Settings
 from fyerstrade.domain import ProductType, Resolution, RoundTrip, Side
 from fyerstrade.errors import InputError
-from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.db import open_historical, open_trading
 
 T0 = 1_704_167_100  # 2024-01-02 09:15 IST

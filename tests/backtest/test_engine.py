@@ -198,7 +198,7 @@ def test_symbols_are_merged_by_time_with_one_on_data_per_timestamp() -> None:
         b = synthetic_candles(12, resolution=Resolution.M5, seed=2)
         keep = np.ones(12, dtype=bool)
         keep[[3, 4]] = False  # B misses two bars
-        from fyerstrade.store.candles import CandleArrays
+        from fyerstrade.candles import CandleArrays
 
         b = CandleArrays(
             b.ts[keep], b.open[keep], b.high[keep], b.low[keep], b.close[keep], b.volume[keep]

@@ -23,8 +23,8 @@ from backtesting.test import GOOG
 
 from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays
 
 QTY = 10
 CASH = 1e9

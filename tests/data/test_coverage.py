@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.cli import main
 from fyerstrade.config import Settings
 from fyerstrade.data.coverage import (
@@ -18,7 +19,7 @@ from fyerstrade.data.coverage import (
     missing_counts_by_day,
 )
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, delete_candles, upsert_candles
+from fyerstrade.store.candles import delete_candles, upsert_candles
 from fyerstrade.store.db import open_historical
 from fyerstrade.store.ledger import record_fetch
 

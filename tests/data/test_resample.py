@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.data.bars import load_bars
 from fyerstrade.data.history import fetch_history
@@ -25,7 +26,7 @@ from fyerstrade.demo import DemoOptions, demo_settings, login_to_simulator
 from fyerstrade.domain import Resolution
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.sim import SimServer
-from fyerstrade.store.candles import CandleArrays, load_candles, upsert_candles
+from fyerstrade.store.candles import load_candles, upsert_candles
 from fyerstrade.store.db import connect
 
 SYMBOLS = ("NSE:SBIN-EQ", "NSE:NIFTY50-INDEX")

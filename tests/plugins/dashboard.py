@@ -19,9 +19,10 @@ from streamlit.testing.v1 import AppTest
 
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.calendar import get_calendar
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.db import connect
 
 PAGE_TIMEOUT = 60

@@ -24,12 +24,13 @@ import pytest
 
 from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Resolution
 from fyerstrade.live.config import LiveConfig, live_config_from_dict
 from fyerstrade.sim import DEFAULT_APP_ID, SimServer
 from fyerstrade.sim.datasocket import hub_for
-from fyerstrade.store.candles import CandleArrays, load_candles
+from fyerstrade.store.candles import load_candles
 from fyerstrade.store.db import open_historical
 from plugins.datasocket import MARKET_DAY, clocked_sim
 
@@ -49,10 +50,11 @@ def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
 def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...]) -> None:
     """Token file, symbol master and the previous trading day's 1-minute candles of
     ``symbols`` (none: no candles)."""
+    from fyerstrade.candles import CandleArrays
     from fyerstrade.data.symbols import refresh_symbol_master
     from fyerstrade.fyers.client import FyersClient
     from fyerstrade.fyers.tokens import TokenRecord, save_token
-    from fyerstrade.store.candles import CandleArrays, upsert_candles
+    from fyerstrade.store.candles import upsert_candles
     from fyerstrade.store.db import init_all, open_historical
     from plugins.sim import sdk_login
 

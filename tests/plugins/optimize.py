@@ -24,9 +24,10 @@ import pytest
 
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.calendar import get_calendar
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.db import connect
 
 BARS_PER_DAY = 75

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pytest
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.store.db import open_historical, open_live, open_trading
 
 

@@ -1,8 +1,9 @@
 """Helpers for trading-core tests: hand-written candle tables and a scripted strategy.
 
 A candle table is a list of ``(HH:MM, open, high, low, close)`` rows on one IST date (5-minute
-bars by default); :func:`run_table` replays it with a :class:`ScriptedStrategy` that places the
-given orders when the bar at that time closes.
+bars by default; :func:`days` joins several dates); :func:`run_table` replays it with a
+:class:`ScriptedStrategy` that places the given orders when the bar at that time closes (key
+``HH:MM`` on every date, or ``YYYY-MM-DD HH:MM`` on one).
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Fill, Instrument, Resolution
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies import registry
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.trading.context import Context
+from fyerstrade.trading.costs import CostModel
 
 IST = ZoneInfo("Asia/Kolkata")
 DAY = date(2024, 5, 2)  # a Thursday, a normal NSE session
@@ -44,9 +46,18 @@ def table(rows: Sequence[Row], day: date = DAY) -> CandleArrays:
     )
 
 
+def days(rows: Sequence[Row], *dates: date) -> CandleArrays:
+    """The same rows on each of ``dates`` (ascending), as one table."""
+    parts = [table(rows, d) for d in dates]
+    return CandleArrays(*(np.concatenate([getattr(p, f) for p in parts]) for f in FIELDS))
+
+
+FIELDS = ("ts", "open", "high", "low", "close", "volume")
+
+
 class ScriptedStrategy(Strategy):
-    """Runs ``script[HH:MM]`` (callables of ctx) when the bar stamped HH:MM closes, and
-    ``on_fill_script`` on every fill."""
+    """Runs ``script[HH:MM]`` and ``script[YYYY-MM-DD HH:MM]`` (callables of ctx) when the bar
+    stamped then closes, and ``on_fill_script`` on every fill."""
 
     name: ClassVar[str] = "scripted"
     script: ClassVar[Mapping[str, Sequence[Action]]] = {}
@@ -54,9 +65,13 @@ class ScriptedStrategy(Strategy):
     seen: ClassVar[list[str]] = []
 
     def on_data(self, ctx: Context) -> None:
-        hhmm = datetime.fromtimestamp(int(ctx.bars(ctx.symbols[0]).ts.last), IST).strftime("%H:%M")
+        stamp = datetime.fromtimestamp(int(ctx.bars(ctx.symbols[0]).ts.last), IST)
+        hhmm = stamp.strftime("%H:%M")
         type(self).seen.append(hhmm)
-        for action in self.script.get(hhmm, ()):
+        for action in (
+            *self.script.get(hhmm, ()),
+            *self.script.get(f"{stamp:%Y-%m-%d} {hhmm}", ()),
+        ):
             action(ctx)
 
     def on_fill(self, ctx: Context, fill: Fill) -> None:
@@ -73,9 +88,12 @@ def run_table(
     instrument: Instrument | None = None,
     resolution: Resolution = Resolution.M5,
     symbol: str = "NSE:TEST-EQ",
+    bars: CandleArrays | None = None,
+    cost_model: CostModel | None = None,
     **config: Any,
 ) -> BacktestResult:
-    """Replay ``rows`` with ``script`` (HH:MM -> actions) through the real runner."""
+    """Replay ``rows`` (or ``bars``, e.g. from :func:`days`) with ``script`` (HH:MM -> actions)
+    through the real runner."""
     strategy = type(
         "Scripted",
         (ScriptedStrategy,),
@@ -96,10 +114,15 @@ def run_table(
             end=DAY,
             **({"costs": False} | config),
         )
+        data = table(rows) if bars is None else bars
+        if bars is not None:
+            cfg.start = date.fromtimestamp(int(data.ts[0]))
+            cfg.end = datetime.fromtimestamp(int(data.ts[-1]), IST).date()
         return run_backtest(
             cfg,
-            data={symbol: table(rows)},
+            data={symbol: data},
             instruments={symbol: instrument or Instrument(symbol)},
+            cost_model=cost_model,
         )
     finally:
         del registry.BUILTINS["scripted"]

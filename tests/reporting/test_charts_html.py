@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from fyerstrade.backtest.journal import StoredRun
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import ProductType, RoundTrip, Side
 from fyerstrade.reporting.html import format_metric, ordered_metrics, write_html_report
-from fyerstrade.store.candles import CandleArrays
 
 T0 = 1_704_167_100  # 2024-01-02 09:15 IST
 

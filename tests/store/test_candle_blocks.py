@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 
 from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.store import candle_blocks
 from fyerstrade.store.candle_blocks import BLOCK_SHIFT
-from fyerstrade.store.candles import CandleArrays, delete_candles, load_candles, upsert_candles
+from fyerstrade.store.candles import delete_candles, load_candles, upsert_candles
 from fyerstrade.store.db import open_historical
 
 SYM = "NSE:SBIN-EQ"

@@ -13,8 +13,8 @@ import pytest
 from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.calendar import get_calendar
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Bar, Instrument, ProductType, Resolution
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.broker import SimulatedBroker
 from fyerstrade.trading.clock import SimulatedClock

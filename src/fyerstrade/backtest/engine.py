@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.data.bars import LoadedBars, load_bars
 from fyerstrade.domain import (
@@ -32,7 +33,6 @@ from fyerstrade.domain import (
     RoundTrip,
 )
 from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.broker import SimulatedBroker
 from fyerstrade.trading.clock import SimulatedClock

@@ -46,8 +46,8 @@ from fyerstrade.errors import FyersTradeError, InputError
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestConfig, InstrumentLookup
+    from fyerstrade.candles import CandleArrays
     from fyerstrade.config import Settings
-    from fyerstrade.store.candles import CandleArrays
 
 __all__ = [
     "Evaluator",

@@ -11,8 +11,8 @@ from datetime import date
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import IST_OFFSET, Resolution
-from fyerstrade.store.candles import CandleArrays
 
 _IST = IST_OFFSET
 _OPEN = 9 * 3600 + 15 * 60

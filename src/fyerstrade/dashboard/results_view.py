@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import RoundTrip, Side
 from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
 from fyerstrade.reporting.html import format_metric, metric_label
@@ -23,7 +24,6 @@ from fyerstrade.reporting.metrics import drawdown_series
 from fyerstrade.reporting.plots import is_signal as plots_is_signal
 from fyerstrade.reporting.plots import plot_kinds
 from fyerstrade.reporting.refusals import refusal_line
-from fyerstrade.store.candles import CandleArrays
 
 #: The metric cards, in order (the full table is below them).
 CARD_METRICS = (

@@ -19,13 +19,14 @@ from pathlib import Path
 import streamlit as st
 
 from fyerstrade.backtest.journal import RunSummary, StoredRun, list_runs, load_run
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.data.bars import load_bars
 from fyerstrade.data.coverage import CoverageRow, coverage_report, missing_by_day
 from fyerstrade.data.resample import source_candidates
 from fyerstrade.domain import Instrument, Resolution
 from fyerstrade.errors import FyersTradeError
-from fyerstrade.store.candles import CandleArrays, CandleStats, candle_stats
+from fyerstrade.store.candles import CandleStats, candle_stats
 from fyerstrade.store.db import connect
 from fyerstrade.store.symbols import search_symbols, symbol_count
 

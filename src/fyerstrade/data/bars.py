@@ -22,10 +22,11 @@ from datetime import date, timedelta
 import numpy as np
 
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.data.resample import resample, source_candidates
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Instrument, InstrumentKind, Resolution
 from fyerstrade.errors import CalendarCoverageError, DataError, UnknownSymbolError
-from fyerstrade.store.candles import CandleArrays, candle_stats, load_candles
+from fyerstrade.store.candles import candle_stats, load_candles
 
 __all__ = [
     "LoadedBars",

@@ -38,6 +38,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from fyerstrade.calendar import NSECalendar, ist_date, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.data.fetch_plan import (
     INTRADAY_HISTORY_START,
     FetchPlan,
@@ -48,7 +49,7 @@ from fyerstrade.data.fetch_plan import (
 )
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, FyersTradeError, InputError, UnknownSymbolError
-from fyerstrade.store.candles import CandleArrays, candle_timestamps, upsert_candles
+from fyerstrade.store.candles import candle_timestamps, upsert_candles
 from fyerstrade.store.ledger import (
     STATUS_ERROR,
     STATUS_NO_DATA,

@@ -24,8 +24,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.calendar import IST_OFFSET, to_ist
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Resolution
-from fyerstrade.store.candles import CandleArrays, load_candles
+from fyerstrade.store.candles import load_candles
 
 #: Fewest same-day gaps from which a coarser resolution is inferred.
 MIN_GAPS_FOR_INFERENCE = 5

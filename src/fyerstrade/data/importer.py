@@ -37,10 +37,11 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.calendar import IST_OFFSET, get_calendar, ist_date
+from fyerstrade.candles import CandleArrays
 from fyerstrade.data.import_checks import compare_with_store, resolution_mismatch
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import CalendarCoverageError, InputError
-from fyerstrade.store.candles import CandleArrays, upsert_candles
+from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.symbols import get_instrument
 
 COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")

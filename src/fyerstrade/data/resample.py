@@ -23,9 +23,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.calendar import NSECalendar, get_calendar, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
-from fyerstrade.store.candles import CandleArrays
 
 __all__ = ["can_resample", "resample", "source_candidates"]
 

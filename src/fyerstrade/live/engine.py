@@ -63,6 +63,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from fyerstrade.calendar import IST_OFFSET, get_calendar, ist_date, ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import (
     DAY_SECONDS,
@@ -91,7 +92,6 @@ from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.paper import PaperBroker
 from fyerstrade.live.session_store import Mark, SessionRow, SessionStore
 from fyerstrade.live.status import EngineStatus, write_status
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.store.checkpoint import WalCheckpointer
 from fyerstrade.store.ticks import LiveTickRow, tick_row
 from fyerstrade.strategies.registry import get_strategy

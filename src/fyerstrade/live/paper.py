@@ -31,7 +31,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fyerstrade.domain import Order
-from fyerstrade.trading.broker import FillSink, SimulatedBroker, WorkingOrder
+from fyerstrade.trading.book import WorkingOrder
+from fyerstrade.trading.broker import FillSink, SimulatedBroker
 from fyerstrade.trading.enum_members import OPEN_STATUSES
 from fyerstrade.trading.fills import Slippage, fill_price
 from fyerstrade.trading.symbols import SymbolState

@@ -32,7 +32,7 @@ from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_fi
 from fyerstrade.reporting.metrics import drawdown_series
 
 if TYPE_CHECKING:
-    from fyerstrade.store.candles import CandleArrays
+    from fyerstrade.candles import CandleArrays
 
 # key → (label, kind); kind picks the format: pct (fraction shown as %), ratio, money, int,
 # days, minutes.

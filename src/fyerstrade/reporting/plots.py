@@ -20,8 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
+    from fyerstrade.candles import CandleArrays
     from fyerstrade.config import Settings
-    from fyerstrade.store.candles import CandleArrays
 
 __all__ = ["KINDS", "PlotKind", "is_signal", "plot_kinds", "strategy_indicators"]
 

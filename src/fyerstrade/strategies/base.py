@@ -31,8 +31,8 @@ import numpy as np
 from fyerstrade.errors import InputError
 
 if TYPE_CHECKING:
+    from fyerstrade.candles import CandleArrays
     from fyerstrade.domain import Fill
-    from fyerstrade.store.candles import CandleArrays
     from fyerstrade.trading.context import Context
 
 ParamValue = int | float | bool | str

@@ -20,8 +20,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Fill, Side
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.trading.context import Context
 from fyerstrade.trading.session import ist_day_number

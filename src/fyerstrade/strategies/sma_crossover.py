@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.errors import InputError
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.trading.bars import SeriesView
 from fyerstrade.trading.context import Context

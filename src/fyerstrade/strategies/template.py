@@ -26,7 +26,7 @@ from collections.abc import Mapping
 import numpy as np
 import talib
 
-from fyerstrade.store.candles import CandleArrays
+from fyerstrade.candles import CandleArrays
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.trading.context import Context
 

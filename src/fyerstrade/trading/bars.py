@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fyerstrade.store.candles import CandleArrays
+from fyerstrade.candles import CandleArrays
 
 
 class LookAheadError(IndexError):

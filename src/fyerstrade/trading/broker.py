@@ -11,8 +11,9 @@ from __future__ import annotations
 from typing import Protocol
 
 from fyerstrade.domain import Order, Side
+from fyerstrade.trading.book import WorkingOrder, match_order
 from fyerstrade.trading.enum_members import CANCELLED, OPEN_STATUSES
-from fyerstrade.trading.fills import PRIORITY, Slippage, fill_price
+from fyerstrade.trading.fills import Slippage, fill_price
 from fyerstrade.trading.symbols import SymbolState
 
 
@@ -22,29 +23,6 @@ class FillSink(Protocol):
     def execute(
         self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
     ) -> None: ...
-
-
-class WorkingOrder:
-    """An accepted order waiting in the simulated book.
-
-    ``active_from`` is the first bar index it may fill in; ``ref_open`` replaces the bar's open
-    for the gap rule when the order was placed inside the bar (from ``on_fill``)."""
-
-    __slots__ = ("active_from", "order", "priority", "reduce_only", "ref_open", "seq")
-
-    def __init__(
-        self, order: Order, active_from: int, reduce_only: bool, ref_open: float | None, seq: int
-    ) -> None:
-        self.order = order
-        self.active_from = active_from
-        self.reduce_only = reduce_only
-        self.ref_open = ref_open
-        self.priority = PRIORITY[order.order_type]
-        self.seq = seq
-
-
-def _priority(w: WorkingOrder) -> tuple[int, int]:
-    return (w.priority, w.seq)
 
 
 class Broker(Protocol):
@@ -119,7 +97,7 @@ class SimulatedBroker:
             if not batch:
                 return
             if len(batch) > 1:
-                batch.sort(key=_priority)
+                batch.sort(key=match_order)
             for w in batch:
                 seen.add(w.seq)
                 order = w.order

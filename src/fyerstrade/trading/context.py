@@ -8,15 +8,54 @@ eligible from the next bar (market orders fill at its open); stop and limit orde
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from fyerstrade.calendar import to_ist
 from fyerstrade.domain import Instrument, Order, Position, ProductType, Resolution, Side
 from fyerstrade.trading.bars import BarsView, SeriesView
+from fyerstrade.trading.clock import Clock
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.symbols import SymbolState
 
-if TYPE_CHECKING:
-    from fyerstrade.trading.engine import TradingEngine
+
+class Desk(Protocol):
+    """What a :class:`Context` reads and trades through: the trading engine, seen from the
+    strategy's side (defined here so that this module does not depend on the engine)."""
+
+    clock: Clock
+    portfolio: Portfolio
+    fixed_quantity: int | None
+    default_product: Callable[[SymbolState], ProductType]
+
+    @property
+    def states(self) -> Sequence[SymbolState]: ...
+
+    def state(self, symbol: str) -> SymbolState: ...
+
+    def equity(self) -> float: ...
+
+    def size(self, symbol: str, product: ProductType) -> int: ...
+
+    def place(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: int | None,
+        *,
+        limit: float | None = None,
+        stop: float | None = None,
+        product: ProductType | None = None,
+        tag: str = "",
+        reduce_only: bool = False,
+    ) -> Order: ...
+
+    def cancel(self, order: Order | str) -> bool: ...
+
+    def open_orders(self, symbol: str | None = None) -> list[Order]: ...
+
+    def log(self, message: str, level: str = "INFO", symbol: str = "") -> None: ...
 
 
 class Context:
@@ -24,7 +63,7 @@ class Context:
 
     __slots__ = ("_engine", "symbols", "updated")
 
-    def __init__(self, engine: TradingEngine) -> None:
+    def __init__(self, engine: Desk) -> None:
         self._engine = engine
         self.symbols: tuple[str, ...] = tuple(s.symbol for s in engine.states)
         self.updated: tuple[str, ...] = ()  # symbols with a new bar at this timestamp
@@ -44,7 +83,7 @@ class Context:
         """OHLCV of ``symbol`` up to the current bar; with a higher ``resolution`` (e.g.
         ``Resolution.D`` while trading 5-minute bars), only the bars of that resolution whose
         close time is ≤ now."""
-        st = self._engine._state(symbol)
+        st = self._engine.state(symbol)
         if resolution is None or resolution is st.resolution:
             return st.bars
         if resolution.seconds < st.resolution.seconds:
@@ -56,7 +95,7 @@ class Context:
 
     def indicator(self, symbol: str, name: str) -> SeriesView:
         """The indicator ``name`` (declared in ``Strategy.indicators``) up to the current bar."""
-        st = self._engine._state(symbol)
+        st = self._engine.state(symbol)
         view = st.indicator_views.get(name)
         if view is None:
             known = ", ".join(st.indicator_views) or "none declared"
@@ -64,11 +103,11 @@ class Context:
         return view
 
     def instrument(self, symbol: str) -> Instrument:
-        return self._engine._state(symbol).instrument_at(self._engine.clock.now())
+        return self._engine.state(symbol).instrument_at(self._engine.clock.now())
 
     # ---- account --------------------------------------------------------------------------
     def position(self, symbol: str) -> Position:
-        self._engine._state(symbol)
+        self._engine.state(symbol)
         return self._engine.portfolio.position(symbol)
 
     def qty(self, symbol: str) -> int:
@@ -164,7 +203,7 @@ class Context:
         eng = self._engine
         if eng.fixed_quantity is not None:
             return eng.fixed_quantity
-        st = eng._state(symbol)
+        st = eng.state(symbol)
         return eng.size(symbol, product or eng.default_product(st))
 
     def cancel(self, order: Order | str) -> bool:

@@ -15,7 +15,9 @@ Conventions (the README's "Backtest assumptions" repeats them):
   difference is a few paise.
 - The DP charge (₹12.5 + GST, reported with its GST in ``Charges.dp``) is charged on the first
   delivery sell of an ISIN (the symbol if the ISIN is unknown) on each IST date; the model
-  remembers what it charged, so use one model per run (or call ``reset()``).
+  remembers what it charged. That memory belongs to one run: the trading engine works on
+  ``model.for_run()`` (the same rates, nothing charged yet), so a model reused for several runs
+  charges each of them alike.
 - Amounts are not rounded to the rupee (contract notes round STT; how Fyers rounds is UNVERIFIED).
 - Same-day CNC: Fyers (like every Indian broker's contract note) treats a delivery (CNC) buy and
   sell of the same stock on the same IST day as intraday: the matched quantity pays intraday
@@ -34,6 +36,7 @@ Conventions (the README's "Backtest assumptions" repeats them):
 
 from __future__ import annotations
 
+import copy
 from bisect import bisect_right
 from collections import deque
 from collections.abc import Iterable
@@ -89,6 +92,10 @@ class CostModel(Protocol):
         price: float,
         ts: int,
     ) -> float: ...
+
+    def for_run(self) -> CostModel:
+        """The model for one run: the same rates, with no per-run state carried over."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +175,9 @@ def cost_segment(instrument: Instrument, product: ProductType) -> CostSegment:
 class ZeroCostModel:
     """Costs switched off (``--no-costs``, peer cross-checks): every fill costs nothing."""
 
+    def for_run(self) -> ZeroCostModel:
+        return self  # stateless
+
     def fill_costs(
         self,
         instrument: Instrument,
@@ -238,7 +248,7 @@ class FyersCostModel:
     """Fyers brokerage and every NSE statutory charge, at the rates in force on the trade date.
 
     ``rates`` defaults to ``cost_rates.FYERS_NSE_RATES``; pass another table to model a rate
-    change or another broker. Stateful only for the DP charge (see ``reset``).
+    change or another broker. Stateful only for the DP charge (see ``for_run`` and ``reset``).
     """
 
     def __init__(
@@ -265,6 +275,12 @@ class FyersCostModel:
         orders (start of a new run)."""
         self._dp_paid.clear()
         self._cnc_days.clear()
+
+    def for_run(self) -> FyersCostModel:
+        """A model with the same rates that has charged nothing yet (its own DP memory)."""
+        fresh = copy.copy(self)
+        fresh._dp_paid = set()
+        return fresh
 
     def fill_costs(
         self,

@@ -98,7 +98,7 @@ class TradingEngine:
         self.broker = broker
         self.portfolio = portfolio
         self.rules = rules
-        self.costs = costs
+        self.costs = costs.for_run()  # per-run state (the DP charge) starts empty
         self.journal = journal
         self.default_product = default_product
         self.fixed_quantity = fixed_quantity
@@ -170,7 +170,7 @@ class TradingEngine:
         updated: list[SymbolState] = []
         session = self.rules.session
         for bar in bars:
-            st = self._state(bar.symbol)
+            st = self.state(bar.symbol)
             i = st.append_bar(bar, close_ts)
             try:
                 st.set_indicators(self.strategy.indicators(st.arrays))
@@ -247,7 +247,7 @@ class TradingEngine:
     ) -> Order:
         """Check an order and hand it to the broker; a refused order comes back REJECTED
         (with ``reject_reason``) and is recorded in the journal."""
-        st = self._state(symbol)
+        st = self.state(symbol)
         now = self.clock.now()
         pos = self.portfolio.quantity(symbol)
         if product is None:
@@ -301,10 +301,10 @@ class TradingEngine:
         o = self.orders.get(order) if isinstance(order, str) else order
         if o is None or o.status not in OPEN_STATUSES:
             return False
-        return self.broker.cancel(self._state(o.symbol), o)
+        return self.broker.cancel(self.state(o.symbol), o)
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
-        states = self.states if symbol is None else [self._state(symbol)]
+        states = self.states if symbol is None else [self.state(symbol)]
         return [w.order for st in states for w in self.broker.working_orders(st)]
 
     def size(self, symbol: str, product: ProductType) -> int:
@@ -312,7 +312,7 @@ class TradingEngine:
         as many lots as the free margin buys at the last close (with headroom)."""
         if self.fixed_quantity is not None:
             return self.fixed_quantity
-        st = self._state(symbol)
+        st = self.state(symbol)
         price = self._last_price(st)
         lot = max(1, st.instrument_at(self.clock.now()).lot_size)
         if price <= 0:
@@ -325,7 +325,7 @@ class TradingEngine:
         """Close ``symbol``'s position now at market ``price`` (plus slippage) and cancel its
         working orders: a live source calls this at the first tick at or after the square-off
         time (the backtest does the same at the open of that bar) and for a risk halt."""
-        st = self._state(symbol)
+        st = self.state(symbol)
         self._cancel_all(st)
         qty = self.portfolio.quantity(symbol)
         if qty:
@@ -469,7 +469,8 @@ class TradingEngine:
             return st.close_at(i)
         return st.open_at(0) if len(st.arrays) else 0.0
 
-    def _state(self, symbol: str) -> SymbolState:
+    def state(self, symbol: str) -> SymbolState:
+        """The run's state of ``symbol`` (InputError naming the run's symbols when unknown)."""
         st = self.by_symbol.get(symbol)
         if st is None:
             known = ", ".join(self.by_symbol)

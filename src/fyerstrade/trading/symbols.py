@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import date, time
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import IST_OFFSET, Bar, Instrument, Resolution
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
+from fyerstrade.trading.book import WorkingOrder
 from fyerstrade.trading.session import DAY, seconds_of_day
-
-if TYPE_CHECKING:
-    from fyerstrade.trading.broker import WorkingOrder
 
 InstrumentLookup = Callable[[str, date], Instrument]
 

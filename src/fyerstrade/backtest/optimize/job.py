@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fyerstrade.backtest.evaluate import EngineChoice, Evaluator, InstrumentTable, TrialOutcome
-from fyerstrade.store.candles import CandleArrays
+from fyerstrade.candles import CandleArrays
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestConfig

@@ -36,8 +36,8 @@ from fyerstrade.backtest.optimize.sweep import (
     metrics_json,
     run_sweep,
 )
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import ProductType, Resolution
-from fyerstrade.store.candles import CandleArrays
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestConfig

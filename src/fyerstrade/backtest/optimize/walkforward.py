@@ -51,9 +51,9 @@ from fyerstrade.backtest.optimize.runner import (
     start_sweep,
 )
 from fyerstrade.backtest.optimize.sweep import Progress, best_trial, metrics_json, plan
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET
 from fyerstrade.errors import InputError
-from fyerstrade.store.candles import CandleArrays
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestConfig, BacktestResult
