@@ -18,8 +18,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -140,6 +138,9 @@ def sigterm_as_interrupt() -> Iterator[None]:
 
 def url_answers(url: str, timeout: float = 1.0) -> bool:
     """Whether ``url`` answers HTTP 200 now."""
+    import urllib.error  # here: urllib pulls in http.client and email, which --help needn't
+    import urllib.request
+
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (our own http URL)
             return int(resp.status) == 200
