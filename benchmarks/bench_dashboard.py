@@ -172,9 +172,9 @@ def run() -> None:
             page_load, runs, bars, engine = _measure(spec.url)
         finally:
             stop_process(proc)
-    print(f"first page load:            {page_load:5.2f} s  (target < {PAGE_TARGET:.0f} s, "
+    print(f"first page load:            {page_load:5.2f} s  (target < {PAGE_TARGET:.1f} s, "
           f"{page_load / PAGE_TARGET:.2f}x of target)")  # fmt: skip
     for i, r in enumerate(runs, 1):
-        print(f"click Run -> results drawn #{i}: {r:5.2f} s  (target < {RUN_TARGET:.0f} s, "
+        print(f"click Run -> results drawn #{i}: {r:5.2f} s  (target < {RUN_TARGET:.1f} s, "
               f"{r / RUN_TARGET:.2f}x of target; {bars:,} one-minute bars; "
               f"engine {engine[i - 1]:.2f} s of it)")  # fmt: skip

@@ -150,3 +150,12 @@ def test_option_parsers() -> None:
     assert parse_window("09:20-14:30") == (time(9, 20), time(14, 30))
     with pytest.raises(InputError, match="ends before it starts"):
         parse_window("14:30-09:20")
+
+
+def test_bulk_ist_times_read_as_format_ist() -> None:
+    from fyerstrade.backtest.journal import format_ist
+    from fyerstrade.commands.backtest import ist_times
+
+    stamps = [0, 19_799, 19_800, T0, 1_900_000_000, 4_102_444_799, *range(T0, T0 + 86_400, 977)]
+    assert ist_times(stamps) == [format_ist(t) for t in stamps]
+    assert ist_times([]) == []

@@ -93,16 +93,20 @@ def json_number(value: Any) -> Any:
     return value
 
 
-def trade_json(t: RoundTrip) -> dict[str, Any]:
+def trade_json(
+    t: RoundTrip, entry_time: str | None = None, exit_time: str | None = None
+) -> dict[str, Any]:
+    """One round trip as JSON; ``entry_time``/``exit_time`` when already formatted (in bulk by
+    :func:`ist_times`, the same text :func:`~fyerstrade.backtest.journal.format_ist` gives)."""
     from fyerstrade.backtest.journal import format_ist
 
     return {
         "symbol": t.symbol,
         "side": "long" if t.side is Side.BUY else "short",
         "quantity": t.quantity,
-        "entry_time": format_ist(t.entry_ts),
+        "entry_time": entry_time or format_ist(t.entry_ts),
         "entry_price": t.entry_price,
-        "exit_time": format_ist(t.exit_ts),
+        "exit_time": exit_time or format_ist(t.exit_ts),
         "exit_price": t.exit_price,
         "pnl": t.pnl,
         "costs": t.costs,
@@ -139,7 +143,11 @@ def run_json(run: StoredRun, *, with_trades: bool = True) -> dict[str, Any]:
         out["requested"] = {"from": requested[0], "to": requested[1]}
     out["notes"] = used.get("notes", [])
     if with_trades:
-        out["trades"] = [trade_json(t) for t in run.trades]
+        entries = ist_times([t.entry_ts for t in run.trades])
+        exits = ist_times([t.exit_ts for t in run.trades])
+        out["trades"] = [
+            trade_json(t, a, b) for t, a, b in zip(run.trades, entries, exits, strict=True)
+        ]
     return out
 
 
@@ -154,6 +162,17 @@ def resolution_label(resolution: Resolution) -> str:
     from fyerstrade.data.bars import resolution_label as label
 
     return label(resolution)
+
+
+def ist_times(ts: Sequence[int]) -> list[str]:
+    """Whole epoch seconds as ISO 8601 IST text (``2024-01-02T09:20:00+05:30``), in one
+    vectorized pass (IST has no DST: a fixed +05:30 shift of UTC is exact)."""
+    import numpy as np
+
+    if not ts:
+        return []
+    local = (np.asarray(ts, dtype=np.int64) + 19_800).astype("datetime64[s]")
+    return [f"{text}+05:30" for text in np.datetime_as_string(local, unit="s").tolist()]
 
 
 def summary_json(s: RunSummary) -> dict[str, Any]:

@@ -130,37 +130,69 @@ def load_columns(
         if hi < lo:
             return _empty()
         b0, b1 = lo >> BLOCK_SHIFT, hi >> BLOCK_SHIFT
-        blocks: dict[int, Columns] = {}
-        for block, n, *blobs in conn.execute(
-            "SELECT block, n, ts, open, high, low, close, volume FROM candle_blocks "
-            "WHERE symbol = ? AND resolution = ? AND block BETWEEN ? AND ?",
-            (symbol, resolution, b0, b1),
-        ):
-            cols = _decode(tuple(blobs), int(n))
-            if cols is not None:
-                blocks[int(block)] = cols
+        where = "WHERE symbol = ? AND resolution = ? AND block BETWEEN ? AND ?"
+        key = (symbol, resolution, b0, b1)
+        sizes = {
+            int(block): int(n)
+            for block, n in conn.execute(f"SELECT block, n FROM candle_blocks {where}", key)
+        }
         built: dict[int, Columns] = {}
-        missing = [b for b in range(b0, b1 + 1) if b not in blocks]
-        for start, stop in _runs(missing):
+        for start, stop in _runs([b for b in range(b0, b1 + 1) if b not in sizes]):
             cols = _rows(conn, symbol, resolution, start << BLOCK_SHIFT, (stop << BLOCK_SHIFT) - 1)
             edges = np.searchsorted(cols[0], np.arange(start, stop + 1) << BLOCK_SHIFT)
             for k, block in enumerate(range(start, stop)):
                 i, j = int(edges[k]), int(edges[k + 1])
                 built[block] = tuple(c[i:j].copy() for c in cols)  # type: ignore[assignment]
-        blocks.update(built)
+                sizes[block] = j - i
+            del cols
+        # One array per column for the whole stretch, filled block by block: the bars are held
+        # once (plus one block), not once per block and again joined.
+        offsets: dict[int, int] = {}
+        total = 0
+        for block in range(b0, b1 + 1):
+            offsets[block] = total
+            total += sizes[block]
+        out = _allocate(total)
+        for block, n, *blobs in conn.execute(
+            f"SELECT block, n, ts, open, high, low, close, volume FROM candle_blocks {where}", key
+        ):
+            block, n = int(block), int(n)
+            got = _decode(tuple(blobs), n) if block not in built else None
+            if got is None and block not in built:  # damaged: rebuild it from its rows
+                got = _rows(conn, symbol, resolution, block << BLOCK_SHIFT,
+                             ((block + 1) << BLOCK_SHIFT) - 1)  # fmt: skip
+                if len(got[0]) != sizes[block]:
+                    return _trimmed(_rows(conn, symbol, resolution, lo, hi), lo, hi)
+                built[block] = got
+            elif got is not None:
+                _put(out, offsets[block], got)
+        for block, cols in built.items():
+            _put(out, offsets[block], cols)
         if own and built:
             _store(conn, symbol, resolution, built)
     finally:
         if own and conn.in_transaction:
             conn.rollback()  # a read transaction, or a cache write that did not happen
-    parts = [blocks[b] for b in range(b0, b1 + 1)]
-    joined = tuple(
-        parts[0][k] if len(parts) == 1 else np.concatenate([p[k] for p in parts]) for k in range(6)
-    )
-    i, j = np.searchsorted(joined[0], (lo, hi + 1))
-    if i == 0 and j == len(joined[0]):
-        return joined  # type: ignore[return-value]
-    return tuple(c[i:j] for c in joined)  # type: ignore[return-value]
+    return _trimmed(out, lo, hi)
+
+
+def _allocate(n: int) -> Columns:
+    f8, i8 = np.float64, np.int64
+    return (np.empty(n, i8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8), np.empty(n, f8),
+            np.empty(n, i8))  # fmt: skip
+
+
+def _put(out: Columns, at: int, cols: Columns) -> None:
+    n = len(cols[0])
+    for dst, src in zip(out, cols, strict=True):
+        dst[at : at + n] = src
+
+
+def _trimmed(cols: Columns, lo: int, hi: int) -> Columns:
+    i, j = np.searchsorted(cols[0], (lo, hi + 1))
+    if i == 0 and j == len(cols[0]):
+        return cols
+    return tuple(c[i:j] for c in cols)  # type: ignore[return-value]
 
 
 def _runs(blocks: list[int]) -> list[tuple[int, int]]:
