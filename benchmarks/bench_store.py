@@ -85,7 +85,7 @@ def _bench_upserts(root: Path) -> None:
         )
     assert added == total and same == 0, (added, same)
 
-    with _Timer() as rows:  # the row path alone, as load_candles read before issue 14
+    with _Timer() as row_read:  # the row path alone, as load_candles read before issue 14
         loaded = sum(
             len(candle_blocks._rows(conn, f"NSE:S{i:02d}-EQ", "1", 0, 2**62)[0])
             for i in range(_CANDLE_SYMBOLS)
@@ -124,11 +124,11 @@ def _bench_upserts(root: Path) -> None:
     print(f"candle upsert, {total:,} new candles   {_rate(total, fresh)}")
     print(f"candle upsert, same again (no-op)      {_rate(total, again)}")
     print(f"peer: one executemany row per candle   {_rate(total, naive)}")
-    print(f"read candle rows into numpy (before)   {_rate(total, rows)}")
+    print(f"read candle rows into numpy (before)   {_rate(total, row_read)}")
     print(f"load_candles, first (writes blocks)    {_rate(total, load)}")
     print(f"load_candles, again (from blocks)      {_rate(total, cached)}")
-    print(f"  load from blocks vs rows: {rows.wall / cached.wall:.1f}x wall, "
-          f"{rows.cpu / max(cached.cpu, 1e-9):.1f}x cpu (target >= 2x)")  # fmt: skip
+    print(f"  load from blocks vs rows: {row_read.wall / cached.wall:.1f}x wall, "
+          f"{row_read.cpu / max(cached.cpu, 1e-9):.1f}x cpu (target >= 2x)")  # fmt: skip
     print(
         f"  new candles vs target 500,000/s: {total / fresh.wall / 500_000:.2f}x wall, "
         f"{total / fresh.cpu / 500_000:.2f}x cpu; vs per-row peer: "
