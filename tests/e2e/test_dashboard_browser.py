@@ -98,7 +98,8 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             run_button.click()
             saved = page.get_by_text(re.compile(r"Run \d{8}-\d{6}-[0-9a-f]{6} saved"))
             saved.wait_for()
-            run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", saved.inner_text()).group(0)  # type: ignore[union-attr]
+            saved_text = saved.inner_text()
+            run_id = re.search(r"\d{8}-\d{6}-[0-9a-f]{6}", saved_text).group(0)  # type: ignore[union-attr]
             cards = page.get_by_test_id("stMetric")
             cards.first.wait_for()
             labels = cards.all_inner_texts()
@@ -113,6 +114,18 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             assert page.get_by_test_id("stDataFrame").count() >= 1
             assert page.get_by_text("Traceback").count() == 0
             _screenshot(page, "dashboard-backtest.png")
+            # the CSV files are built on click (deferred), and hold every trade and every point
+            with page.expect_download() as trades_csv:
+                page.get_by_role("button", name="Download trades (CSV)").click()
+            text = Path(trades_csv.value.path()).read_text(encoding="utf-8")
+            assert text.startswith("symbol,side,quantity,entry_time,entry_price,exit_time")
+            with page.expect_download() as equity_csv:
+                page.get_by_role("button", name="Download equity curve (CSV)").click()
+            lines = Path(equity_csv.value.path()).read_text(encoding="utf-8").splitlines()
+            bars = re.search(r"over ([\d,]+) bars", saved_text)
+            assert bars is not None
+            assert lines[0] == "time_ist,equity"
+            assert len(lines) == 1 + int(bars.group(1).replace(",", ""))  # every bar, not thinned
 
             page.get_by_role("link", name="Runs").click()
             page.get_by_role("heading", name="Runs").wait_for()
