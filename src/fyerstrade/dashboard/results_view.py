@@ -2,7 +2,7 @@
 
 Shared by the Backtest page (right after a run) and the Runs page (a saved run). Charts come from
 :mod:`fyerstrade.reporting.charts`, which thins long series for display; the CSV downloads hold
-the exact trades and the exact equity curve, built only when their button is clicked.
+the exact trades and the exact equity curve.
 """
 
 from __future__ import annotations
@@ -207,18 +207,17 @@ def render(view: ResultView) -> None:
         },
         key=f"{view.key}-trades",
     )
-    # The CSV files are built when a button is clicked (deferred data), not on every render.
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download trades (CSV)",
-        lambda: table.to_csv(index=False).encode(),
+        table.to_csv(index=False).encode(),
         file_name=f"{view.key}-trades.csv",
         mime="text/csv",
         key=f"{view.key}-dl-trades",
     )
     c2.download_button(
         "Download equity curve (CSV)",
-        lambda: equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
+        equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
         file_name=f"{view.key}-equity.csv",
         mime="text/csv",
         key=f"{view.key}-dl-equity",
