@@ -143,8 +143,15 @@ def _open_as_backtest(settings: Settings, report: dict[str, Any], trial: dict[st
     widgets: dict[str, Any] = {
         "bt-strategy": report["strategy"], "bt-symbols": list(cfg["symbols"]),
         "bt-resolution": kwargs["resolution"], "bt-mode": cfg["mode"],
-        "bt-capital": kwargs["capital"], "bt-costs": kwargs["costs"],
+        "bt-start": kwargs["start"], "bt-end": kwargs["end"],
+        "bt-entry-start": kwargs["entry_start"], "bt-entry-end": kwargs["entry_end"],
+        "bt-square-off": kwargs["square_off"], "bt-capital": kwargs["capital"],
+        "bt-costs": kwargs["costs"], "bt-slip-ticks": kwargs["slippage_ticks"],
+        "bt-slip-bps": kwargs["slippage_bps"],
+        "bt-sizing": "by capital" if kwargs["quantity"] is None else "fixed quantity",
     }  # fmt: skip
+    if kwargs["quantity"] is not None:
+        widgets["bt-quantity"] = kwargs["quantity"]
     for k, v in trial["params"].items():
         widgets[f"bt-param-{report['strategy']}-{k}"] = v
     prefill(widgets, f"From optimization {report['id']}, trial {trial['trial']}. {message}")

@@ -129,15 +129,15 @@ def _pick(settings: Settings, kind: str) -> str | None:
     if not rows:
         st.caption("Nothing stored yet: run one above (or `fyerstrade optimize`).")
         return None
-    labels = {
-        r.opt_id: f"{r.opt_id} · {r.strategy} · {r.method} · {r.objective} · {r.trials} trials · "
-        f"{r.status}"
-        for r in rows
-    }
+    labels = {r.opt_id: f"{r.opt_id} · {r.strategy} · {r.method} · {r.objective}" for r in rows}
     key = PICK_KEY.format(kind=kind)
     if st.session_state.get(key) not in labels:
         st.session_state[key] = rows[0].opt_id
     picked: str = st.selectbox("Stored", list(labels), format_func=labels.__getitem__, key=key)
+    row = next(r for r in rows if r.opt_id == picked)
+    st.caption(
+        f"{row.status} · {row.trials:,} trials · {', '.join(row.symbols)} · {row.start} → {row.end}"
+    )
     return picked
 
 
