@@ -246,19 +246,12 @@ def _vector_module() -> Any:
 
 
 def vector_unsupported(config: BacktestConfig, settings: Settings | None = None) -> str | None:
-    """Why the vectorized engine cannot evaluate ``config`` (``None`` when it can)."""
-    from fyerstrade.strategies.registry import get_strategy
-
-    cls = get_strategy(config.strategy, settings)
-    if not callable(getattr(cls, "signals", None)):
-        return f"{cls.name} declares no signals"
+    """Why the vectorized engine cannot evaluate ``config`` (``None`` when it can, as far as the
+    configuration tells; what only the bars can tell is found when the evaluator is built)."""
     vector = _vector_module()
     if vector is None:
         return "the vectorized engine is not available"
-    check = getattr(vector, "unsupported", None)
-    if check is None:
-        return None
-    reason: str | None = check(config)
+    reason: str | None = vector.unsupported(config, settings)
     return reason
 
 
@@ -278,10 +271,13 @@ def build_evaluator(
         reason = vector_unsupported(config, settings)
         vector = _vector_module()
         if reason is None and vector is not None:
-            evaluator: Evaluator = vector.VectorEvaluator(
-                config, bars, instruments, lookup, settings=settings
-            )
-            return evaluator
+            try:
+                evaluator: Evaluator = vector.VectorEvaluator(
+                    config, bars, instruments, lookup, settings=settings
+                )
+                return evaluator
+            except vector.UnsupportedRunError as exc:  # what only the bars tell
+                reason = str(exc)
         if engine == "vector":
             raise InputError(f"the vectorized engine cannot run this: {reason}")
         log.debug("event engine for %s: %s", config.strategy, reason)
