@@ -9,7 +9,8 @@ with costs. ``FYERSTRADE_BENCH_BARS`` scales the bar count down (default 1,000,0
 Whole process (issue 14): what a user waits for. The same bars are written to a store and to a CSV
 file; ``fyerstrade backtest run ... --json`` (the console script, stdout to a file) races a
 15-line backtesting.py script that reads the CSV and runs ``Backtest.run()`` (:data:`PEER_SCRIPT`),
-each in a fresh process, alternating, best wall time of two each; peak RSS from ``wait4``.
+each in a fresh process, alternating, best wall time of two each; peak RSS from ``wait4`` in a
+small launcher process (Linux carries a parent's peak RSS into its children).
 Targets: ours >= 5x faster, peak RSS <= the script's. ``FYERSTRADE_BENCH_WHOLE=0`` skips it.
 """
 
@@ -244,18 +245,30 @@ _IST = timezone(timedelta(hours=5, minutes=30))
 _SYMBOL = "NSE:BENCH-EQ"
 
 
+# Linux keeps a process's peak RSS across fork and exec: a command started straight from this
+# (large) process would report at least this process's size. A small launcher process starts it
+# instead and reports the command's own wall time and peak RSS.
+_LAUNCHER = """
+import os, subprocess, sys, time
+with open(sys.argv[1], "wb") as sink:
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(sys.argv[2:], stdout=sink)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+print(os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss)
+"""
+
+
 def _timed_process(argv: list[str], env: dict[str, str], out: Path) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one fresh process, its stdout written to ``out``."""
-    with out.open("wb") as sink:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(argv, env=env, stdout=sink, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    err = proc.stderr.read().decode() if proc.stderr else ""
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[:3]} failed ({proc.returncode}): {err[-2000:]}")
-    return wall, usage.ru_maxrss / 1024
+    launched = subprocess.run(
+        [sys.executable, "-c", _LAUNCHER, str(out), *argv],
+        env=env, capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    code, wall, rss_kb = launched.stdout.split()
+    if int(code) != 0:
+        raise RuntimeError(f"{argv[:3]} failed ({code}): {launched.stderr[-2000:]}")
+    return float(wall), int(rss_kb) / 1024
 
 
 def _whole_process(n: int) -> None:
