@@ -65,13 +65,56 @@ class StoredAccount:
 
 
 class SessionStore:
-    """SQL of the live runner over its two connections (``live``, ``trading``)."""
+    """SQL of the live runner over its two connections (``live``, ``trading``).
+
+    Ticks, closed bars and marks are collected (:meth:`add_tick`, :meth:`add_bar`,
+    :meth:`add_mark`) and written together by :meth:`flush_live`: small batches often, and
+    always before the trading records that depend on them are committed."""
 
     def __init__(self, live: sqlite3.Connection, trading: sqlite3.Connection) -> None:
         self.live = live
         self.trading = trading
+        self.ticks_written = 0
+        self._ticks: list[LiveTickRow] = []
+        self._bars: list[BarRow] = []
+        self._marks: list[tuple[object, ...]] = []
 
     # ------------------------------------------------------------------ live database
+
+    def add_tick(self, row: LiveTickRow) -> int:
+        """Queue a tick; returns how many are queued."""
+        self._ticks.append(row)
+        return len(self._ticks)
+
+    def add_bar(self, bar: Bar, source: str) -> None:
+        self._bars.append(
+            (bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
+        )
+
+    def add_mark(self, segment: str, mark: Mark) -> None:
+        self._marks.append((segment, mark.seq, mark.at_tick, mark.kind, mark.a, mark.b, mark.c))
+
+    def drop_last_mark(self, mark: Mark) -> bool:
+        """Take back ``mark`` if it is still the last one queued (it did nothing)."""
+        if self._marks and self._marks[-1][1] == mark.seq:
+            self._marks.pop()
+            return True
+        return False
+
+    @property
+    def queued_ticks(self) -> int:
+        return len(self._ticks)
+
+    def flush_live(self, *, bars: bool = False) -> None:
+        """The queued ticks and marks (and, with ``bars``, the closed bars) in one
+        transaction."""
+        ticks, self._ticks = self._ticks, []
+        marks, self._marks = self._marks, []
+        closed: list[BarRow] = []
+        if bars:
+            closed, self._bars = self._bars, []
+        self.write_live(ticks, closed, marks)
+        self.ticks_written += len(ticks)
 
     def write_live(
         self,

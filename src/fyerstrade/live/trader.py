@@ -1,0 +1,256 @@
+"""The trading side of a live session: the one :class:`TradingEngine` with the paper broker,
+the journal and the risk gate, and what the session asks of them.
+
+* :meth:`LiveTrader.decide`: strategy-resolution bars of one close time → ``on_bars`` at that
+  close time (the strategy's clock), the paper broker's pending matches, the equity point, the
+  daily-loss check (a breach squares everything off and halts new entries);
+* :meth:`LiveTrader.trade`: a tick that may trade → the square-off at the first tick at or after
+  the square-off time, then the paper broker's matching;
+* :meth:`LiveTrader.match_minute`: a 1-minute bar not seen tick by tick (history) → matching by
+  the backtest's bar rules;
+* :meth:`LiveTrader.square_off_all`: close every (intraday) position at its last price;
+* :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal.
+
+:func:`build_trader` assembles it from a live config.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import numpy as np
+
+from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.candles import CandleArrays
+from fyerstrade.config import Settings
+from fyerstrade.domain import Bar, Instrument, Position, ProductType, Resolution, Tick
+from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.journal import LiveJournal
+from fyerstrade.live.latency import LatencyWindow
+from fyerstrade.live.paper import PaperBroker
+from fyerstrade.live.session_store import SessionRow, SessionStore
+from fyerstrade.live.status import EngineStatus
+from fyerstrade.live.warmup import close_times
+from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.clock import SimulatedClock
+from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
+from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.fills import Slippage
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.risk import RiskGate
+from fyerstrade.trading.session import SessionRules
+from fyerstrade.trading.symbols import SymbolState
+
+__all__ = ["LiveTrader", "build_trader"]
+
+
+class LiveTrader:
+    """See the module docstring. ``on_halt(message)`` is told when a risk limit stops trading."""
+
+    def __init__(
+        self,
+        engine: TradingEngine,
+        broker: PaperBroker,
+        journal: LiveJournal,
+        risk: RiskGate,
+        clock: SimulatedClock,
+        store: SessionStore,
+        status: EngineStatus,
+        *,
+        resolution: Resolution,
+        square_off_ts: int | None,
+        on_halt: Callable[[str], None],
+        strategy_latency: LatencyWindow | None = None,
+    ) -> None:
+        self.engine = engine
+        self.broker = broker
+        self.journal = journal
+        self.risk = risk
+        self.clock = clock
+        self.store = store
+        self.status = status
+        self.resolution = resolution
+        self.square_off_ts = square_off_ts
+        self.on_halt = on_halt
+        self.squared: set[str] = set()  # symbols squared off at their first late tick
+        self.changes = 0  # square-offs done (the session's effects counter reads it)
+        self.replaying = False
+        self.trigger_ns = 0  # receipt time of the tick that completed the minute (0: none)
+        # that receipt → the strategy
+        self.strategy_latency = strategy_latency or LatencyWindow()
+        self.start_equity = engine.equity()
+        risk.new_day(self.start_equity)
+
+    # ------------------------------------------------------------------ the strategy
+
+    def decide(self, bars: Sequence[Bar]) -> None:
+        """Hand strategy-resolution bars to the engine, one call per timestamp, at the bars'
+        close time (the strategy's clock, as in a backtest)."""
+        engine = self.engine
+        groups: dict[int, list[Bar]] = defaultdict(list)
+        for b in bars:
+            groups[b.ts].append(b)
+        calendar = get_calendar()
+        for ts in sorted(groups):
+            group = [b for b in groups[ts] if self._appendable(b)]
+            if not group:
+                continue
+            close_ts = int(close_times(calendar, np.array([ts], np.int64), self.resolution)[0])
+            self.clock.ts = close_ts
+            if self.trigger_ns:
+                self.strategy_latency.add(time.monotonic_ns() - self.trigger_ns)
+            engine.on_bars(group, close_ts)
+            self.broker.match_pending(engine)
+            equity = engine.equity()
+            gross = engine.portfolio.gross_exposure
+            exposure = gross / equity if equity > 0 else 0.0
+            self.commit(close_ts, equity_point=(equity, exposure))
+            if self.risk.check_loss(equity):
+                self.journal.engine_log(close_ts, self.risk.halted + ": squaring off", "WARNING")
+                self.square_off_all(close_ts, "risk", only_intraday=False)
+                self.on_halt(self.risk.halted)
+
+    def _appendable(self, bar: Bar) -> bool:
+        st = self.engine.by_symbol[bar.symbol]
+        n = len(st.arrays)
+        return not n or bar.ts > int(st.arrays.ts[n - 1])
+
+    # ------------------------------------------------------------------ the market
+
+    def trade(self, t: Tick, *, observed: bool) -> None:
+        """``t``'s part in trading: the square-off time, then the paper broker's matching
+        (``observed``: the tick's minute is seen tick by tick, not taken from history)."""
+        engine = self.engine
+        if t.ts > self.clock.ts:
+            self.clock.ts = t.ts
+        sq = self.square_off_ts
+        if sq is not None and t.ts >= sq and t.symbol not in self.squared:
+            self.squared.add(t.symbol)
+            if engine.portfolio.quantity(t.symbol):
+                self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
+            engine.square_off(t.symbol, t.ltp, t.ts)
+        if observed:
+            self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts, engine)
+        if self.journal.has_pending:
+            self.commit(t.ts)
+
+    def match_minute(self, bar: Bar) -> None:
+        """Match the symbol's working orders on a minute not seen tick by tick."""
+        engine = self.engine
+        st = engine.by_symbol[bar.symbol]
+        self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine)
+
+    def square_off_all(self, ts: int, tag: str, *, only_intraday: bool) -> None:
+        """Close every open position (``only_intraday``: the INTRADAY ones) at its last price."""
+        engine = self.engine
+        for sym, pos in list(engine.portfolio.positions.items()):
+            if not pos.quantity or (only_intraday and pos.product is not ProductType.INTRADAY):
+                continue
+            self.changes += 1
+            price = self.broker.last_price(sym)
+            if price is None:
+                st = engine.by_symbol[sym]
+                price = st.close_at(len(st.arrays) - 1) if len(st.arrays) else pos.avg_price
+            self.journal.engine_log(ts, f"{tag}: closing {pos.quantity} at {price:.2f}", symbol=sym)
+            engine.square_off(sym, price, max(ts, self.clock.ts), tag)
+        self.commit(ts)
+
+    def commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
+        """Ticks, marks and bars first, then the trading records that depend on them."""
+        if self.journal.has_pending or equity_point is not None:
+            self.store.flush_live(bars=True)
+            new = self.journal.commit(self.engine.portfolio, ts, equity_point=equity_point)
+            self.status.trades += new if not self.replaying else 0
+
+    def equity(self) -> float:
+        return self.engine.equity()
+
+
+def build_trader(
+    settings: Settings,
+    config: LiveConfig,
+    *,
+    day: date,
+    row: SessionRow,
+    warm: dict[str, CandleArrays],
+    instruments: dict[str, Instrument],
+    journal: LiveJournal,
+    store: SessionStore,
+    status: EngineStatus,
+    on_halt: Callable[[str], None],
+    strategy_latency: LatencyWindow | None = None,
+) -> LiveTrader:
+    """The engine, paper broker and risk gate for ``config``, starting from the segment's
+    account (``row``) with ``warm`` as the strategy's warm-up."""
+    resolution = Resolution(config.resolution)
+    portfolio = Portfolio(row.start_cash)
+    for p in row.positions:
+        sym = str(p["symbol"])
+        portfolio.positions[sym] = Position(
+            sym,
+            quantity=int(str(p["quantity"])),
+            avg_price=float(str(p["avg_price"])),
+            product=ProductType(str(p["product"])),
+            opened_ts=int(str(p.get("opened_ts") or 0)),
+            last_price=float(str(p["avg_price"])),
+        )
+    calendar = get_calendar()
+    states: list[SymbolState] = []
+    for k, sym in enumerate(config.symbols):
+        arrays = warm[sym]
+        closes = close_times(calendar, arrays.ts, resolution)
+        st = SymbolState(k, sym, arrays, resolution, instruments[sym], closes)
+        st.cursor.i = len(arrays) - 1
+        states.append(st)
+    strategy = get_strategy(config.strategy, settings)(**config.params)
+    costs: CostModel = FyersCostModel() if config.costs else ZeroCostModel()
+    broker = PaperBroker(
+        Slippage(config.slippage_ticks, config.slippage_bps), on_submit=journal.record_order
+    )
+    clock = SimulatedClock(row.replay_from)
+    risk = RiskGate(
+        max_daily_loss=config.risk.max_daily_loss,
+        max_open_positions=config.risk.max_open_positions,
+    )
+    mode = config.mode
+
+    def default_product(st: SymbolState) -> ProductType:
+        if mode == "intraday":
+            return ProductType.INTRADAY
+        return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
+
+    engine = TradingEngine(
+        strategy,
+        states,
+        clock=clock,
+        broker=broker,
+        portfolio=portfolio,
+        rules=OrderRules(
+            SessionRules(mode, config.entry_start, config.entry_end, config.square_off),
+            config.intraday_leverage,
+        ),
+        costs=costs,
+        journal=journal,
+        default_product=default_product,
+        fixed_quantity=config.quantity,
+        risk=risk,
+    )
+    engine.start()
+    square_off = ist_epoch(day, config.square_off) if mode == "intraday" else None
+    return LiveTrader(
+        engine,
+        broker,
+        journal,
+        risk,
+        clock,
+        store,
+        status,
+        resolution=resolution,
+        square_off_ts=square_off,
+        on_halt=on_halt,
+        strategy_latency=strategy_latency,
+    )
