@@ -251,8 +251,8 @@ class Feed:
 
     ``access_token`` is ``"APP_ID:JWT"`` as the SDK wants it. ``clock`` gives epoch seconds (the
     watchdog's "now" and the stamp of lite ticks); ``market_open(now)`` gates the watchdog so a
-    quiet evening is not a stall. ``reconnect_delays`` are the waits before successive attempts
-    (the last repeats).
+    quiet evening is not a stall; ``monotonic`` measures the watchdog's silence.
+    ``reconnect_delays`` are the waits before successive attempts (the last repeats).
     """
 
     def __init__(
@@ -266,6 +266,7 @@ class Feed:
         reconnect_delays: Sequence[float] = (1.0, 2.0, 5.0, 10.0, 30.0),
         clock: Callable[[], float] = time.time,
         market_open: Callable[[float], bool] = market_is_open,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         if ":" not in access_token:
             raise AuthError(f"the data socket needs the token as APP_ID:TOKEN; {LOGIN_HINT}")
@@ -279,6 +280,7 @@ class Feed:
         self.reconnect_delays = tuple(reconnect_delays) or (1.0,)
         self.clock = clock
         self.market_open = market_open
+        self._mono = monotonic
         self.ticks: queue.SimpleQueue[Tick | Gap] = queue.SimpleQueue()
         self.gaps: queue.SimpleQueue[Gap] = queue.SimpleQueue()
         self.status = FeedStatus.STOPPED
@@ -381,7 +383,7 @@ class Feed:
                 self._conn = None
 
     def _stalled(self) -> bool:
-        idle = time.monotonic() - self._last_tick_mono
+        idle = self._mono() - self._last_tick_mono
         if idle <= self.stall_seconds:
             return False
         now = self.clock()
@@ -440,7 +442,7 @@ class Feed:
             raise RetryableError("the data socket did not acknowledge authentication in time")
         # blocking: symbol-token HTTP, then a 0.5 s sleep in the SDK before the frame is queued
         sdk.subscribe(symbols=self.symbols, data_type="SymbolUpdate")
-        self._last_tick_mono = time.monotonic()  # the watchdog counts from the subscription
+        self._last_tick_mono = self._mono()  # the watchdog counts from the subscription
         self._last_tick_clock = self.clock()
         self.status = FeedStatus.LIVE
         self._live.set()
@@ -483,7 +485,7 @@ class Feed:
                 if conn is not self._conn:
                     return  # a retired socket's last words
                 self.ticks_received += 1
-                self._last_tick_mono = time.monotonic()
+                self._last_tick_mono = self._mono()
                 self._last_tick_clock = now
                 if self._gap_start is not None:
                     gap = Gap(self._gap_start, tick.ts)

@@ -70,10 +70,6 @@ GIL_SWITCH_SECONDS = 0.0005
 FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
 
 
-def _default_feed(settings: Settings, token: str, symbols: Sequence[str], clock: LiveClock) -> Feed:
-    return Feed(settings, token, symbols, clock=clock.now_float)
-
-
 class LiveEngine:
     """One trading day of paper trading for ``config`` (see the module docstring)."""
 
@@ -86,7 +82,7 @@ class LiveEngine:
         monotonic: Monotonic = time.monotonic,
         wall: Wall = time.time,
         access_token: str | None = None,
-        feed_factory: FeedFactory = _default_feed,
+        feed_factory: FeedFactory | None = None,
         recovery: Recovery | None = None,
     ) -> None:
         self.settings = settings
@@ -96,7 +92,7 @@ class LiveEngine:
         self.symbols = list(self.config.symbols)
         self.resolution = Resolution(self.config.resolution)
         self._token = access_token
-        self._feed_factory = feed_factory
+        self._feed_factory = feed_factory or self._feed
         self._recovery: Recovery = recovery or PaperReplay()
         self.status = EngineStatus(
             state="starting",
@@ -139,7 +135,7 @@ class LiveEngine:
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, GIL_SWITCH_SECONDS))
         try:
-            session = self._setup(until)
+            session = self.prepare(until)
             # what setup built (warm-up arrays, instruments, the calendar) lives all day: out of
             # the collector's sight, its full passes stay short, not a pause of several ms
             gc.freeze()
@@ -169,12 +165,22 @@ class LiveEngine:
             raise
         finally:
             gc.unfreeze()
-            self._close()
+            self.close()
             sys.setswitchinterval(switch)
+
+    def _feed(
+        self, settings: Settings, token: str, symbols: Sequence[str], clock: LiveClock
+    ) -> Feed:
+        return Feed(
+            settings, token, symbols, clock=clock.now_float, monotonic=self.clocks.monotonic
+        )
 
     # ------------------------------------------------------------------ setup
 
-    def _setup(self, until: int) -> LiveSession:
+    def prepare(self, until: int) -> LiveSession:
+        """Open the stores, load the warm-up, open or resume today's segment (a resumed one is
+        restored) and return the session, ready for ticks (:meth:`run` does this first; a test
+        may drive the session itself, then :meth:`close`)."""
         from fyerstrade.store.db import open_historical, open_live, open_trading
 
         settings, cfg = self.settings, self.config
@@ -332,7 +338,8 @@ class LiveEngine:
         )
         self._set_state("stopped", "stopped by the user" if stopped else "session over")
 
-    def _close(self) -> None:
+    def close(self) -> None:
+        """Stop the feed, write what is queued, close the stores."""
         if self.feed is not None:
             self.feed.stop()
         try:

@@ -1,0 +1,161 @@
+"""The live runner takes its time from the injected clocks only: the test moves the market clock
+and the monotonic clock by hand and the runner's decisions follow exactly, however fast or busy
+the machine is.
+
+* a symbol that stops ticking gets its bar closed by the other symbols' exchange time, only once
+  that time has been seen for half a monotonic second;
+* a market where nothing ticks closes its bars once the market clock moved a minute *and* the
+  monotonic clock two seconds: neither alone (a fast clock, a paused market, a busy machine);
+* never while the feed has reconnected without a tick yet (its gap comes with that tick);
+* the day is over once the market clock reached the end and the ticks before it are in.
+"""
+
+from __future__ import annotations
+
+import queue
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import time as dtime
+
+import pytest
+
+from fyerstrade.calendar import ist_epoch
+from fyerstrade.config import Settings
+from fyerstrade.domain import Tick
+from fyerstrade.fyers.feed import FeedStatus
+from fyerstrade.live.clock import ManualClock
+from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.engine import LiveEngine
+from fyerstrade.live.runner import Runner
+from fyerstrade.live.session import LiveSession
+from plugins.datasocket import MARKET_DAY
+from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
+
+OPEN = ist_epoch(MARKET_DAY, dtime(9, 15))
+UNTIL = ist_epoch(MARKET_DAY, dtime(9, 30))
+A, B = PAPER_SYMBOLS
+
+
+@dataclass
+class Monotonic:
+    t: float = 100.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class QuietFeed:
+    """The feed as the runner sees it between two ticks (no socket: the test hands the session
+    its ticks)."""
+
+    status: FeedStatus = FeedStatus.LIVE
+    gap_open: bool = False
+    ticks: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
+
+
+@dataclass
+class Rig:
+    engine: LiveEngine
+    session: LiveSession
+    runner: Runner
+    market: ManualClock
+    mono: Monotonic
+    feed: QuietFeed
+
+    def tick(self, symbol: str, ts: int, price: float, volume: int) -> None:
+        self.session.on_tick(Tick(symbol, ts, price, volume))
+
+    def look(self, *, market: int | None = None, mono: float = 0.0) -> bool:
+        """Move the clocks (market to ``market``, monotonic by ``mono`` seconds) and let the
+        runner look at them; True when it says the day is over."""
+        if market is not None:
+            self.market.set(market)
+        self.mono.t += mono
+        return self.runner.housekeeping(self.feed, UNTIL)  # type: ignore[arg-type]
+
+    def forming(self) -> int | None:
+        return self.session.builder.oldest_forming()
+
+    def dispatched(self) -> int:
+        return self.session.barrier.dispatched_through
+
+
+@pytest.fixture
+def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
+    market, mono = ManualClock(PAPER_START), Monotonic()
+    engine = LiveEngine(paper_settings, paper_config(), clock=market, monotonic=mono)
+    session = engine.prepare(UNTIL)
+    runner = Runner(
+        session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
+    )
+    session.live_at = PAPER_START
+    try:
+        yield Rig(engine, session, runner, market, mono, QuietFeed())
+    finally:
+        engine.close()
+
+
+def stored_bars(settings: Settings) -> list[tuple[str, int, str]]:
+    conn = sqlite3.connect(settings.live_db)
+    rows = conn.execute("SELECT symbol, ts, source FROM live_bars ORDER BY ts, symbol").fetchall()
+    conn.close()
+    return [(s, int(ts), src) for s, ts, src in rows]
+
+
+def test_a_quiet_symbol_closes_on_the_others_exchange_time_after_the_lag(rig: Rig) -> None:
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.tick(A, OPEN + 65, 1001.0, 200)  # A's next minute; B says nothing
+    assert rig.forming() == OPEN and rig.dispatched() == 0
+    rig.look(market=OPEN + 66)
+    rig.look(mono=0.4)
+    assert rig.forming() == OPEN  # 09:16:05 seen only 0.4 s ago: a straggler may still come
+    rig.look(mono=0.2)
+    assert rig.forming() == OPEN + 60 and rig.dispatched() == OPEN  # B's 09:15 closed
+
+
+def test_a_fast_clock_alone_does_not_make_a_quiet_market(rig: Rig) -> None:
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.look(market=OPEN + 90)  # the last look that saw ticks
+    rig.look(market=OPEN + 400, mono=1.0)  # five market minutes in one second (a simulator)
+    assert rig.forming() == OPEN
+    rig.look(mono=1.5)  # and two seconds without a tick: quiet
+    assert rig.forming() is None and rig.dispatched() == OPEN
+    assert sorted(stored_bars(rig.engine.settings)) == sorted(
+        [(A, OPEN, "ticks"), (B, OPEN, "ticks")]
+    )
+
+
+def test_a_paused_market_or_a_busy_machine_does_not_make_a_quiet_market(rig: Rig) -> None:
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.look(market=OPEN + 90)
+    rig.look(market=OPEN + 100, mono=30.0)  # half a minute of the machine, ten market seconds
+    assert rig.forming() == OPEN
+    rig.look(market=OPEN + 150, mono=0.1)  # a market minute since the last tick too: quiet
+    assert rig.forming() is None and rig.dispatched() == OPEN
+
+
+def test_nothing_closes_after_a_reconnect_before_its_first_tick(rig: Rig) -> None:
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.look(market=OPEN + 90)
+    rig.feed.gap_open = True  # reconnected; the gap comes with the next tick
+    rig.look(market=OPEN + 300, mono=10.0)
+    assert rig.forming() == OPEN
+    rig.feed.status = FeedStatus.RECONNECTING
+    rig.look(market=OPEN + 600, mono=10.0)
+    assert rig.forming() == OPEN
+
+
+def test_the_day_is_over_when_the_clock_reached_the_end_and_the_ticks_are_in(rig: Rig) -> None:
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    assert not rig.look(market=UNTIL - 1, mono=5.0)
+    rig.tick(B, UNTIL - 30, 2000.0, 300)  # ticks still coming: the end waits for them
+    assert not rig.look(market=UNTIL + 10, mono=0.1)
+    rig.tick(A, UNTIL + 5, 1001.0, 400)  # a tick past the end (plus the grace) ...
+    rig.look(mono=0.1)
+    assert rig.look(mono=0.5)  # ... seen half a second ago: every earlier tick is in
