@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from statistics import NormalDist
 
@@ -38,6 +39,8 @@ import numpy.typing as npt
 __all__ = [
     "DsrResult",
     "PboResult",
+    "chosen_dsr",
+    "daily_sharpe",
     "deflated_sharpe",
     "expected_max_sharpe",
     "pbo_cscv",
@@ -182,18 +185,34 @@ def _moments(r: FloatArray) -> tuple[float, float, float]:
     return sr, skew, kurt
 
 
+def daily_sharpe(returns: npt.ArrayLike) -> float | None:
+    """Mean over standard deviation of one return series (not annualised); None when flat."""
+    r = np.asarray(returns, dtype=np.float64)
+    if r.size < 2:
+        return None
+    std = float(r.std(ddof=1))
+    return float(r.mean()) / std if std > 0 else None
+
+
+def chosen_dsr(returns: npt.ArrayLike, sharpes: Sequence[float | None]) -> DsrResult | None:
+    """DSR of the chosen trial's ``returns`` as the best of all the trials whose per-day Sharpe
+    ratios are ``sharpes`` (one per trial, the chosen one included; None for a flat one)."""
+    r = np.asarray(returns, dtype=np.float64)
+    if r.size < 2 or not sharpes:
+        return None
+    defined = np.asarray([x for x in sharpes if x is not None], dtype=np.float64)
+    variance = float(np.var(defined, ddof=1)) if defined.size > 1 else 0.0
+    sr, skew, kurt = _moments(r)
+    n = len(sharpes)
+    dsr = deflated_sharpe(sr, r.size, skew, kurt, n, variance)
+    if dsr is None:
+        return None
+    return DsrResult(dsr, sr, expected_max_sharpe(n, variance), n, r.size, skew, kurt)
+
+
 def selection_dsr(returns: npt.ArrayLike, chosen: int) -> DsrResult | None:
     """DSR of column ``chosen`` of ``returns`` (days × trials) as the pick of all the columns."""
     m = np.asarray(returns, dtype=np.float64)
     if m.ndim != 2 or m.shape[0] < 2 or m.shape[1] < 1:
         return None
-    t, n = m.shape
-    std = m.std(axis=0, ddof=1)
-    defined = std > 0
-    sharpes = np.where(defined, m.mean(axis=0) / np.where(defined, std, 1.0), 0.0)
-    variance = float(np.var(sharpes[defined], ddof=1)) if defined.sum() > 1 else 0.0
-    sr, skew, kurt = _moments(m[:, chosen])
-    dsr = deflated_sharpe(sr, t, skew, kurt, n, variance)
-    if dsr is None:
-        return None
-    return DsrResult(dsr, sr, expected_max_sharpe(n, variance), n, t, skew, kurt)
+    return chosen_dsr(m[:, chosen], [daily_sharpe(m[:, j]) for j in range(m.shape[1])])

@@ -26,7 +26,7 @@ from fyerstrade.backtest.optimize.constraints import parse_constraint
 from fyerstrade.backtest.optimize.executors import Executor, WorkerLostError
 from fyerstrade.backtest.optimize.job import EvaluationJob, Period
 from fyerstrade.backtest.optimize.objective import Objective, parse_objective
-from fyerstrade.backtest.optimize.overfitting import pbo_cscv, selection_dsr
+from fyerstrade.backtest.optimize.overfitting import chosen_dsr, daily_sharpe, pbo_cscv
 from fyerstrade.backtest.optimize.space import SearchSpace
 from fyerstrade.backtest.optimize.sweep import (
     Progress,
@@ -247,23 +247,28 @@ def execute_sweep(
 
 
 def overfitting_summary(conn: sqlite3.Connection, rec: store.OptimizationRecord) -> dict[str, Any]:
-    """PBO over every trial that ran and the DSR of the best one, from the stored returns."""
-    numbers, matrix = store.returns_matrix(conn, rec.opt_id)
+    """PBO over the trials that ran (a fixed-seed sample of :data:`PBO_MAX_TRIALS` when there
+    are more, always with the best) and the DSR of the best one, from the stored returns. The
+    trials' returns are read one at a time: memory stays bounded however many there are."""
     best = best_trial(conn, rec.opt_id)
     out: dict[str, Any] = {"pbo": None, "deflated_sharpe": None, "best_trial": None}
-    if best is None or not numbers:
+    if best is None or best.returns is None:
         return out
     out["best_trial"] = best.trial_no
-    if matrix.shape[1] > PBO_MAX_TRIALS:
-        keep = np.sort(np.random.default_rng(0).choice(matrix.shape[1], PBO_MAX_TRIALS, False))
-        if numbers.index(best.trial_no) not in keep:
-            keep[0] = numbers.index(best.trial_no)
-            keep = np.sort(keep)
-        pbo_matrix = matrix[:, keep]
-    else:
-        pbo_matrix = matrix
-    pbo = pbo_cscv(pbo_matrix)
-    dsr = selection_dsr(matrix, numbers.index(best.trial_no))
+    numbers = store.ok_trial_numbers(conn, rec.opt_id)
+    keep = set(numbers)
+    if len(numbers) > PBO_MAX_TRIALS:
+        rng = np.random.default_rng(0)
+        keep = {int(n) for n in rng.choice(numbers, PBO_MAX_TRIALS - 1, replace=False)}
+        keep.add(best.trial_no)
+    sharpes: list[float | None] = []
+    columns: list[np.ndarray] = []
+    for no, returns in store.iter_returns(conn, rec.opt_id):
+        sharpes.append(daily_sharpe(returns))
+        if no in keep:
+            columns.append(returns)
+    pbo = pbo_cscv(np.column_stack(columns)) if len(columns) > 1 else None
+    dsr = chosen_dsr(best.returns, sharpes)
     if pbo is not None:
         out["pbo"] = pbo.pbo
         out["pbo_detail"] = pbo.as_json()

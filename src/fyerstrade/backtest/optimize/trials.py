@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,9 +38,11 @@ __all__ = [
     "create_optimization",
     "delete_optimization",
     "done_trial_numbers",
+    "iter_returns",
     "list_optimizations",
     "load_optimization",
     "load_trials",
+    "ok_trial_numbers",
     "returns_matrix",
     "update_optimization",
 ]
@@ -327,18 +329,36 @@ def load_trials(
     return out
 
 
-def returns_matrix(conn: sqlite3.Connection, opt_id: str) -> tuple[list[int], FloatArray]:
-    """The trial numbers of the trials that ran, and their daily returns as a days × trials
-    matrix (what PBO and the Deflated Sharpe Ratio are computed from)."""
-    numbers: list[int] = []
-    cols: list[FloatArray] = []
-    for no, blob in conn.execute(
+def ok_trial_numbers(conn: sqlite3.Connection, opt_id: str) -> list[int]:
+    """The numbers of the trials that ran (not refused), ascending."""
+    rows = conn.execute(
+        "SELECT trial_no FROM optimization_trials WHERE opt_id = ? AND status = 'ok' "
+        "ORDER BY trial_no",
+        (opt_id,),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def iter_returns(conn: sqlite3.Connection, opt_id: str) -> Iterator[tuple[int, FloatArray]]:
+    """Each trial that ran, with its daily returns, one at a time (what PBO and the Deflated
+    Sharpe Ratio are computed from)."""
+    rows = conn.execute(
         "SELECT trial_no, returns_blob FROM optimization_trials "
         "WHERE opt_id = ? AND status = 'ok' ORDER BY trial_no",
         (opt_id,),
-    ):
-        numbers.append(int(no))
-        cols.append(decode_returns(blob))
+    )
+    for no, blob in rows:
+        yield int(no), decode_returns(blob)
+
+
+def returns_matrix(conn: sqlite3.Connection, opt_id: str) -> tuple[list[int], FloatArray]:
+    """The trial numbers of the trials that ran, and their daily returns as a days × trials
+    matrix."""
+    numbers: list[int] = []
+    cols: list[FloatArray] = []
+    for no, r in iter_returns(conn, opt_id):
+        numbers.append(no)
+        cols.append(r)
     if not cols:
         return [], np.empty((0, 0))
     return numbers, np.column_stack(cols)
