@@ -24,7 +24,6 @@ import tempfile
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -99,61 +98,73 @@ def _rss_mb(who: int) -> float:
     return resource.getrusage(who).ru_maxrss / 1024
 
 
-def _ray(settings: Settings, request: SweepRequest, bars: CandleArrays) -> dict[str, Any] | None:
-    """The sweep on a local 2-CPU Ray cluster; None (with the reason printed) when Ray cannot
-    start here."""
+def _start_ray() -> float | None:
+    """Start a local 2-CPU Ray cluster; its start-up seconds, or None (reason printed)."""
     try:
         import ray
     except ImportError:
-        print("ray: not installed")
+        print("  ray: not installed")
         return None
-    from fyerstrade.backtest.optimize.ray_executor import RayExecutor
-
     t0 = time.perf_counter()
     try:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
     except Exception as exc:  # Ray's own start-up
         ray.shutdown()
-        print(f"ray: the local cluster did not start ({str(exc).splitlines()[0][:120]})")
+        print(f"  ray: the local cluster did not start ({str(exc).splitlines()[0][:120]})")
         return None
-    startup = time.perf_counter() - t0
-    try:
-        executor = RayExecutor(None)
-        executor.connect()
-        seconds, done, _ = _sweep(settings, request, bars, executor)
-    finally:
-        ray.shutdown()
-    return {"startup": startup, "seconds": seconds, "trials": done}
+    return time.perf_counter() - t0
 
 
 def run() -> None:
     days = int(os.environ.get("FYERSTRADE_BENCH_DAYS", "250"))
     budget = int(os.environ.get("FYERSTRADE_BENCH_TRIALS", "1000"))
+    repeats = int(os.environ.get("FYERSTRADE_BENCH_REPEATS", "2"))
     bars = _bars(days)
     request = _request(bars, budget)
     workers = default_workers()
+    print(f"load average at start: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     with tempfile.TemporaryDirectory() as tmp:
         settings = load_settings(env_file=None, data_dir=Path(tmp) / "data")
         engine = engine_for(request.config, settings)
         print(
             f"sweep: opening_price_crossover intraday with costs, {len(bars):,} 5-minute bars "
-            f"({days} days), {request.spec.space.size:,} trials, {engine} engine"
+            f"({days} days), {request.spec.space.size:,} trials, {engine} engine; pool and Ray "
+            f"alternate, {repeats} rounds, best round kept"
         )
-        pool_s, pool_n, _ = _sweep(settings, request, bars, PoolExecutor(workers))
+        startup = _start_ray()
+        pool_times: list[float] = []
+        ray_times: list[float] = []
+        try:
+            for _ in range(repeats):
+                seconds, done, _ = _sweep(settings, request, bars, PoolExecutor(workers))
+                pool_times.append(seconds)
+                if startup is not None:
+                    from fyerstrade.backtest.optimize.ray_executor import RayExecutor
+
+                    executor = RayExecutor(None)
+                    executor.connect()
+                    ray_times.append(_sweep(settings, request, bars, executor)[0])
+        finally:
+            if startup is not None:
+                import ray
+
+                ray.shutdown()
+        pool_s = min(pool_times)
         print(
-            f"  process pool ({workers} workers): {pool_n:,} trials in {pool_s:.1f} s = "
-            f"{pool_n / pool_s:,.1f} trials/s; peak RSS driver {_rss_mb(resource.RUSAGE_SELF):.0f}"
-            f" MB, largest worker {_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB"
+            f"  process pool ({workers} workers): {done:,} trials in {pool_s:.1f} s = "
+            f"{done / pool_s:,.1f} trials/s (rounds: {', '.join(f'{t:.1f}' for t in pool_times)}"
+            f" s); peak RSS driver {_rss_mb(resource.RUSAGE_SELF):.0f} MB, largest child "
+            f"{_rss_mb(resource.RUSAGE_CHILDREN):.0f} MB"
         )
-        ray_figures = _ray(settings, request, bars)
-        if ray_figures is not None:
-            ray_s = ray_figures["seconds"]
+        if ray_times:
+            ray_s = min(ray_times)
             print(
-                f"  ray (local, 2 CPUs): {ray_figures['trials']:,} trials in {ray_s:.1f} s = "
-                f"{ray_figures['trials'] / ray_s:,.1f} trials/s (cluster start "
-                f"{ray_figures['startup']:.1f} s, not counted)"
+                f"  ray (local, 2 CPUs): {done:,} trials in {ray_s:.1f} s = {done / ray_s:,.1f} "
+                f"trials/s (rounds: {', '.join(f'{t:.1f}' for t in ray_times)} s; cluster start "
+                f"{startup:.1f} s, not counted)"
             )
             print(f"  ray / process pool time: {ray_s / pool_s:.2f}x (overhead ratio)")
+    print(f"load average at end: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     try:
         vector_bench = importlib.import_module("benchmarks.bench_vector")
     except ModuleNotFoundError:

@@ -18,6 +18,7 @@ pool's workers attach once and never receive a copy of the bars.
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from collections import OrderedDict
@@ -154,9 +155,16 @@ class EvaluatorCache:
 def evaluate_block(
     cache: EvaluatorCache, job: EvaluationJob, period: Period, params: list[dict[str, Any]]
 ) -> tuple[list[TrialOutcome], float]:
-    """Outcomes of ``params`` and the seconds the block took (evaluator set-up included)."""
+    """Outcomes of ``params`` and the seconds the block took (evaluator set-up included).
+
+    A full garbage collection ends every block: each event-engine run leaves reference cycles
+    (engine, context, strategy) holding its indicator and equity arrays, and the run's
+    ``gc.freeze()`` sends what is still uncollected to the oldest generation, which Python
+    collects rarely. Without this a worker grew by ~3 MB a trial (1.4 GB after 500 trials of a
+    year of 5-minute bars); with it a worker stays flat, for a few milliseconds a block."""
     t0 = time.perf_counter()
     outcomes = cache.get(job, period).evaluate(params)
+    gc.collect()
     return outcomes, time.perf_counter() - t0
 
 
