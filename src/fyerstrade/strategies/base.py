@@ -13,6 +13,10 @@ Lifecycle (the engine calls, in order)::
     on_fill(ctx, fill) after each fill of one of the strategy's orders
     on_stop(ctx)       once, after the last bar
 
+Optionally a strategy also declares ``signals(bars, params)`` (with ``signal_indicators``): its
+trades as whole arrays, which the vectorized engine runs for fast sweeps under the same rules
+(``strategies/signals.py`` describes the contract; tests hold both descriptions to the same trades).
+
 Indicators are computed once over whole arrays (TA-Lib or numpy) the way backtesting.py does, and
 revealed bar by bar: ``ctx.indicator(symbol, name)`` is a view that ends at the current bar, so a
 value of a bar that has not closed is unreachable. An indicator must therefore be *causal* (its
@@ -33,6 +37,7 @@ from fyerstrade.errors import InputError
 if TYPE_CHECKING:
     from fyerstrade.candles import CandleArrays
     from fyerstrade.domain import Fill
+    from fyerstrade.strategies.signals import Indicator, SignalBars, Signals
     from fyerstrade.trading.context import Context
 
 ParamValue = int | float | bool | str
@@ -116,6 +121,7 @@ class Strategy:
     #: how indicators are drawn: "overlay" (over the price), "panel" (own panel), "none"; an
     #: indicator not listed is placed by :func:`fyerstrade.reporting.plots.plot_kinds`
     plots: ClassVar[Mapping[str, str]] = {}
+    signal_indicators: ClassVar[Mapping[str, Indicator]] = {}
 
     def __init__(self, **params: Any) -> None:
         values = validate_params(type(self), params)
@@ -143,6 +149,12 @@ class Strategy:
 
     def on_stop(self, ctx: Context) -> None:
         """Called once after the last bar."""
+
+    @classmethod
+    def signals(cls, bars: SignalBars, params: Mapping[str, Any]) -> Signals:
+        """Optional: the strategy's entries, exits, stops and targets over one symbol's whole
+        bars for the parameter values ``params`` (see ``strategies/signals.py``)."""
+        raise NotImplementedError(f"strategy {cls.name} does not declare signals")
 
     @classmethod
     def param(cls, name: str) -> Param:

@@ -16,13 +16,14 @@ filter, a stop under the signal bars and two R-multiple targets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Fill, Side
 from fyerstrade.strategies.base import Param, Strategy
+from fyerstrade.strategies.signals import Indicator, SignalBars, Signals, Target
 from fyerstrade.trading.context import Context
 from fyerstrade.trading.session import ist_day_number
 
@@ -36,6 +37,30 @@ def day_open_prices(bars: CandleArrays) -> tuple[np.ndarray, np.ndarray]:
     first = np.concatenate(([True], day[1:] != day[:-1]))
     idx = np.maximum.accumulate(np.where(first, np.arange(n), 0))
     return bars.open[idx].astype(np.float64), ~first
+
+
+def ema(bars: CandleArrays, length: int) -> np.ndarray:
+    """TA-Lib's EMA of the close."""
+    import talib  # here, not at import: talib imports pandas, which listing strategies needn't
+
+    return talib.EMA(bars.close.astype(np.float64), timeperiod=length)
+
+
+def breakout(bars: CandleArrays) -> np.ndarray:
+    """1.0 where a bar closes above the day's opening price and the previous bar of the same
+    day closed at or below it, else 0.0."""
+    close = bars.close.astype(np.float64)
+    day_open, same_day = day_open_prices(bars)
+    prev_close = np.concatenate(([np.nan], close[:-1]))
+    with np.errstate(invalid="ignore"):
+        return (same_day & (close > day_open) & (prev_close <= day_open)).astype(np.float64)
+
+
+def stop_level(bars: CandleArrays) -> np.ndarray:
+    """The lower of each bar's low and the previous bar's low (NaN at the first bar)."""
+    low = bars.low.astype(np.float64)
+    prev_low = np.concatenate(([np.nan], low[:-1]))
+    return np.minimum(low, prev_low)
 
 
 class OpeningPriceCrossover(Strategy):
@@ -63,6 +88,13 @@ class OpeningPriceCrossover(Strategy):
     plots: ClassVar[Mapping[str, str]] = {"ema_fast": "overlay", "ema_slow": "overlay",
                                            "day_open": "overlay", "signal": "none"}  # fmt: skip
 
+    signal_indicators: ClassVar[Mapping[str, Indicator]] = {
+        "ema_fast": Indicator(ema, uses=("ema_fast",)),
+        "ema_slow": Indicator(ema, uses=("ema_slow",)),
+        "breakout": Indicator(breakout),
+        "stop": Indicator(stop_level),
+    }
+
     ema_fast: int
     ema_slow: int
     exit_pct1: float
@@ -74,21 +106,29 @@ class OpeningPriceCrossover(Strategy):
         self._stop: dict[str, float] = {}
 
     def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
-        import talib  # here, not at import: talib imports pandas, which listing strategies needn't
-
-        close = bars.close.astype(np.float64)
-        day_open, same_day = day_open_prices(bars)
-        ema_f = talib.EMA(close, timeperiod=self.ema_fast)
-        ema_s = talib.EMA(close, timeperiod=self.ema_slow)
-        prev_close = np.concatenate(([np.nan], close[:-1]))
+        ema_f = ema(bars, self.ema_fast)
+        ema_s = ema(bars, self.ema_slow)
         with np.errstate(invalid="ignore"):
-            signal = same_day & (ema_f > ema_s) & (close > day_open) & (prev_close <= day_open)
+            signal = (breakout(bars) > 0.0) & (ema_f > ema_s)
         return {
             "ema_fast": ema_f,
             "ema_slow": ema_s,
-            "day_open": day_open,
+            "day_open": day_open_prices(bars)[0],
             "signal": signal.astype(np.float64),
         }
+
+    @classmethod
+    def signals(cls, bars: SignalBars, params: Mapping[str, Any]) -> Signals:
+        with np.errstate(invalid="ignore"):
+            entries = (bars.indicator("breakout") > 0.0) & (
+                bars.indicator("ema_fast") > bars.indicator("ema_slow")
+            )
+        return Signals(
+            entries=entries,
+            stop=bars.indicator("stop"),
+            targets=(Target(params["rr1"], params["exit_pct1"]), Target(params["rr2"])),
+            entry_tag="entry",
+        )
 
     def on_data(self, ctx: Context) -> None:
         for symbol in ctx.updated:

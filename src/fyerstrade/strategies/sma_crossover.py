@@ -1,6 +1,10 @@
 """``sma_crossover``: long when the fast SMA of the close crosses above the slow one, flat when it
 crosses below; with ``allow_short`` the position reverses to short instead of going flat.
 
+A cross above while already long (possible after a tie) changes nothing, and a cross below while
+already short likewise. The entry quantity is the run's (``--quantity``, or sized by free margin);
+a size of zero is recorded as a rejected order, so a run that cannot afford one lot says why.
+
 "Crosses above" at bar t means ``fast[t-1] <= slow[t-1] and fast[t] > slow[t]``; "crosses below"
 is the mirror (``fast[t-1] >= slow[t-1] and fast[t] < slow[t]``). Tie rule: equal averages on the
 current bar are never a cross; equal averages on the previous bar followed by a strict
@@ -11,13 +15,14 @@ never a cross. The vectorized engine uses the same rule (:func:`crossover_signal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
 from fyerstrade.candles import CandleArrays
 from fyerstrade.errors import InputError
 from fyerstrade.strategies.base import Param, Strategy
+from fyerstrade.strategies.signals import Indicator, SignalBars, Signals
 from fyerstrade.trading.bars import SeriesView
 from fyerstrade.trading.context import Context
 
@@ -37,6 +42,13 @@ def crossover_signal(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     return out
 
 
+def sma(bars: CandleArrays, length: int) -> np.ndarray:
+    """TA-Lib's SMA of the close (NaN for the first ``length - 1`` bars)."""
+    import talib  # here, not at import: talib imports pandas, which listing strategies needn't
+
+    return talib.SMA(bars.close.astype(np.float64), timeperiod=length)
+
+
 class SmaCrossover(Strategy):
     name: ClassVar[str] = "sma_crossover"
     description: ClassVar[str] = (
@@ -52,6 +64,10 @@ class SmaCrossover(Strategy):
     # the averages over the candles; the -1/0/+1 crossing signal is for the strategy only
     plots: ClassVar[Mapping[str, str]] = {"sma_fast": "overlay", "sma_slow": "overlay",
                                            "cross": "none"}  # fmt: skip
+    signal_indicators: ClassVar[Mapping[str, Indicator]] = {
+        "sma_fast": Indicator(sma, uses=("fast",)),
+        "sma_slow": Indicator(sma, uses=("slow",)),
+    }
 
     fast: int
     slow: int
@@ -66,12 +82,18 @@ class SmaCrossover(Strategy):
         self._signal: dict[str, SeriesView] = {}
 
     def indicators(self, bars: CandleArrays) -> Mapping[str, np.ndarray]:
-        import talib  # here, not at import: talib imports pandas, which listing strategies needn't
-
-        close = bars.close.astype(np.float64)
-        fast = talib.SMA(close, timeperiod=self.fast)
-        slow = talib.SMA(close, timeperiod=self.slow)
+        fast = sma(bars, self.fast)
+        slow = sma(bars, self.slow)
         return {"sma_fast": fast, "sma_slow": slow, "cross": crossover_signal(fast, slow)}
+
+    @classmethod
+    def signals(cls, bars: SignalBars, params: Mapping[str, Any]) -> Signals:
+        cross = crossover_signal(bars.indicator("sma_fast"), bars.indicator("sma_slow"))
+        up = cross > 0.0
+        down = cross < 0.0
+        if params["allow_short"]:
+            return Signals(entries=up, short_entries=down, entry_tag="signal")
+        return Signals(entries=up, exits=down, entry_tag="signal")
 
     def init(self, ctx: Context) -> None:
         self._signal = {s: ctx.indicator(s, "cross") for s in ctx.symbols}
@@ -82,9 +104,12 @@ class SmaCrossover(Strategy):
             cross = signals[symbol].last
             if cross == 0.0:
                 continue
+            qty = ctx.qty(symbol)
             if cross > 0:
-                ctx.order_target(symbol, ctx.size(symbol), tag="signal")
+                if qty <= 0:  # from flat, or reversing a short
+                    ctx.buy(symbol, ctx.size(symbol) - qty, tag="signal")
             elif self.allow_short:
-                ctx.order_target(symbol, -ctx.size(symbol), tag="signal")
-            elif ctx.qty(symbol) > 0:
+                if qty >= 0:  # from flat, or reversing a long
+                    ctx.sell(symbol, ctx.size(symbol) + qty, tag="signal")
+            elif qty > 0:
                 ctx.close(symbol, tag="signal")

@@ -1,0 +1,364 @@
+"""Everything about a run that does not depend on the strategy's parameters, as kernel arrays.
+
+:func:`prepare` turns a :class:`~fyerstrade.backtest.engine.BacktestConfig` and its bars into the
+arrays the kernel reads: the bars of every symbol concatenated, the merged timeline (bars grouped
+by close time, symbols in run order, exactly as the event engine replays them), per bar the entry
+window, the square-off marks, the lot size in force and the index of its cost-rate day, and the
+cost table itself (every rate of the cost model in force on every day of the data). Built once per
+run; the evaluator reuses it for every parameter combination.
+
+A run the kernel cannot reproduce exactly raises :class:`UnsupportedRunError` with the reason,
+and the caller uses the event engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+import numpy as np
+import numpy.typing as npt
+
+from fyerstrade.backtest.engine import BacktestConfig, _close_times
+from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Instrument, ProductType, Resolution, Side
+from fyerstrade.errors import FyersTradeError, InputError
+from fyerstrade.candles import CandleArrays
+from fyerstrade.trading.cost_rates import Component
+from fyerstrade.trading.costs import (
+    CostModel,
+    FyersCostModel,
+    GstBase,
+    ZeroCostModel,
+    cost_segment,
+)
+from fyerstrade.trading.engine import SIZING_HEADROOM
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.session import SessionRules, seconds_of_day
+
+from . import kernel as kn
+
+InstrumentLookup = Callable[[str, date], Instrument]
+
+PRODUCT_CODE = {
+    ProductType.INTRADAY: kn.INTRADAY,
+    ProductType.CNC: kn.CNC,
+    ProductType.MARGIN: kn.MARGIN,
+}
+PRODUCTS = {v: k for k, v in PRODUCT_CODE.items()}
+# the rate table's component axis, in the kernel's order
+COMPONENTS = (
+    Component.BROKERAGE,
+    Component.STT,
+    Component.EXCHANGE,
+    Component.IPFT,
+    Component.SEBI,
+    Component.STAMP,
+    Component.DP,
+)
+# the order in which FyersCostModel.charges looks the rows up (the first missing one is the error)
+_LOOKUP_ORDER = (
+    Component.BROKERAGE,
+    Component.EXCHANGE,
+    Component.IPFT,
+    Component.SEBI,
+    Component.DP,
+    Component.STT,
+    Component.STAMP,
+)
+_EPOCH = date(1970, 1, 1)
+
+
+class UnsupportedRunError(FyersTradeError):
+    """The run uses something the vectorized engine does not reproduce; the message says what."""
+
+
+@dataclass
+class KernelInputs:
+    """A run's arrays for :func:`kernel.simulate` (see the module docstring)."""
+
+    config: BacktestConfig
+    symbols: tuple[str, ...]
+    bars: tuple[CandleArrays, ...]
+    close_ts: tuple[npt.NDArray[np.int64], ...]
+    instruments: tuple[Instrument, ...]
+    products: tuple[ProductType, ...]
+    starts: npt.NDArray[np.int64]  # first global bar index of each symbol (plus the total)
+    ohlc: npt.NDArray[np.float64]  # (4, N): open, high, low, close
+    times: npt.NDArray[np.int64]  # (2, N): open time, close time
+    bar_i: npt.NDArray[np.int64]  # (4, N): flags, lot size, rate day of the open, of the close
+    sym: npt.NDArray[np.int64]  # (S, N_SY)
+    tick: npt.NDArray[np.float64]
+    step_first: npt.NDArray[np.int64]
+    step_bar: npt.NDArray[np.int64]
+    step_sym: npt.NDArray[np.int64]
+    step_ts: npt.NDArray[np.int64]
+    step_close: npt.NDArray[np.int64]
+    cf: npt.NDArray[np.float64]
+    ci: npt.NDArray[np.int64]
+    rates: npt.NDArray[np.float64]  # (S, D, C, 2, 3): rate, flat, cap
+    has_rate: npt.NDArray[np.bool_]  # (S, C, 2)
+    rate_err: npt.NDArray[np.int64]  # (S, D, 2): 0, or 1 + index into errors
+    errors: tuple[str, ...]
+    rate_days: npt.NDArray[np.int64]  # IST day numbers of the D axis
+    n_dp_keys: int
+    rules: OrderRules
+
+    @property
+    def n_bars(self) -> int:
+        return int(self.starts[-1])
+
+    @property
+    def days(self) -> npt.NDArray[np.int64]:
+        """IST day numbers that have a step (the days of the equity curve)."""
+        return np.unique((self.step_ts + IST_OFFSET) // DAY_SECONDS)
+
+
+def default_product(config: BacktestConfig, instrument: Instrument) -> ProductType:
+    """The engine's product for a run's orders (``--product``, else by mode and instrument)."""
+    if config.product is not None:
+        return config.product
+    if config.mode == "intraday":
+        return ProductType.INTRADAY
+    return ProductType.MARGIN if instrument.is_derivative else ProductType.CNC
+
+
+def cost_model_reason(cost_model: CostModel | None) -> str | None:
+    """Why the kernel cannot price fills with ``cost_model`` (None: it can)."""
+    if cost_model is None or type(cost_model) is ZeroCostModel:
+        return None
+    if type(cost_model) is not FyersCostModel:
+        return f"the cost model {type(cost_model).__name__} is not the rate-table model"
+    if cost_model._dp_paid:
+        return "the cost model carries DP charges already paid in an earlier run"
+    return None
+
+
+def prepare(
+    config: BacktestConfig,
+    bars: Mapping[str, CandleArrays],
+    instruments: Mapping[str, Instrument],
+    lookup: InstrumentLookup | None = None,
+    cost_model: CostModel | None = None,
+) -> KernelInputs:
+    """The kernel's view of a run; ``bars`` are already cut to the run's dates."""
+    reason = cost_model_reason(cost_model)
+    if reason is not None:
+        raise UnsupportedRunError(reason)
+    model: CostModel
+    if cost_model is not None:
+        model = cost_model
+    else:
+        model = FyersCostModel() if config.costs else ZeroCostModel()
+    res = Resolution(config.resolution)
+    session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
+    rules = OrderRules(session, config.intraday_leverage)
+    symbols = tuple(config.symbols)
+    arrays = tuple(bars[s] for s in symbols)
+    specs = tuple(instruments.get(s) or Instrument(s) for s in symbols)
+    closes = tuple(_close_times(a.ts, res) for a in arrays)
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+    n = int(starts[-1])
+
+    ohlc = np.empty((4, n), dtype=np.float64)
+    times = np.empty((2, n), dtype=np.int64)
+    bar_i = np.zeros((kn.N_B, n), dtype=np.int64)
+    for s, (a, c) in enumerate(zip(arrays, closes, strict=True)):
+        lo, hi = starts[s], starts[s + 1]
+        ohlc[0, lo:hi] = a.open
+        ohlc[1, lo:hi] = a.high
+        ohlc[2, lo:hi] = a.low
+        ohlc[3, lo:hi] = a.close
+        times[0, lo:hi] = a.ts
+        times[1, lo:hi] = c
+        bar_i[kn.B_FLAGS, lo:hi] = _session_flags(session, a.ts.astype(np.int64), c)
+    day_open = (times[0] + IST_OFFSET) // DAY_SECONDS
+    day_close = (times[1] + IST_OFFSET) // DAY_SECONDS
+    rate_days, inverse = np.unique(np.concatenate((day_open, day_close)), return_inverse=True)
+    bar_i[kn.B_RDAY_OPEN] = inverse[:n]
+    bar_i[kn.B_RDAY_CLOSE] = inverse[n:]
+
+    ticks = np.empty(len(symbols), dtype=np.float64)
+    for s, (symbol, spec) in enumerate(zip(symbols, specs, strict=True)):
+        lo, hi = starts[s], starts[s + 1]
+        bar_i[kn.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, day_close[lo:hi], lookup)
+
+    products = tuple(default_product(config, spec) for spec in specs)
+    dp_keys = {key: k for k, key in enumerate(dict.fromkeys(sp.isin or sp.symbol for sp in specs))}
+    sym = np.zeros((len(symbols), kn.N_SY), dtype=np.int64)
+    sym[:, kn.SY_START] = starts[:-1]
+    sym[:, kn.SY_LEN] = lengths
+    sym[:, kn.SY_PRODUCT] = [PRODUCT_CODE[p] for p in products]
+    sym[:, kn.SY_DERIVATIVE] = [int(sp.is_derivative) for sp in specs]
+    sym[:, kn.SY_DP_KEY] = [dp_keys[sp.isin or sp.symbol] for sp in specs]
+
+    step_first, step_bar, step_sym, step_ts, step_close = _timeline(arrays, closes, starts)
+    rates, has_rate, rate_err, errors = _rate_table(model, specs, products, rate_days)
+
+    cf = np.zeros(kn.N_CF, dtype=np.float64)
+    cf[kn.CF_CAPITAL] = config.capital
+    cf[kn.CF_SLIP_TICKS] = config.slippage_ticks
+    cf[kn.CF_SLIP_BPS] = config.slippage_bps
+    cf[kn.CF_HEADROOM] = 1 + SIZING_HEADROOM
+    for product, code in PRODUCT_CODE.items():
+        cf[kn.CF_LEV + code] = rules.leverage(product)
+    ci = np.zeros(kn.N_CI, dtype=np.int64)
+    ci[kn.CI_FIXED_QTY] = -1 if config.quantity is None else config.quantity
+    ci[kn.CI_COSTS] = 0 if isinstance(model, ZeroCostModel) else 1
+    if isinstance(model, FyersCostModel):
+        cf[kn.CF_GST] = model.gst_rate
+        ci[kn.CI_GST_ALL_FEES] = int(model.gst_base is GstBase.ALL_FEES)
+    return KernelInputs(
+        config=config,
+        symbols=symbols,
+        bars=arrays,
+        close_ts=closes,
+        instruments=specs,
+        products=products,
+        starts=starts,
+        ohlc=ohlc,
+        times=times,
+        bar_i=bar_i,
+        sym=sym,
+        tick=ticks,
+        step_first=step_first,
+        step_bar=step_bar,
+        step_sym=step_sym,
+        step_ts=step_ts,
+        step_close=step_close,
+        cf=cf,
+        ci=ci,
+        rates=rates,
+        has_rate=has_rate,
+        rate_err=rate_err,
+        errors=errors,
+        rate_days=rate_days.astype(np.int64),
+        n_dp_keys=len(dp_keys),
+        rules=rules,
+    )
+
+
+def _session_flags(
+    session: SessionRules, ts: npt.NDArray[np.int64], close_ts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.uint8]:
+    """Per bar: may an entry be placed at its close; square off at its open / at its close."""
+    flags = np.zeros(len(ts), dtype=np.uint8)
+    if session.intraday:
+        sod = (close_ts + IST_OFFSET) % DAY_SECONDS
+        inside = (sod >= seconds_of_day(session.entry_start)) & (
+            sod <= seconds_of_day(session.entry_end)
+        )
+        flags[inside] |= kn.FLAG_ENTRY_OK
+    else:
+        flags |= kn.FLAG_ENTRY_OK
+    at_open, at_close = session.square_off_bars(ts)
+    flags[at_open] |= kn.FLAG_SQ_OPEN
+    flags[at_close] |= kn.FLAG_SQ_CLOSE
+    return flags
+
+
+def _lots_and_tick(
+    symbol: str,
+    spec: Instrument,
+    days: npt.NDArray[np.int64],
+    lookup: InstrumentLookup | None,
+) -> tuple[npt.NDArray[np.int64], float]:
+    """The lot size in force on each bar's day (the symbol master's history through
+    ``lookup``) and the one tick size of the run."""
+    if lookup is None:
+        return np.full(len(days), spec.lot_size, dtype=np.int64), spec.tick_size
+    unique, inverse = np.unique(days, return_inverse=True)
+    found = [lookup(symbol, _EPOCH + timedelta(days=int(d))) for d in unique.tolist()]
+    tick_sizes = {ins.tick_size for ins in found}
+    if len(tick_sizes) > 1:
+        raise UnsupportedRunError(f"the tick size of {symbol} changes during the run")
+    lots = np.array([ins.lot_size for ins in found], dtype=np.int64)
+    tick = tick_sizes.pop() if tick_sizes else spec.tick_size
+    return lots[inverse], tick
+
+
+def _timeline(
+    arrays: Sequence[CandleArrays],
+    closes: Sequence[npt.NDArray[np.int64]],
+    starts: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.int64], ...]:
+    """The event engine's replay order: one symbol bar by bar; several symbols by close time
+    (then symbol), equal close times forming one step. Returns (step_first, step_bar,
+    step_sym, step_ts, step_close)."""
+    if len(arrays) == 1:
+        n = len(arrays[0])
+        return (
+            np.arange(n + 1, dtype=np.int64),
+            np.arange(n, dtype=np.int64),
+            np.zeros(n, dtype=np.int64),
+            arrays[0].ts.astype(np.int64),
+            np.asarray(closes[0], dtype=np.int64),
+        )
+    close_all = np.concatenate([np.asarray(c, dtype=np.int64) for c in closes])
+    ts_all = np.concatenate([a.ts.astype(np.int64) for a in arrays])
+    sym_all = np.concatenate([np.full(len(a), k, dtype=np.int64) for k, a in enumerate(arrays)])
+    bar_all = np.arange(int(starts[-1]), dtype=np.int64)
+    order = np.lexsort((sym_all, close_all))
+    close_sorted = close_all[order]
+    first = np.flatnonzero(np.concatenate(([True], close_sorted[1:] != close_sorted[:-1])))
+    step_first = np.concatenate((first, [len(order)])).astype(np.int64)
+    return (
+        step_first,
+        bar_all[order],
+        sym_all[order],
+        ts_all[order][first],
+        close_sorted[first],
+    )
+
+
+def _rate_table(
+    model: CostModel,
+    specs: Sequence[Instrument],
+    products: Sequence[ProductType],
+    rate_days: npt.NDArray[np.int64],
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[str, ...]]:
+    """Every rate the cost model would use, per symbol, day, component and side; a lookup the
+    model would refuse becomes an error index (raised when a fill needs it)."""
+    n_sym, n_days, n_c = len(specs), len(rate_days), len(COMPONENTS)
+    rates = np.zeros((n_sym, n_days, n_c, 2, 3), dtype=np.float64)
+    rates[..., 2] = np.inf
+    has_rate = np.zeros((n_sym, n_c, 2), dtype=np.bool_)
+    rate_err = np.zeros((n_sym, n_days, 2), dtype=np.int64)
+    errors: list[str] = []
+    if not isinstance(model, FyersCostModel):
+        return rates, has_rate, rate_err, ()
+
+    def error(message: str) -> int:
+        if message not in errors:
+            errors.append(message)
+        return errors.index(message) + 1
+
+    sides = (Side.BUY, Side.SELL)
+    for s, (spec, product) in enumerate(zip(specs, products, strict=True)):
+        try:
+            segment = cost_segment(spec, product)
+            if segment not in model._segments:
+                raise InputError(
+                    f"{spec.symbol}: the cost rate table has no rates for {segment.value}; "
+                    "add its rows to the table"
+                )
+        except InputError as exc:
+            rate_err[s] = error(str(exc))
+            continue
+        for c, component in enumerate(COMPONENTS):
+            for si, side in enumerate(sides):
+                has_rate[s, c, si] = (segment, component, side) in model._timelines
+        for d, day in enumerate(rate_days.tolist()):
+            for si, side in enumerate(sides):
+                for component in _LOOKUP_ORDER:
+                    try:
+                        row = model._row(segment, component, side, day)
+                    except InputError as exc:
+                        rate_err[s, d, si] = error(str(exc))
+                        break
+                    if row is not None:
+                        c = COMPONENTS.index(component)
+                        cap = np.inf if row.cap is None else row.cap
+                        rates[s, d, c, si] = (row.rate, row.flat, cap)
+    return rates, has_rate, rate_err, tuple(errors)

@@ -1,0 +1,784 @@
+"""The vectorized backtest kernel: the event engine's rules applied to whole arrays, in numba.
+
+One call simulates one parameter combination over every bar of every symbol of a run, on the
+same merged timeline as the event engine (bars grouped by close time, symbols in run order), and
+does exactly what the event engine does with a strategy's ``signals`` (``strategies/signals.py``):
+
+* life of a step: for each symbol with a bar, the square-off at its open, then its working orders
+  matched against the bar (market first, then stops, then limits, by order number; exits placed
+  when an entry fills are matched against the rest of that bar with the fill price as its open);
+  then the signals of every such symbol (entries, exits, reversals: orders eligible from the next
+  bar); then the square-off at the close for a day without a bar at or after the square-off time;
+* orders are checked as ``trading/orders.py`` checks them (quantity, lot size in force that day,
+  CNC short selling, the intraday entry window, free margin at the last close) and again at the
+  fill (free margin at the fill price); refusals become rejection records;
+* fills pay the cost table's charges for their date (built from the cost model by
+  ``inputs.py``) and are booked as ``Portfolio.apply`` books them (cash, average price, carried
+  entry charges, round trips);
+* positions still open after the last bar are closed at their last close (``end_of_data``).
+
+Arithmetic is written in the same order as the Python code it mirrors, so prices, costs and cash
+agree to the last bit and the parity tests compare them with ``==``.
+
+Every function has an explicit signature: compiled once (and cached on disk, ``cache.py``), never
+re-specialised for a constant argument. The run's arrays (``inputs.py``) and the state arrays
+are laid out by the ``*_`` index constants below.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import numpy as np
+
+from fyerstrade.backtest.vector import cache as _cache
+
+_cache.configure()
+
+import numba as nb  # noqa: E402  (after the cache directory is chosen)
+from numba import types as nt  # noqa: E402
+
+# ---- codes shared with the Python side --------------------------------------------------------
+MARKET, STOP, LIMIT = 0, 1, 2  # also the matching priority inside a bar
+BUY, SELL = 1, -1
+INTRADAY, CNC, MARGIN = 0, 1, 2
+TAG_SIGNAL, TAG_ENTRY, TAG_STOP, TAG_SQUARE_OFF, TAG_END_OF_DATA = 0, 1, 2, 3, 4
+TAG_ENTRY_CUSTOM = 5  # the strategy's own entry tag
+TAG_TARGET = 10  # target k (from 0) is TAG_TARGET + k
+FLAG_ENTRY_OK, FLAG_SQ_OPEN, FLAG_SQ_CLOSE = 1, 2, 4
+REJ_QTY, REJ_LOT, REJ_LIMIT, REJ_STOP, REJ_CNC_SHORT, REJ_WINDOW = 1, 2, 3, 4, 5, 6
+REJ_FUNDS, REJ_FUNDS_AT_FILL = 7, 8
+C_BROKERAGE, C_STT, C_EXCHANGE, C_IPFT, C_SEBI, C_STAMP, C_DP = 0, 1, 2, 3, 4, 5, 6
+N_COMPONENTS = 7
+BOOK = 8  # working orders per symbol: an entry, a close, a stop, four targets, one spare
+
+# per-bar ints (bar_i rows)
+B_FLAGS, B_LOT, B_RDAY_OPEN, B_RDAY_CLOSE = 0, 1, 2, 3
+N_B = 4
+# symbol table (sym columns)
+SY_START, SY_LEN, SY_PRODUCT, SY_DERIVATIVE, SY_DP_KEY = 0, 1, 2, 3, 4
+N_SY = 5
+# position state per symbol (pos columns); P_BY_RANK of row r is the r-th symbol to trade
+P_QTY, P_OPENED, P_PRODUCT, P_RANK, P_CURSOR, P_BOOKED, P_BY_RANK = 0, 1, 2, 3, 4, 5, 6
+N_P = 7
+PF_AVG, PF_COSTS = 0, 1
+N_PF = 2
+# working orders (bk_i, bk_f)
+W_USED, W_KIND, W_SIDE, W_QTY, W_ACTIVE, W_SEQ, W_TAG, W_PRODUCT = 0, 1, 2, 3, 4, 5, 6, 7
+W_REDUCE, W_ENTRY, W_SEEN, W_BATCH = 8, 9, 10, 11
+N_WI = 12
+W_PRICE, W_REF, W_STOP = 0, 1, 2
+N_WF = 3
+# counters (k)
+K_SEQ, K_SUBMITTED, K_STEP, K_FILLS, K_REJECTS, K_TRADES, K_POSITIONS, K_ERROR = range(8)
+K_ERR_SYM, K_ERR_DAY, K_ERR_SIDE = 8, 9, 10
+N_K = 11
+# float state (g)
+G_CASH, G_LAST_FILL = 0, 1
+N_G = 2
+# fill records
+F_SEQ, F_STEP, F_SYM, F_BAR, F_TS, F_SIDE, F_QTY, F_PRICE, F_COSTS, F_TAG, F_PRODUCT = range(11)
+F_CASH, F_POSITION = 11, 12
+N_F = 13
+# rejection records
+R_TS, R_SYM, R_SIDE, R_QTY, R_CODE, R_PRICE, R_FREE, R_OPENING, R_LOT, R_PRODUCT = range(10)
+R_POSITION, R_KIND = 10, 11
+N_R = 12
+# round-trip records
+T_SYM, T_SIDE, T_QTY, T_ENTRY_TS, T_ENTRY_PRICE, T_EXIT_TS, T_EXIT_PRICE, T_PNL, T_COSTS = range(9)
+T_TAG, T_PRODUCT = 9, 10
+N_T = 11
+# configuration
+CF_CAPITAL, CF_SLIP_TICKS, CF_SLIP_BPS, CF_HEADROOM, CF_GST = 0, 1, 2, 3, 4
+CF_LEV = 5  # 5, 6, 7: leverage of INTRADAY, CNC, MARGIN
+N_CF = 8
+CI_FIXED_QTY, CI_COSTS, CI_GST_ALL_FEES, CI_RECORDS, CI_ENTRY_TAG = 0, 1, 2, 3, 4
+N_CI = 5
+
+# ---- signatures -------------------------------------------------------------------------------
+_I, _F, _B = nt.int64, nt.float64, nt.boolean
+
+
+def _arr(dtype: nt.Type, ndim: int) -> nt.Array:
+    return nt.Array(dtype, ndim, "C")
+
+
+I1, I2, I3 = _arr(_I, 1), _arr(_I, 2), _arr(_I, 3)
+F1, F2, F3, F5 = _arr(_F, 1), _arr(_F, 2), _arr(_F, 3), _arr(_F, 5)
+B1, B3 = _arr(_B, 1), _arr(_B, 3)
+U1 = _arr(nt.uint8, 1)
+# the cost table: rates, which rates exist, refused days
+_RATES = (F5, B3, I3)
+
+_T = TypeVar("_T")
+
+
+def _jit(signature: Any) -> Callable[[_T], _T]:
+    """numba's ``njit`` with an explicit signature, cached on disk, releasing the GIL."""
+    decorate: Callable[[_T], _T] = nb.njit(signature, cache=True, nogil=True)
+    return decorate
+
+
+@_jit(_F(_F, _F))
+def round_to_tick(price: float, tick: float) -> float:
+    """``domain.round_to_tick``: nearest multiple of ``tick``, half away from zero."""
+    if tick <= 0.0:
+        return price
+    steps = price / tick
+    n = int(steps + 0.5) if steps >= 0 else -int(-steps + 0.5)
+    return round(n * tick, 10)
+
+
+@_jit(_F(_F, _I, _F, _F, _F))
+def slipped(price: float, side: int, tick: float, ticks: float, bps: float) -> float:
+    """``Slippage.apply``: the price moved against the trader, rounded to the tick."""
+    if ticks == 0.0 and bps == 0.0:
+        return price
+    move = ticks * tick + price * bps / 10_000.0
+    return round_to_tick(price + move * side, tick)
+
+
+@_jit(_I(_I, _I, _I))
+def opening_quantity(position: int, side: int, quantity: int) -> int:
+    """``orders.opening_quantity``: the part of an order that opens or adds exposure."""
+    signed = quantity * side
+    if position == 0 or (position > 0) == (signed > 0):
+        return quantity
+    return max(0, quantity - abs(position))
+
+
+@_jit(_F(_I, _I, _F, _F, _F, _F, _F, _F, _F))
+def fill_price(
+    kind: int,
+    side: int,
+    level: float,
+    open_: float,
+    high: float,
+    low: float,
+    tick: float,
+    ticks: float,
+    bps: float,
+) -> float:
+    """``fills.fill_price`` for market, stop and limit orders; NaN when it does not fill."""
+    if kind == MARKET:
+        return slipped(open_, side, tick, ticks, bps)
+    if kind == LIMIT:
+        if side == BUY:
+            if open_ <= level:
+                return open_
+            return level if low <= level else np.nan
+        if open_ >= level:
+            return open_
+        return level if high >= level else np.nan
+    if side == BUY:
+        if open_ >= level:
+            trigger = open_
+        elif high >= level:
+            trigger = level
+        else:
+            return np.nan
+    elif open_ <= level:
+        trigger = open_
+    elif low <= level:
+        trigger = level
+    else:
+        return np.nan
+    return slipped(trigger, side, tick, ticks, bps)
+
+
+@_jit(_F(F5, B3, _I, _I, _I, _I, _F))
+def cost_line(rates, has_rate, s, d, c, si, value):
+    """``RateRow.amount``: one line of a contract note (0 where the table charges nothing)."""
+    if not has_rate[s, c, si]:
+        return 0.0
+    charge = value * rates[s, d, c, si, 0] + rates[s, d, c, si, 1]
+    cap = rates[s, d, c, si, 2]
+    return charge if charge < cap else cap
+
+
+@_jit(_F(_I, _I, _I, _F, _I, I2, F1, I1, *_RATES, I1, I1))
+def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k, dp_last):
+    """``FyersCostModel.charges(...).total`` of one fill on rate day ``d`` (every line in the
+    model's order of arithmetic). A rate the model would refuse sets ``K_ERROR`` (the Python
+    side raises the model's message)."""
+    if ci[CI_COSTS] == 0:
+        return 0.0
+    si = 0 if side == BUY else 1
+    if rate_err[s, d, si] != 0:
+        if k[K_ERROR] == 0:
+            k[K_ERROR] = rate_err[s, d, si]
+            k[K_ERR_SYM] = s
+            k[K_ERR_DAY] = d
+            k[K_ERR_SIDE] = si
+        return 0.0
+    value = price * qty
+    brokerage = cost_line(rates, has_rate, s, d, C_BROKERAGE, si, value)
+    exchange = cost_line(rates, has_rate, s, d, C_EXCHANGE, si, value)
+    ipft = cost_line(rates, has_rate, s, d, C_IPFT, si, value)
+    sebi = cost_line(rates, has_rate, s, d, C_SEBI, si, value)
+    gst_base = brokerage + exchange
+    if ci[CI_GST_ALL_FEES] != 0:
+        gst_base += ipft + sebi
+    dp = 0.0
+    key = sym[s, SY_DP_KEY]
+    if has_rate[s, C_DP, si] and dp_last[key] != d:
+        dp_last[key] = d
+        dp = cost_line(rates, has_rate, s, d, C_DP, si, value) * (1.0 + cf[CF_GST])
+    stt = cost_line(rates, has_rate, s, d, C_STT, si, value)
+    stamp = cost_line(rates, has_rate, s, d, C_STAMP, si, value)
+    gst = gst_base * cf[CF_GST]
+    return brokerage + stt + exchange + ipft + sebi + stamp + gst + dp
+
+
+@_jit(_F(_I, F2, I2, I2))
+def last_price(s, px, sym, pos):
+    """``TradingEngine._last_price``: the close of the symbol's current bar (before its first
+    bar, its first open)."""
+    i = pos[s, P_CURSOR]
+    if i >= 0:
+        return px[3, i]
+    return px[0, sym[s, SY_START]] if sym[s, SY_LEN] > 0 else 0.0
+
+
+@_jit(_F(F2, I2, I2, F2, F1, I1, F1))
+def free_margin(px, sym, pos, pos_f, cf, k, g):
+    """``TradingEngine.free_margin``: cash plus each open position's value minus its margin,
+    positions in the order the portfolio first saw them (its dict order)."""
+    free = g[G_CASH]
+    for r in range(k[K_POSITIONS]):
+        s = pos[r, P_BY_RANK]
+        q = pos[s, P_QTY]
+        if q != 0:
+            price = last_price(s, px, sym, pos)
+            free += q * price - abs(q) * pos_f[s, PF_AVG] / cf[CF_LEV + pos[s, P_PRODUCT]]
+    return free
+
+
+@_jit(_I(_I, _I, _I, F2, I2, I2, I2, F2, F1, I1, I1, F1))
+def entry_size(s, i, product, px, bar_i, sym, pos, pos_f, cf, ci, k, g):
+    """``TradingEngine.size``: the fixed quantity, or the whole lots the free margin buys at the
+    last close with the sizing headroom."""
+    if ci[CI_FIXED_QTY] >= 0:
+        return ci[CI_FIXED_QTY]
+    price = last_price(s, px, sym, pos)
+    lot = max(1, bar_i[B_LOT, i])
+    if price <= 0:
+        return 0
+    budget = free_margin(px, sym, pos, pos_f, cf, k, g) * cf[CF_LEV + product]
+    lots = math.floor(budget / (price * cf[CF_HEADROOM]) / lot)
+    return max(0, lots * lot)
+
+
+@_jit(F2(F2, _I))
+def grow(table, needed):
+    """``table`` with room for ``needed`` rows (doubled when it must grow)."""
+    rows, cols = table.shape
+    if needed <= rows:
+        return table
+    bigger = np.empty((max(needed, 2 * rows), cols))
+    for r in range(rows):
+        for c in range(cols):
+            bigger[r, c] = table[r, c]
+    return bigger
+
+
+@_jit(nt.void(_I, _I, I2, I3))
+def unbook(s, j, pos, bk_i):
+    """Take working order ``j`` of symbol ``s`` out of the book (filled or cancelled)."""
+    bk_i[s, j, W_USED] = 0
+    bk_i[s, j, W_BATCH] = 0
+    pos[s, P_BOOKED] -= 1
+
+
+@_jit(nt.void(F2, _I, _I, _I, _I, _I, _F, _F, _I, _I, _I, I2, I2, I1, I1))
+def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product, bar_i, pos, ci,
+           k):  # fmt: skip
+    """Record a refused order (``records.py`` words the reason as ``OrderRules`` does)."""
+    n = k[K_REJECTS]
+    k[K_REJECTS] = n + 1
+    if ci[CI_RECORDS] == 0 or n >= rejects.shape[0]:
+        return
+    row = rejects[n]
+    row[R_TS] = ts
+    row[R_SYM] = s
+    row[R_SIDE] = side
+    row[R_QTY] = qty
+    row[R_CODE] = code
+    row[R_PRICE] = price
+    row[R_FREE] = free
+    row[R_OPENING] = opening
+    row[R_LOT] = bar_i[B_LOT, pos[s, P_CURSOR]]
+    row[R_PRODUCT] = product
+    row[R_POSITION] = pos[s, P_QTY]
+    row[R_KIND] = kind
+
+
+@_jit(nt.void(F2, _I, _I, _I, _I, _I, _F, _I, _I, _I, _I, _F, _I, _F,
+            F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))  # fmt: skip
+def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_entry, stop_raw,
+          active, ref_open, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
+          g):  # fmt: skip
+    """``TradingEngine.place``: the order checks, then the symbol's book (eligible from bar
+    ``active``; ``ref_open`` replaces that bar's open for an exit placed inside it) or a
+    rejection. The clock stands at the close of bar ``i``."""
+    k[K_SEQ] += 1
+    seq = k[K_SEQ]
+    if kind != MARKET:
+        level = round_to_tick(level, tick[s])
+    position = pos[s, P_QTY]
+    lot = bar_i[B_LOT, i]
+    opening = opening_quantity(position, side, qty)
+    code = 0
+    if qty <= 0:
+        code = REJ_QTY
+    elif lot > 1 and qty % lot != 0 and sym[s, SY_DERIVATIVE] != 0:
+        code = REJ_LOT
+    elif kind == LIMIT and not level > 0:
+        code = REJ_LIMIT
+    elif kind == STOP and not level > 0:
+        code = REJ_STOP
+    elif opening > 0 and side == SELL and product == CNC:
+        code = REJ_CNC_SHORT
+    elif opening > 0 and (bar_i[B_FLAGS, i] & FLAG_ENTRY_OK) == 0:
+        code = REJ_WINDOW
+    price = level
+    free = 0.0
+    if code == 0 and reduce_only == 0 and opening > 0:
+        if kind == MARKET:
+            price = last_price(s, px, sym, pos)
+        free = free_margin(px, sym, pos, pos_f, cf, k, g)
+        needed = opening * price / cf[CF_LEV + product]
+        if needed > free + 1e-9:
+            code = REJ_FUNDS
+    if code != 0:
+        reject(rejects, tm[1, i], s, side, qty, code, price, free, opening, kind, product, bar_i,
+               pos, ci, k)  # fmt: skip
+        return
+    j = 0
+    while bk_i[s, j, W_USED] != 0:
+        j += 1  # never full: at most an entry, a close, a stop and the targets are working
+    w = bk_i[s, j]
+    w[W_USED] = 1
+    w[W_KIND] = kind
+    w[W_SIDE] = side
+    w[W_QTY] = qty
+    w[W_ACTIVE] = active
+    w[W_SEQ] = seq
+    w[W_TAG] = tag
+    w[W_PRODUCT] = product
+    w[W_REDUCE] = reduce_only
+    w[W_ENTRY] = is_entry
+    w[W_SEEN] = 0
+    w[W_BATCH] = 0
+    bk_f[s, j, W_PRICE] = level
+    bk_f[s, j, W_REF] = ref_open
+    bk_f[s, j, W_STOP] = stop_raw
+    pos[s, P_BOOKED] += 1
+    k[K_SUBMITTED] += 1
+
+
+@_jit(nt.void(F2, F2, _I, _I, _I, _I, _I, _F, _F, _I, _I, _I, I1, I2, F2, I3, I1, F1))
+def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, seq, ci, pos,
+              pos_f, bk_i, k, g):  # fmt: skip
+    """``Portfolio.apply`` and the engine's ``_book``: cash, position, average price, carried
+    charges, the closed round trip, the fill record; a flat position cancels the symbol's
+    reduce-only orders."""
+    signed = qty * side
+    g[G_CASH] -= signed * price + costs
+    if pos[s, P_RANK] < 0:
+        pos[s, P_RANK] = k[K_POSITIONS]
+        pos[k[K_POSITIONS], P_BY_RANK] = s
+        k[K_POSITIONS] += 1
+    old = pos[s, P_QTY]
+    if old == 0 or (old > 0) == (signed > 0):
+        new = old + signed
+        pos_f[s, PF_AVG] = (pos_f[s, PF_AVG] * abs(old) + price * qty) / abs(new)
+        if old == 0:
+            pos[s, P_OPENED] = ts
+            pos[s, P_PRODUCT] = product
+            pos_f[s, PF_COSTS] = 0.0
+        pos_f[s, PF_COSTS] += costs
+        pos[s, P_QTY] = new
+    else:
+        close_qty = min(abs(old), qty)
+        entry_costs = pos_f[s, PF_COSTS] * close_qty / abs(old)
+        exit_costs = costs * close_qty / qty
+        direction = 1 if old > 0 else -1
+        avg = pos_f[s, PF_AVG]
+        gross = (price - avg) * close_qty * direction
+        pos_f[s, PF_COSTS] -= entry_costs
+        n = k[K_TRADES]
+        k[K_TRADES] = n + 1
+        if n < trades.shape[0]:
+            t = trades[n]
+            t[T_SYM] = s
+            t[T_SIDE] = direction
+            t[T_QTY] = close_qty
+            t[T_ENTRY_TS] = pos[s, P_OPENED]
+            t[T_ENTRY_PRICE] = avg
+            t[T_EXIT_TS] = ts
+            t[T_EXIT_PRICE] = price
+            t[T_PNL] = gross - entry_costs - exit_costs
+            t[T_COSTS] = entry_costs + exit_costs
+            t[T_TAG] = tag
+            t[T_PRODUCT] = pos[s, P_PRODUCT]
+        rest = qty - close_qty
+        pos[s, P_QTY] = old + signed
+        if pos[s, P_QTY] == 0:
+            pos_f[s, PF_AVG] = 0.0
+            pos_f[s, PF_COSTS] = 0.0
+        elif rest > 0:
+            pos_f[s, PF_AVG] = price
+            pos[s, P_OPENED] = ts
+            pos[s, P_PRODUCT] = product
+            pos_f[s, PF_COSTS] = costs * rest / qty
+    n = k[K_FILLS]
+    k[K_FILLS] = n + 1
+    if ci[CI_RECORDS] != 0 and n < fills.shape[0]:
+        f = fills[n]
+        f[F_SEQ] = seq
+        f[F_STEP] = k[K_STEP]
+        f[F_SYM] = s
+        f[F_BAR] = bar
+        f[F_TS] = ts
+        f[F_SIDE] = side
+        f[F_QTY] = qty
+        f[F_PRICE] = price
+        f[F_COSTS] = costs
+        f[F_TAG] = tag
+        f[F_PRODUCT] = product
+        f[F_CASH] = g[G_CASH]
+        f[F_POSITION] = pos[s, P_QTY]
+    if pos[s, P_QTY] == 0 and pos[s, P_BOOKED] > 0:
+        for j in range(BOOK):
+            if bk_i[s, j, W_USED] != 0 and bk_i[s, j, W_REDUCE] != 0:
+                unbook(s, j, pos, bk_i)
+
+
+@_jit(nt.void(F2, F2, _I, _I, _F, _I, _I, _I, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
+def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rates, has_rate,
+               rate_err, pos, pos_f, bk_i, k, g, dp_last):  # fmt: skip
+    """``TradingEngine._force_exit``: close the whole position at ``price`` (plus slippage,
+    except at the end of data) outside the order checks; ``d`` is the rate day of ``ts``."""
+    q = pos[s, P_QTY]
+    side = SELL if q > 0 else BUY
+    if tag != TAG_END_OF_DATA:
+        price = slipped(price, side, tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])
+    k[K_SEQ] += 1
+    costs = fill_costs(s, side, abs(q), price, d, sym, cf, ci, rates, has_rate, rate_err, k,
+                       dp_last)  # fmt: skip
+    book_fill(fills, trades, s, bar, ts, side, abs(q), price, costs, pos[s, P_PRODUCT], tag,
+              k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
+
+
+@_jit(nt.void(F2, F2, _I, _I, _B, F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
+def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
+               rate_err, pos, pos_f, bk_i, k, g, dp_last):  # fmt: skip
+    """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
+    position at the bar's open (or, ``at_close``, its close), plus slippage."""
+    if pos[s, P_BOOKED] > 0:
+        for j in range(BOOK):
+            if bk_i[s, j, W_USED] != 0 and bk_i[s, j, W_PRODUCT] == INTRADAY:
+                unbook(s, j, pos, bk_i)
+    if pos[s, P_QTY] == 0 or pos[s, P_PRODUCT] != INTRADAY:
+        return
+    if at_close:
+        price, ts, d = px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i]
+    else:
+        price, ts, d = px[0, i], tm[0, i], bar_i[B_RDAY_OPEN, i]
+    force_exit(fills, trades, s, i, price, ts, d, TAG_SQUARE_OFF, sym, tick, cf, ci, rates,
+               has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_last)  # fmt: skip
+
+
+# the arguments every order-handling function takes after its own: the run and the state
+_ALL = (F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, F3, I1, F1, I1)
+
+
+@_jit(nt.void(F2, F2, F2, F2, _I, _I, _I, _I, _I, _I, _I, _I, _B, _B, _F, _F, *_ALL))
+def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag, seq, reduce_only,
+            is_entry, stop_raw, price, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
+            rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last):  # fmt: skip
+    """``TradingEngine.execute``: reduce-only clipping, the funds check at the fill price,
+    charges, booking; an entry's fill places its stop and targets (the strategy's ``on_fill``
+    in the signals contract), matched against the rest of this bar."""
+    ts = tm[0, i]
+    position = pos[s, P_QTY]
+    if reduce_only:
+        reducible = abs(position) if position != 0 and (position > 0) != (side == BUY) else 0
+        if reducible == 0:
+            return  # cancelled: no position left to reduce
+        qty = min(qty, reducible)
+    else:
+        opening = opening_quantity(position, side, qty)
+        if opening > 0:
+            free = free_margin(px, sym, pos, pos_f, cf, k, g)
+            needed = opening * price / cf[CF_LEV + product]
+            if needed > free + 1e-9:
+                reject(rejects, ts, s, side, qty, REJ_FUNDS_AT_FILL, price, free, opening, kind,
+                       product, bar_i, pos, ci, k)  # fmt: skip
+                return
+    costs = fill_costs(s, side, qty, price, bar_i[B_RDAY_OPEN, i], sym, cf, ci, rates, has_rate,
+                       rate_err, k, dp_last)  # fmt: skip
+    book_fill(fills, trades, s, i, ts, side, qty, price, costs, product, tag, seq, ci, pos, pos_f,
+              bk_i, k, g)  # fmt: skip
+    g[G_LAST_FILL] = price
+    q = pos[s, P_QTY]
+    if not is_entry or math.isnan(stop_raw) or q == 0:
+        return
+    held = abs(q)
+    exit_side = SELL if q > 0 else BUY
+    risk = price - stop_raw if q > 0 else stop_raw - price
+    product = pos[s, P_PRODUCT]
+    lot = max(1, bar_i[B_LOT, i])
+    left = held
+    n_targets = targets.shape[0]
+    # order -1 is the stop (or, when the entry filled at or through it, a market close at the
+    # next open); then the targets, the last one taking what the others left
+    for t in range(-1, n_targets if risk > 0 else 0):
+        if t < 0:
+            kind = STOP if risk > 0 else MARKET
+            amount = held
+            level = stop_raw
+            tag = TAG_STOP
+        else:
+            kind = LIMIT
+            amount = int(held * targets[t, 1]) // lot * lot if t < n_targets - 1 else left
+            left -= amount
+            if amount <= 0:
+                continue
+            move = targets[t, 0] * risk
+            level = price + move if q > 0 else price - move
+            tag = TAG_TARGET + t
+        active = i if kind != MARKET else i + 1
+        ref = price if kind != MARKET else np.nan
+        place(rejects, s, i, exit_side, amount, kind, level, product, tag, 1, 0, np.nan, active,
+              ref, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g)  # fmt: skip
+
+
+@_jit(nt.void(F2, F2, F2, F2, _I, _I, *_ALL))
+def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci, rates,
+          has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last):  # fmt: skip
+    """``SimulatedBroker.on_bar``: the symbol's working orders eligible in bar ``i``, by
+    priority (market, stop, limit; then order number); orders placed by fills in this bar are
+    matched in a further pass."""
+    for j in range(BOOK):
+        bk_i[s, j, W_SEEN] = 0
+    while True:
+        submitted = k[K_SUBMITTED]
+        found = False
+        for j in range(BOOK):
+            w = bk_i[s, j]
+            if w[W_USED] != 0 and w[W_ACTIVE] <= i and w[W_SEEN] == 0:
+                w[W_BATCH] = 1
+                found = True
+        if not found:
+            return
+        while True:
+            best = -1
+            for j in range(BOOK):
+                w = bk_i[s, j]
+                if w[W_BATCH] != 0 and (
+                    best < 0
+                    or w[W_KIND] < bk_i[s, best, W_KIND]
+                    or (w[W_KIND] == bk_i[s, best, W_KIND] and w[W_SEQ] < bk_i[s, best, W_SEQ])
+                ):
+                    best = j
+            if best < 0:
+                break
+            w = bk_i[s, best]
+            w[W_SEEN] = 1
+            w[W_BATCH] = 0
+            ref = bk_f[s, best, W_REF]
+            if math.isnan(ref) or w[W_ACTIVE] != i:
+                ref = px[0, i]
+            price = fill_price(w[W_KIND], w[W_SIDE], bk_f[s, best, W_PRICE], ref, px[1, i],
+                               px[2, i], tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
+            if math.isnan(price):
+                continue
+            unbook(s, best, pos, bk_i)
+            execute(fills, rejects, trades, targets, s, i, w[W_SIDE], w[W_QTY], w[W_KIND],
+                    w[W_PRODUCT], w[W_TAG], w[W_SEQ], w[W_REDUCE] != 0, w[W_ENTRY] != 0,
+                    bk_f[s, best, W_STOP], price, px, tm, bar_i, sym, tick, cf, ci, rates,
+                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last)  # fmt: skip
+        if k[K_SUBMITTED] == submitted:
+            return
+
+
+@_jit(nt.void(F2, _I, _I, B1, B1, B1, B1, F1, F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))
+def on_signals(rejects, s, i, entries, exits, short_entries, short_exits, stop, px, tm, bar_i,
+               sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g):  # fmt: skip
+    """The signals contract at the close of bar ``i``: flat → enter; long → exit, or reverse on
+    a short entry; short → the mirror. Orders are eligible from the next bar."""
+    q = pos[s, P_QTY]
+    side = 0
+    reduce_only = 0
+    if q > 0:
+        if exits.shape[0] > 0 and exits[i]:
+            side, reduce_only = SELL, 1
+        elif short_entries.shape[0] > 0 and short_entries[i]:
+            side = SELL
+    elif q < 0:
+        if short_exits.shape[0] > 0 and short_exits[i]:
+            side, reduce_only = BUY, 1
+        elif entries[i]:
+            side = BUY
+    elif entries[i]:
+        side = BUY
+    elif short_entries.shape[0] > 0 and short_entries[i]:
+        side = SELL
+    if side == 0:
+        return
+    if reduce_only:
+        qty = abs(q)
+        tag = TAG_SIGNAL
+        stop_raw = np.nan
+    else:
+        qty = entry_size(s, i, sym[s, SY_PRODUCT], px, bar_i, sym, pos, pos_f, cf, ci, k, g)
+        qty += abs(q)
+        tag = ci[CI_ENTRY_TAG]
+        stop_raw = stop[i] if stop.shape[0] > 0 else np.nan
+    product = pos[s, P_PRODUCT] if q != 0 else sym[s, SY_PRODUCT]
+    place(rejects, s, i, side, qty, MARKET, 0.0, product, tag, reduce_only, 1 - reduce_only,
+          stop_raw, i + 1, np.nan, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
+          g)  # fmt: skip
+
+
+@_jit(nt.void(_I, F1, U1, F2, I2, I2, F1))
+def mark(step, equity, exposed, px, sym, pos, g):
+    """Equity (cash plus every position at its last close, symbols in run order) and whether a
+    position was open, at the close of ``step`` (the event engine's equity curve)."""
+    value = 0.0
+    gross = 0.0
+    for s in range(pos.shape[0]):
+        q = pos[s, P_QTY]
+        if q != 0:
+            price = last_price(s, px, sym, pos)
+            value += q * price
+            gross += abs(q * price)
+    eq = g[G_CASH] + value
+    equity[step] = eq
+    exposed[step] = 1 if (eq > 0 and gross / eq != 0.0) else 0
+
+
+_RUN_SIGNATURE = nt.Tuple((F2, F2, F2))(
+    F2, I2, I2, I2, F1, I1, I1, I1, B1, B1, B1, B1, F1, F2, F1, I1, *_RATES,
+    I2, F2, I3, F3, I1, F1, I1, F1, U1,
+)  # fmt: skip
+
+
+@_jit(_RUN_SIGNATURE)
+def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries, exits, short_entries,
+        short_exits, stop, targets, cf, ci, rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k,
+        g, dp_last, equity, exposed):  # fmt: skip
+    """The step loop over the state arrays :func:`simulate` allocates; returns the fill,
+    rejection and round-trip tables cut to their length."""
+    records = ci[CI_RECORDS] != 0
+    n_sym = sym.shape[0]
+    n_steps = step_first.shape[0] - 1
+    per_bar = BOOK + 6  # more fills or rejections than one bar can produce
+    fills = np.empty((64 if records else 0, N_F))
+    rejects = np.empty((64 if records else 0, N_R))
+    trades = np.empty((64, N_T))
+    for step in range(n_steps):
+        k[K_STEP] = step
+        a = step_first[step]
+        b = step_first[step + 1]
+        trades = grow(trades, k[K_TRADES] + (b - a) * per_bar)
+        if records:
+            fills = grow(fills, k[K_FILLS] + (b - a) * per_bar)
+            rejects = grow(rejects, k[K_REJECTS] + (b - a) * per_bar)
+        for m in range(a, b):
+            pos[step_sym[m], P_CURSOR] = step_bar[m]
+        for m in range(a, b):
+            s = step_sym[m]
+            i = step_bar[m]
+            if bar_i[B_FLAGS, i] & FLAG_SQ_OPEN:
+                square_off(fills, trades, s, i, False, px, tm, bar_i, sym, tick, cf, ci, rates,
+                           has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_last)  # fmt: skip
+            if pos[s, P_BOOKED] > 0:
+                match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci,
+                      rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g,
+                      dp_last)  # fmt: skip
+        for m in range(a, b):
+            on_signals(rejects, step_sym[m], step_bar[m], entries, exits, short_entries,
+                       short_exits, stop, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i,
+                       bk_f, k, g)  # fmt: skip
+        for m in range(a, b):
+            i = step_bar[m]
+            if bar_i[B_FLAGS, i] & FLAG_SQ_CLOSE:
+                square_off(fills, trades, step_sym[m], i, True, px, tm, bar_i, sym, tick, cf, ci,
+                           rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
+                           dp_last)  # fmt: skip
+        if k[K_ERROR] != 0:
+            return fills[:0], rejects[:0], trades[:0]
+        mark(step, equity, exposed, px, sym, pos, g)
+    if n_steps == 0:
+        return fills[:0], rejects[:0], trades[:0]
+    # the end of data: what is open closes at each symbol's last close, no slippage
+    trades = grow(trades, k[K_TRADES] + n_sym)
+    if records:
+        fills = grow(fills, k[K_FILLS] + n_sym)
+    for s in range(n_sym):
+        i = pos[s, P_CURSOR]
+        if pos[s, P_QTY] != 0 and i >= 0:
+            for j in range(BOOK):
+                if bk_i[s, j, W_USED] != 0:
+                    unbook(s, j, pos, bk_i)
+            force_exit(fills, trades, s, i, px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i],
+                       TAG_END_OF_DATA, sym, tick, cf, ci, rates, has_rate, rate_err, pos, pos_f,
+                       bk_i, k, g, dp_last)  # fmt: skip
+    mark(n_steps - 1, equity, exposed, px, sym, pos, g)
+    n_f = min(k[K_FILLS], fills.shape[0])
+    n_r = min(k[K_REJECTS], rejects.shape[0])
+    return fills[:n_f], rejects[:n_r], trades[: k[K_TRADES]]
+
+
+def simulate(
+    px: np.ndarray,
+    tm: np.ndarray,
+    bar_i: np.ndarray,
+    sym: np.ndarray,
+    tick: np.ndarray,
+    step_first: np.ndarray,
+    step_bar: np.ndarray,
+    step_sym: np.ndarray,
+    entries: np.ndarray,
+    exits: np.ndarray,
+    short_entries: np.ndarray,
+    short_exits: np.ndarray,
+    stop: np.ndarray,
+    targets: np.ndarray,
+    cf: np.ndarray,
+    ci: np.ndarray,
+    rates: np.ndarray,
+    has_rate: np.ndarray,
+    rate_err: np.ndarray,
+    n_dp_keys: int,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Simulate one parameter combination (see the module docstring).
+
+    Returns ``(fills, rejections, trades, equity, exposed, counters)``: the record tables (fills
+    and rejections stay empty unless ``ci[CI_RECORDS]``), the equity at each step's close, 1
+    where a position was open at that close, and the counters (``K_*``; a non-zero
+    ``K_ERROR`` is a cost rate the model would refuse)."""
+    n_sym = sym.shape[0]
+    n_steps = step_first.shape[0] - 1
+    pos = np.zeros((n_sym, N_P), dtype=np.int64)
+    pos[:, P_RANK] = -1
+    pos[:, P_CURSOR] = -1
+    pos_f = np.zeros((n_sym, N_PF), dtype=np.float64)
+    bk_i = np.zeros((n_sym, BOOK, N_WI), dtype=np.int64)
+    bk_f = np.zeros((n_sym, BOOK, N_WF), dtype=np.float64)
+    k = np.zeros(N_K, dtype=np.int64)
+    g = np.zeros(N_G, dtype=np.float64)
+    g[G_CASH] = cf[CF_CAPITAL]
+    dp_last = np.full(max(n_dp_keys, 1), -1, dtype=np.int64)
+    equity = np.empty(n_steps, dtype=np.float64)
+    exposed = np.zeros(n_steps, dtype=np.uint8)
+    fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries,
+                                 exits, short_entries, short_exits, stop, targets, cf, ci, rates,
+                                 has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last,
+                                 equity, exposed)  # fmt: skip
+    return fills, rejects, trades, equity, exposed, k

@@ -1,0 +1,231 @@
+"""A vectorized backtest: the same inputs and the same ``BacktestResult`` as ``run_backtest``.
+
+:func:`run_vector` is to the kernel what ``backtest.engine.run_backtest`` is to the event engine:
+it loads the bars (from the store, or given), computes the strategy's signals per symbol, runs
+the kernel once and turns its fill records into fills, round trips, rejections and the equity
+curve. :func:`unsupported_reason` says, before anything runs, why a run must use the event engine.
+"""
+
+from __future__ import annotations
+
+import time as _time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from fyerstrade.backtest.engine import (
+    BacktestConfig,
+    BacktestResult,
+    InstrumentLookup,
+    _load_from_store,
+    _range_ts,
+    _slice,
+)
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import Instrument
+from fyerstrade.errors import DataError, InputError, UnknownSymbolError
+from fyerstrade.candles import CandleArrays
+from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.strategies.signals import IndicatorCache, Signals, has_signals
+from fyerstrade.trading.costs import CostModel
+
+from . import kernel as kn
+from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
+from .records import curves, fill_records, fills_of, rejections_of, round_trips
+
+__all__ = ["KernelRun", "PackedSignals", "run_vector", "simulate", "unsupported_reason"]
+
+_ENTRY_TAGS = {"signal": kn.TAG_SIGNAL, "entry": kn.TAG_ENTRY}
+_NO_FLAGS = np.zeros(0, dtype=np.bool_)
+_NO_LEVELS = np.zeros(0, dtype=np.float64)
+
+
+def unsupported_reason(
+    config: BacktestConfig,
+    strategy: type[Strategy],
+    cost_model: CostModel | None = None,
+) -> str | None:
+    """Why the vectorized engine cannot run ``config`` with ``strategy`` (None: it can). The
+    data-dependent reason (a tick size that changes during the run) shows up as
+    :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError` from :func:`prepare`."""
+    if not has_signals(strategy):
+        return f"strategy {strategy.name} does not declare signals"
+    return cost_model_reason(cost_model)
+
+
+@dataclass(frozen=True)
+class PackedSignals:
+    """One combination's signals for every symbol, concatenated along the run's bars."""
+
+    entries: npt.NDArray[np.bool_]
+    exits: npt.NDArray[np.bool_]
+    short_entries: npt.NDArray[np.bool_]
+    short_exits: npt.NDArray[np.bool_]
+    stop: npt.NDArray[np.float64]
+    targets: npt.NDArray[np.float64]  # (K, 2): r-multiple, fraction
+    entry_tag: str
+
+
+def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> PackedSignals:
+    """Check each symbol's signals and lay them end to end (absent arrays stay empty)."""
+    checked = [
+        sig.checked(len(bars), f"{where} on {sym}")
+        for sig, bars, sym in zip(per_symbol, inputs.bars, inputs.symbols, strict=True)
+    ]
+    first = checked[0]
+    for sig in checked[1:]:
+        if sig.targets != first.targets or sig.entry_tag != first.entry_tag:
+            raise UnsupportedRunError(f"{where}: targets and entry tags differ between symbols")
+
+    def joined(name: str, empty: npt.NDArray[Any], fill: Any) -> npt.NDArray[Any]:
+        parts = [getattr(sig, name) for sig in checked]
+        if all(p is None for p in parts):
+            return empty
+        if len(parts) == 1:
+            only: npt.NDArray[Any] = parts[0]
+            # the kernel writes nothing, but numba wants writeable arrays (a cached indicator
+            # returned as is is read-only)
+            return only if only.flags.writeable else only.copy()
+        return np.concatenate(
+            [
+                np.full(len(b), fill, dtype=empty.dtype) if p is None else p
+                for p, b in zip(parts, inputs.bars, strict=True)
+            ]
+        )
+
+    targets = np.array([(t.r_multiple, t.fraction) for t in first.targets], dtype=np.float64)
+    return PackedSignals(
+        entries=joined("entries", _NO_FLAGS, False),
+        exits=joined("exits", _NO_FLAGS, False),
+        short_entries=joined("short_entries", _NO_FLAGS, False),
+        short_exits=joined("short_exits", _NO_FLAGS, False),
+        stop=joined("stop", _NO_LEVELS, np.nan),
+        targets=targets.reshape(len(first.targets), 2),
+        entry_tag=first.entry_tag,
+    )
+
+
+@dataclass(frozen=True)
+class KernelRun:
+    """What one kernel call returned (tables as the kernel lays them out)."""
+
+    fills: npt.NDArray[np.float64]
+    rejections: npt.NDArray[np.float64]
+    trades: npt.NDArray[np.float64]
+    equity: npt.NDArray[np.float64]
+    exposed: npt.NDArray[np.uint8]
+    counters: npt.NDArray[np.int64]
+
+
+def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> KernelRun:
+    """Run the kernel for one combination; a missing cost rate raises the cost model's error."""
+    ci = inputs.ci.copy()
+    ci[kn.CI_RECORDS] = int(records)
+    ci[kn.CI_ENTRY_TAG] = _ENTRY_TAGS.get(signals.entry_tag, kn.TAG_ENTRY_CUSTOM)
+    out = kn.simulate(
+        inputs.ohlc,
+        inputs.times,
+        inputs.bar_i,
+        inputs.sym,
+        inputs.tick,
+        inputs.step_first,
+        inputs.step_bar,
+        inputs.step_sym,
+        signals.entries,
+        signals.exits,
+        signals.short_entries,
+        signals.short_exits,
+        signals.stop,
+        signals.targets,
+        inputs.cf,
+        ci,
+        inputs.rates,
+        inputs.has_rate,
+        inputs.rate_err,
+        inputs.n_dp_keys,
+    )
+    run = KernelRun(*out)
+    error = int(run.counters[kn.K_ERROR])
+    if error:
+        raise InputError(inputs.errors[error - 1])
+    return run
+
+
+def load_bars(
+    config: BacktestConfig,
+    settings: Settings | None,
+    data: Mapping[str, CandleArrays] | None,
+    instruments: Mapping[str, Instrument] | None,
+) -> tuple[dict[str, CandleArrays], dict[str, Instrument], InstrumentLookup | None]:
+    """The run's bars and instruments as ``run_backtest`` loads them."""
+    if data is None:
+        return _load_from_store(config, settings or load_settings())
+    lo, hi = _range_ts(config.start, config.end)
+    loaded: dict[str, CandleArrays] = {}
+    specs: dict[str, Instrument] = {}
+    for sym in config.symbols:
+        if sym not in data:
+            raise UnknownSymbolError(f"no candles given for symbol {sym!r}")
+        sliced = _slice(data[sym], lo, hi)
+        if len(sliced) == 0:
+            raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
+        loaded[sym] = sliced
+        specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
+    return loaded, specs, None
+
+
+def run_vector(
+    config: BacktestConfig,
+    settings: Settings | None = None,
+    *,
+    data: Mapping[str, CandleArrays] | None = None,
+    progress: Callable[[float], None] | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+    cost_model: CostModel | None = None,
+) -> BacktestResult:
+    """``run_backtest`` through the vectorized engine (same arguments, same result); a run it
+    cannot reproduce raises :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError`."""
+    config.validate()
+    started = _time.time()
+    strategy_cls = get_strategy(config.strategy, settings)
+    reason = unsupported_reason(config, strategy_cls, cost_model)
+    if reason is not None:
+        raise UnsupportedRunError(reason)
+    strategy = strategy_cls(**config.params)
+    bars, specs, lookup = load_bars(config, settings, data, instruments)
+    inputs = prepare(config, bars, specs, lookup, cost_model)
+    params = strategy.param_values
+    per_symbol = [
+        strategy_cls.signals(IndicatorCache(strategy_cls, b).bind(params), params)
+        for b in inputs.bars
+    ]
+    packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
+    run = simulate(inputs, packed, records=True)
+    records = fill_records(run.fills, inputs)
+    fills = fills_of(records, inputs, packed.entry_tag)
+    equity, cash, exposure = curves(records, inputs)
+    if progress is not None:
+        progress(1.0)
+    return BacktestResult(
+        config=config,
+        fills=fills,
+        trades=round_trips(fills, config.capital),
+        equity_ts=inputs.step_ts,
+        equity=equity,
+        cash=cash,
+        exposure=exposure,
+        rejections=rejections_of(run.rejections, inputs),
+        logs=[],
+        bars_processed=inputs.n_bars,
+        started_at=started,
+        finished_at=_time.time(),
+        indicators={
+            s: dict(strategy.indicators(b))
+            for s, b in zip(inputs.symbols, inputs.bars, strict=True)
+        },
+        bars=dict(zip(inputs.symbols, inputs.bars, strict=True)),
+    )
