@@ -1,0 +1,211 @@
+"""The vectorized engine's edges: what it refuses (and why), errors it shares with the event
+engine, the compiled kernel cached on disk for the next process, and the signals contract."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+
+from fyerstrade.backtest.engine import BacktestConfig, run_backtest
+from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.backtest.vector import cache
+from fyerstrade.backtest.vector.inputs import UnsupportedRunError
+from fyerstrade.backtest.vector.run import run_vector, unsupported_reason
+from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Resolution, Segment, Side
+from fyerstrade.errors import InputError, StrategyError
+from fyerstrade.strategies import registry
+from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.opening_price_crossover import OpeningPriceCrossover
+from fyerstrade.strategies.signals import IndicatorCache, has_signals
+from fyerstrade.strategies.sma_crossover import SmaCrossover
+from fyerstrade.trading.cost_rates import FYERS_NSE_RATES, TRUE_TO_LABEL, Component
+from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
+
+SYM = "NSE:SBIN-EQ"
+
+
+def config(**kw: Any) -> BacktestConfig:
+    base: dict[str, Any] = dict(
+        strategy="sma_crossover",
+        params={"fast": 5, "slow": 20},
+        symbols=[SYM],
+        resolution=Resolution.M5,
+        start=date(2024, 1, 1),
+        end=date(2024, 12, 31),
+        quantity=10,
+    )
+    return BacktestConfig(**(base | kw))
+
+
+def data(n: int = 1500) -> dict[str, Any]:
+    return {SYM: synthetic_candles(n, resolution=Resolution.M5, seed=11)}
+
+
+def test_the_built_ins_declare_signals_and_a_plain_strategy_does_not() -> None:
+    assert has_signals(SmaCrossover) and has_signals(OpeningPriceCrossover)
+    assert not has_signals(Strategy)
+    reason = unsupported_reason(config(), type("Plain", (Strategy,), {"name": "plain"}))
+    assert reason == "strategy plain does not declare signals"
+    assert unsupported_reason(config(), SmaCrossover) is None
+    assert unsupported_reason(config(), SmaCrossover, ZeroCostModel()) is None
+    assert unsupported_reason(config(), SmaCrossover, FyersCostModel()) is None
+
+
+def test_a_cost_model_it_cannot_reproduce_is_a_stated_reason() -> None:
+    class Flat:
+        def fill_costs(self, *args: object) -> float:
+            return 20.0
+
+    assert unsupported_reason(config(), SmaCrossover, Flat()) == (  # type: ignore[arg-type]
+        "the cost model Flat is not the rate-table model"
+    )
+    used = FyersCostModel()
+    used.charges(Instrument(SYM), ProductType.CNC, Side.SELL, 1, 100.0, 1_717_000_000)
+    with pytest.raises(UnsupportedRunError, match="DP charges already paid"):
+        run_vector(config(), data=data(), cost_model=used)
+
+
+def test_a_tick_size_that_changes_during_the_run_is_refused(settings: Any) -> None:
+    from fyerstrade.backtest.vector.inputs import prepare
+
+    fut = Instrument("NSE:X24FUT", kind=InstrumentKind.FUTURE, segment=Segment.NSE_FO, lot_size=25)
+    bars = synthetic_candles(800, resolution=Resolution.M5, seed=2)
+
+    def lookup(symbol: str, day: date) -> Instrument:
+        tick = 0.05 if day < date(2024, 1, 5) else 0.1
+        return Instrument(symbol, kind=fut.kind, segment=fut.segment, lot_size=25, tick_size=tick)
+
+    with pytest.raises(UnsupportedRunError, match="the tick size of NSE:X24FUT changes"):
+        prepare(config(symbols=[fut.symbol]), {fut.symbol: bars}, {fut.symbol: fut}, lookup)
+
+
+def test_a_missing_cost_rate_is_the_cost_models_error_in_both_engines() -> None:
+    # a table whose delivery brokerage starts only in October 2024: trades before it cannot be
+    # priced, and both engines say so with the model's own words
+    rates = [
+        r
+        for r in FYERS_NSE_RATES
+        if not (r.component is Component.BROKERAGE and r.effective_from < TRUE_TO_LABEL)
+    ]
+    cfg = config(costs=True)
+    with pytest.raises(InputError) as event:
+        run_backtest(cfg, data=data(), cost_model=FyersCostModel(rates))
+    with pytest.raises(InputError) as vector:
+        run_vector(cfg, data=data(), cost_model=FyersCostModel(rates))
+    assert str(vector.value) == str(event.value)
+    assert str(event.value).startswith("no brokerage rate for EQUITY_DELIVERY buys before")
+
+
+def test_an_index_cannot_be_traded_in_either_engine() -> None:
+    nifty = Instrument("NSE:NIFTY50-INDEX", kind=InstrumentKind.INDEX)
+    kw: dict[str, Any] = {
+        "data": {nifty.symbol: data()[SYM]},
+        "instruments": {nifty.symbol: nifty},
+    }
+    cfg = config(symbols=[nifty.symbol], costs=True)
+    with pytest.raises(InputError) as event:
+        run_backtest(cfg, **kw)
+    with pytest.raises(InputError) as vector:
+        run_vector(cfg, **kw)
+    assert str(vector.value) == str(event.value)
+    assert "is an index and cannot be traded" in str(event.value)
+
+
+def test_malformed_signals_are_a_strategy_error() -> None:
+    class Short(SmaCrossover):
+        name: ClassVar[str] = "short_signals"
+
+        @classmethod
+        def signals(cls, bars: Any, params: Any) -> Any:
+            sig = super().signals(bars, params)
+            return type(sig)(entries=sig.entries[:-1])
+
+    registry.BUILTINS["short_signals"] = Short
+    try:
+        with pytest.raises(StrategyError, match=r"signals.entries has shape \(1499,\), expected"):
+            run_vector(config(strategy="short_signals"), data=data())
+    finally:
+        del registry.BUILTINS["short_signals"]
+
+
+def test_indicators_are_computed_once_per_distinct_parameter_value() -> None:
+    bars = data()[SYM]
+    cache_ = IndicatorCache(SmaCrossover, bars)
+    combos = [{"fast": f, "slow": s, "allow_short": False} for f in (5, 10, 20) for s in (20, 40)]
+    outs = [SmaCrossover.signals(cache_.bind(p), p).entries for p in combos]
+    # SMA(5), SMA(10), SMA(20) (shared by fast=20 and slow=20), SMA(40): four, not twelve
+    assert cache_.computed == 4
+    assert sum(int(o.sum()) for o in outs) > 0
+    again = SmaCrossover.signals(cache_.bind(combos[0]), combos[0]).entries
+    assert np.array_equal(again, outs[0]) and cache_.computed == 4
+
+
+def test_the_signals_match_the_strategys_own_indicators() -> None:
+    bars = data()[SYM]
+    params = {"ema_fast": 9, "ema_slow": 21, "exit_pct1": 0.7, "rr1": 1.0, "rr2": 3.0}
+    sig = OpeningPriceCrossover.signals(
+        IndicatorCache(OpeningPriceCrossover, bars).bind(params), params
+    )
+    own = OpeningPriceCrossover(**params).indicators(bars)
+    assert np.array_equal(sig.entries, own["signal"] > 0)
+    assert sig.entries.sum() > 5
+
+
+# ---- the kernel's on-disk cache -----------------------------------------------------------------
+
+_CHILD = """
+import json
+from datetime import date
+from fyerstrade.backtest.engine import BacktestConfig
+from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.backtest.vector import kernel
+from fyerstrade.backtest.vector.run import run_vector
+from fyerstrade.domain import Resolution
+cfg = BacktestConfig("sma_crossover", {"fast": 5, "slow": 20}, ["X"], Resolution.M5,
+                     date(2024, 1, 1), date(2024, 12, 31), quantity=10)
+r = run_vector(cfg, data={"X": synthetic_candles(500, resolution=Resolution.M5)})
+stats = kernel.run.stats
+print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
+                  "path": stats.cache_path, "fills": len(r.fills)}))
+"""
+
+
+def _child(env: dict[str, str]) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
+
+
+def test_a_second_process_loads_the_compiled_kernel_from_disk() -> None:
+    from fyerstrade.backtest.vector import kernel
+
+    # this process compiled the kernel (and wrote it to disk) or loaded it from there
+    assert sum(kernel.run.stats.cache_misses.values()) + sum(kernel.run.stats.cache_hits.values())
+    child = _child(dict(os.environ))
+    assert child["hits"] == 1 and child["misses"] == 0  # loaded, not compiled again
+    assert child["path"] == kernel.run.stats.cache_path
+    assert child["fills"] > 0
+
+
+def test_the_cache_goes_to_the_users_cache_dir_when_the_package_dir_is_read_only(
+    tmp_path: Path,
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    read_only_package = blocker / "pkg"  # cannot be created: a file is in the way
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    assert cache.cache_dir_for(read_only_package, env) == tmp_path / "xdg" / "fyerstrade" / "numba"
+    assert cache.cache_dir_for(tmp_path / "pkg", env) is None  # writable: numba's default
+    assert cache.cache_dir_for(read_only_package, {"NUMBA_CACHE_DIR": "/x", **env}) is None
+    fallback = cache.cache_dir_for(read_only_package, {"XDG_CACHE_HOME": str(blocker)})
+    assert fallback is not None and cache.writable_dir(fallback)
