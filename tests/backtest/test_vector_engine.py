@@ -173,8 +173,8 @@ cfg = BacktestConfig("sma_crossover", {"fast": 5, "slow": 20}, ["X"], Resolution
                      date(2024, 1, 1), date(2024, 12, 31), quantity=10)
 r = run_vector(cfg, data={"X": synthetic_candles(500, resolution=Resolution.M5)})
 stats = kernel.run.stats
-print(json.dumps({"hits": sum(stats.cache_hits.values()), "misses": sum(stats.cache_misses.values()),
-                  "path": stats.cache_path, "fills": len(r.fills)}))
+hits, misses = sum(stats.cache_hits.values()), sum(stats.cache_misses.values())
+print(json.dumps({"hits": hits, "misses": misses, "path": stats.cache_path, "fills": len(r.fills)}))
 """
 
 

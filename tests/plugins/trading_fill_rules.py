@@ -5,8 +5,8 @@ one IST date (5-minute bars), the strategy's signals by bar time (entries, exits
 stop levels, targets), the run's options, and the fills (side, quantity, price, bar time, tag)
 and rejections it must produce. :func:`run_case` runs a case through the event engine (a
 :class:`~fyerstrade.strategies.signal_strategy.SignalStrategy` placing the orders bar by bar) or
-through the vectorized engine; ``tests/backtest/test_fill_rules.py`` holds both to every case (the README's
-"Backtest assumptions" are these tables in words).
+through the vectorized engine; ``tests/backtest/test_fill_rules.py`` holds both to every case
+(the README's "Backtest assumptions" are these tables in words).
 """
 
 from __future__ import annotations
