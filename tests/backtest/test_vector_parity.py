@@ -174,3 +174,43 @@ def test_several_symbols_share_the_capital(
     cfg = config(strategy, params, options, symbols=symbols)
     event, vector = both(cfg, candles, instruments=instruments)
     assert_same(event, vector)
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    data=st.data(),
+    strategy=st.sampled_from(["sma_crossover", "opening_price_crossover"]),
+    options=run_options,
+    warmup_days=st.integers(0, 6),
+)
+def test_warm_up_bars_and_lot_sizes_that_change(
+    data: st.DataObject, strategy: str, options: dict[str, Any], warmup_days: int
+) -> None:
+    """Bars before the start are warm-up (indicators only); the lot size in force changes on
+    a date inside the run (through the instrument lookup)."""
+    params = data.draw(sma_params if strategy == "sma_crossover" else opening_params)
+    fut = Instrument(
+        "NSE:NIFTY24FUT", kind=InstrumentKind.FUTURE, segment=Segment.NSE_FO, lot_size=50
+    )
+    candles = synthetic_candles(1500, start=date(2024, 3, 1), resolution=Resolution.M5,
+                                seed=data.draw(st.integers(0, 1000)))  # fmt: skip
+    change = date(2024, 3, 1) + timedelta(days=data.draw(st.integers(0, 25)))
+
+    def lookup(symbol: str, day: date) -> Instrument:
+        return (
+            fut
+            if day < change
+            else Instrument(fut.symbol, kind=fut.kind, segment=fut.segment, lot_size=25)
+        )
+
+    start = date(2024, 3, 1) + timedelta(days=warmup_days)
+    cfg = config(
+        strategy, params, options | {"quantity": options["quantity"] and 50}, symbols=[fut.symbol]
+    )
+    cfg.start = start
+    kw: dict[str, Any] = {"instruments": {fut.symbol: fut}, "lookup": lookup}
+    if warmup_days:
+        kw["warmup_from"] = date(2024, 3, 1)
+    event, vector = both(cfg, {fut.symbol: candles}, **kw)
+    assert_same(event, vector)
+    assert vector.bars_processed == event.bars_processed

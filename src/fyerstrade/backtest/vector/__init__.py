@@ -13,15 +13,41 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-__all__ = ["UnsupportedRunError", "run_vector", "unsupported_reason"]
+__all__ = [
+    "UnsupportedRunError",
+    "VectorEvaluator",
+    "run_vector",
+    "unsupported",
+    "unsupported_reason",
+]
 
 if TYPE_CHECKING:
+    from fyerstrade.backtest.engine import BacktestConfig
+    from fyerstrade.backtest.vector.evaluator import VectorEvaluator
     from fyerstrade.backtest.vector.inputs import UnsupportedRunError
     from fyerstrade.backtest.vector.run import run_vector, unsupported_reason
+    from fyerstrade.config import Settings
+
+
+def unsupported(config: BacktestConfig, settings: Settings | None = None) -> str | None:
+    """Why the vectorized engine cannot run ``config`` (None: it can). What only the data can
+    tell (a tick size that changes during the run) raises ``UnsupportedRunError`` when the run
+    or the evaluator is built."""
+    from fyerstrade.strategies.registry import get_strategy
+    from fyerstrade.strategies.signals import has_signals
+
+    strategy = get_strategy(config.strategy, settings)
+    if not has_signals(strategy):
+        return f"strategy {strategy.name} does not declare signals"
+    return None
 
 
 def __getattr__(name: str) -> Any:
     # lazy: importing the package must not import numba (the CLI starts fast)
+    if name == "VectorEvaluator":
+        from fyerstrade.backtest.vector.evaluator import VectorEvaluator
+
+        return VectorEvaluator
     if name == "UnsupportedRunError":
         from fyerstrade.backtest.vector.inputs import UnsupportedRunError
 

@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.backtest.engine import BacktestConfig, _close_times
+from fyerstrade.calendar import ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Instrument, ProductType, Resolution, Side
 from fyerstrade.errors import FyersTradeError, InputError
-from fyerstrade.candles import CandleArrays
 from fyerstrade.trading.cost_rates import Component
 from fyerstrade.trading.costs import (
     CostModel,
@@ -141,7 +142,8 @@ def prepare(
     lookup: InstrumentLookup | None = None,
     cost_model: CostModel | None = None,
 ) -> KernelInputs:
-    """The kernel's view of a run; ``bars`` are already cut to the run's dates."""
+    """The kernel's view of a run; ``bars`` are already cut to the run's dates, and bars before
+    ``config.start`` are warm-up (signals see them, the timeline starts after them)."""
     reason = cost_model_reason(cost_model)
     if reason is not None:
         raise UnsupportedRunError(reason)
@@ -193,7 +195,11 @@ def prepare(
     sym[:, kn.SY_DERIVATIVE] = [int(sp.is_derivative) for sp in specs]
     sym[:, kn.SY_DP_KEY] = [dp_keys[sp.isin or sp.symbol] for sp in specs]
 
-    step_first, step_bar, step_sym, step_ts, step_close = _timeline(arrays, closes, starts)
+    lo = ist_epoch(config.start)
+    first_bars = [int(np.searchsorted(a.ts, lo)) for a in arrays]
+    step_first, step_bar, step_sym, step_ts, step_close = _timeline(
+        arrays, closes, starts, first_bars
+    )
     rates, has_rate, rate_err, errors = _rate_table(model, specs, products, rate_days)
 
     cf = np.zeros(kn.N_CF, dtype=np.float64)
@@ -282,33 +288,42 @@ def _timeline(
     arrays: Sequence[CandleArrays],
     closes: Sequence[npt.NDArray[np.int64]],
     starts: npt.NDArray[np.int64],
+    first_bars: Sequence[int],
 ) -> tuple[npt.NDArray[np.int64], ...]:
-    """The event engine's replay order: one symbol bar by bar; several symbols by close time
-    (then symbol), equal close times forming one step. Returns (step_first, step_bar,
-    step_sym, step_ts, step_close)."""
+    """The event engine's replay order from each symbol's first bar after the warm-up: one
+    symbol bar by bar; several symbols by close time (then symbol), equal close times forming
+    one step. Returns (step_first, step_bar, step_sym, step_ts, step_close)."""
     if len(arrays) == 1:
-        n = len(arrays[0])
+        first, n = first_bars[0], len(arrays[0])
         return (
-            np.arange(n + 1, dtype=np.int64),
-            np.arange(n, dtype=np.int64),
-            np.zeros(n, dtype=np.int64),
-            arrays[0].ts.astype(np.int64),
-            np.asarray(closes[0], dtype=np.int64),
+            np.arange(n - first + 1, dtype=np.int64),
+            np.arange(first, n, dtype=np.int64),
+            np.zeros(n - first, dtype=np.int64),
+            arrays[0].ts[first:].astype(np.int64),
+            np.asarray(closes[0][first:], dtype=np.int64),
         )
-    close_all = np.concatenate([np.asarray(c, dtype=np.int64) for c in closes])
-    ts_all = np.concatenate([a.ts.astype(np.int64) for a in arrays])
-    sym_all = np.concatenate([np.full(len(a), k, dtype=np.int64) for k, a in enumerate(arrays)])
-    bar_all = np.arange(int(starts[-1]), dtype=np.int64)
+    close_all = np.concatenate(
+        [np.asarray(c[k:], dtype=np.int64) for c, k in zip(closes, first_bars, strict=True)]
+    )
+    ts_all = np.concatenate(
+        [a.ts[k:].astype(np.int64) for a, k in zip(arrays, first_bars, strict=True)]
+    )
+    sym_all = np.concatenate(
+        [np.full(len(a) - first_bars[j], j, dtype=np.int64) for j, a in enumerate(arrays)]
+    )
+    bar_all = np.concatenate(
+        [np.arange(starts[j] + k, starts[j + 1], dtype=np.int64) for j, k in enumerate(first_bars)]
+    )
     order = np.lexsort((sym_all, close_all))
     close_sorted = close_all[order]
-    first = np.flatnonzero(np.concatenate(([True], close_sorted[1:] != close_sorted[:-1])))
-    step_first = np.concatenate((first, [len(order)])).astype(np.int64)
+    heads = np.flatnonzero(np.concatenate(([True], close_sorted[1:] != close_sorted[:-1])))
+    step_first = np.concatenate((heads, [len(order)])).astype(np.int64)
     return (
         step_first,
         bar_all[order],
         sym_all[order],
-        ts_all[order][first],
-        close_sorted[first],
+        ts_all[order][heads],
+        close_sorted[heads],
     )
 
 

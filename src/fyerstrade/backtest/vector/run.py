@@ -11,6 +11,7 @@ from __future__ import annotations
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -24,10 +25,11 @@ from fyerstrade.backtest.engine import (
     _range_ts,
     _slice,
 )
+from fyerstrade.calendar import ist_epoch
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Instrument
-from fyerstrade.errors import DataError, InputError, UnknownSymbolError
-from fyerstrade.candles import CandleArrays
+from fyerstrade.errors import DataError, InputError, StrategyError, UnknownSymbolError
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.strategies.signals import IndicatorCache, Signals, has_signals
@@ -37,7 +39,14 @@ from . import kernel as kn
 from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
 from .records import curves, fill_records, fills_of, rejections_of, round_trips
 
-__all__ = ["KernelRun", "PackedSignals", "run_vector", "simulate", "unsupported_reason"]
+__all__ = [
+    "KernelRun",
+    "PackedSignals",
+    "run_vector",
+    "signals_of",
+    "simulate",
+    "unsupported_reason",
+]
 
 _ENTRY_TAGS = {"signal": kn.TAG_SIGNAL, "entry": kn.TAG_ENTRY}
 _NO_FLAGS = np.zeros(0, dtype=np.bool_)
@@ -68,6 +77,28 @@ class PackedSignals:
     stop: npt.NDArray[np.float64]
     targets: npt.NDArray[np.float64]  # (K, 2): r-multiple, fraction
     entry_tag: str
+
+
+def signals_of(
+    strategy: type[Strategy],
+    caches: Sequence[IndicatorCache],
+    params: Mapping[str, Any],
+    symbols: Sequence[str],
+) -> list[Signals]:
+    """The strategy's signals for every symbol; an exception of the strategy's code becomes a
+    ``StrategyError`` naming the strategy and the symbol (as the event engine reports it)."""
+    out = []
+    for cache, symbol in zip(caches, symbols, strict=True):
+        try:
+            out.append(strategy.signals(cache.bind(params), params))
+        except StrategyError:
+            raise
+        except Exception as exc:
+            raise StrategyError(
+                f"strategy {strategy.name} failed in signals on {symbol}: "
+                f"{type(exc).__name__}: {exc}"
+            ) from exc
+    return out
 
 
 def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> PackedSignals:
@@ -160,22 +191,28 @@ def load_bars(
     settings: Settings | None,
     data: Mapping[str, CandleArrays] | None,
     instruments: Mapping[str, Instrument] | None,
+    lookup: InstrumentLookup | None = None,
+    warmup_from: date | None = None,
 ) -> tuple[dict[str, CandleArrays], dict[str, Instrument], InstrumentLookup | None]:
-    """The run's bars and instruments as ``run_backtest`` loads them."""
+    """The run's bars (with the warm-up from ``warmup_from``), instruments and lookup, as
+    ``run_backtest`` loads them."""
     if data is None:
+        if warmup_from is not None or lookup is not None:
+            raise InputError("warmup_from and lookup apply to given data only")
         return _load_from_store(config, settings or load_settings())
     lo, hi = _range_ts(config.start, config.end)
+    first = lo if warmup_from is None else min(lo, ist_epoch(warmup_from))
     loaded: dict[str, CandleArrays] = {}
     specs: dict[str, Instrument] = {}
     for sym in config.symbols:
         if sym not in data:
             raise UnknownSymbolError(f"no candles given for symbol {sym!r}")
-        sliced = _slice(data[sym], lo, hi)
-        if len(sliced) == 0:
+        sliced = _slice(data[sym], first, hi)
+        if len(sliced) == 0 or int(sliced.ts[-1]) < lo:
             raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
         loaded[sym] = sliced
         specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
-    return loaded, specs, None
+    return loaded, specs, lookup
 
 
 def run_vector(
@@ -186,6 +223,8 @@ def run_vector(
     progress: Callable[[float], None] | None = None,
     instruments: Mapping[str, Instrument] | None = None,
     cost_model: CostModel | None = None,
+    lookup: InstrumentLookup | None = None,
+    warmup_from: date | None = None,
 ) -> BacktestResult:
     """``run_backtest`` through the vectorized engine (same arguments, same result); a run it
     cannot reproduce raises :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError`."""
@@ -196,13 +235,10 @@ def run_vector(
     if reason is not None:
         raise UnsupportedRunError(reason)
     strategy = strategy_cls(**config.params)
-    bars, specs, lookup = load_bars(config, settings, data, instruments)
+    bars, specs, lookup = load_bars(config, settings, data, instruments, lookup, warmup_from)
     inputs = prepare(config, bars, specs, lookup, cost_model)
-    params = strategy.param_values
-    per_symbol = [
-        strategy_cls.signals(IndicatorCache(strategy_cls, b).bind(params), params)
-        for b in inputs.bars
-    ]
+    caches = [IndicatorCache(strategy_cls, b) for b in inputs.bars]
+    per_symbol = signals_of(strategy_cls, caches, strategy.param_values, inputs.symbols)
     packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
     run = simulate(inputs, packed, records=True)
     records = fill_records(run.fills, inputs)
@@ -220,7 +256,7 @@ def run_vector(
         exposure=exposure,
         rejections=rejections_of(run.rejections, inputs),
         logs=[],
-        bars_processed=inputs.n_bars,
+        bars_processed=len(inputs.step_bar),
         started_at=started,
         finished_at=_time.time(),
         indicators={

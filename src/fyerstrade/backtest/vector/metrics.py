@@ -1,0 +1,307 @@
+"""Per-trial metrics in numba: ``reporting.metrics.compute_metrics`` without leaving compiled code.
+
+The optimizer scores thousands of trials; building ``RoundTrip`` objects and calling
+``compute_metrics`` for each would cost more than the simulation. :func:`trial_metrics` computes
+every metric from the kernel's equity curve, exposure flags and round-trip table with the same
+definitions *and the same arithmetic*: sums are numpy's pairwise sums (:func:`pairwise_sum`, the
+algorithm of ``np.add.reduce`` on a contiguous float64 array), means and standard deviations are
+numpy's, so the results are equal to ``compute_metrics``'s, not just close (a test holds them to
+it). :func:`metrics_dict` gives the names ``backtest run --json`` uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+from fyerstrade.backtest.vector import cache as _cache
+
+_cache.configure()
+
+import numba as nb  # noqa: E402
+from numba import types as nt  # noqa: E402
+
+from fyerstrade.domain import DAY_SECONDS, IST_OFFSET  # noqa: E402
+from fyerstrade.reporting.metrics import DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR, Metrics  # noqa: E402
+
+from . import kernel as kn  # noqa: E402
+
+NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
+"""The metrics in :class:`~fyerstrade.reporting.metrics.Metrics` order (the ``out`` layout)."""
+_AT = {name: k for k, name in enumerate(NAMES)}
+(
+    M_TOTAL_RETURN,
+    M_CAGR,
+    M_VOLATILITY,
+    M_SHARPE,
+    M_SORTINO,
+    M_MAX_DD,
+    M_MAX_DD_AMOUNT,
+    M_MAX_DD_DAYS,
+    M_CALMAR,
+    M_WIN_RATE,
+    M_PROFIT_FACTOR,
+    M_EXPECTANCY,
+    M_AVG_WIN,
+    M_AVG_LOSS,
+    M_LARGEST_WIN,
+    M_LARGEST_LOSS,
+    M_TRADES,
+    M_AVG_HOLDING,
+    M_EXPOSURE,
+    M_TOTAL_COSTS,
+    M_FINAL_EQUITY,
+    M_START_EQUITY,
+) = (_AT[n] for n in NAMES)
+N_METRICS = len(NAMES)
+
+_T = TypeVar("_T")
+_I, _F = nt.int64, nt.float64
+I1 = nt.Array(_I, 1, "C")
+F1 = nt.Array(_F, 1, "C")
+F2 = nt.Array(_F, 2, "C")
+U1 = nt.Array(nt.uint8, 1, "C")
+_SQRT_YEAR = math.sqrt(TRADING_DAYS_PER_YEAR)
+
+
+def _jit(signature: Any) -> Callable[[_T], _T]:
+    # IEEE division (x / 0 is inf or nan, as numpy's), cached on disk
+    decorate: Callable[[_T], _T] = nb.njit(signature, cache=True, nogil=True, error_model="numpy")
+    return decorate
+
+
+@_jit(_F(F1, _I, _I))
+def pairwise_sum(a, lo, n):
+    """``np.add.reduce(a[lo:lo + n])`` for contiguous float64: numpy's pairwise summation (eight
+    accumulators over blocks of up to 128, halves above), so the result is bit-equal."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    if n <= 128:
+        r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+        r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+        i = 8
+        while i < n - (n % 8):
+            j = lo + i
+            r0 += a[j]
+            r1 += a[j + 1]
+            r2 += a[j + 2]
+            r3 += a[j + 3]
+            r4 += a[j + 4]
+            r5 += a[j + 5]
+            r6 += a[j + 6]
+            r7 += a[j + 7]
+            i += 8
+        res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+        while i < n:
+            res += a[lo + i]
+            i += 1
+        return res
+    n2 = n // 2
+    n2 -= n2 % 8
+    return pairwise_sum(a, lo, n2) + pairwise_sum(a, lo + n2, n - n2)
+
+
+@_jit(_F(F1))
+def mean(a):
+    """``np.mean``."""
+    return pairwise_sum(a, 0, a.shape[0]) / a.shape[0]
+
+
+@_jit(_F(F1))
+def std1(a):
+    """``np.std(a, ddof=1)``: the mean, the squared deviations, their sum over n - 1."""
+    n = a.shape[0]
+    m = pairwise_sum(a, 0, n) / n
+    sq = np.empty(n)
+    for i in range(n):
+        x = a[i] - m
+        sq[i] = x * x
+    return math.sqrt(pairwise_sum(sq, 0, n) / max(n - 1, 0))
+
+
+@_jit(nt.void(I1, F1, U1, F2, _F, _F, I1, F1, U1, F1))
+def trial_metrics(
+    step_ts: npt.NDArray[np.int64],
+    equity: npt.NDArray[np.float64],
+    exposed: npt.NDArray[np.uint8],
+    trades: npt.NDArray[np.float64],
+    capital: float,
+    daily_rf: float,
+    days: npt.NDArray[np.int64],
+    out: npt.NDArray[np.float64],
+    defined: npt.NDArray[np.uint8],
+    returns: npt.NDArray[np.float64],
+) -> None:
+    """Every metric of ``compute_metrics`` into ``out`` (``defined[k] == 0`` where it is None)
+    and the simple daily returns on ``days`` into ``returns`` (each day's last equity point on
+    or before it, the capital before the first; ``evaluate.returns_on_days``)."""
+    n = equity.shape[0]
+    for k in range(out.shape[0]):
+        out[k] = np.nan
+        defined[k] = 0
+
+    def put(k: int, value: float) -> None:
+        out[k] = value
+        defined[k] = 1
+
+    final = equity[n - 1] if n else capital
+    put(M_TOTAL_RETURN, final / capital - 1.0)
+    put(M_FINAL_EQUITY, final)
+    put(M_START_EQUITY, capital)
+
+    # daily returns for the ratios: the last point of each IST day, the first from the capital
+    n_days = 0
+    for i in range(n):
+        if (
+            i == n - 1
+            or (step_ts[i] + IST_OFFSET) // DAY_SECONDS
+            != (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS
+        ):
+            n_days += 1
+    rets = np.empty(n_days)
+    prev = capital
+    d = 0
+    for i in range(n):
+        if (
+            i == n - 1
+            or (step_ts[i] + IST_OFFSET) // DAY_SECONDS
+            != (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS
+        ):
+            rets[d] = equity[i] / prev - 1.0
+            prev = equity[i]
+            d += 1
+    if n_days >= 2:
+        excess = np.empty(n_days)
+        down = np.empty(n_days)
+        for i in range(n_days):
+            excess[i] = rets[i] - daily_rf
+            low = min(excess[i], 0.0)
+            down[i] = low * low
+        put(M_VOLATILITY, std1(rets) * _SQRT_YEAR)
+        excess_std = std1(excess)
+        mean_excess = mean(excess)
+        if excess_std > 0:
+            sharpe = mean_excess / excess_std * _SQRT_YEAR
+            if math.isfinite(sharpe):
+                put(M_SHARPE, sharpe)
+        downside = math.sqrt(mean(down)) * _SQRT_YEAR
+        if downside > 0:
+            sortino = mean_excess * TRADING_DAYS_PER_YEAR / downside
+            if math.isfinite(sortino):
+                put(M_SORTINO, sortino)
+        elif mean_excess > 0:
+            put(M_SORTINO, np.inf)
+
+    # CAGR over the calendar span of the curve
+    cagr = np.nan
+    if n >= 2:
+        span_days = float(step_ts[n - 1] - step_ts[0]) / DAY_SECONDS
+        if span_days >= 1.0:
+            cagr = -1.0 if final <= 0 else (final / capital) ** (DAYS_PER_YEAR / span_days) - 1.0
+            put(M_CAGR, cagr)
+
+    # drawdowns: every point, the capital as the first peak
+    max_dd = 0.0
+    max_amount = 0.0
+    longest = 0
+    if n:
+        peak = capital
+        worst = 0.0
+        max_amount = -np.inf
+        run_start = -1  # index of the first point of the current underwater run
+        for i in range(n):
+            peak = max(peak, equity[i])
+            dd = equity[i] / peak - 1.0 if peak > 0 else 0.0
+            worst = min(worst, min(dd, 0.0))
+            max_amount = max(max_amount, peak - equity[i])
+            underwater = equity[i] < peak
+            if underwater and run_start < 0:
+                run_start = i
+            if run_start >= 0 and (not underwater or i == n - 1):
+                start = step_ts[run_start - 1] if run_start > 0 else step_ts[0]
+                end = step_ts[i] if not underwater else step_ts[n - 1]
+                longest = max(longest, end - start)
+                run_start = -1 if not underwater else run_start
+        max_dd = max(-worst, 0.0)
+    put(M_MAX_DD, max_dd)
+    put(M_MAX_DD_AMOUNT, max_amount)
+    put(M_MAX_DD_DAYS, longest / DAY_SECONDS)
+    if defined[M_CAGR] and max_dd > 0:
+        put(M_CALMAR, cagr / max_dd)
+
+    # round trips
+    n_trades = trades.shape[0]
+    put(M_TRADES, n_trades)
+    costs = 0.0
+    for t in range(n_trades):
+        costs += trades[t, kn.T_COSTS]
+    put(M_TOTAL_COSTS, costs)
+    if n_trades:
+        pnl = np.empty(n_trades)
+        wins = np.empty(n_trades)
+        losses = np.empty(n_trades)
+        holding = np.empty(n_trades)
+        n_win = 0
+        n_loss = 0
+        for t in range(n_trades):
+            p = trades[t, kn.T_PNL]
+            pnl[t] = p
+            holding[t] = trades[t, kn.T_EXIT_TS] - trades[t, kn.T_ENTRY_TS]
+            if p > 0:
+                wins[n_win] = p
+                n_win += 1
+            elif p < 0:
+                losses[n_loss] = p
+                n_loss += 1
+        gross_win = pairwise_sum(wins, 0, n_win)
+        gross_loss = -pairwise_sum(losses, 0, n_loss)
+        if gross_loss > 0:
+            put(M_PROFIT_FACTOR, gross_win / gross_loss)
+        elif gross_win > 0:
+            put(M_PROFIT_FACTOR, np.inf)
+        put(M_WIN_RATE, n_win / n_trades)
+        put(M_EXPECTANCY, mean(pnl))
+        if n_win:
+            put(M_AVG_WIN, gross_win / n_win)
+            put(M_LARGEST_WIN, wins[:n_win].max())
+        if n_loss:
+            put(M_AVG_LOSS, -gross_loss / n_loss)
+            put(M_LARGEST_LOSS, losses[:n_loss].min())
+        put(M_AVG_HOLDING, mean(holding) / 60.0)
+    if n:
+        count = 0
+        for i in range(n):
+            count += exposed[i] != 0
+        put(M_EXPOSURE, count / n)
+
+    # the daily returns the optimizer stores, aligned to ``days``
+    i = -1
+    level = capital
+    before = capital
+    for j in range(days.shape[0]):
+        while i + 1 < n and (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS <= days[j]:
+            i += 1
+        level = equity[i] if i >= 0 else capital
+        returns[j] = level / before - 1.0 if before != 0 else 0.0
+        before = level
+
+
+def metrics_dict(out: npt.NDArray[np.float64], defined: npt.NDArray[np.uint8]) -> dict[str, Any]:
+    """``Metrics.to_dict()`` from :func:`trial_metrics`' output (None where undefined)."""
+    values: dict[str, Any] = {}
+    for k, name in enumerate(NAMES):
+        if not defined[k]:
+            values[name] = None
+        elif k == M_TRADES:
+            values[name] = int(out[k])
+        else:
+            values[name] = float(out[k])
+    return values
