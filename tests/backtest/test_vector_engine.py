@@ -197,15 +197,35 @@ def test_a_second_process_loads_the_compiled_kernel_from_disk() -> None:
     assert child["fills"] > 0
 
 
-def test_the_cache_goes_to_the_users_cache_dir_when_the_package_dir_is_read_only(
+def test_the_cache_goes_to_fyerstrades_cache_dir_when_the_package_dir_is_read_only(
     tmp_path: Path,
 ) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     read_only_package = blocker / "pkg"  # cannot be created: a file is in the way
-    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
-    assert cache.cache_dir_for(read_only_package, env) == tmp_path / "xdg" / "fyerstrade" / "numba"
-    assert cache.cache_dir_for(tmp_path / "pkg", env) is None  # writable: numba's default
-    assert cache.cache_dir_for(read_only_package, {"NUMBA_CACHE_DIR": "/x", **env}) is None
-    fallback = cache.cache_dir_for(read_only_package, {"XDG_CACHE_HOME": str(blocker)})
+    root = tmp_path / "cache" / "fyerstrade"
+    assert cache.cache_dir_for(read_only_package, {}, root) == root / "numba"
+    assert cache.cache_dir_for(tmp_path / "pkg", {}, root) is None  # writable: numba's default
+    assert cache.cache_dir_for(read_only_package, {"NUMBA_CACHE_DIR": "/x"}, root) is None
+    fallback = cache.cache_dir_for(read_only_package, {}, blocker)  # root not writable either
     assert fallback is not None and cache.writable_dir(fallback)
+
+
+def test_the_dp_charge_is_once_per_isin_and_day_even_at_the_end_of_data() -> None:
+    # two symbols of one ISIN; A's data end a day before B's, so A's end-of-data sell (day 2)
+    # is booked after B's day-3 sells, on a day B already paid the DP charge for
+    a, b = "NSE:A-EQ", "NSE:B-EQ"
+    data = {
+        a: synthetic_candles(75 * 2, resolution=Resolution.M5, seed=2),
+        b: synthetic_candles(75 * 3, resolution=Resolution.M5, seed=102),
+    }
+    instruments = {a: Instrument(a, isin="INE1"), b: Instrument(b, isin="INE1")}
+    cfg = config(symbols=[a, b], params={"fast": 2, "slow": 5}, costs=True)
+    event = run_backtest(cfg, data=data, instruments=instruments)
+    vector = run_vector(cfg, data=data, instruments=instruments)
+    (last,) = [f for f in event.fills if f.tag == "end_of_data" and f.symbol == a]
+    day = (last.ts + 19_800) // 86_400
+    assert any(f.symbol == b and f.side is Side.SELL and (f.ts + 19_800) // 86_400 == day
+               for f in event.fills)  # fmt: skip
+    assert any(f.ts > last.ts for f in event.fills)  # B traded on after A's data ended
+    assert vector.fills == event.fills

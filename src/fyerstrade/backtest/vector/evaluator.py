@@ -67,6 +67,12 @@ class VectorEvaluator:
         per_symbol = max(1, cache_bytes // max(1, len(self.inputs.bars)))
         self.caches = [IndicatorCache(self.strategy, b, per_symbol) for b in self.inputs.bars]
         self.days = period_days(config, bars)
+        # each evaluated day's value is the last day with a step on or before it
+        self._day_index = (np.searchsorted(self.inputs.days, self.days, side="right") - 1).astype(
+            np.int64
+        )
+        ts = self.inputs.step_ts
+        self._span = (int(ts[0]), int(ts[-1])) if len(ts) else (0, 0)
         self._out = np.empty(vm.N_METRICS, dtype=np.float64)
         self._defined = np.empty(vm.N_METRICS, dtype=np.uint8)
 
@@ -89,13 +95,15 @@ class VectorEvaluator:
             return TrialOutcome({}, 0, np.zeros(self.days.size, dtype=np.float64), str(exc))
         returns = np.empty(self.days.size, dtype=np.float64)
         vm.trial_metrics(
-            inputs.step_ts,
-            run.equity,
-            run.exposed,
+            run.accounts,
+            run.day_equity,
             run.trades,
+            len(inputs.step_ts),
+            self._span[0],
+            self._span[1],
             float(self.config.capital),
             self.daily_rf,
-            self.days,
+            self._day_index,
             self._out,
             self._defined,
             returns,

@@ -95,6 +95,7 @@ class KernelInputs:
     step_sym: npt.NDArray[np.int64]
     step_ts: npt.NDArray[np.int64]
     step_close: npt.NDArray[np.int64]
+    day_end: npt.NDArray[np.uint8]  # 1 at the last step of each IST day
     cf: npt.NDArray[np.float64]
     ci: npt.NDArray[np.int64]
     rates: npt.NDArray[np.float64]  # (S, D, C, 2, 3): rate, flat, cap
@@ -111,7 +112,7 @@ class KernelInputs:
 
     @property
     def days(self) -> npt.NDArray[np.int64]:
-        """IST day numbers that have a step (the days of the equity curve)."""
+        """IST day numbers that have a step, ascending (the days of ``day_end``)."""
         return np.unique((self.step_ts + IST_OFFSET) // DAY_SECONDS)
 
 
@@ -201,6 +202,9 @@ def prepare(
         arrays, closes, starts, first_bars
     )
     rates, has_rate, rate_err, errors = _rate_table(model, specs, products, rate_days)
+    step_day = (step_ts + IST_OFFSET) // DAY_SECONDS
+    day_end = np.ones(len(step_ts), dtype=np.uint8)
+    day_end[:-1] = step_day[1:] != step_day[:-1]
 
     cf = np.zeros(kn.N_CF, dtype=np.float64)
     cf[kn.CF_CAPITAL] = config.capital
@@ -233,6 +237,7 @@ def prepare(
         step_sym=step_sym,
         step_ts=step_ts,
         step_close=step_close,
+        day_end=day_end,
         cf=cf,
         ci=ci,
         rates=rates,

@@ -121,6 +121,13 @@ def _jit(signature: Any) -> Callable[[_T], _T]:
     return decorate
 
 
+def _inline(fn: _T) -> _T:
+    """A helper numba inlines into its callers (in the per-bar path a call that passes arrays
+    costs more than the work: every array argument is reference-counted)."""
+    inlined: _T = nb.njit(inline="always", nogil=True)(fn)
+    return inlined
+
+
 @_jit(_F(_F, _F))
 def round_to_tick(price: float, tick: float) -> float:
     """``domain.round_to_tick``: nearest multiple of ``tick``, half away from zero."""
@@ -199,7 +206,7 @@ def cost_line(rates, has_rate, s, d, c, si, value):
 
 
 @_jit(_F(_I, _I, _I, _F, _I, I2, F1, I1, *_RATES, I1, I1))
-def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k, dp_last):
+def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k, dp_paid):
     """``FyersCostModel.charges(...).total`` of one fill on rate day ``d`` (every line in the
     model's order of arithmetic). A rate the model would refuse sets ``K_ERROR`` (the Python
     side raises the model's message)."""
@@ -223,8 +230,9 @@ def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k
         gst_base += ipft + sebi
     dp = 0.0
     key = sym[s, SY_DP_KEY]
-    if has_rate[s, C_DP, si] and dp_last[key] != d:
-        dp_last[key] = d
+    paid = key * rates.shape[1] + d  # one flag per (ISIN, day): days are not in order at the end
+    if has_rate[s, C_DP, si] and dp_paid[paid] == 0:
+        dp_paid[paid] = 1
         dp = cost_line(rates, has_rate, s, d, C_DP, si, value) * (1.0 + cf[CF_GST])
     stt = cost_line(rates, has_rate, s, d, C_STT, si, value)
     stamp = cost_line(rates, has_rate, s, d, C_STAMP, si, value)
@@ -459,7 +467,7 @@ def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, 
 
 @_jit(nt.void(F2, F2, _I, _I, _F, _I, _I, _I, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
 def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rates, has_rate,
-               rate_err, pos, pos_f, bk_i, k, g, dp_last):  # fmt: skip
+               rate_err, pos, pos_f, bk_i, k, g, dp_paid):  # fmt: skip
     """``TradingEngine._force_exit``: close the whole position at ``price`` (plus slippage,
     except at the end of data) outside the order checks; ``d`` is the rate day of ``ts``."""
     q = pos[s, P_QTY]
@@ -468,14 +476,14 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
         price = slipped(price, side, tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])
     k[K_SEQ] += 1
     costs = fill_costs(s, side, abs(q), price, d, sym, cf, ci, rates, has_rate, rate_err, k,
-                       dp_last)  # fmt: skip
+                       dp_paid)  # fmt: skip
     book_fill(fills, trades, s, bar, ts, side, abs(q), price, costs, pos[s, P_PRODUCT], tag,
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
 
 @_jit(nt.void(F2, F2, _I, _I, _B, F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
 def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
-               rate_err, pos, pos_f, bk_i, k, g, dp_last):  # fmt: skip
+               rate_err, pos, pos_f, bk_i, k, g, dp_paid):  # fmt: skip
     """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
     position at the bar's open (or, ``at_close``, its close), plus slippage."""
     if pos[s, P_BOOKED] > 0:
@@ -489,7 +497,7 @@ def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, 
     else:
         price, ts, d = px[0, i], tm[0, i], bar_i[B_RDAY_OPEN, i]
     force_exit(fills, trades, s, i, price, ts, d, TAG_SQUARE_OFF, sym, tick, cf, ci, rates,
-               has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_last)  # fmt: skip
+               has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_paid)  # fmt: skip
 
 
 # the arguments every order-handling function takes after its own: the run and the state
@@ -499,7 +507,7 @@ _ALL = (F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, F3, I1, F1, I1)
 @_jit(nt.void(F2, F2, F2, F2, _I, _I, _I, _I, _I, _I, _I, _I, _B, _B, _F, _F, *_ALL))
 def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag, seq, reduce_only,
             is_entry, stop_raw, price, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
-            rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last):  # fmt: skip
+            rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid):  # fmt: skip
     """``TradingEngine.execute``: reduce-only clipping, the funds check at the fill price,
     charges, booking; an entry's fill places its stop and targets (the strategy's ``on_fill``
     in the signals contract), matched against the rest of this bar."""
@@ -520,7 +528,7 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
                        product, bar_i, pos, ci, k)  # fmt: skip
                 return
     costs = fill_costs(s, side, qty, price, bar_i[B_RDAY_OPEN, i], sym, cf, ci, rates, has_rate,
-                       rate_err, k, dp_last)  # fmt: skip
+                       rate_err, k, dp_paid)  # fmt: skip
     book_fill(fills, trades, s, i, ts, side, qty, price, costs, product, tag, seq, ci, pos, pos_f,
               bk_i, k, g)  # fmt: skip
     g[G_LAST_FILL] = price
@@ -559,7 +567,7 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
 
 @_jit(nt.void(F2, F2, F2, F2, _I, _I, *_ALL))
 def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci, rates,
-          has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last):  # fmt: skip
+          has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid):  # fmt: skip
     """``SimulatedBroker.on_bar``: the symbol's working orders eligible in bar ``i``, by
     priority (market, stop, limit; then order number); orders placed by fills in this bar are
     matched in a further pass."""
@@ -601,7 +609,7 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
             execute(fills, rejects, trades, targets, s, i, w[W_SIDE], w[W_QTY], w[W_KIND],
                     w[W_PRODUCT], w[W_TAG], w[W_SEQ], w[W_REDUCE] != 0, w[W_ENTRY] != 0,
                     bk_f[s, best, W_STOP], price, px, tm, bar_i, sym, tick, cf, ci, rates,
-                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last)  # fmt: skip
+                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid)  # fmt: skip
         if k[K_SUBMITTED] == submitted:
             return
 
@@ -645,33 +653,82 @@ def on_signals(rejects, s, i, entries, exits, short_entries, short_exits, stop, 
           g)  # fmt: skip
 
 
-@_jit(nt.void(_I, F1, U1, F2, I2, I2, F1))
-def mark(step, equity, exposed, px, sym, pos, g):
-    """Equity (cash plus every position at its last close, symbols in run order) and whether a
-    position was open, at the close of ``step`` (the event engine's equity curve)."""
+# the run's performance, accumulated step by step (acc): what compute_metrics needs of the
+# equity curve, without keeping the curve
+A_PEAK, A_LOW, A_WORST, A_MAX_AMOUNT, A_LONGEST, A_RUN_START, A_EXPOSED, A_FINAL, A_DAYS = range(9)
+N_A = 9
+
+
+@_inline
+def account(step, eq, gross, step_ts, day_end, acc, day_eq):
+    """Add the equity ``eq`` at the close of ``step`` (``gross``: the open positions' value) to
+    the accumulators: the running peak (the capital first), the deepest fall and the largest
+    fall from it (a peak's stretch is settled when a new peak starts: ``eq / peak - 1`` only moves
+    with ``eq``, so its lowest point gives both), the longest time under water, the steps with a
+    position, and the equity at each IST day's last step."""
+    peak = acc[A_PEAK]
+    if eq > peak:
+        if peak > 0:
+            acc[A_WORST] = min(acc[A_WORST], min(acc[A_LOW] / peak - 1.0, 0.0))
+        acc[A_MAX_AMOUNT] = max(acc[A_MAX_AMOUNT], peak - acc[A_LOW])
+        acc[A_PEAK] = eq
+        acc[A_LOW] = eq
+        peak = eq
+    elif eq < acc[A_LOW]:
+        acc[A_LOW] = eq
+    if eq < peak:
+        if math.isnan(acc[A_RUN_START]):
+            acc[A_RUN_START] = step_ts[step - 1] if step > 0 else step_ts[0]
+    elif not math.isnan(acc[A_RUN_START]):
+        acc[A_LONGEST] = max(acc[A_LONGEST], step_ts[step] - acc[A_RUN_START])
+        acc[A_RUN_START] = np.nan
+    if eq > 0 and gross / eq != 0.0:
+        acc[A_EXPOSED] += 1
+    if day_end[step]:
+        day_eq[int(acc[A_DAYS])] = eq
+        acc[A_DAYS] += 1
+    acc[A_FINAL] = eq
+
+
+@_jit(nt.void(I1, F1))
+def settle(step_ts, acc):
+    """Close the accumulators after the last step: the last peak's stretch, an open underwater
+    run (it lasts until the last point)."""
+    peak = acc[A_PEAK]
+    if peak > 0:
+        acc[A_WORST] = min(acc[A_WORST], min(acc[A_LOW] / peak - 1.0, 0.0))
+    acc[A_MAX_AMOUNT] = max(acc[A_MAX_AMOUNT], peak - acc[A_LOW])
+    if not math.isnan(acc[A_RUN_START]) and step_ts.shape[0] > 0:
+        acc[A_LONGEST] = max(acc[A_LONGEST], step_ts[step_ts.shape[0] - 1] - acc[A_RUN_START])
+        acc[A_RUN_START] = np.nan
+
+
+@_inline
+def valuation(px, sym, pos, g):
+    """Equity (cash plus every position at its last close, symbols in run order, as the event
+    engine's equity curve adds them) and the positions' gross value."""
     value = 0.0
     gross = 0.0
     for s in range(pos.shape[0]):
         q = pos[s, P_QTY]
         if q != 0:
-            price = last_price(s, px, sym, pos)
+            c = pos[s, P_CURSOR]
+            price = px[3, c] if c >= 0 else px[0, sym[s, SY_START]]
             value += q * price
             gross += abs(q * price)
-    eq = g[G_CASH] + value
-    equity[step] = eq
-    exposed[step] = 1 if (eq > 0 and gross / eq != 0.0) else 0
+    return g[G_CASH] + value, gross
 
 
 _RUN_SIGNATURE = nt.Tuple((F2, F2, F2))(
-    F2, I2, I2, I2, F1, I1, I1, I1, B1, B1, B1, B1, F1, F2, F1, I1, *_RATES,
-    I2, F2, I3, F3, I1, F1, I1, F1, U1,
+    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, B1, B1, B1, B1, F1, F2, F1, I1, *_RATES,
+    I2, F2, I3, F3, I1, F1, I1, F1, F1,
 )  # fmt: skip
 
 
 @_jit(_RUN_SIGNATURE)
-def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries, exits, short_entries,
-        short_exits, stop, targets, cf, ci, rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k,
-        g, dp_last, equity, exposed):  # fmt: skip
+def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, entries,
+        exits, short_entries, short_exits, stop, targets, cf, ci, rates, has_rate, rate_err, pos,
+        pos_f, bk_i, bk_f, k, g, dp_paid, acc, day_eq):  # fmt: skip
     """The step loop over the state arrays :func:`simulate` allocates; returns the fill,
     rejection and round-trip tables cut to their length."""
     records = ci[CI_RECORDS] != 0
@@ -681,14 +738,45 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries, exits
     fills = np.empty((64 if records else 0, N_F))
     rejects = np.empty((64 if records else 0, N_R))
     trades = np.empty((64, N_T))
-    for step in range(n_steps):
+    has_exits = exits.shape[0] > 0
+    has_short = short_entries.shape[0] > 0
+    has_short_exits = short_exits.shape[0] > 0
+    quiet_flags = FLAG_SQ_OPEN | FLAG_SQ_CLOSE
+    step = 0
+    while step < n_steps:
+        if n_sym == 1 and pos[0, P_BOOKED] == 0:
+            # one symbol and no working order: run through the bars where nothing can happen
+            # (no signal, no square-off) keeping only the accounts; the last step is never
+            # quiet (the end of data closes what is open after it)
+            q = pos[0, P_QTY]
+            cash = g[G_CASH]
+            j = step
+            while j < n_steps - 1:
+                i = step_bar[j]
+                if (
+                    (bar_i[B_FLAGS, i] & quiet_flags) != 0
+                    or entries[i]
+                    or (has_exits and exits[i])
+                    or (has_short and short_entries[i])
+                    or (has_short_exits and short_exits[i])
+                ):
+                    break
+                value = q * px[3, i]
+                account(j, cash + value, abs(value), step_ts, day_end, acc, day_eq)
+                j += 1
+            if j > step:
+                pos[0, P_CURSOR] = step_bar[j - 1]
+                step = j
         k[K_STEP] = step
         a = step_first[step]
         b = step_first[step + 1]
-        trades = grow(trades, k[K_TRADES] + (b - a) * per_bar)
-        if records:
-            fills = grow(fills, k[K_FILLS] + (b - a) * per_bar)
-            rejects = grow(rejects, k[K_REJECTS] + (b - a) * per_bar)
+        room = (b - a) * per_bar
+        if k[K_TRADES] + room > trades.shape[0]:
+            trades = grow(trades, k[K_TRADES] + room)
+        if records and k[K_FILLS] + room > fills.shape[0]:
+            fills = grow(fills, k[K_FILLS] + room)
+        if records and k[K_REJECTS] + room > rejects.shape[0]:
+            rejects = grow(rejects, k[K_REJECTS] + room)
         for m in range(a, b):
             pos[step_sym[m], P_CURSOR] = step_bar[m]
         for m in range(a, b):
@@ -696,27 +784,38 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries, exits
             i = step_bar[m]
             if bar_i[B_FLAGS, i] & FLAG_SQ_OPEN:
                 square_off(fills, trades, s, i, False, px, tm, bar_i, sym, tick, cf, ci, rates,
-                           has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_last)  # fmt: skip
+                           has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_paid)  # fmt: skip
             if pos[s, P_BOOKED] > 0:
                 match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci,
                       rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g,
-                      dp_last)  # fmt: skip
+                      dp_paid)  # fmt: skip
         for m in range(a, b):
-            on_signals(rejects, step_sym[m], step_bar[m], entries, exits, short_entries,
-                       short_exits, stop, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i,
-                       bk_f, k, g)  # fmt: skip
+            i = step_bar[m]
+            if (
+                entries[i]
+                or (has_exits and exits[i])
+                or (has_short and short_entries[i])
+                or (has_short_exits and short_exits[i])
+            ):
+                on_signals(rejects, step_sym[m], i, entries, exits, short_entries, short_exits,
+                           stop, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
+                           g)  # fmt: skip
         for m in range(a, b):
             i = step_bar[m]
             if bar_i[B_FLAGS, i] & FLAG_SQ_CLOSE:
                 square_off(fills, trades, step_sym[m], i, True, px, tm, bar_i, sym, tick, cf, ci,
                            rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
-                           dp_last)  # fmt: skip
+                           dp_paid)  # fmt: skip
         if k[K_ERROR] != 0:
             return fills[:0], rejects[:0], trades[:0]
-        mark(step, equity, exposed, px, sym, pos, g)
+        if step < n_steps - 1:
+            eq, gross = valuation(px, sym, pos, g)
+            account(step, eq, gross, step_ts, day_end, acc, day_eq)
+        step += 1
     if n_steps == 0:
         return fills[:0], rejects[:0], trades[:0]
-    # the end of data: what is open closes at each symbol's last close, no slippage
+    # the end of data: what is open closes at each symbol's last close, no slippage; the last
+    # step's equity is counted after it
     trades = grow(trades, k[K_TRADES] + n_sym)
     if records:
         fills = grow(fills, k[K_FILLS] + n_sym)
@@ -728,8 +827,10 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries, exits
                     unbook(s, j, pos, bk_i)
             force_exit(fills, trades, s, i, px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i],
                        TAG_END_OF_DATA, sym, tick, cf, ci, rates, has_rate, rate_err, pos, pos_f,
-                       bk_i, k, g, dp_last)  # fmt: skip
-    mark(n_steps - 1, equity, exposed, px, sym, pos, g)
+                       bk_i, k, g, dp_paid)  # fmt: skip
+    eq, gross = valuation(px, sym, pos, g)
+    account(n_steps - 1, eq, gross, step_ts, day_end, acc, day_eq)
+    settle(step_ts, acc)
     n_f = min(k[K_FILLS], fills.shape[0])
     n_r = min(k[K_REJECTS], rejects.shape[0])
     return fills[:n_f], rejects[:n_r], trades[: k[K_TRADES]]
@@ -744,6 +845,8 @@ def simulate(
     step_first: np.ndarray,
     step_bar: np.ndarray,
     step_sym: np.ndarray,
+    step_ts: np.ndarray,
+    day_end: np.ndarray,
     entries: np.ndarray,
     exits: np.ndarray,
     short_entries: np.ndarray,
@@ -759,12 +862,11 @@ def simulate(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one parameter combination (see the module docstring).
 
-    Returns ``(fills, rejections, trades, equity, exposed, counters)``: the record tables (fills
-    and rejections stay empty unless ``ci[CI_RECORDS]``), the equity at each step's close, 1
-    where a position was open at that close, and the counters (``K_*``; a non-zero
-    ``K_ERROR`` is a cost rate the model would refuse)."""
+    Returns ``(fills, rejections, trades, accounts, day_equity, counters)``: the record tables
+    (fills and rejections stay empty unless ``ci[CI_RECORDS]``), the accumulated performance
+    (``A_*``), the equity at each IST day's last step (``day_end``), and the counters (``K_*``;
+    a non-zero ``K_ERROR`` is a cost rate the model would refuse)."""
     n_sym = sym.shape[0]
-    n_steps = step_first.shape[0] - 1
     pos = np.zeros((n_sym, N_P), dtype=np.int64)
     pos[:, P_RANK] = -1
     pos[:, P_CURSOR] = -1
@@ -774,11 +876,16 @@ def simulate(
     k = np.zeros(N_K, dtype=np.int64)
     g = np.zeros(N_G, dtype=np.float64)
     g[G_CASH] = cf[CF_CAPITAL]
-    dp_last = np.full(max(n_dp_keys, 1), -1, dtype=np.int64)
-    equity = np.empty(n_steps, dtype=np.float64)
-    exposed = np.zeros(n_steps, dtype=np.uint8)
-    fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, entries,
-                                 exits, short_entries, short_exits, stop, targets, cf, ci, rates,
-                                 has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_last,
-                                 equity, exposed)  # fmt: skip
-    return fills, rejects, trades, equity, exposed, k
+    dp_paid = np.zeros(max(n_dp_keys, 1) * rates.shape[1], dtype=np.int64)
+    acc = np.zeros(N_A, dtype=np.float64)
+    acc[A_PEAK] = cf[CF_CAPITAL]
+    acc[A_LOW] = np.inf
+    acc[A_MAX_AMOUNT] = -np.inf
+    acc[A_RUN_START] = np.nan
+    acc[A_FINAL] = cf[CF_CAPITAL]
+    day_eq = np.empty(int(day_end.sum()), dtype=np.float64)
+    fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym,
+                                 step_ts, day_end, entries, exits, short_entries, short_exits,
+                                 stop, targets, cf, ci, rates, has_rate, rate_err, pos, pos_f,
+                                 bk_i, bk_f, k, g, dp_paid, acc, day_eq)  # fmt: skip
+    return fills, rejects, trades, acc, day_eq, k

@@ -26,7 +26,7 @@ _cache.configure()
 import numba as nb  # noqa: E402
 from numba import types as nt  # noqa: E402
 
-from fyerstrade.domain import DAY_SECONDS, IST_OFFSET  # noqa: E402
+from fyerstrade.domain import DAY_SECONDS  # noqa: E402
 from fyerstrade.reporting.metrics import DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR, Metrics  # noqa: E402
 
 from . import kernel as kn  # noqa: E402
@@ -127,23 +127,26 @@ def std1(a):
     return math.sqrt(pairwise_sum(sq, 0, n) / max(n - 1, 0))
 
 
-@_jit(nt.void(I1, F1, U1, F2, _F, _F, I1, F1, U1, F1))
+@_jit(nt.void(F1, F1, F2, _I, _I, _I, _F, _F, I1, F1, U1, F1))
 def trial_metrics(
-    step_ts: npt.NDArray[np.int64],
-    equity: npt.NDArray[np.float64],
-    exposed: npt.NDArray[np.uint8],
+    acc: npt.NDArray[np.float64],
+    day_eq: npt.NDArray[np.float64],
     trades: npt.NDArray[np.float64],
+    n_steps: int,
+    first_ts: int,
+    last_ts: int,
     capital: float,
     daily_rf: float,
-    days: npt.NDArray[np.int64],
+    day_index: npt.NDArray[np.int64],
     out: npt.NDArray[np.float64],
     defined: npt.NDArray[np.uint8],
     returns: npt.NDArray[np.float64],
 ) -> None:
     """Every metric of ``compute_metrics`` into ``out`` (``defined[k] == 0`` where it is None)
-    and the simple daily returns on ``days`` into ``returns`` (each day's last equity point on
-    or before it, the capital before the first; ``evaluate.returns_on_days``)."""
-    n = equity.shape[0]
+    from the kernel's accounts (``kernel.A_*``), the equity at each IST day's end and the round
+    trips; and the simple daily returns on the evaluator's days into ``returns`` (day ``j`` is
+    worth ``day_eq[day_index[j]]``, the capital where the index is -1; the first return is
+    measured from the capital: ``evaluate.returns_on_days``)."""
     for k in range(out.shape[0]):
         out[k] = np.nan
         defined[k] = 0
@@ -152,36 +155,21 @@ def trial_metrics(
         out[k] = value
         defined[k] = 1
 
-    final = equity[n - 1] if n else capital
+    final = acc[kn.A_FINAL] if n_steps else capital
     put(M_TOTAL_RETURN, final / capital - 1.0)
     put(M_FINAL_EQUITY, final)
     put(M_START_EQUITY, capital)
 
-    # daily returns for the ratios: the last point of each IST day, the first from the capital
-    n_days = 0
-    for i in range(n):
-        if (
-            i == n - 1
-            or (step_ts[i] + IST_OFFSET) // DAY_SECONDS
-            != (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS
-        ):
-            n_days += 1
-    rets = np.empty(n_days)
-    prev = capital
-    d = 0
-    for i in range(n):
-        if (
-            i == n - 1
-            or (step_ts[i] + IST_OFFSET) // DAY_SECONDS
-            != (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS
-        ):
-            rets[d] = equity[i] / prev - 1.0
-            prev = equity[i]
-            d += 1
+    # the ratios from daily returns: each IST day's last equity, the first from the capital
+    n_days = day_eq.shape[0]
     if n_days >= 2:
+        rets = np.empty(n_days)
         excess = np.empty(n_days)
         down = np.empty(n_days)
+        prev = capital
         for i in range(n_days):
+            rets[i] = day_eq[i] / prev - 1.0
+            prev = day_eq[i]
             excess[i] = rets[i] - daily_rf
             low = min(excess[i], 0.0)
             down[i] = low * low
@@ -200,44 +188,20 @@ def trial_metrics(
         elif mean_excess > 0:
             put(M_SORTINO, np.inf)
 
-    # CAGR over the calendar span of the curve
     cagr = np.nan
-    if n >= 2:
-        span_days = float(step_ts[n - 1] - step_ts[0]) / DAY_SECONDS
+    if n_steps >= 2:
+        span_days = float(last_ts - first_ts) / DAY_SECONDS
         if span_days >= 1.0:
             cagr = -1.0 if final <= 0 else (final / capital) ** (DAYS_PER_YEAR / span_days) - 1.0
             put(M_CAGR, cagr)
 
-    # drawdowns: every point, the capital as the first peak
-    max_dd = 0.0
-    max_amount = 0.0
-    longest = 0
-    if n:
-        peak = capital
-        worst = 0.0
-        max_amount = -np.inf
-        run_start = -1  # index of the first point of the current underwater run
-        for i in range(n):
-            peak = max(peak, equity[i])
-            dd = equity[i] / peak - 1.0 if peak > 0 else 0.0
-            worst = min(worst, min(dd, 0.0))
-            max_amount = max(max_amount, peak - equity[i])
-            underwater = equity[i] < peak
-            if underwater and run_start < 0:
-                run_start = i
-            if run_start >= 0 and (not underwater or i == n - 1):
-                start = step_ts[run_start - 1] if run_start > 0 else step_ts[0]
-                end = step_ts[i] if not underwater else step_ts[n - 1]
-                longest = max(longest, end - start)
-                run_start = -1 if not underwater else run_start
-        max_dd = max(-worst, 0.0)
+    max_dd = max(-acc[kn.A_WORST], 0.0) if n_steps else 0.0
     put(M_MAX_DD, max_dd)
-    put(M_MAX_DD_AMOUNT, max_amount)
-    put(M_MAX_DD_DAYS, longest / DAY_SECONDS)
+    put(M_MAX_DD_AMOUNT, acc[kn.A_MAX_AMOUNT] if n_steps else 0.0)
+    put(M_MAX_DD_DAYS, acc[kn.A_LONGEST] / DAY_SECONDS)
     if defined[M_CAGR] and max_dd > 0:
         put(M_CALMAR, cagr / max_dd)
 
-    # round trips
     n_trades = trades.shape[0]
     put(M_TRADES, n_trades)
     costs = 0.0
@@ -276,20 +240,12 @@ def trial_metrics(
             put(M_AVG_LOSS, -gross_loss / n_loss)
             put(M_LARGEST_LOSS, losses[:n_loss].min())
         put(M_AVG_HOLDING, mean(holding) / 60.0)
-    if n:
-        count = 0
-        for i in range(n):
-            count += exposed[i] != 0
-        put(M_EXPOSURE, count / n)
+    if n_steps:
+        put(M_EXPOSURE, acc[kn.A_EXPOSED] / n_steps)
 
-    # the daily returns the optimizer stores, aligned to ``days``
-    i = -1
-    level = capital
     before = capital
-    for j in range(days.shape[0]):
-        while i + 1 < n and (step_ts[i + 1] + IST_OFFSET) // DAY_SECONDS <= days[j]:
-            i += 1
-        level = equity[i] if i >= 0 else capital
+    for j in range(day_index.shape[0]):
+        level = day_eq[day_index[j]] if day_index[j] >= 0 else capital
         returns[j] = level / before - 1.0 if before != 0 else 0.0
         before = level
 

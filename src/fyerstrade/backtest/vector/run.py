@@ -147,8 +147,8 @@ class KernelRun:
     fills: npt.NDArray[np.float64]
     rejections: npt.NDArray[np.float64]
     trades: npt.NDArray[np.float64]
-    equity: npt.NDArray[np.float64]
-    exposed: npt.NDArray[np.uint8]
+    accounts: npt.NDArray[np.float64]  # kernel.A_*
+    day_equity: npt.NDArray[np.float64]  # at the last step of each IST day
     counters: npt.NDArray[np.int64]
 
 
@@ -166,6 +166,8 @@ def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> 
         inputs.step_first,
         inputs.step_bar,
         inputs.step_sym,
+        inputs.step_ts,
+        inputs.day_end,
         signals.entries,
         signals.exits,
         signals.short_entries,

@@ -1,0 +1,281 @@
+"""The vectorized engine against vectorbt and backtesting.py: a parameter sweep and one long run.
+
+Sweep: ``sma_crossover`` on 100,000 one-minute bars, fast 5..50 step 5 × slow 20..200 step 20 with
+fast < slow (90 combinations), long only, 10 shares, no costs, market orders at the next bar's
+open. fyerstrade scores the 90 with ``VectorEvaluator`` (one process, one core: the optimizer's
+executors spread blocks over cores); vectorbt with one ``Portfolio.from_signals`` call over 90
+columns (the same SMAs, crosses and next-open fills, then total return and Sharpe per column);
+backtesting.py with ``Backtest.optimize(method='grid')`` (its own process pool). Each side runs in
+a fresh process of its own, so its peak RSS is its own; combinations per second exclude the
+first-call compile (a warm-up call on a combination outside the grid).
+
+Single run: one ``run_vector`` over 1,000,000 one-minute bars (``sma_crossover`` 10/30: fills,
+round trips, the equity curve, everything ``backtest run`` reports) against vectorbt's
+``from_signals`` on the same signals. The first call's compile time is reported apart: in a
+process with an empty numba cache (compile and write), then in a fresh process that loads the
+cache. Also: 1,000 trials of ``opening_price_crossover`` intraday with costs on one core.
+
+``FYERSTRADE_BENCH_SWEEP_BARS`` and ``FYERSTRADE_BENCH_BARS`` scale the bar counts down.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from typing import Any
+
+SWEEP_BARS = int(os.environ.get("FYERSTRADE_BENCH_SWEEP_BARS", "100000"))
+SINGLE_BARS = int(os.environ.get("FYERSTRADE_BENCH_BARS", "1000000"))
+
+_COMMON = """
+import json, resource, sys, time, warnings
+from datetime import date
+import numpy as np
+from fyerstrade.backtest.synthetic import synthetic_candles
+N = int(sys.argv[1])
+GRID = [(f, s) for f in range(5, 55, 5) for s in range(20, 220, 20) if f < s]
+bars = synthetic_candles(N, seed=42)
+
+def rss_mb():
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return max(own, kids) / 1024
+
+def report(**kw):
+    print(json.dumps(kw | {"rss_mb": rss_mb()}))
+"""
+
+_OURS_SWEEP = (
+    _COMMON
+    + """
+from fyerstrade.backtest.engine import BacktestConfig
+from fyerstrade.backtest.vector.evaluator import VectorEvaluator
+from fyerstrade.domain import Instrument, Resolution
+cfg = BacktestConfig("sma_crossover", {}, ["X"], Resolution.M1, date(2000, 1, 1),
+                     date(2100, 1, 1), capital=1e9, quantity=10, costs=False)
+ev = VectorEvaluator(cfg, {"X": bars}, {"X": Instrument("X")}, None)
+ev.evaluate([{"fast": 3, "slow": 7}])  # numba from the cache, outside the grid
+t = time.perf_counter()
+out = ev.evaluate([{"fast": f, "slow": s} for f, s in GRID])
+seconds = time.perf_counter() - t
+best = max(o.metrics["total_return"] for o in out)
+report(seconds=seconds, combos=len(out), best=best, trades=sum(o.trades for o in out))
+"""
+)
+
+_VBT_SWEEP = (
+    _COMMON
+    + """
+import pandas as pd
+import talib
+import vectorbt as vbt
+warnings.simplefilter("ignore")
+idx = pd.to_datetime(bars.ts, unit="s")
+close = pd.Series(bars.close, index=idx)
+price = pd.Series(bars.open, index=idx)
+
+def sweep(grid):
+    fast = vbt.MA.run(close, [f for f, _ in grid], short_name="fast").ma.values
+    slow = vbt.MA.run(close, [s for _, s in grid], short_name="slow").ma.values
+    with np.errstate(invalid="ignore"):
+        up = (fast[:-1] <= slow[:-1]) & (fast[1:] > slow[1:])
+        down = (fast[:-1] >= slow[:-1]) & (fast[1:] < slow[1:])
+    # decided at bar t's close, filled at bar t+1's open
+    entries = np.zeros(fast.shape, dtype=bool)
+    exits = np.zeros(fast.shape, dtype=bool)
+    entries[2:] = up[:-1]
+    exits[2:] = down[:-1]
+    cols = pd.MultiIndex.from_tuples(grid, names=["fast", "slow"])
+    pf = vbt.Portfolio.from_signals(
+        close, pd.DataFrame(entries, index=idx, columns=cols),
+        pd.DataFrame(exits, index=idx, columns=cols), price=price, size=10,
+        init_cash=1e9, fees=0.0, freq="1min")
+    return pf.total_return(), pf.sharpe_ratio()
+
+sweep(GRID[:2])  # numba compile outside the timing
+t = time.perf_counter()
+ret, sharpe = sweep(GRID)
+seconds = time.perf_counter() - t
+report(seconds=seconds, combos=len(ret), best=float(ret.max()))
+"""
+)
+
+_BTPY_SWEEP = (
+    _COMMON
+    + """
+import pandas as pd
+import talib
+from backtesting import Backtest, Strategy
+warnings.simplefilter("ignore")
+df = pd.DataFrame({"Open": bars.open, "High": bars.high, "Low": bars.low, "Close": bars.close,
+                   "Volume": bars.volume}, index=pd.to_datetime(bars.ts, unit="s"))
+
+class SmaCross(Strategy):
+    fast = 10
+    slow = 30
+
+    def init(self):
+        self.f = self.I(talib.SMA, self.data.Close, self.fast)
+        self.s = self.I(talib.SMA, self.data.Close, self.slow)
+
+    def next(self):
+        f, s = self.f, self.s
+        if f[-2] <= s[-2] and f[-1] > s[-1]:
+            if not self.position:
+                self.buy(size=10)
+        elif f[-2] >= s[-2] and f[-1] < s[-1] and self.position:
+            self.position.close()
+
+bt = Backtest(df, SmaCross, cash=1e9, commission=0.0, trade_on_close=False)
+t = time.perf_counter()
+stats, heat = bt.optimize(fast=range(5, 55, 5), slow=range(20, 220, 20),
+                          constraint=lambda p: p.fast < p.slow, maximize="Equity Final [$]",
+                          method="grid", return_heatmap=True)
+seconds = time.perf_counter() - t
+report(seconds=seconds, combos=int(heat.size), best=float(stats["Return [%]"]) / 100)
+"""
+)
+
+_OURS_SINGLE = (
+    _COMMON
+    + """
+from fyerstrade.backtest.engine import BacktestConfig
+from fyerstrade.domain import Resolution
+cfg = BacktestConfig("sma_crossover", {"fast": 10, "slow": 30}, ["X"], Resolution.M1,
+                     date(2000, 1, 1), date(2100, 1, 1), capital=1e9, quantity=10, costs=False)
+t = time.perf_counter()
+from fyerstrade.backtest.vector.run import run_vector
+r = run_vector(cfg, data={"X": bars})
+first = time.perf_counter() - t
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    r = run_vector(cfg, data={"X": bars})
+    best = min(best, time.perf_counter() - t)
+report(first=first, seconds=best, trades=len(r.trades), final=r.final_equity)
+"""
+)
+
+_VBT_SINGLE = (
+    _COMMON
+    + """
+import pandas as pd
+import talib
+import vectorbt as vbt
+warnings.simplefilter("ignore")
+idx = pd.to_datetime(bars.ts, unit="s")
+close = pd.Series(bars.close, index=idx)
+price = pd.Series(bars.open, index=idx)
+
+def one():
+    fast, slow = talib.SMA(bars.close, 10), talib.SMA(bars.close, 30)
+    with np.errstate(invalid="ignore"):
+        up = (fast[:-1] <= slow[:-1]) & (fast[1:] > slow[1:])
+        down = (fast[:-1] >= slow[:-1]) & (fast[1:] < slow[1:])
+    entries = np.zeros(len(fast), dtype=bool)
+    exits = np.zeros(len(fast), dtype=bool)
+    entries[2:] = up[:-1]
+    exits[2:] = down[:-1]
+    pf = vbt.Portfolio.from_signals(close, pd.Series(entries, index=idx),
+                                    pd.Series(exits, index=idx), price=price, size=10,
+                                    init_cash=1e9, fees=0.0, freq="1min")
+    return pf.trades.count(), pf.final_value()
+
+t = time.perf_counter()
+one()
+first = time.perf_counter() - t
+best = float("inf")
+for _ in range(3):
+    t = time.perf_counter()
+    trades, final = one()
+    best = min(best, time.perf_counter() - t)
+report(first=first, seconds=best, trades=int(trades), final=float(final))
+"""
+)
+
+_OURS_OPENING = (
+    _COMMON
+    + """
+from fyerstrade.backtest.engine import BacktestConfig
+from fyerstrade.backtest.vector.evaluator import VectorEvaluator
+from fyerstrade.domain import Instrument, Resolution
+cfg = BacktestConfig("opening_price_crossover", {}, ["X"], Resolution.M1, date(2000, 1, 1),
+                     date(2100, 1, 1), mode="intraday", capital=1e6, costs=True)
+ev = VectorEvaluator(cfg, {"X": bars}, {"X": Instrument("X")}, None)
+rng = np.random.default_rng(1)
+trials = [{"ema_fast": int(rng.integers(2, 30)), "ema_slow": int(rng.integers(31, 120)),
+           "exit_pct1": float(rng.choice(np.arange(0, 1.05, 0.05))),
+           "rr1": float(rng.choice(np.arange(0.5, 3.0, 0.1))),
+           "rr2": float(rng.choice(np.arange(1.0, 8.0, 0.1)))} for _ in range(1000)]
+ev.evaluate(trials[:1])
+t = time.perf_counter()
+out = ev.evaluate(trials)
+seconds = time.perf_counter() - t
+report(seconds=seconds, combos=len(out), trades=sum(o.trades for o in out),
+       indicators=ev.indicators_computed)
+"""
+)
+
+
+def _child(script: str, bars: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(bars)],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"benchmark child failed: {out.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def run() -> None:
+    print(f"sweep: sma_crossover, 90 combinations on {SWEEP_BARS:,} one-minute bars, no costs")
+    ours = _child(_OURS_SWEEP, SWEEP_BARS)
+    vbt = _child(_VBT_SWEEP, SWEEP_BARS)
+    btpy = _child(_BTPY_SWEEP, SWEEP_BARS)
+    rows = [("fyerstrade (1 core)", ours), ("vectorbt (1 call)", vbt), ("backtesting.py", btpy)]
+    for name, r in rows:
+        rate = r["combos"] / r["seconds"]
+        print(
+            f"  {name:22s} {rate:10,.1f} combinations/s  {r['seconds']:8.3f} s  "
+            f"peak RSS {r['rss_mb']:7.0f} MB  best total return {r['best']:+.4%}"
+        )
+    ours_rate = ours["combos"] / ours["seconds"]
+    print(
+        f"  ratio: {ours_rate / (vbt['combos'] / vbt['seconds']):.1f}x vectorbt, "
+        f"{ours_rate / (btpy['combos'] / btpy['seconds']):.0f}x backtesting.py "
+        f"(targets: >= 30x vectorbt, peak RSS < 500 MB)"
+    )
+
+    print(f"single run: sma_crossover 10/30 on {SINGLE_BARS:,} one-minute bars")
+    with tempfile.TemporaryDirectory() as empty:
+        cold = _child(_OURS_SINGLE, SINGLE_BARS, {**os.environ, "NUMBA_CACHE_DIR": empty})
+    warm = _child(_OURS_SINGLE, SINGLE_BARS)
+    vsingle = _child(_VBT_SINGLE, SINGLE_BARS)
+    print(
+        f"  fyerstrade run_vector  {warm['seconds']:8.3f} s  ({SINGLE_BARS / warm['seconds']:,.0f}"
+        f" bars/s, {warm['trades']} trades, peak RSS {warm['rss_mb']:.0f} MB)"
+    )
+    print(
+        f"  vectorbt from_signals  {vsingle['seconds']:8.3f} s  ({vsingle['trades']} trades, "
+        f"peak RSS {vsingle['rss_mb']:.0f} MB)"
+    )
+    print(
+        f"  ratio: {vsingle['seconds'] / warm['seconds']:.1f}x vectorbt (target >= 3x); first "
+        f"call: {cold['first']:.1f} s compiling into an empty cache, {warm['first']:.1f} s "
+        f"loading the cache (vectorbt's first call {vsingle['first']:.1f} s)"
+    )
+
+    opening = _child(_OURS_OPENING, SWEEP_BARS)
+    print(
+        f"opening_price_crossover intraday with costs, 1,000 trials on {SWEEP_BARS:,} bars, one "
+        f"core: {opening['combos'] / opening['seconds']:,.0f} trials/s "
+        f"({opening['indicators']} indicator arrays computed, peak RSS "
+        f"{opening['rss_mb']:.0f} MB)"
+    )
