@@ -124,8 +124,9 @@ def _jit(signature: Any) -> Callable[[_T], _T]:
 def _inline(fn: _T) -> _T:
     """A helper numba inlines into its callers (in the per-bar path a call that passes arrays
     costs more than the work: every array argument is reference-counted)."""
-    decorate: Callable[[_T], _T] = nb.njit(inline="always", nogil=True)
-    return decorate(fn)
+    decorate: Any = nb.njit(inline="always", nogil=True)
+    inlined: _T = decorate(fn)
+    return inlined
 
 
 @_jit(_F(_F, _F))
