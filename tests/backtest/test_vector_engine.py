@@ -69,7 +69,7 @@ def test_a_cost_model_it_cannot_reproduce_is_a_stated_reason() -> None:
     )
     used = FyersCostModel()
     used.charges(Instrument(SYM), ProductType.CNC, Side.SELL, 1, 100.0, 1_717_000_000)
-    with pytest.raises(UnsupportedRunError, match="DP charges already paid"):
+    with pytest.raises(UnsupportedRunError, match="same-day CNC orders from an earlier run"):
         run_vector(config(), data=data(), cost_model=used)
 
 
@@ -104,19 +104,17 @@ def test_a_missing_cost_rate_is_the_cost_models_error_in_both_engines() -> None:
     assert str(event.value).startswith("no brokerage rate for EQUITY_DELIVERY buys before")
 
 
-def test_an_index_cannot_be_traded_in_either_engine() -> None:
+def test_an_index_is_read_but_never_traded_in_either_engine() -> None:
     nifty = Instrument("NSE:NIFTY50-INDEX", kind=InstrumentKind.INDEX)
     kw: dict[str, Any] = {
         "data": {nifty.symbol: data()[SYM]},
         "instruments": {nifty.symbol: nifty},
     }
     cfg = config(symbols=[nifty.symbol], costs=True)
-    with pytest.raises(InputError) as event:
-        run_backtest(cfg, **kw)
-    with pytest.raises(InputError) as vector:
-        run_vector(cfg, **kw)
-    assert str(vector.value) == str(event.value)
-    assert "is an index and cannot be traded" in str(event.value)
+    event, vector = run_backtest(cfg, **kw), run_vector(cfg, **kw)
+    assert event.fills == [] and event.rejections
+    assert vector.rejections == event.rejections
+    assert "is an index and cannot be traded" in event.rejections[0].reason
 
 
 def test_malformed_signals_are_a_strategy_error() -> None:

@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.backtest.vector.run import run_vector
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Resolution, Segment
-from fyerstrade.store.candles import CandleArrays
 
 SETTINGS = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

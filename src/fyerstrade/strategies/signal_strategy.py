@@ -15,8 +15,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Fill, Side
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.signals import IndicatorCache, Target
 from fyerstrade.trading.context import Context

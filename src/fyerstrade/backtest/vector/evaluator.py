@@ -21,10 +21,10 @@ import numpy as np
 from fyerstrade.backtest.engine import BacktestConfig, InstrumentLookup
 from fyerstrade.backtest.evaluate import TrialOutcome, period_days
 from fyerstrade.calendar import ist_date
+from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Instrument
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.reporting.metrics import TRADING_DAYS_PER_YEAR
-from fyerstrade.store.candles import CandleArrays
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.strategies.signals import IndicatorCache, has_signals
 
@@ -62,8 +62,8 @@ class VectorEvaluator:
         warmup_from = None
         if first is not None and ist_date(first) < config.start:
             warmup_from = ist_date(first)
-        loaded, specs, lookup = load_bars(config, settings, bars, instruments, lookup, warmup_from)
-        self.inputs = prepare(config, loaded, specs, lookup)
+        run_bars = load_bars(config, settings, bars, instruments, lookup, warmup_from)
+        self.inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup)
         per_symbol = max(1, cache_bytes // max(1, len(self.inputs.bars)))
         self.caches = [IndicatorCache(self.strategy, b, per_symbol) for b in self.inputs.bars]
         self.days = period_days(config, bars)

@@ -21,11 +21,19 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.backtest.engine import BacktestConfig, _close_times
-from fyerstrade.calendar import ist_epoch
+from fyerstrade.calendar import ist_date, ist_epoch
 from fyerstrade.candles import CandleArrays
-from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Instrument, ProductType, Resolution, Side
+from fyerstrade.domain import (
+    DAY_SECONDS,
+    IST_OFFSET,
+    Instrument,
+    InstrumentKind,
+    ProductType,
+    Resolution,
+    Side,
+)
 from fyerstrade.errors import FyersTradeError, InputError
-from fyerstrade.trading.cost_rates import Component
+from fyerstrade.trading.cost_rates import Component, CostSegment
 from fyerstrade.trading.costs import (
     CostModel,
     FyersCostModel,
@@ -37,14 +45,14 @@ from fyerstrade.trading.engine import SIZING_HEADROOM
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.session import SessionRules, seconds_of_day
 
-from . import kernel as kn
+from . import layout as lay
 
 InstrumentLookup = Callable[[str, date], Instrument]
 
 PRODUCT_CODE = {
-    ProductType.INTRADAY: kn.INTRADAY,
-    ProductType.CNC: kn.CNC,
-    ProductType.MARGIN: kn.MARGIN,
+    ProductType.INTRADAY: lay.INTRADAY,
+    ProductType.CNC: lay.CNC,
+    ProductType.MARGIN: lay.MARGIN,
 }
 PRODUCTS = {v: k for k, v in PRODUCT_CODE.items()}
 # the rate table's component axis, in the kernel's order
@@ -96,6 +104,7 @@ class KernelInputs:
     step_ts: npt.NDArray[np.int64]
     step_close: npt.NDArray[np.int64]
     day_end: npt.NDArray[np.uint8]  # 1 at the last step of each IST day
+    first_bars: tuple[int, ...]  # per symbol, its first bar after the warm-up
     cf: npt.NDArray[np.float64]
     ci: npt.NDArray[np.int64]
     rates: npt.NDArray[np.float64]  # (S, D, C, 2, 3): rate, flat, cap
@@ -109,6 +118,13 @@ class KernelInputs:
     @property
     def n_bars(self) -> int:
         return int(self.starts[-1])
+
+    @property
+    def period(self) -> tuple[date, date]:
+        """First and last IST date of any traded bar (``BacktestResult.period``)."""
+        first = min(int(a.ts[k]) for a, k in zip(self.bars, self.first_bars, strict=True))
+        last = max(int(a.ts[-1]) for a in self.bars)
+        return ist_date(first), ist_date(last)
 
     @property
     def days(self) -> npt.NDArray[np.int64]:
@@ -131,8 +147,8 @@ def cost_model_reason(cost_model: CostModel | None) -> str | None:
         return None
     if type(cost_model) is not FyersCostModel:
         return f"the cost model {type(cost_model).__name__} is not the rate-table model"
-    if cost_model._dp_paid:
-        return "the cost model carries DP charges already paid in an earlier run"
+    if cost_model._cnc_days:
+        return "the cost model carries same-day CNC orders from an earlier run"
     return None
 
 
@@ -166,7 +182,7 @@ def prepare(
 
     ohlc = np.empty((4, n), dtype=np.float64)
     times = np.empty((2, n), dtype=np.int64)
-    bar_i = np.zeros((kn.N_B, n), dtype=np.int64)
+    bar_i = np.zeros((lay.N_B, n), dtype=np.int64)
     for s, (a, c) in enumerate(zip(arrays, closes, strict=True)):
         lo, hi = starts[s], starts[s + 1]
         ohlc[0, lo:hi] = a.open
@@ -175,50 +191,54 @@ def prepare(
         ohlc[3, lo:hi] = a.close
         times[0, lo:hi] = a.ts
         times[1, lo:hi] = c
-        bar_i[kn.B_FLAGS, lo:hi] = _session_flags(session, a.ts.astype(np.int64), c)
+        bar_i[lay.B_FLAGS, lo:hi] = _session_flags(session, a.ts.astype(np.int64), c)
     day_open = (times[0] + IST_OFFSET) // DAY_SECONDS
     day_close = (times[1] + IST_OFFSET) // DAY_SECONDS
     rate_days, inverse = np.unique(np.concatenate((day_open, day_close)), return_inverse=True)
-    bar_i[kn.B_RDAY_OPEN] = inverse[:n]
-    bar_i[kn.B_RDAY_CLOSE] = inverse[n:]
+    bar_i[lay.B_RDAY_OPEN] = inverse[:n]
+    bar_i[lay.B_RDAY_CLOSE] = inverse[n:]
 
     ticks = np.empty(len(symbols), dtype=np.float64)
     for s, (symbol, spec) in enumerate(zip(symbols, specs, strict=True)):
         lo, hi = starts[s], starts[s + 1]
-        bar_i[kn.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, day_close[lo:hi], lookup)
+        bar_i[lay.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, day_close[lo:hi], lookup)
 
     products = tuple(default_product(config, spec) for spec in specs)
     dp_keys = {key: k for k, key in enumerate(dict.fromkeys(sp.isin or sp.symbol for sp in specs))}
-    sym = np.zeros((len(symbols), kn.N_SY), dtype=np.int64)
-    sym[:, kn.SY_START] = starts[:-1]
-    sym[:, kn.SY_LEN] = lengths
-    sym[:, kn.SY_PRODUCT] = [PRODUCT_CODE[p] for p in products]
-    sym[:, kn.SY_DERIVATIVE] = [int(sp.is_derivative) for sp in specs]
-    sym[:, kn.SY_DP_KEY] = [dp_keys[sp.isin or sp.symbol] for sp in specs]
+    sym = np.zeros((len(symbols), lay.N_SY), dtype=np.int64)
+    sym[:, lay.SY_START] = starts[:-1]
+    sym[:, lay.SY_LEN] = lengths
+    sym[:, lay.SY_PRODUCT] = [PRODUCT_CODE[p] for p in products]
+    sym[:, lay.SY_DERIVATIVE] = [int(sp.is_derivative) for sp in specs]
+    sym[:, lay.SY_DP_KEY] = [dp_keys[sp.isin or sp.symbol] for sp in specs]
+    sym[:, lay.SY_INDEX] = [
+        int(sp.kind is InstrumentKind.INDEX or sp.symbol.endswith("-INDEX")) for sp in specs
+    ]
 
     lo = ist_epoch(config.start)
     first_bars = [int(np.searchsorted(a.ts, lo)) for a in arrays]
     step_first, step_bar, step_sym, step_ts, step_close = _timeline(
         arrays, closes, starts, first_bars
     )
-    rates, has_rate, rate_err, errors = _rate_table(model, specs, products, rate_days)
+    rates, has_rate, rate_err, errors, cnc = _rate_table(model, specs, products, rate_days)
+    sym[:, lay.SY_CNC] = cnc
     step_day = (step_ts + IST_OFFSET) // DAY_SECONDS
     day_end = np.ones(len(step_ts), dtype=np.uint8)
     day_end[:-1] = step_day[1:] != step_day[:-1]
 
-    cf = np.zeros(kn.N_CF, dtype=np.float64)
-    cf[kn.CF_CAPITAL] = config.capital
-    cf[kn.CF_SLIP_TICKS] = config.slippage_ticks
-    cf[kn.CF_SLIP_BPS] = config.slippage_bps
-    cf[kn.CF_HEADROOM] = 1 + SIZING_HEADROOM
+    cf = np.zeros(lay.N_CF, dtype=np.float64)
+    cf[lay.CF_CAPITAL] = config.capital
+    cf[lay.CF_SLIP_TICKS] = config.slippage_ticks
+    cf[lay.CF_SLIP_BPS] = config.slippage_bps
+    cf[lay.CF_HEADROOM] = 1 + SIZING_HEADROOM
     for product, code in PRODUCT_CODE.items():
-        cf[kn.CF_LEV + code] = rules.leverage(product)
-    ci = np.zeros(kn.N_CI, dtype=np.int64)
-    ci[kn.CI_FIXED_QTY] = -1 if config.quantity is None else config.quantity
-    ci[kn.CI_COSTS] = 0 if isinstance(model, ZeroCostModel) else 1
+        cf[lay.CF_LEV + code] = rules.leverage(product)
+    ci = np.zeros(lay.N_CI, dtype=np.int64)
+    ci[lay.CI_FIXED_QTY] = -1 if config.quantity is None else config.quantity
+    ci[lay.CI_COSTS] = 0 if isinstance(model, ZeroCostModel) else 1
     if isinstance(model, FyersCostModel):
-        cf[kn.CF_GST] = model.gst_rate
-        ci[kn.CI_GST_ALL_FEES] = int(model.gst_base is GstBase.ALL_FEES)
+        cf[lay.CF_GST] = model.gst_rate
+        ci[lay.CI_GST_ALL_FEES] = int(model.gst_base is GstBase.ALL_FEES)
     return KernelInputs(
         config=config,
         symbols=symbols,
@@ -238,6 +258,7 @@ def prepare(
         step_ts=step_ts,
         step_close=step_close,
         day_end=day_end,
+        first_bars=tuple(first_bars),
         cf=cf,
         ci=ci,
         rates=rates,
@@ -260,12 +281,12 @@ def _session_flags(
         inside = (sod >= seconds_of_day(session.entry_start)) & (
             sod <= seconds_of_day(session.entry_end)
         )
-        flags[inside] |= kn.FLAG_ENTRY_OK
+        flags[inside] |= lay.FLAG_ENTRY_OK
     else:
-        flags |= kn.FLAG_ENTRY_OK
+        flags |= lay.FLAG_ENTRY_OK
     at_open, at_close = session.square_off_bars(ts)
-    flags[at_open] |= kn.FLAG_SQ_OPEN
-    flags[at_close] |= kn.FLAG_SQ_CLOSE
+    flags[at_open] |= lay.FLAG_SQ_OPEN
+    flags[at_close] |= lay.FLAG_SQ_CLOSE
     return flags
 
 
@@ -332,27 +353,62 @@ def _timeline(
     )
 
 
+RateTable = tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.int64],
+    tuple[str, ...],
+    list[int],
+]
+
+
 def _rate_table(
     model: CostModel,
     specs: Sequence[Instrument],
     products: Sequence[ProductType],
     rate_days: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_], npt.NDArray[np.int64], tuple[str, ...]]:
-    """Every rate the cost model would use, per symbol, day, component and side; a lookup the
-    model would refuse becomes an error index (raised when a fill needs it)."""
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.int64],
+    tuple[str, ...],
+    list[int],
+]:
+    """Every rate the cost model would use, per symbol row, day, component and side (rows
+    ``S + s``: symbol ``s``'s intraday equity rates, for same-day CNC matching); a lookup the
+    model would refuse becomes an error index (raised when a fill needs it). Also, per symbol,
+    whether its CNC orders are matched within the day (``FyersCostModel._cnc``)."""
     n_sym, n_days, n_c = len(specs), len(rate_days), len(COMPONENTS)
-    rates = np.zeros((n_sym, n_days, n_c, 2, 3), dtype=np.float64)
+    rates = np.zeros((2 * n_sym, n_days, n_c, 2, 3), dtype=np.float64)
     rates[..., 2] = np.inf
-    has_rate = np.zeros((n_sym, n_c, 2), dtype=np.bool_)
-    rate_err = np.zeros((n_sym, n_days, 2), dtype=np.int64)
+    has_rate = np.zeros((2 * n_sym, n_c, 2), dtype=np.bool_)
+    rate_err = np.zeros((2 * n_sym, n_days, 2), dtype=np.int64)
+    cnc = [0] * n_sym
     errors: list[str] = []
     if not isinstance(model, FyersCostModel):
-        return rates, has_rate, rate_err, ()
+        return rates, has_rate, rate_err, (), cnc
 
     def error(message: str) -> int:
         if message not in errors:
             errors.append(message)
         return errors.index(message) + 1
+
+    def fill(row: int, segment: CostSegment) -> None:
+        for c, component in enumerate(COMPONENTS):
+            for si, side in enumerate(sides):
+                has_rate[row, c, si] = (segment, component, side) in model._timelines
+        for d, day in enumerate(rate_days.tolist()):
+            for si, side in enumerate(sides):
+                for component in _LOOKUP_ORDER:
+                    try:
+                        found = model._row(segment, component, side, day)
+                    except InputError as exc:
+                        rate_err[row, d, si] = error(str(exc))
+                        break
+                    if found is not None:
+                        c = COMPONENTS.index(component)
+                        cap = np.inf if found.cap is None else found.cap
+                        rates[row, d, c, si] = (found.rate, found.flat, cap)
 
     sides = (Side.BUY, Side.SELL)
     for s, (spec, product) in enumerate(zip(specs, products, strict=True)):
@@ -366,19 +422,13 @@ def _rate_table(
         except InputError as exc:
             rate_err[s] = error(str(exc))
             continue
-        for c, component in enumerate(COMPONENTS):
-            for si, side in enumerate(sides):
-                has_rate[s, c, si] = (segment, component, side) in model._timelines
-        for d, day in enumerate(rate_days.tolist()):
-            for si, side in enumerate(sides):
-                for component in _LOOKUP_ORDER:
-                    try:
-                        row = model._row(segment, component, side, day)
-                    except InputError as exc:
-                        rate_err[s, d, si] = error(str(exc))
-                        break
-                    if row is not None:
-                        c = COMPONENTS.index(component)
-                        cap = np.inf if row.cap is None else row.cap
-                        rates[s, d, c, si] = (row.rate, row.flat, cap)
-    return rates, has_rate, rate_err, tuple(errors)
+        fill(s, segment)
+        intraday = CostSegment.EQUITY_INTRADAY
+        if (
+            product is ProductType.CNC
+            and segment is CostSegment.EQUITY_DELIVERY
+            and intraday in model._segments
+        ):
+            cnc[s] = 1
+            fill(n_sym + s, intraday)
+    return rates, has_rate, rate_err, tuple(errors), cnc

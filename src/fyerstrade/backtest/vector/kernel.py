@@ -9,127 +9,171 @@ does exactly what the event engine does with a strategy's ``signals`` (``strateg
   when an entry fills are matched against the rest of that bar with the fill price as its open);
   then the signals of every such symbol (entries, exits, reversals: orders eligible from the next
   bar); then the square-off at the close for a day without a bar at or after the square-off time;
-* orders are checked as ``trading/orders.py`` checks them (quantity, lot size in force that day,
-  CNC short selling, the intraday entry window, free margin at the last close) and again at the
-  fill (free margin at the fill price); refusals become rejection records;
-* fills pay the cost table's charges for their date (built from the cost model by
-  ``inputs.py``) and are booked as ``Portfolio.apply`` books them (cash, average price, carried
-  entry charges, round trips);
-* positions still open after the last bar are closed at their last close (``end_of_data``).
+* orders are checked as ``trading/orders.py`` checks them (quantity, an index is untradable, lot
+  size in force that day, CNC short selling, the intraday entry window, free margin at the last
+  close) and again at the fill (free margin at the fill price); refusals become rejection records;
+* fills pay the cost model's charges for their date (``charges.py``, same-day CNC matching
+  included) and are booked as ``Portfolio.apply`` books them (cash, average price, carried entry
+  charges, round trips);
+* positions still open after the last bar are closed at their last close (``end_of_data``);
+* the run's performance is accumulated as it goes (``account``): what ``compute_metrics`` needs
+  of the equity curve, without keeping one per trial; a one-symbol run with no working order
+  runs through bars without a signal or a square-off doing nothing else.
 
 Arithmetic is written in the same order as the Python code it mirrors, so prices, costs and cash
-agree to the last bit and the parity tests compare them with ``==``.
-
-Every function has an explicit signature: compiled once (and cached on disk, ``cache.py``), never
-re-specialised for a constant argument. The run's arrays (``inputs.py``) and the state arrays
-are laid out by the ``*_`` index constants below.
+agree to the last bit and the parity tests compare them with ``==``. Array layouts and codes are in
+``layout.py``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from typing import Any, TypeVar
 
 import numpy as np
+from numba import types as nt
 
-from fyerstrade.backtest.vector import cache as _cache
+from fyerstrade.backtest.vector.charges import N_DB, N_L, fill_costs
+from fyerstrade.backtest.vector.layout import (
+    B0,
+    B1,
+    B_FLAGS,
+    B_LOT,
+    B_RDAY_CLOSE,
+    B_RDAY_OPEN,
+    BOOK,
+    BUY,
+    CF_CAPITAL,
+    CF_HEADROOM,
+    CF_LEV,
+    CF_SLIP_BPS,
+    CF_SLIP_TICKS,
+    CI_ENTRY_TAG,
+    CI_FIXED_QTY,
+    CI_RECORDS,
+    CNC,
+    F0,
+    F1,
+    F2,
+    F3,
+    F_BAR,
+    F_CASH,
+    F_COSTS,
+    F_POSITION,
+    F_PRICE,
+    F_PRODUCT,
+    F_QTY,
+    F_SEQ,
+    F_SIDE,
+    F_STEP,
+    F_SYM,
+    F_TAG,
+    F_TS,
+    FLAG_ENTRY_OK,
+    FLAG_SQ_CLOSE,
+    FLAG_SQ_OPEN,
+    G_CASH,
+    G_LAST_FILL,
+    I0,
+    I1,
+    I2,
+    I3,
+    INTRADAY,
+    K_ERROR,
+    K_FILLS,
+    K_LOTS,
+    K_POSITIONS,
+    K_REJECTS,
+    K_SEQ,
+    K_STEP,
+    K_SUBMITTED,
+    K_TRADES,
+    LIMIT,
+    MARKET,
+    N_F,
+    N_G,
+    N_K,
+    N_P,
+    N_PF,
+    N_R,
+    N_T,
+    N_WF,
+    N_WI,
+    P_BOOKED,
+    P_BY_RANK,
+    P_CURSOR,
+    P_OPENED,
+    P_PRODUCT,
+    P_QTY,
+    P_RANK,
+    PF_AVG,
+    PF_COSTS,
+    R_CODE,
+    R_FREE,
+    R_KIND,
+    R_LOT,
+    R_OPENING,
+    R_POSITION,
+    R_PRICE,
+    R_PRODUCT,
+    R_QTY,
+    R_SIDE,
+    R_SYM,
+    R_TS,
+    RATES,
+    REJ_CNC_SHORT,
+    REJ_FUNDS,
+    REJ_FUNDS_AT_FILL,
+    REJ_INDEX,
+    REJ_LIMIT,
+    REJ_LOT,
+    REJ_QTY,
+    REJ_STOP,
+    REJ_WINDOW,
+    SELL,
+    STOP,
+    SY_DERIVATIVE,
+    SY_INDEX,
+    SY_LEN,
+    SY_PRODUCT,
+    SY_START,
+    T_COSTS,
+    T_ENTRY_PRICE,
+    T_ENTRY_TS,
+    T_EXIT_PRICE,
+    T_EXIT_TS,
+    T_PNL,
+    T_PRODUCT,
+    T_QTY,
+    T_SIDE,
+    T_SYM,
+    T_TAG,
+    TAG_END_OF_DATA,
+    TAG_SIGNAL,
+    TAG_SQUARE_OFF,
+    TAG_STOP,
+    TAG_TARGET,
+    U1,
+    W_ACTIVE,
+    W_BATCH,
+    W_ENTRY,
+    W_KIND,
+    W_PRICE,
+    W_PRODUCT,
+    W_QTY,
+    W_REDUCE,
+    W_REF,
+    W_SEEN,
+    W_SEQ,
+    W_SIDE,
+    W_STOP,
+    W_TAG,
+    W_USED,
+    inline,
+    jit,
+)
 
-_cache.configure()
 
-import numba as nb  # noqa: E402  (after the cache directory is chosen)
-from numba import types as nt  # noqa: E402
-
-# ---- codes shared with the Python side --------------------------------------------------------
-MARKET, STOP, LIMIT = 0, 1, 2  # also the matching priority inside a bar
-BUY, SELL = 1, -1
-INTRADAY, CNC, MARGIN = 0, 1, 2
-TAG_SIGNAL, TAG_ENTRY, TAG_STOP, TAG_SQUARE_OFF, TAG_END_OF_DATA = 0, 1, 2, 3, 4
-TAG_ENTRY_CUSTOM = 5  # the strategy's own entry tag
-TAG_TARGET = 10  # target k (from 0) is TAG_TARGET + k
-FLAG_ENTRY_OK, FLAG_SQ_OPEN, FLAG_SQ_CLOSE = 1, 2, 4
-REJ_QTY, REJ_LOT, REJ_LIMIT, REJ_STOP, REJ_CNC_SHORT, REJ_WINDOW = 1, 2, 3, 4, 5, 6
-REJ_FUNDS, REJ_FUNDS_AT_FILL = 7, 8
-C_BROKERAGE, C_STT, C_EXCHANGE, C_IPFT, C_SEBI, C_STAMP, C_DP = 0, 1, 2, 3, 4, 5, 6
-N_COMPONENTS = 7
-BOOK = 8  # working orders per symbol: an entry, a close, a stop, four targets, one spare
-
-# per-bar ints (bar_i rows)
-B_FLAGS, B_LOT, B_RDAY_OPEN, B_RDAY_CLOSE = 0, 1, 2, 3
-N_B = 4
-# symbol table (sym columns)
-SY_START, SY_LEN, SY_PRODUCT, SY_DERIVATIVE, SY_DP_KEY = 0, 1, 2, 3, 4
-N_SY = 5
-# position state per symbol (pos columns); P_BY_RANK of row r is the r-th symbol to trade
-P_QTY, P_OPENED, P_PRODUCT, P_RANK, P_CURSOR, P_BOOKED, P_BY_RANK = 0, 1, 2, 3, 4, 5, 6
-N_P = 7
-PF_AVG, PF_COSTS = 0, 1
-N_PF = 2
-# working orders (bk_i, bk_f)
-W_USED, W_KIND, W_SIDE, W_QTY, W_ACTIVE, W_SEQ, W_TAG, W_PRODUCT = 0, 1, 2, 3, 4, 5, 6, 7
-W_REDUCE, W_ENTRY, W_SEEN, W_BATCH = 8, 9, 10, 11
-N_WI = 12
-W_PRICE, W_REF, W_STOP = 0, 1, 2
-N_WF = 3
-# counters (k)
-K_SEQ, K_SUBMITTED, K_STEP, K_FILLS, K_REJECTS, K_TRADES, K_POSITIONS, K_ERROR = range(8)
-K_ERR_SYM, K_ERR_DAY, K_ERR_SIDE = 8, 9, 10
-N_K = 11
-# float state (g)
-G_CASH, G_LAST_FILL = 0, 1
-N_G = 2
-# fill records
-F_SEQ, F_STEP, F_SYM, F_BAR, F_TS, F_SIDE, F_QTY, F_PRICE, F_COSTS, F_TAG, F_PRODUCT = range(11)
-F_CASH, F_POSITION = 11, 12
-N_F = 13
-# rejection records
-R_TS, R_SYM, R_SIDE, R_QTY, R_CODE, R_PRICE, R_FREE, R_OPENING, R_LOT, R_PRODUCT = range(10)
-R_POSITION, R_KIND = 10, 11
-N_R = 12
-# round-trip records
-T_SYM, T_SIDE, T_QTY, T_ENTRY_TS, T_ENTRY_PRICE, T_EXIT_TS, T_EXIT_PRICE, T_PNL, T_COSTS = range(9)
-T_TAG, T_PRODUCT = 9, 10
-N_T = 11
-# configuration
-CF_CAPITAL, CF_SLIP_TICKS, CF_SLIP_BPS, CF_HEADROOM, CF_GST = 0, 1, 2, 3, 4
-CF_LEV = 5  # 5, 6, 7: leverage of INTRADAY, CNC, MARGIN
-N_CF = 8
-CI_FIXED_QTY, CI_COSTS, CI_GST_ALL_FEES, CI_RECORDS, CI_ENTRY_TAG = 0, 1, 2, 3, 4
-N_CI = 5
-
-# ---- signatures -------------------------------------------------------------------------------
-_I, _F, _B = nt.int64, nt.float64, nt.boolean
-
-
-def _arr(dtype: nt.Type, ndim: int) -> nt.Array:
-    return nt.Array(dtype, ndim, "C")
-
-
-I1, I2, I3 = _arr(_I, 1), _arr(_I, 2), _arr(_I, 3)
-F1, F2, F3, F5 = _arr(_F, 1), _arr(_F, 2), _arr(_F, 3), _arr(_F, 5)
-B1, B3 = _arr(_B, 1), _arr(_B, 3)
-U1 = _arr(nt.uint8, 1)
-# the cost table: rates, which rates exist, refused days
-_RATES = (F5, B3, I3)
-
-_T = TypeVar("_T")
-
-
-def _jit(signature: Any) -> Callable[[_T], _T]:
-    """numba's ``njit`` with an explicit signature, cached on disk, releasing the GIL."""
-    decorate: Callable[[_T], _T] = nb.njit(signature, cache=True, nogil=True)
-    return decorate
-
-
-def _inline(fn: _T) -> _T:
-    """A helper numba inlines into its callers (in the per-bar path a call that passes arrays
-    costs more than the work: every array argument is reference-counted)."""
-    decorate: Any = nb.njit(inline="always", nogil=True)
-    inlined: _T = decorate(fn)
-    return inlined
-
-
-@_jit(_F(_F, _F))
+@jit(F0(F0, F0))
 def round_to_tick(price: float, tick: float) -> float:
     """``domain.round_to_tick``: nearest multiple of ``tick``, half away from zero."""
     if tick <= 0.0:
@@ -139,7 +183,7 @@ def round_to_tick(price: float, tick: float) -> float:
     return round(n * tick, 10)
 
 
-@_jit(_F(_F, _I, _F, _F, _F))
+@jit(F0(F0, I0, F0, F0, F0))
 def slipped(price: float, side: int, tick: float, ticks: float, bps: float) -> float:
     """``Slippage.apply``: the price moved against the trader, rounded to the tick."""
     if ticks == 0.0 and bps == 0.0:
@@ -148,7 +192,7 @@ def slipped(price: float, side: int, tick: float, ticks: float, bps: float) -> f
     return round_to_tick(price + move * side, tick)
 
 
-@_jit(_I(_I, _I, _I))
+@jit(I0(I0, I0, I0))
 def opening_quantity(position: int, side: int, quantity: int) -> int:
     """``orders.opening_quantity``: the part of an order that opens or adds exposure."""
     signed = quantity * side
@@ -157,7 +201,7 @@ def opening_quantity(position: int, side: int, quantity: int) -> int:
     return max(0, quantity - abs(position))
 
 
-@_jit(_F(_I, _I, _F, _F, _F, _F, _F, _F, _F))
+@jit(F0(I0, I0, F0, F0, F0, F0, F0, F0, F0))
 def fill_price(
     kind: int,
     side: int,
@@ -196,52 +240,7 @@ def fill_price(
     return slipped(trigger, side, tick, ticks, bps)
 
 
-@_jit(_F(F5, B3, _I, _I, _I, _I, _F))
-def cost_line(rates, has_rate, s, d, c, si, value):
-    """``RateRow.amount``: one line of a contract note (0 where the table charges nothing)."""
-    if not has_rate[s, c, si]:
-        return 0.0
-    charge = value * rates[s, d, c, si, 0] + rates[s, d, c, si, 1]
-    cap = rates[s, d, c, si, 2]
-    return charge if charge < cap else cap
-
-
-@_jit(_F(_I, _I, _I, _F, _I, I2, F1, I1, *_RATES, I1, I1))
-def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k, dp_paid):
-    """``FyersCostModel.charges(...).total`` of one fill on rate day ``d`` (every line in the
-    model's order of arithmetic). A rate the model would refuse sets ``K_ERROR`` (the Python
-    side raises the model's message)."""
-    if ci[CI_COSTS] == 0:
-        return 0.0
-    si = 0 if side == BUY else 1
-    if rate_err[s, d, si] != 0:
-        if k[K_ERROR] == 0:
-            k[K_ERROR] = rate_err[s, d, si]
-            k[K_ERR_SYM] = s
-            k[K_ERR_DAY] = d
-            k[K_ERR_SIDE] = si
-        return 0.0
-    value = price * qty
-    brokerage = cost_line(rates, has_rate, s, d, C_BROKERAGE, si, value)
-    exchange = cost_line(rates, has_rate, s, d, C_EXCHANGE, si, value)
-    ipft = cost_line(rates, has_rate, s, d, C_IPFT, si, value)
-    sebi = cost_line(rates, has_rate, s, d, C_SEBI, si, value)
-    gst_base = brokerage + exchange
-    if ci[CI_GST_ALL_FEES] != 0:
-        gst_base += ipft + sebi
-    dp = 0.0
-    key = sym[s, SY_DP_KEY]
-    paid = key * rates.shape[1] + d  # one flag per (ISIN, day): days are not in order at the end
-    if has_rate[s, C_DP, si] and dp_paid[paid] == 0:
-        dp_paid[paid] = 1
-        dp = cost_line(rates, has_rate, s, d, C_DP, si, value) * (1.0 + cf[CF_GST])
-    stt = cost_line(rates, has_rate, s, d, C_STT, si, value)
-    stamp = cost_line(rates, has_rate, s, d, C_STAMP, si, value)
-    gst = gst_base * cf[CF_GST]
-    return brokerage + stt + exchange + ipft + sebi + stamp + gst + dp
-
-
-@_jit(_F(_I, F2, I2, I2))
+@jit(F0(I0, F2, I2, I2))
 def last_price(s, px, sym, pos):
     """``TradingEngine._last_price``: the close of the symbol's current bar (before its first
     bar, its first open)."""
@@ -251,7 +250,7 @@ def last_price(s, px, sym, pos):
     return px[0, sym[s, SY_START]] if sym[s, SY_LEN] > 0 else 0.0
 
 
-@_jit(_F(F2, I2, I2, F2, F1, I1, F1))
+@jit(F0(F2, I2, I2, F2, F1, I1, F1))
 def free_margin(px, sym, pos, pos_f, cf, k, g):
     """``TradingEngine.free_margin``: cash plus each open position's value minus its margin,
     positions in the order the portfolio first saw them (its dict order)."""
@@ -265,7 +264,7 @@ def free_margin(px, sym, pos, pos_f, cf, k, g):
     return free
 
 
-@_jit(_I(_I, _I, _I, F2, I2, I2, I2, F2, F1, I1, I1, F1))
+@jit(I0(I0, I0, I0, F2, I2, I2, I2, F2, F1, I1, I1, F1))
 def entry_size(s, i, product, px, bar_i, sym, pos, pos_f, cf, ci, k, g):
     """``TradingEngine.size``: the fixed quantity, or the whole lots the free margin buys at the
     last close with the sizing headroom."""
@@ -280,7 +279,7 @@ def entry_size(s, i, product, px, bar_i, sym, pos, pos_f, cf, ci, k, g):
     return max(0, lots * lot)
 
 
-@_jit(F2(F2, _I))
+@jit(F2(F2, I0))
 def grow(table, needed):
     """``table`` with room for ``needed`` rows (doubled when it must grow)."""
     rows, cols = table.shape
@@ -293,7 +292,7 @@ def grow(table, needed):
     return bigger
 
 
-@_jit(nt.void(_I, _I, I2, I3))
+@jit(nt.void(I0, I0, I2, I3))
 def unbook(s, j, pos, bk_i):
     """Take working order ``j`` of symbol ``s`` out of the book (filled or cancelled)."""
     bk_i[s, j, W_USED] = 0
@@ -301,7 +300,7 @@ def unbook(s, j, pos, bk_i):
     pos[s, P_BOOKED] -= 1
 
 
-@_jit(nt.void(F2, _I, _I, _I, _I, _I, _F, _F, _I, _I, _I, I2, I2, I1, I1))
+@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I2, I2, I1, I1))
 def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product, bar_i, pos, ci,
            k):  # fmt: skip
     """Record a refused order (``records.py`` words the reason as ``OrderRules`` does)."""
@@ -324,7 +323,7 @@ def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product,
     row[R_KIND] = kind
 
 
-@_jit(nt.void(F2, _I, _I, _I, _I, _I, _F, _I, _I, _I, _I, _F, _I, _F,
+@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, I0, I0, I0, I0, F0, I0, F0,
             F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))  # fmt: skip
 def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_entry, stop_raw,
           active, ref_open, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
@@ -342,6 +341,8 @@ def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_e
     code = 0
     if qty <= 0:
         code = REJ_QTY
+    elif sym[s, SY_INDEX] != 0:
+        code = REJ_INDEX
     elif lot > 1 and qty % lot != 0 and sym[s, SY_DERIVATIVE] != 0:
         code = REJ_LOT
     elif kind == LIMIT and not level > 0:
@@ -388,7 +389,7 @@ def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_e
     k[K_SUBMITTED] += 1
 
 
-@_jit(nt.void(F2, F2, _I, _I, _I, _I, _I, _F, _F, _I, _I, _I, I1, I2, F2, I3, I1, F1))
+@jit(nt.void(F2, F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I1, I2, F2, I3, I1, F1))
 def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, seq, ci, pos,
               pos_f, bk_i, k, g):  # fmt: skip
     """``Portfolio.apply`` and the engine's ``_book``: cash, position, average price, carried
@@ -466,9 +467,9 @@ def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, 
                 unbook(s, j, pos, bk_i)
 
 
-@_jit(nt.void(F2, F2, _I, _I, _F, _I, _I, _I, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
+@jit(nt.void(F2, F2, I0, I0, F0, I0, I0, I0, I2, F1, F1, I1, *RATES, I2, F2, I3, I1, F1, I1, F2))
 def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rates, has_rate,
-               rate_err, pos, pos_f, bk_i, k, g, dp_paid):  # fmt: skip
+               rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._force_exit``: close the whole position at ``price`` (plus slippage,
     except at the end of data) outside the order checks; ``d`` is the rate day of ``ts``."""
     q = pos[s, P_QTY]
@@ -477,14 +478,14 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
         price = slipped(price, side, tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])
     k[K_SEQ] += 1
     costs = fill_costs(s, side, abs(q), price, d, sym, cf, ci, rates, has_rate, rate_err, k,
-                       dp_paid)  # fmt: skip
+                       day_book, lots)  # fmt: skip
     book_fill(fills, trades, s, bar, ts, side, abs(q), price, costs, pos[s, P_PRODUCT], tag,
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
 
-@_jit(nt.void(F2, F2, _I, _I, _B, F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, I1, F1, I1))
+@jit(nt.void(F2, F2, I0, I0, B0, F2, I2, I2, I2, F1, F1, I1, *RATES, I2, F2, I3, I1, F1, I1, F2))
 def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
-               rate_err, pos, pos_f, bk_i, k, g, dp_paid):  # fmt: skip
+               rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
     position at the bar's open (or, ``at_close``, its close), plus slippage."""
     if pos[s, P_BOOKED] > 0:
@@ -498,17 +499,17 @@ def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, 
     else:
         price, ts, d = px[0, i], tm[0, i], bar_i[B_RDAY_OPEN, i]
     force_exit(fills, trades, s, i, price, ts, d, TAG_SQUARE_OFF, sym, tick, cf, ci, rates,
-               has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_paid)  # fmt: skip
+               has_rate, rate_err, pos, pos_f, bk_i, k, g, day_book, lots)  # fmt: skip
 
 
 # the arguments every order-handling function takes after its own: the run and the state
-_ALL = (F2, I2, I2, I2, F1, F1, I1, *_RATES, I2, F2, I3, F3, I1, F1, I1)
+_ALL = (F2, I2, I2, I2, F1, F1, I1, *RATES, I2, F2, I3, F3, I1, F1, I1, F2)
 
 
-@_jit(nt.void(F2, F2, F2, F2, _I, _I, _I, _I, _I, _I, _I, _I, _B, _B, _F, _F, *_ALL))
+@jit(nt.void(F2, F2, F2, F2, I0, I0, I0, I0, I0, I0, I0, I0, B0, B0, F0, F0, *_ALL))
 def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag, seq, reduce_only,
             is_entry, stop_raw, price, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
-            rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid):  # fmt: skip
+            rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine.execute``: reduce-only clipping, the funds check at the fill price,
     charges, booking; an entry's fill places its stop and targets (the strategy's ``on_fill``
     in the signals contract), matched against the rest of this bar."""
@@ -529,7 +530,7 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
                        product, bar_i, pos, ci, k)  # fmt: skip
                 return
     costs = fill_costs(s, side, qty, price, bar_i[B_RDAY_OPEN, i], sym, cf, ci, rates, has_rate,
-                       rate_err, k, dp_paid)  # fmt: skip
+                       rate_err, k, day_book, lots)  # fmt: skip
     book_fill(fills, trades, s, i, ts, side, qty, price, costs, product, tag, seq, ci, pos, pos_f,
               bk_i, k, g)  # fmt: skip
     g[G_LAST_FILL] = price
@@ -566,9 +567,9 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
               ref, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g)  # fmt: skip
 
 
-@_jit(nt.void(F2, F2, F2, F2, _I, _I, *_ALL))
+@jit(nt.void(F2, F2, F2, F2, I0, I0, *_ALL))
 def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci, rates,
-          has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid):  # fmt: skip
+          has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots):  # fmt: skip
     """``SimulatedBroker.on_bar``: the symbol's working orders eligible in bar ``i``, by
     priority (market, stop, limit; then order number); orders placed by fills in this bar are
     matched in a further pass."""
@@ -610,12 +611,12 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
             execute(fills, rejects, trades, targets, s, i, w[W_SIDE], w[W_QTY], w[W_KIND],
                     w[W_PRODUCT], w[W_TAG], w[W_SEQ], w[W_REDUCE] != 0, w[W_ENTRY] != 0,
                     bk_f[s, best, W_STOP], price, px, tm, bar_i, sym, tick, cf, ci, rates,
-                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, dp_paid)  # fmt: skip
+                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots)  # fmt: skip
         if k[K_SUBMITTED] == submitted:
             return
 
 
-@_jit(nt.void(F2, _I, _I, B1, B1, B1, B1, F1, F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))
+@jit(nt.void(F2, I0, I0, B1, B1, B1, B1, F1, F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))
 def on_signals(rejects, s, i, entries, exits, short_entries, short_exits, stop, px, tm, bar_i,
                sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g):  # fmt: skip
     """The signals contract at the close of bar ``i``: flat → enter; long → exit, or reverse on
@@ -660,7 +661,7 @@ A_PEAK, A_LOW, A_WORST, A_MAX_AMOUNT, A_LONGEST, A_RUN_START, A_EXPOSED, A_FINAL
 N_A = 9
 
 
-@_inline
+@inline
 def account(step, eq, gross, step_ts, day_end, acc, day_eq):
     """Add the equity ``eq`` at the close of ``step`` (``gross``: the open positions' value) to
     the accumulators: the running peak (the capital first), the deepest fall and the largest
@@ -691,7 +692,7 @@ def account(step, eq, gross, step_ts, day_end, acc, day_eq):
     acc[A_FINAL] = eq
 
 
-@_jit(nt.void(I1, F1))
+@jit(nt.void(I1, F1))
 def settle(step_ts, acc):
     """Close the accumulators after the last step: the last peak's stretch, an open underwater
     run (it lasts until the last point)."""
@@ -704,7 +705,7 @@ def settle(step_ts, acc):
         acc[A_RUN_START] = np.nan
 
 
-@_inline
+@inline
 def valuation(px, sym, pos, g):
     """Equity (cash plus every position at its last close, symbols in run order, as the event
     engine's equity curve adds them) and the positions' gross value."""
@@ -721,15 +722,15 @@ def valuation(px, sym, pos, g):
 
 
 _RUN_SIGNATURE = nt.Tuple((F2, F2, F2))(
-    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, B1, B1, B1, B1, F1, F2, F1, I1, *_RATES,
+    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, B1, B1, B1, B1, F1, F2, F1, I1, *RATES,
     I2, F2, I3, F3, I1, F1, I1, F1, F1,
 )  # fmt: skip
 
 
-@_jit(_RUN_SIGNATURE)
+@jit(_RUN_SIGNATURE)
 def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, entries,
         exits, short_entries, short_exits, stop, targets, cf, ci, rates, has_rate, rate_err, pos,
-        pos_f, bk_i, bk_f, k, g, dp_paid, acc, day_eq):  # fmt: skip
+        pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq):  # fmt: skip
     """The step loop over the state arrays :func:`simulate` allocates; returns the fill,
     rejection and round-trip tables cut to their length."""
     records = ci[CI_RECORDS] != 0
@@ -739,6 +740,7 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
     fills = np.empty((64 if records else 0, N_F))
     rejects = np.empty((64 if records else 0, N_R))
     trades = np.empty((64, N_T))
+    lots = np.empty((64, N_L))
     has_exits = exits.shape[0] > 0
     has_short = short_entries.shape[0] > 0
     has_short_exits = short_exits.shape[0] > 0
@@ -774,6 +776,8 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
         room = (b - a) * per_bar
         if k[K_TRADES] + room > trades.shape[0]:
             trades = grow(trades, k[K_TRADES] + room)
+        if k[K_LOTS] + room > lots.shape[0]:
+            lots = grow(lots, k[K_LOTS] + room)
         if records and k[K_FILLS] + room > fills.shape[0]:
             fills = grow(fills, k[K_FILLS] + room)
         if records and k[K_REJECTS] + room > rejects.shape[0]:
@@ -785,11 +789,11 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
             i = step_bar[m]
             if bar_i[B_FLAGS, i] & FLAG_SQ_OPEN:
                 square_off(fills, trades, s, i, False, px, tm, bar_i, sym, tick, cf, ci, rates,
-                           has_rate, rate_err, pos, pos_f, bk_i, k, g, dp_paid)  # fmt: skip
+                           has_rate, rate_err, pos, pos_f, bk_i, k, g, day_book, lots)  # fmt: skip
             if pos[s, P_BOOKED] > 0:
                 match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci,
                       rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g,
-                      dp_paid)  # fmt: skip
+                      day_book, lots)  # fmt: skip
         for m in range(a, b):
             i = step_bar[m]
             if (
@@ -806,7 +810,7 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
             if bar_i[B_FLAGS, i] & FLAG_SQ_CLOSE:
                 square_off(fills, trades, step_sym[m], i, True, px, tm, bar_i, sym, tick, cf, ci,
                            rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
-                           dp_paid)  # fmt: skip
+                           day_book, lots)  # fmt: skip
         if k[K_ERROR] != 0:
             return fills[:0], rejects[:0], trades[:0]
         if step < n_steps - 1:
@@ -818,6 +822,7 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
     # the end of data: what is open closes at each symbol's last close, no slippage; the last
     # step's equity is counted after it
     trades = grow(trades, k[K_TRADES] + n_sym)
+    lots = grow(lots, k[K_LOTS] + n_sym)
     if records:
         fills = grow(fills, k[K_FILLS] + n_sym)
     for s in range(n_sym):
@@ -828,7 +833,7 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
                     unbook(s, j, pos, bk_i)
             force_exit(fills, trades, s, i, px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i],
                        TAG_END_OF_DATA, sym, tick, cf, ci, rates, has_rate, rate_err, pos, pos_f,
-                       bk_i, k, g, dp_paid)  # fmt: skip
+                       bk_i, k, g, day_book, lots)  # fmt: skip
     eq, gross = valuation(px, sym, pos, g)
     account(n_steps - 1, eq, gross, step_ts, day_end, acc, day_eq)
     settle(step_ts, acc)
@@ -877,7 +882,8 @@ def simulate(
     k = np.zeros(N_K, dtype=np.int64)
     g = np.zeros(N_G, dtype=np.float64)
     g[G_CASH] = cf[CF_CAPITAL]
-    dp_paid = np.zeros(max(n_dp_keys, 1) * rates.shape[1], dtype=np.int64)
+    day_book = np.full(N_DB * max(n_dp_keys, 1) * rates.shape[1], -1, dtype=np.int64)
+    day_book[: max(n_dp_keys, 1) * rates.shape[1]] = 0  # the DP-paid flags
     acc = np.zeros(N_A, dtype=np.float64)
     acc[A_PEAK] = cf[CF_CAPITAL]
     acc[A_LOW] = np.inf
@@ -888,5 +894,5 @@ def simulate(
     fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym,
                                  step_ts, day_end, entries, exits, short_entries, short_exits,
                                  stop, targets, cf, ci, rates, has_rate, rate_err, pos, pos_f,
-                                 bk_i, bk_f, k, g, dp_paid, acc, day_eq)  # fmt: skip
+                                 bk_i, bk_f, k, g, day_book, acc, day_eq)  # fmt: skip
     return fills, rejects, trades, acc, day_eq, k

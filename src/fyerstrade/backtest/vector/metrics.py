@@ -30,6 +30,7 @@ from fyerstrade.domain import DAY_SECONDS  # noqa: E402
 from fyerstrade.reporting.metrics import DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR, Metrics  # noqa: E402
 
 from . import kernel as kn  # noqa: E402
+from . import layout as lay  # noqa: E402
 
 NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
 """The metrics in :class:`~fyerstrade.reporting.metrics.Metrics` order (the ``out`` layout)."""
@@ -206,7 +207,7 @@ def trial_metrics(
     put(M_TRADES, n_trades)
     costs = 0.0
     for t in range(n_trades):
-        costs += trades[t, kn.T_COSTS]
+        costs += trades[t, lay.T_COSTS]
     put(M_TOTAL_COSTS, costs)
     if n_trades:
         pnl = np.empty(n_trades)
@@ -216,9 +217,9 @@ def trial_metrics(
         n_win = 0
         n_loss = 0
         for t in range(n_trades):
-            p = trades[t, kn.T_PNL]
+            p = trades[t, lay.T_PNL]
             pnl[t] = p
-            holding[t] = trades[t, kn.T_EXIT_TS] - trades[t, kn.T_ENTRY_TS]
+            holding[t] = trades[t, lay.T_EXIT_TS] - trades[t, lay.T_ENTRY_TS]
             if p > 0:
                 wins[n_win] = p
                 n_win += 1

@@ -19,7 +19,7 @@ from fyerstrade.domain import Fill, Instrument, Order, OrderType, RoundTrip, Sid
 from fyerstrade.trading.journal import Rejection
 from fyerstrade.trading.portfolio import Portfolio
 
-from . import kernel as kn
+from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
 
 FILL_DTYPE = np.dtype(
@@ -40,23 +40,23 @@ FILL_DTYPE = np.dtype(
     ]
 )
 
-_KINDS = {kn.MARKET: OrderType.MARKET, kn.STOP: OrderType.STOP, kn.LIMIT: OrderType.LIMIT}
+_KINDS = {lay.MARKET: OrderType.MARKET, lay.STOP: OrderType.STOP, lay.LIMIT: OrderType.LIMIT}
 
 
 def tag_name(code: int, entry_tag: str) -> str:
-    if code == kn.TAG_ENTRY_CUSTOM:
+    if code == lay.TAG_ENTRY_CUSTOM:
         return entry_tag
-    if code >= kn.TAG_TARGET:
-        return f"target{code - kn.TAG_TARGET + 1}"
+    if code >= lay.TAG_TARGET:
+        return f"target{code - lay.TAG_TARGET + 1}"
     return _TAGS[code]
 
 
 _TAGS = {
-    kn.TAG_SIGNAL: "signal",
-    kn.TAG_ENTRY: "entry",
-    kn.TAG_STOP: "stop",
-    kn.TAG_SQUARE_OFF: "square_off",
-    kn.TAG_END_OF_DATA: "end_of_data",
+    lay.TAG_SIGNAL: "signal",
+    lay.TAG_ENTRY: "entry",
+    lay.TAG_STOP: "stop",
+    lay.TAG_SQUARE_OFF: "square_off",
+    lay.TAG_END_OF_DATA: "end_of_data",
 }
 
 
@@ -64,22 +64,22 @@ def fill_records(table: npt.NDArray[np.float64], inputs: KernelInputs) -> npt.ND
     """The kernel's fill table as a structured array (``bar`` relative to its symbol)."""
     out = np.empty(len(table), dtype=FILL_DTYPE)
     cols = {
-        "order": kn.F_SEQ,
-        "step": kn.F_STEP,
-        "symbol": kn.F_SYM,
-        "ts": kn.F_TS,
-        "side": kn.F_SIDE,
-        "quantity": kn.F_QTY,
-        "price": kn.F_PRICE,
-        "costs": kn.F_COSTS,
-        "tag": kn.F_TAG,
-        "product": kn.F_PRODUCT,
-        "cash": kn.F_CASH,
-        "position": kn.F_POSITION,
+        "order": lay.F_SEQ,
+        "step": lay.F_STEP,
+        "symbol": lay.F_SYM,
+        "ts": lay.F_TS,
+        "side": lay.F_SIDE,
+        "quantity": lay.F_QTY,
+        "price": lay.F_PRICE,
+        "costs": lay.F_COSTS,
+        "tag": lay.F_TAG,
+        "product": lay.F_PRODUCT,
+        "cash": lay.F_CASH,
+        "position": lay.F_POSITION,
     }
     for name, col in cols.items():
         out[name] = table[:, col]
-    out["bar"] = table[:, kn.F_BAR].astype(np.int64) - inputs.starts[out["symbol"]]
+    out["bar"] = table[:, lay.F_BAR].astype(np.int64) - inputs.starts[out["symbol"]]
     return out
 
 
@@ -161,22 +161,22 @@ def rejections_of(table: npt.NDArray[np.float64], inputs: KernelInputs) -> list[
     out: list[Rejection] = []
     rules = inputs.rules
     for row in table:
-        s = int(row[kn.R_SYM])
+        s = int(row[lay.R_SYM])
         symbol = inputs.symbols[s]
-        ts = int(row[kn.R_TS])
-        side = Side.BUY if row[kn.R_SIDE] > 0 else Side.SELL
-        qty = int(row[kn.R_QTY])
-        code = int(row[kn.R_CODE])
-        product = PRODUCTS[int(row[kn.R_PRODUCT])]
-        price = float(row[kn.R_PRICE])
-        if code in (kn.REJ_FUNDS, kn.REJ_FUNDS_AT_FILL):
+        ts = int(row[lay.R_TS])
+        side = Side.BUY if row[lay.R_SIDE] > 0 else Side.SELL
+        qty = int(row[lay.R_QTY])
+        code = int(row[lay.R_CODE])
+        product = PRODUCTS[int(row[lay.R_PRODUCT])]
+        price = float(row[lay.R_PRICE])
+        if code in (lay.REJ_FUNDS, lay.REJ_FUNDS_AT_FILL):
             reason = rules.funds_reason(
-                int(row[kn.R_OPENING]), price, product, float(row[kn.R_FREE])
+                int(row[lay.R_OPENING]), price, product, float(row[lay.R_FREE])
             )
-            if code == kn.REJ_FUNDS_AT_FILL and reason is not None:
+            if code == lay.REJ_FUNDS_AT_FILL and reason is not None:
                 reason = f"{reason} at the fill"
         else:
-            kind = _KINDS[int(row[kn.R_KIND])]
+            kind = _KINDS[int(row[lay.R_KIND])]
             order = Order(
                 "",
                 symbol,
@@ -189,9 +189,9 @@ def rejections_of(table: npt.NDArray[np.float64], inputs: KernelInputs) -> list[
                 created_ts=ts,
             )
             instrument: Instrument = dataclasses.replace(
-                inputs.instruments[s], lot_size=int(row[kn.R_LOT])
+                inputs.instruments[s], lot_size=int(row[lay.R_LOT])
             )
-            reason = rules.static_reason(order, instrument, int(row[kn.R_POSITION]), ts)
+            reason = rules.static_reason(order, instrument, int(row[lay.R_POSITION]), ts)
         if reason is None:  # pragma: no cover - the kernel and OrderRules disagree
             raise AssertionError(f"the kernel refused an order OrderRules accepts: {row}")
         out.append(Rejection(ts, symbol, side, qty, reason))

@@ -28,7 +28,8 @@ from fyerstrade.backtest.engine import (
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
-from fyerstrade.domain import Instrument
+from fyerstrade.data.bars import LoadedBars
+from fyerstrade.domain import Instrument, Resolution
 from fyerstrade.errors import DataError, InputError, StrategyError, UnknownSymbolError
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.registry import get_strategy
@@ -36,6 +37,7 @@ from fyerstrade.strategies.signals import IndicatorCache, Signals, has_signals
 from fyerstrade.trading.costs import CostModel
 
 from . import kernel as kn
+from . import layout as lay
 from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
 from .records import curves, fill_records, fills_of, rejections_of, round_trips
 
@@ -48,7 +50,7 @@ __all__ = [
     "unsupported_reason",
 ]
 
-_ENTRY_TAGS = {"signal": kn.TAG_SIGNAL, "entry": kn.TAG_ENTRY}
+_ENTRY_TAGS = {"signal": lay.TAG_SIGNAL, "entry": lay.TAG_ENTRY}
 _NO_FLAGS = np.zeros(0, dtype=np.bool_)
 _NO_LEVELS = np.zeros(0, dtype=np.float64)
 
@@ -155,8 +157,8 @@ class KernelRun:
 def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> KernelRun:
     """Run the kernel for one combination; a missing cost rate raises the cost model's error."""
     ci = inputs.ci.copy()
-    ci[kn.CI_RECORDS] = int(records)
-    ci[kn.CI_ENTRY_TAG] = _ENTRY_TAGS.get(signals.entry_tag, kn.TAG_ENTRY_CUSTOM)
+    ci[lay.CI_RECORDS] = int(records)
+    ci[lay.CI_ENTRY_TAG] = _ENTRY_TAGS.get(signals.entry_tag, lay.TAG_ENTRY_CUSTOM)
     out = kn.simulate(
         inputs.ohlc,
         inputs.times,
@@ -182,10 +184,22 @@ def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> 
         inputs.n_dp_keys,
     )
     run = KernelRun(*out)
-    error = int(run.counters[kn.K_ERROR])
+    error = int(run.counters[lay.K_ERROR])
     if error:
         raise InputError(inputs.errors[error - 1])
     return run
+
+
+@dataclass
+class RunBars:
+    """A run's bars as ``run_backtest`` takes them: per symbol (warm-up included), the
+    instruments, the contract lookup, where each symbol's bars came from and notes to report."""
+
+    bars: dict[str, CandleArrays]
+    instruments: dict[str, Instrument]
+    lookup: InstrumentLookup | None
+    sources: dict[str, Resolution]
+    notes: list[str]
 
 
 def load_bars(
@@ -195,16 +209,25 @@ def load_bars(
     instruments: Mapping[str, Instrument] | None,
     lookup: InstrumentLookup | None = None,
     warmup_from: date | None = None,
-) -> tuple[dict[str, CandleArrays], dict[str, Instrument], InstrumentLookup | None]:
-    """The run's bars (with the warm-up from ``warmup_from``), instruments and lookup, as
-    ``run_backtest`` loads them."""
+    loaded: LoadedBars | None = None,
+) -> RunBars:
+    """The run's bars (with the warm-up from ``warmup_from``), instruments and lookup, loaded
+    as ``run_backtest`` loads them (from the store, ``loaded``, or ``data``)."""
+    res = Resolution(config.resolution)
     if data is None:
         if warmup_from is not None or lookup is not None:
             raise InputError("warmup_from and lookup apply to given data only")
-        return _load_from_store(config, settings or load_settings())
+        if loaded is None:
+            loaded = _load_from_store(config, settings or load_settings())
+        notes = list(loaded.notes)
+        if loaded.outside:
+            notes.append(loaded.outside_message())
+        return RunBars(
+            dict(loaded.bars), dict(loaded.instruments), loaded.lookup, dict(loaded.sources), notes
+        )
     lo, hi = _range_ts(config.start, config.end)
     first = lo if warmup_from is None else min(lo, ist_epoch(warmup_from))
-    loaded: dict[str, CandleArrays] = {}
+    bars: dict[str, CandleArrays] = {}
     specs: dict[str, Instrument] = {}
     for sym in config.symbols:
         if sym not in data:
@@ -212,9 +235,9 @@ def load_bars(
         sliced = _slice(data[sym], first, hi)
         if len(sliced) == 0 or int(sliced.ts[-1]) < lo:
             raise DataError(f"no candles for {sym} between {config.start} and {config.end}")
-        loaded[sym] = sliced
+        bars[sym] = sliced
         specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
-    return loaded, specs, lookup
+    return RunBars(bars, specs, lookup, {sym: res for sym in config.symbols}, [])
 
 
 def run_vector(
@@ -227,6 +250,7 @@ def run_vector(
     cost_model: CostModel | None = None,
     lookup: InstrumentLookup | None = None,
     warmup_from: date | None = None,
+    loaded: LoadedBars | None = None,
 ) -> BacktestResult:
     """``run_backtest`` through the vectorized engine (same arguments, same result); a run it
     cannot reproduce raises :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError`."""
@@ -237,8 +261,8 @@ def run_vector(
     if reason is not None:
         raise UnsupportedRunError(reason)
     strategy = strategy_cls(**config.params)
-    bars, specs, lookup = load_bars(config, settings, data, instruments, lookup, warmup_from)
-    inputs = prepare(config, bars, specs, lookup, cost_model)
+    run_bars = load_bars(config, settings, data, instruments, lookup, warmup_from, loaded)
+    inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup, cost_model)
     caches = [IndicatorCache(strategy_cls, b) for b in inputs.bars]
     per_symbol = signals_of(strategy_cls, caches, strategy.param_values, inputs.symbols)
     packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
@@ -266,4 +290,7 @@ def run_vector(
             for s, b in zip(inputs.symbols, inputs.bars, strict=True)
         },
         bars=dict(zip(inputs.symbols, inputs.bars, strict=True)),
+        period=inputs.period,
+        sources=run_bars.sources,
+        notes=run_bars.notes,
     )
