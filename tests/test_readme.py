@@ -16,7 +16,9 @@ README = (ROOT / "README.md").read_text()
 
 def _readme_commands() -> list[list[str]]:
     """Every `fyerstrade ...` line inside fenced code blocks, as the command path before options."""
-    blocks = re.findall(r"```(?:bash|sh)?\n(.*?)```", README, flags=re.S)
+    # fenced blocks whose fences start a line; only shell blocks hold commands
+    fenced = re.findall(r"^```(\w*)\n(.*?)^```", README, flags=re.S | re.M)
+    blocks = [body for lang, body in fenced if lang in ("", "bash", "sh")]
     text = "\n".join(blocks).replace("\\\n", " ")
     paths: list[list[str]] = []
     for line in text.splitlines():

@@ -22,9 +22,9 @@ from fyerstrade.backtest.vector.run import run_vector, unsupported_reason
 from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Resolution, Segment, Side
 from fyerstrade.errors import InputError, StrategyError
 from fyerstrade.strategies import registry
-from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.base import Strategy, has_signals
 from fyerstrade.strategies.opening_price_crossover import OpeningPriceCrossover
-from fyerstrade.strategies.signals import IndicatorCache, has_signals
+from fyerstrade.strategies.signals import IndicatorCache
 from fyerstrade.strategies.sma_crossover import SmaCrossover
 from fyerstrade.trading.cost_rates import FYERS_NSE_RATES, TRUE_TO_LABEL, Component
 from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel

@@ -168,6 +168,16 @@ class Strategy:
         return {p.name: p.default for p in cls.params}
 
 
+def has_signals(strategy: type[Strategy]) -> bool:
+    """Does ``strategy`` declare ``signals`` (and so run in the vectorized engine)?"""
+    for klass in strategy.__mro__:
+        if klass is Strategy:
+            return False
+        if "signals" in vars(klass):
+            return True
+    return False
+
+
 def _unknown_message(cls: type[Strategy], name: str) -> str:
     names = [p.name for p in cls.params]
     close = difflib.get_close_matches(name, names, n=1)

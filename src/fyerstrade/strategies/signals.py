@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -58,7 +58,6 @@ from fyerstrade.errors import StrategyError
 
 if TYPE_CHECKING:
     from fyerstrade.candles import CandleArrays
-    from fyerstrade.strategies.base import Strategy
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
@@ -145,6 +144,13 @@ class Signals:
         )
 
 
+class SignalSource(Protocol):
+    """What the indicator cache needs of a strategy class (``Strategy`` is one)."""
+
+    name: ClassVar[str]
+    signal_indicators: ClassVar[Mapping[str, Indicator]]
+
+
 class IndicatorCache:
     """One symbol's indicator arrays, each computed once per distinct value of the parameters
     it uses (keyed by the function and those values, so ``SMA(close, 20)`` is computed once even
@@ -155,7 +161,7 @@ class IndicatorCache:
 
     def __init__(
         self,
-        strategy: type[Strategy],
+        strategy: type[SignalSource],
         bars: CandleArrays,
         max_bytes: int = 256 * 2**20,
     ) -> None:
@@ -244,15 +250,3 @@ class SignalBars:
     def indicator(self, name: str) -> FloatArray:
         """The declared indicator ``name`` for this combination's parameter values."""
         return self._cache.get(name, self._params)
-
-
-def has_signals(strategy: type[Strategy]) -> bool:
-    """Does ``strategy`` declare ``signals`` (and so run in the vectorized engine)?"""
-    from fyerstrade.strategies.base import Strategy
-
-    for klass in strategy.__mro__:
-        if klass is Strategy:
-            return False
-        if "signals" in vars(klass):
-            return True
-    return False

@@ -33,8 +33,8 @@ def unsupported(config: BacktestConfig, settings: Settings | None = None) -> str
     """Why the vectorized engine cannot run ``config`` (None: it can). What only the data can
     tell (a tick size that changes during the run) raises ``UnsupportedRunError`` when the run
     or the evaluator is built."""
+    from fyerstrade.strategies.base import has_signals
     from fyerstrade.strategies.registry import get_strategy
-    from fyerstrade.strategies.signals import has_signals
 
     strategy = get_strategy(config.strategy, settings)
     if not has_signals(strategy):

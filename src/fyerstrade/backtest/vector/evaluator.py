@@ -25,8 +25,9 @@ from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Instrument
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.reporting.metrics import TRADING_DAYS_PER_YEAR
+from fyerstrade.strategies.base import has_signals
 from fyerstrade.strategies.registry import get_strategy
-from fyerstrade.strategies.signals import IndicatorCache, has_signals
+from fyerstrade.strategies.signals import IndicatorCache
 
 from . import metrics as vm
 from .inputs import UnsupportedRunError, prepare

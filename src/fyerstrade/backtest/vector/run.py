@@ -31,9 +31,9 @@ from fyerstrade.config import Settings, load_settings
 from fyerstrade.data.bars import LoadedBars
 from fyerstrade.domain import Instrument, Resolution
 from fyerstrade.errors import DataError, InputError, StrategyError, UnknownSymbolError
-from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.base import Strategy, has_signals
 from fyerstrade.strategies.registry import get_strategy
-from fyerstrade.strategies.signals import IndicatorCache, Signals, has_signals
+from fyerstrade.strategies.signals import IndicatorCache, Signals
 from fyerstrade.trading.costs import CostModel
 
 from . import kernel as kn
