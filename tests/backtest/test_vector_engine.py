@@ -52,6 +52,12 @@ def data(n: int = 1500) -> dict[str, Any]:
 def test_the_built_ins_declare_signals_and_a_plain_strategy_does_not() -> None:
     assert has_signals(SmaCrossover) and has_signals(OpeningPriceCrossover)
     assert not has_signals(Strategy)
+    # a subclass that changes a bar-by-bar callback but not the signals: the signals are stale
+    tweaked = type("Tweaked", (SmaCrossover,), {"name": "tweaked", "on_data": lambda s, c: None})
+    assert not has_signals(tweaked)
+    restated = type("Restated", (tweaked,), {"signals": SmaCrossover.signals})
+    assert has_signals(restated)
+    assert has_signals(type("Renamed", (SmaCrossover,), {"name": "renamed"}))
     reason = unsupported_reason(config(), type("Plain", (Strategy,), {"name": "plain"}))
     assert reason == "strategy plain does not declare signals"
     assert unsupported_reason(config(), SmaCrossover) is None

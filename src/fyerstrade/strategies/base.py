@@ -168,13 +168,21 @@ class Strategy:
         return {p.name: p.default for p in cls.params}
 
 
+_CALLBACKS = ("indicators", "init", "on_start", "on_data", "on_fill", "on_stop")
+
+
 def has_signals(strategy: type[Strategy]) -> bool:
-    """Does ``strategy`` declare ``signals`` (and so run in the vectorized engine)?"""
+    """Does ``strategy`` declare ``signals`` that describe it (and so run in the vectorized
+    engine)? A subclass that overrides a bar-by-bar callback (``on_data``, ``init``, ...) without
+    restating ``signals`` does not: its parent's signals no longer say what it does."""
     for klass in strategy.__mro__:
         if klass is Strategy:
             return False
-        if "signals" in vars(klass):
+        attrs = vars(klass)
+        if "signals" in attrs:
             return True
+        if any(name in attrs for name in _CALLBACKS):
+            return False
     return False
 
 
