@@ -7,6 +7,10 @@ the official SDK logged in to it, and the SDK's order socket pointed at it.
   (10:00 IST of the next trading day, so tokens are in the future of the wall clock); REST and
   market share the stepped clock. Yields an :class:`OrderSim` with ``server``, ``clock``,
   ``token``, ``client`` (an official ``FyersModel``) and helpers.
+* A guard on every other test: a simulator it starts must see no call to an order endpoint
+  (orders, multi-order, positions, tradebook) unless the test opted in (marker ``orders``, given
+  automatically to tests that use ``order_sim``): without the real-trading opt-in nothing may
+  place, modify or read orders.
 * ``sdk_order_socket(token, url, inbox)``: an official ``FyersOrderSocket`` (not the process-wide
   singleton) redirected to the simulator, closed on a background thread at exit (its
   ``close_connection`` joins a ping thread that sleeps 10 s, and fails unless ``keep_running``
@@ -34,6 +38,46 @@ from plugins.datasocket import MARKET_DAY
 from plugins.sim import close_sdk_client, sdk_login
 
 OPEN_AT = ist_epoch(MARKET_DAY, dtime(10, 0))
+#: Account reads that are not order endpoints (the paper engine may read funds).
+ACCOUNT_READS = frozenset({"GET /api/v3/funds", "GET /api/v3/holdings"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "orders: the test calls the simulator's order endpoints on purpose"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "order_sim" in getattr(item, "fixturenames", ()):
+            item.add_marker("orders")
+
+
+@pytest.fixture(autouse=True)
+def _no_order_calls_without_opt_in(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    if request.node.get_closest_marker("orders") is not None:
+        yield
+        return
+    started: list[SimServer] = []
+    original = SimServer.start
+
+    def start(self: SimServer) -> str:
+        url = original(self)
+        started.append(self)
+        return url
+
+    monkeypatch.setattr(SimServer, "start", start)
+    yield
+    for server in started:
+        calls = {
+            k: v
+            for k, v in server.exchange.counters.snapshot()["calls"].items()
+            if k not in ACCOUNT_READS
+        }
+        assert not calls, f"order endpoints were called without the real-trading opt-in: {calls}"
 
 
 class SteppedClock(MarketClock):
