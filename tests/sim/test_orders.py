@@ -80,7 +80,8 @@ def test_large_order_fills_in_parts_by_the_minute(order_sim: OrderSim) -> None:
     inst = sim.inst()
     market = sim.exchange.market
     cap = minute_cap(market.minute_volume(inst, OPEN_AT), 0.1, 1)
-    qty = cap * 2 + 7
+    next_cap = minute_cap(market.minute_volume(inst, OPEN_AT + 60), 0.1, 1)
+    qty = cap + next_cap + 7  # needs a third minute
     limit = round(sim.ltp() * 1.01 // 0.1 * 0.1, 1)
     reply = fyers.place_order(order_payload(qty=qty, type=1, limitPrice=limit))
     order = _settled(sim, reply["id"], {6})
