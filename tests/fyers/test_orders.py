@@ -237,6 +237,7 @@ def test_simulator_orderbook_through_the_sdk() -> None:
     assert orders["ftrec5"].state is OrderState.CANCELLED
     assert orders["ftrec6"].order_type is OrderType.STOP and orders["ftrec6"].side is Side.SELL
     assert sum(1 for o in orders.values() if o.tag == "") == 1  # the untagged one
+    assert {o.symbol for o in orders.values()} == {"NSE:SBIN-EQ"}
 
 
 def test_simulator_socket_messages_through_the_sdk() -> None:

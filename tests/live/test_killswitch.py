@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 
 from fyerstrade import cli
-from fyerstrade.config import Settings, load_settings
+from fyerstrade.config import Settings
 from fyerstrade.errors import InputError
 from fyerstrade.live.killswitch import KILL_FILE, UNLOCK_PHRASE, KillSwitch
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET
 from plugins.datasocket import wait_for
-from plugins.orders import OrderSim, order_payload
-from plugins.sim import free_port
+from plugins.orders import OrderSim, order_payload, real_account
 
 
 class Clock:
@@ -101,17 +99,9 @@ def test_cli_kill_and_unlock_without_an_engine(
 def test_cli_kill_flattens_the_fyers_account_when_no_engine_runs(
     order_sim: OrderSim, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from fyerstrade.demo import login_to_simulator
-
     sim = order_sim
-    monkeypatch.setenv("FYERSTRADE_FYERS_URL", sim.server.url)
-    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
-    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
-    monkeypatch.setenv("FYERS_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/fyers/callback")
-    monkeypatch.setenv("FYERSTRADE_REAL_TRADING", "true")
-    settings = load_settings(env_file=None)
-    _write_config(settings, "fyers")
-    login_to_simulator(settings)
+    config = "strategy: sma_crossover\nsymbols: [NSE:SBIN-EQ]\nbroker: fyers\n"
+    settings = real_account(sim, monkeypatch, config)
     fyers = sim.client
     ltp = sim.ltp()
     fyers.place_order(order_payload(qty=10, orderTag="k1"))

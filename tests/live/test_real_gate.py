@@ -17,9 +17,7 @@ from fyerstrade.live.real_gate import (
     consume_confirmation,
     write_confirmation,
 )
-from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET
-from plugins.orders import OrderSim
-from plugins.sim import free_port
+from plugins.orders import OrderSim, real_account
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, *, real: bool) -> Settings:
@@ -69,23 +67,14 @@ def test_a_confirmation_fits_one_start_of_one_config_and_account(settings: Setti
     assert not path.exists()
 
 
-def _real_setup(sim: OrderSim, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    from fyerstrade.demo import login_to_simulator
+CONFIG = (
+    "strategy: sma_crossover\nsymbols: [NSE:SBIN-EQ, NSE:TCS-EQ]\nbroker: fyers\n"
+    "risk: {max_daily_loss: 5000}\n"
+)
 
-    monkeypatch.setenv("FYERSTRADE_FYERS_URL", sim.server.url)
-    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
-    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
-    monkeypatch.setenv("FYERS_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/fyers/callback")
-    monkeypatch.setenv("FYERSTRADE_REAL_TRADING", "true")
-    settings = load_settings(env_file=None)
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    settings.live_config_file.write_text(
-        "strategy: sma_crossover\nsymbols: [NSE:SBIN-EQ, NSE:TCS-EQ]\nbroker: fyers\n"
-        "risk: {max_daily_loss: 5000}\n",
-        encoding="utf-8",
-    )
-    login_to_simulator(settings)
-    return settings
+
+def _real_setup(sim: OrderSim, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    return real_account(sim, monkeypatch, CONFIG)
 
 
 def test_a_real_config_does_not_start_without_real(

@@ -11,6 +11,9 @@ the official SDK logged in to it, and the SDK's order socket pointed at it.
   (orders, multi-order, positions, tradebook) unless the test opted in (marker ``orders``, given
   automatically to tests that use ``order_sim``): without the real-trading opt-in nothing may
   place, modify or read orders.
+* ``real_account(sim, monkeypatch, config)``: settings for a real-order setup on the simulator
+  (``FYERSTRADE_REAL_TRADING=true``, app credentials, the live ``config`` YAML written, logged
+  in through the product's simulator login).
 * ``sdk_order_socket(token, url, inbox)``: an official ``FyersOrderSocket`` (not the process-wide
   singleton) redirected to the simulator, closed on a background thread at exit (its
   ``close_connection`` joins a ping thread that sleeps 10 s, and fails unless ``keep_running``
@@ -30,12 +33,13 @@ from typing import Any
 import pytest
 
 from fyerstrade.calendar import ist_epoch
-from fyerstrade.sim import DEFAULT_APP_ID, SimConfig, SimServer
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
 from fyerstrade.sim.datasocket import MarketClock, hub_for
 from fyerstrade.sim.exchange import Exchange
 from fyerstrade.sim.universe import SimInstrument
 from plugins.datasocket import MARKET_DAY
-from plugins.sim import close_sdk_client, sdk_login
+from plugins.sim import close_sdk_client, free_port, sdk_login
 
 OPEN_AT = ist_epoch(MARKET_DAY, dtime(10, 0))
 #: Account reads that are not order endpoints (the paper engine may read funds).
@@ -190,6 +194,22 @@ def order_sim(_order_server: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) -
     server.state.limiter.reset()
     server.exchange.reset()
     return OrderSim(server, clock, token, client)
+
+
+def real_account(sim: OrderSim, monkeypatch: pytest.MonkeyPatch, config: str) -> Settings:
+    """Settings of a real-order setup against ``sim`` (see the module docstring)."""
+    from fyerstrade.demo import login_to_simulator
+
+    monkeypatch.setenv("FYERSTRADE_FYERS_URL", sim.server.url)
+    monkeypatch.setenv("FYERS_APP_ID", DEFAULT_APP_ID)
+    monkeypatch.setenv("FYERS_SECRET_KEY", DEFAULT_SECRET)
+    monkeypatch.setenv("FYERS_REDIRECT_URI", f"http://127.0.0.1:{free_port()}/fyers/callback")
+    monkeypatch.setenv("FYERSTRADE_REAL_TRADING", "true")
+    settings = load_settings(env_file=None)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.live_config_file.write_text(config, encoding="utf-8")
+    login_to_simulator(settings)
+    return settings
 
 
 class Inbox:

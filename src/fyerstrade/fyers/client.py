@@ -32,7 +32,7 @@ from fyerstrade.fyers.responses import (
     raise_for_error,
 )
 from fyerstrade.fyers.retry import RetryPolicy, call_with_retries
-from fyerstrade.fyers.sdk_session import RecordingSession, build_model
+from fyerstrade.fyers.sdk_session import RecordingSession, ThreadModels
 from fyerstrade.fyers.tokens import LOGIN_HINT, load_valid_token
 from fyerstrade.logs import register_secret
 
@@ -72,7 +72,9 @@ class FyersClient:
         self.rate_limiter = rate_limiter or get_rate_limiter(settings)
         self.retry = retry or RetryPolicy()
         self.timeout = timeout
-        self._local = threading.local()
+        self._models = ThreadModels(
+            app_id=app_id, access_token=access_token, log_dir=settings.log_dir, timeout=timeout
+        )
         self._count_lock = threading.Lock()
         self.requests_sent = 0
 
@@ -88,16 +90,7 @@ class FyersClient:
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _model(self) -> tuple[FyersModel, RecordingSession]:
-        pair: tuple[FyersModel, RecordingSession] | None = getattr(self._local, "pair", None)
-        if pair is None:
-            pair = build_model(
-                app_id=self.app_id,
-                access_token=self._token,
-                log_dir=self.settings.log_dir,
-                timeout=self.timeout,
-            )
-            self._local.pair = pair
-        return pair
+        return self._models.get()
 
     def _call(
         self,

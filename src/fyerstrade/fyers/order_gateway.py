@@ -50,7 +50,7 @@ from fyerstrade.fyers.orders import (
 )
 from fyerstrade.fyers.ratelimit import RateLimiter, get_rate_limiter
 from fyerstrade.fyers.responses import raise_for_error
-from fyerstrade.fyers.sdk_session import RecordingSession, build_model
+from fyerstrade.fyers.sdk_session import RecordingSession, ThreadModels
 from fyerstrade.fyers.tokens import LOGIN_HINT, load_valid_token
 from fyerstrade.logs import register_secret
 
@@ -155,7 +155,9 @@ class OrderGateway:
         self.lookup_wait = lookup_wait
         self.resends = resends
         self._sleep = sleep
-        self._local = threading.local()
+        self._models = ThreadModels(
+            app_id=app_id, access_token=access_token, log_dir=settings.log_dir, timeout=timeout
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: Any) -> OrderGateway:
@@ -164,16 +166,7 @@ class OrderGateway:
 
     # ---- plumbing ----------------------------------------------------------------------------
     def _model(self) -> tuple[Any, RecordingSession]:
-        pair: tuple[Any, RecordingSession] | None = getattr(self._local, "pair", None)
-        if pair is None:
-            pair = build_model(
-                app_id=self.app_id,
-                access_token=self._token,
-                log_dir=self.settings.log_dir,
-                timeout=self.timeout,
-            )
-            self._local.pair = pair
-        return pair
+        return self._models.get()
 
     def _send(self, invoke: Callable[[Any], Any]) -> Reply:
         """One order request (paced): what its reply proves."""

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import logging.handlers
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +118,20 @@ def build_model(
     with contextlib.suppress(Exception):
         old.close()
     return model, session
+
+
+class ThreadModels:
+    """One ``FyersModel`` per thread for one token: the SDK's shared error dict and ``requests``
+    session must never serve two threads at once."""
+
+    def __init__(self, *, app_id: str, access_token: str, log_dir: Path, timeout: float) -> None:
+        self._args = (app_id, access_token, log_dir, timeout)
+        self._local = threading.local()
+
+    def get(self) -> tuple[FyersModel, RecordingSession]:
+        pair: tuple[FyersModel, RecordingSession] | None = getattr(self._local, "pair", None)
+        if pair is None:
+            app_id, token, log_dir, timeout = self._args
+            pair = build_model(app_id=app_id, access_token=token, log_dir=log_dir, timeout=timeout)
+            self._local.pair = pair
+        return pair

@@ -29,7 +29,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -40,6 +41,7 @@ from fyerstrade.sim.limits import retry_after_header
 from fyerstrade.sim.oms import OrderRequestError, Reply, parse_id, parse_modify, parse_place
 from fyerstrade.sim.orderviews import positions_overall
 
+T = TypeVar("T")
 ORDERS_SYNC = "/api/v3/orders/sync"
 MULTI_ORDER = "/api/v3/multi-order/sync"
 POSITIONS = "/api/v3/positions"
@@ -108,27 +110,26 @@ def _place_one(ex: Exchange, body: Any, state_faults: Any) -> Reply:
     return Reply(200, {"s": "ok", "code": 1101, "message": message, "id": o.id})
 
 
-def _modify_one(ex: Exchange, body: Any) -> Reply | None:
-    """None: over the order rate."""
+def _change_one(
+    ex: Exchange, body: Any, kind: str, parse: Callable[[Any], T], act: Callable[[T], Reply]
+) -> Reply | None:
+    """A modify or cancel: checked, counted, then done; None when over the order rate."""
     try:
-        req = parse_modify(body)
+        request = parse(body)
     except OrderRequestError as exc:
-        ex.admit_order_request("modify")
+        ex.admit_order_request(kind)
         return Reply(exc.status, exc.envelope())
-    if not ex.admit_order_request("modify"):
+    if not ex.admit_order_request(kind):
         return None
-    return ex.modify(req)
+    return act(request)
+
+
+def _modify_one(ex: Exchange, body: Any) -> Reply | None:
+    return _change_one(ex, body, "modify", parse_modify, ex.modify)
 
 
 def _cancel_one(ex: Exchange, body: Any) -> Reply | None:
-    try:
-        order_id = parse_id(body)
-    except OrderRequestError as exc:
-        ex.admit_order_request("cancel")
-        return Reply(exc.status, exc.envelope())
-    if not ex.admit_order_request("cancel"):
-        return None
-    return ex.cancel(order_id)
+    return _change_one(ex, body, "cancel", parse_id, ex.cancel)
 
 
 async def _place(request: web.Request) -> web.StreamResponse:

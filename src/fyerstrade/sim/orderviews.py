@@ -36,6 +36,43 @@ _RAW_STATUS = {
 }
 SOURCE = "API"
 
+# raw socket key -> REST key, as SDK 3.2.0's map.json renames them (order_mapper, trade_mapper,
+# position_mapper): a socket message is the REST row under its raw names.
+ORDER_KEYS = {
+    "client_id": "clientId", "id": "id", "id_parent": "parentId", "id_exchange": "exchOrdId",
+    "id_fyers": "id_fyers", "qty": "qty", "qty_remaining": "remainingQuantity",
+    "qty_filled": "filledQty", "price_limit": "limitPrice", "price_stop": "stopPrice",
+    "price_traded": "tradedPrice", "ord_type": "type", "fy_token": "fyToken",
+    "exchange": "exchange", "segment": "segment", "symbol": "symbol",
+    "instrument": "instrument", "oms_msg": "message", "offline_flag": "offlineOrder",
+    "time_oms": "orderDateTime", "validity": "orderValidity", "product_type": "productType",
+    "tran_side": "side", "org_ord_status": "status", "ord_source": "source",
+    "symbol_exch": "ex_sym", "symbol_desc": "description", "ordertag": "orderTag",
+    "take_profit": "takeProfit", "stop_loss": "stopLoss", "dis_qty": "disclosedQty",
+}  # fmt: skip
+TRADE_KEYS = {
+    "id_fill": "tradeNumber", "id": "orderNumber", "qty_traded": "tradedQty",
+    "price_traded": "tradePrice", "traded_val": "tradeValue", "product_type": "productType",
+    "client_id": "clientId", "id_exchange": "exchangeOrderNo", "ord_type": "orderType",
+    "tran_side": "side", "symbol": "symbol", "fill_time": "orderDateTime", "fy_token": "fyToken",
+    "exchange": "exchange", "segment": "segment", "ordertag": "orderTag",
+}  # fmt: skip
+POSITION_KEYS = {
+    "symbol": "symbol", "id": "id", "buy_avg": "buyAvg", "buy_qty": "buyQty",
+    "buy_val": "buyVal", "sell_avg": "sellAvg", "sell_qty": "sellQty", "sell_val": "sellVal",
+    "net_avg": "netAvg", "net_qty": "netQty", "tran_side": "side", "qty": "qty",
+    "product_type": "productType", "pl_realized": "realized_profit",
+    "pl_unrealized": "unrealized_profit", "pl_total": "pl", "rbirefrate": "rbiRefRate",
+    "fy_token": "fyToken", "exchange": "exchange", "segment": "segment",
+    "day_buy_qty": "dayBuyQty", "day_sell_qty": "daySellQty", "cf_buy_qty": "cfBuyQty",
+    "cf_sell_qty": "cfSellQty", "qty_multiplier": "qtyMulti_com",
+    "cross_curr_flag": "crossCurrency",
+}  # fmt: skip
+
+
+def _raw(row: dict[str, Any], keys: dict[str, str]) -> dict[str, Any]:
+    return {raw: row[rest] for raw, rest in keys.items()}
+
 
 def ist_text(ts: int) -> str:
     """``20-Nov-2026 10:15:03``: the IST text Fyers puts in ``orderDateTime``."""
@@ -52,6 +89,7 @@ def order_row(o: SimOrder, client_id: str) -> dict[str, Any]:
     return {
         "clientId": client_id,
         "id": o.id,
+        "symbol": inst.symbol,
         "exchOrdId": o.exch_id,
         "id_fyers": o.id_fyers,
         "qty": o.qty,
@@ -92,48 +130,18 @@ def order_row(o: SimOrder, client_id: str) -> dict[str, Any]:
 
 
 def order_raw(o: SimOrder, client_id: str) -> dict[str, Any]:
-    """The raw ``orders`` object of an order-socket message."""
-    inst = o.inst
+    """The raw ``orders`` object of an order-socket message: the row under its raw names, and
+    what only the socket carries (the OMS status and times, lot and tick)."""
     ord_status, status_msg = _RAW_STATUS.get(o.status, (0, ""))
     return {
-        "client_id": client_id,
-        "id": o.id,
-        "id_parent": None,
-        "id_exchange": o.exch_id,
-        "id_fyers": o.id_fyers,
-        "qty": o.qty,
-        "qty_remaining": o.remaining if o.is_open else 0,
-        "qty_filled": o.filled,
-        "price_limit": o.working if o.type == 2 and o.working else o.limit,
-        "price_stop": o.stop,
-        "price_traded": round(o.avg, 2),
-        "ord_type": o.type,
-        "fy_token": inst.fytoken,
-        "exchange": 10,
-        "segment": inst.segment,
-        "symbol": inst.symbol,
-        "instrument": inst.instrument_type,
-        "oms_msg": o.message,
-        "offline_flag": o.offline,
-        "time_oms": ist_text(o.placed_ts),
+        **_raw(order_row(o, client_id), ORDER_KEYS),
         "time_epoch_oms": o.placed_ts,
         "update_time_epoch_oms": o.updated_ts,
         "time_exch": ist_text(o.updated_ts) if o.exch_id else "01-Jan-1970 05:30:00",
-        "validity": o.validity,
-        "product_type": o.product,
-        "tran_side": o.side,
-        "org_ord_status": o.status,
         "ord_status": ord_status,
         "status_msg": status_msg,
-        "ord_source": SOURCE,
-        "symbol_exch": _exchange_symbol(inst),
-        "symbol_desc": inst.name,
-        "ordertag": o.tag,
-        "lot_size": max(inst.lot, 1),
-        "tick_size": inst.tick,
-        "dis_qty": o.disclosed,
-        "take_profit": 0.0,
-        "stop_loss": 0.0,
+        "lot_size": max(o.inst.lot, 1),
+        "tick_size": o.inst.tick,
     }
 
 
@@ -162,24 +170,7 @@ def trade_row(t: SimTrade, client_id: str) -> dict[str, Any]:
 
 def trade_raw(t: SimTrade, client_id: str) -> dict[str, Any]:
     """The raw ``trades`` object of an order-socket message."""
-    return {
-        "id_fill": t.number,
-        "id": t.order_id,
-        "qty_traded": t.qty,
-        "price_traded": t.price,
-        "traded_val": round(t.price * t.qty, 2),
-        "product_type": t.product,
-        "client_id": client_id,
-        "id_exchange": t.exch_order_id,
-        "ord_type": t.order_type,
-        "tran_side": t.side,
-        "symbol": t.inst.symbol,
-        "fill_time": ist_text(t.ts),
-        "fy_token": t.inst.fytoken,
-        "exchange": 10,
-        "segment": t.inst.segment,
-        "ordertag": t.tag,
-    }
+    return _raw(trade_row(t, client_id), TRADE_KEYS)
 
 
 def _avg(value: float, qty: int) -> float:
@@ -224,35 +215,7 @@ def position_row(p: SimPosition, ltp: float) -> dict[str, Any]:
 
 def position_raw(p: SimPosition, ltp: float) -> dict[str, Any]:
     """The raw ``positions`` object of an order-socket message."""
-    unrealized = round(p.unrealized(ltp), 2)
-    return {
-        "symbol": p.inst.symbol,
-        "id": p.id,
-        "buy_avg": _avg(p.buy_val, p.buy_qty),
-        "buy_qty": p.buy_qty,
-        "buy_val": round(p.buy_val, 2),
-        "sell_avg": _avg(p.sell_val, p.sell_qty),
-        "sell_qty": p.sell_qty,
-        "sell_val": round(p.sell_val, 2),
-        "net_avg": round(p.net_avg, 2),
-        "net_qty": p.net_qty,
-        "tran_side": p.side,
-        "qty": abs(p.net_qty),
-        "product_type": p.product,
-        "pl_realized": round(p.realized, 2),
-        "pl_unrealized": unrealized,
-        "pl_total": round(p.realized + unrealized, 2),
-        "rbirefrate": 1.0,
-        "fy_token": p.inst.fytoken,
-        "exchange": 10,
-        "segment": p.inst.segment,
-        "day_buy_qty": p.buy_qty,
-        "day_sell_qty": p.sell_qty,
-        "cf_buy_qty": 0,
-        "cf_sell_qty": 0,
-        "qty_multiplier": 1.0,
-        "cross_curr_flag": "",
-    }
+    return _raw(position_row(p, ltp), POSITION_KEYS)
 
 
 def positions_overall(rows: list[dict[str, Any]]) -> dict[str, Any]:
