@@ -4,6 +4,7 @@ loaded automatically, so areas do not have to edit this file."""
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,6 +40,11 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.chdir(work)
     monkeypatch.setenv("FYERSTRADE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("FYERSTRADE_LOG_DIR", str(tmp_path / "logs"))
+    # Streamlit's script runner (AppTest) puts the page script in sys.modules["__main__"] and
+    # leaves it there; a later multiprocessing spawn or fork server would then re-run that
+    # temporary script in its child and die (NameError: __args). Each test gets back the
+    # __main__ it started with.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
     yield
 
 
