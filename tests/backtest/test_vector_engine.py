@@ -208,11 +208,44 @@ def test_the_cache_goes_to_fyerstrades_cache_dir_when_the_package_dir_is_read_on
     blocker.write_text("")
     read_only_package = blocker / "pkg"  # cannot be created: a file is in the way
     root = tmp_path / "cache" / "fyerstrade"
-    assert cache.cache_dir_for(read_only_package, {}, root) == root / "numba"
-    assert cache.cache_dir_for(tmp_path / "pkg", {}, root) is None  # writable: numba's default
-    assert cache.cache_dir_for(read_only_package, {"NUMBA_CACHE_DIR": "/x"}, root) is None
+    leaf = f"numba-{cache.source_stamp(read_only_package)}"
+    assert cache.cache_dir_for(read_only_package, {}, root) == root / "numba" / leaf
+    writable = tmp_path / "pkg"
+    assert cache.cache_dir_for(writable, {}, root).parent == writable / "__pycache__"
+    assert cache.cache_dir_for(read_only_package, {"NUMBA_CACHE_DIR": "/x"}, root) == (
+        Path("/x") / leaf
+    )
     fallback = cache.cache_dir_for(read_only_package, {}, blocker)  # root not writable either
-    assert fallback is not None and cache.writable_dir(fallback)
+    assert cache.writable_dir(fallback)
+
+
+def test_the_cache_directory_follows_every_kernel_source(tmp_path: Path) -> None:
+    # numba checks only a function's own file; the kernel's functions span several files
+    for name in cache.SOURCES:
+        (tmp_path / name).write_text("x = 1\n")
+    before = cache.source_stamp(tmp_path)
+    for name in cache.SOURCES:
+        (tmp_path / name).write_text("x = 2\n")
+        assert cache.source_stamp(tmp_path) != before
+        (tmp_path / name).write_text("x = 1\n")
+    assert cache.source_stamp(tmp_path) == before
+
+
+def test_an_old_stamps_directory_is_pruned_once_nobody_uses_it(tmp_path: Path) -> None:
+    keep = tmp_path / "__pycache__" / "numba-new"
+    old = tmp_path / "__pycache__" / "numba-old"
+    recent = tmp_path / "__pycache__" / "numba-recent"
+    other = tmp_path / "__pycache__" / "kernel.cpython-311.pyc"
+    for d in (keep, old, recent):
+        d.mkdir(parents=True)
+        (d / "f.nbi").write_text("")
+    other.write_text("")
+    now = 1_000_000.0
+    os.utime(old, (now - cache.STALE_AFTER_S - 1, now - cache.STALE_AFTER_S - 1))
+    os.utime(recent, (now - 60, now - 60))
+    os.utime(keep, (now - 10 * cache.STALE_AFTER_S, now - 10 * cache.STALE_AFTER_S))
+    assert cache.prune(keep, now) == [old]
+    assert keep.exists() and recent.exists() and other.exists() and not old.exists()
 
 
 def test_the_dp_charge_is_once_per_isin_and_day_even_at_the_end_of_data() -> None:

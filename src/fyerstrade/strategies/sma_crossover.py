@@ -27,18 +27,26 @@ from fyerstrade.trading.bars import SeriesView
 from fyerstrade.trading.context import Context
 
 
+def crossings(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(True where ``fast`` crosses above ``slow``, True where it crosses below), by the tie rule
+    of the module docstring; causal: element t uses elements t-1 and t only."""
+    up = np.zeros(len(fast), dtype=np.bool_)
+    down = np.zeros(len(fast), dtype=np.bool_)
+    if len(fast) >= 2:
+        pf, ps, cf, cs = fast[:-1], slow[:-1], fast[1:], slow[1:]
+        with np.errstate(invalid="ignore"):
+            np.logical_and(pf <= ps, cf > cs, out=up[1:])
+            np.logical_and(pf >= ps, cf < cs, out=down[1:])
+    return up, down
+
+
 def crossover_signal(fast: np.ndarray, slow: np.ndarray) -> np.ndarray:
     """+1 where ``fast`` crosses above ``slow``, -1 where it crosses below, else 0 (see the
     module docstring for the tie rule); causal: element t uses elements t-1 and t only."""
+    up, down = crossings(fast, slow)
     out = np.zeros(len(fast), dtype=np.float64)
-    if len(fast) < 2:
-        return out
-    pf, ps, cf, cs = fast[:-1], slow[:-1], fast[1:], slow[1:]
-    with np.errstate(invalid="ignore"):
-        up = (pf <= ps) & (cf > cs)
-        down = (pf >= ps) & (cf < cs)
-    out[1:][up] = 1.0
-    out[1:][down] = -1.0
+    out[up] = 1.0
+    out[down] = -1.0
     return out
 
 
@@ -88,9 +96,7 @@ class SmaCrossover(Strategy):
 
     @classmethod
     def signals(cls, bars: SignalBars, params: Mapping[str, Any]) -> Signals:
-        cross = crossover_signal(bars.indicator("sma_fast"), bars.indicator("sma_slow"))
-        up = cross > 0.0
-        down = cross < 0.0
+        up, down = crossings(bars.indicator("sma_fast"), bars.indicator("sma_slow"))
         if params["allow_short"]:
             return Signals(entries=up, short_entries=down, entry_tag="signal")
         return Signals(entries=up, exits=down, entry_tag="signal")

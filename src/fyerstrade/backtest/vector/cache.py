@@ -1,22 +1,31 @@
 """Where numba keeps the kernel's compiled code, so a second process does not compile again.
 
-Numba caches a ``cache=True`` function next to its source (``__pycache__``). When the package is
-installed somewhere read-only (a system site-packages, a container image), the cache goes to
-fyerstrade's cache directory instead (``numba`` under ``$FYERSTRADE_CACHE_DIR``, else
-``$XDG_CACHE_HOME/fyerstrade``, else ``~/.cache/fyerstrade``: ``calendar_library.cache_root``),
-or to the temporary directory when even that cannot be written.
-A ``NUMBA_CACHE_DIR`` set by the user always wins. :func:`configure` must run before the kernel
-module defines its functions (numba picks the location when a function is decorated).
+The compiled code lives in a directory named by a stamp of the kernel's sources
+(``numba-<stamp>``): numba checks only a function's own file before reusing its cache, but the
+kernel's functions call (and inline) each other across ``layout.py``, ``charges.py``,
+``kernel.py`` and ``metrics.py``, so a change to any of them must not load code compiled from
+the old one. The directory is the package's ``__pycache__`` when writable; when the package is
+installed somewhere read-only (a system site-packages, a container image) it is fyerstrade's
+cache directory (``numba`` under ``$FYERSTRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/fyerstrade``,
+else ``~/.cache/fyerstrade``: ``calendar_library.cache_root``), or the temporary directory when
+even that cannot be written. A ``NUMBA_CACHE_DIR`` set by the user is the base instead.
+:func:`configure` must run before the kernel modules define their functions (numba picks the
+location when a function is decorated).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
+SOURCES = ("layout.py", "charges.py", "kernel.py", "metrics.py")
+STALE_AFTER_S = 3600.0  # an older stamp's directory untouched this long is removed
 
 
 def writable_dir(path: Path) -> bool:
@@ -30,28 +39,54 @@ def writable_dir(path: Path) -> bool:
     return True
 
 
-def cache_dir_for(package_dir: Path, environ: Mapping[str, str], root: Path) -> Path | None:
-    """The directory to give numba, or None when its default (``package_dir/__pycache__``) is
-    writable or the user chose one with ``NUMBA_CACHE_DIR``; ``root`` is fyerstrade's cache
-    directory."""
-    if environ.get("NUMBA_CACHE_DIR"):
-        return None
-    if writable_dir(package_dir / "__pycache__"):
-        return None
-    user = root / "numba"
-    if writable_dir(user):
-        return user
-    return Path(tempfile.gettempdir()) / f"fyerstrade-numba-{os.getuid()}"
+def source_stamp(package_dir: Path = PACKAGE_DIR) -> str:
+    """A short hash of the kernel's sources (any change gives a new cache directory)."""
+    digest = hashlib.sha256()
+    for name in SOURCES:
+        path = package_dir / name
+        digest.update(name.encode())
+        digest.update(path.read_bytes() if path.exists() else b"")
+    return digest.hexdigest()[:16]
 
 
-def configure(package_dir: Path = PACKAGE_DIR) -> Path | None:
-    """Point numba at a writable cache directory when the package's own is not; return it."""
+def cache_dir_for(package_dir: Path, environ: Mapping[str, str], root: Path) -> Path:
+    """The directory to give numba; ``root`` is fyerstrade's cache directory."""
+    leaf = f"numba-{source_stamp(package_dir)}"
+    explicit = environ.get("NUMBA_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / leaf
+    for base in (package_dir / "__pycache__", root / "numba"):
+        if writable_dir(base / leaf):
+            return base / leaf
+    return Path(tempfile.gettempdir()) / f"fyerstrade-numba-{os.getuid()}" / leaf
+
+
+def configure(package_dir: Path = PACKAGE_DIR) -> Path:
+    """Point numba at the kernel's cache directory; return it."""
     import numba
 
     from fyerstrade.calendar_library import cache_root
 
     chosen = cache_dir_for(package_dir, os.environ, cache_root())
-    if chosen is not None:
-        chosen.mkdir(parents=True, exist_ok=True)
-        numba.config.CACHE_DIR = str(chosen)  # type: ignore[attr-defined]
+    chosen.mkdir(parents=True, exist_ok=True)
+    if chosen.parent == package_dir / "__pycache__":
+        prune(chosen, time.time())
+    numba.config.CACHE_DIR = str(chosen)  # type: ignore[attr-defined]
     return chosen
+
+
+def prune(keep: Path, now: float) -> list[Path]:
+    """Remove the other stamps' directories beside ``keep`` that nobody touched for
+    :data:`STALE_AFTER_S` (code compiled from sources this package no longer has); return them.
+    Only the package's own ``__pycache__`` is pruned: a shared cache directory may serve other
+    installs of fyerstrade."""
+    removed: list[Path] = []
+    for old in keep.parent.glob("numba-*"):
+        try:
+            stale = old != keep and old.is_dir() and now - old.stat().st_mtime > STALE_AFTER_S
+        except OSError:
+            continue
+        if stale:
+            shutil.rmtree(old, ignore_errors=True)
+            removed.append(old)
+    return removed

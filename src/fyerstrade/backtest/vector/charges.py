@@ -153,21 +153,21 @@ def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k
     part = np.empty(N_CH)
     matched = 0
     while day_book[opp_head] >= 0 and matched < qty:
-        lot = lots[day_book[opp_head]]
-        lot_side = int(lot[L_SIDE])
-        m = min(int(lot[L_OPEN]), qty - matched)
-        factor = m / lot[L_QTY]
+        h = day_book[opp_head]
+        lot_side = int(lots[h, L_SIDE])
+        m = min(int(lots[h, L_OPEN]), qty - matched)
+        factor = m / lots[h, L_QTY]
         if refused(rates, rate_err, k, intraday_row, d, 0 if lot_side == BUY else 1):
             return 0.0
-        order_charges(part, intraday_row, lot_side, m, lot[L_PRICE], d, key, cf, ci, rates,
+        order_charges(part, intraday_row, lot_side, m, lots[h, L_PRICE], d, key, cf, ci, rates,
                       has_rate, day_book)  # fmt: skip
         for c in range(N_CH):
-            booked = 0.0 if c == CH_DP else lot[L_CH + c] * factor
+            booked = 0.0 if c == CH_DP else lots[h, L_CH + c] * factor
             out[c] = out[c] + part[c] - booked
-        lot[L_OPEN] -= m
+        lots[h, L_OPEN] -= m
         matched += m
-        if lot[L_OPEN] == 0:
-            day_book[opp_head] = int(lot[L_NEXT])
+        if lots[h, L_OPEN] == 0:
+            day_book[opp_head] = int(lots[h, L_NEXT])
             if day_book[opp_head] < 0:
                 day_book[opp_tail] = -1
     if matched:
@@ -185,14 +185,13 @@ def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k
         order_charges(part, s, side, rest, price, d, key, cf, ci, rates, has_rate, day_book)
         n = k[K_LOTS]
         k[K_LOTS] = n + 1
-        lot = lots[n]
-        lot[L_SIDE] = side
-        lot[L_QTY] = rest
-        lot[L_PRICE] = price
-        lot[L_OPEN] = rest
-        lot[L_NEXT] = -1
+        lots[n, L_SIDE] = side
+        lots[n, L_QTY] = rest
+        lots[n, L_PRICE] = price
+        lots[n, L_OPEN] = rest
+        lots[n, L_NEXT] = -1
         for c in range(N_CH):
-            lot[L_CH + c] = part[c]
+            lots[n, L_CH + c] = part[c]
             out[c] = out[c] + part[c]
         if day_book[own_tail] >= 0:
             lots[day_book[own_tail], L_NEXT] = n

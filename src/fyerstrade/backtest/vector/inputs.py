@@ -104,6 +104,8 @@ class KernelInputs:
     step_ts: npt.NDArray[np.int64]
     step_close: npt.NDArray[np.int64]
     day_end: npt.NDArray[np.uint8]  # 1 at the last step of each IST day
+    day_ends: npt.NDArray[np.int64]  # the steps where day_end is 1
+    square_offs: npt.NDArray[np.bool_]  # per bar: a square-off at its open or close
     first_bars: tuple[int, ...]  # per symbol, its first bar after the warm-up
     cf: npt.NDArray[np.float64]
     ci: npt.NDArray[np.int64]
@@ -258,6 +260,8 @@ def prepare(
         step_ts=step_ts,
         step_close=step_close,
         day_end=day_end,
+        day_ends=np.flatnonzero(day_end).astype(np.int64),
+        square_offs=(bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0,
         first_bars=tuple(first_bars),
         cf=cf,
         ci=ci,

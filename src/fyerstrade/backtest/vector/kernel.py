@@ -47,6 +47,7 @@ from fyerstrade.backtest.vector.layout import (
     CF_LEV,
     CF_SLIP_BPS,
     CF_SLIP_TICKS,
+    CI_COSTS,
     CI_ENTRY_TAG,
     CI_FIXED_QTY,
     CI_RECORDS,
@@ -192,7 +193,7 @@ def slipped(price: float, side: int, tick: float, ticks: float, bps: float) -> f
     return round_to_tick(price + move * side, tick)
 
 
-@jit(I0(I0, I0, I0))
+@inline
 def opening_quantity(position: int, side: int, quantity: int) -> int:
     """``orders.opening_quantity``: the part of an order that opens or adds exposure."""
     signed = quantity * side
@@ -240,7 +241,7 @@ def fill_price(
     return slipped(trigger, side, tick, ticks, bps)
 
 
-@jit(F0(I0, F2, I2, I2))
+@inline
 def last_price(s, px, sym, pos):
     """``TradingEngine._last_price``: the close of the symbol's current bar (before its first
     bar, its first open)."""
@@ -250,7 +251,7 @@ def last_price(s, px, sym, pos):
     return px[0, sym[s, SY_START]] if sym[s, SY_LEN] > 0 else 0.0
 
 
-@jit(F0(F2, I2, I2, F2, F1, I1, F1))
+@inline
 def free_margin(px, sym, pos, pos_f, cf, k, g):
     """``TradingEngine.free_margin``: cash plus each open position's value minus its margin,
     positions in the order the portfolio first saw them (its dict order)."""
@@ -264,7 +265,7 @@ def free_margin(px, sym, pos, pos_f, cf, k, g):
     return free
 
 
-@jit(I0(I0, I0, I0, F2, I2, I2, I2, F2, F1, I1, I1, F1))
+@inline
 def entry_size(s, i, product, px, bar_i, sym, pos, pos_f, cf, ci, k, g):
     """``TradingEngine.size``: the fixed quantity, or the whole lots the free margin buys at the
     last close with the sizing headroom."""
@@ -292,7 +293,7 @@ def grow(table, needed):
     return bigger
 
 
-@jit(nt.void(I0, I0, I2, I3))
+@inline
 def unbook(s, j, pos, bk_i):
     """Take working order ``j`` of symbol ``s`` out of the book (filled or cancelled)."""
     bk_i[s, j, W_USED] = 0
@@ -308,23 +309,21 @@ def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product,
     k[K_REJECTS] = n + 1
     if ci[CI_RECORDS] == 0 or n >= rejects.shape[0]:
         return
-    row = rejects[n]
-    row[R_TS] = ts
-    row[R_SYM] = s
-    row[R_SIDE] = side
-    row[R_QTY] = qty
-    row[R_CODE] = code
-    row[R_PRICE] = price
-    row[R_FREE] = free
-    row[R_OPENING] = opening
-    row[R_LOT] = bar_i[B_LOT, pos[s, P_CURSOR]]
-    row[R_PRODUCT] = product
-    row[R_POSITION] = pos[s, P_QTY]
-    row[R_KIND] = kind
+    rejects[n, R_TS] = ts
+    rejects[n, R_SYM] = s
+    rejects[n, R_SIDE] = side
+    rejects[n, R_QTY] = qty
+    rejects[n, R_CODE] = code
+    rejects[n, R_PRICE] = price
+    rejects[n, R_FREE] = free
+    rejects[n, R_OPENING] = opening
+    rejects[n, R_LOT] = bar_i[B_LOT, pos[s, P_CURSOR]]
+    rejects[n, R_PRODUCT] = product
+    rejects[n, R_POSITION] = pos[s, P_QTY]
+    rejects[n, R_KIND] = kind
 
 
-@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, I0, I0, I0, I0, F0, I0, F0,
-            F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))  # fmt: skip
+@inline
 def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_entry, stop_raw,
           active, ref_open, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
           g):  # fmt: skip
@@ -369,19 +368,18 @@ def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_e
     j = 0
     while bk_i[s, j, W_USED] != 0:
         j += 1  # never full: at most an entry, a close, a stop and the targets are working
-    w = bk_i[s, j]
-    w[W_USED] = 1
-    w[W_KIND] = kind
-    w[W_SIDE] = side
-    w[W_QTY] = qty
-    w[W_ACTIVE] = active
-    w[W_SEQ] = seq
-    w[W_TAG] = tag
-    w[W_PRODUCT] = product
-    w[W_REDUCE] = reduce_only
-    w[W_ENTRY] = is_entry
-    w[W_SEEN] = 0
-    w[W_BATCH] = 0
+    bk_i[s, j, W_USED] = 1
+    bk_i[s, j, W_KIND] = kind
+    bk_i[s, j, W_SIDE] = side
+    bk_i[s, j, W_QTY] = qty
+    bk_i[s, j, W_ACTIVE] = active
+    bk_i[s, j, W_SEQ] = seq
+    bk_i[s, j, W_TAG] = tag
+    bk_i[s, j, W_PRODUCT] = product
+    bk_i[s, j, W_REDUCE] = reduce_only
+    bk_i[s, j, W_ENTRY] = is_entry
+    bk_i[s, j, W_SEEN] = 0
+    bk_i[s, j, W_BATCH] = 0
     bk_f[s, j, W_PRICE] = level
     bk_f[s, j, W_REF] = ref_open
     bk_f[s, j, W_STOP] = stop_raw
@@ -389,7 +387,7 @@ def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_e
     k[K_SUBMITTED] += 1
 
 
-@jit(nt.void(F2, F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I1, I2, F2, I3, I1, F1))
+@inline
 def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, seq, ci, pos,
               pos_f, bk_i, k, g):  # fmt: skip
     """``Portfolio.apply`` and the engine's ``_book``: cash, position, average price, carried
@@ -422,18 +420,17 @@ def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, 
         n = k[K_TRADES]
         k[K_TRADES] = n + 1
         if n < trades.shape[0]:
-            t = trades[n]
-            t[T_SYM] = s
-            t[T_SIDE] = direction
-            t[T_QTY] = close_qty
-            t[T_ENTRY_TS] = pos[s, P_OPENED]
-            t[T_ENTRY_PRICE] = avg
-            t[T_EXIT_TS] = ts
-            t[T_EXIT_PRICE] = price
-            t[T_PNL] = gross - entry_costs - exit_costs
-            t[T_COSTS] = entry_costs + exit_costs
-            t[T_TAG] = tag
-            t[T_PRODUCT] = pos[s, P_PRODUCT]
+            trades[n, T_SYM] = s
+            trades[n, T_SIDE] = direction
+            trades[n, T_QTY] = close_qty
+            trades[n, T_ENTRY_TS] = pos[s, P_OPENED]
+            trades[n, T_ENTRY_PRICE] = avg
+            trades[n, T_EXIT_TS] = ts
+            trades[n, T_EXIT_PRICE] = price
+            trades[n, T_PNL] = gross - entry_costs - exit_costs
+            trades[n, T_COSTS] = entry_costs + exit_costs
+            trades[n, T_TAG] = tag
+            trades[n, T_PRODUCT] = pos[s, P_PRODUCT]
         rest = qty - close_qty
         pos[s, P_QTY] = old + signed
         if pos[s, P_QTY] == 0:
@@ -447,20 +444,19 @@ def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, 
     n = k[K_FILLS]
     k[K_FILLS] = n + 1
     if ci[CI_RECORDS] != 0 and n < fills.shape[0]:
-        f = fills[n]
-        f[F_SEQ] = seq
-        f[F_STEP] = k[K_STEP]
-        f[F_SYM] = s
-        f[F_BAR] = bar
-        f[F_TS] = ts
-        f[F_SIDE] = side
-        f[F_QTY] = qty
-        f[F_PRICE] = price
-        f[F_COSTS] = costs
-        f[F_TAG] = tag
-        f[F_PRODUCT] = product
-        f[F_CASH] = g[G_CASH]
-        f[F_POSITION] = pos[s, P_QTY]
+        fills[n, F_SEQ] = seq
+        fills[n, F_STEP] = k[K_STEP]
+        fills[n, F_SYM] = s
+        fills[n, F_BAR] = bar
+        fills[n, F_TS] = ts
+        fills[n, F_SIDE] = side
+        fills[n, F_QTY] = qty
+        fills[n, F_PRICE] = price
+        fills[n, F_COSTS] = costs
+        fills[n, F_TAG] = tag
+        fills[n, F_PRODUCT] = product
+        fills[n, F_CASH] = g[G_CASH]
+        fills[n, F_POSITION] = pos[s, P_QTY]
     if pos[s, P_QTY] == 0 and pos[s, P_BOOKED] > 0:
         for j in range(BOOK):
             if bk_i[s, j, W_USED] != 0 and bk_i[s, j, W_REDUCE] != 0:
@@ -477,8 +473,10 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
     if tag != TAG_END_OF_DATA:
         price = slipped(price, side, tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])
     k[K_SEQ] += 1
-    costs = fill_costs(s, side, abs(q), price, d, sym, cf, ci, rates, has_rate, rate_err, k,
-                       day_book, lots)  # fmt: skip
+    costs = 0.0
+    if ci[CI_COSTS] != 0:
+        costs = fill_costs(s, side, abs(q), price, d, sym, cf, ci, rates, has_rate, rate_err, k,
+                           day_book, lots)  # fmt: skip
     book_fill(fills, trades, s, bar, ts, side, abs(q), price, costs, pos[s, P_PRODUCT], tag,
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
@@ -529,8 +527,10 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
                 reject(rejects, ts, s, side, qty, REJ_FUNDS_AT_FILL, price, free, opening, kind,
                        product, bar_i, pos, ci, k)  # fmt: skip
                 return
-    costs = fill_costs(s, side, qty, price, bar_i[B_RDAY_OPEN, i], sym, cf, ci, rates, has_rate,
-                       rate_err, k, day_book, lots)  # fmt: skip
+    costs = 0.0
+    if ci[CI_COSTS] != 0:
+        costs = fill_costs(s, side, qty, price, bar_i[B_RDAY_OPEN, i], sym, cf, ci, rates,
+                           has_rate, rate_err, k, day_book, lots)  # fmt: skip
     book_fill(fills, trades, s, i, ts, side, qty, price, costs, product, tag, seq, ci, pos, pos_f,
               bk_i, k, g)  # fmt: skip
     g[G_LAST_FILL] = price
@@ -567,7 +567,7 @@ def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag
               ref, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g)  # fmt: skip
 
 
-@jit(nt.void(F2, F2, F2, F2, I0, I0, *_ALL))
+@inline
 def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, ci, rates,
           has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots):  # fmt: skip
     """``SimulatedBroker.on_bar``: the symbol's working orders eligible in bar ``i``, by
@@ -575,48 +575,52 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
     matched in a further pass."""
     for j in range(BOOK):
         bk_i[s, j, W_SEEN] = 0
+    # (indexing the book directly: a row view per slot would be an allocation and a refcount)
     while True:
         submitted = k[K_SUBMITTED]
         found = False
         for j in range(BOOK):
-            w = bk_i[s, j]
-            if w[W_USED] != 0 and w[W_ACTIVE] <= i and w[W_SEEN] == 0:
-                w[W_BATCH] = 1
+            if bk_i[s, j, W_USED] != 0 and bk_i[s, j, W_ACTIVE] <= i and bk_i[s, j, W_SEEN] == 0:
+                bk_i[s, j, W_BATCH] = 1
                 found = True
         if not found:
             return
         while True:
             best = -1
             for j in range(BOOK):
-                w = bk_i[s, j]
-                if w[W_BATCH] != 0 and (
+                if bk_i[s, j, W_BATCH] != 0 and (
                     best < 0
-                    or w[W_KIND] < bk_i[s, best, W_KIND]
-                    or (w[W_KIND] == bk_i[s, best, W_KIND] and w[W_SEQ] < bk_i[s, best, W_SEQ])
+                    or bk_i[s, j, W_KIND] < bk_i[s, best, W_KIND]
+                    or (
+                        bk_i[s, j, W_KIND] == bk_i[s, best, W_KIND]
+                        and bk_i[s, j, W_SEQ] < bk_i[s, best, W_SEQ]
+                    )
                 ):
                     best = j
             if best < 0:
                 break
-            w = bk_i[s, best]
-            w[W_SEEN] = 1
-            w[W_BATCH] = 0
+            bk_i[s, best, W_SEEN] = 1
+            bk_i[s, best, W_BATCH] = 0
+            kind = bk_i[s, best, W_KIND]
+            side = bk_i[s, best, W_SIDE]
             ref = bk_f[s, best, W_REF]
-            if math.isnan(ref) or w[W_ACTIVE] != i:
+            if math.isnan(ref) or bk_i[s, best, W_ACTIVE] != i:
                 ref = px[0, i]
-            price = fill_price(w[W_KIND], w[W_SIDE], bk_f[s, best, W_PRICE], ref, px[1, i],
-                               px[2, i], tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
+            price = fill_price(kind, side, bk_f[s, best, W_PRICE], ref, px[1, i], px[2, i],
+                               tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
             if math.isnan(price):
                 continue
             unbook(s, best, pos, bk_i)
-            execute(fills, rejects, trades, targets, s, i, w[W_SIDE], w[W_QTY], w[W_KIND],
-                    w[W_PRODUCT], w[W_TAG], w[W_SEQ], w[W_REDUCE] != 0, w[W_ENTRY] != 0,
+            execute(fills, rejects, trades, targets, s, i, side, bk_i[s, best, W_QTY], kind,
+                    bk_i[s, best, W_PRODUCT], bk_i[s, best, W_TAG], bk_i[s, best, W_SEQ],
+                    bk_i[s, best, W_REDUCE] != 0, bk_i[s, best, W_ENTRY] != 0,
                     bk_f[s, best, W_STOP], price, px, tm, bar_i, sym, tick, cf, ci, rates,
                     has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots)  # fmt: skip
         if k[K_SUBMITTED] == submitted:
             return
 
 
-@jit(nt.void(F2, I0, I0, B1, B1, B1, B1, F1, F2, I2, I2, I2, F1, F1, I1, I2, F2, I3, F3, I1, F1))
+@inline
 def on_signals(rejects, s, i, entries, exits, short_entries, short_exits, stop, px, tm, bar_i,
                sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k, g):  # fmt: skip
     """The signals contract at the close of bar ``i``: flat → enter; long → exit, or reverse on
@@ -692,6 +696,52 @@ def account(step, eq, gross, step_ts, day_end, acc, day_eq):
     acc[A_FINAL] = eq
 
 
+@jit(nt.void(I0, I0, I0, F0, I0, F2, I1, U1, F1, F1))
+def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq):
+    """:func:`account` for steps ``a..b-1`` of a one-symbol run holding ``q`` with ``cash``
+    (nothing trades in between): the same arithmetic, the accumulators kept in registers."""
+    peak = acc[A_PEAK]
+    low = acc[A_LOW]
+    worst = acc[A_WORST]
+    amount = acc[A_MAX_AMOUNT]
+    longest = acc[A_LONGEST]
+    run_start = acc[A_RUN_START]
+    exposed = acc[A_EXPOSED]
+    days = int(acc[A_DAYS])
+    eq = acc[A_FINAL]
+    for j in range(a, b):
+        value = q * px[3, first_bar + j]
+        eq = cash + value
+        if eq > peak:
+            if peak > 0:
+                worst = min(worst, min(low / peak - 1.0, 0.0))
+            amount = max(amount, peak - low)
+            peak = eq
+            low = eq
+        elif eq < low:
+            low = eq
+        if eq < peak:
+            if math.isnan(run_start):
+                run_start = step_ts[j - 1] if j > 0 else step_ts[0]
+        elif not math.isnan(run_start):
+            longest = max(longest, step_ts[j] - run_start)
+            run_start = np.nan
+        if eq > 0 and abs(value) / eq != 0.0:
+            exposed += 1
+        if day_end[j]:
+            day_eq[days] = eq
+            days += 1
+    acc[A_PEAK] = peak
+    acc[A_LOW] = low
+    acc[A_WORST] = worst
+    acc[A_MAX_AMOUNT] = amount
+    acc[A_LONGEST] = longest
+    acc[A_RUN_START] = run_start
+    acc[A_EXPOSED] = exposed
+    acc[A_DAYS] = days
+    acc[A_FINAL] = eq
+
+
 @jit(nt.void(I1, F1))
 def settle(step_ts, acc):
     """Close the accumulators after the last step: the last peak's stretch, an open underwater
@@ -722,15 +772,15 @@ def valuation(px, sym, pos, g):
 
 
 _RUN_SIGNATURE = nt.Tuple((F2, F2, F2))(
-    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, B1, B1, B1, B1, F1, F2, F1, I1, *RATES,
+    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
     I2, F2, I3, F3, I1, F1, I1, F1, F1,
 )  # fmt: skip
 
 
 @jit(_RUN_SIGNATURE)
-def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, entries,
-        exits, short_entries, short_exits, stop, targets, cf, ci, rates, has_rate, rate_err, pos,
-        pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq):  # fmt: skip
+def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
+        entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
+        has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq):  # fmt: skip
     """The step loop over the state arrays :func:`simulate` allocates; returns the fill,
     rejection and round-trip tables cut to their length."""
     records = ci[CI_RECORDS] != 0
@@ -744,32 +794,38 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
     has_exits = exits.shape[0] > 0
     has_short = short_entries.shape[0] > 0
     has_short_exits = short_exits.shape[0] > 0
-    quiet_flags = FLAG_SQ_OPEN | FLAG_SQ_CLOSE
+    ev = 0  # next entry of ``events``
+    de = 0  # next entry of ``day_ends``
     step = 0
     while step < n_steps:
-        if n_sym == 1 and pos[0, P_BOOKED] == 0:
-            # one symbol and no working order: run through the bars where nothing can happen
-            # (no signal, no square-off) keeping only the accounts; the last step is never
-            # quiet (the end of data closes what is open after it)
-            q = pos[0, P_QTY]
-            cash = g[G_CASH]
-            j = step
-            while j < n_steps - 1:
-                i = step_bar[j]
-                if (
-                    (bar_i[B_FLAGS, i] & quiet_flags) != 0
-                    or entries[i]
-                    or (has_exits and exits[i])
-                    or (has_short and short_entries[i])
-                    or (has_short_exits and short_exits[i])
-                ):
-                    break
-                value = q * px[3, i]
-                account(j, cash + value, abs(value), step_ts, day_end, acc, day_eq)
-                j += 1
-            if j > step:
-                pos[0, P_CURSOR] = step_bar[j - 1]
-                step = j
+        if n_sym == 1 and pos[0, P_BOOKED] == 0 and step < n_steps - 1:
+            # one symbol and no working order: nothing can happen before the next bar with a
+            # signal or a square-off (``events``) but the accounts; the last step is never quiet
+            # (the end of data closes what is open after it)
+            i = step_bar[step]
+            while ev < events.shape[0] and events[ev] < i:
+                ev += 1
+            nxt = n_steps - 1
+            if ev < events.shape[0]:
+                nxt = min(nxt, events[ev] - step_bar[0])
+            if nxt > step:
+                q = pos[0, P_QTY]
+                cash = g[G_CASH]
+                if q == 0:
+                    # flat: the equity stays the cash, so only the first step moves the peak,
+                    # the drawdown and the time under water; the others close days
+                    account(step, cash, 0.0, step_ts, day_end, acc, day_eq)
+                    while de < day_ends.shape[0] and day_ends[de] <= step:
+                        de += 1
+                    while de < day_ends.shape[0] and day_ends[de] < nxt:
+                        day_eq[int(acc[A_DAYS])] = cash
+                        acc[A_DAYS] += 1
+                        de += 1
+                else:
+                    account_stretch(step, nxt, q, cash, step_bar[0], px, step_ts, day_end, acc,
+                                    day_eq)  # fmt: skip
+                pos[0, P_CURSOR] = step_bar[nxt - 1]
+                step = nxt
         k[K_STEP] = step
         a = step_first[step]
         b = step_first[step + 1]
@@ -853,12 +909,14 @@ def simulate(
     step_sym: np.ndarray,
     step_ts: np.ndarray,
     day_end: np.ndarray,
+    day_ends: np.ndarray,
     entries: np.ndarray,
     exits: np.ndarray,
     short_entries: np.ndarray,
     short_exits: np.ndarray,
     stop: np.ndarray,
     targets: np.ndarray,
+    events: np.ndarray,
     cf: np.ndarray,
     ci: np.ndarray,
     rates: np.ndarray,
@@ -892,7 +950,8 @@ def simulate(
     acc[A_FINAL] = cf[CF_CAPITAL]
     day_eq = np.empty(int(day_end.sum()), dtype=np.float64)
     fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym,
-                                 step_ts, day_end, entries, exits, short_entries, short_exits,
-                                 stop, targets, cf, ci, rates, has_rate, rate_err, pos, pos_f,
-                                 bk_i, bk_f, k, g, day_book, acc, day_eq)  # fmt: skip
+                                 step_ts, day_end, day_ends, entries, exits, short_entries,
+                                 short_exits, stop, targets, events, cf, ci, rates, has_rate,
+                                 rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc,
+                                 day_eq)  # fmt: skip
     return fills, rejects, trades, acc, day_eq, k

@@ -53,6 +53,7 @@ __all__ = [
 _ENTRY_TAGS = {"signal": lay.TAG_SIGNAL, "entry": lay.TAG_ENTRY}
 _NO_FLAGS = np.zeros(0, dtype=np.bool_)
 _NO_LEVELS = np.zeros(0, dtype=np.float64)
+_NO_EVENTS = np.zeros(0, dtype=np.int64)
 
 
 def unsupported_reason(
@@ -79,6 +80,7 @@ class PackedSignals:
     stop: npt.NDArray[np.float64]
     targets: npt.NDArray[np.float64]  # (K, 2): r-multiple, fraction
     entry_tag: str
+    events: npt.NDArray[np.int64]  # one symbol: the bars with a signal or a square-off
 
 
 def signals_of(
@@ -131,14 +133,26 @@ def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> Pac
         )
 
     targets = np.array([(t.r_multiple, t.fraction) for t in first.targets], dtype=np.float64)
+    entries = joined("entries", _NO_FLAGS, False)
+    exits = joined("exits", _NO_FLAGS, False)
+    short_entries = joined("short_entries", _NO_FLAGS, False)
+    short_exits = joined("short_exits", _NO_FLAGS, False)
+    events = _NO_EVENTS
+    if len(checked) == 1:  # the kernel runs from one of these bars to the next
+        mask = inputs.square_offs | entries
+        for flags in (exits, short_entries, short_exits):
+            if len(flags):
+                mask |= flags
+        events = np.flatnonzero(mask).astype(np.int64)
     return PackedSignals(
-        entries=joined("entries", _NO_FLAGS, False),
-        exits=joined("exits", _NO_FLAGS, False),
-        short_entries=joined("short_entries", _NO_FLAGS, False),
-        short_exits=joined("short_exits", _NO_FLAGS, False),
+        entries=entries,
+        exits=exits,
+        short_entries=short_entries,
+        short_exits=short_exits,
         stop=joined("stop", _NO_LEVELS, np.nan),
         targets=targets.reshape(len(first.targets), 2),
         entry_tag=first.entry_tag,
+        events=events,
     )
 
 
@@ -170,12 +184,14 @@ def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> 
         inputs.step_sym,
         inputs.step_ts,
         inputs.day_end,
+        inputs.day_ends,
         signals.entries,
         signals.exits,
         signals.short_entries,
         signals.short_exits,
         signals.stop,
         signals.targets,
+        signals.events,
         inputs.cf,
         ci,
         inputs.rates,
