@@ -157,6 +157,54 @@ def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goe
     conn.close()
 
 
+def test_a_run_ending_while_the_feed_is_down_backfills_the_missed_minutes(
+    paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+) -> None:
+    hub = hub_for(paper_sim.state)
+    until = ist_epoch(MARKET_DAY, dtime(10, 0))
+    # the feed drops at ~09:50 and does not come back before the run's end
+    never_back = feed_with(reconnect_delays=(3600.0,))
+    engine, runner = engine_thread(paper_sim, paper_settings, paper_config(), until, never_back)
+    try:
+        at = ist_epoch(MARKET_DAY, dtime(9, 50))
+        wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
+        hub.inject(drop=True)
+        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
+    finally:
+        runner.join(timeout=120)
+    assert not runner.is_alive()
+    status = read_status(paper_settings.live_status_file)
+    assert status is not None and status.state == "stopped", status
+    assert engine.feed is not None and engine.feed.connects == 1  # never back
+
+    token = load_valid_token(paper_settings)
+    client = FyersClient(paper_settings, app_id=token.app_id, access_token=token.access_token)
+    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
+    conn = sqlite3.connect(paper_settings.live_db)
+    for sym in PAPER_SYMBOLS:
+        rows = conn.execute(
+            "SELECT ts, open, high, low, close, volume, source FROM live_bars"
+            " WHERE symbol = ? ORDER BY ts",
+            (sym,),
+        ).fetchall()
+        market = [tuple(c) for c in client.history(sym, Resolution.M1, open_ts, until - 60)]
+        # every minute to the end once: the minute the drop cut short and the ones after it
+        # from history (not a partial bar from the ticks before the drop), equal to the market
+        assert [r[0] for r in rows] == [m[0] for m in market], sym
+        assert [r[:6] for r in rows[-3:]] == [m[:6] for m in market[-3:]], sym
+        assert [r[6] for r in rows[-3:]] == ["history"] * 3, sym
+    conn.close()
+    log = [
+        m
+        for (m,) in sqlite3.connect(paper_settings.trading_db).execute(
+            "SELECT message FROM pt_live_debug_log"
+        )
+    ]
+    # one gap, up to the run's end (10:00), logged as any other
+    at_end = [m for m in log if "–10:00:00 IST" in m]
+    assert len(at_end) == 1 and "backfilled from history" in at_end[0], log
+
+
 def test_an_expired_token_stops_the_engine_with_a_clear_status(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:

@@ -335,6 +335,11 @@ class Feed:
         return self._gap_start is not None
 
     @property
+    def gap_start(self) -> int | None:
+        """Exchange time of the last tick before an interruption no tick has ended yet."""
+        return self._gap_start
+
+    @property
     def running(self) -> bool:
         """Whether the supervisor is still working (False after ``stop`` or an AuthError)."""
         return self._thread is not None and self._thread.is_alive()

@@ -118,8 +118,9 @@ class Runner:
 
     def drain(self, feed: Feed, until: int) -> int:
         """Stop the feed and take what it had queued. Ticks before ``until`` (the session's
-        end; 0 on a stop) are the session's and traded as usual; the rest are only stored.
-        Returns how many were only stored."""
+        end; 0 on a stop) are the session's and traded as usual; the rest are only stored. A
+        gap still open is backfilled up to the end. Returns how many ticks were only
+        stored."""
         feed.stop()
         session = self.session
         wall = self.clocks.wall
@@ -137,6 +138,12 @@ class Runner:
             else:
                 stored += 1
                 session.store_only(item, wall())
+        gap_start = feed.gap_start
+        end = min(until, session.session.close_ts)
+        if gap_start is not None and gap_start < end:
+            # the run ends while the feed is down (or back without a tick yet): what it missed
+            # up to the end comes from history, like any gap
+            session.on_gap(Gap(gap_start, end))
         session.store.flush_live()
         return stored
 
