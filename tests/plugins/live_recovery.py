@@ -24,7 +24,11 @@ import multiprocessing
 import os
 import signal
 import sqlite3
+import sys
+import types
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +62,20 @@ def _engine_process(env: dict[str, str], err_path: str, until: int) -> None:
     setup_logging(settings.log_dir, console=False)
     config = load_live_config(settings.live_config_file, settings)
     LiveEngine(settings, config, clock=market_clock(settings)).run(threading.Event(), until)
+
+
+@contextmanager
+def _bare_main() -> Iterator[None]:
+    """``multiprocessing`` tells the fork server and each child to import the parent's
+    ``__main__`` first. The engine process needs nothing from it, and a test may have left a
+    script there (Streamlit's AppTest leaves its page script as ``__main__``; the child then
+    re-ran it and died): while a process starts, ``__main__`` is an empty module."""
+    main = sys.modules["__main__"]
+    sys.modules["__main__"] = types.ModuleType("__main__")
+    try:
+        yield
+    finally:
+        sys.modules["__main__"] = main
 
 
 def _context() -> multiprocessing.context.ForkServerContext:
@@ -160,7 +178,8 @@ class TwoEngines:
         proc = _context().Process(
             target=_engine_process, args=(env, str(d / "engine.err"), self.until), daemon=True
         )
-        proc.start()
+        with _bare_main():
+            proc.start()
         self.procs[name] = proc
 
     def _running(self, name: str) -> bool:
