@@ -234,7 +234,12 @@ def _child(script: str, bars: int, env: dict[str, str] | None = None) -> dict[st
     return result
 
 
+def _load() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def run() -> None:
+    print(f"load average at start: {_load()} (the machine is shared: compare ratios, not times)")
     print(f"sweep: sma_crossover, 90 combinations on {SWEEP_BARS:,} one-minute bars, no costs")
     ours = _child(_OURS_SWEEP, SWEEP_BARS)
     vbt = _child(_VBT_SWEEP, SWEEP_BARS)
@@ -279,3 +284,4 @@ def run() -> None:
         f"({opening['indicators']} indicator arrays computed, peak RSS "
         f"{opening['rss_mb']:.0f} MB)"
     )
+    print(f"load average at end: {_load()}")

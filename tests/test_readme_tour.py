@@ -28,11 +28,11 @@ README = (ROOT / "README.md").read_text()
 TODAY = date(2026, 11, 20)  # the sim fixture's clock
 
 
-def tour_commands() -> list[str]:
-    """The shell lines of the tour's command-line step, continuation lines joined."""
-    step = README.split("2. **A backtest from the command line**", 1)[1].split("3. **", 1)[0]
+def tour_commands(step_no: int = 2) -> list[str]:
+    """The shell lines of the tour's step ``step_no``, continuation lines joined."""
+    step = README.split(f"{step_no}. **", 1)[1].split(f"{step_no + 1}. **", 1)[0]
     block = re.search(r"```bash\n(.*?)```", step, flags=re.S)
-    assert block is not None, "the tour's command-line step has no bash block"
+    assert block is not None, f"the tour's step {step_no} has no bash block"
     text = block.group(1).replace("\\\n", " ")
     return [line.split("  #", 1)[0].strip() for line in text.splitlines() if line.strip()]
 
@@ -102,3 +102,19 @@ def test_the_tour_runs_on_demo_data(
         if args[:2] == ["backtest", "report"]:
             assert (tmp_path / args[-1]).stat().st_size > 0
     assert ran >= 6
+
+    # step 3, as written: a sweep (vectorized engine) with its best 3 saved as runs, and a
+    # walk-forward, over everything stored
+    sweep, walk = tour_commands(3)
+    code = cli.main([*shlex.split(sweep)[1:], "--json"])
+    out = capsys.readouterr()
+    assert code == 0, f"`{sweep}` failed: {out.err}"
+    report = json.loads(out.out)
+    assert report["engine"] == "vector" and len(report["trials"]) == 90  # fast < slow
+    assert report["status"] == "completed" and len(report["top_runs"]) == 3
+    assert report["pbo"] is None or 0 <= report["pbo"] <= 1
+    code = cli.main([*shlex.split(walk)[1:], "--json"])
+    out = capsys.readouterr()
+    assert code == 0, f"`{walk}` failed: {out.err}"
+    walked = json.loads(out.out)
+    assert walked["status"] == "completed" and len(walked["folds"]) == 5

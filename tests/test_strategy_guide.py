@@ -12,16 +12,19 @@ import shlex
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from fyerstrade import cli
 from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.backtest.vector import unsupported
+from fyerstrade.backtest.vector.run import run_vector
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Resolution
 from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.db import open_historical
-from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.base import Strategy, has_signals
 from fyerstrade.strategies.registry import available_strategies, load_errors
 from fyerstrade.strategies.template import render_template
 from fyerstrade.trading.context import Context
@@ -77,6 +80,26 @@ def test_every_block_loads_and_backtests(
                                     date(2024, 1, 1), date(2024, 1, 12), mode=mode)  # fmt: skip
             result = run_backtest(config, settings)
             assert result.trades, f"{cls.name} ({mode}) made no trade on 10 days of bars"
+            if has_signals(cls):  # what the guide says: the same trades in both engines
+                assert unsupported(config, settings) is None
+                vector = run_vector(config, settings)
+                assert vector.fills == result.fills and vector.trades == result.trades
+                assert np.array_equal(vector.equity, result.equity)
+
+
+def test_the_guides_signals_example_exits_by_signal_stop_and_target(
+    store: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocks = [b for b in BLOCKS if "def signals(" in b]
+    assert blocks, "docs/strategies.md has no signals example"
+    settings = _user_dir(tmp_path, monkeypatch, {"guide_signals.py": blocks[0]})
+    (cls,) = [c for c in available_strategies(settings).values()
+              if c.__module__.endswith("guide_signals")]  # fmt: skip
+    assert has_signals(cls)
+    config = BacktestConfig(cls.name, {}, list(SYMBOLS), Resolution.M5, date(2024, 1, 1),
+                            date(2024, 1, 12), mode="intraday")  # fmt: skip
+    reasons = {t.exit_reason for t in run_vector(config, settings).trades}
+    assert {"signal", "stop", "target"} <= reasons, reasons
 
 
 def test_every_context_and_strategy_member_is_documented() -> None:
@@ -129,7 +152,7 @@ def test_strategy_new_refuses_bad_names_and_never_overwrites(
 
 
 RAISES = """
-from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.base import Strategy, has_signals
 
 
 class Raises(Strategy):

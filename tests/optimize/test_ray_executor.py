@@ -1,6 +1,7 @@
 """The Ray executor on a local two-CPU cluster (one per module, always shut down) returns the
-same trials and metrics as the serial executor, including a user strategy loaded on the workers
-from the folder the job names."""
+same trials and metrics as the serial executor, in the event engine (a user strategy loaded on the
+workers from the folder the job names) and in the vectorized engine (the kernel loaded from its
+on-disk cache in each worker)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 from fyerstrade.backtest.optimize.executors import SerialExecutor
 from fyerstrade.backtest.optimize.ray_executor import RayExecutor
+from fyerstrade.backtest.optimize.runner import engine_for
 from fyerstrade.config import Settings
 
 from .test_sweep_executors import _request, _sweep
@@ -39,10 +41,16 @@ def _rows(trials: list[Any]) -> list[tuple[Any, ...]]:
     return [(t.trial_no, t.params, t.metrics, t.trades, t.returns.tolist()) for t in trials]
 
 
-def test_ray_returns_the_serial_trials(local_cluster: None, walk_store: Settings) -> None:
+@pytest.mark.parametrize("strategy", ["gated_test", "sma_crossover"])  # event / vector engine
+def test_ray_returns_the_serial_trials(
+    local_cluster: None, walk_store: Settings, strategy: str
+) -> None:
     request = _request(
-        walk_store, "gated_test", {"fast": "3:12:3", "slow": "20,30", "allow_short": "false"},
+        walk_store, strategy, {"fast": "3:12:3", "slow": "20,30", "allow_short": "false"},
     )  # fmt: skip
+    assert engine_for(request.config, walk_store) == (
+        "vector" if strategy == "sma_crossover" else "event"
+    )
     _, serial = _sweep(walk_store, request, SerialExecutor())
     executor = RayExecutor(None)
     executor.connect()

@@ -146,6 +146,17 @@ def period_days(config: BacktestConfig, bars: Mapping[str, CandleArrays]) -> Int
     return np.unique(np.concatenate(parts)).astype(np.int64)
 
 
+def warmup_start(config: BacktestConfig, bars: Mapping[str, CandleArrays]) -> date | None:
+    """The IST day of the first bar when the bars start before ``config.start`` (warm-up: seen by
+    the indicators, never traded), else None."""
+    from fyerstrade.calendar import ist_date
+
+    first = min((int(bars[s].ts[0]) for s in config.symbols if len(bars[s])), default=None)
+    if first is None or ist_date(first) >= config.start:
+        return None
+    return ist_date(first)
+
+
 def returns_on_days(
     equity_ts: npt.ArrayLike, equity: npt.ArrayLike, capital: float, days: IntArray
 ) -> FloatArray:
@@ -193,13 +204,7 @@ class EventEvaluator:
         self.risk_free_rate = settings.risk_free_rate if settings is not None else 0.0
         self.strategy = get_strategy(config.strategy, settings)
         self.days: IntArray = period_days(config, bars)
-        first = min((int(bars[s].ts[0]) for s in config.symbols if len(bars[s])), default=None)
-        self._warmup_from: date | None = None
-        if first is not None:
-            from fyerstrade.calendar import ist_date
-
-            d = ist_date(first)
-            self._warmup_from = d if d < config.start else None
+        self._warmup_from = warmup_start(config, bars)
 
     def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[TrialOutcome]:
         return [self._one(p) for p in params]

@@ -14,11 +14,14 @@ than the trial budget, missing candles or a Ray address that does not answer pri
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Annotated, Any
+from dataclasses import dataclass, fields
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
@@ -131,30 +134,67 @@ def register(app: typer.Typer) -> None:
 # ---- building a request -----------------------------------------------------------------------
 
 
-def build_request(
-    settings: Settings,
-    *,
-    strategy: str | None,
-    symbol: list[str] | None,
-    resolution: str | None,
-    from_: str | None,
-    to: str | None,
-    mode: str,
-    capital: float,
-    quantity: int | None,
-    no_costs: bool,
-    slippage_ticks: float,
-    slippage_bps: float,
-    entry_window: str,
-    square_off: str,
-    param: list[str] | None,
-    constraint: list[str] | None,
-    objective: str,
-    min_trades: int,
-    method: str,
-    trials: int | None,
-    seed: int,
-) -> SweepRequest:
+@dataclass(frozen=True)
+class SweepOptions:
+    """What ``optimize run`` and ``optimize walkforward`` share (and the dashboard's form sends):
+    the run options of ``backtest run``, the search, and where it runs. Declared once, here:
+    :func:`sweep_command` makes these fields a command's CLI options."""
+
+    strategy: StrategyArg = None
+    symbol: SymbolArg = None
+    resolution: ResolutionArg = None
+    from_: FromOption = None
+    to: ToOption = None
+    mode: ModeOption = RUN_DEFAULTS.mode
+    capital: CapitalOption = RUN_DEFAULTS.capital
+    quantity: QuantityOption = None
+    no_costs: NoCostsOption = False
+    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks
+    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps
+    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text
+    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text
+    strict: StrictOption = False
+    param: ParamOption = None
+    constraint: ConstraintOption = None
+    objective: ObjectiveOption = "sharpe"
+    min_trades: MinTradesOption = 5
+    method: MethodOption = "grid"
+    trials: TrialsOption = None
+    seed: SeedOption = 0
+    # a command's own options are listed here in --help
+    workers: WorkersOption = None
+    ray: RayOption = None
+    resume: ResumeOption = None
+    as_json: JsonOption = False
+
+
+_OWN_OPTIONS_AFTER = "seed"
+
+
+def sweep_command(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(options: SweepOptions, **own)`` as a typer command: its CLI options are the
+    fields of :class:`SweepOptions` and the command's own keyword parameters."""
+    hints = get_type_hints(SweepOptions, include_extras=True)
+    keyword = inspect.Parameter.KEYWORD_ONLY
+    shared = [
+        inspect.Parameter(f.name, keyword, default=f.default, annotation=hints[f.name])
+        for f in fields(SweepOptions)
+    ]
+    own = list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+    cut = [p.name for p in shared].index(_OWN_OPTIONS_AFTER) + 1
+    params = [*shared[:cut], *(p.replace(kind=keyword) for p in own), *shared[cut:]]
+    names = [f.name for f in fields(SweepOptions)]
+
+    @functools.wraps(command)
+    def cli(**kw: Any) -> None:
+        command(SweepOptions(**{name: kw.pop(name) for name in names}), **kw)
+
+    cli.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    cli.__annotations__ = {p.name: p.annotation for p in params}
+    return cli
+
+
+def build_request(settings: Settings, o: SweepOptions) -> SweepRequest:
     """Every option checked (InputError naming the first mistake); nothing loaded or written."""
     from fyerstrade.backtest.optimize.constraints import parse_constraint
     from fyerstrade.backtest.optimize.methods import check_method
@@ -168,28 +208,29 @@ def build_request(
     missing = [
         name
         for name, value in (
-            ("--strategy", strategy), ("--symbol", symbol), ("--resolution", resolution),
+            ("--strategy", o.strategy), ("--symbol", o.symbol), ("--resolution", o.resolution),
         )
         if not value
     ]  # fmt: skip
     if missing:
         raise InputError(f"give {', '.join(missing)} (or --resume ID to continue a stored one)")
-    assert strategy and symbol and resolution
-    cls = get_strategy(strategy, settings)
+    assert o.strategy and o.symbol and o.resolution
+    cls = get_strategy(o.strategy, settings)
     config = run_config(
-        settings, cls, {}, symbol, resolution, from_, to, mode, capital, quantity, no_costs,
-        slippage_ticks, slippage_bps, entry_window, square_off,
+        settings, cls, {}, o.symbol, o.resolution, o.from_, o.to, o.mode, o.capital, o.quantity,
+        o.no_costs, o.slippage_ticks, o.slippage_bps, o.entry_window, o.square_off,
     )  # fmt: skip
-    space = build_space(cls, parse_param_pairs(param or []))
+    space = build_space(cls, parse_param_pairs(o.param or []))
     names = [p.name for p in cls.params]
-    constraints = [parse_constraint(c, names, cls.name) for c in constraint or []]
-    how = check_method(method)
+    constraints = [parse_constraint(c, names, cls.name) for c in o.constraint or []]
+    how = check_method(o.method)
     budget = (
-        trials
-        if trials is not None
+        o.trials
+        if o.trials is not None
         else (DEFAULT_GRID_BUDGET if how == "grid" else DEFAULT_RANDOM_TRIALS)
     )
-    spec = SweepSpec(space, constraints, parse_objective(objective, min_trades), how, budget, seed)
+    objective = parse_objective(o.objective, o.min_trades)
+    spec = SweepSpec(space, constraints, objective, how, budget, o.seed)
     plan(spec)  # a constraint that excludes everything, a grid over the budget: refused here
     return SweepRequest(config, spec)
 
@@ -272,36 +313,13 @@ def _progress(label: str, objective: str, direction: int) -> Iterator[Progress]:
 # ---- commands ---------------------------------------------------------------------------------
 
 
+@sweep_command
 def run_command(
-    strategy: StrategyArg = None,
-    symbol: SymbolArg = None,
-    resolution: ResolutionArg = None,
-    from_: FromOption = None,
-    to: ToOption = None,
-    mode: ModeOption = RUN_DEFAULTS.mode,
-    capital: CapitalOption = RUN_DEFAULTS.capital,
-    quantity: QuantityOption = None,
-    no_costs: NoCostsOption = False,
-    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks,
-    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
-    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
-    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
-    strict: StrictOption = False,
-    param: ParamOption = None,
-    constraint: ConstraintOption = None,
-    objective: ObjectiveOption = "sharpe",
-    min_trades: MinTradesOption = 5,
-    method: MethodOption = "grid",
-    trials: TrialsOption = None,
-    seed: SeedOption = 0,
-    workers: WorkersOption = None,
-    ray: RayOption = None,
+    o: SweepOptions,
     engine: EngineOption = "auto",
     top: Annotated[
         int, typer.Option("--top", help="Save the best N as backtest runs (event engine, costs).")
     ] = 0,
-    resume: ResumeOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Search a strategy's parameters and store every trial."""
     from fyerstrade.backtest.evaluate import period_days
@@ -322,26 +340,19 @@ def run_command(
         raise InputError(f"--engine {engine!r} is not an engine; use auto, event or vector")
     with _trading(cfg) as conn:
         rec = None
-        if resume is not None:
-            rec = store.load_optimization(conn, resume)
+        if o.resume is not None:
+            rec = store.load_optimization(conn, o.resume)
             if rec.kind != "sweep":
                 raise InputError(
-                    f"{resume} is a walk-forward; resume it with `optimize walkforward`"
+                    f"{o.resume} is a walk-forward; resume it with `optimize walkforward`"
                 )
             _check_not_running(rec)
             request = request_from_record(rec, cfg)
         else:
-            request = build_request(
-                cfg, strategy=strategy, symbol=symbol, resolution=resolution, from_=from_, to=to,
-                mode=mode, capital=capital, quantity=quantity, no_costs=no_costs,
-                slippage_ticks=slippage_ticks, slippage_bps=slippage_bps,
-                entry_window=entry_window, square_off=square_off, param=param,
-                constraint=constraint, objective=objective, min_trades=min_trades, method=method,
-                trials=trials, seed=seed,
-            )  # fmt: skip
-        bars, table = load_bars(request.config, cfg, _load_checked(cfg, request.config,
-                                                                   strict=strict))  # fmt: skip
-        executor = make_executor(workers, ray)
+            request = build_request(cfg, o)
+        checked = _load_checked(cfg, request.config, strict=o.strict)
+        bars, table = load_bars(request.config, cfg, checked)
+        executor = make_executor(o.workers, o.ray)
         if engine == "vector":
             from fyerstrade.backtest.evaluate import vector_unsupported
 
@@ -369,7 +380,7 @@ def run_command(
         if top:
             save_top(conn, store.load_optimization(conn, rec.opt_id), top, bars, table, cfg)
         report = sweep_report(conn, rec.opt_id)
-    if as_json:
+    if o.as_json:
         _echo_json(report)
         return
     console = _console()
@@ -401,28 +412,9 @@ def _run_sweep(
         executor.close()
 
 
+@sweep_command
 def walkforward_command(
-    strategy: StrategyArg = None,
-    symbol: SymbolArg = None,
-    resolution: ResolutionArg = None,
-    from_: FromOption = None,
-    to: ToOption = None,
-    mode: ModeOption = RUN_DEFAULTS.mode,
-    capital: CapitalOption = RUN_DEFAULTS.capital,
-    quantity: QuantityOption = None,
-    no_costs: NoCostsOption = False,
-    slippage_ticks: SlippageTicksOption = RUN_DEFAULTS.slippage_ticks,
-    slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
-    entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
-    square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
-    strict: StrictOption = False,
-    param: ParamOption = None,
-    constraint: ConstraintOption = None,
-    objective: ObjectiveOption = "sharpe",
-    min_trades: MinTradesOption = 5,
-    method: MethodOption = "grid",
-    trials: TrialsOption = None,
-    seed: SeedOption = 0,
+    o: SweepOptions,
     folds: Annotated[int, typer.Option("--folds", help="Number of folds.")] = 5,
     in_sample: Annotated[
         int | None, typer.Option("--in-sample", help="In-sample trading days per fold.")
@@ -434,10 +426,6 @@ def walkforward_command(
     anchored: Annotated[
         bool, typer.Option("--anchored/--rolling", help="Grow the in-sample window, or slide it.")
     ] = False,
-    workers: WorkersOption = None,
-    ray: RayOption = None,
-    resume: ResumeOption = None,
-    as_json: JsonOption = False,
 ) -> None:
     """Walk forward: optimise in-sample, trade the winner out-of-sample, fold after fold."""
     from fyerstrade.backtest.evaluate import period_days
@@ -454,28 +442,21 @@ def walkforward_command(
     cfg = settings()
     with _trading(cfg) as conn:
         rec = None
-        if resume is not None:
-            rec = store.load_optimization(conn, resume)
+        if o.resume is not None:
+            rec = store.load_optimization(conn, o.resume)
             if rec.kind != "walkforward":
-                raise InputError(f"{resume} is a sweep; resume it with `optimize run --resume`")
+                raise InputError(f"{o.resume} is a sweep; resume it with `optimize run --resume`")
             _check_not_running(rec)
             request = request_from_record(rec, cfg)
             plan = folds_of(rec)
         else:
-            request = build_request(
-                cfg, strategy=strategy, symbol=symbol, resolution=resolution, from_=from_, to=to,
-                mode=mode, capital=capital, quantity=quantity, no_costs=no_costs,
-                slippage_ticks=slippage_ticks, slippage_bps=slippage_bps,
-                entry_window=entry_window, square_off=square_off, param=param,
-                constraint=constraint, objective=objective, min_trades=min_trades, method=method,
-                trials=trials, seed=seed,
-            )  # fmt: skip
-        bars, table = load_bars(request.config, cfg, _load_checked(cfg, request.config,
-                                                                   strict=strict))  # fmt: skip
+            request = build_request(cfg, o)
+        checked = _load_checked(cfg, request.config, strict=o.strict)
+        bars, table = load_bars(request.config, cfg, checked)
         days = period_days(request.config, bars)
         if rec is None:
             plan = plan_folds(days, folds, in_sample, out_of_sample, anchored)
-        executor = make_executor(workers, ray)
+        executor = make_executor(o.workers, o.ray)
         if rec is None:
             scheme = {
                 "anchored": anchored,
@@ -498,7 +479,7 @@ def walkforward_command(
                 err=True,
             )
             raise typer.Exit(EXIT_INTERRUPTED) from None
-    if as_json:
+    if o.as_json:
         _echo_json(report)
         return
     print_walkforward(_console(), report)

@@ -76,13 +76,12 @@ class OptimizeForm:
 
     def request(self, settings: Settings) -> SweepRequest:
         """The checked request (InputError with the CLI's message when something is wrong)."""
-        from fyerstrade.commands.optimize import build_request
+        from fyerstrade.commands.optimize import SweepOptions, build_request
         from fyerstrade.errors import InputError
 
         if self.start is None or self.end is None:
             raise InputError("pick a start and an end date (fetch candles on the Data page)")
-        return build_request(
-            settings,
+        options = SweepOptions(  # what the form does not ask for: the CLI's defaults
             strategy=self.strategy,
             symbol=list(self.symbols),
             resolution=self.resolution.value,
@@ -90,20 +89,15 @@ class OptimizeForm:
             to=self.end.isoformat(),
             mode=self.mode,
             capital=self.capital,
-            quantity=None,
             no_costs=not self.costs,
-            slippage_ticks=0.0,
-            slippage_bps=0.0,
-            entry_window="09:20-14:30",
-            square_off="15:15",
             param=[f"{k}={v}" for k, v in self.ranges.items() if v.strip()],
             constraint=[c for c in (self.constraint.strip(),) if c],
             objective=self.objective,
             min_trades=self.min_trades,
             method=self.method,
             trials=self.trials,
-            seed=0,
         )
+        return build_request(settings, options)
 
 
 def _ranges(cls: type[Strategy], prefix: str) -> dict[str, str]:

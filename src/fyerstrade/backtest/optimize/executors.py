@@ -22,11 +22,11 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing import shared_memory
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fyerstrade.backtest.evaluate import TrialOutcome
 from fyerstrade.backtest.optimize.job import (
@@ -44,6 +44,34 @@ from fyerstrade.errors import FyersTradeError
 __all__ = ["Executor", "PoolExecutor", "SerialExecutor", "WorkerLostError", "default_workers"]
 
 Result = tuple[Block, list[TrialOutcome], float]
+_H = TypeVar("_H")  # a submitted block's handle: a future, a Ray object reference
+
+
+def in_flight(
+    blocks: Iterator[Block],
+    slots: int,
+    pending: dict[_H, Block],
+    submit: Callable[[Block], _H],
+    finished: Callable[[list[_H]], Iterable[_H]],
+    result: Callable[[_H], tuple[list[TrialOutcome], float]],
+) -> Iterator[Result]:
+    """Keep up to ``slots`` blocks submitted and yield each block's result as it finishes.
+    ``pending`` (handle → block) holds what is still running when the consumer stops, for the
+    executor's ``close`` to cancel; ``finished`` waits until at least one handle is done."""
+    exhausted = False
+    while True:
+        while not exhausted and len(pending) < slots:
+            block = next(blocks, None)
+            if block is None:
+                exhausted = True
+                break
+            pending[submit(block)] = block
+        if not pending:
+            return
+        for handle in finished(list(pending)):
+            block = pending.pop(handle)
+            outcomes, seconds = result(handle)
+            yield block, outcomes, seconds
 
 
 class WorkerLostError(FyersTradeError):
@@ -159,29 +187,24 @@ class PoolExecutor:
     def run(self, blocks: Iterator[Block]) -> Iterator[Result]:
         pool = self._pool
         assert pool is not None, "open() first"
-        slots = 2 * self._workers
-        exhausted = False
-        while True:
-            while not exhausted and len(self._pending) < slots:
-                block = next(blocks, None)
-                if block is None:
-                    exhausted = True
-                    break
-                fut = pool.submit(_evaluate_in_worker, block.period, block.params)
-                self._pending[fut] = block
-            if not self._pending:
-                return
-            done, _ = wait(list(self._pending), return_when=FIRST_COMPLETED)
-            for fut in done:
-                block = self._pending.pop(fut)
-                try:
-                    outcomes, seconds = fut.result()
-                except BrokenProcessPool:
-                    raise WorkerLostError(
-                        "a worker process died (killed, or out of memory?); every finished "
-                        "trial is stored"
-                    ) from None
-                yield block, outcomes, seconds
+
+        def submit(block: Block) -> Future[Any]:
+            return pool.submit(_evaluate_in_worker, block.period, block.params)
+
+        def finished(futures: list[Future[Any]]) -> Iterable[Future[Any]]:
+            return wait(futures, return_when=FIRST_COMPLETED)[0]
+
+        def result(fut: Future[Any]) -> tuple[list[TrialOutcome], float]:
+            try:
+                outcomes, seconds = fut.result()
+            except BrokenProcessPool:
+                raise WorkerLostError(
+                    "a worker process died (killed, or out of memory?); every finished "
+                    "trial is stored"
+                ) from None
+            return outcomes, seconds
+
+        yield from in_flight(blocks, 2 * self._workers, self._pending, submit, finished, result)
 
     def close(self) -> None:
         pool, self._pool = self._pool, None

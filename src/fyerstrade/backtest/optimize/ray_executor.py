@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fyerstrade.backtest.evaluate import TrialOutcome
-from fyerstrade.backtest.optimize.executors import Result
+from fyerstrade.backtest.optimize.executors import Result, in_flight
 from fyerstrade.backtest.optimize.job import (
     Block,
     EvaluationJob,
@@ -123,24 +123,21 @@ class RayExecutor:
     def run(self, blocks: Iterator[Block]) -> Iterator[Result]:
         import ray
 
-        assert self._remote is not None, "open() first"
-        slots = 2 * self._cpus
-        exhausted = False
-        while True:
-            while not exhausted and len(self._pending) < slots:
-                block = next(blocks, None)
-                if block is None:
-                    exhausted = True
-                    break
-                ref = self._remote.remote(self._job_ref, block.period, block.params)
-                self._pending[ref] = block
-            if not self._pending:
-                return
-            done, _ = ray.wait(list(self._pending), num_returns=1)
-            for ref in done:
-                block = self._pending.pop(ref)
-                outcomes, seconds = ray.get(ref)
-                yield block, outcomes, seconds
+        remote, job_ref = self._remote, self._job_ref
+        assert remote is not None, "open() first"
+
+        def submit(block: Block) -> Any:
+            return remote.remote(job_ref, block.period, block.params)
+
+        def finished(refs: list[Any]) -> list[Any]:
+            done: list[Any] = ray.wait(refs, num_returns=1)[0]
+            return done
+
+        def result(ref: Any) -> tuple[list[TrialOutcome], float]:
+            outcomes, seconds = ray.get(ref)
+            return outcomes, seconds
+
+        yield from in_flight(blocks, 2 * self._cpus, self._pending, submit, finished, result)
 
     def close(self) -> None:
         import ray

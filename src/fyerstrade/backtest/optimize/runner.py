@@ -148,18 +148,13 @@ def engine_for(config: BacktestConfig, settings: Settings) -> str:
     return "vector" if vector_unsupported(config, settings) is None else "event"
 
 
-def start_sweep(
-    conn: sqlite3.Connection,
-    request: SweepRequest,
-    days: np.ndarray,
-    settings: Settings,
-    *,
-    parent_id: str | None = None,
-    fold: int | None = None,
+def new_record(
+    request: SweepRequest, days: np.ndarray, settings: Settings, **fields: Any
 ) -> store.OptimizationRecord:
-    """Record a new sweep (status ``running``, no trials yet)."""
+    """The record of a new optimization of ``request`` over ``days`` (not stored yet);
+    ``fields`` sets the rest (``kind``, ``parent_id``, ``fold``, ``summary``)."""
     spec = request.spec
-    rec = store.OptimizationRecord(
+    return store.OptimizationRecord(
         strategy=request.config.strategy,
         config=config_to_json(request.config),
         space=spec.space.as_json(),
@@ -171,9 +166,21 @@ def start_sweep(
         seed=spec.seed,
         engine=engine_for(request.config, settings),
         days=np.asarray(days, dtype=np.int64),
-        parent_id=parent_id,
-        fold=fold,
+        **fields,
     )
+
+
+def start_sweep(
+    conn: sqlite3.Connection,
+    request: SweepRequest,
+    days: np.ndarray,
+    settings: Settings,
+    *,
+    parent_id: str | None = None,
+    fold: int | None = None,
+) -> store.OptimizationRecord:
+    """Record a new sweep (status ``running``, no trials yet)."""
+    rec = new_record(request, days, settings, parent_id=parent_id, fold=fold)
     store.create_optimization(conn, rec)
     return rec
 

@@ -45,9 +45,8 @@ from fyerstrade.backtest.optimize.executors import Executor, WorkerLostError
 from fyerstrade.backtest.optimize.job import EvaluationJob, Period
 from fyerstrade.backtest.optimize.runner import (
     SweepRequest,
-    config_to_json,
-    engine_for,
     execute_sweep,
+    new_record,
     start_sweep,
 )
 from fyerstrade.backtest.optimize.sweep import Progress, best_trial, metrics_json, plan
@@ -418,22 +417,8 @@ def start_walkforward(
     scheme: Mapping[str, Any],
 ) -> store.OptimizationRecord:
     """Record a new walk-forward (its folds are planned; nothing run yet)."""
-    spec = request.spec
-    rec = store.OptimizationRecord(
-        strategy=request.config.strategy,
-        kind="walkforward",
-        config=config_to_json(request.config),
-        space=spec.space.as_json(),
-        objective=spec.objective.metric,
-        min_trades=spec.objective.min_trades,
-        method=spec.method,
-        budget=spec.budget,
-        constraints=[c.text for c in spec.constraints],
-        seed=spec.seed,
-        engine=engine_for(request.config, settings),
-        days=np.asarray(days, dtype=np.int64),
-        summary={"scheme": dict(scheme), "plan": [f.as_json() for f in folds]},
-    )
+    summary = {"scheme": dict(scheme), "plan": [f.as_json() for f in folds]}
+    rec = new_record(request, days, settings, kind="walkforward", summary=summary)
     store.create_optimization(conn, rec)
     return rec
 

@@ -19,8 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from fyerstrade.backtest.engine import BacktestConfig, InstrumentLookup
-from fyerstrade.backtest.evaluate import TrialOutcome, period_days
-from fyerstrade.calendar import ist_date
+from fyerstrade.backtest.evaluate import TrialOutcome, period_days, warmup_start
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Instrument
 from fyerstrade.errors import FyersTradeError
@@ -59,10 +58,7 @@ class VectorEvaluator:
             raise UnsupportedRunError(f"strategy {self.strategy.name} does not declare signals")
         rate = settings.risk_free_rate if settings is not None else 0.0
         self.daily_rf = (1.0 + rate) ** (1.0 / TRADING_DAYS_PER_YEAR) - 1.0
-        first = min((int(bars[s].ts[0]) for s in config.symbols if len(bars[s])), default=None)
-        warmup_from = None
-        if first is not None and ist_date(first) < config.start:
-            warmup_from = ist_date(first)
+        warmup_from = warmup_start(config, bars)
         run_bars = load_bars(config, settings, bars, instruments, lookup, warmup_from)
         self.inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup)
         per_symbol = max(1, cache_bytes // max(1, len(self.inputs.bars)))

@@ -1,23 +1,23 @@
 """The kernel's output as records: fills (a numpy structured array, the one canonical output of a
 simulation, as vectorbt's order records are), and the views the rest of the platform reads.
 
-From the fill records come the ``Fill`` objects, the round trips (booked by the same
-``Portfolio.apply`` the event engine uses), the equity, cash and exposure curves (rebuilt from
-each fill's cash and position, as the event engine rebuilds its own), and the rejections with the
-reasons ``OrderRules`` gives.
+From the fill records come the ``Fill`` objects and the equity, cash and exposure curves
+(rebuilt from each fill's cash and position, as the event engine rebuilds its own); the round
+trips come from the kernel's own table (booked there with ``Portfolio.apply``'s arithmetic); the
+rejections get the reasons ``OrderRules`` gives.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.domain import Fill, Instrument, Order, OrderType, RoundTrip, Side
+from fyerstrade.trading.enum_members import BUY, SELL
 from fyerstrade.trading.journal import Rejection
-from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
@@ -112,42 +112,82 @@ def fills_of(records: npt.NDArray[np.void], inputs: KernelInputs, entry_tag: str
     ]
 
 
-def round_trips(fills: Sequence[Fill], capital: float) -> list[RoundTrip]:
-    """The round trips of ``fills``, booked by ``Portfolio.apply`` as the event engine books
-    them."""
-    portfolio = Portfolio(capital)
-    trips: list[RoundTrip] = []
-    for fill in fills:
-        trips.extend(portfolio.apply(fill))
-    return trips
+def round_trips(
+    table: npt.NDArray[np.float64], inputs: KernelInputs, entry_tag: str
+) -> list[RoundTrip]:
+    """The kernel's round-trip table as ``RoundTrip`` objects: booked in the kernel by
+    ``Portfolio.apply``'s arithmetic, line by line (the parity tests hold them equal)."""
+    symbols = inputs.symbols
+    reasons = {
+        code: exit_reason(tag_name(code, entry_tag))
+        for code in np.unique(table[:, lay.T_TAG]).astype(np.int64).tolist()
+    }
+    return [
+        RoundTrip(
+            symbols[sym],
+            BUY if direction > 0 else SELL,
+            qty,
+            entry_ts,
+            entry_price,
+            exit_ts,
+            exit_price,
+            pnl,
+            costs,
+            reasons[tag],
+            PRODUCTS[product],
+        )
+        for sym, direction, qty, entry_ts, entry_price, exit_ts, exit_price, pnl, costs, tag,
+        product in zip(
+            *(table[:, c].astype(np.int64).tolist() for c in (lay.T_SYM, lay.T_SIDE, lay.T_QTY,
+                                                              lay.T_ENTRY_TS)),
+            table[:, lay.T_ENTRY_PRICE].tolist(),
+            table[:, lay.T_EXIT_TS].astype(np.int64).tolist(),
+            *(table[:, c].tolist() for c in (lay.T_EXIT_PRICE, lay.T_PNL, lay.T_COSTS)),
+            *(table[:, c].astype(np.int64).tolist() for c in (lay.T_TAG, lay.T_PRODUCT)),
+            strict=True,
+        )
+    ]  # fmt: skip
+
+
+def last_at(steps: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
+    """For each of ``n`` steps, the index of the last entry of ``steps`` (ascending step
+    numbers) at or before it, -1 before the first: ``searchsorted(steps, arange(n), "right") - 1``
+    in one pass."""
+    out = np.full(n, -1, dtype=np.int64)
+    if len(steps):
+        last = np.ones(len(steps), dtype=np.bool_)
+        last[:-1] = steps[1:] != steps[:-1]  # the last entry of each step
+        out[steps[last]] = np.flatnonzero(last)
+        np.maximum.accumulate(out, out=out)
+    return out
 
 
 def curves(
     records: npt.NDArray[np.void], inputs: KernelInputs
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Equity, cash and exposure at each step's close, from the fills' cash and positions and
-    the closes (the event engine's equity curve, rebuilt the same way)."""
-    step_close = inputs.step_close
+    the symbols' last closes (the event engine's equity curve, rebuilt the same way)."""
     capital = inputs.config.capital
-    n = len(step_close)
-    steps = np.arange(n)
+    n = len(inputs.step_close)
     ev_step = records["step"]
     ev_cash = records["cash"]
     ev_sym = records["symbol"]
     ev_qty = records["position"].astype(np.float64)
-    k = np.searchsorted(ev_step, steps, side="right") - 1
+    k = last_at(ev_step, n)
     cash = np.where(k >= 0, ev_cash[np.maximum(k, 0)] if len(ev_cash) else capital, capital)
     value = np.zeros(n)
     gross = np.zeros(n)
-    for s, (bars, closes) in enumerate(zip(inputs.bars, inputs.close_ts, strict=True)):
+    step_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(inputs.step_first))
+    for s, bars in enumerate(inputs.bars):
         mask = ev_sym == s
         if not mask.any():
             continue
-        s_step, s_qty = ev_step[mask], ev_qty[mask]
-        j = np.searchsorted(s_step, steps, side="right") - 1
-        qty = np.where(j >= 0, s_qty[np.maximum(j, 0)], 0.0)
-        bar = np.searchsorted(closes, step_close, side="right") - 1
-        price = np.where(bar >= 0, bars.close[np.maximum(bar, 0)], 0.0)
+        j = last_at(ev_step[mask], n)
+        qty = np.where(j >= 0, ev_qty[mask][np.maximum(j, 0)], 0.0)
+        mine = inputs.step_sym == s
+        b = last_at(step_of[mine], n)  # the symbol's last bar at or before each step
+        local = inputs.step_bar[mine] - inputs.starts[s]
+        price = np.where(b >= 0, bars.close[local[np.maximum(b, 0)]], 0.0)
         value += qty * price
         gross += np.abs(qty * price)
     equity = cash + value

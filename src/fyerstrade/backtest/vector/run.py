@@ -291,7 +291,7 @@ def run_vector(
     return BacktestResult(
         config=config,
         fills=fills,
-        trades=round_trips(fills, config.capital),
+        trades=round_trips(run.trades, inputs, packed.entry_tag),
         equity_ts=inputs.step_ts,
         equity=equity,
         cash=cash,
