@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from datetime import time
+from typing import Any
 
+import numpy as np
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from fyerstrade.backtest.journal import list_runs
@@ -71,12 +75,55 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     assert runs[0].metrics["trades"] == len(trades_df)
     assert any(runs[0].run_id in s.value for s in at.success)
     charts = [c.proto.spec.replace(" ", "") for c in at.get("plotly_chart")]
-    assert len(charts) == 3  # equity, drawdown, one price chart for the one symbol
-    price = charts[2]
+    # the form's buy-and-hold preview, then equity, drawdown, one price chart for the one symbol
+    assert len(charts) == 4
+    assert "Buyandholdoverthepickeddates" in charts[0]
+    price = charts[3]
     assert '"type":"candlestick"' in price
     assert '"name":"sma_fast"' in price and '"name":"sma_slow"' in price  # indicators drawn
     assert '"name":"longentry"' in price and '"name":"exit"' in price  # trades marked
     assert '"name":"cross"' not in price  # a -1/0/+1 signal is not a price level
+
+
+def test_the_form_previews_buy_and_hold_of_the_picked_symbols_and_dates(
+    candle_store: Settings,
+) -> None:
+    """Before any run the form draws each picked symbol's close over the picked dates, as percent
+    from its first close; it follows the picks and is left out when the dates are not usable."""
+    import json
+    from datetime import date
+
+    from fyerstrade.data.bars import load_bars
+
+    at = _app()
+    at.multiselect(key="bt-symbols").set_value(["NSE:SBIN-EQ", "NSE:TCS-EQ"]).run()
+    at.date_input(key="bt-start").set_value(date(2026, 10, 1))
+    at.date_input(key="bt-end").set_value(date(2026, 10, 31)).run()
+    assert not at.exception, at.exception
+    resolution = Resolution(at.selectbox(key="bt-resolution").value)
+    charts = at.get("plotly_chart")
+    assert len(charts) == 1 and not at.metric  # the preview only: nothing has run
+    spec = json.loads(charts[0].proto.spec)
+    assert spec["layout"]["title"]["text"] == "Buy and hold over the picked dates"
+    lines = {t["name"]: _values(t["y"]) for t in spec["data"]}
+    assert set(lines) == {"NSE:SBIN-EQ", "NSE:TCS-EQ"}
+    conn = connect(candle_store.historical_db)
+    loaded = load_bars(conn, list(lines), resolution, date(2026, 10, 1), date(2026, 10, 31))
+    conn.close()
+    for symbol, y in lines.items():
+        close = loaded.bars[symbol].close
+        assert y[0] == 0.0  # percent from the period's first close to its last
+        assert y[-1] == pytest.approx((close[-1] / close[0] - 1.0) * 100.0)
+    at.date_input(key="bt-start").set_value(date(2026, 11, 5))
+    at.date_input(key="bt-end").set_value(date(2026, 11, 1)).run()
+    assert not at.get("plotly_chart")  # start after end: a form problem, no preview
+
+
+def _values(encoded: Any) -> np.ndarray:
+    """A plotly JSON array: a list, or plotly's typed array ``{"dtype", "bdata"}``."""
+    if isinstance(encoded, dict):
+        return np.frombuffer(base64.b64decode(encoded["bdata"]), dtype=np.dtype(encoded["dtype"]))
+    return np.asarray(encoded, dtype=np.float64)
 
 
 def test_dates_outside_the_stored_range_disable_run_until_the_stored_range_is_chosen(

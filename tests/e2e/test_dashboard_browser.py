@@ -26,6 +26,20 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 
 TODAY = date(2026, 11, 20)  # the sim fixture's clock
 TIMEOUT_MS = 60_000
+#: Records every loading placeholder (Streamlit's Suspense skeleton, shown while an element's
+#: code loads) that appears in a keyed element of the Backtest page's results.
+WATCH_CHART_PLACEHOLDERS = """() => {
+  window.__chartPlaceholders = [];
+  new MutationObserver(() => {
+    for (const s of document.querySelectorAll("[data-testid=stSkeleton]")) {
+      const box = s.closest("[class*='st-key-bt-']");
+      const key = box && [...box.classList].find((c) => c.startsWith("st-key-bt-"));
+      if (key && /^st-key-bt-\\d{8}-\\d{6}-[0-9a-f]{6}-(equity|drawdown|price-.+)$/.test(key)) {
+        window.__chartPlaceholders.push(key);
+      }
+    }
+  }).observe(document.body, {subtree: true, childList: true});
+}"""
 
 
 @pytest.fixture
@@ -95,6 +109,11 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             _set_date(page, "End", date(2026, 11, 19))
             page.get_by_text("Stored 5 minutes candles").wait_for()
 
+            # the form's buy-and-hold preview is drawn before any run, so the browser has its
+            # charting library when the results come: from here on, no chart of the results may
+            # show Streamlit's grey loading placeholder (a skeleton in the chart's place)
+            page.locator(".st-key-bt-preview .js-plotly-plot").wait_for()
+            page.evaluate(WATCH_CHART_PLACEHOLDERS)
             run_button.click()
             saved = page.get_by_text(re.compile(r"Run \d{8}-\d{6}-[0-9a-f]{6} saved"))
             saved.wait_for()
@@ -105,10 +124,14 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             labels = cards.all_inner_texts()
             assert any(t.startswith("Total return") for t in labels)
             assert any(t.startswith("Sharpe") for t in labels)
-            charts = page.get_by_test_id("stPlotlyChart")
-            charts.nth(3).wait_for()  # equity, drawdown, and one price chart per symbol
-            assert charts.count() == 4
-            page.locator(".js-plotly-plot").first.wait_for()
+            # equity, drawdown, and one price chart per symbol: each drawn by plotly, and none
+            # of them ever a placeholder (they came in the same pass as the results)
+            results = page.locator(f"[class*='st-key-bt-{run_id}-']")
+            drawn = results.locator(".js-plotly-plot")
+            drawn.nth(3).wait_for()
+            assert drawn.count() == 4
+            assert results.get_by_test_id("stPlotlyChart").count() == 4
+            assert page.evaluate("window.__chartPlaceholders") == []
             assert page.get_by_text("Equity", exact=True).count() >= 1
             page.get_by_role("heading", name=re.compile(r"Trades \(\d+\)")).wait_for()
             assert page.get_by_test_id("stDataFrame").count() >= 1

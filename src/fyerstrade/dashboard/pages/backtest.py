@@ -51,6 +51,9 @@ FLASH_KEY = "bt-flash"
 DEFAULT_STRATEGY = "sma_crossover"
 #: Default span of the date range: the most recent this many days of what is stored.
 DEFAULT_SPAN_DAYS = 183
+#: The buy-and-hold preview under the form: points per symbol, and its height in pixels.
+PREVIEW_POINTS = 400
+PREVIEW_HEIGHT = 260
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -194,9 +197,43 @@ def _form(
     _, problems = validate(req, cls)
     clicked = st.button("Run backtest", type="primary", key="bt-run", disabled=bool(problems))
     _problems_box(problems)
+    _preview(settings, symbols, resolution, start, end)
     if not clicked:
         return None
     return req, cls
+
+
+def _preview(
+    settings: Settings,
+    symbols: list[str],
+    resolution: Resolution,
+    start: date | None,
+    end: date | None,
+) -> None:
+    """Buy and hold of each picked symbol over the picked dates (percent from its first close):
+    what the run will trade, and the baseline its strategy has to beat.
+
+    Drawn with the form, before any run, it also makes the browser load its charting library
+    (plotly.js, several MB that Streamlit loads on the first chart of a page) while the trader is
+    still choosing: Run's results then come with every chart drawn in the same pass, instead of
+    grey placeholders for seconds after "saved".
+    """
+    if not symbols or start is None or end is None or start > end:
+        return
+    from fyerstrade.reporting.charts import comparison_figure
+
+    curves = {}
+    for sym in symbols:
+        bars = store_reads.candles(settings, sym, resolution, start, end)
+        if len(bars):
+            curves[sym] = (bars.ts, bars.close)
+    if not curves:
+        return
+    fig = comparison_figure(
+        curves, title="Buy and hold over the picked dates", max_points=PREVIEW_POINTS
+    )
+    fig.update_layout(height=PREVIEW_HEIGHT, margin={"t": 50, "b": 30})
+    st.plotly_chart(fig, key="bt-preview", width="stretch")
 
 
 def run_and_save(
