@@ -4,6 +4,7 @@ loaded automatically, so areas do not have to edit this file."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,12 @@ pytest_plugins = [
 ]
 
 _OUR_KEYS = ("FYERSTRADE_", "FYERS_")
+
+# A test run started in the background of a non-interactive shell (`make test &`, nohup) inherits
+# SIGINT ignored, and so would every process the tests start: the Ctrl-C tests (fetch, demo,
+# optimize) would then see a child that cannot be interrupted. Ctrl-C is deliverable again.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
