@@ -62,16 +62,28 @@ _FYERS_ORDER_TYPE = {
 
 
 class OrderStatus(StrEnum):
+    """Where an order stands; ``trading/order_states.py`` holds the transitions between them."""
+
+    NEW = "NEW"  # created, not yet handed to a broker (refused here: REJECTED)
+    SUBMITTED = "SUBMITTED"  # handed to the broker, no answer yet
     PENDING = "PENDING"  # accepted, waiting for a fill (Fyers 6)
-    FILLED = "FILLED"  # Fyers 2
     PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"  # Fyers 2
     CANCELLED = "CANCELLED"  # Fyers 1
     REJECTED = "REJECTED"  # Fyers 5
     EXPIRED = "EXPIRED"  # Fyers 7
+    UNKNOWN = "UNKNOWN"  # the broker cannot say whether it reached the exchange
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED)
+        """May it still fill (or be cancelled)?"""
+        return self in OPEN_STATUSES
+
+
+#: the statuses in which an order may still fill (and may be cancelled)
+OPEN_STATUSES: Final = frozenset(
+    {OrderStatus.SUBMITTED, OrderStatus.PENDING, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNKNOWN}
+)
 
 
 class Segment(StrEnum):
@@ -219,13 +231,15 @@ class Order:
     limit_price: float | None = None
     stop_price: float | None = None
     created_ts: int = 0
-    status: OrderStatus = OrderStatus.PENDING
+    status: OrderStatus = OrderStatus.NEW
     filled_quantity: int = 0
     avg_fill_price: float = 0.0
-    reject_reason: str = ""
-    tag: str = ""  # free text: why the strategy placed it ("entry", "target1", "square-off")
+    reject_reason: str = ""  # why it was refused, or cancelled by the broker
+    tag: str = ""  # free text: why the strategy placed it ("entry", "target1", "square_off")
     triggered: bool = False  # a stop-limit whose stop has been hit
-    broker_id: str = ""  # the broker's order id (Fyers), when routed to a real broker
+    broker_id: str = ""  # the broker's order id (Fyers, the simulated venue)
+    reduce_only: bool = False  # may only reduce the position (cancelled once it is flat)
+    updated_ts: int = 0  # time of the last event
 
     @property
     def remaining(self) -> int:

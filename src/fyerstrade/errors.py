@@ -11,6 +11,7 @@
     ├── RetryableError               a transient failure; retry later (backoff)
     │   └── RateLimitError           Fyers answered 429 / -429; carries retry_after seconds
     ├── BrokerError                  the broker (Fyers or simulator) refused or failed a request
+    │   └── OrderStateError          a broker reported what an order's state cannot take: stop
     ├── StrategyError                a strategy raised: fix the strategy (names it, symbol, bar)
     ├── DataError                    stored or downloaded data is wrong or missing
     │   ├── StoreError               a database file is unusable (not SQLite, newer schema, ...)
@@ -62,6 +63,11 @@ class RateLimitError(RetryableError):
 
 class BrokerError(FyersTradeError):
     """The broker refused or failed a request (order rejected, invalid parameter)."""
+
+
+class OrderStateError(BrokerError):
+    """A broker event an order's state cannot take (a fill after its cancel, an overfill, an
+    event for an order never placed): the books can no longer be trusted; stop and look."""
 
 
 class StrategyError(FyersTradeError):

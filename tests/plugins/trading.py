@@ -17,11 +17,20 @@ import numpy as np
 
 from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from fyerstrade.candles import CandleArrays
-from fyerstrade.domain import Fill, Instrument, Resolution
+from fyerstrade.domain import Bar, Fill, Instrument, ProductType, Resolution
 from fyerstrade.strategies import registry
 from fyerstrade.strategies.base import Strategy
+from fyerstrade.trading.broker import Broker
+from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.context import Context
-from fyerstrade.trading.costs import CostModel
+from fyerstrade.trading.costs import CostModel, ZeroCostModel
+from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.events import OrderEvent
+from fyerstrade.trading.journal import MemoryJournal
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.session import SessionRules
+from fyerstrade.trading.symbols import SymbolState
 
 IST = ZoneInfo("Asia/Kolkata")
 DAY = date(2024, 5, 2)  # a Thursday, a normal NSE session
@@ -126,3 +135,70 @@ def run_table(
         )
     finally:
         del registry.BUILTINS["scripted"]
+
+
+def engine_on_table(
+    rows: Sequence[Row],
+    script: Mapping[str, Sequence[Action]],
+    broker: Broker,
+    *,
+    on_fill: Callable[[Context, Fill], Any] | None = None,
+    costs: CostModel | None = None,
+    capital: float = 100_000.0,
+    mode: str = "positional",
+    symbol: str = "NSE:TEST-EQ",
+    resolution: Resolution = Resolution.M5,
+) -> tuple[TradingEngine, MemoryJournal, list[OrderEvent]]:
+    """Wire the trading core by hand around ``broker`` (any implementation of the port) and
+    feed it ``rows`` one closed bar at a time, as a live bar source does; then the end of the
+    data. Returns the engine, its journal and every event the broker reported, in order."""
+    strategy = type(
+        "Scripted",
+        (ScriptedStrategy,),
+        {
+            "script": script,
+            "on_fill_script": staticmethod(on_fill) if on_fill else None,
+            "seen": [],
+        },
+    )()
+    state = SymbolState(0, symbol, CandleArrays.empty(), resolution, Instrument(symbol))
+    product = ProductType.INTRADAY if mode == "intraday" else ProductType.CNC
+    clock = SimulatedClock()
+    journal = MemoryJournal()
+    engine = TradingEngine(
+        strategy,
+        [state],
+        clock=clock,
+        broker=broker,
+        portfolio=Portfolio(capital),
+        rules=OrderRules(SessionRules(mode)),  # type: ignore[arg-type]
+        costs=costs or ZeroCostModel(),
+        journal=journal,
+        default_product=lambda _: product,
+    )
+    events: list[OrderEvent] = []
+
+    class Recorder:  # between the broker and the engine: every event, as reported
+        def apply(self, event: OrderEvent) -> None:
+            events.append(event)
+            engine.apply(event)
+
+    broker.bind(Recorder(), engine)
+    engine.start()
+    bars = table(rows)
+    for i, ts in enumerate(bars.ts.tolist()):
+        close_ts = ts + resolution.seconds
+        clock.advance_to(close_ts)
+        bar = Bar(
+            symbol,
+            resolution,
+            ts,
+            float(bars.open[i]),
+            float(bars.high[i]),
+            float(bars.low[i]),
+            float(bars.close[i]),
+            int(bars.volume[i]),
+        )
+        engine.on_bars([bar], close_ts)
+    engine.finish()
+    return engine, journal, events

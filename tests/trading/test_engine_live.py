@@ -16,7 +16,6 @@ from fyerstrade.calendar import get_calendar
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import Bar, Instrument, ProductType, Resolution
 from fyerstrade.strategies.registry import get_strategy
-from fyerstrade.trading.broker import SimulatedBroker
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
@@ -25,6 +24,7 @@ from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
+from fyerstrade.trading.venue import SimulatedVenue
 
 RES = Resolution.M5
 
@@ -40,7 +40,7 @@ def bar_by_bar(cfg: BacktestConfig, bars: CandleArrays) -> MemoryJournal:
         strategy,
         [state],
         clock=clock,
-        broker=SimulatedBroker(),
+        broker=SimulatedVenue(),
         portfolio=Portfolio(cfg.capital),
         rules=OrderRules(SessionRules(cfg.mode)),
         costs=FyersCostModel() if cfg.costs else ZeroCostModel(),

@@ -28,13 +28,13 @@ from fyerstrade.data.bars import LoadedBars, load_bars
 from fyerstrade.domain import (
     Fill,
     Instrument,
+    Order,
     ProductType,
     Resolution,
     RoundTrip,
 )
 from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
 from fyerstrade.strategies.registry import get_strategy
-from fyerstrade.trading.broker import SimulatedBroker
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.defaults import RUN_DEFAULTS, Mode
@@ -45,6 +45,7 @@ from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
+from fyerstrade.trading.venue import SimulatedVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "LogLine", "Rejection", "run_backtest"]
 
@@ -120,6 +121,7 @@ class BacktestResult:
     sources: dict[str, Resolution] = field(default_factory=dict)
     #: what the user should know about the run: a range reaching outside the stored data, ...
     notes: list[str] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)  # every order, as it ended
 
     @property
     def final_equity(self) -> float:
@@ -246,7 +248,7 @@ def run_backtest(
         strategy,
         states,
         clock=clock,
-        broker=SimulatedBroker(Slippage(config.slippage_ticks, config.slippage_bps)),
+        broker=SimulatedVenue(Slippage(config.slippage_ticks, config.slippage_bps)),
         portfolio=portfolio,
         rules=OrderRules(session, config.intraday_leverage),
         costs=costs,
@@ -273,6 +275,7 @@ def run_backtest(
         config=config,
         fills=journal.fills,
         trades=journal.trades,
+        orders=journal.orders,
         equity_ts=step_ts,
         equity=equity,
         cash=cash,

@@ -1,12 +1,12 @@
-"""The paper broker: the engine's orders filled on live prices by the backtest's fill rules.
+"""The paper broker: the backtest's simulated venue fed live ticks instead of bars.
 
-It implements the :class:`~fyerstrade.trading.broker.Broker` protocol, so the
-:class:`~fyerstrade.trading.engine.TradingEngine` cannot tell it from the backtest's
-:class:`~fyerstrade.trading.broker.SimulatedBroker`, whose fill model and slippage it uses.
-What differs is *when* orders are matched: the live engine hands every tick to
-:meth:`PaperBroker.on_tick`, and every 1-minute bar it did not observe tick by tick (backfilled
-from the history API after a gap) to :meth:`PaperBroker.on_minute_bar`; the engine's per-bar
-hook (:meth:`on_bar`) does nothing.
+It is a :class:`~fyerstrade.trading.venue.SimulatedVenue` — the same book, the same rules at
+the fill (reduce-only clipping, the funds check), the same fill model and slippage, the same
+events to the engine — so the :class:`~fyerstrade.trading.engine.TradingEngine` cannot tell
+paper trading from a backtest. What differs is the market input: the live engine hands every
+tick to :meth:`PaperBroker.on_tick`, and every 1-minute bar it did not observe tick by tick
+(backfilled from the history API after a gap) to :meth:`PaperBroker.on_minute_bar`; the
+engine's per-bar input (:meth:`on_bar`) does nothing.
 
 How a tick fills an order: each working order keeps the open, high and low of the ticks it has
 seen in the current minute, and is filled by :func:`~fyerstrade.trading.fills.fill_price` on that
@@ -28,14 +28,11 @@ see only later ticks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from fyerstrade.domain import Order
-from fyerstrade.trading.book import WorkingOrder
-from fyerstrade.trading.broker import FillSink, SimulatedBroker
-from fyerstrade.trading.enum_members import OPEN_STATUSES
+from fyerstrade.trading.book import WorkingOrder, match_order
 from fyerstrade.trading.fills import Slippage, fill_price
 from fyerstrade.trading.symbols import SymbolState
+from fyerstrade.trading.venue import SimulatedVenue
 
 __all__ = ["PaperBroker"]
 
@@ -66,61 +63,41 @@ class _SymbolRange:
         self.ts = 0
 
 
-class PaperBroker(SimulatedBroker):
-    """``on_submit(order)`` is called with every order before it enters the book (the journal
-    records it there)."""
-
-    def __init__(
-        self,
-        slippage: Slippage | None = None,
-        *,
-        on_submit: Callable[[Order], None] | None = None,
-    ) -> None:
+class PaperBroker(SimulatedVenue):
+    def __init__(self, slippage: Slippage | None = None) -> None:
         super().__init__(slippage)
-        self.on_submit = on_submit
         self._ranges: dict[str, _SymbolRange] = {}
         self._in_tick = False
         self._pending: list[tuple[SymbolState, _PaperOrder]] = []
 
-    # ---- the Broker protocol ----------------------------------------------------------------
-    def submit(
-        self,
-        state: SymbolState,
-        order: Order,
-        *,
-        active_from: int,
-        reduce_only: bool,
-        ref_open: float | None,
-    ) -> None:
-        if self.on_submit is not None:
-            self.on_submit(order)
-        self._seq += 1
-        w = _PaperOrder(order, active_from, reduce_only, None, self._seq)
-        state.working.append(w)
+    # ---- the venue's book on ticks ------------------------------------------------------------
+    def _working(self, state: SymbolState, order: Order, i: int) -> WorkingOrder:
+        w = _PaperOrder(order, i + 1, order.reduce_only, None, self._seq)
         if not self._in_tick:
             # decided at a bar close: the ticks of the symbol's current minute came after it
             r = self._ranges.get(state.symbol)
             n = len(state.arrays)
             last_bar = int(state.arrays.ts[n - 1]) if n else _NONE
-            if r is not None and r.minute > last_bar and active_from <= n:
+            if r is not None and r.minute > last_bar and w.active_from <= n:
                 w.minute, w.open, w.high, w.low = r.minute, r.open, r.high, r.low
                 self._pending.append((state, w))
+        return w
 
-    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None:
+    def on_bar(self, state: SymbolState, i: int) -> None:
         """Nothing: live orders are matched on ticks and on backfilled minutes."""
 
     # ---- live matching ----------------------------------------------------------------------
-    def match_pending(self, sink: FillSink) -> None:
+    def match_pending(self) -> None:
         """Match the orders just decided whose symbol already traded after the decision."""
         pending, self._pending = self._pending, []
         self._in_tick = True
         try:
             for state, w in pending:
-                self._try(state, w, self._ranges[state.symbol].ts, sink)
+                self._try(state, w, self._ranges[state.symbol].ts)
         finally:
             self._in_tick = False
 
-    def on_tick(self, state: SymbolState, price: float, ts: int, sink: FillSink) -> None:
+    def on_tick(self, state: SymbolState, price: float, ts: int) -> None:
         """Track the symbol's minute and fill the working orders this tick makes fill."""
         minute = ts - ts % 60
         r = self._ranges.get(state.symbol)
@@ -136,13 +113,13 @@ class PaperBroker(SimulatedBroker):
             r.low = price
         r.ts = ts
         r.last = price
-        working = state.working
-        if not working:
+        book = self._books.get(state.symbol)
+        if not book:
             return
         n = len(state.arrays)
         self._in_tick = True
         try:
-            for w in list(working):
+            for w in list(book):
                 if w.active_from > n or not isinstance(w, _PaperOrder):
                     continue
                 if w.minute != minute:
@@ -152,28 +129,26 @@ class PaperBroker(SimulatedBroker):
                         w.high = price
                     if price < w.low:
                         w.low = price
-                self._try(state, w, ts, sink)
+                self._try(state, w, ts)
         finally:
             self._in_tick = False
 
     def on_minute_bar(
-        self,
-        state: SymbolState,
-        bar: tuple[int, float, float, float, float],
-        sink: FillSink,
+        self, state: SymbolState, bar: tuple[int, float, float, float, float]
     ) -> None:
         """Match working orders against a whole 1-minute bar that was not seen tick by tick
         (backfilled), by the backtest's bar rules: market, then stops, then limits.
         ``bar`` is (open time, open, high, low, close)."""
         ts, open_, high, low, close = bar
         n = len(state.arrays)
-        batch = [w for w in state.working if isinstance(w, _PaperOrder) and w.active_from <= n]
-        batch.sort(key=lambda w: (w.priority, w.seq))
+        book = self._books.get(state.symbol, [])
+        batch = [w for w in book if isinstance(w, _PaperOrder) and w.active_from <= n]
+        batch.sort(key=match_order)
         self._in_tick = True
         try:
             for w in batch:
                 w.minute, w.open, w.high, w.low = ts - ts % 60, open_, high, low
-                self._try(state, w, ts, sink)
+                self._try(state, w, ts)
         finally:
             self._in_tick = False
         r = self._ranges.get(state.symbol)
@@ -188,12 +163,11 @@ class PaperBroker(SimulatedBroker):
         r = self._ranges.get(symbol)
         return None if r is None or r.minute == _NONE else r.last
 
-    def _try(self, state: SymbolState, w: _PaperOrder, ts: int, sink: FillSink) -> None:
-        order = w.order
-        if order.status not in OPEN_STATUSES or w not in state.working:
-            return
-        price = fill_price(order, w.open, w.high, w.low, state.instrument.tick_size, self.slippage)
-        if price is None:
-            return
-        state.working.remove(w)
-        sink.execute(state, order, price, ts, w.reduce_only)
+    def _try(self, state: SymbolState, w: _PaperOrder, ts: int) -> None:
+        if w not in self._books.get(state.symbol, ()):
+            return  # filled or cancelled meanwhile
+        price = fill_price(
+            w.order, w.open, w.high, w.low, state.instrument.tick_size, self.slippage
+        )
+        if price is not None:
+            self._fill(state, w, price, ts)

@@ -104,7 +104,7 @@ class LiveTrader:
             if self.trigger_ns:
                 self.strategy_latency.add(time.monotonic_ns() - self.trigger_ns)
             engine.on_bars(group, close_ts)
-            self.broker.match_pending(engine)
+            self.broker.match_pending()
             equity = engine.equity()
             gross = engine.portfolio.gross_exposure
             exposure = gross / equity if equity > 0 else 0.0
@@ -134,7 +134,7 @@ class LiveTrader:
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
         if observed:
-            self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts, engine)
+            self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts)
         if self.journal.has_pending:
             self.commit(t.ts)
 
@@ -142,7 +142,7 @@ class LiveTrader:
         """Match the symbol's working orders on a minute not seen tick by tick."""
         engine = self.engine
         st = engine.by_symbol[bar.symbol]
-        self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close), engine)
+        self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close))
 
     def square_off_all(self, ts: int, tag: str, *, only_intraday: bool) -> None:
         """Close every open position (``only_intraday``: the INTRADAY ones) at its last price."""
@@ -208,9 +208,8 @@ def build_trader(
         states.append(st)
     strategy = get_strategy(config.strategy, settings)(**config.params)
     costs: CostModel = FyersCostModel() if config.costs else ZeroCostModel()
-    broker = PaperBroker(
-        Slippage(config.slippage_ticks, config.slippage_bps), on_submit=journal.record_order
-    )
+    # (the engine hands every order to the journal before it reaches the broker)
+    broker = PaperBroker(Slippage(config.slippage_ticks, config.slippage_bps))
     clock = SimulatedClock(row.replay_from)
     risk = RiskGate(
         max_daily_loss=config.risk.max_daily_loss,

@@ -1,114 +1,70 @@
-"""Brokers: where the engine's orders go and where fills come from.
+"""The broker port: where the engine's orders go and where order events come from.
 
-The engine talks to a :class:`Broker` through ``submit``/``cancel``/``on_bar`` and receives
-executions through :class:`FillSink.execute`. :class:`SimulatedBroker` matches working orders
-against each new bar with the fill model (backtests); a paper broker matching on live ticks, or
-the Fyers broker, implement the same protocol, so the engine has no notion of "live".
+The engine hands a :class:`Broker` orders (``submit``) and cancel requests (``cancel``) and
+receives everything that happens to them as events (``trading/events.py``) through the
+:class:`EventSink` it binds to the broker: ``sink.apply(event)``. It books exactly what it is
+told — a partial fill, a rejection at the fill, a cancel the broker decided on its own.
+
+Market input is the third part of the port: the bars (``on_bar``) and prices (``quote``) the
+runner feeds. A simulated venue (``trading/venue.py``: backtests; ``live/paper.py``: paper
+trading on ticks) matches its book against them; a real broker (Fyers) ignores them, its
+exchange does the matching and its order updates arrive as events on their own thread.
+
+:class:`Account` is what a simulated venue reads of the trading account at a fill (the
+position to clip a reduce-only order to, the free margin for the funds check) — a real broker
+keeps its own.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Protocol
 
-from fyerstrade.domain import Order, Side
-from fyerstrade.trading.book import WorkingOrder, match_order
-from fyerstrade.trading.enum_members import CANCELLED, OPEN_STATUSES
-from fyerstrade.trading.fills import Slippage, fill_price
+from fyerstrade.domain import Order
+from fyerstrade.trading.events import OrderEvent
+from fyerstrade.trading.orders import OrderRules
+from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.symbols import SymbolState
 
+__all__ = ["Account", "Broker", "EventSink"]
 
-class FillSink(Protocol):
-    """The engine side of an execution."""
 
-    def execute(
-        self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
-    ) -> None: ...
+class EventSink(Protocol):
+    """Where a broker reports order events (the engine)."""
+
+    def apply(self, event: OrderEvent) -> None: ...
+
+
+class Account(Protocol):
+    """The account and market state a simulated venue reads (the engine)."""
+
+    rules: OrderRules
+    portfolio: Portfolio
+
+    @property
+    def by_symbol(self) -> Mapping[str, SymbolState]: ...
+
+    def now(self) -> int: ...
+
+    def free_margin(self) -> float: ...
 
 
 class Broker(Protocol):
-    def submit(
-        self,
-        state: SymbolState,
-        order: Order,
-        *,
-        active_from: int,
-        reduce_only: bool,
-        ref_open: float | None,
-    ) -> None: ...
+    def bind(self, sink: EventSink, account: Account) -> None:
+        """Report events to ``sink`` from now on (the engine binds itself once)."""
 
-    def cancel(self, state: SymbolState, order: Order) -> bool: ...
+    def submit(self, order: Order) -> None:
+        """Send a new order (status SUBMITTED); its fate arrives as events."""
 
-    def working_orders(self, state: SymbolState) -> list[WorkingOrder]: ...
+    def cancel(self, order_id: str) -> None:
+        """Ask to cancel an open order; an ``OrderCancelled`` (or a fill that came first)
+        answers."""
 
-    def market_price(self, state: SymbolState, side: Side, reference: float) -> float: ...
+    def on_bar(self, state: SymbolState, i: int) -> None:
+        """Market input: bar ``i`` of ``state`` (its open, high, low) has traded."""
 
-    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None: ...
-
-
-class SimulatedBroker:
-    """Fills working orders inside bars by the rules of :mod:`fyerstrade.trading.fills`."""
-
-    def __init__(self, slippage: Slippage | None = None) -> None:
-        self.slippage = slippage or Slippage()
-        self._seq = 0
-
-    def submit(
-        self,
-        state: SymbolState,
-        order: Order,
-        *,
-        active_from: int,
-        reduce_only: bool,
-        ref_open: float | None,
-    ) -> None:
-        self._seq += 1
-        state.working.append(WorkingOrder(order, active_from, reduce_only, ref_open, self._seq))
-
-    def cancel(self, state: SymbolState, order: Order) -> bool:
-        for k, w in enumerate(state.working):
-            if w.order is order:
-                del state.working[k]
-                order.status = CANCELLED
-                return True
-        return False
-
-    def working_orders(self, state: SymbolState) -> list[WorkingOrder]:
-        return list(state.working)
-
-    def market_price(self, state: SymbolState, side: Side, reference: float) -> float:
-        """The price a market order gets when the market stands at ``reference``."""
-        return self.slippage.apply(reference, side, state.instrument.tick_size)
-
-    def on_bar(self, state: SymbolState, i: int, sink: FillSink) -> None:
-        """Match the working orders eligible in bar ``i``: market first, then stops, then
-        limits (so a stop beats a target in the same bar); orders placed by fills in this bar
-        are matched against the same bar after the current pass."""
-        working = state.working
-        arrays = state.arrays
-        open_ = float(arrays.open[i])
-        high = float(arrays.high[i])
-        low = float(arrays.low[i])
-        ts = int(arrays.ts[i])
-        tick = state.instrument.tick_size
-        seen: set[int] = set()
-        while True:
-            submitted = self._seq
-            batch = [w for w in working if w.active_from <= i and w.seq not in seen]
-            if not batch:
-                return
-            if len(batch) > 1:
-                batch.sort(key=match_order)
-            for w in batch:
-                seen.add(w.seq)
-                order = w.order
-                if order.status not in OPEN_STATUSES:
-                    continue
-                ref = w.ref_open if (w.ref_open is not None and w.active_from == i) else open_
-                price = fill_price(order, ref, high, low, tick, self.slippage)
-                if price is None:
-                    continue
-                if w in working:
-                    working.remove(w)
-                sink.execute(state, order, price, ts, w.reduce_only)
-            if self._seq == submitted:
-                return  # no order was placed during this pass: nothing new to match
+    def quote(self, state: SymbolState, price: float, ts: int, *, slippage: bool = True) -> None:
+        """Market input: ``state``'s market trades at ``price`` at ``ts``; the next market
+        order submitted for it (a square-off, a risk exit) fills there, with the venue's
+        slippage unless ``slippage`` is False (the end of the data: a valuation at the last
+        close)."""

@@ -277,9 +277,11 @@ class FyersCostModel:
         self._cnc_days.clear()
 
     def for_run(self) -> FyersCostModel:
-        """A model with the same rates that has charged nothing yet (its own DP memory)."""
+        """A model with the same rates that has charged nothing yet: its own DP memory and its
+        own book of the day's unmatched CNC orders."""
         fresh = copy.copy(self)
         fresh._dp_paid = set()
+        fresh._cnc_days = {}
         return fresh
 
     def fill_costs(

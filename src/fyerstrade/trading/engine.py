@@ -17,11 +17,17 @@ Life of a bar (``step``), for each symbol with a new bar ``i``:
    time.
 
 Life of an order: ``ctx.buy`` → :meth:`TradingEngine.place` (quantity and product defaults,
-tick rounding, :class:`~fyerstrade.trading.orders.OrderRules` checks; a refusal is a
-``Rejection``) → ``broker.submit`` → the broker matches it in a later bar (or tick) and calls
-:meth:`TradingEngine.execute` (reduce-only clipping, funds re-check at the fill price, charges
-from the cost model) → ``Portfolio.apply`` → journal (fill, closed round trips) →
+tick rounding, :class:`~fyerstrade.trading.orders.OrderRules` checks; a refusal here is a
+``Rejection``, never an order the broker saw) → journal (the order, before it is sent) →
+``broker.submit`` → the broker reports events (``trading/events.py``: accepted, partially
+filled, filled, cancelled, rejected, …) and :meth:`TradingEngine.apply` books exactly those:
+the order's state (``trading/order_states.py``; an impossible move stops the run), charges from
+the cost model for a fill → ``Portfolio.apply`` → journal (fill, closed round trips) →
 ``strategy.on_fill``.
+
+Every exit is an order: the square-off, a risk exit, a manual stop and the end of the data
+``quote`` the price the market stands at to the broker and submit a reduce-only market order,
+which the simulated venue fills there (a real broker: wherever the exchange fills it).
 
 A strategy exception anywhere becomes a :class:`~fyerstrade.errors.StrategyError` naming the
 strategy, the symbol and the bar (IST), and the run stops.
@@ -38,11 +44,12 @@ from fyerstrade.domain import (
     Bar,
     Fill,
     Order,
+    OrderStatus,
     ProductType,
     Side,
     round_to_tick,
 )
-from fyerstrade.errors import InputError, StrategyError
+from fyerstrade.errors import InputError, OrderStateError, StrategyError
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.location import error_location
 from fyerstrade.trading.bars import LookAheadError
@@ -52,22 +59,38 @@ from fyerstrade.trading.context import Context
 from fyerstrade.trading.costs import CostModel, ZeroCostModel
 from fyerstrade.trading.enum_members import (
     BUY,
-    CANCELLED,
     FILLED,
     INTRADAY,
     LIMIT,
     MARKET,
-    OPEN_STATUSES,
+    PARTIALLY_FILLED,
     REJECTED,
     SELL,
     STOP,
     STOP_LIMIT,
+    SUBMITTED,
+)
+from fyerstrade.trading.events import (
+    OrderAccepted,
+    OrderEvent,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
 )
 from fyerstrade.trading.journal import Journal, LogLine, Rejection
+from fyerstrade.trading.order_states import (
+    EVENT_STATUS,
+    OPEN,
+    TRANSITIONS,
+    check_transition,
+    next_status,
+)
 from fyerstrade.trading.orders import OrderRules, opening_quantity
 from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.symbols import SymbolState
+
+_FILLS = (OrderFilled, OrderPartiallyFilled)
 
 # sizing by capital keeps this headroom for a gap to the next open and for charges
 SIZING_HEADROOM = 0.01
@@ -109,12 +132,11 @@ class TradingEngine:
         # rebuilt from these and the closes after the run, without per-bar bookkeeping
         self.fill_events: list[tuple[int, float, int, int]] = []
         self._order_seq = 0
-        self._matching: SymbolState | None = None
-        self._last_fill_price = 0.0
         self._focus: SymbolState | None = None
         self._has_on_fill = type(strategy).on_fill is not Strategy.on_fill
         self._zero_costs = isinstance(costs, ZeroCostModel)
         self.ctx = Context(self)
+        broker.bind(self, self)
 
     # ---- lifecycle ------------------------------------------------------------------------
     def start(self) -> None:
@@ -138,10 +160,8 @@ class TradingEngine:
             i = st.cursor.i
             if st.sq_open and i in st.sq_open:
                 self._square_off(st, i, at_close=False)
-            if st.working:
-                self._matching = st
-                self.broker.on_bar(st, i, self)
-                self._matching = None
+            if st.orders:
+                self.broker.on_bar(st, i)
             if st.higher:
                 now = self.clock.now()
                 for hb in st.higher.values():
@@ -192,7 +212,7 @@ class TradingEngine:
         close_ts = state.close_ts[start:stop].tolist()
         sq_open = state.sq_open
         sq_close = state.sq_close
-        working = state.working
+        orders = state.orders
         higher = state.higher
         broker = self.broker
         on_data = self.strategy.on_data
@@ -204,10 +224,8 @@ class TradingEngine:
             self.step_index = i
             if sq_open and i in sq_open:
                 self._square_off(state, i, at_close=False)
-            if working:
-                self._matching = state
-                broker.on_bar(state, i, self)
-                self._matching = None
+            if orders:
+                broker.on_bar(state, i)
             if higher:
                 for hb in higher.values():
                     hb.update(now)
@@ -229,7 +247,8 @@ class TradingEngine:
                 qty = self.portfolio.quantity(st.symbol)
                 if qty and i >= 0:
                     self._cancel_all(st)
-                    self._force_exit(st, qty, st.close_at(i), st.close_ts_at(i), "end_of_data")
+                    at, ts = st.close_at(i), st.close_ts_at(i)
+                    self._exit(st, qty, at, ts, "end_of_data", slippage=False)
         self._guard(self.strategy.on_stop, "on_stop")
 
     # ---- orders ---------------------------------------------------------------------------
@@ -272,6 +291,7 @@ class TradingEngine:
             stop_price=None if stop is None else round_to_tick(stop, tick),
             created_ts=now,
             tag=tag,
+            reduce_only=reduce_only,
         )
         self.orders[order.id] = order
         reason = self.rules.static_reason(order, instrument, pos, now)
@@ -283,29 +303,28 @@ class TradingEngine:
             if opening and reason is None:
                 reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
         if reason is not None:
-            self._reject(order, reason, now)
+            check_transition(order, REJECTED, "refused before the broker")
+            order.status = REJECTED
+            order.reject_reason = reason
+            self._record_rejection(order, reason, now)
             return order
-        inside = self._matching is st
-        i = st.cursor.i
-        same_bar = inside and kind is not MARKET
-        self.broker.submit(
-            st,
-            order,
-            active_from=i if same_bar else i + 1,
-            reduce_only=reduce_only,
-            ref_open=self._last_fill_price if same_bar else None,
-        )
+        self._submit(st, order)
         return order
 
     def cancel(self, order: Order | str) -> bool:
+        """Ask the broker to cancel an open order; False when it is no longer open. (The
+        simulated venue answers at once; a real broker's ``OrderCancelled`` — or a fill that
+        came first — arrives as an event.)"""
         o = self.orders.get(order) if isinstance(order, str) else order
-        if o is None or o.status not in OPEN_STATUSES:
+        if o is None or o.status not in OPEN:
             return False
-        return self.broker.cancel(self.state(o.symbol), o)
+        self.broker.cancel(o.id)
+        return True
 
     def open_orders(self, symbol: str | None = None) -> list[Order]:
+        """Orders that may still fill, oldest first (per symbol in the run's order)."""
         states = self.states if symbol is None else [self.state(symbol)]
-        return [w.order for st in states for w in self.broker.working_orders(st)]
+        return [o for st in states for o in st.orders]
 
     def size(self, symbol: str, product: ProductType) -> int:
         """The entry quantity when a strategy gives none: the fixed quantity of the run, or
@@ -329,54 +348,79 @@ class TradingEngine:
         self._cancel_all(st)
         qty = self.portfolio.quantity(symbol)
         if qty:
-            self._force_exit(st, qty, price, ts, tag)
+            self._exit(st, qty, price, ts, tag)
 
     def _exposed(self) -> set[str]:
         """Symbols holding a position or a working entry order (for the risk gate)."""
         out = {s for s, p in self.portfolio.positions.items() if p.quantity}
         for st in self.states:
-            if any(not w.reduce_only for w in self.broker.working_orders(st)):
+            if any(not o.reduce_only for o in st.orders):
                 out.add(st.symbol)
         return out
 
-    # ---- fills (called by the broker) -----------------------------------------------------
-    def execute(
-        self, state: SymbolState, order: Order, price: float, ts: int, reduce_only: bool
+    # ---- events (reported by the broker) -------------------------------------------------
+    def apply(self, event: OrderEvent) -> None:
+        """Book what the broker reports about an order (see ``trading/events.py``): the order's
+        new state (OrderStateError when it cannot take it), and for a fill the charges, the
+        portfolio, the journal and ``strategy.on_fill``."""
+        order = self.orders.get(event.order_id)
+        if order is None:
+            raise OrderStateError(
+                f"the broker reported {type(event).__name__} for order {event.order_id}, "
+                "which this engine never placed: trading stops"
+            )
+        status = EVENT_STATUS[type(event)]
+        if status not in TRANSITIONS[order.status]:
+            check_transition(order, status, type(event).__name__)  # raises, naming the move
+        order.updated_ts = event.ts
+        if event.broker_id:
+            order.broker_id = event.broker_id
+        if isinstance(event, _FILLS):
+            self._fill(order, event, status)
+            return
+        order.status = status
+        if status not in OPEN:
+            self.by_symbol[order.symbol].orders.remove(order)
+        if isinstance(event, OrderRejected):
+            order.reject_reason = event.reason
+            self._record_rejection(order, event.reason, event.ts)
+        elif not isinstance(event, OrderAccepted) and event.reason:
+            order.reject_reason = event.reason
+
+    def _fill(
+        self, order: Order, event: OrderFilled | OrderPartiallyFilled, status: OrderStatus
     ) -> None:
-        """Book the execution of ``order`` at ``price`` (the broker's side of a fill)."""
-        pos = self.portfolio.quantity(state.symbol)
-        qty = order.remaining
-        if reduce_only:
-            reducible = abs(pos) if pos and (pos > 0) != (order.side is BUY) else 0
-            if reducible == 0:
-                order.status = CANCELLED
-                order.reject_reason = "reduce-only: no position left to reduce"
-                return
-            qty = min(qty, reducible)
-        else:
-            opening = opening_quantity(pos, order.side, qty)
-            if opening:
-                reason = self.rules.funds_reason(opening, price, order.product, self.free_margin())
-                if reason is not None:
-                    self._reject(order, f"{reason} at the fill", ts)
-                    return
+        """Book an execution of ``order`` (``event.quantity`` at ``event.price``)."""
+        qty, price, ts = event.quantity, event.price, event.ts
+        filled = order.filled_quantity
+        left = order.quantity - filled
+        if not 0 < qty <= left or (status is PARTIALLY_FILLED and qty == left):
+            next_status(order, event)  # raises: an overfill, or a "partial" fill of all left
+        state = self.by_symbol[order.symbol]
         if self._zero_costs:
             costs = 0.0
         else:
+            # each fill is charged as one executed order (trading/costs.py's convention)
             instrument = state.instrument if state.lookup is None else state.instrument_at(ts)
             costs = self.costs.fill_costs(instrument, order.product, order.side, qty, price, ts)
         fill = Fill(
             order.id, state.symbol, order.side, qty, price, ts, costs, order.product, order.tag
         )
-        order.avg_fill_price = price
-        order.filled_quantity += qty
-        order.status = FILLED
+        order.avg_fill_price = (
+            price if filled == 0 else (order.avg_fill_price * filled + price * qty) / (filled + qty)
+        )
+        order.filled_quantity = filled + qty
+        order.status = status
+        if status is FILLED:
+            state.orders.remove(order)
         self._book(state, fill)
-        self._last_fill_price = price
         if self._has_on_fill:
             self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
 
     # ---- money ----------------------------------------------------------------------------
+    def now(self) -> int:
+        return self.clock.now()
+
     def mark_to_market(self) -> None:
         for sym, pos in self.portfolio.positions.items():
             if pos.quantity:
@@ -404,61 +448,60 @@ class TradingEngine:
         self.journal.record_fill(fill)
         for rt in trips:
             self.journal.record_trade(rt)
-        qty = self.portfolio.quantity(state.symbol)
+        qty = self.portfolio.positions[state.symbol].quantity
         self.fill_events.append((self.step_index, self.portfolio.cash, state.index, qty))
         if qty == 0:
-            for w in self.broker.working_orders(state):
-                if w.reduce_only:
-                    self.broker.cancel(state, w.order)
+            for o in list(state.orders):
+                if o.reduce_only:
+                    self.cancel(o)
 
-    def _force_exit(self, st: SymbolState, qty: int, price: float, ts: int, tag: str) -> None:
-        """Close ``qty`` at ``price`` outside the order checks (square-off, end of data)."""
+    def _submit(self, st: SymbolState, order: Order) -> None:
+        """Record ``order`` (NEW) and send it to the broker (its answers come back as events)."""
+        order.status = SUBMITTED
+        st.orders.append(order)
+        self.journal.record_order(order)
+        self.broker.submit(order)
+
+    def _exit(
+        self, st: SymbolState, qty: int, price: float, ts: int, tag: str, *, slippage: bool = True
+    ) -> None:
+        """Close the position ``qty`` with a reduce-only market order, the market standing at
+        ``price`` at ``ts`` (square-off, risk exit, manual stop, end of data). Exits skip the
+        order checks: closing is always allowed, whatever the lot size in force today."""
         pos = self.portfolio.positions[st.symbol]
-        side = SELL if qty > 0 else BUY
-        if tag != "end_of_data":
-            price = self.broker.market_price(st, side, price)
         self._order_seq += 1
-        instrument = st.instrument_at(ts)
-        costs = self.costs.fill_costs(instrument, pos.product, side, abs(qty), price, ts)
-        order_id = f"O{self._order_seq}"
         order = Order(
-            order_id,
+            f"O{self._order_seq}",
             st.symbol,
-            side,
+            SELL if qty > 0 else BUY,
             abs(qty),
             MARKET,
             pos.product,
             created_ts=ts,
-            status=FILLED,
-            filled_quantity=abs(qty),
-            avg_fill_price=price,
             tag=tag,
+            reduce_only=True,
         )
-        self.orders[order_id] = order
-        fill = Fill(order_id, st.symbol, side, abs(qty), price, ts, costs, pos.product, tag)
-        self._book(st, fill)
-        if self._has_on_fill:
-            self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", st)
+        self.orders[order.id] = order
+        self.broker.quote(st, price, ts, slippage=slippage)
+        self._submit(st, order)
 
     def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
-        for w in self.broker.working_orders(st):
-            if w.order.product is INTRADAY:
-                self.broker.cancel(st, w.order)
+        for o in list(st.orders):
+            if o.product is INTRADAY:
+                self.cancel(o)
         pos = self.portfolio.positions.get(st.symbol)
         if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
         if at_close:
-            self._force_exit(st, pos.quantity, st.close_at(i), st.close_ts_at(i), "square_off")
+            self._exit(st, pos.quantity, st.close_at(i), st.close_ts_at(i), "square_off")
         else:
-            self._force_exit(st, pos.quantity, st.open_at(i), int(st.arrays.ts[i]), "square_off")
+            self._exit(st, pos.quantity, st.open_at(i), int(st.arrays.ts[i]), "square_off")
 
     def _cancel_all(self, st: SymbolState) -> None:
-        for w in self.broker.working_orders(st):
-            self.broker.cancel(st, w.order)
+        for o in list(st.orders):
+            self.cancel(o)
 
-    def _reject(self, order: Order, reason: str, ts: int) -> None:
-        order.status = REJECTED
-        order.reject_reason = reason
+    def _record_rejection(self, order: Order, reason: str, ts: int) -> None:
         self.journal.record_rejection(
             Rejection(ts, order.symbol, order.side, order.quantity, reason)
         )

@@ -1,4 +1,4 @@
-"""Per-symbol state of a run: its bars, cursor, indicators, working orders and session marks."""
+"""Per-symbol state of a run: its bars, cursor, indicators, open orders and session marks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,8 @@ from datetime import date, time
 import numpy as np
 
 from fyerstrade.candles import CandleArrays
-from fyerstrade.domain import IST_OFFSET, Bar, Instrument, Resolution
+from fyerstrade.domain import IST_OFFSET, Bar, Instrument, Order, Resolution
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
-from fyerstrade.trading.book import WorkingOrder
 from fyerstrade.trading.session import DAY, seconds_of_day
 
 InstrumentLookup = Callable[[str, date], Instrument]
@@ -39,11 +38,11 @@ class SymbolState:
         "indicator_views",
         "instrument",
         "lookup",
+        "orders",
         "resolution",
         "sq_close",
         "sq_open",
         "symbol",
-        "working",
     )
 
     def __init__(
@@ -70,7 +69,7 @@ class SymbolState:
         self.close_ts: np.ndarray = np.asarray(close_ts, dtype=np.int64)
         self.indicator_arrays: dict[str, np.ndarray] = {}
         self.indicator_views: dict[str, SeriesView] = {}
-        self.working: list[WorkingOrder] = []  # the simulated broker's book for this symbol
+        self.orders: list[Order] = []  # the engine's open orders of this symbol, oldest first
         self.sq_open: frozenset[int] = frozenset()
         self.sq_close: frozenset[int] = frozenset()
         self.higher: dict[Resolution, HigherBars] = {}
