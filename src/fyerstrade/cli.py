@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ import typer
 from fyerstrade import __version__
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact, set_console_level, setup_logging
+from fyerstrade.store.integrity import forget_opened
 
 if TYPE_CHECKING:
     from fyerstrade.config import Settings
@@ -113,6 +115,7 @@ def fail(message: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    forget_opened()
     try:
         app(args=argv, prog_name="fyerstrade")  # standalone: usage errors exit 2 with help
     except SystemExit as exc:
@@ -127,6 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         return 130
+    except sqlite3.Error as exc:
+        from fyerstrade.store.integrity import describe_database_error, opened_paths
+
+        if state.debug:
+            traceback.print_exc()
+        message = describe_database_error(exc, opened_paths())
+        fail(message)
+        logging.getLogger("fyerstrade.cli").error("%s", message, extra={"console": False})
+        return 2
     except Exception as exc:
         if state.debug:
             traceback.print_exc()

@@ -180,7 +180,7 @@ def _fetch(
     from fyerstrade.store.db import connect
 
     client = FyersClient.from_settings(settings)
-    conn = connect(settings.historical_db)
+    conn = connect(settings.historical_db, verify=True)
     try:
         with Progress(
             TextColumn("  fetching candles"),

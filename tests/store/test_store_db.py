@@ -238,6 +238,11 @@ def test_failed_migration_rolls_back_to_previous_version(tmp_path: Path) -> None
         ),
     )
     path = tmp_path / "demo.sqlite"
+    # A new file whose migrations fail is not created at all (it is built beside, then linked).
+    with pytest.raises(StoreError, match=r"migration 2 \(broken\) failed"):
+        connect(path, schema)
+    assert [p.name for p in tmp_path.iterdir()] == ["work"]  # the test's working directory
+    connect(path, Schema("demo", "demo.sqlite", schema.migrations[:1])).close()
     with pytest.raises(StoreError, match=r"migration 2 \(broken\) failed.*stays at schema 1"):
         connect(path, schema)
     conn = sqlite3.connect(path)

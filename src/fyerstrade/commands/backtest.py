@@ -316,10 +316,10 @@ def _print_header(console: Console, run: StoredRun) -> None:
 
 
 @contextmanager
-def _trading(settings: Settings) -> Iterator[sqlite3.Connection]:
+def _trading(settings: Settings, *, verify: bool = False) -> Iterator[sqlite3.Connection]:
     from fyerstrade.store.db import open_trading
 
-    conn = open_trading(settings)
+    conn = open_trading(settings, verify=verify)  # verify before saving: never into a damaged file
     try:
         yield conn
     finally:
@@ -535,7 +535,7 @@ def run_command(
     # The run as saved is what we print: nothing is read back from the journal.
     saved = stored_from_result(result, metrics)
     del result  # the bars and per-bar lists of the run are not needed any more
-    with _trading(cfg) as conn:
+    with _trading(cfg, verify=True) as conn:
         run_id = save_stored_run(conn, saved)
     refused = refusal_line(used_facts(saved).get("refused_orders", {}))
     if refused:

@@ -1,8 +1,9 @@
 """The Streamlit entry script: ``streamlit run app.py`` (``fyerstrade dashboard`` does it).
 
 Five pages under ``st.navigation``: Backtest (the default), Runs, Optimize, Data and Paper
-trading. The data directory comes from ``FYERSTRADE_DATA_DIR`` in the environment, set by the
-launcher.
+trading, each inside :func:`~fyerstrade.dashboard.guard.guarded` (a damaged store is one
+message, not a traceback). The data directory comes from ``FYERSTRADE_DATA_DIR`` in the
+environment, set by the launcher.
 A page's module is imported when the page is first shown, so the first page does not pay for
 the others (the Data page's plotting, the Paper page's live readers).
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import streamlit as st
+
+from fyerstrade.dashboard.guard import guarded
 
 
 def _backtest() -> None:
@@ -54,16 +57,18 @@ def main() -> None:
     st.set_page_config(page_title="fyerstrade", page_icon=str(FAVICON), layout="wide")
     pages = [
         st.Page(
-            _backtest,
+            guarded(_backtest),
             title="Backtest",
             icon=":material/science:",
             url_path="backtest",
             default=True,
         ),
-        st.Page(_runs, title="Runs", icon=":material/history:", url_path="runs"),
-        st.Page(_optimize, title="Optimize", icon=":material/tune:", url_path="optimize"),
-        st.Page(_data, title="Data", icon=":material/database:", url_path="data"),
-        st.Page(_paper, title="Paper trading", icon=":material/monitoring:", url_path="paper"),
+        st.Page(guarded(_runs), title="Runs", icon=":material/history:", url_path="runs"),
+        st.Page(guarded(_optimize), title="Optimize", icon=":material/tune:", url_path="optimize"),
+        st.Page(guarded(_data), title="Data", icon=":material/database:", url_path="data"),
+        st.Page(
+            guarded(_paper), title="Paper trading", icon=":material/monitoring:", url_path="paper"
+        ),
     ]
     st.navigation(pages).run()
 

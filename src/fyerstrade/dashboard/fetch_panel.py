@@ -93,7 +93,7 @@ def render_fetch_form(settings: Settings) -> None:
 
     try:
         client = FyersClient.from_settings(settings)
-        conn = connect(settings.historical_db)
+        conn = connect(settings.historical_db, verify=True)
         try:
             summary = fetch_history(
                 conn,

@@ -132,8 +132,9 @@ def archive_ticks(
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
     t0 = time.perf_counter()
-    connect(settings.live_db, LIVE).close()  # checked and migrated before it is attached
-    conn = connect(settings.historical_db, HISTORICAL)
+    # both checked (quick_check) and migrated before the live one is attached
+    connect(settings.live_db, LIVE, verify=True).close()
+    conn = connect(settings.historical_db, HISTORICAL, verify=True)
     report = ArchiveReport()
     die_after = _hook(DIE_AFTER_BATCH_ENV)
     try:

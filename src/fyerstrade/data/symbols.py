@@ -208,7 +208,7 @@ def refresh_symbol_master(
     if unknown:
         raise InputError(f"unknown segment {', '.join(unknown)}; use {' or '.join(SEGMENTS)}")
     parsed = [parse_master(seg, download_master(settings, seg)) for seg in wanted]
-    conn = open_historical(settings)
+    conn = open_historical(settings, verify=True)
     try:
         for master in parsed:
             before = symbol_count(conn, master.segment.value)

@@ -4,7 +4,14 @@
 appear and not a byte changes):
 
 - a file that does not start with the 16-byte SQLite header ("not a SQLite database");
-- a file whose ``user_version`` (read from the header, offset 60) is newer than this code knows.
+- a file whose ``user_version`` (read from the header, offset 60) is newer than this code knows;
+- a damaged file (:mod:`fyerstrade.store.integrity`): empty, truncated, or marked damaged by an
+  earlier check; with ``verify=True`` (commands that write in bulk) also one that fails SQLite's
+  ``quick_check``.
+
+A store that does not exist yet is built complete (page size, WAL, every migration) in a temporary
+file beside it and hard-linked into place, so the store's own path never holds a half-made file:
+a zero-length store file is damage, never a new store.
 
 It then opens the file, sets WAL mode, ``busy_timeout`` and ``synchronous=NORMAL`` (durable in WAL
 up to the last checkpointed commit, the usual trade-off), and applies pending migrations. Which
@@ -18,6 +25,9 @@ that opened it; one writer per database per process (see DESIGN.md).
 
 from __future__ import annotations
 
+import contextlib
+import os
+import secrets
 import sqlite3
 import time
 from dataclasses import dataclass, field
@@ -26,9 +36,21 @@ from pathlib import Path
 from fyerstrade.config import Settings
 from fyerstrade.errors import StoreError
 from fyerstrade.store import historical_schema, live_schema, trading_schema
+from fyerstrade.store.integrity import (
+    SQLITE_HEADER,
+    CheckResult,
+    check_file,
+    damaged_reason,
+    header_problem,
+    is_corruption,
+    mark_damaged,
+    marked_damaged_message,
+    note_opened,
+    recovery_hint,
+    sqlite_check,
+)
 from fyerstrade.store.migrations import Schema, migrate, newer_schema_error, user_version
 
-SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 10_000
 SCHEMAS: tuple[Schema, ...] = (
     historical_schema.SCHEMA,
@@ -66,6 +88,11 @@ class DbStatus:
     latest_version: int
     size_bytes: int
     tables: dict[str, int] = field(default_factory=dict)
+    check: CheckResult | None = None  # SQLite's integrity (or quick) check, when it was run
+
+    @property
+    def ok(self) -> bool:
+        return self.check is None or self.check.ok
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -76,6 +103,7 @@ class DbStatus:
             "latest_version": self.latest_version,
             "size_bytes": self.size_bytes,
             "tables": dict(self.tables),
+            "integrity": self.check.as_json() if self.check is not None else None,
         }
 
 
@@ -91,20 +119,28 @@ def schema_for(path: Path) -> Schema:
 def header_version(path: Path) -> int | None:
     """``user_version`` from the file header without opening it with SQLite.
 
-    None when the file does not exist; 0 for an empty file (SQLite treats it as a new database).
-    Raises StoreError when the file is not a SQLite database.
+    None when the file does not exist. Raises StoreError when the file is not a SQLite database,
+    is damaged by its header (empty, truncated) or was marked damaged by an earlier check.
     """
     if not path.exists():
         return None
     if not path.is_file():
         raise StoreError(f"{path} is not a file; remove it or choose another FYERSTRADE_DATA_DIR")
+    reason = damaged_reason(path)
+    if reason is not None:
+        raise StoreError(marked_damaged_message(path, reason))
     try:
         with path.open("rb") as f:
             head = f.read(100)
+            size = f.seek(0, 2)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
-    if not head:
-        return 0
+    wal = Path(f"{path}-wal")
+    problem = header_problem(path, head, size, has_wal=wal.exists() and wal.stat().st_size > 0)
+    if problem is not None:
+        raise StoreError(
+            f"{path} is damaged: {problem}; nothing was changed; {recovery_hint(path)}"
+        )
     if len(head) < 100 or head[:16] != SQLITE_HEADER:
         raise StoreError(
             f"{path} is not a SQLite database; move it away (nothing was changed) "
@@ -129,32 +165,83 @@ def _journal_mode_wal(conn: sqlite3.Connection) -> str:
         delay = min(delay * 2, 0.05)
 
 
-def _open(path: Path, schema: Schema) -> sqlite3.Connection:
-    found = header_version(path)
-    wal = Path(f"{path}-wal")
-    if found is not None and found > schema.latest and not wal.exists():
-        raise newer_schema_error(path, found, schema.latest)
+def _create(path: Path, schema: Schema, *, upgrade: bool) -> bool:
+    """Build a new store beside ``path`` (page size, WAL, migrations unless ``upgrade`` is
+    False) and hard-link it into place; False when another process created it first. A failure
+    leaves nothing behind."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise StoreError(f"cannot create {path.parent}: {exc.strerror}") from exc
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+    try:
+        try:
+            conn = sqlite3.connect(tmp, timeout=BUSY_TIMEOUT_MS / 1000)
+            try:
+                conn.execute(f"PRAGMA page_size = {int(schema.page_size)}")
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{path}: cannot use WAL mode here (got {mode})")
+                if upgrade:
+                    migrate(conn, schema, path)
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot create {path}: {exc}") from exc
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: a plain rename, if still free
+            if path.exists():
+                return False
+            tmp.replace(path)
+        return True
+    finally:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(OSError):
+                Path(f"{tmp}{suffix}").unlink()
+
+
+def _open(
+    path: Path, schema: Schema, *, create: bool = True, upgrade: bool = True, verify: bool = False
+) -> sqlite3.Connection:
+    found = header_version(path)
+    if found is None and create:
+        _create(path, schema, upgrade=upgrade)
+        found = header_version(path)
+    wal = Path(f"{path}-wal")
+    if found is not None and found > schema.latest and not wal.exists():
+        raise newer_schema_error(path, found, schema.latest)
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
         raise StoreError(f"cannot open {path}: {exc}") from exc
+    note_opened(path)
     try:
         current = user_version(conn)  # a read: creates no side files in rollback mode
         if current > schema.latest:
             raise newer_schema_error(path, current, schema.latest)
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        if not found:  # a new (or empty) file: choose the page size before anything is written
-            conn.execute(f"PRAGMA page_size = {int(schema.page_size)}")
         mode = _journal_mode_wal(conn)
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); is it read-only?")
         conn.execute("PRAGMA synchronous = NORMAL")
+        if verify:
+            problems = sqlite_check(conn, quick=True)
+            if problems:
+                mark_damaged(path, problems[0])
+                raise StoreError(
+                    f"{path} is damaged ({problems[0]}); nothing was written to it; "
+                    f"{recovery_hint(path)}; run `fyerstrade db check` for details"
+                )
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if is_corruption(exc):
+            mark_damaged(path, str(exc))
+            raise StoreError(
+                f"{path} is damaged ({exc}); nothing was written to it; {recovery_hint(path)}"
+            ) from exc
         raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
     except BaseException:
         conn.close()
@@ -163,13 +250,15 @@ def _open(path: Path, schema: Schema) -> sqlite3.Connection:
 
 
 def connect(
-    path: Path, schema: Schema | None = None, *, upgrade: bool = True
+    path: Path, schema: Schema | None = None, *, upgrade: bool = True, verify: bool = False
 ) -> sqlite3.Connection:
     """Open a database file safely and (unless ``upgrade`` is False) migrate it to the latest
-    schema. The parent directory is created. Raises StoreError for unusable files."""
+    schema. A missing file is created (its parent directory too). ``verify`` runs SQLite's
+    ``quick_check`` first (for commands about to write in bulk). Raises StoreError for unusable
+    or damaged files."""
     path = Path(path)
     schema = schema or schema_for(path)
-    conn = _open(path, schema)
+    conn = _open(path, schema, upgrade=upgrade, verify=verify)
     if upgrade:
         try:
             migrate(conn, schema, path)
@@ -179,16 +268,16 @@ def connect(
     return conn
 
 
-def open_historical(settings: Settings) -> sqlite3.Connection:
-    return connect(settings.historical_db, historical_schema.SCHEMA)
+def open_historical(settings: Settings, *, verify: bool = False) -> sqlite3.Connection:
+    return connect(settings.historical_db, historical_schema.SCHEMA, verify=verify)
 
 
-def open_live(settings: Settings) -> sqlite3.Connection:
-    return connect(settings.live_db, live_schema.SCHEMA)
+def open_live(settings: Settings, *, verify: bool = False) -> sqlite3.Connection:
+    return connect(settings.live_db, live_schema.SCHEMA, verify=verify)
 
 
-def open_trading(settings: Settings) -> sqlite3.Connection:
-    return connect(settings.trading_db, trading_schema.SCHEMA)
+def open_trading(settings: Settings, *, verify: bool = False) -> sqlite3.Connection:
+    return connect(settings.trading_db, trading_schema.SCHEMA, verify=verify)
 
 
 def database_paths(settings: Settings) -> list[tuple[Schema, Path]]:
@@ -210,11 +299,14 @@ def init_all(settings: Settings) -> list[InitReport]:
             raise newer_schema_error(path, found, schema.latest)
     reports: list[InitReport] = []
     for schema, path in targets:
-        conn = _open(path, schema)
+        created = header_version(path) is None and _create(path, schema, upgrade=True)
+        conn = _open(path, schema, create=False, verify=not created)
         try:
             start, end = migrate(conn, schema, path)
         finally:
             conn.close()
+        if created:
+            start = 0
         reports.append(InitReport(path, created=start == 0, from_version=start, to_version=end))
     return reports
 
@@ -231,25 +323,50 @@ def table_counts(conn: sqlite3.Connection) -> dict[str, int]:
     return {n: int(conn.execute(f'SELECT COUNT(*) FROM "{n}"').fetchone()[0]) for n in names}
 
 
-def status_all(settings: Settings) -> list[DbStatus]:
-    """Each database's file, schema version, size (with its WAL) and row counts; never creates
-    a missing file and never migrates."""
+def status_all(settings: Settings, *, quick: bool = False) -> list[DbStatus]:
+    """Each database's file, schema version, size (with its WAL), row counts and SQLite's
+    integrity check (``quick``: the faster quick_check); never creates a missing file and
+    never migrates. A damaged file raises StoreError naming it."""
     out: list[DbStatus] = []
     for schema, path in database_paths(settings):
         if header_version(path) is None:
             out.append(DbStatus(schema.name, path, False, None, schema.latest, 0))
             continue
-        conn = _open(path, schema)
+        check = check_file(path, quick=quick)
+        if not check.ok:
+            mark_damaged(path, check.problems[0])
+            raise StoreError(
+                f"{path} is damaged ({check.problems[0]}); {recovery_hint(path)}; "
+                "run `fyerstrade db check` for details"
+            )
+        conn = _open(path, schema, create=False)
         try:
             version = user_version(conn)
             counts = table_counts(conn)
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{path} cannot be read: {exc}; restore it from a backup") from exc
+            raise StoreError(f"{path} cannot be read: {exc}; {recovery_hint(path)}") from exc
         finally:
             conn.close()
         size = path.stat().st_size
         wal = Path(f"{path}-wal")
         if wal.exists():
             size += wal.stat().st_size
-        out.append(DbStatus(schema.name, path, True, version, schema.latest, size, counts))
+        out.append(DbStatus(schema.name, path, True, version, schema.latest, size, counts, check))
     return out
+
+
+def check_all(settings: Settings, *, quick: bool = False) -> list[CheckResult]:
+    """``fyerstrade db check``: each store's header and SQLite's integrity check, read-only.
+    A store found damaged is marked (every command refuses it); one found healthy loses an old
+    mark (after a restore from a backup)."""
+    from fyerstrade.store.integrity import clear_damaged
+
+    results: list[CheckResult] = []
+    for _schema, path in database_paths(settings):
+        result = check_file(path, quick=quick)
+        if result.exists and not result.ok:
+            mark_damaged(path, result.problems[0])
+        elif result.exists or not path.exists():
+            clear_damaged(path)
+        results.append(result)
+    return results

@@ -37,7 +37,7 @@ def register(group: typer.Typer) -> None:
         from fyerstrade.errors import UnknownSymbolError
         from fyerstrade.store.db import open_historical
 
-        conn = open_historical(settings())
+        conn = open_historical(settings(), verify=True)  # a summary of the whole store: check it
         try:
             rows = coverage_report(
                 conn,

@@ -116,7 +116,7 @@ def register(group: typer.Typer) -> None:
             _print_plan(plan, as_json=as_json)
             return
         client = FyersClient.from_settings(s)  # an expired token stops here, nothing touched
-        conn = open_historical(s)
+        conn = open_historical(s, verify=True)  # a damaged store is refused, nothing written
         progress = _ProgressBar()
         try:
             with progress:

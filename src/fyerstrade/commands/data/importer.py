@@ -43,7 +43,7 @@ def register(group: typer.Typer) -> None:
             res = Resolution.parse(resolution)
         except ValueError as exc:
             raise InputError(str(exc)) from None
-        conn = open_historical(settings())
+        conn = open_historical(settings(), verify=True)
         try:
             result = import_candles(conn, file, symbol, res, replace=replace)
         finally:
