@@ -17,6 +17,7 @@ from fyerstrade.fyers.ratelimit import (
     get_rate_limiter,
     seconds_to_ist_midnight,
 )
+from plugins.robustness import SmallDisk
 
 
 class FakeClock:
@@ -95,8 +96,8 @@ def test_daily_budget_persists_and_resets_at_ist_midnight(tmp_path: Path) -> Non
     with pytest.raises(RateLimitError, match="daily Fyers budget of 3") as info:
         first.acquire()
     assert info.value.retry_after == pytest.approx(12 * 3600)
-    first.flush()
-    assert json.loads(budget.read_text()) == {"date": "2026-11-21", "count": 3}
+    saved = json.loads(budget.read_text())  # written with every request
+    assert (saved["date"], saved["count"]) == ("2026-11-21", 3)
 
     restarted = RateLimiter(daily_budget=3, budget_file=budget, wall=wall)
     assert restarted.used_today == 3
@@ -156,3 +157,56 @@ def test_a_caller_waiting_for_a_place_wakes_when_an_answer_comes_back() -> None:
     first.__exit__(None, None, None)
     t.join(timeout=5)
     assert got.is_set()
+
+
+def test_limiters_sharing_a_file_share_the_windows_and_the_count(tmp_path: Path) -> None:
+    clock = FakeClock(100.0)
+    budget = tmp_path / BUDGET_FILE
+    one, two = (
+        RateLimiter(per_second=4, per_minute=100, budget_file=budget, monotonic=clock)
+        for _ in range(2)
+    )
+    assert [one.try_acquire(), two.try_acquire(), one.try_acquire(), two.try_acquire()] == [0] * 4
+    assert one.try_acquire() > 0 and two.try_acquire() > 0  # the second is full for both
+    assert one.used_today == two.used_today == 4
+    two.penalize(5.0)
+    clock.t += 1.0
+    assert one.try_acquire() == pytest.approx(4.0)  # a 429 seen by one holds the other back
+
+
+def test_a_request_in_flight_of_a_dead_process_is_forgotten(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], check=True,
+                          capture_output=True, text=True)  # fmt: skip
+    pid = int(dead.stdout)
+    clock = FakeClock(100.0)
+    budget = tmp_path / BUDGET_FILE
+    limiter = RateLimiter(per_second=1, per_minute=100, budget_file=budget, monotonic=clock)
+    assert limiter.try_acquire() == 0
+    state = json.loads(budget.read_text())
+    state["sent"] = []
+    state["in_flight"] = {f"{pid}:0": 99.0}  # sent just before its process was killed
+    budget.write_text(json.dumps(state))
+    assert limiter.try_acquire() == 0
+
+
+def test_a_full_disk_leaves_no_stray_file_and_pacing_goes_on(small_disk: SmallDisk) -> None:
+    clock = FakeClock(100.0)
+    budget = small_disk.path / BUDGET_FILE
+    limiter = RateLimiter(per_second=2, budget_file=budget, monotonic=clock)
+    assert limiter.try_acquire() == 0
+    small_disk.fill()
+    assert limiter.try_acquire() == 0  # the budget file cannot be rewritten now
+    assert limiter.try_acquire() > 0  # but the windows still hold in this process
+    assert limiter.used_today == 2
+    assert sorted(p.name for p in small_disk.path.iterdir()) == [
+        ".filler",
+        BUDGET_FILE,
+        BUDGET_FILE + ".lock",
+    ]  # no stray .budget-* file
+    small_disk.free()
+    clock.t += 1.0
+    assert limiter.try_acquire() == 0
+    assert json.loads(budget.read_text())["count"] == 3  # saved again once there is room

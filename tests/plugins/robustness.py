@@ -11,10 +11,11 @@ and an in-process CLI runner that captures what a user would see.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,3 +103,45 @@ def run_cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., CliResult]:
         return CliResult(code, captured.out, lines)
 
     return run
+
+
+class SmallDisk:
+    """A real, tiny file system (tmpfs) that a test can fill up: writes then fail with ENOSPC
+    exactly as on a full disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._filler = path / ".filler"
+
+    def fill(self) -> None:
+        """Use up every free byte (and inode room for small writes)."""
+        fd = os.open(self._filler, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            for size in (65_536, 4096, 1):
+                with contextlib.suppress(OSError):
+                    while True:
+                        os.write(fd, b"\0" * size)
+        finally:
+            os.close(fd)
+
+    def free(self) -> None:
+        self._filler.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[SmallDisk]:
+    """A 2 MiB tmpfs at ``tmp_path/disk`` (skipped where the test may not mount one)."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)],
+        capture_output=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): no full-disk test")
+    try:
+        yield SmallDisk(mount)
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
