@@ -240,7 +240,8 @@ def _open(
         if is_corruption(exc):
             mark_damaged(path, str(exc))
             raise StoreError(
-                f"{path} is damaged ({exc}); nothing was written to it; {recovery_hint(path)}"
+                f"{path} is damaged ({exc}); nothing was written to it; {recovery_hint(path)}; "
+                "run `fyerstrade db check` for details"
             ) from exc
         raise StoreError(f"{path} is not a usable SQLite database: {exc}") from exc
     except BaseException:
