@@ -28,6 +28,7 @@ from fyerstrade.live.control import (
     stop_engine,
 )
 from fyerstrade.live.status import EngineStatus, read_status, write_status
+from plugins.store import write_symbol_master
 
 # A stand-in for the engine process: takes the PID lock, says so, waits for SIGTERM (or ignores
 # it with IGNORE_TERM=1), releases the lock on the way out.
@@ -288,6 +289,7 @@ def test_start_engine_refuses_while_one_runs(
 ) -> None:
     settings.data_dir.mkdir(parents=True)
     settings.live_config_file.write_text("strategy: sma_crossover\n")
+    write_symbol_master(settings, ["NSE:SBIN-EQ"])
     holder = spawn_holder()
     holders.append(holder)
     assert first_line(holder) == "locked"
@@ -302,6 +304,7 @@ def test_start_engine_reports_the_childs_last_line_when_it_exits_at_startup(
 
     settings.data_dir.mkdir(parents=True)
     settings.live_config_file.write_text("strategy: sma_crossover\n")
+    write_symbol_master(settings, ["NSE:SBIN-EQ"])
     out = control.engine_output_file(settings)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("an earlier run's output\n" * 10)

@@ -26,6 +26,7 @@ from fyerstrade.live.control import engine_pid, engine_status, read_pid_file, st
 from fyerstrade.sim import SimConfig, SimServer
 from fyerstrade.sim.datasocket import MarketClock, hub_for
 from plugins.datasocket import MARKET_DAY, wait_for
+from plugins.store import write_symbol_master
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +55,7 @@ def engine_settings(evening_sim: SimServer, settings: Settings) -> Iterator[Sett
     settings.live_config_file.write_text(
         "strategy: sma_crossover\nsymbols: [NSE:SBIN-EQ]\nwarmup_bars: 0\n", encoding="utf-8"
     )
+    write_symbol_master(settings, ["NSE:SBIN-EQ"])  # `live start` checks symbols against it
     yield settings
     stop_engine(settings, timeout=5)
 

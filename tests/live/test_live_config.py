@@ -10,6 +10,7 @@ import yaml
 from fyerstrade import cli
 from fyerstrade.config import Settings
 from fyerstrade.live.config import LiveConfig, load_live_config
+from plugins.store import write_symbol_master
 
 
 def check(settings: Settings, text: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -39,6 +40,16 @@ def check(settings: Settings, text: str, capsys: pytest.CaptureFixture[str]) -> 
         ("params: {fast: -3}\n", "parameter 'fast' of sma_crossover must be between"),
         ("strategy: [\n", "is not valid YAML"),
         ("- just\n- a list\n", "expected a mapping of keys"),
+        # what the engine would refuse at session start (issue 15.6)
+        ("params: {fast: 30, slow: 10}\n", "sma_crossover needs fast < slow, got fast=30"),
+        ("capital: .inf\n", "capital: Input should be a finite number"),
+        ("slippage_bps: .nan\n", "slippage_bps: Input should be a finite number"),
+        ("risk: {max_daily_loss: .inf}\n", "risk.max_daily_loss: Input should be a finite"),
+        ("", "is empty; write one with `fyerstrade live config --init`"),
+        ("# only a comment\n", "is empty; write one with"),
+        ("capital: 1000\nsymbols: [NSE:SBIN-EQ]\ncapital: 9\n", "duplicate key 'capital' (lines 1"),
+        ("risk: {max_open_positions: 1, max_open_positions: 2}\n", "duplicate key 'max_open_pos"),
+        ("square_off: '15:45'\n", "square_off: 15:45 must be at or after entry_end 14:30 and by"),
     ],
 )
 def test_a_bad_config_is_one_line_naming_the_key(
@@ -54,6 +65,7 @@ def test_a_bad_config_is_one_line_naming_the_key(
 
 
 def test_a_good_config_checks_ok(settings: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    write_symbol_master(settings, ["NSE:SBIN-EQ", "NSE:RELIANCE-EQ"])
     code, out = check(
         settings,
         "strategy: sma_crossover\nparams: {fast: 5, slow: 20}\n"
@@ -104,3 +116,57 @@ def test_show_prints_the_effective_config(
     assert shown["params"] == LiveConfig().validated(settings).params  # defaults filled in
     assert set(shown["params"]) >= {"fast", "slow"}
     assert shown["on_stop"] == "square_off"
+
+
+@pytest.mark.parametrize(
+    ("symbols", "expected"),
+    [
+        ("[NSE:NOPE-EQ]", "NSE:NOPE-EQ not in the symbol master"),
+        ("[NSE:SBIN-EQ, NSE:FOOBAR-EQ]", "NSE:FOOBAR-EQ not in the symbol master"),
+    ],
+)
+def test_symbols_are_checked_against_the_symbol_master(
+    settings: Settings, capsys: pytest.CaptureFixture[str], symbols: str, expected: str
+) -> None:
+    write_symbol_master(settings, ["NSE:SBIN-EQ"])
+    code, err = check(settings, f"symbols: {symbols}\n", capsys)
+    assert code == 2
+    line = (
+        f"error: live config: symbols: {expected}; check the ticker (EXCHANGE:NAME-SERIES, "
+        "e.g. NSE:SBIN-EQ) or refresh the master with `fyerstrade data symbols`"
+    )
+    assert err.strip().splitlines() == [line]
+
+
+def test_a_binary_config_is_one_line(
+    settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.live_config_file.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe")
+    assert cli.main(["live", "config", "--check"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a text file" in err[0]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "symbols: [NSE:NOPE-EQ]\n",
+        "params: {fast: 30, slow: 10}\n",
+        "capital: .inf\n",
+        "",
+    ],
+    ids=["unknown-symbol", "fast-over-slow", "infinite-capital", "empty"],
+)
+def test_live_start_fails_before_starting_a_process(
+    settings: Settings, capsys: pytest.CaptureFixture[str], text: str
+) -> None:
+    from fyerstrade.live.control import engine_output_file
+
+    write_symbol_master(settings, ["NSE:SBIN-EQ"])
+    settings.live_config_file.write_text(text, encoding="utf-8")
+    assert cli.main(["live", "start"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: "), err
+    assert not settings.live_pid_file.exists()
+    assert not engine_output_file(settings).exists()  # no process was started

@@ -53,3 +53,17 @@ def make_candles(
 def candle_factory() -> Callable[..., CandleArrays]:
     """``candle_factory(n, start_ts=..., step=60, seed=1)`` -> CandleArrays."""
     return make_candles
+
+
+def write_symbol_master(settings: Settings, symbols: tuple[str, ...] | list[str]) -> None:
+    """A symbol master listing ``symbols`` (equities, lot 1) in the test's historical store."""
+    from datetime import date
+
+    from fyerstrade.domain import Instrument
+    from fyerstrade.store.symbols import replace_symbol_master
+
+    conn = open_historical(settings)
+    try:
+        replace_symbol_master(conn, [Instrument(s) for s in symbols], ["NSE_CM"], date(2026, 1, 1))
+    finally:
+        conn.close()

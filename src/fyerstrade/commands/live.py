@@ -244,6 +244,7 @@ def _config_command(
     if show:
         typer.echo(dump_live_config(config), nl=False)
     if check or not (init or show):
+        config = config.checked(settings)  # what `live start` checks: the symbol master too
         typer.echo(
             f"ok: {path} ({config.strategy} on {len(config.symbols)} symbol(s), "
             f"{config.resolution.value}-minute bars, {config.mode})"

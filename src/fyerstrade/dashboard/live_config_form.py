@@ -24,10 +24,10 @@ import streamlit as st
 import yaml
 
 from fyerstrade.config import Settings
-from fyerstrade.dashboard import paper_reads, store_reads
-from fyerstrade.dashboard.backtest_form import RESOLUTIONS, SESSION_CLOSE, resolution_label
+from fyerstrade.dashboard import store_reads
+from fyerstrade.dashboard.backtest_form import RESOLUTIONS, resolution_label
 from fyerstrade.dashboard.param_inputs import param_inputs
-from fyerstrade.errors import ConfigError, FyersTradeError
+from fyerstrade.errors import FyersTradeError
 from fyerstrade.live.config import (
     LiveConfig,
     dump_live_config,
@@ -81,33 +81,10 @@ def check_config(
 ) -> LiveConfig:
     """Validate the form's values as ``live start`` will; raise a FyersTradeError whose message
     is the one line to show. Returns the config with its parameters completed."""
-    config = live_config_from_dict(data).validated(settings)
-    try:
-        strategies[config.strategy](**config.params)  # rules across parameters (fast < slow)
-    except FyersTradeError as exc:
-        raise type(exc)(f"live config params: {exc}") from None
-    if config.mode == "intraday" and not config.entry_end <= config.square_off <= SESSION_CLOSE:
-        raise _form_error(
-            f"square_off: {config.square_off:%H:%M} must be at or after entry_end "
-            f"{config.entry_end:%H:%M} and by {SESSION_CLOSE:%H:%M}"
-        )
-    missing = paper_reads.missing_from_master(settings, config.symbols)
-    if missing is None:
-        raise _form_error(
-            "symbols: the symbol master is empty; load it with `fyerstrade data symbols` "
-            "(the engine takes lot and tick sizes from it)"
-        )
-    if missing:
-        raise _form_error(
-            f"symbols: {', '.join(missing)} not in the symbol master; check the ticker "
-            "(EXCHANGE:NAME-SERIES, e.g. NSE:SBIN-EQ) or refresh the master with "
-            "`fyerstrade data symbols`"
-        )
-    return config
-
-
-def _form_error(message: str) -> ConfigError:
-    return ConfigError(f"live config: {message}")
+    del strategies  # the registry of ``settings`` resolves the strategy, as the engine's does
+    # The same checks as `live config --check` and `live start` (fyerstrade.live.config_checks):
+    # parameters and the strategy's rules across them, the session times, the symbol master.
+    return live_config_from_dict(data).checked(settings)
 
 
 # ---- the form ----------------------------------------------------------------------------

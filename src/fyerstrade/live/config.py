@@ -41,9 +41,10 @@ Example::
 from __future__ import annotations
 
 import difflib
-from datetime import time
+from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -52,6 +53,9 @@ from fyerstrade.atomic_file import write_text_atomic
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import ConfigError, FyersTradeError
 from fyerstrade.trading.session import DEFAULT_ENTRY_END, DEFAULT_ENTRY_START, DEFAULT_SQUARE_OFF
+
+if TYPE_CHECKING:
+    from fyerstrade.config import Settings
 
 __all__ = [
     "LiveConfig",
@@ -65,8 +69,12 @@ __all__ = [
 ]
 
 
+_SESSION_CLOSE = time(15, 30)
+
+
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # allow_inf_nan=False: ``capital: .inf`` or ``nan`` is not a number a trader meant
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class RiskLimits(_Strict):
@@ -179,11 +187,17 @@ class LiveConfig(_Strict):
             raise ValueError(
                 f"entry_end {self.entry_end:%H:%M} is before entry_start {self.entry_start:%H:%M}"
             )
+        if self.mode == "intraday" and not self.entry_end <= self.square_off <= _SESSION_CLOSE:
+            raise ValueError(
+                f"square_off: {self.square_off:%H:%M} must be at or after entry_end "
+                f"{self.entry_end:%H:%M} and by {_SESSION_CLOSE:%H:%M}"
+            )
         return self
 
     def validated(self, settings: Any = None) -> LiveConfig:
         """This config with the strategy resolved and its parameters checked and completed
         (UnknownStrategyError / InputError name the strategy or the parameter)."""
+        from fyerstrade.live.config_checks import check_strategy
         from fyerstrade.strategies.base import validate_params
         from fyerstrade.strategies.registry import get_strategy
 
@@ -192,7 +206,19 @@ class LiveConfig(_Strict):
             params = validate_params(cls, self.params)
         except FyersTradeError as exc:
             raise ConfigError(f"live config params: {exc}") from None
+        check_strategy(cls, params)  # the strategy's own checks across parameters (fast < slow)
         return self.model_copy(update={"params": params})
+
+    def checked(self, settings: Settings, day: date | None = None) -> LiveConfig:
+        """:meth:`validated`, and the symbols checked against the symbol master as the engine
+        will on ``day`` (default: today, IST): everything ``live start`` must know before it
+        starts a process (see :mod:`fyerstrade.live.config_checks`)."""
+        from fyerstrade.live.config_checks import check_symbols
+
+        config = self.validated(settings)
+        when = day if day is not None else datetime.now(ZoneInfo("Asia/Kolkata")).date()
+        check_symbols(config.symbols, settings, when)
+        return config
 
     def to_yaml_dict(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")
@@ -236,20 +262,16 @@ def live_config_from_dict(data: Any, source: str = "live config") -> LiveConfig:
 
 
 def load_live_config(path: Path, settings: Any = None) -> LiveConfig:
-    """Read and validate ``path`` (strategy and parameters included)."""
+    """Read and validate ``path`` (strategy and parameters included). An empty file, a key
+    given twice or a binary file is a :class:`ConfigError`, never a silent default."""
+    from fyerstrade.live.config_checks import load_yaml_strictly
+
     if not path.is_file():
         raise ConfigError(
             f"no live config at {path}; write one with `fyerstrade live config --init` "
             "or from the dashboard's Paper trading page"
         )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}:{where} is not valid YAML") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read {path}: {exc}") from None
+    data = load_yaml_strictly(path)
     return live_config_from_dict(data, str(path)).validated(settings)
 
 

@@ -339,7 +339,8 @@ def start_engine(settings: Settings, *, timeout: float = 15.0) -> int:
     """
     from fyerstrade.live.config import load_live_config
 
-    load_live_config(settings.live_config_file, settings)
+    # everything the engine would refuse at session start fails here, before a process starts
+    load_live_config(settings.live_config_file, settings).checked(settings)
     running = engine_pid(settings)
     if running is not None:
         raise _already_running(running)
