@@ -113,6 +113,15 @@ def fail(message: str) -> None:
     typer.echo(f"error: {redact(message)}", err=True)
 
 
+def _to_log_file(level: int, message: str, *, exc_info: bool = False) -> None:
+    """Record what the user was just shown in the log file only. Before logging is set up
+    (settings that failed to load, an option refused before any setting was read) there is no
+    file, and Python's last-resort handler would print the line to stderr a second time."""
+    logger = logging.getLogger("fyerstrade.cli")
+    if logging.getLogger("fyerstrade").handlers:
+        logger.log(level, "%s", message, exc_info=exc_info, extra={"console": False})
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     forget_opened()
@@ -125,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         if state.debug:
             traceback.print_exc()
         fail(str(exc))
-        logging.getLogger("fyerstrade.cli").error("%s", exc, extra={"console": False})
+        _to_log_file(logging.ERROR, str(exc))
         return 2
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
@@ -137,13 +146,13 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         message = describe_database_error(exc, opened_paths())
         fail(message)
-        logging.getLogger("fyerstrade.cli").error("%s", message, extra={"console": False})
+        _to_log_file(logging.ERROR, message)
         return 2
     except Exception as exc:
         if state.debug:
             traceback.print_exc()
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for the traceback)")
-        logging.getLogger("fyerstrade.cli").exception("unexpected error", extra={"console": False})
+        _to_log_file(logging.ERROR, "unexpected error", exc_info=True)
         return 1
     return 0
 

@@ -37,6 +37,9 @@ TOKEN_FILE = "fyers_tokens.json"  # noqa: S105 (a file name, not a secret)
 LIVE_CONFIG_FILE = "live_config.yaml"
 LIVE_PID_FILE = "live_engine.pid"
 LIVE_STATUS_FILE = "live_status.json"
+#: Sane bounds of FYERSTRADE_RISK_FREE (an annual rate as a fraction).
+MIN_RISK_FREE = -0.05
+MAX_RISK_FREE = 0.5
 
 
 def _env(*names: str) -> AliasChoices:
@@ -52,6 +55,7 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         frozen=True,
+        allow_inf_nan=False,
     )
 
     data_dir: Path = Field(default=Path("data"), validation_alias=_env("FYERSTRADE_DATA_DIR"))
@@ -83,6 +87,21 @@ class Settings(BaseSettings):
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("risk_free_rate")
+    @classmethod
+    def _rate(cls, v: float) -> float:
+        if 1.0 <= v <= 100.0:
+            raise ValueError(
+                f"{v:g} looks like a percentage; write the annual rate as a fraction, "
+                f"e.g. {v / 100:g} for {v:g} %"
+            )
+        if not MIN_RISK_FREE <= v <= MAX_RISK_FREE:
+            raise ValueError(
+                f"must be an annual rate between {MIN_RISK_FREE:g} and {MAX_RISK_FREE:g} "
+                f"(a fraction: 0.065 is 6.5 %), got {v:g}"
+            )
+        return v
 
     @field_validator("log_level")
     @classmethod
@@ -144,10 +163,45 @@ _KNOWN_KEYS = {
 }
 
 
+def _check_env_file_syntax(env_file: Path) -> None:
+    """A ``.env`` that is not UTF-8 text, or has a line that cannot be parsed (an unterminated
+    quote), is one ``ConfigError`` naming the line (python-dotenv would only warn and go on
+    without the line's setting)."""
+    from io import StringIO
+
+    from dotenv.parser import parse_stream
+
+    try:
+        text = env_file.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{env_file} is not UTF-8 text (undecodable byte at offset {exc.start}); "
+            "rewrite it as KEY=VALUE lines"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {env_file}: {exc.strerror}") from None
+    if "\x00" in text:
+        raise ConfigError(
+            f"{env_file} is not a text file (NUL bytes); rewrite it as KEY=VALUE lines"
+        )
+    for binding in parse_stream(StringIO(text)):
+        if binding.error:
+            line = binding.original.line
+            hint = (
+                " (an unterminated quote?)"
+                if any(q in binding.original.string for q in "'\"")
+                else ""
+            )
+            raise ConfigError(
+                f"{env_file} line {line}: cannot read this line{hint}; write it as KEY=VALUE"
+            )
+
+
 def _check_env_file_keys(env_file: Path) -> None:
     """Reject a misspelt FYERSTRADE_*/FYERS_* key in ``.env``, naming it and the closest key."""
     if not env_file.is_file():
         return
+    _check_env_file_syntax(env_file)
     source = DotEnvSettingsSource(Settings, env_file=env_file)
     for key in source.env_vars:
         upper = key.upper()
@@ -171,4 +225,5 @@ def load_settings(env_file: Path | None = Path(".env"), **overrides: Any) -> Set
         field = Settings.model_fields.get(key)
         if field is not None and isinstance(field.validation_alias, AliasChoices):
             key = str(field.validation_alias.choices[0])
-        raise ConfigError(f"invalid setting {key}: {err.get('msg', 'invalid value')}") from None
+        msg = str(err.get("msg", "invalid value")).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {key}: {msg}") from None

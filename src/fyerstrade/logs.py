@@ -76,6 +76,15 @@ class _ConsoleHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
+class _FileHandler(logging.handlers.RotatingFileHandler):
+    """The log file. When it cannot be written (a full disk) the record is dropped quietly: the
+    user already sees the command's own one-line error, and logging's default would print a
+    traceback ("--- Logging error ---") to stderr for every record."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging's name)
+        self.failed = True
+
+
 _configured: dict[str, logging.Handler] = {}
 
 
@@ -85,7 +94,6 @@ def setup_logging(
     """Configure the ``fyerstrade`` logger (idempotent); return the log file path."""
     for s in secrets or []:
         register_secret(s)
-    log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / LOG_FILE
     root = logging.getLogger("fyerstrade")
     root.setLevel(getattr(logging, level.upper(), logging.INFO))
@@ -95,13 +103,17 @@ def setup_logging(
         if old is not None:
             root.removeHandler(old)
             old.close()
-        fh = logging.handlers.RotatingFileHandler(
-            path, maxBytes=5_000_000, backupCount=5, encoding="utf-8"
-        )
-        fh.setFormatter(logging.Formatter(_FILE_FORMAT))
-        fh.addFilter(RedactingFilter())
-        root.addHandler(fh)
-        _configured["file"] = fh
+            del _configured["file"]
+        try:
+            log_dir.mkdir(parents=True, exist_ok=True)
+            fh = _FileHandler(path, maxBytes=5_000_000, backupCount=5, encoding="utf-8")
+        except OSError:  # a read-only or full disk: the command still runs, logging to console
+            fh = None
+        if fh is not None:
+            fh.setFormatter(logging.Formatter(_FILE_FORMAT))
+            fh.addFilter(RedactingFilter())
+            root.addHandler(fh)
+            _configured["file"] = fh
     if console and "console" not in _configured:
         ch = _ConsoleHandler()
         ch.setLevel(logging.WARNING)

@@ -110,7 +110,9 @@ def test_report_writes_html_with_the_price_chart(
 
 def test_delete_then_unknown(saved: str, settings: Settings,
                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
-    code, out, _ = _run_cli(["backtest", "delete", saved], capsys)
+    code, _, err = _run_cli(["backtest", "delete", saved], capsys)  # not a terminal: no prompt
+    assert code == 2 and "cannot be undone; add --yes" in err and err.count("\n") == 1
+    code, out, _ = _run_cli(["backtest", "delete", saved, "--yes"], capsys)
     assert code == 0 and saved in out
     for args in (["show", saved], ["delete", saved], ["report", saved, "--html", "x.html"]):
         code, out, err = _run_cli(["backtest", *args], capsys)

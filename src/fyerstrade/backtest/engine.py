@@ -13,6 +13,7 @@ Equity points are one per timestamp of the merged timeline: ``equity_ts[k]`` is 
 from __future__ import annotations
 
 import gc
+import math
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -74,6 +75,10 @@ class BacktestConfig:
 
     def validate(self) -> None:
         """Raise InputError for a config no run can use."""
+        for name in ("capital", "slippage_ticks", "slippage_bps", "intraday_leverage"):
+            value = getattr(self, name)
+            if not math.isfinite(value):  # nan passes every comparison below; inf is no amount
+                raise InputError(f"{name.replace('_', ' ')} must be a finite number, got {value}")
         if self.end < self.start:
             raise InputError(f"--to {self.end} is before --from {self.start}")
         if not self.symbols:

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
+from fyerstrade.commands.options import finite
+
 
 def _profile(settings: Any, app_id: str, token: str) -> dict[str, Any]:
     from fyerstrade.fyers.client import FyersClient
@@ -31,7 +33,10 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option("--no-browser", help="Print the login URL; do not open a browser.")
         ] = False,
         timeout: Annotated[
-            float, typer.Option("--timeout", min=5, help="Seconds to wait for the redirect.")
+            float,
+            typer.Option(
+                "--timeout", min=5, callback=finite, help="Seconds to wait for the redirect."
+            ),
         ] = 300.0,
     ) -> None:
         """Log in through the browser and save the access token (mode 0600) in the data dir.

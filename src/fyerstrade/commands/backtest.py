@@ -723,21 +723,34 @@ def report_command(
         run = load_run(conn, run_id)
     bars = _load_bars(cfg, run)
     indicators, plots = strategy_indicators(cfg, run.strategy, run.params, bars)
+    new_folder = not html.parent.exists()
     try:
         out = write_html_report(run, html, bars=bars, indicators=indicators, plots=plots)
     except OSError as exc:
         raise InputError(f"cannot write {html}: {exc.strerror or exc}") from None
-    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB)")
+    created = f"; created the folder {html.parent}" if new_folder else ""
+    typer.echo(f"wrote {out} ({out.stat().st_size / 1e6:.1f} MB){created}")
 
 
 def delete_command(
     run_id: Annotated[str, typer.Argument(help="A run id from `fyerstrade backtest list`.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Delete without asking.")] = False,
 ) -> None:
-    """Delete a saved run with its trades and equity curve."""
-    from fyerstrade.backtest.journal import delete_run
+    """Delete a saved run with its trades and equity curve (asks first; --yes does not)."""
+    import sys
+
+    from fyerstrade.backtest.journal import delete_run, load_run
     from fyerstrade.cli import settings
 
     with _trading(settings()) as conn:
+        run = load_run(conn, run_id)  # an unknown id: one line naming it
+        if not yes:
+            what = f"run {run_id} ({run.strategy}, {run.start} → {run.end})"
+            if not sys.stdin.isatty():
+                raise InputError(f"deleting {what} cannot be undone; add --yes to delete it")
+            if not typer.confirm(f"Delete {what}? This cannot be undone", default=False):
+                typer.echo("nothing deleted")
+                raise typer.Exit(1)
         delete_run(conn, run_id)
     typer.echo(f"deleted {run_id}")
 

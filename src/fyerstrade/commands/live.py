@@ -26,6 +26,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from fyerstrade.commands.options import finite
+
 if TYPE_CHECKING:
     from fyerstrade.config import Settings
     from fyerstrade.live.config import LiveConfig
@@ -309,7 +311,10 @@ def register(app: typer.Typer) -> None:
     @group.command("stop")
     def stop(
         timeout: Annotated[
-            float, typer.Option("--timeout", help="Seconds to wait before killing it.", min=0.1)
+            float,
+            typer.Option(
+                "--timeout", help="Seconds to wait before killing it.", min=0.1, callback=finite
+            ),
         ] = 20.0,
     ) -> None:
         """Stop the background engine (open positions handled per the config's on_stop)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import date
 from typing import Annotated
@@ -32,3 +33,12 @@ def parse_date(text: str, option: str) -> date:
         raise InputError(
             f"{option} {text!r} is not a date; use YYYY-MM-DD, e.g. 2024-01-31"
         ) from None
+
+
+def finite(ctx: typer.Context, param: typer.CallbackParam, value: float | None) -> float | None:
+    """Option callback: ``nan`` and infinities are not numbers a user meant (Typer accepts
+    them as floats); one line naming the option."""
+    if value is not None and not math.isfinite(value):
+        name = param.opts[0] if param.opts else param.name
+        raise InputError(f"{name} must be a finite number, got {value}")
+    return value

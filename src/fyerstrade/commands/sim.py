@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from fyerstrade.commands.options import finite
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_PORT, DEFAULT_SECRET, DEFAULT_SEED
 
 _IST = ZoneInfo("Asia/Kolkata")
@@ -63,7 +64,10 @@ def sim(
     per_minute: Annotated[int, typer.Option(help="Requests allowed per minute.")] = 200,
     speed: Annotated[
         float,
-        typer.Option(help="Market minutes per wall minute (60 = a market minute per second)."),
+        typer.Option(
+            help="Market minutes per wall minute (60 = a market minute per second).",
+            callback=finite,
+        ),
     ] = 1.0,
     start: Annotated[
         str | None,

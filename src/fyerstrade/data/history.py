@@ -59,6 +59,9 @@ from fyerstrade.store.ledger import (
 )
 
 log = logging.getLogger(__name__)
+#: Log-file only: what the caller reports itself (the summary's errors), so a user never reads a
+#: failure twice (a console log line and the command's ``error:`` line).
+_REPORTED = {"console": False}
 
 #: Resolutions fetched when none are named.
 DEFAULT_RESOLUTIONS: tuple[Resolution, ...] = (Resolution.M1, Resolution.M5, Resolution.D)
@@ -388,13 +391,13 @@ def execute_plan(
                         failed.add(req.symbol)
                         summary.failed_symbols.append(req.symbol)
                         summary.errors.append(str(exc))
-                        log.error("%s", exc)
+                        log.error("%s", exc, extra=_REPORTED)
                     continue
                 except FyersTradeError as exc:
                     summary.failed += 1
                     writer.failed(req, exc)
                     summary.errors.append(str(exc))
-                    log.error("%s", exc)
+                    log.error("%s", exc, extra=_REPORTED)
                     continue
                 if isinstance(result, _Skipped):
                     summary.failed += 1
@@ -406,7 +409,10 @@ def execute_plan(
     except KeyboardInterrupt:
         summary.interrupted = True
         log.warning(
-            "fetch interrupted: %d of %d requests committed", summary.completed, len(requests)
+            "fetch interrupted: %d of %d requests committed",
+            summary.completed,
+            len(requests),
+            extra=_REPORTED,
         )
     finally:
         stop.set()

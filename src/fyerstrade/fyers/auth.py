@@ -35,7 +35,7 @@ from fyers_apiv3.fyersModel import SessionModel
 from fyerstrade.config import Settings
 from fyerstrade.errors import AuthError, ConfigError, FyersTradeError, RetryableError
 from fyerstrade.fyers import endpoints
-from fyerstrade.fyers.tokens import LOGIN_HINT, TokenRecord, save_token
+from fyerstrade.fyers.tokens import LOGIN_HINT, TokenRecord, check_token_writable, save_token
 from fyerstrade.logs import redact, register_secret
 
 log = logging.getLogger(__name__)
@@ -217,6 +217,9 @@ def login(
     if not app_id or not secret:
         raise ConfigError("set FYERS_APP_ID and FYERS_SECRET_KEY (in .env) before logging in")
     register_secret(secret)
+    # Before anything reaches Fyers: the one-time auth code must not be spent on a login whose
+    # token could not be saved (a read-only or full data directory).
+    check_token_writable(settings.token_file)
     endpoints.point_sdk_at(settings)
     state = secrets.token_urlsafe(24)
     session = SessionModel(

@@ -88,22 +88,55 @@ class TokenRecord:
 
 
 def save_token(path: Path, record: TokenRecord) -> None:
-    """Write ``record`` atomically: a 0600 temp file in the same directory, then ``os.replace``."""
+    """Write ``record`` atomically: a 0600 temp file in the same directory, then ``os.replace``.
+    A failure (full disk, read-only folder) leaves nothing behind and is one :class:`AuthError`
+    line."""
     register_secret(record.access_token)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(asdict(record), fh, indent=2)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o600)  # noqa: PTH101 (umask may have narrowed it; never widen past 0600)
         tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise AuthError(f"cannot save the token file {path}: {exc.strerror}") from None
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+
+
+#: About the size of a saved token file: a probe this big proves there is room for the real one.
+_PROBE_BYTES = 4096
+
+
+def check_token_writable(path: Path) -> None:
+    """Prove that the token file can be written (folder exists or can be made, is writable and
+    has room) before a login uses up Fyers' one-time auth code: a probe file the size of a token
+    file is written, synced and removed. :class:`AuthError` says why not."""
+    probe = path.with_name(f".{path.name}.{os.getpid()}.probe")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(probe, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, b" " * _PROBE_BYTES)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise AuthError(
+            f"cannot write the token file in {path.parent}: {exc.strerror}; nothing was sent to "
+            "Fyers (fix the folder or choose another FYERSTRADE_DATA_DIR, then log in)"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):
+            probe.unlink()
 
 
 def read_token(path: Path) -> TokenRecord | None:

@@ -26,6 +26,7 @@ value at bar t depends only on bars up to t), which every TA-Lib moving average 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -83,9 +84,12 @@ class Param:
             if isinstance(value, bool):
                 raise InputError(f"{where} must be a number, got {value!r}")
             try:
-                return float(value)
+                number = float(value)
             except (TypeError, ValueError):
                 raise InputError(f"{where} must be a number, got {value!r}") from None
+            if not math.isfinite(number):
+                raise InputError(f"{where} must be a finite number, got {value!r}")
+            return number
         return str(value)
 
     def check(self, value: ParamValue, strategy: str) -> None:
@@ -223,5 +227,11 @@ def parse_param_pairs(pairs: list[str] | tuple[str, ...]) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise InputError(f"--param {pair!r} must look like KEY=VALUE, e.g. fast=5")
-        out[key.strip()] = value.strip()
+        name = key.strip()
+        if name in out:
+            raise InputError(
+                f"--param {name} is given twice ({name}={out[name]} and {name}={value.strip()}); "
+                "give it once"
+            )
+        out[name] = value.strip()
     return out

@@ -49,6 +49,13 @@ def register(group: typer.Typer) -> None:
                         raise InputError(
                             f"dropping {drop_month} deletes its ticks for good; add --yes"
                         )
+                    archived = [p.month for p in tick_partitions(conn)]
+                    if drop_month not in archived:
+                        have = ", ".join(archived) if archived else "none"
+                        raise InputError(
+                            f"no archived month {drop_month}; nothing was dropped "
+                            f"(archived months: {have})"
+                        )
                     n = drop_partition(conn, drop_month)
                     typer.echo(f"dropped {drop_month}: {n:,} ticks")
                     return

@@ -71,9 +71,19 @@ def register(group: typer.Typer) -> None:
         symbols = list(symbol or [])
         if universe is not None:
             try:
-                symbols += read_universe(universe.read_text(encoding="utf-8"))
+                text = universe.read_text(encoding="utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"--universe {universe} is not a text file (undecodable byte at offset "
+                    f"{exc.start}); write one symbol a line"
+                ) from None
             except OSError as exc:
                 raise InputError(f"cannot read --universe {universe}: {exc.strerror}") from None
+            if "\x00" in text:
+                raise InputError(
+                    f"--universe {universe} is not a text file (NUL bytes); write one symbol a line"
+                )
+            symbols += read_universe(text)
         symbols = list(dict.fromkeys(s.strip() for s in symbols if s.strip()))
         if not symbols:
             raise InputError("name at least one --symbol (or a --universe file)")
