@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from fyerstrade import __version__
 from fyerstrade.errors import FyersTradeError
@@ -113,6 +114,20 @@ def fail(message: str) -> None:
     typer.echo(f"error: {redact(message)}", err=True)
 
 
+def _usage_error(exc: ClickException) -> int:
+    """A usage mistake (unknown option, missing or invalid value) as one line naming the help to
+    read, like every other error; a group called without a command shows its help."""
+    if isinstance(exc, NoArgsIsHelpError):
+        exc.show()
+        return exc.exit_code
+    message = " ".join(exc.format_message().split())
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+    fail(f"{message}{where}")
+    _to_log_file(logging.ERROR, f"{message}{where}")
+    return exc.exit_code
+
+
 def _to_log_file(level: int, message: str, *, exc_info: bool = False) -> None:
     """Record what the user was just shown in the log file only. Before logging is set up
     (settings that failed to load, an option refused before any setting was read) there is no
@@ -126,10 +141,16 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     forget_opened()
     try:
-        app(args=argv, prog_name="fyerstrade")  # standalone: usage errors exit 2 with help
+        result = app(args=argv, prog_name="fyerstrade", standalone_mode=False)
+        return result if isinstance(result, int) else 0  # typer.Exit(code) comes back as code
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except ClickException as exc:
+        return _usage_error(exc)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        return 1
     except FyersTradeError as exc:
         if state.debug:
             traceback.print_exc()

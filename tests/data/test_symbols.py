@@ -166,3 +166,12 @@ def test_much_smaller_master_needs_force(sim_env: SimServer) -> None:
 def test_unknown_segment_is_named(sim_env: SimServer, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["data", "symbols", "--segment", "MCX_COM"]) == 2
     assert "MCX_COM" in capsys.readouterr().err
+
+
+def test_a_single_502_from_the_master_host_is_retried(
+    sim_env: SimServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sim_env.faults.set(http_5xx=1)  # the first download answers a Cloudflare 502 page
+    assert main(["data", "symbols", "--segment", "NSE_CM"]) == 0, capsys.readouterr().err
+    assert sim_env.stats.requests["/sym_details/NSE_CM.csv"] == 2
+    assert _counts(load_settings(env_file=None).historical_db)["NSE_CM"] > 40

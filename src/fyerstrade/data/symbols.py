@@ -171,9 +171,25 @@ def parse_master(segment: str, text: str) -> ParsedMaster:
     return ParsedMaster(seg, rows, latest, skipped)
 
 
+#: A master download is tried this often: a single 502 from the file host is common and passes.
+DOWNLOAD_ATTEMPTS = 3
+
+
 def download_master(settings: Settings, segment: str) -> str:
-    """The CSV text of one segment; any transport problem is a :class:`RetryableError` that says
-    the stored master is unchanged."""
+    """The CSV text of one segment, tried :data:`DOWNLOAD_ATTEMPTS` times with backoff; a
+    transport problem that persists is a :class:`RetryableError` that says the stored master is
+    unchanged."""
+    from fyerstrade.fyers.retry import RetryPolicy, call_with_retries
+
+    policy = RetryPolicy(attempts=DOWNLOAD_ATTEMPTS, base_delay=0.5, max_delay=4.0)
+    return call_with_retries(
+        lambda: _download_once(settings, segment),
+        policy,
+        what=f"download of the {segment} symbol master",
+    )
+
+
+def _download_once(settings: Settings, segment: str) -> str:
     url = master_url(settings, segment)
     try:
         reply = requests.get(url, timeout=DOWNLOAD_TIMEOUT)

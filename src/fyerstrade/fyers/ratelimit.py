@@ -182,9 +182,10 @@ class _SharedFile:
                 tmp.unlink(missing_ok=True)
 
     def _warn(self, message: str) -> None:
+        # the log file only: what the user must know (a full disk) the command's error says
         if not self._warned:
             self._warned = True
-            log.warning("%s", message)
+            log.warning("%s", message, extra={"console": False})
 
     def close(self) -> None:
         if self._fd is not None:

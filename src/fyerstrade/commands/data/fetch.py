@@ -55,7 +55,7 @@ def register(group: typer.Typer) -> None:
             typer.Option("--dry-run", help="Print the planned requests; send nothing."),
         ] = False,
     ) -> None:
-        from fyerstrade.calendar import get_calendar
+        from fyerstrade.calendar import get_calendar, ist_date
         from fyerstrade.cli import settings
         from fyerstrade.data.history import (
             DEFAULT_RESOLUTIONS,
@@ -97,6 +97,14 @@ def register(group: typer.Typer) -> None:
             raise InputError(str(exc)) from None
         start = None if from_ is None else parse_date(from_, "--from")
         end = None if to is None else parse_date(to, "--to")
+        today = ist_date(wall_clock())
+        if start is not None and start > today:
+            raise InputError(
+                f"--from {start} is in the future (today is {today} IST): there are no candles "
+                "to fetch yet"
+            )
+        if start is not None and end is not None and end < start:
+            raise InputError(f"--to {end} is before --from {start}")
 
         s = settings()
         calendar = get_calendar(assume_weekdays=assume_weekdays)
