@@ -15,6 +15,9 @@ FYERSTRADE_REAL_TRADING  allow real orders (``true`` to switch on)    ``false``
 FYERS_APP_ID             Fyers app id, e.g. ``ABCD1234-100``          unset
 FYERS_SECRET_KEY         Fyers app secret (never printed)             unset
 FYERS_REDIRECT_URI       redirect URI registered on the app           ``http://127.0.0.1:8766/fyers/callback``
+FYERSTRADE_DASHBOARD_    password of the dashboard's login page;      unset (no login)
+PASSWORD                 needed to bind beyond 127.0.0.1 (never
+                         printed)
 ======================== ============================================ =====================
 """
 
@@ -73,6 +76,14 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8766/fyers/callback",
         validation_alias=_env("FYERS_REDIRECT_URI"),
     )
+    dashboard_password: SecretStr | None = Field(
+        default=None, validation_alias=_env("FYERSTRADE_DASHBOARD_PASSWORD")
+    )
+
+    @field_validator("dashboard_password", mode="before")
+    @classmethod
+    def _no_empty_password(cls, v: Any) -> Any:
+        return None if isinstance(v, str) and not v else v
 
     @field_validator("fyers_url", "strategy_dir", "app_id", mode="before")
     @classmethod
@@ -146,7 +157,11 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret string, for the log redaction filter."""
-        return [self.secret_key.get_secret_value()] if self.secret_key else []
+        return [
+            secret.get_secret_value()
+            for secret in (self.secret_key, self.dashboard_password)
+            if secret is not None
+        ]
 
 
 _KNOWN_KEYS = {
@@ -160,6 +175,7 @@ _KNOWN_KEYS = {
     "FYERS_APP_ID",
     "FYERS_SECRET_KEY",
     "FYERS_REDIRECT_URI",
+    "FYERSTRADE_DASHBOARD_PASSWORD",
 }
 
 

@@ -78,7 +78,9 @@ def test_streamlit_is_bound_headless_and_told_the_data_dir(tmp_path: Path) -> No
     assert pairs["--server.address"] == "127.0.0.1" and pairs["--server.port"] == "8599"
     assert pairs["--server.headless"] == "true"
     assert pairs["--browser.gatherUsageStats"] == "false"
-    assert argv[argv.index("run") + 1].endswith("fyerstrade/dashboard/app.py")
+    served = Path(argv[argv.index("run") + 1])
+    assert served.as_posix().endswith("fyerstrade/dashboard/served/app.py")
+    assert not (served.parent / "pages").exists()  # Streamlit's pages/ discovery never applies
     env = child_environment(spec)
     assert env["FYERSTRADE_DATA_DIR"] == str((tmp_path / "d").resolve())
     assert env["FYERS_APP_ID"] == "SIM-100"

@@ -49,7 +49,7 @@ def check(settings: Settings, text: str, capsys: pytest.CaptureFixture[str]) -> 
         ("# only a comment\n", "is empty; write one with"),
         ("capital: 1000\nsymbols: [NSE:SBIN-EQ]\ncapital: 9\n", "duplicate key 'capital' (lines 1"),
         ("risk: {max_open_positions: 1, max_open_positions: 2}\n", "duplicate key 'max_open_pos"),
-        ("square_off: '15:45'\n", "square_off: 15:45 must be at or after entry_end 14:30 and by"),
+        ("square_off: '15:45'\n", "square_off: 15:45 is after the close (15:30)"),
     ],
 )
 def test_a_bad_config_is_one_line_naming_the_key(

@@ -14,7 +14,12 @@ def register(app: typer.Typer) -> None:
     def dashboard(
         port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = DEFAULT_PORT,
         host: Annotated[
-            str, typer.Option("--host", help="Address to bind (keep 127.0.0.1 unless you know).")
+            str,
+            typer.Option(
+                "--host",
+                help="Address to bind. Beyond 127.0.0.1 needs FYERSTRADE_DASHBOARD_PASSWORD "
+                "(a login page); prefer an SSH tunnel.",
+            ),
         ] = DEFAULT_HOST,
     ) -> None:
         """Open the dashboard (Backtest, Runs, Data and Paper trading pages); Ctrl-C stops it."""
@@ -26,8 +31,10 @@ def register(app: typer.Typer) -> None:
             stop_process,
             wait_until_up,
         )
+        from fyerstrade.dashboard.login import check_bind
 
         s = settings()
+        check_bind(host, s)  # beyond 127.0.0.1 only with a password (a login page)
         spec = DashboardSpec(data_dir=s.data_dir, port=port, host=host, log_dir=s.log_dir)
         process = start_dashboard(spec)
         with sigterm_as_interrupt():

@@ -26,7 +26,12 @@ def register(app: typer.Typer) -> None:
             int, typer.Option("--months", min=1, max=24, help="Months of candles to fetch.")
         ] = DEFAULT_MONTHS,
         port: Annotated[int, typer.Option("--port", help="Dashboard port.")] = DEFAULT_PORT,
-        host: Annotated[str, typer.Option("--host", help="Dashboard address.")] = DEFAULT_HOST,
+        host: Annotated[
+            str,
+            typer.Option(
+                "--host", help="Dashboard address (beyond 127.0.0.1: needs a dashboard password)."
+            ),
+        ] = DEFAULT_HOST,
         no_browser: Annotated[
             bool, typer.Option("--no-browser", help="Do not open a browser tab.")
         ] = False,
@@ -40,9 +45,11 @@ def register(app: typer.Typer) -> None:
         Demo data lives in its own directory (<data dir>/demo), never mixed with a real
         account's. A second run reuses it (incremental fetch). Ctrl-C stops everything."""
         from fyerstrade.cli import settings
+        from fyerstrade.dashboard.login import check_bind
         from fyerstrade.demo import DemoOptions, demo_data_dir, parse_universe, run_demo
 
         s = settings()
+        check_bind(host, s)  # beyond 127.0.0.1 only with a password (a login page)
         options = DemoOptions(
             data_dir=demo_data_dir(s, data_dir),
             log_dir=s.log_dir,

@@ -15,6 +15,8 @@ from pathlib import Path
 import streamlit as st
 
 from fyerstrade.dashboard.guard import guarded
+from fyerstrade.dashboard.login import logged_in, login_form
+from fyerstrade.dashboard.store_reads import dashboard_settings
 
 
 def _backtest() -> None:
@@ -47,6 +49,10 @@ def _paper() -> None:
     paper.render_page()
 
 
+def _login() -> None:
+    login_form(dashboard_settings())
+
+
 FAVICON = Path(__file__).with_name("static") / "favicon.png"
 
 
@@ -70,7 +76,17 @@ def main() -> None:
             guarded(_paper), title="Paper trading", icon=":material/monitoring:", url_path="paper"
         ),
     ]
+    if not logged_in(dashboard_settings()):
+        # A configured password and a session not logged in: every page's address shows the
+        # login form (and nothing else); after the login the same address shows its page.
+        pages = [
+            st.Page(_login, title="Log in", url_path=page.url_path, default=i == 0)
+            for i, page in enumerate(pages)
+        ]
+        st.navigation(pages, position="hidden").run()
+        return
     st.navigation(pages).run()
 
 
-main()
+if __name__ == "__main__":  # `streamlit run app.py` (tests); the launcher serves served/app.py
+    main()

@@ -26,7 +26,8 @@ from types import FrameType
 
 from fyerstrade.errors import InputError
 
-APP_PATH = Path(__file__).with_name("app.py")
+#: The served script: in a folder without a ``pages/`` sibling (see its docstring).
+APP_PATH = Path(__file__).parent / "served" / "app.py"
 DEFAULT_PORT = 8501
 DEFAULT_HOST = "127.0.0.1"
 

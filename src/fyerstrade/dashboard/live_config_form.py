@@ -27,7 +27,7 @@ from fyerstrade.config import Settings
 from fyerstrade.dashboard import store_reads
 from fyerstrade.dashboard.backtest_form import RESOLUTIONS, resolution_label
 from fyerstrade.dashboard.param_inputs import param_inputs
-from fyerstrade.errors import FyersTradeError
+from fyerstrade.errors import ConfigError, FyersTradeError
 from fyerstrade.live.config import (
     LiveConfig,
     dump_live_config,
@@ -84,7 +84,14 @@ def check_config(
     del strategies  # the registry of ``settings`` resolves the strategy, as the engine's does
     # The same checks as `live config --check` and `live start` (fyerstrade.live.config_checks):
     # parameters and the strategy's rules across them, the session times, the symbol master.
-    return live_config_from_dict(data).checked(settings)
+    config = live_config_from_dict(data)
+    if config.mode == "intraday" and config.square_off < config.entry_end:
+        # the form's own rule: its time pickers make an early square-off an easy slip
+        raise ConfigError(
+            f"live config: square_off: {config.square_off:%H:%M} must be at or after entry_end "
+            f"{config.entry_end:%H:%M} and by 15:30"
+        )
+    return config.checked(settings)
 
 
 # ---- the form ----------------------------------------------------------------------------

@@ -187,10 +187,10 @@ class LiveConfig(_Strict):
             raise ValueError(
                 f"entry_end {self.entry_end:%H:%M} is before entry_start {self.entry_start:%H:%M}"
             )
-        if self.mode == "intraday" and not self.entry_end <= self.square_off <= _SESSION_CLOSE:
+        if self.mode == "intraday" and self.square_off > _SESSION_CLOSE:
             raise ValueError(
-                f"square_off: {self.square_off:%H:%M} must be at or after entry_end "
-                f"{self.entry_end:%H:%M} and by {_SESSION_CLOSE:%H:%M}"
+                f"square_off: {self.square_off:%H:%M} is after the close "
+                f"({_SESSION_CLOSE:%H:%M}): intraday positions would never be squared off"
             )
         return self
 

@@ -1,0 +1,1 @@
+"""The folder of the script Streamlit serves (see :mod:`fyerstrade.dashboard.served.app`)."""
