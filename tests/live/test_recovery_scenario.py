@@ -6,8 +6,8 @@ defaults: capital 1 lakh sized by free margin, entries 09:20–14:30), with the 
 opens (a signal at 09:16 is refused), right after a fill, and during a feed gap; and, with a
 strategy that works limit orders, while an order is working. After every restart and at the end
 the victim's journal equals the uninterrupted engine's: the same orders with the same ids, the
-same fills once each, the same equity points and account, and a positions table that agrees
-with the journal's net quantities."""
+same broker events, the same fills once each, the same equity points and account, and a
+positions table that agrees with the journal's net quantities."""
 
 from __future__ import annotations
 
@@ -40,6 +40,10 @@ def assert_same_day(victim: Journal, steady: Journal, *, until: int, statuses: b
 
     assert [f for f in victim.fills if f[2] < until] == [f for f in steady.fills if f[2] < until]
     assert orders(victim) == orders(steady)
+    # and what the broker reported about them, each event once
+    assert [e for e in victim.events if int(str(e[3])) < until] == [
+        e for e in steady.events if int(str(e[3])) < until
+    ]
     assert [e for e in victim.equity if e[0] < until] == [e for e in steady.equity if e[0] < until]
     assert len(victim.fill_keys) == len(set(victim.fill_keys))  # each fill once
     assert victim.positions == victim.net  # the positions table agrees with the fills

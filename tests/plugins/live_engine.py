@@ -140,6 +140,48 @@ def paper_fills(settings: Settings) -> list[tuple[str, int, str, int, float, str
     return [(s, int(ts), side, q, p, tag) for s, ts, side, q, p, tag in rows]
 
 
+FINAL = ("FILLED", "CANCELLED", "REJECTED", "EXPIRED")
+
+
+def assert_orders_recorded(settings: Settings) -> list[tuple[object, ...]]:
+    """Every order of the paper session is in ``live_orders`` with a final status, and its
+    events in ``live_order_events`` tell the same story: accepted first, its fills adding up
+    to the filled quantity and average price, the last event the final status. Every fill's
+    order is there. Returns the orders (symbol, created minute, side, quantity, type, tag,
+    status, filled quantity), in the order they were placed."""
+    conn = sqlite3.connect(settings.trading_db)
+    orders = conn.execute(
+        "SELECT order_id, symbol, created_ts, side, quantity, order_type, tag, status,"
+        " filled_quantity, avg_fill_price FROM live_orders ORDER BY rowid"
+    ).fetchall()
+    events: dict[str, list[tuple[object, ...]]] = {}
+    for oid, kind, qty, price in conn.execute(
+        "SELECT order_id, kind, quantity, price FROM live_order_events ORDER BY order_id, seq"
+    ):
+        events.setdefault(oid, []).append((kind, qty, price))
+    filled: dict[str, int] = {}
+    for oid, qty in conn.execute("SELECT order_id, quantity FROM live_paper_trades"):
+        filled[oid] = filled.get(oid, 0) + qty
+    conn.close()
+    assert orders, "no order recorded"
+    assert set(filled) <= {o[0] for o in orders}, "a fill without its order in live_orders"
+    assert set(events) == {o[0] for o in orders}, "an order without events (or events alone)"
+    for oid, *_, status, filled_qty, avg in orders:
+        story = events[oid]
+        assert status in FINAL, (oid, status)
+        assert story[0][0] == "accepted", (oid, story)
+        assert story[-1][0] == str(status).lower(), (oid, status, story)
+        execs = [(q, p) for k, q, p in story if k in ("partially_filled", "filled")]
+        assert sum(q for q, _ in execs) == filled_qty == filled.get(oid, 0), (oid, story)
+        if filled_qty:
+            vwap = sum(q * p for q, p in execs) / filled_qty
+            assert abs(vwap - avg) < 1e-6, (oid, story, avg)
+    return [
+        (s, ts - ts % 60, side, q, t, tag, st, fq)
+        for _, s, ts, side, q, t, tag, st, fq, _ in orders
+    ]
+
+
 def assert_trades_like_a_backtest(
     settings: Settings, config: LiveConfig, *, min_fills: int
 ) -> None:
@@ -182,3 +224,12 @@ def assert_trades_like_a_backtest(
     # same trades: symbol, minute, side, quantity, price, reason (a live fill is stamped with
     # its tick's time inside the minute the backtest stamps with the bar's open)
     assert [(s, ts - ts % 60, side, q, p, tag) for s, ts, side, q, p, tag in live] == backtest
+    # and the same orders, each recorded with its final status and the events that led there
+    live_orders = assert_orders_recorded(settings)
+    backtest_orders = [
+        (o.symbol, o.created_ts - o.created_ts % 60, str(o.side), o.quantity,
+         str(o.order_type), o.tag, str(o.status), o.filled_quantity)
+        for o in result.orders
+        if o.created_ts >= open_ts
+    ]  # fmt: skip
+    assert live_orders == backtest_orders

@@ -14,8 +14,8 @@ victim while the market stands still. So a crash point is exact in
 market time, and how long a process takes to start on a busy machine changes nothing.
 
 ``journal(dir)`` reads what a run recorded: fills (order id, symbol, minute, side, quantity,
-price, costs, tag), the equity points, the account at the end, the positions table and
-``live_orders``.
+price, costs, tag), the equity points, the account at the end, the positions table,
+``live_orders`` and ``live_order_events``.
 """
 
 from __future__ import annotations
@@ -94,6 +94,7 @@ class Journal:
     orders: list[tuple[object, ...]]
     fill_keys: list[tuple[str, int]]
     log: list[str]
+    events: list[tuple[object, ...]]  # (order id, seq, kind, minute, quantity, price, reason)
 
 
 def journal(data_dir: Path) -> Journal:
@@ -117,6 +118,10 @@ def journal(data_dir: Path) -> Journal:
             " filled_quantity, created_ts FROM live_orders ORDER BY created_ts, order_id"
         ).fetchall()
         log = [m for (m,) in conn.execute("SELECT message FROM pt_live_debug_log ORDER BY id")]
+        events = conn.execute(
+            "SELECT order_id, seq, kind, ts, quantity, price, reason FROM live_order_events"
+            " ORDER BY order_id, seq"
+        ).fetchall()
     finally:
         conn.close()
     net: dict[str, int] = defaultdict(int)
@@ -136,6 +141,11 @@ def journal(data_dir: Path) -> Journal:
         orders=[(oid.split("/")[-1], *rest) for oid, *rest in orders],
         fill_keys=[(str(oid), int(seq)) for oid, seq, *_ in rows],
         log=log,
+        # (an event's time compared by minute, as a fill's)
+        events=[
+            (oid.split("/")[-1], seq, kind, ts - ts % 60, q, p, why)
+            for oid, seq, kind, ts, q, p, why in events
+        ],
     )
 
 

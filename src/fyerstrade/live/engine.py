@@ -320,6 +320,9 @@ class LiveEngine:
             # at the end of the run's trading (not when the engine got round to it)
             end = max(session.trade_end, trader.clock.ts)
             trader.square_off_all(end, "square_off", only_intraday=True)
+        # orders still working end: at the stop, or (a day order) at the end of the run's trading
+        ended = now if stopped else max(session.trade_end, trader.clock.ts)
+        trader.end_orders(ended, stopped=stopped)
         trader.engine.finish(close_positions=False)
         equity = trader.equity()
         session.journal.engine_log(

@@ -4,7 +4,8 @@
 It implements the engine's :class:`~fyerstrade.trading.journal.Journal` protocol. Records are
 collected in memory while the engine handles one event (a tick or a bar) and written by
 :meth:`LiveJournal.commit` in ONE transaction: the orders handed to the broker
-(``live_orders``, with their status as it now stands), the fills of the event with their
+(``live_orders``, with their status as it now stands), every event the broker reported about
+them (``live_order_events``, in the order it came), the fills of the event with their
 realized P&L (``live_paper_trades``), every position as it now stands (``live_positions``), and
 the equity point. So a position row always agrees with the trades that produced it, and an
 order row with its fills, even after a ``kill -9``.
@@ -13,8 +14,9 @@ Replaying a day after a crash goes through the same journal in *checking* mode
 (:attr:`LiveJournal.replaying`): an order or a fill that was recorded before the crash is not
 written again but compared with what was recorded, and any difference raises
 :class:`RecoveryError` (the replay would have decided something the live run did not: the
-recorded day stands and trading stops). Orders and fills the crash kept from being recorded are
-written as usual; equity points and log lines at or before the last ones stored are skipped.
+recorded day stands and trading stops). Broker events are checked the same way. Orders, events
+and fills the crash kept from being recorded are written as usual; equity points and log lines
+at or before the last ones stored are skipped.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 from fyerstrade.domain import Fill, Order, OrderStatus, RoundTrip
 from fyerstrade.errors import EngineError
+from fyerstrade.trading.events import OrderEvent
 from fyerstrade.trading.journal import LogLine, Rejection
 from fyerstrade.trading.portfolio import Portfolio
 
@@ -58,6 +61,26 @@ def _order_state(o: Order) -> tuple[object, ...]:
     return (str(o.status), o.filled_quantity, o.avg_fill_price, o.reject_reason)
 
 
+def _event_row(event: OrderEvent) -> tuple[object, ...]:
+    """(kind, ts, quantity, price, reason, broker_id, trade_id) of a broker event."""
+    kind = _EVENT_KINDS[type(event).__name__]
+    quantity = getattr(event, "quantity", 0)
+    price = getattr(event, "price", None)
+    reason = getattr(event, "reason", "")
+    trade_id = getattr(event, "trade_id", "")
+    return (kind, event.ts, quantity, price, reason, event.broker_id, trade_id)
+
+
+_EVENT_KINDS = {
+    "OrderAccepted": "accepted",
+    "OrderPartiallyFilled": "partially_filled",
+    "OrderFilled": "filled",
+    "OrderCancelled": "cancelled",
+    "OrderRejected": "rejected",
+    "OrderExpired": "expired",
+    "OrderUnknown": "unknown",
+}
+
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +100,8 @@ class LiveJournal:
         self._pending: list[_PendingFill] = []
         self._logs: list[tuple[int, str, str, str | None, str]] = []
         self._fill_seqs: dict[str, int] = {}
+        self._events: list[tuple[str, int, tuple[object, ...]]] = []  # (order id, seq, row)
+        self._event_seqs: dict[str, int] = {}
         self._dirty_positions = False
         self.replaying = False  # checking mode (see the module docstring)
         self._new_orders: list[Order] = []
@@ -100,6 +125,13 @@ class LiveJournal:
         """``order`` is about to reach the broker: written at the next commit, and its status
         followed until it is final."""
         self._new_orders.append(order)
+
+    def record_event(self, event: OrderEvent) -> None:
+        """What the broker reported about an order: written at the next commit, in the order
+        the events came."""
+        seq = self._event_seqs.get(event.order_id, 0) + 1
+        self._event_seqs[event.order_id] = seq
+        self._events.append((event.order_id, seq, _event_row(event)))
 
     # ---- the Journal protocol ---------------------------------------------------------------
     def record_fill(self, fill: Fill) -> None:
@@ -137,7 +169,7 @@ class LiveJournal:
     @property
     def has_pending(self) -> bool:
         dirty = self._dirty_positions and not self.replaying
-        return bool(self._pending or self._logs or dirty or self._new_orders)
+        return bool(self._pending or self._logs or dirty or self._new_orders or self._events)
 
     def commit(
         self, portfolio: Portfolio, ts: int, *, equity_point: tuple[float, float] | None = None
@@ -147,6 +179,7 @@ class LiveJournal:
         new = 0
         with self.conn:
             self._write_orders(ts)
+            self._write_events()
             for p in self._pending:
                 f = p.fill
                 if self.replaying and self._recorded_fill(p):
@@ -251,6 +284,31 @@ class LiveJournal:
         for oid in done:
             del self._orders[oid]
             self._checked.discard(oid)
+
+    def _write_events(self) -> None:
+        conn = self.conn
+        for order_id, seq, row in self._events:
+            oid = self.order_id(order_id)
+            if self.replaying:
+                got = conn.execute(
+                    "SELECT kind, ts, quantity, price, reason, broker_id, trade_id"
+                    " FROM live_order_events WHERE order_id = ? AND seq = ?",
+                    (oid, seq),
+                ).fetchone()
+                if got is not None:
+                    if tuple(got) != row:
+                        raise RecoveryError(
+                            f"replaying the day, the broker reported {_describe(row)} for order"
+                            f" {order_id} (event {seq}) where the live run recorded"
+                            f" {_describe(tuple(got))}"
+                        )
+                    continue
+            conn.execute(
+                "INSERT INTO live_order_events (order_id, seq, session_id, kind, ts, quantity,"
+                " price, reason, broker_id, trade_id) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (oid, seq, self.session_id, *row),
+            )
+        self._events.clear()
 
     def _recorded_fill(self, p: _PendingFill) -> bool:
         """In checking mode: True when the fill is recorded (and equal), else False (write it)."""

@@ -24,12 +24,18 @@ that minute's range so far and is matched right after the bar's processing
 (:meth:`match_pending`), so the delay of bar dispatch (waiting for every symbol's bar of the
 minute) never changes its price. Orders placed while a tick is being matched (from ``on_fill``)
 see only later ticks.
+
+A paper order lives no longer than the engine's run: at the session's end the orders still
+working expire (:meth:`PaperBroker.end_orders`: ``OrderExpired``, a day order), and when the
+engine is stopped they are cancelled (``OrderCancelled``), so every order ends with a final
+state.
 """
 
 from __future__ import annotations
 
 from fyerstrade.domain import Order
 from fyerstrade.trading.book import WorkingOrder, match_order
+from fyerstrade.trading.events import OrderCancelled, OrderExpired
 from fyerstrade.trading.fills import Slippage, fill_price
 from fyerstrade.trading.symbols import SymbolState
 from fyerstrade.trading.venue import SimulatedVenue
@@ -85,6 +91,25 @@ class PaperBroker(SimulatedVenue):
 
     def on_bar(self, state: SymbolState, i: int) -> None:
         """Nothing: live orders are matched on ticks and on backfilled minutes."""
+
+    def end_orders(self, ts: int, *, stopped: bool) -> int:
+        """The run is over: every order still working ends (expired at the session's end,
+        cancelled when the engine was stopped), reported as events. Returns how many."""
+        sink = self._sink
+        assert sink is not None, "bind the venue to an engine first"
+        ended = 0
+        for book in self._books.values():
+            while book:
+                order = book.pop(0).order
+                ended += 1
+                if stopped:
+                    why = "the engine stopped: a paper order does not outlive it"
+                    sink.apply(OrderCancelled(order.id, ts, order.broker_id, why))
+                else:
+                    why = "a day order: the session is over"
+                    sink.apply(OrderExpired(order.id, ts, order.broker_id, why))
+        self._pending.clear()
+        return ended
 
     # ---- live matching ----------------------------------------------------------------------
     def match_pending(self) -> None:

@@ -9,7 +9,11 @@ the journal and the risk gate, and what the session asks of them.
 * :meth:`LiveTrader.match_minute`: a 1-minute bar not seen tick by tick (history) → matching by
   the backtest's bar rules;
 * :meth:`LiveTrader.square_off_all`: close every (intraday) position at its last price;
-* :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal.
+* :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal;
+* :meth:`LiveTrader.end_orders`: the run is over, the orders still working end.
+
+Every event the broker reports passes the journal (:class:`RecordedEvents`:
+``live_order_events``) on its way to ``engine.apply``.
 
 :func:`build_trader` assembles it from a live config.
 """
@@ -38,6 +42,7 @@ from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.events import OrderEvent
 from fyerstrade.trading.fills import Slippage
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
@@ -45,7 +50,20 @@ from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
 
-__all__ = ["LiveTrader", "build_trader"]
+__all__ = ["LiveTrader", "RecordedEvents", "build_trader"]
+
+
+class RecordedEvents:
+    """The engine's event sink with the journal in front: what the broker reports is recorded
+    as it came (the broker's word is the record), then booked."""
+
+    def __init__(self, engine: TradingEngine, journal: LiveJournal) -> None:
+        self.engine = engine
+        self.journal = journal
+
+    def apply(self, event: OrderEvent) -> None:
+        self.journal.record_event(event)
+        self.engine.apply(event)
 
 
 class LiveTrader:
@@ -159,6 +177,14 @@ class LiveTrader:
             engine.square_off(sym, price, max(ts, self.clock.ts), tag)
         self.commit(ts)
 
+    def end_orders(self, ts: int, *, stopped: bool) -> None:
+        """The run is over: the orders still working expire (cancelled: ``stopped``)."""
+        ended = self.broker.end_orders(ts, stopped=stopped)
+        if ended:
+            what = "cancelled (stopped)" if stopped else "expired at the session's end"
+            self.journal.engine_log(ts, f"{ended} working order(s) {what}")
+        self.commit(ts)
+
     def commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
         """Ticks, marks and bars first, then the trading records that depend on them."""
         if self.journal.has_pending or equity_point is not None:
@@ -238,6 +264,7 @@ def build_trader(
         fixed_quantity=config.quantity,
         risk=risk,
     )
+    broker.bind(RecordedEvents(engine, journal), engine)
     engine.start()
     square_off = ist_epoch(day, config.square_off) if mode == "intraday" else None
     return LiveTrader(

@@ -18,6 +18,10 @@ Versions
        (one row per evaluated parameter set: params, score, metrics, and the daily returns as
        an array BLOB of :mod:`fyerstrade.store.arrays`, about 2 KB a year). A walk-forward's
        in-sample searches are optimizations with ``parent_id`` and ``fold`` set.
+    6. ``live_order_events``: every event a broker reported about a live order (accepted,
+       partially filled, filled, cancelled, rejected, expired, unknown), in the order it came
+       (``seq`` per order), next to ``live_orders`` which holds each order's state as it now
+       stands.
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
@@ -265,6 +269,23 @@ CREATE TABLE optimization_trials (
 CREATE INDEX optimization_trials_score ON optimization_trials (opt_id, score);
 """
 
+V6 = """
+CREATE TABLE live_order_events (
+    order_id    TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    session_id  TEXT    NOT NULL DEFAULT '',
+    ts          INTEGER NOT NULL,
+    kind        TEXT    NOT NULL,
+    quantity    INTEGER NOT NULL DEFAULT 0,
+    price       REAL,
+    reason      TEXT    NOT NULL DEFAULT '',
+    broker_id   TEXT    NOT NULL DEFAULT '',
+    trade_id    TEXT    NOT NULL DEFAULT '',
+    PRIMARY KEY (order_id, seq)
+);
+CREATE INDEX live_order_events_session ON live_order_events (session_id, ts);
+"""
+
 SCHEMA = Schema(
     name="trading",
     filename=TRADING_DB,
@@ -274,5 +295,6 @@ SCHEMA = Schema(
         Migration(3, "live sessions", V3),
         Migration(4, "backtest series stored compactly, one row per run", _v4_compact_series),
         Migration(5, "optimizations and their trials", V5),
+        Migration(6, "live order events", V6),
     ),
 )
