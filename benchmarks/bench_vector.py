@@ -66,9 +66,7 @@ report(seconds=seconds, combos=len(out), best=best, trades=sum(o.trades for o in
 """
 )
 
-_VBT_SWEEP = (
-    _COMMON
-    + """
+_VBT_SETUP = """
 import pandas as pd
 import talib
 import vectorbt as vbt
@@ -77,17 +75,26 @@ idx = pd.to_datetime(bars.ts, unit="s")
 close = pd.Series(bars.close, index=idx)
 price = pd.Series(bars.open, index=idx)
 
-def sweep(grid):
-    fast = vbt.MA.run(close, [f for f, _ in grid], short_name="fast").ma.values
-    slow = vbt.MA.run(close, [s for _, s in grid], short_name="slow").ma.values
+def flags(fast, slow):
+    # crosses decided at bar t's close, filled at bar t+1's open
     with np.errstate(invalid="ignore"):
         up = (fast[:-1] <= slow[:-1]) & (fast[1:] > slow[1:])
         down = (fast[:-1] >= slow[:-1]) & (fast[1:] < slow[1:])
-    # decided at bar t's close, filled at bar t+1's open
     entries = np.zeros(fast.shape, dtype=bool)
     exits = np.zeros(fast.shape, dtype=bool)
     entries[2:] = up[:-1]
     exits[2:] = down[:-1]
+    return entries, exits
+"""
+
+_VBT_SWEEP = (
+    _COMMON
+    + _VBT_SETUP
+    + """
+def sweep(grid):
+    fast = vbt.MA.run(close, [f for f, _ in grid], short_name="fast").ma.values
+    slow = vbt.MA.run(close, [s for _, s in grid], short_name="slow").ma.values
+    entries, exits = flags(fast, slow)
     cols = pd.MultiIndex.from_tuples(grid, names=["fast", "slow"])
     pf = vbt.Portfolio.from_signals(
         close, pd.DataFrame(entries, index=idx, columns=cols),
@@ -147,38 +154,31 @@ from fyerstrade.domain import Resolution
 cfg = BacktestConfig("sma_crossover", {"fast": 10, "slow": 30}, ["X"], Resolution.M1,
                      date(2000, 1, 1), date(2100, 1, 1), capital=1e9, quantity=10, costs=False)
 t = time.perf_counter()
-from fyerstrade.backtest.vector.run import run_vector
+from fyerstrade.backtest.vector.run import run_records, run_vector
 r = run_vector(cfg, data={"X": bars})
 first = time.perf_counter() - t
-best = float("inf")
-for _ in range(3):
-    t = time.perf_counter()
-    r = run_vector(cfg, data={"X": bars})
-    best = min(best, time.perf_counter() - t)
-report(first=first, seconds=best, trades=len(r.trades), final=r.final_equity)
+
+def best_of(fn):
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        out = fn(cfg, data={"X": bars})
+        best = min(best, time.perf_counter() - t)
+    return best, out
+
+seconds, r = best_of(run_vector)
+arrays, rec = best_of(run_records)
+assert len(rec.run.trades) == len(r.trades) and rec.equity[-1] == r.final_equity
+report(first=first, seconds=seconds, arrays=arrays, trades=len(r.trades), final=r.final_equity)
 """
 )
 
 _VBT_SINGLE = (
     _COMMON
+    + _VBT_SETUP
     + """
-import pandas as pd
-import talib
-import vectorbt as vbt
-warnings.simplefilter("ignore")
-idx = pd.to_datetime(bars.ts, unit="s")
-close = pd.Series(bars.close, index=idx)
-price = pd.Series(bars.open, index=idx)
-
 def one():
-    fast, slow = talib.SMA(bars.close, 10), talib.SMA(bars.close, 30)
-    with np.errstate(invalid="ignore"):
-        up = (fast[:-1] <= slow[:-1]) & (fast[1:] > slow[1:])
-        down = (fast[:-1] >= slow[:-1]) & (fast[1:] < slow[1:])
-    entries = np.zeros(len(fast), dtype=bool)
-    exits = np.zeros(len(fast), dtype=bool)
-    entries[2:] = up[:-1]
-    exits[2:] = down[:-1]
+    entries, exits = flags(talib.SMA(bars.close, 10), talib.SMA(bars.close, 30))
     pf = vbt.Portfolio.from_signals(close, pd.Series(entries, index=idx),
                                     pd.Series(exits, index=idx), price=price, size=10,
                                     init_cash=1e9, fees=0.0, freq="1min")
@@ -264,15 +264,21 @@ def run() -> None:
     warm = _child(_OURS_SINGLE, SINGLE_BARS)
     vsingle = _child(_VBT_SINGLE, SINGLE_BARS)
     print(
+        f"  fyerstrade run_records {warm['arrays']:8.3f} s  ({SINGLE_BARS / warm['arrays']:,.0f}"
+        " bars/s: fill records, round-trip table, equity curve, as vectorbt's call gives)"
+    )
+    print(
         f"  fyerstrade run_vector  {warm['seconds']:8.3f} s  ({SINGLE_BARS / warm['seconds']:,.0f}"
-        f" bars/s, {warm['trades']} trades, peak RSS {warm['rss_mb']:.0f} MB)"
+        f" bars/s, {warm['trades']} trades as Fill/RoundTrip objects, all backtest run reports;"
+        f" peak RSS {warm['rss_mb']:.0f} MB)"
     )
     print(
         f"  vectorbt from_signals  {vsingle['seconds']:8.3f} s  ({vsingle['trades']} trades, "
         f"peak RSS {vsingle['rss_mb']:.0f} MB)"
     )
     print(
-        f"  ratio: {vsingle['seconds'] / warm['seconds']:.1f}x vectorbt (target >= 3x); first "
+        f"  ratio: {vsingle['seconds'] / warm['arrays']:.1f}x vectorbt as arrays, "
+        f"{vsingle['seconds'] / warm['seconds']:.1f}x as objects (target >= 3x); first "
         f"call: {cold['first']:.1f} s compiling into an empty cache, {warm['first']:.1f} s "
         f"loading the cache (vectorbt's first call {vsingle['first']:.1f} s)"
     )

@@ -500,17 +500,23 @@ def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, 
                has_rate, rate_err, pos, pos_f, bk_i, k, g, day_book, lots)  # fmt: skip
 
 
-# the arguments every order-handling function takes after its own: the run and the state
-_ALL = (F2, I2, I2, I2, F1, F1, I1, *RATES, I2, F2, I3, F3, I1, F1, I1, F2)
-
-
-@jit(nt.void(F2, F2, F2, F2, I0, I0, I0, I0, I0, I0, I0, I0, B0, B0, F0, F0, *_ALL))
-def execute(fills, rejects, trades, targets, s, i, side, qty, kind, product, tag, seq, reduce_only,
-            is_entry, stop_raw, price, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
-            rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots):  # fmt: skip
-    """``TradingEngine.execute``: reduce-only clipping, the funds check at the fill price,
-    charges, booking; an entry's fill places its stop and targets (the strategy's ``on_fill``
-    in the signals contract), matched against the rest of this bar."""
+@inline
+def execute(fills, rejects, trades, targets, s, i, j, price, px, tm, bar_i, sym, tick, cf, ci,
+            rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots):  # fmt: skip
+    """``TradingEngine.execute`` of working order ``j`` (just taken out of the book) at
+    ``price``: reduce-only clipping, the funds check at the fill price, charges, booking; an
+    entry's fill places its stop and targets (the strategy's ``on_fill`` in the signals
+    contract), matched against the rest of this bar. (At most 30 arguments: CPython passes more
+    as ``*args``, which numba cannot inline.)"""
+    side = bk_i[s, j, W_SIDE]
+    qty = bk_i[s, j, W_QTY]
+    kind = bk_i[s, j, W_KIND]
+    product = bk_i[s, j, W_PRODUCT]
+    tag = bk_i[s, j, W_TAG]
+    seq = bk_i[s, j, W_SEQ]
+    reduce_only = bk_i[s, j, W_REDUCE] != 0
+    is_entry = bk_i[s, j, W_ENTRY] != 0
+    stop_raw = bk_f[s, j, W_STOP]
     ts = tm[0, i]
     position = pos[s, P_QTY]
     if reduce_only:
@@ -611,11 +617,9 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
             if math.isnan(price):
                 continue
             unbook(s, best, pos, bk_i)
-            execute(fills, rejects, trades, targets, s, i, side, bk_i[s, best, W_QTY], kind,
-                    bk_i[s, best, W_PRODUCT], bk_i[s, best, W_TAG], bk_i[s, best, W_SEQ],
-                    bk_i[s, best, W_REDUCE] != 0, bk_i[s, best, W_ENTRY] != 0,
-                    bk_f[s, best, W_STOP], price, px, tm, bar_i, sym, tick, cf, ci, rates,
-                    has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, lots)  # fmt: skip
+            execute(fills, rejects, trades, targets, s, i, best, price, px, tm, bar_i, sym, tick,
+                    cf, ci, rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book,
+                    lots)  # fmt: skip
         if k[K_SUBMITTED] == submitted:
             return
 

@@ -44,6 +44,8 @@ from .records import curves, fill_records, fills_of, rejections_of, round_trips
 __all__ = [
     "KernelRun",
     "PackedSignals",
+    "VectorRecords",
+    "run_records",
     "run_vector",
     "signals_of",
     "simulate",
@@ -256,6 +258,53 @@ def load_bars(
     return RunBars(bars, specs, lookup, {sym: res for sym in config.symbols}, [])
 
 
+@dataclass(frozen=True)
+class VectorRecords:
+    """One vectorized backtest as arrays, before any Python object is made: the fill records
+    (``records.FILL_DTYPE``), the round-trip table (``layout.T_*`` columns), the equity, cash and
+    exposure at each step of ``inputs.step_ts``, and the kernel's rejection table."""
+
+    strategy: Strategy
+    bars: RunBars
+    inputs: KernelInputs
+    signals: PackedSignals
+    run: KernelRun
+    fills: npt.NDArray[np.void]
+    equity: npt.NDArray[np.float64]
+    cash: npt.NDArray[np.float64]
+    exposure: npt.NDArray[np.float64]
+
+
+def run_records(
+    config: BacktestConfig,
+    settings: Settings | None = None,
+    *,
+    data: Mapping[str, CandleArrays] | None = None,
+    instruments: Mapping[str, Instrument] | None = None,
+    cost_model: CostModel | None = None,
+    lookup: InstrumentLookup | None = None,
+    warmup_from: date | None = None,
+    loaded: LoadedBars | None = None,
+) -> VectorRecords:
+    """The arrays of :func:`run_vector` (same arguments): for analysis over millions of bars
+    without a Python object per fill."""
+    config.validate()
+    strategy_cls = get_strategy(config.strategy, settings)
+    reason = unsupported_reason(config, strategy_cls, cost_model)
+    if reason is not None:
+        raise UnsupportedRunError(reason)
+    strategy = strategy_cls(**config.params)
+    run_bars = load_bars(config, settings, data, instruments, lookup, warmup_from, loaded)
+    inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup, cost_model)
+    caches = [IndicatorCache(strategy_cls, b) for b in inputs.bars]
+    per_symbol = signals_of(strategy_cls, caches, strategy.param_values, inputs.symbols)
+    packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
+    run = simulate(inputs, packed, records=True)
+    records = fill_records(run.fills, inputs)
+    equity, cash, exposure = curves(records, inputs)
+    return VectorRecords(strategy, run_bars, inputs, packed, run, records, equity, cash, exposure)
+
+
 def run_vector(
     config: BacktestConfig,
     settings: Settings | None = None,
@@ -270,33 +319,24 @@ def run_vector(
 ) -> BacktestResult:
     """``run_backtest`` through the vectorized engine (same arguments, same result); a run it
     cannot reproduce raises :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError`."""
-    config.validate()
     started = _time.time()
-    strategy_cls = get_strategy(config.strategy, settings)
-    reason = unsupported_reason(config, strategy_cls, cost_model)
-    if reason is not None:
-        raise UnsupportedRunError(reason)
-    strategy = strategy_cls(**config.params)
-    run_bars = load_bars(config, settings, data, instruments, lookup, warmup_from, loaded)
-    inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup, cost_model)
-    caches = [IndicatorCache(strategy_cls, b) for b in inputs.bars]
-    per_symbol = signals_of(strategy_cls, caches, strategy.param_values, inputs.symbols)
-    packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
-    run = simulate(inputs, packed, records=True)
-    records = fill_records(run.fills, inputs)
-    fills = fills_of(records, inputs, packed.entry_tag)
-    equity, cash, exposure = curves(records, inputs)
+    out = run_records(
+        config, settings, data=data, instruments=instruments, cost_model=cost_model,
+        lookup=lookup, warmup_from=warmup_from, loaded=loaded,
+    )  # fmt: skip
+    inputs, strategy, run_bars = out.inputs, out.strategy, out.bars
+    fills = fills_of(out.fills, inputs, out.signals.entry_tag)
     if progress is not None:
         progress(1.0)
     return BacktestResult(
         config=config,
         fills=fills,
-        trades=round_trips(run.trades, inputs, packed.entry_tag),
+        trades=round_trips(out.run.trades, inputs, out.signals.entry_tag),
         equity_ts=inputs.step_ts,
-        equity=equity,
-        cash=cash,
-        exposure=exposure,
-        rejections=rejections_of(run.rejections, inputs),
+        equity=out.equity,
+        cash=out.cash,
+        exposure=out.exposure,
+        rejections=rejections_of(out.run.rejections, inputs),
         logs=[],
         bars_processed=len(inputs.step_bar),
         started_at=started,
