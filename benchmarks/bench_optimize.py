@@ -128,19 +128,22 @@ def run() -> None:
         engine = engine_for(request.config, settings)
         print(
             f"sweep: opening_price_crossover intraday with costs, {len(bars):,} 5-minute bars "
-            f"({days} days), {request.spec.space.size:,} trials, {engine} engine; pool and Ray "
-            f"alternate, {repeats} rounds, best round kept"
+            f"({days} days), {request.spec.space.size:,} trials, {engine} engine; {repeats} pool "
+            f"rounds, then {repeats} on Ray; best round kept"
         )
-        startup = _start_ray()
+        # every pool round before Ray starts: a pool forked from a process running Ray's
+        # threads (gRPC) stalled for minutes at random (seen: one round 10x the other)
         pool_times: list[float] = []
         ray_times: list[float] = []
+        for _ in range(repeats):
+            seconds, done, _ = _sweep(settings, request, bars, PoolExecutor(workers))
+            pool_times.append(seconds)
+        startup = _start_ray()
         try:
-            for _ in range(repeats):
-                seconds, done, _ = _sweep(settings, request, bars, PoolExecutor(workers))
-                pool_times.append(seconds)
-                if startup is not None:
-                    from fyerstrade.backtest.optimize.ray_executor import RayExecutor
+            if startup is not None:
+                from fyerstrade.backtest.optimize.ray_executor import RayExecutor
 
+                for _ in range(repeats):
                     executor = RayExecutor(None)
                     executor.connect()
                     ray_times.append(_sweep(settings, request, bars, executor)[0])
