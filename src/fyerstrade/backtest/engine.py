@@ -324,8 +324,9 @@ def _replay(
             engine.replay(st, clock, lo, min(n, lo + chunk))
             if progress is not None:
                 progress((min(n, lo + chunk) - first) / todo)
+        # views of the run's own arrays (already int64): no million-point copies
         return (
-            st.arrays.ts[first:].astype(np.int64),
+            np.asarray(st.arrays.ts[first:], dtype=np.int64),
             np.asarray(st.close_ts[first:], dtype=np.int64),
         )
     # several symbols: order every bar by close time (then symbol), group equal close times
@@ -377,36 +378,54 @@ def _equity_curve(
     capital: float,
     step_offset: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Cash, equity and exposure at each step's close, from the fill events and the closes."""
+    """Cash, equity and exposure at each step's close, from the fill events and the closes.
+
+    Built with one step-sized array at a time (the step functions by ``np.repeat``, products and
+    sums in place): a million-step run needs a few of them, not a dozen temporaries."""
     n = len(step_close)
-    steps = np.arange(n)
     events = engine.fill_events
-    if events:
-        ev_step = np.fromiter((e[0] for e in events), dtype=np.int64, count=len(events))
-        ev_step -= step_offset
-        ev_cash = np.fromiter((e[1] for e in events), dtype=np.float64, count=len(events))
-        ev_sym = np.fromiter((e[2] for e in events), dtype=np.int64, count=len(events))
-        ev_qty = np.fromiter((e[3] for e in events), dtype=np.float64, count=len(events))
-    else:
-        ev_step = np.empty(0, np.int64)
-        ev_cash = ev_qty = np.empty(0, np.float64)
-        ev_sym = np.empty(0, np.int64)
-    k = np.searchsorted(ev_step, steps, side="right") - 1
-    cash = np.where(k >= 0, ev_cash[np.maximum(k, 0)] if len(ev_cash) else capital, capital)
+    count = len(events)
+    ev_step = np.fromiter((e[0] for e in events), dtype=np.int64, count=count) - step_offset
+    ev_cash = np.fromiter((e[1] for e in events), dtype=np.float64, count=count)
+    ev_sym = np.fromiter((e[2] for e in events), dtype=np.int64, count=count)
+    ev_qty = np.fromiter((e[3] for e in events), dtype=np.float64, count=count)
+    cash = _latest_per_step(ev_step, ev_cash, n, float(capital))
     value = np.zeros(n)
     gross = np.zeros(n)
     for st in states:
         mask = ev_sym == st.index
         if not mask.any():
             continue
-        s_step, s_qty = ev_step[mask], ev_qty[mask]
-        j = np.searchsorted(s_step, steps, side="right") - 1
-        qty = np.where(j >= 0, s_qty[np.maximum(j, 0)], 0.0)
-        bar = np.searchsorted(np.asarray(st.close_ts, dtype=np.int64), step_close, side="right") - 1
-        price = np.where(bar >= 0, st.arrays.close[np.maximum(bar, 0)], 0.0)
-        value += qty * price
-        gross += np.abs(qty * price)
+        held = _latest_per_step(ev_step[mask], ev_qty[mask], n, 0.0)
+        bar = np.searchsorted(np.asarray(st.close_ts, dtype=np.int64), step_close, side="right")
+        bar -= 1
+        seen = bar >= 0
+        np.maximum(bar, 0, out=bar)
+        price = np.where(seen, st.arrays.close[bar], 0.0)
+        del bar, seen
+        held *= price  # the position's value at each step
+        del price
+        value += held
+        gross += np.abs(held, out=held)
+        del held
     equity = cash + value
+    del value
+    positive = equity > 0
     with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(equity > 0, gross / equity, 0.0)
-    return equity, cash.astype(np.float64), exposure
+        np.divide(gross, equity, out=gross, where=positive)
+    gross[~positive] = 0.0
+    return equity, cash, gross
+
+
+def _latest_per_step(ev_step: np.ndarray, values: np.ndarray, n: int, before: float) -> np.ndarray:
+    """At each of ``n`` steps, the value of the latest event at or before it (``before`` until
+    the first): events are in time order; a step's last event wins; an event before step 0
+    holds from step 0, one after the last step never shows."""
+    keep = ev_step < n
+    steps, vals = np.maximum(ev_step[keep], 0), values[keep]
+    if steps.size == 0:
+        return np.full(n, before, dtype=np.float64)
+    last = np.concatenate((steps[1:] != steps[:-1], [True]))
+    steps, vals = steps[last], vals[last]
+    lengths = np.diff(np.concatenate(([0], steps, [n])))
+    return np.repeat(np.concatenate(([before], vals)), lengths).astype(np.float64, copy=False)

@@ -24,11 +24,12 @@ import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dt_time
 from functools import cache
+from itertools import chain
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -236,21 +237,23 @@ _TRADE_COLUMNS = (
 )
 
 
-def _fill_rows(run_id: str, fills: Iterable[Fill]) -> list[tuple[Any, ...]]:
-    return [
+def _fill_rows(run_id: str, fills: Iterable[Fill]) -> Iterator[tuple[Any, ...]]:
+    """The fills as rows, one at a time (a million-bar run has tens of thousands)."""
+    return (
         (run_id, "fill", i, f.symbol, str(f.side), f.quantity, f.ts, f.price, None, None, None,
          None, None, f.costs, None, f.order_id, f.tag, str(f.product))
         for i, f in enumerate(fills)
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
-def _trip_rows(run_id: str, trades: Iterable[RoundTrip]) -> list[tuple[Any, ...]]:
-    return [
+def _trip_rows(run_id: str, trades: Iterable[RoundTrip]) -> Iterator[tuple[Any, ...]]:
+    """The round trips as rows, one at a time."""
+    return (
         (run_id, "round_trip", i, t.symbol, str(t.side), t.quantity, t.exit_ts, t.exit_price,
          t.entry_ts, t.entry_price, t.exit_ts, t.exit_price, t.pnl, t.costs, t.exit_reason, None,
          "", str(t.product))
         for i, t in enumerate(trades)
-    ]  # fmt: skip
+    )  # fmt: skip
 
 
 def save_stored_run(conn: sqlite3.Connection, run: StoredRun, now: float | None = None) -> str:
@@ -317,7 +320,7 @@ def _write(
         conn.execute(f"INSERT INTO backtest_runs ({_RUN_COLUMNS}) VALUES ({_marks(20)})", row)
         conn.executemany(
             f"INSERT INTO backtest_trades ({_TRADE_COLUMNS}) VALUES ({_marks(18)})",
-            _fill_rows(run_id, run.fills) + _trip_rows(run_id, run.trades),
+            chain(_fill_rows(run_id, run.fills), _trip_rows(run_id, run.trades)),
         )
         conn.execute(
             "INSERT INTO bt_portfolio_log (run_id, points, ts, equity, cash, exposure) "

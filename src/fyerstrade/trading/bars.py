@@ -5,8 +5,9 @@ symbol, the index of the latest *closed* bar. A :class:`SeriesView` reads throug
 ``view[-1]`` is the current bar, ``view[-2]`` the one before, ``len(view)`` the bars so far, and
 an index past the cursor raises :class:`LookAheadError`: the future is not reachable.
 
-Item access reads from a Python list (a float from a list costs a fraction of a numpy scalar),
-built lazily the first time a strategy reads a series item by item.
+Item access goes through ``ndarray.item`` (a Python float or int, like a list's item, at a
+fraction of a numpy scalar's cost) and copies nothing: a million-bar series read bar by bar no
+longer holds a 30 MB list of its values beside the array.
 """
 
 from __future__ import annotations
@@ -32,40 +33,33 @@ class Cursor:
 class SeriesView:
     """A read-only series that ends at the current bar (see the module docstring)."""
 
-    __slots__ = ("_arr", "_cur", "_items", "name")
+    __slots__ = ("_arr", "_cur", "_item", "name")
 
     def __init__(self, name: str, arr: np.ndarray, cursor: Cursor) -> None:
         self.name = name
         self._arr = arr
         self._cur = cursor
-        self._items: list[float] | None = None
+        self._item = arr.item
 
     def rebind(self, arr: np.ndarray) -> None:
         """Point the view at a new array (a live bar source grew the data)."""
         self._arr = arr
-        self._items = None
-
-    def _list(self) -> list[float]:
-        items = self._items
-        if items is None:
-            items = self._items = self._arr.tolist()
-        return items
+        self._item = arr.item
 
     def __len__(self) -> int:
         return self._cur.i + 1
 
     def __getitem__(self, k: int) -> float:
         n = self._cur.i + 1
-        items = self._items if self._items is not None else self._list()
         if k < 0:
             if k < -n:
                 raise IndexError(f"{self.name}[{k}]: only {n} bars have closed so far")
-            return items[n + k]
+            return self._item(n + k)  # type: ignore[no-any-return]
         if k >= n:
             raise LookAheadError(
                 f"{self.name}[{k}] is in the future: only bars 0..{n - 1} have closed"
             )
-        return items[k]
+        return self._item(k)  # type: ignore[no-any-return]
 
     @property
     def last(self) -> float:
@@ -73,8 +67,7 @@ class SeriesView:
         i = self._cur.i
         if i < 0:
             raise IndexError(f"{self.name}: no bar has closed yet")
-        items = self._items if self._items is not None else self._list()
-        return items[i]
+        return self._item(i)  # type: ignore[no-any-return]
 
     @property
     def values(self) -> np.ndarray:
@@ -91,22 +84,22 @@ class SeriesView:
         i = self._cur.i
         if i < 1:
             return False
-        a = self._items if self._items is not None else self._list()
+        a = self._item
         if isinstance(other, SeriesView):
-            b = other._items if other._items is not None else other._list()
-            return a[i - 1] <= b[i - 1] and a[i] > b[i]
-        return a[i - 1] <= other and a[i] > other
+            b = other._item
+            return bool(a(i - 1) <= b(i - 1) and a(i) > b(i))
+        return bool(a(i - 1) <= other and a(i) > other)
 
     def crossed_below(self, other: SeriesView | float) -> bool:
         """Mirror of :meth:`crossed_above`: previous ≥ other and current < other."""
         i = self._cur.i
         if i < 1:
             return False
-        a = self._items if self._items is not None else self._list()
+        a = self._item
         if isinstance(other, SeriesView):
-            b = other._items if other._items is not None else other._list()
-            return a[i - 1] >= b[i - 1] and a[i] < b[i]
-        return a[i - 1] >= other and a[i] < other
+            b = other._item
+            return bool(a(i - 1) >= b(i - 1) and a(i) < b(i))
+        return bool(a(i - 1) >= other and a(i) < other)
 
     def __repr__(self) -> str:
         n = self._cur.i + 1

@@ -1,0 +1,73 @@
+"""``running_sma`` equals ``talib.SMA`` bit for bit (the built-in SMA no longer imports TA-Lib,
+whose package imports pandas), and running a backtest of ``sma_crossover`` imports neither."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import talib
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from fyerstrade.strategies.sma_crossover import running_sma
+
+
+def _same(values: np.ndarray, length: int) -> None:
+    expected = talib.SMA(values, timeperiod=length)
+    got = running_sma(values, length)
+    assert got.dtype == np.float64 and got.shape == expected.shape
+    assert np.array_equal(got, expected, equal_nan=True), (length, values[:8])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    values=arrays(
+        np.float64,
+        st.integers(0, 200),
+        elements=st.floats(1e-3, 1e7, allow_nan=False, allow_infinity=False),
+    ),
+    length=st.integers(1, 60),
+)
+def test_equals_talib_on_any_prices(values: np.ndarray, length: int) -> None:
+    _same(values, length)
+
+
+@pytest.mark.parametrize("length", [1, 2, 10, 30, 200, 5000])
+def test_equals_talib_on_a_million_tick_rounded_closes(length: int) -> None:
+    rng = np.random.default_rng(42)
+    close = np.round(1000 * np.exp(np.cumsum(rng.normal(0, 0.001, 1_000_000))) / 0.05) * 0.05
+    _same(close, length)
+
+
+def test_nans_are_treated_as_talib_treats_them() -> None:
+    x = np.arange(1.0, 31.0)
+    x[:3] = np.nan  # leading NaNs are skipped: the average starts after them
+    _same(x, 5)
+    x[17] = np.nan  # a later NaN makes every later average NaN
+    _same(x, 5)
+    _same(np.full(10, np.nan), 3)
+    _same(np.arange(4.0), 5)  # fewer values than the window: all NaN
+    _same(np.array([]), 3)
+
+
+def test_a_backtest_of_sma_crossover_imports_neither_talib_nor_pandas() -> None:
+    code = (
+        "import sys\n"
+        "from datetime import date\n"
+        "from fyerstrade.backtest.synthetic import synthetic_candles\n"
+        "from fyerstrade.backtest.engine import BacktestConfig, run_backtest\n"
+        "from fyerstrade.domain import Resolution\n"
+        "bars = synthetic_candles(3000, seed=1, start=date(2024, 1, 1))\n"
+        "cfg = BacktestConfig(strategy='sma_crossover', params={}, symbols=['NSE:X-EQ'],\n"
+        "    resolution=Resolution.M1, start=date(2024, 1, 1), end=date(2025, 1, 1),\n"
+        "    mode='positional', capital=1e6, quantity=1, costs=False)\n"
+        "r = run_backtest(cfg, data={'NSE:X-EQ': bars})\n"
+        "assert r.trades, 'the run traded'\n"
+        "print(sorted(m for m in ('talib', 'pandas') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
