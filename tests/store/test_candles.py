@@ -15,6 +15,7 @@ from fyerstrade.store.candles import (
     candle_timestamps,
     delete_candles,
     load_candles,
+    stored_spans,
     stored_symbols,
     upsert_candles,
 )
@@ -79,6 +80,12 @@ def test_resolutions_and_symbols_are_kept_apart(
     ]
     one = candle_stats(hist_conn, SBIN)
     assert one[0].first_ts == 1_704_166_200 and one[0].last_ts == 1_704_166_200 + 29 * 60
+    # the same spans by seeks, without counting (the bar loader's question)
+    for symbol in ("NSE:INFY-EQ", SBIN, "NSE:TCS-EQ"):
+        by_count = {s.resolution: (s.first_ts, s.last_ts) for s in candle_stats(hist_conn, symbol)}
+        assert stored_spans(hist_conn, symbol) == by_count
+    assert stored_spans(hist_conn, SBIN)[Resolution.M5] == (1_704_166_200, 1_704_166_200 + 1500)
+    assert stored_spans(hist_conn, "NSE:TCS-EQ") == {}
 
 
 def test_ranges_are_inclusive_and_delete_removes_exactly_the_range(

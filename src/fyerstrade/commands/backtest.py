@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
 import sys
@@ -621,7 +622,12 @@ def _load_checked(settings: Settings, config: BacktestConfig, *, strict: bool) -
 @contextmanager
 def _progress() -> Iterator[Callable[[float], None]]:
     """A progress callback (fraction done, 0..1) drawing a bar on stderr; silent when stderr is
-    not a terminal, so ``--json`` output and logs stay clean."""
+    not a terminal, so ``--json`` output and logs stay clean (and rich is not even imported)."""
+    if not (
+        sys.stderr.isatty() or os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE")
+    ):
+        yield lambda fraction: None
+        return
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TaskProgressColumn, TimeRemainingColumn
 

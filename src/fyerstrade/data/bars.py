@@ -26,7 +26,7 @@ from fyerstrade.candles import CandleArrays
 from fyerstrade.data.resample import resample, source_candidates
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Instrument, InstrumentKind, Resolution
 from fyerstrade.errors import CalendarCoverageError, DataError, UnknownSymbolError
-from fyerstrade.store.candles import candle_stats, load_candles
+from fyerstrade.store.candles import load_candles, stored_spans
 
 __all__ = [
     "LoadedBars",
@@ -179,7 +179,7 @@ def stored_span(
     firsts: list[int] = []
     lasts: list[int] = []
     for sym in symbols:
-        stored = {s.resolution: (s.first_ts, s.last_ts) for s in candle_stats(conn, sym)}
+        stored = stored_spans(conn, sym)
         for r in source_candidates(Resolution(resolution), set(stored)):
             firsts.append(stored[r][0])
             lasts.append(stored[r][1])
@@ -215,7 +215,7 @@ def load_bars(
     instruments: dict[str, Instrument] = {}
     spans: dict[str, tuple[date, date]] = {}
     for sym in symbols:
-        stored = {s.resolution: (s.first_ts, s.last_ts) for s in candle_stats(conn, sym)}
+        stored = stored_spans(conn, sym)
         ins = get_instrument(conn, sym, start)
         ranked = sorted(
             enumerate(source_candidates(res, set(stored))),

@@ -171,6 +171,36 @@ def candle_stats(conn: sqlite3.Connection, symbol: str | None = None) -> list[Ca
 _KNOWN_RESOLUTIONS = frozenset(r.value for r in Resolution)
 
 
+def stored_spans(conn: sqlite3.Connection, symbol: str) -> dict[Resolution, tuple[int, int]]:
+    """First and last bar time of each resolution stored for ``symbol`` (what
+    :func:`candle_stats` says, without counting): a few seeks on the primary key instead of a
+    scan of every row (a million one-minute candles took 0.3 s of CPU to count)."""
+    out: dict[Resolution, tuple[int, int]] = {}
+    row = conn.execute(
+        "SELECT MIN(resolution) FROM historical_data WHERE symbol = ?", (symbol,)
+    ).fetchone()
+    while row is not None and row[0] is not None:
+        res = str(row[0])
+        if res in _KNOWN_RESOLUTIONS:
+            key = (symbol, res)
+            first = conn.execute(
+                "SELECT ts FROM historical_data WHERE symbol = ? AND resolution = ? "
+                "ORDER BY ts LIMIT 1",
+                key,
+            ).fetchone()
+            last = conn.execute(
+                "SELECT ts FROM historical_data WHERE symbol = ? AND resolution = ? "
+                "ORDER BY ts DESC LIMIT 1",
+                key,
+            ).fetchone()
+            out[Resolution(res)] = (int(first[0]), int(last[0]))
+        row = conn.execute(
+            "SELECT MIN(resolution) FROM historical_data WHERE symbol = ? AND resolution > ?",
+            (symbol, res),
+        ).fetchone()
+    return out
+
+
 def stored_symbols(conn: sqlite3.Connection) -> list[str]:
     """Every symbol with at least one candle, sorted."""
     # Skip-scan over the primary key: one seek per distinct symbol, not a full scan.
