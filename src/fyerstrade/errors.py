@@ -17,6 +17,7 @@
     │   ├── StoreError               a database file is unusable (not SQLite, newer schema, ...)
     │   └── CalendarCoverageError    a date lies past the published NSE holiday lists
     └── EngineError                  the live engine refused an operation (already running, ...)
+        └── ReconciliationError      the broker and our books disagree: trading halts
 
 Third-party exceptions are translated where they enter (``fyers/``, ``store/``), so callers only
 ever catch these. Messages say what to do next and never contain tokens or secrets.
@@ -88,3 +89,8 @@ class CalendarCoverageError(DataError):
 
 class EngineError(FyersTradeError):
     """The live engine cannot do what was asked (already running, not running)."""
+
+
+class ReconciliationError(EngineError):
+    """What the broker reports cannot be true of our books (an order we never sent, a fill
+    beyond the order): trading halts and the message names the difference."""
