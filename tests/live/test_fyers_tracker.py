@@ -201,3 +201,23 @@ def test_a_restart_rebuilds_from_the_journal() -> None:
     tr2.track("O1", tag, SYM, Side.BUY, 10, T0, broker_id="B1", booked=3, accepted=True)
     with pytest.raises(ReconciliationError, match="line up"):
         tr2.on_trade(_trade(tag, "t1", 4, 100.0))
+
+
+def test_position_differences() -> None:
+    from fyerstrade.fyers.orders import BrokerPosition
+    from fyerstrade.live.position_check import position_differences
+
+    def pos(symbol: str, product: ProductType, net: int) -> BrokerPosition:
+        return BrokerPosition(f"{symbol}-{product.value}", symbol, product, net, 100.0, 0, 0, 0, 0)
+
+    fyers = [
+        pos(SYM, ProductType.INTRADAY, 6),
+        pos(SYM, ProductType.CNC, 4),
+        pos("NSE:TCS-EQ", ProductType.INTRADAY, 0),
+        pos("NSE:INFY-EQ", ProductType.INTRADAY, -5),
+    ]
+    assert position_differences({SYM: 10}, fyers[:3]) == []
+    assert position_differences({SYM: 10, "NSE:TCS-EQ": 3}, fyers, symbols=[SYM, "NSE:TCS-EQ"]) == [
+        "NSE:INFY-EQ: ours +0, Fyers -5 (a symbol this setup does not trade)",
+        "NSE:TCS-EQ: ours +3, Fyers +0",
+    ]
