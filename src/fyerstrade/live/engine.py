@@ -50,7 +50,9 @@ from fyerstrade.live.clock import Clocks, LiveClock, Monotonic, Wall
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.gaps import GapFiller
 from fyerstrade.live.journal import LiveJournal
+from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.latency import LatencyWindow
+from fyerstrade.live.notify import NoticeKind, Notifier
 from fyerstrade.live.recovery import PaperReplay, Recovery, start_segment
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
@@ -110,6 +112,9 @@ class LiveEngine:
         self._live: sqlite3.Connection | None = None
         self._trading: sqlite3.Connection | None = None
         self._checkpointer: WalCheckpointer | None = None
+        self.kill_switch = KillSwitch(settings.data_dir)
+        mode = "REAL" if self.config.broker == "fyers" else "PAPER"
+        self.notifier = Notifier(self.config.notify, prefix=f"[{mode}] ")
 
     # ------------------------------------------------------------------ what tests look at
 
@@ -140,7 +145,18 @@ class LiveEngine:
             # the collector's sight, its full passes stay short, not a pause of several ms
             gc.freeze()
             runner = Runner(
-                session, self.clocks, set_state=self._set_state, write_status=self._write_status
+                session,
+                self.clocks,
+                set_state=self._set_state,
+                write_status=self._write_status,
+                kill_switch=self.kill_switch,
+                on_kill=self._killed,
+            )
+            self._notify(
+                NoticeKind.START,
+                "Engine started",
+                f"{self.config.strategy} on {', '.join(self.symbols)}, session "
+                f"{self.status.session_id}",
             )
             assert self._token is not None
             self.feed = self._feed_factory(self.settings, self._token, self.symbols, self.clock)
@@ -155,13 +171,16 @@ class LiveEngine:
             self._finish(session, stopped=stop.is_set(), until=until)
         except AuthError as exc:
             self._set_state("auth_failed", str(exc))
+            self._notify(NoticeKind.ERROR, "Engine stopped: login", str(exc))
             raise
         except FyersTradeError as exc:
             self._set_state("error", str(exc))
+            self._notify(NoticeKind.ERROR, "Engine stopped on an error", str(exc))
             raise
         except Exception as exc:
             log.exception("live engine failed")
             self._set_state("error", f"{type(exc).__name__}: {exc}")
+            self._notify(NoticeKind.ERROR, "Engine failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             gc.unfreeze()
@@ -214,6 +233,7 @@ class LiveEngine:
         segment = f"{session_id}#{row.segment}"
         self._set_state("warming_up", "")
         journal = LiveJournal(self._trading, segment, cfg.strategy)
+        journal.notices = self._journal_notice
         # a segment that starts after the open: the session's earlier minutes are warm-up (no
         # trading), not trades we pretend we made; a resumed segment rebuilds the same warm-up
         earlier = []
@@ -230,7 +250,7 @@ class LiveEngine:
             journal=journal,
             store=store,
             status=self.status,
-            on_halt=lambda why: self._set_state("halted", why),
+            on_halt=self._halted,
             strategy_latency=self.strategy_latency,
         )
         resampler = (
@@ -340,9 +360,38 @@ class LiveEngine:
             equity=equity,
         )
         self._set_state("stopped", "stopped by the user" if stopped else "session over")
+        self._notify(
+            NoticeKind.SUMMARY,
+            "Session stopped" if stopped else "Daily summary",
+            f"session {self.status.session_id}: {self.status.trades} fill(s), equity "
+            f"₹{equity:,.2f}, day P&L ₹{equity - trader.start_equity:,.2f}",
+        )
+
+    # ------------------------------------------------------------------ risk and notices
+
+    def _halted(self, why: str) -> None:
+        """A risk limit stopped trading: that pulls the kill switch (recorded, with its reason;
+        nothing unlocks it but a person)."""
+        self._set_state("halted", why)
+        if self.trader is not None and not self.trader.replaying:
+            self.kill_switch.activate(why, "engine")
+
+    def _killed(self, reason: str, done: str) -> None:
+        self._notify(NoticeKind.KILL_SWITCH, "Kill switch", f"{reason}: {done}")
+
+    def _journal_notice(self, kind: str, text: str) -> None:
+        if kind == "fill":
+            self._notify(NoticeKind.FILL, "Fill", text)
+        else:
+            self._notify(NoticeKind.REJECTION, "Order refused", text)
+
+    def _notify(self, kind: NoticeKind, title: str, body: str) -> None:
+        self.notifier.notify(kind, title, body)
 
     def close(self) -> None:
-        """Stop the feed, write what is queued, close the stores."""
+        """Stop the feed, write what is queued, close the stores, send what notices are
+        queued."""
+        self.notifier.close()
         if self.feed is not None:
             self.feed.stop()
         try:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fyerstrade.domain import Fill, Order, OrderStatus, RoundTrip
@@ -107,6 +108,10 @@ class LiveJournal:
         self._new_orders: list[Order] = []
         self._orders: dict[str, tuple[Order, tuple[object, ...]]] = {}  # id -> (order, written)
         self._checked: set[str] = set()  # orders found recorded while replaying
+        # told (kind, text) of each new fill and refused order once it is committed, never while
+        # replaying (the notifications)
+        self.notices: Callable[[str, str], None] | None = None
+        self._notes: list[tuple[str, str]] = []
         row = conn.execute(
             "SELECT MAX(ts) FROM pt_portfolio_log WHERE session_id = ?", (session_id,)
         ).fetchone()
@@ -151,6 +156,8 @@ class LiveJournal:
             f"{rejection.reason}"
         )
         self._log(rejection.ts, "WARNING", "engine", rejection.symbol, message)
+        if not self.replaying:
+            self._notes.append(("rejection", message))
 
     def record_log(self, line: LogLine) -> None:
         self._log(line.ts, line.level, "strategy", line.symbol, line.message)
@@ -205,6 +212,8 @@ class LiveJournal:
                     ),
                 )
                 new += cur.rowcount
+                if cur.rowcount and not self.replaying:
+                    self._notes.append(("fill", _fill_text(f, p.realized)))
             self.fills += len(self._pending)
             if self._dirty_positions and not self.replaying:
                 # (while replaying the table keeps the recorded positions: they are rewritten
@@ -236,6 +245,10 @@ class LiveJournal:
                 )
         self._pending.clear()
         self._logs.clear()
+        notes, self._notes = self._notes, []
+        if self.notices is not None:
+            for kind, text in notes:
+                self.notices(kind, text)
         return new
 
     def _write_orders(self, ts: int) -> None:
@@ -356,6 +369,11 @@ class LiveJournal:
 
 
 _OPEN = frozenset(str(s) for s in OrderStatus if s.is_open)
+
+
+def _fill_text(f: Fill, realized: float) -> str:
+    done = f", realized {realized:,.2f}" if realized else ""
+    return f"{f.side} {f.quantity} {f.symbol} at {f.price:,.2f} ({f.tag or 'order'}{done})"
 
 
 def _describe(values: tuple[object, ...]) -> str:

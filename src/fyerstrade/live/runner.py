@@ -3,9 +3,9 @@
 
 One thread (the engine's) takes ticks and gaps off the feed's queue and hands them to the
 session, and about five times a second looks at the clocks (:meth:`Runner.housekeeping`): it
-flushes stored ticks, lets the session close the bars of quiet symbols, writes the status, and
-decides when the day is over. Every time it uses comes from the injected clocks
-(:class:`~fyerstrade.live.clock.Clocks`), so a test can drive it exactly.
+flushes stored ticks, lets the session close the bars of quiet symbols, applies the kill switch
+when it is on, writes the status, and decides when the day is over. Every time it uses comes
+from the injected clocks (:class:`~fyerstrade.live.clock.Clocks`), so a test can drive it.
 
 When is a quiet symbol's bar closed? When the exchange time of the other symbols' ticks, as seen
 :data:`CLOSE_LAG_SECONDS` of monotonic time earlier, has passed its minute plus the grace
@@ -27,6 +27,7 @@ from fyerstrade.domain import Tick
 from fyerstrade.errors import AuthError
 from fyerstrade.fyers.feed import Feed, FeedStatus, Gap
 from fyerstrade.live.clock import Clocks
+from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
 
 __all__ = ["Runner"]
@@ -50,9 +51,13 @@ class Runner:
         *,
         set_state: Callable[[str, str], None],
         write_status: Callable[[], None],
+        kill_switch: KillSwitch | None = None,
+        on_kill: Callable[[str, str], None] | None = None,
     ) -> None:
         self.session = session
         self.clocks = clocks
+        self.kill_switch = kill_switch
+        self.on_kill = on_kill
         self._set_state = set_state
         self._write_status = write_status
         self._last_flush = 0.0
@@ -161,6 +166,7 @@ class Runner:
             if quiet:
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
         session.on_clock(close_clock, now)
+        self._watch_kill_switch(now)
         self._flush_now()
         session.trader.commit(now)
         mono = self.clocks.monotonic()
@@ -175,6 +181,28 @@ class Runner:
             elif feed.status is FeedStatus.LIVE and state == "reconnecting":
                 self._set_state("halted" if halted else "running", halted)
         return self.day_over(now, until, quiet)
+
+    def _watch_kill_switch(self, now: int) -> None:
+        """The kill switch, pulled from anywhere (the CLI, the dashboard, a risk limit): apply
+        it once in this segment and record what was done."""
+        switch = self.kill_switch
+        if switch is None:
+            return
+        state = switch.state()
+        if self.session.killed:
+            if not state.active:
+                self.session.on_unlock(now)
+                self.session.trader.commit(now)
+                self._set_state("running", "")
+            return
+        if not state.active:
+            return
+        done = self.session.on_kill(now, state.reason)
+        self.session.trader.commit(now)
+        switch.record_flattened(done, "engine")
+        self._set_state("halted", f"kill switch: {state.reason}")
+        if self.on_kill is not None:
+            self.on_kill(state.reason, done)
 
     def quiet(self, now: int) -> bool:
         """No tick for a market minute and for :data:`QUIET_WALL_SECONDS` monotonic seconds."""

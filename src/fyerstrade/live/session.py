@@ -21,8 +21,8 @@ resolutions) and the trader, then releases the ticks that waited for them.
 What the engine does on its own between ticks is a **mark** stored at its place in the tick
 stream (``live_marks``, ``at_tick`` = ticks handled before it): a feed gap (:meth:`on_gap`) and
 a look at the clock that changed something (:meth:`on_clock`: bars of a quiet market closed, the
-square-off time passed without a tick). A replay applies them where they happened
-(:meth:`apply_mark`).
+square-off time passed without a tick), and the kill switch (:meth:`on_kill`,
+:meth:`on_unlock`). A replay applies them where they happened (:meth:`apply_mark`).
 """
 
 from __future__ import annotations
@@ -82,6 +82,7 @@ class LiveSession:
         self._order = {s: k for k, s in enumerate(self.symbols)}
         self.tick_latency = tick_latency or LatencyWindow()  # receipt → processed, every tick
         self.n_ticks = 0  # ticks of the segment handled (marks are placed by it)
+        self.killed = False  # the kill switch was applied in this segment
         self.mark_seq = 0
         self.bars_built = 0
         self._changes = 0  # bars queued, minutes dispatched, bars resampled on the clock
@@ -219,11 +220,34 @@ class LiveSession:
         self.store.add_mark(self.segment, m)
         return m
 
+    def on_kill(self, now: int, reason: str) -> str:
+        """The kill switch was pulled: cancel, close, halt (stored as a mark, so a restart does
+        it again at the same place); returns what was done."""
+        self.mark("kill", now)
+        return self.apply_kill(now, reason)
+
+    def apply_kill(self, now: int, reason: str = "kill switch") -> str:
+        self.killed = True
+        return self.trader.kill(now, reason)
+
+    def on_unlock(self, now: int) -> None:
+        """The kill switch was unlocked (by a person): entries are allowed again (a mark)."""
+        self.mark("unlock", now)
+        self.apply_unlock(now)
+
+    def apply_unlock(self, now: int) -> None:
+        self.killed = False
+        self.trader.unlock(now)
+
     def apply_mark(self, m: Mark) -> None:
         if m.kind == "gap":
             self.apply_gap(Gap(m.a, m.b), m.c)
         elif m.kind == "clock":
             self.apply_clock(m.a, m.b)
+        elif m.kind == "kill":
+            self.apply_kill(m.a)
+        elif m.kind == "unlock":
+            self.apply_unlock(m.a)
         else:
             raise EngineError(f"unknown mark {m.kind!r} in {self.segment}: upgrade fyerstrade")
 

@@ -9,6 +9,7 @@ the journal and the risk gate, and what the session asks of them.
 * :meth:`LiveTrader.match_minute`: a 1-minute bar not seen tick by tick (history) → matching by
   the backtest's bar rules;
 * :meth:`LiveTrader.square_off_all`: close every (intraday) position at its last price;
+* :meth:`LiveTrader.kill`: the kill switch (cancel everything, close everything, halt);
 * :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal;
 * :meth:`LiveTrader.end_orders`: the run is over, the orders still working end.
 
@@ -184,6 +185,31 @@ class LiveTrader:
             what = "cancelled (stopped)" if stopped else "expired at the session's end"
             self.journal.engine_log(ts, f"{ended} working order(s) {what}")
         self.commit(ts)
+
+    def kill(self, ts: int, reason: str) -> str:
+        """The kill switch: cancel every working order (stops included), close every position
+        and halt new entries; returns what was done, for the switch's record."""
+        engine = self.engine
+        working = engine.open_orders()
+        for order in working:
+            engine.cancel(order)
+        held = [s for s, p in engine.portfolio.positions.items() if p.quantity]
+        self.risk.halted = f"kill switch: {reason}"
+        self.journal.engine_log(ts, f"kill switch ({reason}): cancelling and closing", "WARNING")
+        self.square_off_all(ts, "kill", only_intraday=False)
+        self.changes += 1
+        left = [s for s, p in engine.portfolio.positions.items() if p.quantity]
+        done = f"cancelled {len(working)} order(s), closed {len(held)} position(s)"
+        if engine.open_orders() or left:
+            return f"{done}; NOT FLAT: still open {', '.join(left) or 'orders'}"
+        return f"{done}; nothing is working or open"
+
+    def unlock(self, ts: int) -> None:
+        """The kill switch is off again: entries are allowed (a risk limit still breached halts
+        them again at the next check)."""
+        if self.risk.halted.startswith("kill switch"):
+            self.risk.halted = ""
+        self.journal.engine_log(ts, "kill switch unlocked: entries allowed again", "WARNING")
 
     def commit(self, ts: int, *, equity_point: tuple[float, float] | None = None) -> None:
         """Ticks, marks and bars first, then the trading records that depend on them."""
