@@ -103,12 +103,17 @@ def test_real_start_shows_the_account_and_needs_its_id(
     assert "type the account id XS00001 exactly" in captured.err
     assert not (settings.data_dir / CONFIRMATION_FILE).exists()
     # the right id: confirmed, and the engine (run here in the foreground) consumes it
+    # (the day's run itself is the engine's tests' business: here it only has to be reached)
+    admitted: list[bool] = []
+    monkeypatch.setattr(
+        "fyerstrade.live.scheduler.TradingScheduler.run",
+        lambda self, stop, sessions=None: admitted.append(True),
+    )
     monkeypatch.setattr("sys.stdin", io.StringIO("xs00001\n"))
-    assert cli.main(["live", "run", "--real", "--once"]) == 2
+    assert cli.main(["live", "run", "--real", "--once"]) == 0
     captured = capsys.readouterr()
     assert "confirmed: REAL trading on XS00001" in captured.out
-    assert "no Fyers broker wired in" in captured.err
+    assert admitted == [True]
     assert not (settings.data_dir / CONFIRMATION_FILE).exists()
     calls = order_sim.exchange.counters.snapshot()["calls"]
     assert set(calls) == {"GET /api/v3/funds"}  # no order endpoint was called
-    assert not settings.live_status_file.exists()  # refused before it claimed to be starting

@@ -104,7 +104,9 @@ class SteppedClock(MarketClock):
         with self._lock2:
             self._t += seconds
 
-    def set(self, start: float | None = None, speed: float | None = None) -> None:
+    def set(
+        self, start: float | None = None, speed: float | None = None, *, paused: bool | None = None
+    ) -> None:
         if start is not None:
             self.to(start)
 

@@ -37,22 +37,28 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import date
 
 from fyerstrade.calendar import get_calendar, ist_date
 from fyerstrade.config import Settings
-from fyerstrade.domain import ProductType, Resolution
+from fyerstrade.domain import Instrument, ProductType, Resolution
 from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, FyersTradeError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Feed
+from fyerstrade.fyers.order_gateway import OrderGateway, OrderPacer
+from fyerstrade.fyers.order_stream import OrderStream
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.bars import Resampler
 from fyerstrade.live.clock import Clocks, LiveClock, Monotonic, Wall
 from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.fyers_broker import FyersBroker
 from fyerstrade.live.gaps import GapFiller
 from fyerstrade.live.journal import LiveJournal
 from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.notify import NoticeKind, Notifier
+from fyerstrade.live.real_gate import check_real_trading
+from fyerstrade.live.real_restart import RestartReport, reconcile_restart, tracker_for_day
 from fyerstrade.live.recovery import PaperReplay, Recovery, start_segment
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
@@ -61,6 +67,7 @@ from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.live.trader import LiveTrader, build_trader
 from fyerstrade.live.warmup import load_instruments, today_so_far, warmup_bars
 from fyerstrade.store.checkpoint import WalCheckpointer
+from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
 
 __all__ = ["LiveEngine", "run_engine"]
@@ -113,7 +120,12 @@ class LiveEngine:
         self._trading: sqlite3.Connection | None = None
         self._checkpointer: WalCheckpointer | None = None
         self.kill_switch = KillSwitch(settings.data_dir)
-        mode = "REAL" if self.config.broker == "fyers" else "PAPER"
+        # REAL orders only with broker: fyers AND FYERSTRADE_REAL_TRADING=true (the typed
+        # confirmation of the start was checked by the process that started this engine)
+        self.real = check_real_trading(settings, self.config)
+        self.fyers: FyersBroker | None = None
+        self.restart_report: RestartReport | None = None
+        mode = "REAL" if self.real else "PAPER"
         self.notifier = Notifier(self.config.notify, prefix=f"[{mode}] ")
 
     # ------------------------------------------------------------------ what tests look at
@@ -229,8 +241,13 @@ class LiveEngine:
             warm = warmup_bars(hist, store, self.symbols, self.resolution, day, cfg.warmup_bars)
         finally:
             hist.close()
-        row = self._session_row(store, session_id, now)
+        if self.real:
+            row = self._real_row(store, session_id, now, instruments)
+        else:
+            row = self._session_row(store, session_id, now)
         segment = f"{session_id}#{row.segment}"
+        if self.real:
+            self.fyers = self._fyers_broker(segment, day, instruments)
         self._set_state("warming_up", "")
         journal = LiveJournal(self._trading, segment, cfg.strategy)
         journal.notices = self._journal_notice
@@ -252,7 +269,10 @@ class LiveEngine:
             status=self.status,
             on_halt=self._halted,
             strategy_latency=self.strategy_latency,
+            real=self.fyers,
         )
+        if self.fyers is not None:
+            self.fyers.start()
         resampler = (
             Resampler(self.resolution, grace_seconds=BAR_GRACE_SECONDS)
             if self.resolution is not Resolution.M1
@@ -325,6 +345,77 @@ class LiveEngine:
         )
         return SessionRow(segment, now, account.cash, account.positions, False)
 
+    # ------------------------------------------------------------------ real orders
+
+    def _gateway(self) -> OrderGateway:
+        assert self._token is not None
+        app_id, _, jwt = self._token.partition(":")
+        pacer = OrderPacer(self.config.real.orders_per_second)  # real bursts: real time
+        return OrderGateway(self.settings, app_id=app_id, access_token=jwt, pacer=pacer)
+
+    def _real_row(
+        self, store: SessionStore, session_id: str, now: int, instruments: dict[str, Instrument]
+    ) -> SessionRow:
+        """Real orders: every start begins a new segment from the account as Fyers shows it; a
+        crashed segment is reconciled with Fyers first (never replayed: nothing is sent again),
+        and a difference pulls the kill switch with its report."""
+        cfg = self.config
+        found = store.session_row(session_id)
+        crashed = found is not None and found[1] == "running"
+        assert self._trading is not None
+        report = reconcile_restart(
+            self._trading,
+            self._gateway(),
+            day=ist_date(now),
+            symbols=self.symbols,
+            instruments=instruments,
+            costs=FyersCostModel() if cfg.costs else ZeroCostModel(),
+            capital=cfg.capital,
+            now=now,
+            segment=f"{session_id}#{found[0].segment}" if found is not None else session_id,
+        )
+        self.restart_report = report
+        log.warning("real orders, %s: %s", "restart" if crashed else "start", report.describe())
+        if found is not None and crashed:
+            store.close_segment(
+                session_id, status="crashed", now=now, cash=report.cash, equity=report.equity
+            )
+            if report.differences:
+                self.kill_switch.activate(
+                    "restart: positions differed from Fyers' (Fyers' adopted): "
+                    + "; ".join(report.differences),
+                    "engine",
+                )
+        segment = found[0].segment + 1 if found is not None else 1
+        # the same trading day: intraday positions are still open at Fyers
+        account = store.stored_account(cfg.capital, self.symbols, "")
+        store.open_segment(
+            session_id,
+            segment,
+            strategy=cfg.strategy,
+            config_json=json.dumps(cfg.to_yaml_dict(), sort_keys=True),
+            account=account,
+            now=now,
+        )
+        return SessionRow(segment, now, account.cash, account.positions, False)
+
+    def _fyers_broker(
+        self, segment: str, day: date, instruments: dict[str, Instrument]
+    ) -> FyersBroker:
+        assert self._token is not None and self._trading is not None
+        real = self.config.real
+        return FyersBroker(
+            self._gateway(),
+            key=segment,
+            day=day,
+            instruments={s: (i.tick_size, i.lot_size) for s, i in instruments.items()},
+            band_pct=real.market_protection_pct,
+            reconcile_seconds=real.reconcile_seconds,
+            stream=OrderStream(self.settings, self._token),
+            tracker=tracker_for_day(self._trading, day),
+            monotonic=self.clocks.monotonic,
+        )
+
     # ------------------------------------------------------------------ end
 
     def _finish(self, session: LiveSession, *, stopped: bool, until: int) -> None:
@@ -340,9 +431,12 @@ class LiveEngine:
             # at the end of the run's trading (not when the engine got round to it)
             end = max(session.trade_end, trader.clock.ts)
             trader.square_off_all(end, "square_off", only_intraday=True)
+        trader.settle(now)  # real orders: the square-off's fills, as Fyers reports them
         # orders still working end: at the stop, or (a day order) at the end of the run's trading
         ended = now if stopped else max(session.trade_end, trader.clock.ts)
         trader.end_orders(ended, stopped=stopped)
+        if not trader.settle(now):
+            session.journal.engine_log(now, "stopped with orders still unanswered", "WARNING")
         trader.engine.finish(close_positions=False)
         equity = trader.equity()
         session.journal.engine_log(
@@ -392,6 +486,8 @@ class LiveEngine:
         """Stop the feed, write what is queued, close the stores, send what notices are
         queued."""
         self.notifier.close()
+        if self.fyers is not None:
+            self.fyers.close()
         if self.feed is not None:
             self.feed.stop()
         try:

@@ -144,6 +144,17 @@ class FyersTracker:
     def unknown(self) -> list[str]:
         return [t.order_id for t in self._by_order.values() if t.unknown_since is not None]
 
+    def unsettled(self) -> list[str]:
+        """Orders sent whose place is not yet answered by an id or a final report."""
+        return [t.order_id for t in self._by_order.values() if not t.done and not t.broker_id]
+
+    def knows(self, tag: str) -> bool:
+        return tag in self._by_tag
+
+    def drop(self, order_id: str) -> None:
+        """``order_id`` was never sent (cancelled while filed): it is finished."""
+        self._by_order[order_id].done = True
+
     # ------------------------------------------------------------------ sources
 
     def on_place(self, order_id: str, result: PlaceResult, ts: int) -> list[OrderEvent]:

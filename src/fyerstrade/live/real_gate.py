@@ -204,7 +204,3 @@ def admit_start(settings: Settings, config: LiveConfig) -> None:
 
     fy_id = str(OrderGateway.from_settings(settings).profile().get("fy_id") or "")
     consume_confirmation(settings, config, fy_id)
-    raise EngineError(
-        "real trading was confirmed, but this build's live engine has no Fyers broker wired in "
-        "yet, so it will not start with broker: fyers (set broker: paper to paper trade)"
-    )

@@ -107,6 +107,7 @@ class Runner:
                 except queue.Empty:
                     item = None
             self._flush_now()  # small batches often: a long write delays the next tick
+            session.trader.poll(market.now())  # real orders: what Fyers said meanwhile
             if mono() >= next_house:
                 next_house = mono() + HOUSEKEEPING_SECONDS
                 if self.housekeeping(feed, until):
@@ -166,6 +167,7 @@ class Runner:
             if quiet:
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
         session.on_clock(close_clock, now)
+        session.trader.poll(now)
         self._watch_kill_switch(now)
         self._flush_now()
         session.trader.commit(now)
@@ -194,6 +196,8 @@ class Runner:
                 self.session.on_unlock(now)
                 self.session.trader.commit(now)
                 self._set_state("running", "")
+            else:
+                self.session.trader.keep_flat(now)
             return
         if not state.active:
             return

@@ -10,7 +10,9 @@ the journal and the risk gate, and what the session asks of them.
   the backtest's bar rules;
 * :meth:`LiveTrader.square_off_all`: close every (intraday) position at its last price;
 * :meth:`LiveTrader.kill`: the kill switch (cancel everything, close everything, halt);
-* :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal;
+* :meth:`LiveTrader.poll`: with real orders, what Fyers said (events, holds, contradictions);
+* :meth:`LiveTrader.commit`: the live records first (ticks, bars, marks), then the journal, and
+  only then the orders it recorded go to a real broker;
 * :meth:`LiveTrader.end_orders`: the run is over, the orders still working end.
 
 Every event the broker reports passes the journal (:class:`RecordedEvents`:
@@ -32,7 +34,9 @@ from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import Bar, Instrument, Position, ProductType, Resolution, Tick
+from fyerstrade.errors import OrderStateError, ReconciliationError
 from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.fyers_broker import FyersBroker
 from fyerstrade.live.journal import LiveJournal
 from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.paper import PaperBroker
@@ -66,6 +70,8 @@ class RecordedEvents:
         self.journal.record_event(event)
         self.engine.apply(event)
 
+HOLD = "an order's outcome is unknown at Fyers"
+
 
 class LiveTrader:
     """See the module docstring. ``on_halt(message)`` is told when a risk limit stops trading."""
@@ -73,7 +79,7 @@ class LiveTrader:
     def __init__(
         self,
         engine: TradingEngine,
-        broker: PaperBroker,
+        broker: PaperBroker | FyersBroker,
         journal: LiveJournal,
         risk: RiskGate,
         clock: SimulatedClock,
@@ -98,6 +104,8 @@ class LiveTrader:
         self.squared: set[str] = set()  # symbols squared off at their first late tick
         self.changes = 0  # square-offs done (the session's effects counter reads it)
         self.replaying = False
+        self.real = broker if isinstance(broker, FyersBroker) else None
+        self.untrusted = ""  # why our books cannot be trusted against Fyers' (real orders)
         self.trigger_ns = 0  # receipt time of the tick that completed the minute (0: none)
         # that receipt → the strategy
         self.strategy_latency = strategy_latency or LatencyWindow()
@@ -178,11 +186,32 @@ class LiveTrader:
             engine.square_off(sym, price, max(ts, self.clock.ts), tag)
         self.commit(ts)
 
+    def settle(self, ts: int, seconds: float = 30.0) -> bool:
+        """With real orders: apply what Fyers says until nothing is on its way and no order is
+        working, or ``seconds`` of real time passed (False). Paper: nothing to wait for."""
+        real = self.real
+        if real is None:
+            return True
+        deadline = time.monotonic() + seconds
+        while True:
+            self.poll(ts)
+            if self.untrusted or (not real.in_flight and not self.engine.open_orders()):
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.02)
+
     def end_orders(self, ts: int, *, stopped: bool) -> None:
         """The run is over: the orders still working expire (cancelled: ``stopped``)."""
         ended = self.broker.end_orders(ts, stopped=stopped)
         if ended:
-            what = "cancelled (stopped)" if stopped else "expired at the session's end"
+            what = (
+                "cancelled at Fyers (nothing watches them once the engine is gone)"
+                if self.real is not None
+                else "cancelled (stopped)"
+                if stopped
+                else "expired at the session's end"
+            )
             self.journal.engine_log(ts, f"{ended} working order(s) {what}")
         self.commit(ts)
 
@@ -196,6 +225,11 @@ class LiveTrader:
         held = [s for s, p in engine.portfolio.positions.items() if p.quantity]
         self.risk.halted = f"kill switch: {reason}"
         self.journal.engine_log(ts, f"kill switch ({reason}): cancelling and closing", "WARNING")
+        if self.untrusted:
+            # our books disagree with Fyers': the broker closes what Fyers shows instead
+            self.commit(ts)
+            self.changes += 1
+            return "our books disagree with Fyers': Fyers' own view is being flattened"
         self.square_off_all(ts, "kill", only_intraday=False)
         self.changes += 1
         left = [s for s, p in engine.portfolio.positions.items() if p.quantity]
@@ -203,6 +237,42 @@ class LiveTrader:
         if engine.open_orders() or left:
             return f"{done}; NOT FLAT: still open {', '.join(left) or 'orders'}"
         return f"{done}; nothing is working or open"
+
+    def keep_flat(self, ts: int) -> None:
+        """While the kill switch is on (real orders): a position left by a fill that raced the
+        cancels is closed too, once nothing is on its way."""
+        real = self.real
+        if real is None or self.untrusted or real.in_flight or self.engine.open_orders():
+            return
+        if any(p.quantity for p in self.engine.portfolio.positions.values()):
+            self.square_off_all(ts, "kill", only_intraday=False)
+
+    def poll(self, ts: int) -> None:
+        """With real orders: apply what Fyers said; hold entries while an order's outcome is
+        unknown; a contradiction halts trading (``on_halt``) and flattens by Fyers' view."""
+        real = self.real
+        if real is None:
+            return
+        try:
+            real.poll(ts)
+        except (ReconciliationError, OrderStateError) as exc:
+            if not self.untrusted:
+                self.untrusted = str(exc)
+                self.journal.engine_log(ts, f"trading stopped: {exc}", "ERROR")
+                self.risk.halted = f"reconciliation: {exc}"
+                real.flatten()
+                self.commit(ts)
+                self.on_halt(self.risk.halted)
+            return
+        if real.held:
+            if not self.risk.halted:
+                oid, why = next(iter(real.held.items()))
+                self.risk.halted = f"{HOLD} ({oid}: {why}): no new entries until it settles"
+                self.journal.engine_log(ts, self.risk.halted, "WARNING")
+        elif self.risk.halted.startswith(HOLD):
+            self.risk.halted = ""
+            self.journal.engine_log(ts, "the unknown order settled: entries allowed again")
+        self.commit(ts)
 
     def unlock(self, ts: int) -> None:
         """The kill switch is off again: entries are allowed (a risk limit still breached halts
@@ -217,6 +287,9 @@ class LiveTrader:
             self.store.flush_live(bars=True)
             new = self.journal.commit(self.engine.portfolio, ts, equity_point=equity_point)
             self.status.trades += new if not self.replaying else 0
+        real = self.real
+        if real is not None and real.pending:
+            real.flush()  # recorded (the transaction above) before sent
 
     def equity(self) -> float:
         return self.engine.equity()
@@ -235,9 +308,10 @@ def build_trader(
     status: EngineStatus,
     on_halt: Callable[[str], None],
     strategy_latency: LatencyWindow | None = None,
+    real: FyersBroker | None = None,
 ) -> LiveTrader:
-    """The engine, paper broker and risk gate for ``config``, starting from the segment's
-    account (``row``) with ``warm`` as the strategy's warm-up."""
+    """The engine, paper broker (or ``real``: the Fyers broker) and risk gate for ``config``,
+    starting from the segment's account (``row``) with ``warm`` as the strategy's warm-up."""
     resolution = Resolution(config.resolution)
     portfolio = Portfolio(row.start_cash)
     for p in row.positions:
@@ -261,7 +335,11 @@ def build_trader(
     strategy = get_strategy(config.strategy, settings)(**config.params)
     costs: CostModel = FyersCostModel() if config.costs else ZeroCostModel()
     # (the engine hands every order to the journal before it reaches the broker)
-    broker = PaperBroker(Slippage(config.slippage_ticks, config.slippage_bps))
+    broker: PaperBroker | FyersBroker = (
+        real
+        if real is not None
+        else PaperBroker(Slippage(config.slippage_ticks, config.slippage_bps))
+    )
     clock = SimulatedClock(row.replay_from)
     risk = RiskGate(
         max_daily_loss=config.risk.max_daily_loss,

@@ -1,0 +1,195 @@
+"""The live engine with REAL orders: the Fyers broker behind the trading core, the official SDK
+calling the simulator's order API and order socket over 127.0.0.1, the market stepped by hand.
+
+What it must show (issue 12): a real session trades exactly as a paper session on the same
+ticks; every order is in ``live_orders`` before the simulator sees it and is sent once; the
+kill switch leaves nothing working and nothing open and blocks entries until unlocked; a burst
+of orders never exceeds 10 requests in a second; a lost reply is found by its tag, not sent
+again; an order whose outcome is unknown holds entries and says why."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from datetime import time as dtime
+
+import pytest
+
+from fyerstrade.calendar import ist_epoch
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import OrderStatus, Side, Tick
+from fyerstrade.live.config import LiveConfig
+from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
+from plugins.datasocket import MARKET_DAY
+from plugins.live_engine import PAPER_SYMBOLS, paper_fills, prepare_data_dir
+from plugins.orders import OPEN_AT, OrderSim
+from plugins.real_engine import RealRig, open_rig, sim_ticks
+
+A, B = PAPER_SYMBOLS
+UNTIL = ist_epoch(MARKET_DAY, dtime(10, 40))
+
+
+def _orders(settings: Settings) -> list[tuple[str, str, str, int, str]]:
+    conn = sqlite3.connect(settings.trading_db)
+    try:
+        rows = conn.execute(
+            "SELECT order_id, symbol, side, quantity, status FROM live_orders ORDER BY rowid"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(str(o), str(s), str(sd), int(q), str(st)) for o, s, sd, q, st in rows]
+
+
+def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
+    real_rig: Callable[..., RealRig],
+    order_sim: OrderSim,
+    paper_config: Callable[..., LiveConfig],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: object,
+) -> None:
+    rig = real_rig(UNTIL)
+    ticks = sim_ticks(order_sim, OPEN_AT, ist_epoch(MARKET_DAY, dtime(10, 35)))
+    unrecorded: list[int] = []
+    for t in ticks:
+        rig.tick(t)
+        # no order at the simulator that live_orders does not hold
+        unrecorded.append(len(order_sim.exchange.order_rows()) - len(_orders(rig.settings)))
+    rig.engine.close()
+    real = paper_fills(rig.settings)
+    assert len(real) >= 4, real
+    assert max(unrecorded) <= 0
+    # one order at the simulator per recorded order, each tag once
+    tags = [r["orderTag"] for r in rig.sim_orders()]
+    assert len(tags) == len(set(tags)) == len(_orders(rig.settings))
+    assert all(st == "FILLED" for *_, st in _orders(rig.settings))
+    # the simulator's positions: flat after the square-off, as ours
+    assert not any(order_sim.exchange.net_positions().values())
+
+    # the same ticks through a paper engine
+    monkeypatch.setenv("FYERSTRADE_DATA_DIR", str(rig.settings.data_dir.parent / "paper"))
+    monkeypatch.setenv("FYERSTRADE_REAL_TRADING", "false")
+    paper_settings = load_settings(env_file=None)
+    order_sim.clock.to(OPEN_AT)
+    prepare_data_dir(order_sim.server, paper_settings, PAPER_SYMBOLS)
+    order_sim.clock.to(OPEN_AT)
+    paper = open_rig(order_sim, paper_settings, paper_config(), UNTIL)
+    try:
+        assert paper.engine.fyers is None
+        for t in ticks:
+            paper.at(t.ts)
+            paper.session.on_tick(t)
+    finally:
+        paper.engine.close()
+    assert paper_fills(paper_settings) == real
+
+
+def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
+        rig.tick(t)
+    core.place(A, Side.BUY, 10)
+    low = round(order_sim.ltp(B, t0) * 0.97, 1)
+    resting = core.place(B, Side.BUY, 5, limit=low)
+    stop = core.place(
+        A, Side.SELL, 10, stop=round(order_sim.ltp(A, t0) * 0.97, 1), reduce_only=True
+    )
+    rig.session.trader.commit(t0)
+    rig.settle()
+    rig.wait_for(
+        lambda: resting.status is OrderStatus.PENDING and stop.status is OrderStatus.PENDING
+    )
+    assert core.portfolio.quantity(A) == 10
+    assert rig.sim_net(A) == 10
+    assert len(order_sim.exchange.open_orders()) == 2
+
+    KillSwitch(rig.settings.data_dir).activate("trader pressed it", "cli")
+    rig.wait_for(
+        lambda: (
+            not order_sim.exchange.open_orders()
+            and not any(order_sim.exchange.net_positions().values())
+            and core.portfolio.quantity(A) == 0
+            and not core.open_orders()
+        )
+    )
+    assert resting.status is OrderStatus.CANCELLED and stop.status is OrderStatus.CANCELLED
+    assert rig.engine.kill_switch.state().flattened
+    before = order_sim.exchange.counters.order_requests
+    refused = core.place(B, Side.BUY, 5)
+    assert refused.status is OrderStatus.REJECTED and "kill switch" in refused.reject_reason
+    rig.look()
+    assert order_sim.exchange.counters.order_requests == before  # nothing sent
+
+    rig.engine.kill_switch.unlock(UNLOCK_PHRASE, "cli")
+    rig.look()
+    allowed = core.place(B, Side.BUY, 5)
+    rig.session.trader.commit(t0)
+    rig.settle()
+    assert allowed.status is OrderStatus.FILLED
+
+
+def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL, quantity=1)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
+        rig.tick(t)
+    far = {s: round(order_sim.ltp(s, t0) * 0.95, 1) for s in PAPER_SYMBOLS}
+    placed = [
+        core.place(PAPER_SYMBOLS[k % 2], Side.BUY, 1, limit=far[PAPER_SYMBOLS[k % 2]])
+        for k in range(30)
+    ]
+    rig.session.trader.commit(t0)
+    for o in placed:  # cancel them all again: place + cancel in one burst
+        core.cancel(o)
+    rig.wait_for(lambda: all(o.status is OrderStatus.CANCELLED for o in placed), 30.0)
+    counters = order_sim.exchange.counters
+    assert counters.order_requests == 60
+    assert counters.max_per_second() <= 8  # real.orders_per_second (SEBI's threshold: 10)
+    assert counters.snapshot()["rate_refusals"] == 0
+
+
+def test_a_lost_reply_is_found_by_its_tag_and_never_sent_again(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    order_sim.server.faults.set(order_reply_lost=1)
+    order = core.place(A, Side.BUY, 10)
+    rig.session.trader.commit(t0)
+    rig.settle()
+    assert order.status is OrderStatus.FILLED
+    assert len(order_sim.exchange.order_rows()) == 1
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
+
+
+def test_a_late_rejection_a_partial_fill_and_a_resting_market_order(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    order_sim.server.faults.set(order_late_reject=1)
+    late = core.place(A, Side.BUY, 10)
+    rig.session.trader.commit(t0)
+    rig.wait_for(lambda: late.status is OrderStatus.REJECTED)
+    assert late.reject_reason and core.portfolio.quantity(A) == 0
+
+    # a partial fill: more than the minute's share of the volume
+    cap = order_sim.exchange.market.minute_volume(order_sim.inst(A), t0) // 10
+    big = core.place(A, Side.BUY, cap + 50, limit=round(order_sim.ltp(A, t0) * 1.01, 1))
+    rig.session.trader.commit(t0)
+    rig.wait_for(lambda: big.status is OrderStatus.PARTIALLY_FILLED)
+    assert 0 < big.filled_quantity < big.quantity
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == big.filled_quantity
+    core.cancel(big)
+    rig.wait_for(lambda: big.status is OrderStatus.CANCELLED)
+    assert core.portfolio.quantity(A) == rig.sim_net(A)
