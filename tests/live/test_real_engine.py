@@ -18,12 +18,14 @@ import pytest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import OrderStatus, Side, Tick
+from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
 from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import PAPER_SYMBOLS, paper_fills, prepare_data_dir
 from plugins.orders import OPEN_AT, OrderSim
 from plugins.real_engine import RealRig, open_rig, sim_ticks
+from plugins.webhook import Webhook
 
 A, B = PAPER_SYMBOLS
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 40))
@@ -84,9 +86,9 @@ def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
 
 
 def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
-    real_rig: Callable[..., RealRig], order_sim: OrderSim
+    real_rig: Callable[..., RealRig], order_sim: OrderSim, webhook: Webhook
 ) -> None:
-    rig = real_rig(UNTIL)
+    rig = real_rig(UNTIL, notify=[webhook.url("real")])
     core = rig.session.trader.engine
     t0 = OPEN_AT + 30
     for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
@@ -129,6 +131,11 @@ def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
     rig.session.trader.commit(t0)
     rig.settle()
     assert allowed.status is OrderStatus.FILLED
+    rig.engine.close()  # sends what notices are queued
+    titles = [m.json()["title"] for m in webhook.messages()]
+    assert "[REAL] Fill" in titles and "[REAL] Kill switch" in titles
+    jwt = load_valid_token(rig.settings).access_token
+    assert all(jwt.encode() not in m.body for m in webhook.messages())
 
 
 def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
@@ -193,3 +200,50 @@ def test_a_late_rejection_a_partial_fill_and_a_resting_market_order(
     core.cancel(big)
     rig.wait_for(lambda: big.status is OrderStatus.CANCELLED)
     assert core.portfolio.quantity(A) == rig.sim_net(A)
+
+
+def test_a_resting_protected_market_order_is_booked_when_it_fills(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    order_sim.server.faults.set(frozen_symbols=[A])  # at a circuit: nobody trades with it
+    order = core.place(A, Side.BUY, 10)
+    rig.session.trader.commit(t0)
+    rig.wait_for(lambda: order.status is OrderStatus.PENDING)
+    (row,) = rig.sim_orders()
+    assert row["type"] == 1 and row["limitPrice"] > order_sim.ltp(A, t0)  # a protected limit
+    assert core.portfolio.quantity(A) == 0 and rig.sim_net(A) == 0
+    order_sim.server.faults.set(frozen_symbols=[])
+    t1 = t0 + 60
+    rig.at(t1)
+    rig.wait_for(lambda: order.status is OrderStatus.FILLED)
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
+
+
+def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core = rig.session.trader.engine
+    t0 = OPEN_AT + 30
+    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    # the place and every look-up of its tag fail: nothing proves what happened
+    order_sim.server.faults.set(http_5xx=7)
+    order = core.place(A, Side.BUY, 10)
+    rig.session.trader.commit(t0)
+    rig.wait_for(lambda: order.status is OrderStatus.UNKNOWN)
+    halted = rig.session.trader.risk.halted
+    assert "unknown at Fyers" in halted and order.id in halted
+    refused = core.place(B, Side.BUY, 5)
+    assert refused.status is OrderStatus.REJECTED and "unknown at Fyers" in refused.reject_reason
+    assert order_sim.exchange.counters.snapshot()["kinds"].get("place", 0) == 0
+    # complete orderbooks over 30 s of market time never show it: it did not reach Fyers
+    rig.at(t0 + 45)
+    rig.mono.t += 10  # the next periodic read is due
+    rig.wait_for(lambda: order.status is OrderStatus.REJECTED)
+    assert "never showed it" in order.reject_reason
+    assert rig.session.trader.risk.halted == ""
+    assert order_sim.exchange.counters.order_requests == 0  # and it was never sent again

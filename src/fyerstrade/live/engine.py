@@ -351,7 +351,8 @@ class LiveEngine:
         assert self._token is not None
         app_id, _, jwt = self._token.partition(":")
         pacer = OrderPacer(self.config.real.orders_per_second)  # real bursts: real time
-        return OrderGateway(self.settings, app_id=app_id, access_token=jwt, pacer=pacer)
+        # never resent: an unproven place is held as unknown until the orderbook settles it
+        return OrderGateway(self.settings, app_id=app_id, access_token=jwt, pacer=pacer, resends=0)
 
     def _real_row(
         self, store: SessionStore, session_id: str, now: int, instruments: dict[str, Instrument]
