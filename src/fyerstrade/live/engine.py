@@ -37,16 +37,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
 
 from fyerstrade.calendar import get_calendar, ist_date
 from fyerstrade.config import Settings
-from fyerstrade.domain import Instrument, ProductType, Resolution
+from fyerstrade.domain import ProductType, Resolution
 from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, FyersTradeError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Feed
-from fyerstrade.fyers.order_gateway import OrderGateway, OrderPacer
-from fyerstrade.fyers.order_stream import OrderStream
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.bars import Resampler
 from fyerstrade.live.clock import Clocks, LiveClock, Monotonic, Wall
@@ -58,7 +55,8 @@ from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.notify import NoticeKind, Notifier
 from fyerstrade.live.real_gate import check_real_trading
-from fyerstrade.live.real_restart import RestartReport, reconcile_restart, tracker_for_day
+from fyerstrade.live.real_restart import RestartReport
+from fyerstrade.live.real_setup import RealStart
 from fyerstrade.live.recovery import PaperReplay, Recovery, start_segment
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
@@ -67,7 +65,6 @@ from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.live.trader import LiveTrader, build_trader
 from fyerstrade.live.warmup import load_instruments, today_so_far, warmup_bars
 from fyerstrade.store.checkpoint import WalCheckpointer
-from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
 
 __all__ = ["LiveEngine", "run_engine"]
@@ -241,13 +238,17 @@ class LiveEngine:
             warm = warmup_bars(hist, store, self.symbols, self.resolution, day, cfg.warmup_bars)
         finally:
             hist.close()
-        if self.real:
-            row = self._real_row(store, session_id, now, instruments)
+        real = RealStart(settings, cfg, self._token, self.kill_switch) if self.real else None
+        if real is not None:
+            row = real.segment_row(store, self._trading, session_id, now, instruments)
+            self.restart_report = real.report
         else:
             row = self._session_row(store, session_id, now)
         segment = f"{session_id}#{row.segment}"
-        if self.real:
-            self.fyers = self._fyers_broker(segment, day, instruments)
+        if real is not None:
+            self.fyers = real.broker(
+                segment, day, instruments, self._trading, self.clocks.monotonic
+            )
         self._set_state("warming_up", "")
         journal = LiveJournal(self._trading, segment, cfg.strategy)
         journal.notices = self._journal_notice
@@ -344,78 +345,6 @@ class LiveEngine:
             now=now,
         )
         return SessionRow(segment, now, account.cash, account.positions, False)
-
-    # ------------------------------------------------------------------ real orders
-
-    def _gateway(self) -> OrderGateway:
-        assert self._token is not None
-        app_id, _, jwt = self._token.partition(":")
-        pacer = OrderPacer(self.config.real.orders_per_second)  # real bursts: real time
-        # never resent: an unproven place is held as unknown until the orderbook settles it
-        return OrderGateway(self.settings, app_id=app_id, access_token=jwt, pacer=pacer, resends=0)
-
-    def _real_row(
-        self, store: SessionStore, session_id: str, now: int, instruments: dict[str, Instrument]
-    ) -> SessionRow:
-        """Real orders: every start begins a new segment from the account as Fyers shows it; a
-        crashed segment is reconciled with Fyers first (never replayed: nothing is sent again),
-        and a difference pulls the kill switch with its report."""
-        cfg = self.config
-        found = store.session_row(session_id)
-        crashed = found is not None and found[1] == "running"
-        assert self._trading is not None
-        report = reconcile_restart(
-            self._trading,
-            self._gateway(),
-            day=ist_date(now),
-            symbols=self.symbols,
-            instruments=instruments,
-            costs=FyersCostModel() if cfg.costs else ZeroCostModel(),
-            capital=cfg.capital,
-            now=now,
-            segment=f"{session_id}#{found[0].segment}" if found is not None else session_id,
-        )
-        self.restart_report = report
-        log.warning("real orders, %s: %s", "restart" if crashed else "start", report.describe())
-        if found is not None and crashed:
-            store.close_segment(
-                session_id, status="crashed", now=now, cash=report.cash, equity=report.equity
-            )
-            if report.differences:
-                self.kill_switch.activate(
-                    "restart: positions differed from Fyers' (Fyers' adopted): "
-                    + "; ".join(report.differences),
-                    "engine",
-                )
-        segment = found[0].segment + 1 if found is not None else 1
-        # the same trading day: intraday positions are still open at Fyers
-        account = store.stored_account(cfg.capital, self.symbols, "")
-        store.open_segment(
-            session_id,
-            segment,
-            strategy=cfg.strategy,
-            config_json=json.dumps(cfg.to_yaml_dict(), sort_keys=True),
-            account=account,
-            now=now,
-        )
-        return SessionRow(segment, now, account.cash, account.positions, False)
-
-    def _fyers_broker(
-        self, segment: str, day: date, instruments: dict[str, Instrument]
-    ) -> FyersBroker:
-        assert self._token is not None and self._trading is not None
-        real = self.config.real
-        return FyersBroker(
-            self._gateway(),
-            key=segment,
-            day=day,
-            instruments={s: (i.tick_size, i.lot_size) for s, i in instruments.items()},
-            band_pct=real.market_protection_pct,
-            reconcile_seconds=real.reconcile_seconds,
-            stream=OrderStream(self.settings, self._token),
-            tracker=tracker_for_day(self._trading, day),
-            monotonic=self.clocks.monotonic,
-        )
 
     # ------------------------------------------------------------------ end
 
