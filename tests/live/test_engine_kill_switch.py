@@ -136,7 +136,7 @@ def test_paper_trading_notifies(
     paper_settings: Settings, paper_config: Callable[..., LiveConfig], webhook: Webhook
 ) -> None:
     market, mono = ManualClock(PAPER_START), Mono()
-    config = paper_config(notify=[webhook.url("paper")])
+    config = paper_config(notify=[webhook.url("hook-5e1b2d")])
     engine = LiveEngine(paper_settings, config, clock=market, monotonic=mono)
     try:
         session = engine.prepare(UNTIL)

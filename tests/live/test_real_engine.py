@@ -88,7 +88,7 @@ def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
 def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
     real_rig: Callable[..., RealRig], order_sim: OrderSim, webhook: Webhook
 ) -> None:
-    rig = real_rig(UNTIL, notify=[webhook.url("real")])
+    rig = real_rig(UNTIL, notify=[webhook.url("hook-7f3a9c")])
     core = rig.session.trader.engine
     t0 = OPEN_AT + 30
     for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
