@@ -14,7 +14,6 @@ import pytest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.domain import OrderStatus, Side, Tick
-from fyerstrade.fyers.feed import FeedStatus
 from fyerstrade.live.clock import ManualClock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
@@ -22,26 +21,12 @@ from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import LiveSession
 from plugins.datasocket import MARKET_DAY
-from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
+from plugins.live_engine import PAPER_START, PAPER_SYMBOLS, LiveFeed, Mono
 from plugins.webhook import Webhook
 
 OPEN = ist_epoch(MARKET_DAY, dtime(9, 15))
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 0))
 A, B = PAPER_SYMBOLS
-
-
-class Mono:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@dataclass
-class LiveFeed:
-    status: FeedStatus = FeedStatus.LIVE
-    gap_open: bool = False
 
 
 @dataclass

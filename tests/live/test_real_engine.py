@@ -9,15 +9,14 @@ again; an order whose outcome is unknown holds entries and says why."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from datetime import time as dtime
 
 import pytest
 
 from fyerstrade.calendar import ist_epoch
-from fyerstrade.config import Settings, load_settings
-from fyerstrade.domain import OrderStatus, Side, Tick
+from fyerstrade.config import load_settings
+from fyerstrade.domain import OrderStatus, Side
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
@@ -29,17 +28,6 @@ from plugins.webhook import Webhook
 
 A, B = PAPER_SYMBOLS
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 40))
-
-
-def _orders(settings: Settings) -> list[tuple[str, str, str, int, str]]:
-    conn = sqlite3.connect(settings.trading_db)
-    try:
-        rows = conn.execute(
-            "SELECT order_id, symbol, side, quantity, status FROM live_orders ORDER BY rowid"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [(str(o), str(s), str(sd), int(q), str(st)) for o, s, sd, q, st in rows]
 
 
 def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
@@ -55,15 +43,15 @@ def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
     for t in ticks:
         rig.tick(t)
         # no order at the simulator that live_orders does not hold
-        unrecorded.append(len(order_sim.exchange.order_rows()) - len(_orders(rig.settings)))
+        unrecorded.append(len(order_sim.exchange.order_rows()) - len(rig.recorded()))
     rig.engine.close()
     real = paper_fills(rig.settings)
     assert len(real) >= 4, real
     assert max(unrecorded) <= 0
     # one order at the simulator per recorded order, each tag once
     tags = [r["orderTag"] for r in rig.sim_orders()]
-    assert len(tags) == len(set(tags)) == len(_orders(rig.settings))
-    assert all(st == "FILLED" for *_, st in _orders(rig.settings))
+    assert len(tags) == len(set(tags)) == len(rig.recorded())
+    assert all(r[4] == "FILLED" for r in rig.recorded())
     # the simulator's positions: flat after the square-off, as ours
     assert not any(order_sim.exchange.net_positions().values())
 
@@ -89,10 +77,8 @@ def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
     real_rig: Callable[..., RealRig], order_sim: OrderSim, webhook: Webhook
 ) -> None:
     rig = real_rig(UNTIL, notify=[webhook.url("hook-7f3a9c")])
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
-        rig.tick(t)
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0)
     core.place(A, Side.BUY, 10)
     low = round(order_sim.ltp(B, t0) * 0.97, 1)
     resting = core.place(B, Side.BUY, 5, limit=low)
@@ -127,8 +113,7 @@ def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
 
     rig.engine.kill_switch.unlock(UNLOCK_PHRASE, "cli")
     rig.look()
-    allowed = core.place(B, Side.BUY, 5)
-    rig.session.trader.commit(t0)
+    allowed = rig.send(B, Side.BUY, 5)
     rig.settle()
     assert allowed.status is OrderStatus.FILLED
     rig.engine.close()  # sends what notices are queued
@@ -142,10 +127,8 @@ def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL, quantity=1)
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    for t in (Tick(A, t0, order_sim.ltp(A, t0), 1000), Tick(B, t0, order_sim.ltp(B, t0), 1000)):
-        rig.tick(t)
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0)
     far = {s: round(order_sim.ltp(s, t0) * 0.95, 1) for s in PAPER_SYMBOLS}
     placed = [
         core.place(PAPER_SYMBOLS[k % 2], Side.BUY, 1, limit=far[PAPER_SYMBOLS[k % 2]])
@@ -165,35 +148,30 @@ def test_a_lost_reply_is_found_by_its_tag_and_never_sent_again(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL)
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0, A)
     order_sim.server.faults.set(order_reply_lost=1)
-    order = core.place(A, Side.BUY, 10)
-    rig.session.trader.commit(t0)
+    order = rig.send(A, Side.BUY, 10)
     rig.settle()
     assert order.status is OrderStatus.FILLED
     assert len(order_sim.exchange.order_rows()) == 1
     assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
 
 
-def test_a_late_rejection_a_partial_fill_and_a_resting_market_order(
+def test_a_late_rejection_and_a_partial_fill_are_booked(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL)
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0, A)
     order_sim.server.faults.set(order_late_reject=1)
-    late = core.place(A, Side.BUY, 10)
-    rig.session.trader.commit(t0)
+    late = rig.send(A, Side.BUY, 10)
     rig.wait_for(lambda: late.status is OrderStatus.REJECTED)
     assert late.reject_reason and core.portfolio.quantity(A) == 0
 
     # a partial fill: more than the minute's share of the volume
     cap = order_sim.exchange.market.minute_volume(order_sim.inst(A), t0) // 10
-    big = core.place(A, Side.BUY, cap + 50, limit=round(order_sim.ltp(A, t0) * 1.01, 1))
-    rig.session.trader.commit(t0)
+    big = rig.send(A, Side.BUY, cap + 50, limit=round(order_sim.ltp(A, t0) * 1.01, 1))
     rig.wait_for(lambda: big.status is OrderStatus.PARTIALLY_FILLED)
     assert 0 < big.filled_quantity < big.quantity
     assert core.portfolio.quantity(A) == rig.sim_net(A) == big.filled_quantity
@@ -206,12 +184,10 @@ def test_a_resting_protected_market_order_is_booked_when_it_fills(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL)
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0, A)
     order_sim.server.faults.set(frozen_symbols=[A])  # at a circuit: nobody trades with it
-    order = core.place(A, Side.BUY, 10)
-    rig.session.trader.commit(t0)
+    order = rig.send(A, Side.BUY, 10)
     rig.wait_for(lambda: order.status is OrderStatus.PENDING)
     (row,) = rig.sim_orders()
     assert row["type"] == 1 and row["limitPrice"] > order_sim.ltp(A, t0)  # a protected limit
@@ -227,13 +203,11 @@ def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL)
-    core = rig.session.trader.engine
-    t0 = OPEN_AT + 30
-    rig.tick(Tick(A, t0, order_sim.ltp(A, t0), 1000))
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0, A)
     # the place and every look-up of its tag fail: nothing proves what happened
     order_sim.server.faults.set(http_5xx=7)
-    order = core.place(A, Side.BUY, 10)
-    rig.session.trader.commit(t0)
+    order = rig.send(A, Side.BUY, 10)
     rig.wait_for(lambda: order.status is OrderStatus.UNKNOWN)
     halted = rig.session.trader.risk.halted
     assert "unknown at Fyers" in halted and order.id in halted

@@ -21,7 +21,7 @@ from fyerstrade.domain import OrderStatus, Side, Tick
 from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import PAPER_SYMBOLS
 from plugins.orders import OPEN_AT, OrderSim
-from plugins.real_engine import RealRig, open_rig
+from plugins.real_engine import RealRig, open_rig, recorded_orders
 
 A, B = PAPER_SYMBOLS
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 40))
@@ -48,18 +48,6 @@ VICTIM = textwrap.dedent(
     time.sleep(600)  # killed -9 while the simulator holds the reply back
     """
 )
-
-
-def _orders(settings: Settings) -> list[tuple[str, str, int, str, int]]:
-    conn = sqlite3.connect(settings.trading_db)
-    try:
-        rows = conn.execute(
-            "SELECT order_id, symbol, quantity, status, filled_quantity FROM live_orders"
-            " ORDER BY rowid"
-        ).fetchall()
-    finally:
-        conn.close()
-    return [(str(o), str(s), int(q), str(st), int(f)) for o, s, q, st, f in rows]
 
 
 def _fills(settings: Settings) -> list[tuple[str, str, int]]:
@@ -101,8 +89,7 @@ def test_kill_9_with_an_order_in_flight_then_restart_reconciles_and_resends_noth
             victim.kill()
         victim.communicate(timeout=30)
     order_sim.server.faults.reset()
-    recorded = _orders(settings)
-    assert [(s, q, st) for _, s, q, st, _ in recorded] == [(A, 10, "SUBMITTED")]
+    assert [r[1:] for r in recorded_orders(settings)] == [(A, "BUY", 10, "SUBMITTED", 0)]
     assert _fills(settings) == []  # the fill never reached the killed engine's books
     assert first.sim_net(A) == 10
 
@@ -111,7 +98,7 @@ def test_kill_9_with_an_order_in_flight_then_restart_reconciles_and_resends_noth
         assert order_sim.exchange.counters.order_requests == 1  # nothing sent again
         report = restarted.engine.restart_report
         assert report is not None and report.booked == 1 and not report.differences
-        assert _orders(settings)[0][3:] == ("FILLED", 10)
+        assert recorded_orders(settings)[0][4:] == ("FILLED", 10)
         assert _fills(settings) == [(A, "BUY", 10)]
         core = restarted.session.trader.engine
         assert core.portfolio.quantity(A) == restarted.sim_net(A) == 10
@@ -131,8 +118,8 @@ def test_an_order_recorded_but_never_sent_is_not_sent_after_a_restart(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
     rig = real_rig(UNTIL)
-    rig.tick(Tick(A, T0, order_sim.ltp(A, T0), 1000))
-    order = rig.session.trader.engine.place(A, Side.BUY, 10)
+    rig.open_market(T0, A)
+    order = rig.core.place(A, Side.BUY, 10)
     # the journal's transaction, then the crash before the sender got it
     rig.session.trader.journal.commit(rig.session.trader.engine.portfolio, T0)
     rig.engine.close()
@@ -142,8 +129,8 @@ def test_an_order_recorded_but_never_sent_is_not_sent_after_a_restart(
     restarted = open_rig(order_sim, rig.settings, rig.engine.config, UNTIL)
     try:
         assert order_sim.exchange.counters.order_requests == 0
-        (row,) = _orders(rig.settings)
-        assert row[3] == "REJECTED"
+        (row,) = rig.recorded()
+        assert row[4] == "REJECTED"
         report = restarted.engine.restart_report
         assert report is not None and report.never_sent == 1
         assert restarted.session.trader.engine.portfolio.quantity(A) == 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import time as dtime
 from typing import Any
 
@@ -27,6 +28,7 @@ from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
 from fyerstrade.domain import Resolution
+from fyerstrade.fyers.feed import FeedStatus
 from fyerstrade.live.config import LiveConfig, live_config_from_dict
 from fyerstrade.sim import DEFAULT_APP_ID, SimServer
 from fyerstrade.sim.datasocket import hub_for
@@ -37,6 +39,24 @@ from plugins.datasocket import MARKET_DAY, clocked_sim
 PAPER_START = ist_epoch(MARKET_DAY, dtime(9, 5))
 PAPER_SPEED = 480.0  # eight market minutes per wall second
 PAPER_SYMBOLS = ("NSE:SBIN-EQ", "NSE:RELIANCE-EQ")
+
+
+class Mono:
+    """A monotonic clock the test moves."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@dataclass
+class LiveFeed:
+    """What the runner reads of a feed: live, no gap open."""
+
+    status: FeedStatus = FeedStatus.LIVE
+    gap_open: bool = False
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ answered: nothing in flight, no market order still open.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,34 +25,18 @@ from typing import Any
 import pytest
 
 from fyerstrade.config import Settings
-from fyerstrade.domain import OrderType, Tick
-from fyerstrade.fyers.feed import FeedStatus
+from fyerstrade.domain import Order, OrderType, Side, Tick
 from fyerstrade.live.clock import ManualClock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
 from fyerstrade.live.fyers_broker import FyersBroker
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import LiveSession
-from plugins.live_engine import PAPER_SYMBOLS, prepare_data_dir
+from fyerstrade.trading.engine import TradingEngine
+from plugins.live_engine import PAPER_SYMBOLS, LiveFeed, Mono, prepare_data_dir
 from plugins.orders import OrderSim, real_account
 
 SETTLE_SECONDS = 20.0
-
-
-class Mono:
-    """A monotonic clock the test moves."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-@dataclass
-class LiveFeed:
-    status: FeedStatus = FeedStatus.LIVE
-    gap_open: bool = False
 
 
 def sim_ticks(sim: OrderSim, start: int, end: int, step: int = 15) -> list[Tick]:
@@ -90,6 +75,21 @@ class RealRig:
         self.session.on_tick(t)
         self.settle()
 
+    @property
+    def core(self) -> TradingEngine:
+        return self.session.trader.engine
+
+    def open_market(self, ts: int, *symbols: str) -> None:
+        """A tick of each of ``symbols`` (default: all) at ``ts``, at the simulator's price."""
+        for sym in symbols or PAPER_SYMBOLS:
+            self.tick(Tick(sym, ts, self.sim.ltp(sym, ts), 1000))
+
+    def send(self, symbol: str, side: Side, quantity: int, **how: Any) -> Order:
+        """An order the strategy could place, recorded and handed to the sender."""
+        order = self.core.place(symbol, side, quantity, **how)
+        self.session.trader.commit(self.market.now())
+        return order
+
     def settle(self, seconds: float = SETTLE_SECONDS) -> None:
         """Poll until nothing is in flight and no market order is open (or fail)."""
         trader = self.session.trader
@@ -123,8 +123,24 @@ class RealRig:
         net = self.sim.exchange.net_positions()
         return sum(q for pid, q in net.items() if pid.startswith(f"{symbol}-"))
 
+    def recorded(self) -> list[tuple[str, str, str, int, str, int]]:
+        """``live_orders``: (order id, symbol, side, quantity, status, filled)."""
+        return recorded_orders(self.settings)
+
     def sim_orders(self) -> list[dict[str, Any]]:
         return [dict(r) for r in self.sim.exchange.order_rows()]
+
+
+def recorded_orders(settings: Settings) -> list[tuple[str, str, str, int, str, int]]:
+    conn = sqlite3.connect(settings.trading_db)
+    try:
+        rows = conn.execute(
+            "SELECT order_id, symbol, side, quantity, status, filled_quantity FROM live_orders"
+            " ORDER BY rowid"
+        ).fetchall()
+    finally:
+        conn.close()
+    return [(str(o), str(s), str(sd), int(q), str(st), int(f)) for o, s, sd, q, st, f in rows]
 
 
 def open_rig(sim: OrderSim, settings: Settings, config: LiveConfig, until: int) -> RealRig:

@@ -32,7 +32,7 @@ from fyerstrade.trading.events import OrderEvent
 from fyerstrade.trading.journal import LogLine, Rejection
 from fyerstrade.trading.portfolio import Portfolio
 
-__all__ = ["LiveJournal", "RecoveryError"]
+__all__ = ["LiveJournal", "RecoveryError", "write_positions"]
 
 
 class RecoveryError(EngineError):
@@ -347,25 +347,33 @@ class LiveJournal:
             self._write_positions(portfolio, ts)
 
     def _write_positions(self, portfolio: Portfolio, ts: int) -> None:
-        self.conn.execute("DELETE FROM live_positions")
-        self.conn.executemany(
-            "INSERT INTO live_positions (symbol, quantity, avg_price, realized_pnl, product,"
-            " opened_ts, updated_ts, session_id) VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (
-                    p.symbol,
-                    p.quantity,
-                    p.avg_price,
-                    p.realized_pnl,
-                    str(p.product),
-                    p.opened_ts,
-                    ts,
-                    self.session_id,
-                )
-                for p in portfolio.positions.values()
-                if p.quantity
-            ],
-        )
+        write_positions(self.conn, portfolio, ts, self.session_id)
+
+
+def write_positions(
+    conn: sqlite3.Connection, portfolio: Portfolio, ts: int, session_id: str
+) -> None:
+    """Replace ``live_positions`` with the open positions of ``portfolio`` (in the caller's
+    transaction)."""
+    conn.execute("DELETE FROM live_positions")
+    conn.executemany(
+        "INSERT INTO live_positions (symbol, quantity, avg_price, realized_pnl, product,"
+        " opened_ts, updated_ts, session_id) VALUES (?,?,?,?,?,?,?,?)",
+        [
+            (
+                p.symbol,
+                p.quantity,
+                p.avg_price,
+                p.realized_pnl,
+                str(p.product),
+                p.opened_ts,
+                ts,
+                session_id,
+            )
+            for p in portfolio.positions.values()
+            if p.quantity
+        ],
+    )
 
 
 _OPEN = frozenset(str(s) for s in OrderStatus if s.is_open)

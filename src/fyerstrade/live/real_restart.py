@@ -37,6 +37,7 @@ from fyerstrade.domain import (
 )
 from fyerstrade.fyers.order_gateway import OrderGateway
 from fyerstrade.live.fyers_tracker import FyersTracker, fyers_tag
+from fyerstrade.live.journal import write_positions
 from fyerstrade.live.position_check import broker_net, position_differences
 from fyerstrade.trading.costs import CostModel
 from fyerstrade.trading.events import (
@@ -309,25 +310,7 @@ def _write(
                 " reject_reason = ?, broker_id = ?, updated_ts = ? WHERE order_id = ?",
                 (row.status, row.filled, row.avg, row.reason, row.broker_id, now, row.order_id),
             )
-        conn.execute("DELETE FROM live_positions")
-        conn.executemany(
-            "INSERT INTO live_positions (symbol, quantity, avg_price, realized_pnl, product,"
-            " opened_ts, updated_ts, session_id) VALUES (?,?,?,?,?,?,?,?)",
-            [
-                (
-                    p.symbol,
-                    p.quantity,
-                    p.avg_price,
-                    p.realized_pnl,
-                    str(p.product),
-                    p.opened_ts,
-                    now,
-                    segment,
-                )
-                for p in portfolio.positions.values()
-                if p.quantity
-            ],
-        )
+        write_positions(conn, portfolio, now, segment)
         conn.execute(
             "INSERT INTO pt_portfolio_log (session_id, ts, equity, cash, exposure, realized_pnl,"
             " unrealized_pnl) VALUES (?,?,?,?,?,?,?)",
