@@ -221,3 +221,19 @@ def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
     assert "never showed it" in order.reject_reason
     assert rig.session.trader.risk.halted == ""
     assert order_sim.exchange.counters.order_requests == 0  # and it was never sent again
+
+
+def test_a_fill_the_order_socket_never_told_is_booked_from_the_periodic_read(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = real_rig(UNTIL)
+    core, t0 = rig.core, OPEN_AT + 30
+    rig.open_market(t0, A)
+    reads = rig.broker.reads
+    order_sim.server.faults.set(order_socket_silent=True)  # connected, and says nothing
+    order = rig.send(A, Side.BUY, 10)
+    rig.wait_for(lambda: order.status is OrderStatus.FILLED)  # each look: 0.2 s of monotonic
+    assert rig.broker.reads > reads
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
+    (fill,) = [f for f in paper_fills(rig.settings) if f[0] == A]
+    assert fill[3] == 10
