@@ -70,6 +70,7 @@ class RecordedEvents:
         self.journal.record_event(event)
         self.engine.apply(event)
 
+
 HOLD = "an order's outcome is unknown at Fyers"
 
 
