@@ -28,6 +28,14 @@ from plugins.webhook import Webhook
 
 A, B = PAPER_SYMBOLS
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 40))
+T0 = OPEN_AT + 30
+
+
+def _opened(real_rig: Callable[..., RealRig], *symbols: str, **config: object) -> RealRig:
+    """A real-order engine whose market opened at :data:`T0` (a tick of each of ``symbols``)."""
+    rig = real_rig(UNTIL, **config)
+    rig.open_market(T0, *symbols)
+    return rig
 
 
 def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
@@ -76,9 +84,8 @@ def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
 def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
     real_rig: Callable[..., RealRig], order_sim: OrderSim, webhook: Webhook
 ) -> None:
-    rig = real_rig(UNTIL, notify=[webhook.url("hook-7f3a9c")])
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0)
+    rig = _opened(real_rig, *PAPER_SYMBOLS, notify=[webhook.url("hook-7f3a9c")])
+    core, t0 = rig.core, T0
     core.place(A, Side.BUY, 10)
     low = round(order_sim.ltp(B, t0) * 0.97, 1)
     resting = core.place(B, Side.BUY, 5, limit=low)
@@ -126,9 +133,8 @@ def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
 def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL, quantity=1)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0)
+    rig = _opened(real_rig, *PAPER_SYMBOLS, quantity=1)
+    core, t0 = rig.core, T0
     far = {s: round(order_sim.ltp(s, t0) * 0.95, 1) for s in PAPER_SYMBOLS}
     placed = [
         core.place(PAPER_SYMBOLS[k % 2], Side.BUY, 1, limit=far[PAPER_SYMBOLS[k % 2]])
@@ -147,9 +153,8 @@ def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
 def test_a_lost_reply_is_found_by_its_tag_and_never_sent_again(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0, A)
+    rig = _opened(real_rig, A)
+    core = rig.core
     order_sim.server.faults.set(order_reply_lost=1)
     order = rig.send(A, Side.BUY, 10)
     rig.settle()
@@ -161,9 +166,8 @@ def test_a_lost_reply_is_found_by_its_tag_and_never_sent_again(
 def test_a_late_rejection_and_a_partial_fill_are_booked(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0, A)
+    rig = _opened(real_rig, A)
+    core, t0 = rig.core, T0
     order_sim.server.faults.set(order_late_reject=1)
     late = rig.send(A, Side.BUY, 10)
     rig.wait_for(lambda: late.status is OrderStatus.REJECTED)
@@ -183,9 +187,8 @@ def test_a_late_rejection_and_a_partial_fill_are_booked(
 def test_a_resting_protected_market_order_is_booked_when_it_fills(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0, A)
+    rig = _opened(real_rig, A)
+    core, t0 = rig.core, T0
     order_sim.server.faults.set(frozen_symbols=[A])  # at a circuit: nobody trades with it
     order = rig.send(A, Side.BUY, 10)
     rig.wait_for(lambda: order.status is OrderStatus.PENDING)
@@ -202,9 +205,8 @@ def test_a_resting_protected_market_order_is_booked_when_it_fills(
 def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0, A)
+    rig = _opened(real_rig, A)
+    core, t0 = rig.core, T0
     # the place and every look-up of its tag fail: nothing proves what happened
     order_sim.server.faults.set(http_5xx=7)
     order = rig.send(A, Side.BUY, 10)
@@ -226,9 +228,8 @@ def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
 def test_a_fill_the_order_socket_never_told_is_booked_from_the_periodic_read(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:
-    rig = real_rig(UNTIL)
-    core, t0 = rig.core, OPEN_AT + 30
-    rig.open_market(t0, A)
+    rig = _opened(real_rig, A)
+    core = rig.core
     reads = rig.broker.reads
     order_sim.server.faults.set(order_socket_silent=True)  # connected, and says nothing
     order = rig.send(A, Side.BUY, 10)
