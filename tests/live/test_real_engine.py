@@ -22,7 +22,7 @@ from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
 from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import PAPER_SYMBOLS, paper_fills, prepare_data_dir
-from plugins.orders import OPEN_AT, OrderSim
+from plugins.orders import OPEN_AT, OrderSim, order_payload
 from plugins.real_engine import RealRig, open_rig, sim_ticks
 from plugins.webhook import Webhook
 
@@ -238,3 +238,29 @@ def test_a_fill_the_order_socket_never_told_is_booked_from_the_periodic_read(
     assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
     (fill,) = [f for f in paper_fills(rig.settings) if f[0] == A]
     assert fill[3] == 10
+
+
+def test_a_position_fyers_shows_and_we_do_not_stops_trading_and_flattens_the_account(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = _opened(real_rig, *PAPER_SYMBOLS)
+    core = rig.core
+    mine = rig.send(A, Side.BUY, 10)
+    rig.settle()
+    assert mine.status is OrderStatus.FILLED
+    # someone trades on the account by hand, in a symbol this setup trades
+    reply = order_sim.client.place_order(data=order_payload(B, qty=5, orderTag="byhand"))
+    assert reply["s"] == "ok", reply
+    # two complete reads in a row show it: trading stops, says why, and Fyers' view is closed
+    rig.wait_for(lambda: rig.engine.kill_switch.state().active)
+    state = rig.engine.kill_switch.state()
+    assert state.source == "engine" and f"{B}: ours +0, Fyers +5" in state.reason
+    assert "reconciliation" in rig.session.trader.risk.halted
+    rig.wait_for(
+        lambda: (
+            not order_sim.exchange.open_orders()
+            and not any(order_sim.exchange.net_positions().values())
+        )
+    )
+    refused = core.place(A, Side.BUY, 10)
+    assert refused.status is OrderStatus.REJECTED

@@ -11,9 +11,12 @@ decides the day again, and it never sends an order twice.
   is taken again on exactly what the live run saw — and the journal checks each order and fill
   against what was recorded (:class:`~fyerstrade.live.journal.RecoveryError` on a difference;
   nothing is written twice). The strategy's own state comes back with it.
-* A real broker (issue 12) implements the same interface by reconciling: the orders the journal
-  recorded as sent are asked of the broker (their fills, their status) before anything trades,
-  and nothing is replayed to the exchange.
+* A real broker (issue 12) is never replayed: the orders are out at the exchange. A real start
+  reconciles before any segment is built (``live/real_setup.py``,
+  :func:`~fyerstrade.live.real_restart.reconcile_restart`): the orders the journal recorded are
+  looked up by tag at Fyers (fills booked, never-sent ones marked, nothing re-sent), Fyers'
+  positions win, and the crashed segment is closed; a new segment then starts from that
+  account.
 
 After either, the minutes missed while the engine was down are a gap like any other: the first
 tick after the restart backfills them from history.
