@@ -29,6 +29,8 @@ from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import LiveSession
+from fyerstrade.sim import SimServer
+from fyerstrade.sim.datasocket import hub_for
 from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
 
@@ -159,3 +161,28 @@ def test_the_day_is_over_when_the_clock_reached_the_end_and_the_ticks_are_in(rig
     rig.tick(A, UNTIL + 5, 1001.0, 400)  # a tick past the end (plus the grace) ...
     rig.look(mono=0.1)
     assert rig.look(mono=0.5)  # ... seen half a second ago: every earlier tick is in
+
+
+@pytest.mark.parametrize(
+    ("snapshots", "source"),
+    [((A, B), "ticks"), ((A,), "history"), ((), "history")],
+    ids=["subscribed-before-the-open", "one-symbol-unknown", "came-in-mid-session"],
+)
+def test_the_first_minute_counts_as_seen_only_when_the_feed_was_there_before_it(
+    rig: Rig, paper_sim: SimServer, snapshots: tuple[str, ...], source: str
+) -> None:
+    # The clock's reading of when the feed went live may lag (here it says before the open);
+    # what shows the subscription came before the session's first trades is each symbol's
+    # snapshot (its last trade) from before the open. Without it the first minute was seen
+    # only from its first tick on, and its bars come from history.
+    hub_for(paper_sim.state).clock.set(OPEN + 130, paused=True)
+    rig.session.live_at = OPEN - 60
+    for sym in snapshots:
+        rig.tick(sym, OPEN - 30, 999.0, 0)
+    rig.tick(A, OPEN, 1000.0, 100)
+    rig.tick(B, OPEN, 2000.0, 100)
+    rig.tick(A, OPEN + 61, 1001.0, 200)
+    rig.tick(B, OPEN + 61, 2001.0, 200)
+    rig.session.store.flush_live(bars=True)
+    first = {s: src for s, ts, src in stored_bars(rig.engine.settings) if ts == OPEN}
+    assert first == {A: source, B: source}

@@ -68,6 +68,7 @@ class PaperReplay:
         else:
             session.gap_from = now
             session.startup_gap = True
+            session.before_open.clear()  # (what the new connection shows decides)
         trader = session.trader
         held = sum(1 for p in trader.engine.portfolio.positions.values() if p.quantity)
         last = session.last_session_tick

@@ -91,6 +91,7 @@ class LiveSession:
         self.startup_gap = False  # that gap is the one before the session's first tick
         self.first_gap_seen = False  # the session's first tick (and its gap) were handled
         self.live_at = 0  # when the feed went live
+        self.before_open: set[str] = set()  # symbols whose feed showed a pre-session trade
         self.last_session_tick = 0  # exchange time of the last in-session tick
         self.recorded: RecordedBars | None = None  # while replaying: the bars the run used
         self._matched: set[tuple[str, int]] = set()  # queued history minutes already matched
@@ -122,7 +123,7 @@ class LiveSession:
         if self.session.open_ts <= t.ts < self.trade_end:
             if self.gap_from is not None:
                 gap, self.gap_from = Gap(self.gap_from, t.ts), None
-                self.on_gap(gap)
+                self.on_gap(gap, startup=self.startup_gap)
             self.last_session_tick = t.ts
             bar = self.builder.update(t.symbol, t.ts, t.ltp, t.volume, t.last_qty)
             if bar is not None:
@@ -130,6 +131,10 @@ class LiveSession:
                 self.dispatch_ready(t.ts)
             if not self.barrier.hold(t):  # (held: the previous minute is not decided yet)
                 self._trade(t)
+        elif t.ts < self.session.open_ts:
+            # the snapshot of a subscription made before the symbol's first trade of the
+            # session (or a pre-open update): every trade of its session comes after it
+            self.before_open.add(t.symbol)
         # (else pre-open snapshots, post-close updates, ticks after the run's end: stored only)
         trigger = self.trader.trigger_ns
         if trigger:
@@ -143,14 +148,20 @@ class LiveSession:
         self.store.add_tick(tick_row(t, recv_wall))
         self.status.ticks += 1
 
-    def on_gap(self, gap: Gap) -> None:
-        """A feed gap: recorded as a mark, then handled (:meth:`apply_gap`)."""
+    def on_gap(self, gap: Gap, *, startup: bool = False) -> None:
+        """A feed gap (``startup``: the segment's own gap before its first tick): recorded as
+        a mark, then handled (:meth:`apply_gap`)."""
         seen_from = gap.end + 1  # ticks of the same second may have been missed
-        if self.startup_gap:
-            # the gap before the first tick: ticks count from the moment the feed went live
-            # (before the open: from the open)
+        if startup:
+            # when the connection showed every symbol's last trade from before the session
+            # first, it was subscribed before the open and missed nothing; else it came in
+            # mid-session: a gap like any other, its first minute seen only in part (the
+            # clock's reading of when the feed went live may lag; the trades it shows do not)
             self.startup_gap = False
-            seen_from = min(gap.end, max(self.live_at, self.session.open_ts))
+            if self.before_open.issuperset(self.symbols):
+                seen_from = min(gap.end, self.session.open_ts)
+        else:
+            self.before_open.clear()  # an interruption: what the next connection shows decides
         self.mark("gap", gap.start, gap.end, seen_from)
         self.apply_gap(gap, seen_from)
 
