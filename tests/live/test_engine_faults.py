@@ -59,6 +59,41 @@ def engine_thread(
     return engine, runner
 
 
+def run_dropped_once(
+    sim: SimServer,
+    settings: Settings,
+    config: LiveConfig,
+    *,
+    until: int,
+    at: int,
+    feed_factory: Any,
+    before_drop: Callable[[], object] = lambda: None,
+) -> LiveEngine:
+    """An engine run to ``until`` whose data socket is dropped once the market passed ``at``
+    (``before_drop`` first); returns the engine once the run has ended as it should."""
+    hub = hub_for(sim.state)
+    engine, runner = engine_thread(sim, settings, config, until, feed_factory)
+    try:
+        wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
+        before_drop()
+        hub.inject(drop=True)
+        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
+    finally:
+        runner.join(timeout=120)
+    assert not runner.is_alive()
+    status = read_status(settings.live_status_file)
+    assert status is not None and status.state == "stopped", status
+    return engine
+
+
+def debug_log(settings: Settings) -> list[str]:
+    conn = sqlite3.connect(settings.trading_db)
+    try:
+        return [m for (m,) in conn.execute("SELECT message FROM pt_live_debug_log ORDER BY id")]
+    finally:
+        conn.close()
+
+
 def test_drop_stall_and_malformed_frames_lose_no_bar_and_duplicate_none(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
@@ -100,40 +135,29 @@ def test_drop_stall_and_malformed_frames_lose_no_bar_and_duplicate_none(
     )
     conn.close()
     assert sources.get("history", 0) >= 2 and sources.get("ticks", 0) > 0
-    log = [
-        m
-        for (m,) in sqlite3.connect(paper_settings.trading_db).execute(
-            "SELECT message FROM pt_live_debug_log"
-        )
-    ]
+    log = debug_log(paper_settings)
     assert sum("backfilled from history" in m for m in log) >= 2
 
 
 def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goes_on(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
-    hub = hub_for(paper_sim.state)
     until = ist_epoch(MARKET_DAY, dtime(10, 0))
-    # a reconnect a wall second later: four market minutes missed, a gap that needs history
-    slow_reconnect = feed_with(reconnect_delays=(1.0,))
-    engine, runner = engine_thread(paper_sim, paper_settings, paper_config(), until, slow_reconnect)
-    try:
-        at = ist_epoch(MARKET_DAY, dtime(9, 30))
-        wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
+    at = ist_epoch(MARKET_DAY, dtime(9, 30))
+    engine = run_dropped_once(
+        paper_sim,
+        paper_settings,
+        paper_config(),
+        until=until,
+        at=at,
+        # a reconnect a wall second later: four market minutes missed, a gap that needs history
+        feed_factory=feed_with(reconnect_delays=(1.0,)),
         # every attempt of the backfill (2 symbols x 5 tries) answers HTTP 502, then the drop
-        paper_sim.faults.set(history_5xx=len(PAPER_SYMBOLS) * 5)
-        hub.inject(drop=True)
-        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
-    finally:
-        runner.join(timeout=120)
-    assert not runner.is_alive()
-    status = read_status(paper_settings.live_status_file)
-    assert status is not None and status.state == "stopped", status
+        before_drop=lambda: paper_sim.faults.set(history_5xx=len(PAPER_SYMBOLS) * 5),
+    )
     assert paper_sim.faults.history_5xx == 0  # the backfill did ask, and was refused every time
 
-    conn = sqlite3.connect(paper_settings.trading_db)
-    log = [m for (m,) in conn.execute("SELECT message FROM pt_live_debug_log")]
-    conn.close()
+    log = debug_log(paper_settings)
     failed = [m for m in log if "history failed for 2 symbol(s)" in m]
     assert len(failed) == 1 and "stay missing" in failed[0] and "NSE:SBIN-EQ" in failed[0]
     assert "trading goes on" in failed[0]
@@ -160,21 +184,16 @@ def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goe
 def test_a_run_ending_while_the_feed_is_down_backfills_the_missed_minutes(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
-    hub = hub_for(paper_sim.state)
     until = ist_epoch(MARKET_DAY, dtime(10, 0))
     # the feed drops at ~09:50 and does not come back before the run's end
-    never_back = feed_with(reconnect_delays=(3600.0,))
-    engine, runner = engine_thread(paper_sim, paper_settings, paper_config(), until, never_back)
-    try:
-        at = ist_epoch(MARKET_DAY, dtime(9, 50))
-        wait_for(lambda: hub.clock.now() > at and engine.status.ticks > 50, timeout=60)
-        hub.inject(drop=True)
-        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
-    finally:
-        runner.join(timeout=120)
-    assert not runner.is_alive()
-    status = read_status(paper_settings.live_status_file)
-    assert status is not None and status.state == "stopped", status
+    engine = run_dropped_once(
+        paper_sim,
+        paper_settings,
+        paper_config(),
+        until=until,
+        at=ist_epoch(MARKET_DAY, dtime(9, 50)),
+        feed_factory=feed_with(reconnect_delays=(3600.0,)),
+    )
     assert engine.feed is not None and engine.feed.connects == 1  # never back
 
     token = load_valid_token(paper_settings)
@@ -194,12 +213,7 @@ def test_a_run_ending_while_the_feed_is_down_backfills_the_missed_minutes(
         assert [r[:6] for r in rows[-3:]] == [m[:6] for m in market[-3:]], sym
         assert [r[6] for r in rows[-3:]] == ["history"] * 3, sym
     conn.close()
-    log = [
-        m
-        for (m,) in sqlite3.connect(paper_settings.trading_db).execute(
-            "SELECT message FROM pt_live_debug_log"
-        )
-    ]
+    log = debug_log(paper_settings)
     # one gap, up to the run's end (10:00), logged as any other
     at_end = [m for m in log if "–10:00:00 IST" in m]
     assert len(at_end) == 1 and "backfilled from history" in at_end[0], log
