@@ -28,6 +28,7 @@ from fyerstrade.strategies.signals import IndicatorCache
 from fyerstrade.strategies.sma_crossover import SmaCrossover
 from fyerstrade.trading.cost_rates import FYERS_NSE_RATES, TRUE_TO_LABEL, Component
 from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
+from fyerstrade.trading.spec import RiskLimits
 
 SYM = "NSE:SBIN-EQ"
 
@@ -77,6 +78,18 @@ def test_a_cost_model_it_cannot_reproduce_is_a_stated_reason() -> None:
     used.charges(Instrument(SYM), ProductType.CNC, Side.SELL, 1, 100.0, 1_717_000_000)
     with pytest.raises(UnsupportedRunError, match="same-day CNC orders from an earlier run"):
         run_vector(config(), data=data(), cost_model=used)
+
+
+def test_risk_limits_are_a_stated_reason_and_the_event_engine_runs_them() -> None:
+    from fyerstrade.backtest import vector
+
+    limited = config(risk=RiskLimits(max_daily_loss=500))
+    reason = "the run has risk limits (max daily loss, max open positions)"
+    assert unsupported_reason(limited, SmaCrossover) == reason
+    assert vector.unsupported(config(risk=RiskLimits(max_open_positions=1))) == reason
+    assert vector.unsupported(config()) is None
+    with pytest.raises(UnsupportedRunError, match="risk limits"):
+        run_vector(limited, data=data())
 
 
 def test_a_tick_size_that_changes_during_the_run_is_refused(settings: Any) -> None:

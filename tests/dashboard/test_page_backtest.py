@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from fyerstrade.backtest.journal import list_runs
+from fyerstrade.backtest.journal import list_runs, load_run
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.store.db import connect
@@ -260,3 +260,17 @@ def test_a_strategy_that_raises_is_one_message(
     assert len(errors) == 1 and "explodes" in errors[0] and "boom" in errors[0]
     assert "explodes.py:10 (raise ZeroDivisionError" in errors[0]  # its file and line
     assert not at.metric
+
+
+def test_risk_limits_from_the_form_reach_the_run(candle_store: Settings) -> None:
+    at = _app()
+    assert at.number_input(key="bt-max-loss").value is None  # no limit unless given
+    assert at.number_input(key="bt-max-positions").value is None
+    at.number_input(key="bt-max-loss").set_value(2500.0)
+    at.number_input(key="bt-max-positions").set_value(1)
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at)
+    (run,) = list_runs(connect(candle_store.trading_db))
+    stored = load_run(connect(candle_store.trading_db), run.run_id)
+    assert stored.config["risk"] == {"max_daily_loss": 2500.0, "max_open_positions": 1}

@@ -234,6 +234,7 @@ def assert_trades_like_a_backtest(
         entry_start=config.entry_start,
         entry_end=config.entry_end,
         square_off=config.square_off,
+        risk=config.risk,
     )
     result = run_backtest(cfg, data=data)
     backtest = [

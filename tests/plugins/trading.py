@@ -26,9 +26,11 @@ from fyerstrade.trading.context import Context
 from fyerstrade.trading.costs import CostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
 from fyerstrade.trading.events import OrderEvent
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import MemoryJournal
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
 
@@ -97,12 +99,14 @@ def run_table(
     instrument: Instrument | None = None,
     resolution: Resolution = Resolution.M5,
     symbol: str = "NSE:TEST-EQ",
+    symbols: Sequence[str] | None = None,
     bars: CandleArrays | None = None,
     cost_model: CostModel | None = None,
     **config: Any,
 ) -> BacktestResult:
     """Replay ``rows`` (or ``bars``, e.g. from :func:`days`) with ``script`` (HH:MM -> actions)
-    through the real runner."""
+    through the real runner, for ``symbol`` (or each of ``symbols``, the same bars; the script
+    runs at the first symbol's bars)."""
     strategy = type(
         "Scripted",
         (ScriptedStrategy,),
@@ -113,24 +117,24 @@ def run_table(
         },
     )
     registry.BUILTINS["scripted"] = strategy
+    names = list(symbols or [symbol])
+    data = table(rows) if bars is None else bars
+    first = datetime.fromtimestamp(int(data.ts[0]), IST).date()
+    last = datetime.fromtimestamp(int(data.ts[-1]), IST).date()
     try:
         cfg = BacktestConfig(
             strategy="scripted",
             params={},
-            symbols=[symbol],
+            symbols=names,
             resolution=resolution,
-            start=DAY,
-            end=DAY,
+            start=first,
+            end=last,
             **({"costs": False} | config),
         )
-        data = table(rows) if bars is None else bars
-        if bars is not None:
-            cfg.start = date.fromtimestamp(int(data.ts[0]))
-            cfg.end = datetime.fromtimestamp(int(data.ts[-1]), IST).date()
         return run_backtest(
             cfg,
-            data={symbol: data},
-            instruments={symbol: instrument or Instrument(symbol)},
+            data=dict.fromkeys(names, data),
+            instruments={s: instrument or Instrument(s) for s in names},
             cost_model=cost_model,
         )
     finally:
@@ -148,6 +152,7 @@ def engine_on_table(
     mode: str = "positional",
     symbol: str = "NSE:TEST-EQ",
     resolution: Resolution = Resolution.M5,
+    risk: RiskGate | None = None,
 ) -> tuple[TradingEngine, MemoryJournal, list[OrderEvent]]:
     """Wire the trading core by hand around ``broker`` (any implementation of the port) and
     feed it ``rows`` one closed bar at a time, as a live bar source does; then the end of the
@@ -171,7 +176,8 @@ def engine_on_table(
         clock=clock,
         broker=broker,
         portfolio=Portfolio(capital),
-        rules=OrderRules(SessionRules(mode)),  # type: ignore[arg-type]
+        rules=OrderRules(),
+        guard=SessionGuard(SessionRules(mode), risk),  # type: ignore[arg-type]
         costs=costs or ZeroCostModel(),
         journal=journal,
         default_product=lambda _: product,

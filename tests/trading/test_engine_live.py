@@ -19,6 +19,7 @@ from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import MemoryJournal
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
@@ -42,7 +43,8 @@ def bar_by_bar(cfg: BacktestConfig, bars: CandleArrays) -> MemoryJournal:
         clock=clock,
         broker=SimulatedVenue(),
         portfolio=Portfolio(cfg.capital),
-        rules=OrderRules(SessionRules(cfg.mode)),
+        rules=OrderRules(),
+        guard=SessionGuard(SessionRules(cfg.mode)),
         costs=FyersCostModel() if cfg.costs else ZeroCostModel(),
         journal=journal,
         default_product=lambda _: product,

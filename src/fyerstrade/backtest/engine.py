@@ -41,10 +41,13 @@ from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.defaults import RUN_DEFAULTS, Mode
 from fyerstrade.trading.engine import TradingEngine
 from fyerstrade.trading.fills import Slippage
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import LogLine, MemoryJournal, Rejection
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
+from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.session import SessionRules
+from fyerstrade.trading.spec import RiskLimits
 from fyerstrade.trading.symbols import SymbolState
 from fyerstrade.trading.venue import SimulatedVenue
 
@@ -72,6 +75,7 @@ class BacktestConfig:
     square_off: time = RUN_DEFAULTS.square_off
     intraday_leverage: float = RUN_DEFAULTS.intraday_leverage
     product: ProductType | None = None  # None: INTRADAY (intraday), CNC (equity), MARGIN (F&O)
+    risk: RiskLimits = field(default_factory=RiskLimits)  # max daily loss, max open positions
 
     def validate(self) -> None:
         """Raise InputError for a config no run can use."""
@@ -226,14 +230,20 @@ def run_backtest(
             bars_in[sym] = sliced
             specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
             sources[sym] = res
-    session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
+    guard = SessionGuard(
+        SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off),
+        RiskGate(
+            max_daily_loss=config.risk.max_daily_loss,
+            max_open_positions=config.risk.max_open_positions,
+        ),
+    )
     states: list[SymbolState] = []
     starts: list[int] = []  # per symbol: the first bar that trades (after the warm-up)
     for k, sym in enumerate(config.symbols):
         arrays = bars_in[sym]
         starts.append(int(np.searchsorted(arrays.ts, lo)))
         st = SymbolState(k, sym, arrays, res, specs[sym], _close_times(arrays.ts, res), lookup)
-        at_open, at_close = session.square_off_bars(arrays.ts)
+        at_open, at_close = guard.square_off_bars(arrays.ts)
         st.sq_open = frozenset(at_open.tolist())
         st.sq_close = frozenset(at_close.tolist())
         states.append(st)
@@ -255,11 +265,12 @@ def run_backtest(
         clock=clock,
         broker=SimulatedVenue(Slippage(config.slippage_ticks, config.slippage_bps)),
         portfolio=portfolio,
-        rules=OrderRules(session, config.intraday_leverage),
+        rules=OrderRules(config.intraday_leverage),
         costs=costs,
         journal=journal,
         default_product=default_product,
         fixed_quantity=config.quantity,
+        guard=guard,
     )
     engine.start()
     # the bars, lists and views built above live for the whole run: move them out of the

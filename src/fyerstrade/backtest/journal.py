@@ -36,6 +36,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel
 
 from fyerstrade import __version__
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
@@ -399,6 +400,8 @@ def _config_value(v: Any) -> Any:
         return {str(k): _config_value(x) for k, x in v.items()}
     if isinstance(v, str):
         return str(v)  # a StrEnum becomes its plain value
+    if isinstance(v, BaseModel):
+        return v.model_dump(mode="json")  # e.g. the risk limits
     return _plain(v)
 
 

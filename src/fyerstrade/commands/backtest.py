@@ -410,6 +410,21 @@ EntryWindowOption = Annotated[
 SquareOffOption = Annotated[
     str, typer.Option("--square-off", help="Intraday square-off time, HH:MM IST.")
 ]
+MaxDailyLossOption = Annotated[
+    float | None,
+    typer.Option(
+        "--max-daily-loss",
+        help="Halt for the day once it has lost this many rupees (realized + unrealized): "
+        "orders cancelled, positions closed at the next bar's open, no entry until the next day.",
+    ),
+]
+MaxPositionsOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-positions",
+        help="No new entry while this many symbols hold a position or a working entry.",
+    ),
+]
 StrictOption = Annotated[
     bool,
     typer.Option(
@@ -436,10 +451,13 @@ def run_config(
     slippage_bps: float,
     entry_window: str,
     square_off: str,
+    max_daily_loss: float | None = None,
+    max_positions: int | None = None,
 ) -> BacktestConfig:
     """The run options as a checked ``BacktestConfig`` (InputError naming the option); missing
     dates default to the stored range."""
     from fyerstrade.backtest.engine import BacktestConfig
+    from fyerstrade.trading.spec import RiskLimits
 
     res = parse_resolution(resolution)
     symbols = list(dict.fromkeys(s.strip() for s in symbol if s.strip()))
@@ -457,6 +475,11 @@ def run_config(
         raise InputError(f"--quantity must be positive, got {quantity}")
     if slippage_ticks < 0 or slippage_bps < 0:
         raise InputError("--slippage-ticks and --slippage-bps must not be negative")
+    if max_daily_loss is not None and not 0 < max_daily_loss < float("inf"):
+        raise InputError(f"--max-daily-loss must be a positive amount, got {max_daily_loss:g}")
+    if max_positions is not None and max_positions < 1:
+        raise InputError(f"--max-positions must be at least 1, got {max_positions}")
+    risk = RiskLimits(max_daily_loss=max_daily_loss, max_open_positions=max_positions)
     config = BacktestConfig(
         strategy=strategy.name,
         params=params,
@@ -473,6 +496,7 @@ def run_config(
         entry_start=entry_start,
         entry_end=entry_end,
         square_off=square,
+        risk=risk,
     )
     config.validate()
     return config
@@ -495,6 +519,8 @@ def run_command(
     slippage_bps: SlippageBpsOption = RUN_DEFAULTS.slippage_bps,
     entry_window: EntryWindowOption = RUN_DEFAULTS.entry_window_text,
     square_off: SquareOffOption = RUN_DEFAULTS.square_off_text,
+    max_daily_loss: MaxDailyLossOption = None,
+    max_positions: MaxPositionsOption = None,
     strict: StrictOption = False,
     as_json: Annotated[
         bool,
@@ -520,7 +546,7 @@ def run_command(
     params = validate_params(cls, parse_param_pairs(param or []))
     config = run_config(
         cfg, cls, params, symbol, resolution, from_, to, mode, capital, quantity, no_costs,
-        slippage_ticks, slippage_bps, entry_window, square_off,
+        slippage_ticks, slippage_bps, entry_window, square_off, max_daily_loss, max_positions,
     )  # fmt: skip
     loaded = _load_checked(cfg, config, strict=strict)
     with _progress() as progress:

@@ -18,6 +18,7 @@ from fyerstrade.domain import Resolution
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.strategies.base import Strategy, validate_params
 from fyerstrade.trading.defaults import MODES, RUN_DEFAULTS
+from fyerstrade.trading.spec import RiskLimits
 
 SESSION_OPEN = time(9, 15)
 SESSION_CLOSE = time(15, 30)
@@ -70,6 +71,8 @@ class BacktestRequest:
     entry_start: time = RUN_DEFAULTS.entry_start
     entry_end: time = RUN_DEFAULTS.entry_end
     square_off: time = RUN_DEFAULTS.square_off
+    max_daily_loss: float | None = None  # rupees; None: no limit
+    max_positions: int | None = None  # None: no limit
     available: tuple[date, date] | None = field(default=None)
 
 
@@ -143,6 +146,12 @@ def validate(
         problems.append(FormProblem("quantity", "the fixed quantity must be at least 1"))
     if req.slippage_ticks < 0 or req.slippage_bps < 0:
         problems.append(FormProblem("slippage", "slippage cannot be negative"))
+    if req.max_daily_loss is not None and not 0 < req.max_daily_loss < float("inf"):
+        problems.append(
+            FormProblem("risk", "the max daily loss must be more than ₹0 (empty: no limit)")
+        )
+    if req.max_positions is not None and req.max_positions < 1:
+        problems.append(FormProblem("risk", "max open positions must be at least 1 (empty: none)"))
     if problems or req.start is None or req.end is None:
         return None, problems
     kwargs: dict[str, Any] = {
@@ -158,6 +167,7 @@ def validate(
         "costs": req.costs,
         "slippage_ticks": float(req.slippage_ticks),
         "slippage_bps": float(req.slippage_bps),
+        "risk": RiskLimits(max_daily_loss=req.max_daily_loss, max_open_positions=req.max_positions),
         "entry_start": req.entry_start,
         "entry_end": req.entry_end,
         "square_off": req.square_off,

@@ -27,7 +27,7 @@ from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, Resolution
 from fyerstrade.errors import CalendarCoverageError
 
-__all__ = ["can_resample", "resample", "source_candidates"]
+__all__ = ["bucket_bounds", "bucket_starts", "can_resample", "resample", "source_candidates"]
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _REGULAR = (time(9, 15), time(15, 30))
@@ -70,29 +70,50 @@ def bucket_starts(
     ts: npt.NDArray[np.int64], target: Resolution, calendar: NSECalendar | None = None
 ) -> npt.NDArray[np.int64]:
     """The open time of the ``target`` bar each bar opened at ``ts`` belongs to."""
+    if not target.is_intraday:  # IST midnight of the date: no calendar needed
+        t = np.asarray(ts, dtype=np.int64)
+        return (t + IST_OFFSET) // DAY_SECONDS * DAY_SECONDS - IST_OFFSET
+    return bucket_bounds(ts, target, calendar)[0]
+
+
+def bucket_bounds(
+    ts: npt.NDArray[np.int64], target: Resolution, calendar: NSECalendar | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """For each bar opened at ``ts``: the open time of the ``target`` bar it belongs to, and
+    when that ``target`` bar closes — its open plus its length, cut at the end of its session
+    segment (the short 15:15–15:30 hour); a daily bar at the close of the day's last segment.
+    Off-session bars: buckets aligned to IST midnight, closing after their full length (a day
+    without a session: at midnight)."""
     t = np.asarray(ts, dtype=np.int64)
     day = (t + IST_OFFSET) // DAY_SECONDS
     midnight = day * DAY_SECONDS - IST_OFFSET
-    if not target.is_intraday:
-        return midnight
     cal = calendar if calendar is not None else get_calendar()
     opens: list[int] = []
     closes: list[int] = []
-    for d in np.unique(day).tolist():
-        for o, c in _day_segments(cal, int(d)):
+    days = np.unique(day)
+    day_close = np.empty(len(days), dtype=np.int64)  # each day's last segment close
+    for j, d in enumerate(days.tolist()):
+        segments = _day_segments(cal, int(d))
+        for o, c in segments:
             opens.append(o)
             closes.append(c)
+        day_close[j] = segments[-1][1] if segments else -1
+    if not target.is_intraday:
+        ends = day_close[np.searchsorted(days, day)]
+        return midnight, np.where(ends >= 0, ends, midnight + DAY_SECONDS)
     step = target.seconds
     aligned = midnight + (t - midnight) // step * step  # off-session: from IST midnight
     if not opens:
-        return aligned
+        return aligned, aligned + step
     seg_open = np.asarray(opens, dtype=np.int64)
     seg_close = np.asarray(closes, dtype=np.int64)
     k = np.searchsorted(seg_open, t, side="right") - 1
     ks = np.maximum(k, 0)
     inside = (k >= 0) & (t < seg_close[ks])
     anchored = seg_open[ks] + (t - seg_open[ks]) // step * step
-    return np.where(inside, anchored, aligned)
+    starts = np.where(inside, anchored, aligned)
+    ends = np.where(inside, np.minimum(anchored + step, seg_close[ks]), aligned + step)
+    return starts, ends
 
 
 def resample(

@@ -53,6 +53,7 @@ from fyerstrade.atomic_file import write_text_atomic
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import ConfigError, FyersTradeError
 from fyerstrade.trading.session import DEFAULT_ENTRY_END, DEFAULT_ENTRY_START, DEFAULT_SQUARE_OFF
+from fyerstrade.trading.spec import RiskLimits
 
 if TYPE_CHECKING:
     from fyerstrade.config import Settings
@@ -75,17 +76,6 @@ _SESSION_CLOSE = time(15, 30)
 class _Strict(BaseModel):
     # allow_inf_nan=False: ``capital: .inf`` or ``nan`` is not a number a trader meant
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-class RiskLimits(_Strict):
-    """Limits the engine enforces on the paper account."""
-
-    max_daily_loss: float | None = Field(
-        default=None, gt=0, description="Rupees lost today (realized + unrealized) that stop it."
-    )
-    max_open_positions: int | None = Field(
-        default=None, ge=1, description="Open positions beyond which no new entry is accepted."
-    )
 
 
 class RealOrders(_Strict):

@@ -357,7 +357,7 @@ class LiveEngine:
             session.finish_bars(until, now)
         if stopped and self.config.on_stop == "square_off":
             trader.square_off_all(now, "manual", only_intraday=False)
-        elif trader.square_off_ts is not None:
+        elif trader.guard.intraday:
             # at the end of the run's trading (not when the engine got round to it)
             end = max(session.trade_end, trader.clock.ts)
             trader.square_off_all(end, "square_off", only_intraday=True)

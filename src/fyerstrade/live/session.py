@@ -215,8 +215,7 @@ class LiveSession:
             for bar in self.builder.on_clock(close_clock):
                 self.closed_bar(bar, "ticks")
         self.dispatch_ready(now)
-        sq = self.trader.square_off_ts
-        if sq is not None and now >= sq + 60:
+        if self.trader.guard.square_off_overdue(now):
             self.trader.square_off_all(now, "square_off", only_intraday=True)
 
     # ------------------------------------------------------------------ marks

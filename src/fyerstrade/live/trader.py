@@ -1,11 +1,12 @@
 """The trading side of a live session: the one :class:`TradingEngine` with the paper broker,
-the journal and the risk gate, and what the session asks of them.
+the journal and the session guard, and what the session asks of them.
 
 * :meth:`LiveTrader.decide`: strategy-resolution bars of one close time → ``on_bars`` at that
-  close time (the strategy's clock), the paper broker's pending matches, the equity point, the
-  daily-loss check (a breach squares everything off and halts new entries);
+  close time (the strategy's clock; the engine's session guard checks the daily loss there, as
+  in a backtest, and a breach halts: orders cancelled, positions closed at the next ticks, no
+  new entries), the paper broker's pending matches, the equity point;
 * :meth:`LiveTrader.trade`: a tick that may trade → the square-off at the first tick at or after
-  the square-off time, then the paper broker's matching;
+  the square-off time (the guard says when), then the paper broker's matching;
 * :meth:`LiveTrader.match_minute`: a 1-minute bar not seen tick by tick (history) → matching by
   the backtest's bar rules;
 * :meth:`LiveTrader.square_off_all`: close every (intraday) position at its last price;
@@ -30,7 +31,7 @@ from datetime import date
 
 import numpy as np
 
-from fyerstrade.calendar import get_calendar, ist_epoch
+from fyerstrade.calendar import get_calendar
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import Bar, Instrument, Position, ProductType, Resolution, Tick
@@ -49,6 +50,7 @@ from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
 from fyerstrade.trading.events import OrderEvent
 from fyerstrade.trading.fills import Slippage
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.risk import RiskGate
@@ -82,27 +84,24 @@ class LiveTrader:
         engine: TradingEngine,
         broker: PaperBroker | FyersBroker,
         journal: LiveJournal,
-        risk: RiskGate,
         clock: SimulatedClock,
         store: SessionStore,
         status: EngineStatus,
         *,
         resolution: Resolution,
-        square_off_ts: int | None,
         on_halt: Callable[[str], None],
         strategy_latency: LatencyWindow | None = None,
     ) -> None:
         self.engine = engine
         self.broker = broker
         self.journal = journal
-        self.risk = risk
+        self.guard = engine.guard
+        self.risk = engine.guard.risk  # its halt stops entries (a risk limit, the kill switch)
         self.clock = clock
         self.store = store
         self.status = status
         self.resolution = resolution
-        self.square_off_ts = square_off_ts
         self.on_halt = on_halt
-        self.squared: set[str] = set()  # symbols squared off at their first late tick
         self.changes = 0  # square-offs done (the session's effects counter reads it)
         self.replaying = False
         self.real = broker if isinstance(broker, FyersBroker) else None
@@ -111,7 +110,6 @@ class LiveTrader:
         # that receipt → the strategy
         self.strategy_latency = strategy_latency or LatencyWindow()
         self.start_equity = engine.equity()
-        risk.new_day(self.start_equity)
 
     # ------------------------------------------------------------------ the strategy
 
@@ -131,16 +129,17 @@ class LiveTrader:
             self.clock.ts = close_ts
             if self.trigger_ns:
                 self.strategy_latency.add(time.monotonic_ns() - self.trigger_ns)
+            before = self.risk.halted
             engine.on_bars(group, close_ts)
             self.broker.match_pending()
             equity = engine.equity()
             gross = engine.portfolio.gross_exposure
             exposure = gross / equity if equity > 0 else 0.0
+            halted = self.risk.halted
+            if halted and halted != before:  # the guard halted at this close (a risk limit)
+                self.journal.engine_log(close_ts, halted + ": squaring off", "WARNING")
+                self.on_halt(halted)
             self.commit(close_ts, equity_point=(equity, exposure))
-            if self.risk.check_loss(equity):
-                self.journal.engine_log(close_ts, self.risk.halted + ": squaring off", "WARNING")
-                self.square_off_all(close_ts, "risk", only_intraday=False)
-                self.on_halt(self.risk.halted)
 
     def _appendable(self, bar: Bar) -> bool:
         st = self.engine.by_symbol[bar.symbol]
@@ -155,9 +154,7 @@ class LiveTrader:
         engine = self.engine
         if t.ts > self.clock.ts:
             self.clock.ts = t.ts
-        sq = self.square_off_ts
-        if sq is not None and t.ts >= sq and t.symbol not in self.squared:
-            self.squared.add(t.symbol)
+        if self.guard.square_off_due(t.symbol, t.ts):
             if engine.portfolio.quantity(t.symbol):
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
@@ -342,9 +339,12 @@ def build_trader(
         else PaperBroker(Slippage(config.slippage_ticks, config.slippage_bps))
     )
     clock = SimulatedClock(row.replay_from)
-    risk = RiskGate(
-        max_daily_loss=config.risk.max_daily_loss,
-        max_open_positions=config.risk.max_open_positions,
+    guard = SessionGuard(
+        SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off),
+        RiskGate(
+            max_daily_loss=config.risk.max_daily_loss,
+            max_open_positions=config.risk.max_open_positions,
+        ),
     )
     mode = config.mode
 
@@ -359,29 +359,23 @@ def build_trader(
         clock=clock,
         broker=broker,
         portfolio=portfolio,
-        rules=OrderRules(
-            SessionRules(mode, config.entry_start, config.entry_end, config.square_off),
-            config.intraday_leverage,
-        ),
+        rules=OrderRules(config.intraday_leverage),
         costs=costs,
         journal=journal,
         default_product=default_product,
         fixed_quantity=config.quantity,
-        risk=risk,
+        guard=guard,
     )
     broker.bind(RecordedEvents(engine, journal), engine)
     engine.start()
-    square_off = ist_epoch(day, config.square_off) if mode == "intraday" else None
     return LiveTrader(
         engine,
         broker,
         journal,
-        risk,
         clock,
         store,
         status,
         resolution=resolution,
-        square_off_ts=square_off,
         on_halt=on_halt,
         strategy_latency=strategy_latency,
     )

@@ -6,15 +6,22 @@ or wall), the bar source (it advances each symbol's cursor and the clock, then c
 :meth:`TradingEngine.step`), the broker (simulated fills, paper fills, Fyers), the cost model and
 the journal. The engine itself has no notion of "live".
 
-Life of a bar (``step``), for each symbol with a new bar ``i``:
+Life of a timestamp (:meth:`step`; :meth:`replay` makes the same calls for one symbol's bars,
+skipping those with nothing to do):
 
-1. intraday square-off at the open of ``i`` if ``i`` is the day's square-off bar;
-2. the broker matches working orders against bar ``i`` (fills → portfolio → journal →
-   ``strategy.on_fill``);
+1. a new IST day starts the day's loss count (when a daily-loss limit is set);
+2. for each symbol with a new bar ``i`` (:meth:`_bar_opens`): the intraday square-off at the open
+   of ``i`` if it is the day's square-off bar; the broker matches its book against bar ``i``
+   (fills → portfolio → journal → ``strategy.on_fill``); higher-resolution bars move on;
 3. ``strategy.on_data(ctx)`` once for the timestamp (orders it places are eligible from bar
    ``i + 1``);
-4. intraday square-off at the close of ``i`` when the day has no bar at/after the square-off
-   time.
+4. the intraday square-off at the close of ``i`` when the day has no bar at/after the
+   square-off time;
+5. with a daily-loss limit: the account marked to the closes; at the limit the session guard
+   halts (every order cancelled, every position closed by a market order, no entry today).
+
+The session rules (entry window, square-off, risk limits) are the
+:class:`~fyerstrade.trading.guard.SessionGuard`'s; the engine asks it and acts.
 
 Life of an order: ``ctx.buy`` → :meth:`TradingEngine.place` (quantity and product defaults,
 tick rounding, :class:`~fyerstrade.trading.orders.OrderRules` checks; a refusal here is a
@@ -77,6 +84,7 @@ from fyerstrade.trading.events import (
     OrderPartiallyFilled,
     OrderRejected,
 )
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import Journal, LogLine, Rejection
 from fyerstrade.trading.order_states import (
     EVENT_STATUS,
@@ -87,7 +95,6 @@ from fyerstrade.trading.order_states import (
 )
 from fyerstrade.trading.orders import OrderRules, opening_quantity
 from fyerstrade.trading.portfolio import Portfolio
-from fyerstrade.trading.risk import RiskGate
 from fyerstrade.trading.symbols import SymbolState
 
 _FILLS = (OrderFilled, OrderPartiallyFilled)
@@ -112,7 +119,7 @@ class TradingEngine:
         journal: Journal,
         default_product: Callable[[SymbolState], ProductType],
         fixed_quantity: int | None = None,
-        risk: RiskGate | None = None,
+        guard: SessionGuard | None = None,
     ) -> None:
         self.strategy = strategy
         self.states = list(states)
@@ -125,7 +132,8 @@ class TradingEngine:
         self.journal = journal
         self.default_product = default_product
         self.fixed_quantity = fixed_quantity
-        self.risk = risk
+        self.guard = guard or SessionGuard()
+        self._watch_loss = self.guard.watches_loss
         self.orders: dict[str, Order] = {}
         self.step_index = -1
         # (step, cash after, symbol index, quantity after) for every fill: the equity curve is
@@ -151,21 +159,19 @@ class TradingEngine:
         self._focus = self.states[0] if self.states else None
         self._guard(self.strategy.init, "init")
         self._guard(self.strategy.on_start, "on_start")
+        if self._watch_loss:
+            self.guard.begin(self.equity())
 
     def step(self, updated: Sequence[SymbolState], names: tuple[str, ...]) -> None:
         """Process one timestamp: ``updated`` symbols have a new bar at their cursor, and the
-        clock stands at that bar's close."""
+        clock stands at that bar's close (see the module docstring)."""
         self.step_index += 1
+        if self._watch_loss:
+            self._timestamp_opens()
         for st in updated:
             i = st.cursor.i
-            if st.sq_open and i in st.sq_open:
-                self._square_off(st, i, at_close=False)
-            if st.orders:
-                self.broker.on_bar(st, i)
-            if st.higher:
-                now = self.clock.now()
-                for hb in st.higher.values():
-                    hb.update(now)
+            if st.orders or st.higher or (st.sq_open and i in st.sq_open):
+                self._bar_opens(st, i)
         ctx = self.ctx
         ctx.updated = names
         self._focus = updated[0]
@@ -178,6 +184,30 @@ class TradingEngine:
         for st in updated:
             if st.sq_close and st.cursor.i in st.sq_close:
                 self._square_off(st, st.cursor.i, at_close=True)
+        if self._watch_loss:
+            self._timestamp_closes()
+
+    def _bar_opens(self, st: SymbolState, i: int) -> None:
+        """Bar ``i`` of ``st`` has traded, before the strategy sees it: the square-off at its
+        open (the day's square-off bar), the broker's book matched against it, the
+        higher-resolution bars moved on."""
+        if st.sq_open and i in st.sq_open:
+            self._square_off(st, i, at_close=False)
+        if st.orders:
+            self.broker.on_bar(st, i)
+        if st.higher:
+            now = self.clock.now()
+            for hb in st.higher.values():
+                hb.update(now)
+
+    def _timestamp_opens(self) -> None:
+        """A new IST day: the day's loss counts from the previous close (and a halt ends)."""
+        self.guard.new_day(self.clock.now())
+
+    def _timestamp_closes(self) -> None:
+        """The account at the closes against the daily-loss limit; at the limit, halt."""
+        if self.guard.check_loss(self.equity()):
+            self.halt(self.guard.halted)
 
     def on_bars(self, bars: Sequence[Bar], close_ts: int) -> None:
         """Entry point of a live bar source: ``bars`` (one per symbol) closed at ``close_ts``.
@@ -188,7 +218,7 @@ class TradingEngine:
         The clock is the source's (a wall clock live). A square-off for a day whose bars stop
         before the square-off time is the live scheduler's job (it has the wall clock)."""
         updated: list[SymbolState] = []
-        session = self.rules.session
+        guard = self.guard
         for bar in bars:
             st = self.state(bar.symbol)
             i = st.append_bar(bar, close_ts)
@@ -197,15 +227,16 @@ class TradingEngine:
             except Exception as exc:
                 raise self._strategy_error(exc, st, "indicators") from exc
             st.cursor.i = i
-            if session.intraday:
+            if guard.intraday:
                 prev = int(st.arrays.ts[i - 1]) if i else None
-                st.sq_open = frozenset({i}) if session.first_late_bar(prev, bar.ts) else frozenset()
+                st.sq_open = frozenset({i}) if guard.first_late_bar(prev, bar.ts) else frozenset()
             updated.append(st)
         self.step(updated, tuple(s.symbol for s in updated))
 
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
-        """Replay bars ``start..stop-1`` of a one-symbol run: exactly the steps of :meth:`step`,
-        inlined (this loop is the backtest's hot path: no allocation per bar)."""
+        """Steps over bars ``start..stop-1`` of a one-symbol run: the calls :meth:`step` makes
+        (:meth:`_bar_opens`, the strategy, the square-off at the close, the guard), skipping
+        those with nothing to do. This loop is the backtest's hot path: no allocation per bar."""
         cursor = state.cursor
         # a list of Python ints for this stretch only (reading numpy scalars per bar is slower,
         # a list for the whole run costs memory)
@@ -214,7 +245,7 @@ class TradingEngine:
         sq_close = state.sq_close
         orders = state.orders
         higher = state.higher
-        broker = self.broker
+        watch = self._watch_loss
         on_data = self.strategy.on_data
         ctx = self.ctx
         ctx.updated = (state.symbol,)
@@ -222,13 +253,10 @@ class TradingEngine:
             cursor.i = i
             clock.ts = now
             self.step_index = i
-            if sq_open and i in sq_open:
-                self._square_off(state, i, at_close=False)
-            if orders:
-                broker.on_bar(state, i)
-            if higher:
-                for hb in higher.values():
-                    hb.update(now)
+            if watch:
+                self._timestamp_opens()
+            if orders or higher or (sq_open and i in sq_open):
+                self._bar_opens(state, i)
             try:
                 on_data(ctx)
             except StrategyError:
@@ -237,6 +265,8 @@ class TradingEngine:
                 raise self._strategy_error(exc, state, "on_data") from exc
             if sq_close and i in sq_close:
                 self._square_off(state, i, at_close=True)
+            if watch:
+                self._timestamp_closes()
 
     def finish(self, close_positions: bool = True) -> None:
         """End of data: optionally close every open position at its last close
@@ -295,12 +325,12 @@ class TradingEngine:
         )
         self.orders[order.id] = order
         reason = self.rules.static_reason(order, instrument, pos, now)
-        if reason is None and not reduce_only:
-            ref = order.limit_price or order.stop_price or self._last_price(st)
-            opening = opening_quantity(pos, side, order.quantity)
-            if opening and self.risk is not None:
-                reason = self.risk.entry_reason(symbol, self._exposed())
-            if opening and reason is None:
+        opening = opening_quantity(pos, side, order.quantity)
+        if reason is None and opening:
+            limits = not reduce_only
+            reason = self.guard.entry_reason(symbol, now, self._exposed, limits=limits)
+            if reason is None and limits:
+                ref = order.limit_price or order.stop_price or self._last_price(st)
                 reason = self.rules.funds_reason(opening, ref, product, self.free_margin())
         if reason is not None:
             check_transition(order, REJECTED, "refused before the broker")
@@ -339,6 +369,19 @@ class TradingEngine:
         budget = self.free_margin() * self.rules.leverage(product)
         lots = math.floor(budget / (price * (1 + SIZING_HEADROOM)) / lot)
         return max(0, lots * lot)
+
+    def halt(self, reason: str) -> None:
+        """Stop trading for the day (the guard's daily-loss limit): every open order cancelled,
+        every position closed with a market order (tag ``risk``) — at the next bar's open in a
+        backtest, at the next tick live."""
+        now = self.clock.now()
+        self.log(f"{reason}: cancelling every order, closing every position", "WARNING")
+        for st in self.states:
+            self._cancel_all(st)
+        for st in self.states:
+            qty = self.portfolio.quantity(st.symbol)
+            if qty:
+                self._exit(st, qty, 0.0, now, "risk", at_market=True)
 
     def square_off(self, symbol: str, price: float, ts: int, tag: str = "square_off") -> None:
         """Close ``symbol``'s position now at market ``price`` (plus slippage) and cancel its
@@ -463,11 +506,20 @@ class TradingEngine:
         self.broker.submit(order)
 
     def _exit(
-        self, st: SymbolState, qty: int, price: float, ts: int, tag: str, *, slippage: bool = True
+        self,
+        st: SymbolState,
+        qty: int,
+        price: float,
+        ts: int,
+        tag: str,
+        *,
+        slippage: bool = True,
+        at_market: bool = False,
     ) -> None:
         """Close the position ``qty`` with a reduce-only market order, the market standing at
-        ``price`` at ``ts`` (square-off, risk exit, manual stop, end of data). Exits skip the
-        order checks: closing is always allowed, whatever the lot size in force today."""
+        ``price`` at ``ts`` (square-off, a live risk exit, manual stop, end of data), or with
+        ``at_market`` where the market trades next (the guard's halt). Exits skip the order
+        checks: closing is always allowed, whatever the lot size in force today."""
         pos = self.portfolio.positions[st.symbol]
         self._order_seq += 1
         order = Order(
@@ -482,7 +534,8 @@ class TradingEngine:
             reduce_only=True,
         )
         self.orders[order.id] = order
-        self.broker.quote(st, price, ts, slippage=slippage)
+        if not at_market:
+            self.broker.quote(st, price, ts, slippage=slippage)
         self._submit(st, order)
 
     def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:

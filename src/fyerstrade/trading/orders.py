@@ -1,4 +1,4 @@
-"""Order checks before an order reaches the broker (the risk gate of the trading core).
+"""Order checks before an order reaches the broker.
 
 :class:`OrderRules` answers "may this order be placed, and if not, why" with a reason a trader
 can act on; the engine records every refusal as a ``Rejection``. Checks, in order:
@@ -7,12 +7,12 @@ can act on; the engine records every refusal as a ``Rejection``. Checks, in orde
 2. for F&O, the quantity is a multiple of the lot size in force that day;
 3. limit and stop prices are positive (they are rounded to the tick size by the engine);
 4. a CNC (delivery) order may not open a short position;
-5. in intraday mode, an order that opens or increases a position is placed inside the entry
-   window;
+5. (the session's: the entry window and the risk limits, asked of the session guard,
+   ``trading/guard.py``, for an order that opens or increases a position;)
 6. the margin the opening part needs (``quantity × price / leverage``: leverage 1 for CNC, the
    configured intraday leverage for INTRADAY and MARGIN) is no more than the free margin
    (equity minus the margin blocked by open positions). Checked at placement against the last
-   close and again at the fill price.
+   close, and by the simulated venue again at the fill price.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ from fyerstrade.calendar import to_ist
 from fyerstrade.domain import Instrument, InstrumentKind, Order, ProductType, Side
 from fyerstrade.trading.defaults import RUN_DEFAULTS
 from fyerstrade.trading.enum_members import CNC, LIMIT, SELL, SIGN, STOP, STOP_LIMIT
-from fyerstrade.trading.session import SessionRules
 
 INDEX = InstrumentKind.INDEX
 
@@ -38,7 +37,6 @@ def opening_quantity(position: int, side: Side, quantity: int) -> int:
 
 @dataclass(frozen=True)
 class OrderRules:
-    session: SessionRules = field(default_factory=SessionRules)
     intraday_leverage: float = RUN_DEFAULTS.intraday_leverage
 
     leverages: dict[ProductType, float] = field(init=False, repr=False, compare=False)
@@ -53,7 +51,7 @@ class OrderRules:
     def static_reason(
         self, order: Order, instrument: Instrument, position: int, now: int
     ) -> str | None:
-        """Checks 1–5 (everything but money); None when the order passes."""
+        """Checks 1–4 (everything but the session and money); None when the order passes."""
         if order.quantity <= 0:
             return f"quantity must be positive, got {order.quantity}"
         if instrument.kind is INDEX or instrument.symbol.endswith("-INDEX"):
@@ -76,12 +74,6 @@ class OrderRules:
         opening = opening_quantity(position, order.side, order.quantity)
         if opening and order.side is SELL and order.product is CNC:
             return "short selling is not allowed for CNC (delivery); use INTRADAY or MARGIN"
-        if opening and not self.session.entry_allowed(now):
-            at = to_ist(now).strftime("%H:%M")
-            return (
-                f"entry at {at} IST is outside the intraday entry window "
-                f"{self.session.entry_window_text()}"
-            )
         return None
 
     def funds_reason(

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date, time
+from datetime import date
 
 import numpy as np
 
 from fyerstrade.candles import CandleArrays
+from fyerstrade.data.resample import bucket_bounds
 from fyerstrade.domain import IST_OFFSET, Bar, Instrument, Order, Resolution
 from fyerstrade.trading.bars import BarsView, Cursor, SeriesView
-from fyerstrade.trading.session import DAY, seconds_of_day
+from fyerstrade.trading.session import DAY
 
 InstrumentLookup = Callable[[str, date], Instrument]
-
-SESSION_OPEN = time(9, 15)
-SESSION_CLOSE = time(15, 30)
 
 
 class SymbolState:
@@ -167,43 +165,31 @@ class SymbolState:
 class HigherBars:
     """Bars of a higher resolution built from the primary bars, revealed only once closed.
 
-    Daily bars group by IST date and close at 15:30 IST (or the day's last primary bar's close,
-    if later); minute bars group into buckets anchored at 09:15 IST and close at the bucket's end
-    (capped at 15:30); a daily bar is therefore never visible before the session has closed.
+    Bars are bucketed by the calendar's session segments, as stored bars are resampled
+    (``data/resample.py``) and live bars are built (``live/bars.py``): minute buckets start at
+    each segment's open (09:15 on a normal day, 18:00 for a Muhurat session) and close at the
+    bucket's end, cut at the segment's close (the short 15:15–15:30 hour); a daily bar closes
+    with the day's last segment, so it is never visible before the session has closed.
     ``update(now)`` moves the cursor to the last bar with close time ≤ now."""
 
     __slots__ = ("arrays", "close_ts", "cursor", "view")
 
     def __init__(self, symbol: str, primary: CandleArrays, resolution: Resolution) -> None:
-        ts = primary.ts.astype(np.int64)
-        local = ts + IST_OFFSET
-        day = local // DAY
-        sod = local % DAY
-        day_close = day * DAY - IST_OFFSET + seconds_of_day(SESSION_CLOSE)
-        if resolution is Resolution.D:
-            key = day
-            start = day * DAY - IST_OFFSET
-            close = day_close
-        else:
-            anchor = seconds_of_day(SESSION_OPEN)
-            bucket = np.maximum(sod - anchor, 0) // resolution.seconds
-            key = day * 1000 + bucket
-            start = day * DAY - IST_OFFSET + anchor + bucket * resolution.seconds
-            close = np.minimum(start + resolution.seconds, day_close)
-        if len(ts):
-            first = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+        starts, ends = bucket_bounds(primary.ts, resolution)
+        if len(starts):
+            first = np.flatnonzero(np.concatenate(([True], starts[1:] != starts[:-1])))
         else:
             first = np.empty(0, dtype=np.int64)
-        last = np.concatenate((first[1:] - 1, [len(ts) - 1])) if len(first) else first
+        last = np.concatenate((first[1:] - 1, [len(starts) - 1])) if len(first) else first
         self.arrays = CandleArrays(
-            ts=start[first].astype(np.int64),
+            ts=starts[first].astype(np.int64),
             open=primary.open[first],
             high=np.maximum.reduceat(primary.high, first) if len(first) else primary.high[:0],
             low=np.minimum.reduceat(primary.low, first) if len(first) else primary.low[:0],
             close=primary.close[last],
             volume=np.add.reduceat(primary.volume, first) if len(first) else primary.volume[:0],
         )
-        self.close_ts = close[first].astype(np.int64)
+        self.close_ts = ends[first].astype(np.int64)
         self.cursor = Cursor()
         self.view = BarsView(symbol, self.arrays, self.cursor)
 

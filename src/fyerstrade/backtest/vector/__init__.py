@@ -39,7 +39,9 @@ def unsupported(config: BacktestConfig, settings: Settings | None = None) -> str
     strategy = get_strategy(config.strategy, settings)
     if not has_signals(strategy):
         return f"strategy {strategy.name} does not declare signals"
-    return None
+    from fyerstrade.backtest.vector.limits import risk_reason
+
+    return risk_reason(config)
 
 
 def __getattr__(name: str) -> Any:

@@ -42,10 +42,12 @@ from fyerstrade.trading.costs import (
     cost_segment,
 )
 from fyerstrade.trading.engine import SIZING_HEADROOM
+from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.session import SessionRules, seconds_of_day
 
 from . import layout as lay
+from .limits import risk_reason
 
 InstrumentLookup = Callable[[str, date], Instrument]
 
@@ -116,6 +118,7 @@ class KernelInputs:
     rate_days: npt.NDArray[np.int64]  # IST day numbers of the D axis
     n_dp_keys: int
     rules: OrderRules
+    guard: SessionGuard  # the entry window's wording
 
     @property
     def n_bars(self) -> int:
@@ -163,7 +166,7 @@ def prepare(
 ) -> KernelInputs:
     """The kernel's view of a run; ``bars`` are already cut to the run's dates, and bars before
     ``config.start`` are warm-up (signals see them, the timeline starts after them)."""
-    reason = cost_model_reason(cost_model)
+    reason = risk_reason(config) or cost_model_reason(cost_model)
     if reason is not None:
         raise UnsupportedRunError(reason)
     model: CostModel
@@ -173,7 +176,7 @@ def prepare(
         model = FyersCostModel() if config.costs else ZeroCostModel()
     res = Resolution(config.resolution)
     session = SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off)
-    rules = OrderRules(session, config.intraday_leverage)
+    rules = OrderRules(config.intraday_leverage)
     symbols = tuple(config.symbols)
     arrays = tuple(bars[s] for s in symbols)
     specs = tuple(instruments.get(s) or Instrument(s) for s in symbols)
@@ -272,6 +275,7 @@ def prepare(
         rate_days=rate_days.astype(np.int64),
         n_dp_keys=len(dp_keys),
         rules=rules,
+        guard=SessionGuard(session),
     )
 
 

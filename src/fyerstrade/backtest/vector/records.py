@@ -197,7 +197,8 @@ def curves(
 
 
 def rejections_of(table: npt.NDArray[np.float64], inputs: KernelInputs) -> list[Rejection]:
-    """The kernel's rejection table with the reasons ``OrderRules`` gives for them."""
+    """The kernel's rejection table with the reasons ``OrderRules`` (and the session guard,
+    for the entry window) give for them."""
     out: list[Rejection] = []
     rules = inputs.rules
     for row in table:
@@ -232,6 +233,8 @@ def rejections_of(table: npt.NDArray[np.float64], inputs: KernelInputs) -> list[
                 inputs.instruments[s], lot_size=int(row[lay.R_LOT])
             )
             reason = rules.static_reason(order, instrument, int(row[lay.R_POSITION]), ts)
+            if reason is None and code == lay.REJ_WINDOW:
+                reason = inputs.guard.window_reason(ts)
         if reason is None:  # pragma: no cover - the kernel and OrderRules disagree
             raise AssertionError(f"the kernel refused an order OrderRules accepts: {row}")
         out.append(Rejection(ts, symbol, side, qty, reason))

@@ -39,6 +39,7 @@ from fyerstrade.trading.costs import CostModel
 from . import kernel as kn
 from . import layout as lay
 from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
+from .limits import risk_reason
 from .records import curves, fill_records, fills_of, rejections_of, round_trips
 
 __all__ = [
@@ -68,7 +69,7 @@ def unsupported_reason(
     :class:`~fyerstrade.backtest.vector.inputs.UnsupportedRunError` from :func:`prepare`."""
     if not has_signals(strategy):
         return f"strategy {strategy.name} does not declare signals"
-    return cost_model_reason(cost_model)
+    return risk_reason(config) or cost_model_reason(cost_model)
 
 
 @dataclass(frozen=True)

@@ -176,6 +176,18 @@ def _form(
     slip_bps = k3.number_input(
         "Slippage (bps)", value=RUN_DEFAULTS.slippage_bps, step=1.0, key="bt-slip-bps"
     )
+    r1, r2, _ = st.columns(3)
+    max_loss = r1.number_input(
+        "Max daily loss (₹)", value=None, min_value=0.0, step=500.0, key="bt-max-loss",
+        placeholder="no limit",
+        help="Reached: orders cancelled, positions closed at the next bar's open, no new entry "
+        "until the next day. Empty: no limit.",
+    )  # fmt: skip
+    max_positions = r2.number_input(
+        "Max open positions", value=None, min_value=1, step=1, key="bt-max-positions",
+        placeholder="no limit",
+        help="No new entry while this many symbols hold a position. Empty: no limit.",
+    )  # fmt: skip
     req = BacktestRequest(
         strategy=name,
         params=raw,
@@ -192,6 +204,8 @@ def _form(
         entry_start=entry_start or RUN_DEFAULTS.entry_start,
         entry_end=entry_end or RUN_DEFAULTS.entry_end,
         square_off=square_off or RUN_DEFAULTS.square_off,
+        max_daily_loss=None if max_loss is None else float(max_loss),
+        max_positions=None if max_positions is None else int(max_positions),
         available=available,
     )
     _, problems = validate(req, cls)
