@@ -16,6 +16,8 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
 import streamlit as st
 
 from fyerstrade.backtest.journal import RunSummary, StoredRun, list_runs, load_run
@@ -164,6 +166,31 @@ def candles(
     or built from finer stored bars; empty when none."""
     p = settings.historical_db
     return _candles(str(p), stamp(p), symbol, resolution.value, start, end)
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _closes(
+    path: str, version: Stamp, symbol: str, resolution: str, start: date, end: date, points: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    from fyerstrade.reporting.charts import downsample
+
+    with _open(path) as conn:
+        try:
+            bars = load_bars(conn, [symbol], Resolution(resolution), start, end).bars[symbol]
+        except FyersTradeError:
+            return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+    t, v = downsample(bars.ts, bars.close, points)
+    return np.asarray(t, dtype=np.int64), np.asarray(v, dtype=np.float64)
+
+
+def closes(
+    settings: Settings, symbol: str, resolution: Resolution, start: date, end: date, points: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """One symbol's closes from ``start`` to ``end`` thinned to about ``points`` (first, last,
+    lows and highs kept): what a small chart needs. Only the thinned arrays are cached, so a
+    trader trying many date ranges over years of one-minute bars keeps kilobytes, not the bars."""
+    p = settings.historical_db
+    return _closes(str(p), stamp(p), symbol, resolution.value, start, end, points)
 
 
 @st.cache_data(show_spinner=False, max_entries=64)

@@ -238,9 +238,9 @@ def _preview(
 
     curves = {}
     for sym in symbols:
-        bars = store_reads.candles(settings, sym, resolution, start, end)
-        if len(bars):
-            curves[sym] = (bars.ts, bars.close)
+        ts, close = store_reads.closes(settings, sym, resolution, start, end, PREVIEW_POINTS)
+        if len(ts):
+            curves[sym] = (ts, close)
     if not curves:
         return
     fig = comparison_figure(
