@@ -63,6 +63,8 @@ def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> It
         on_kill=engine._killed,
     )
     session.live_at = PAPER_START
+    for sym in PAPER_SYMBOLS:  # each subscription's snapshot: its last trade, before the open
+        session.on_tick(Tick(sym, OPEN - 60, 1000.0, 0))
     try:
         yield Rig(engine, session, runner, market, mono, engine.kill_switch, states)
     finally:
@@ -135,6 +137,8 @@ def test_paper_trading_notifies(
         )
         core = session.trader.engine
         market.set(OPEN + 30)
+        for sym in PAPER_SYMBOLS:  # the subscription's snapshots, from before the open
+            session.on_tick(Tick(sym, OPEN - 60, 1000.0, 0))
         session.on_tick(Tick(A, OPEN + 1, 1000.0, 1000))
         core.place(A, Side.BUY, 10)
         core.place(B, Side.BUY, 10**7)  # far beyond the margin: refused

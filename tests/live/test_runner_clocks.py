@@ -23,7 +23,7 @@ import pytest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.domain import Tick
-from fyerstrade.fyers.feed import FeedStatus
+from fyerstrade.fyers.feed import FeedStatus, Gap
 from fyerstrade.live.clock import ManualClock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
@@ -186,3 +186,28 @@ def test_the_first_minute_counts_as_seen_only_when_the_feed_was_there_before_it(
     rig.session.store.flush_live(bars=True)
     first = {s: src for s, ts, src in stored_bars(rig.engine.settings) if ts == OPEN}
     assert first == {A: source, B: source}
+
+
+@pytest.mark.parametrize("after_gap", [(A,), ()], ids=["one-ticks-again", "none-ticks-again"])
+def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
+    rig: Rig, paper_sim: SimServer, after_gap: tuple[str, ...]
+) -> None:
+    # A gap inside 09:16 (its bars dropped, counted as seen only from 09:16:41): a symbol that
+    # does not tick again before 09:17 would have no bar of 09:16 at all; history has it.
+    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.tick(A, OPEN + 61, 1001.0, 200)
+    rig.tick(B, OPEN + 62, 2001.0, 200)
+    rig.session.on_gap(Gap(OPEN + 62, OPEN + 100))
+    for sym in after_gap:
+        rig.tick(sym, OPEN + 101, 1002.0, 300)
+    rig.tick(A, OPEN + 121, 1003.0, 400)
+    rig.tick(B, OPEN + 122, 2003.0, 400)
+    rig.session.store.flush_live(bars=True)
+    bars = stored_bars(rig.engine.settings)
+    assert {s: src for s, ts, src in bars if ts == OPEN} == {A: "ticks", B: "ticks"}
+    assert {s: src for s, ts, src in bars if ts == OPEN + 60} == {A: "history", B: "history"}
+    assert rig.dispatched() == OPEN + 60  # 09:16 went to the strategy with both bars

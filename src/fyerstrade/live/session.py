@@ -95,6 +95,7 @@ class LiveSession:
         self.last_session_tick = 0  # exchange time of the last in-session tick
         self.recorded: RecordedBars | None = None  # while replaying: the bars the run used
         self._matched: set[tuple[str, int]] = set()  # queued history minutes already matched
+        self._partial: int | None = None  # the minute the last gap ended in (seen in part)
 
     @property
     def replaying(self) -> bool:
@@ -125,6 +126,9 @@ class LiveSession:
                 gap, self.gap_from = Gap(self.gap_from, t.ts), None
                 self.on_gap(gap, startup=self.startup_gap)
             self.last_session_tick = t.ts
+            if self._partial is not None and t.ts >= self._partial + 60:
+                self._complete_partial()
+                self.dispatch_ready(t.ts)
             bar = self.builder.update(t.symbol, t.ts, t.ltp, t.volume, t.last_qty)
             if bar is not None:
                 self.closed_bar(bar, "ticks")
@@ -179,6 +183,8 @@ class LiveSession:
                     kept += 1
         for sym in self.symbols:
             self.observed_from[sym] = seen_from
+        if in_session:
+            self._partial = seen_from - seen_from % 60
         self.dispatch_ready(gap.end, before=gap.end - gap.end % 60)
         if in_session and not self.replaying:
             self.journal.engine_log(
@@ -211,6 +217,8 @@ class LiveSession:
             self.mark_seq -= 1
 
     def apply_clock(self, close_clock: int, now: int) -> None:
+        if self._partial is not None and close_clock >= self._partial + 60:
+            self._complete_partial()
         if close_clock:
             for bar in self.builder.on_clock(close_clock):
                 self.closed_bar(bar, "ticks")
@@ -294,6 +302,22 @@ class LiveSession:
         if used is None:
             self.store.add_bar(bar, source)
         return True
+
+    def _complete_partial(self) -> None:
+        """The minute the last gap ended in is over. A symbol that did not tick again in it
+        has no bar of it (the gap dropped the one forming): that bar comes from history (none:
+        it did not trade)."""
+        minute, self._partial = self._partial, None
+        assert minute is not None
+        for sym in self.symbols:
+            forming = self.builder.forming(sym)
+            if self.barrier.last_minute.get(sym, -1) >= minute or (
+                forming is not None and forming.ts == minute
+            ):
+                continue  # queued already, or forming from ticks after the gap
+            bar = self.history.bar(sym, minute)
+            if bar is not None:
+                self.closed_bar(bar, "history")
 
     def dispatch_ready(self, now: int, before: int | None = None) -> None:
         """Dispatch every queued minute no symbol is still forming a bar for; the resampler's
