@@ -199,7 +199,7 @@ def prepare(
         bar_i[lay.B_FLAGS, lo:hi] = _session_flags(session, a.ts.astype(np.int64), c)
     day_open = (times[0] + IST_OFFSET) // DAY_SECONDS
     day_close = (times[1] + IST_OFFSET) // DAY_SECONDS
-    rate_days, inverse = np.unique(np.concatenate((day_open, day_close)), return_inverse=True)
+    rate_days, inverse = _unique_days(np.concatenate((day_open, day_close)))
     bar_i[lay.B_RDAY_OPEN] = inverse[:n]
     bar_i[lay.B_RDAY_CLOSE] = inverse[n:]
 
@@ -316,6 +316,21 @@ def _lots_and_tick(
     lots = np.array([ins.lot_size for ins in found], dtype=np.int64)
     tick = tick_sizes.pop() if tick_sizes else spec.tick_size
     return lots[inverse], tick
+
+
+def _unique_days(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
+    """``np.unique(days, return_inverse=True)`` for day numbers, by marking the span they cover
+    instead of sorting millions of values (a run's days span years, not millions)."""
+    if not len(days):
+        return np.unique(days, return_inverse=True)
+    lo = int(days.min())
+    span = int(days.max()) - lo + 1
+    if span > 4 * len(days) + 100_000:
+        return np.unique(days, return_inverse=True)
+    present = np.zeros(span, dtype=np.bool_)
+    present[days - lo] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present).astype(np.int64) + lo, rank[days - lo]
 
 
 def _timeline(

@@ -13,6 +13,7 @@ import dataclasses
 
 import numpy as np
 import numpy.typing as npt
+from numba import types as nt
 
 from fyerstrade.domain import Fill, Instrument, Order, OrderType, RoundTrip, Side
 from fyerstrade.trading.enum_members import BUY, SELL
@@ -21,6 +22,7 @@ from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
+from .layout import B1, F0, F1, I1, jit
 
 FILL_DTYPE = np.dtype(
     [
@@ -85,6 +87,7 @@ def fill_records(table: npt.NDArray[np.float64], inputs: KernelInputs) -> npt.ND
 
 def fills_of(records: npt.NDArray[np.void], inputs: KernelInputs, entry_tag: str) -> list[Fill]:
     symbols = inputs.symbols
+    tags = {code: tag_name(code, entry_tag) for code in np.unique(records["tag"]).tolist()}
     return [
         Fill(
             f"O{order}",
@@ -95,7 +98,7 @@ def fills_of(records: npt.NDArray[np.void], inputs: KernelInputs, entry_tag: str
             ts,
             costs,
             PRODUCTS[product],
-            tag_name(tag, entry_tag),
+            tags[tag],
         )
         for order, sym, side, qty, price, ts, costs, product, tag in zip(
             records["order"].tolist(),
@@ -149,17 +152,45 @@ def round_trips(
     ]  # fmt: skip
 
 
-def last_at(steps: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
-    """For each of ``n`` steps, the index of the last entry of ``steps`` (ascending step
-    numbers) at or before it, -1 before the first: ``searchsorted(steps, arange(n), "right") - 1``
-    in one pass."""
-    out = np.full(n, -1, dtype=np.int64)
-    if len(steps):
-        last = np.ones(len(steps), dtype=np.bool_)
-        last[:-1] = steps[1:] != steps[:-1]  # the last entry of each step
-        out[steps[last]] = np.flatnonzero(last)
-        np.maximum.accumulate(out, out=out)
-    return out
+@jit(nt.void(I1, I1, I1, F1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
+def _curve_steps(
+    step_first: npt.NDArray[np.int64],
+    step_sym: npt.NDArray[np.int64],
+    step_bar: npt.NDArray[np.int64],
+    close: npt.NDArray[np.float64],
+    ev_step: npt.NDArray[np.int64],
+    ev_sym: npt.NDArray[np.int64],
+    ev_cash: npt.NDArray[np.float64],
+    ev_qty: npt.NDArray[np.float64],
+    traded: npt.NDArray[np.bool_],
+    capital: float,
+    equity: npt.NDArray[np.float64],
+    cash: npt.NDArray[np.float64],
+    exposure: npt.NDArray[np.float64],
+) -> None:
+    """One pass over the steps: the cash and each symbol's position after the last fill at or
+    before the step, each traded symbol's last close, summed in symbol order."""
+    n_sym = len(traded)
+    qty = np.zeros(n_sym)
+    price = np.zeros(n_sym)
+    r, c = 0, capital
+    for t in range(len(step_first) - 1):
+        for e in range(step_first[t], step_first[t + 1]):
+            price[step_sym[e]] = close[step_bar[e]]
+        while r < len(ev_step) and ev_step[r] <= t:
+            c = ev_cash[r]
+            qty[ev_sym[r]] = ev_qty[r]
+            r += 1
+        value, gross = 0.0, 0.0
+        for s in range(n_sym):
+            if traded[s]:
+                x = qty[s] * price[s]
+                value += x
+                gross += abs(x)
+        eq = c + value
+        equity[t] = eq
+        cash[t] = c
+        exposure[t] = gross / eq if eq > 0 else 0.0
 
 
 def curves(
@@ -167,33 +198,18 @@ def curves(
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Equity, cash and exposure at each step's close, from the fills' cash and positions and
     the symbols' last closes (the event engine's equity curve, rebuilt the same way)."""
-    capital = inputs.config.capital
     n = len(inputs.step_close)
-    ev_step = records["step"]
-    ev_cash = records["cash"]
-    ev_sym = records["symbol"]
-    ev_qty = records["position"].astype(np.float64)
-    k = last_at(ev_step, n)
-    cash = np.where(k >= 0, ev_cash[np.maximum(k, 0)] if len(ev_cash) else capital, capital)
-    value = np.zeros(n)
-    gross = np.zeros(n)
-    step_of = np.repeat(np.arange(n, dtype=np.int64), np.diff(inputs.step_first))
-    for s, bars in enumerate(inputs.bars):
-        mask = ev_sym == s
-        if not mask.any():
-            continue
-        j = last_at(ev_step[mask], n)
-        qty = np.where(j >= 0, ev_qty[mask][np.maximum(j, 0)], 0.0)
-        mine = inputs.step_sym == s
-        b = last_at(step_of[mine], n)  # the symbol's last bar at or before each step
-        local = inputs.step_bar[mine] - inputs.starts[s]
-        price = np.where(b >= 0, bars.close[local[np.maximum(b, 0)]], 0.0)
-        value += qty * price
-        gross += np.abs(qty * price)
-    equity = cash + value
-    with np.errstate(divide="ignore", invalid="ignore"):
-        exposure = np.where(equity > 0, gross / equity, 0.0)
-    return equity, cash.astype(np.float64), exposure
+    ev_sym = records["symbol"].astype(np.int64)
+    traded = np.zeros(len(inputs.bars), dtype=np.bool_)
+    traded[ev_sym] = True
+    equity, cash, exposure = np.empty(n), np.empty(n), np.empty(n)
+    _curve_steps(
+        inputs.step_first, inputs.step_sym, inputs.step_bar, np.ascontiguousarray(inputs.ohlc[3]),
+        records["step"].astype(np.int64), ev_sym, records["cash"].astype(np.float64),
+        records["position"].astype(np.float64), traded, float(inputs.config.capital), equity,
+        cash, exposure,
+    )  # fmt: skip
+    return equity, cash, exposure
 
 
 def rejections_of(table: npt.NDArray[np.float64], inputs: KernelInputs) -> list[Rejection]:
