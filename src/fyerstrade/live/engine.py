@@ -1,4 +1,5 @@
-"""The live engine: one trading day of paper trading, from the Fyers ticks to the journal.
+"""The live engine: one trading day of paper (or real) trading, from the Fyers ticks to the
+journal.
 
 :class:`LiveEngine` assembles the pieces and runs them on one thread (the caller of
 :meth:`LiveEngine.run`), which owns every database connection; the SDK's socket thread only puts
@@ -18,12 +19,17 @@ ticks on the feed's queue. The pieces, one idea each:
 :mod:`~fyerstrade.live.recovery` a restart: restore what happened, never decide again
 :mod:`~fyerstrade.live.session_store` every statement to the live and trading databases
 :mod:`~fyerstrade.live.journal` orders, fills, positions, equity and messages
+:mod:`~fyerstrade.live.real_setup` REAL orders (``broker: fyers`` + FYERSTRADE_REAL_TRADING):
+                                the start's reconciliation with Fyers and the FyersBroker
+                                (:mod:`~fyerstrade.live.fyers_broker`) in the paper broker's place
 ==============================  ===============================================================
 
 A day's session is stored in ``live_sessions`` with the account it started from. A restart on
 the same day after a crash or ``kill -9`` rebuilds the segment from that account and warm-up and
 restores it (:class:`~fyerstrade.live.recovery.PaperReplay`); a clean stop closes the segment
-and a later start the same day begins a new one from the stored account.
+and a later start the same day begins a new one from the stored account. With real orders every
+start is a new segment from the account as Fyers shows it, after reconciling the day's orders
+(never a replay). The kill switch is watched by the runner; notices go to the notifier.
 """
 
 from __future__ import annotations
