@@ -19,6 +19,9 @@
     └── EngineError                  the live engine refused an operation (already running, ...)
         └── ReconciliationError      the broker and our books disagree: trading halts
 
+    KeyboardInterrupt
+    └── StrategyInterrupted          Ctrl-C inside strategy code: names strategy, symbol, bar, line
+
 Third-party exceptions are translated where they enter (``fyers/``, ``store/``), so callers only
 ever catch these. Messages say what to do next and never contain tokens or secrets.
 """
@@ -85,6 +88,11 @@ class StoreError(DataError):
 
 class CalendarCoverageError(DataError):
     """A date lies beyond the NSE holiday lists the calendar knows."""
+
+
+class StrategyInterrupted(KeyboardInterrupt):
+    """Ctrl-C arrived while strategy code was running (an endless loop in ``on_data``?): still a
+    KeyboardInterrupt for every caller, with a message naming strategy, symbol, bar and line."""
 
 
 class EngineError(FyersTradeError):

@@ -542,14 +542,15 @@ def run_command(
 
     # Every check first: nothing runs and nothing is written on bad input.
     cfg = settings()
-    cls = get_strategy(strategy, cfg)
+    with _interruptible():
+        cls = get_strategy(strategy, cfg)
     params = validate_params(cls, parse_param_pairs(param or []))
     config = run_config(
         cfg, cls, params, symbol, resolution, from_, to, mode, capital, quantity, no_costs,
         slippage_ticks, slippage_bps, entry_window, square_off, max_daily_loss, max_positions,
     )  # fmt: skip
     loaded = _load_checked(cfg, config, strict=strict)
-    with _progress() as progress:
+    with _interruptible(), _progress() as progress:
         result = run_backtest(config, cfg, progress=progress, loaded=loaded)
     metrics = compute_metrics(
         result.trades,
@@ -643,6 +644,21 @@ def _load_checked(settings: Settings, config: BacktestConfig, *, strict: bool) -
             raise InputError(f"{loaded.outside_message()} (--strict)")
         typer.echo(f"warning: {loaded.outside_message()}", err=True)
     return loaded
+
+
+@contextmanager
+def _interruptible() -> Iterator[None]:
+    """Ctrl-C before anything is saved: one line and exit 130. Inside strategy code the
+    interruption names the strategy, symbol, bar and line (an ``on_data`` that never returns
+    is otherwise a silent hang); the progress bar is closed first."""
+    from fyerstrade.logs import redact
+
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        where = f": {redact(str(exc))}" if str(exc) else ""
+        typer.echo(f"interrupted{where}; nothing was saved", err=True)
+        raise typer.Exit(130) from None
 
 
 @contextmanager

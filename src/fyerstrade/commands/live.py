@@ -41,7 +41,8 @@ CONFIG_HEADER = """\
 # symbols: Fyers symbols (EXCHANGE:NAME). resolution: minutes per strategy bar (1 to 240).
 # mode: intraday (squared off at square_off) or positional. quantity: null sizes by free margin.
 # entry_start/entry_end/square_off: IST times "HH:MM". risk.max_daily_loss (rupees) squares off
-# and halts entries; risk.max_open_positions caps open positions (null = no limit).
+# and halts entries; risk.max_open_positions caps open positions (null = no limit);
+# strategy_seconds: a strategy call running longer stops trading (the watchdog).
 # on_stop: what `fyerstrade live stop` does with open positions (square_off or keep).
 # warmup_bars: stored 1-minute bars the strategy sees before it trades.
 # schedule: minutes before the open / after the close the engine runs; archive ticks after.

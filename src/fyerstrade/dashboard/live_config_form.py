@@ -263,6 +263,7 @@ def _form(
         "risk": {"max_daily_loss": max_loss, "max_open_positions": max_open},
         "on_stop": on_stop,
         "warmup_bars": warmup,
+        "strategy_seconds": saved.strategy_seconds,  # not on the form: kept as saved
         "schedule": {"start_before_open": before, "stop_after_close": after, "archive": archive},
     }
 

@@ -25,6 +25,7 @@ Example::
       max_open_positions: 3    # no new entry while this many positions are open
     on_stop: square_off        # what `live stop` does with open positions: square_off or keep
     warmup_bars: 300           # stored 1-minute bars handed to the strategy before it trades
+    strategy_seconds: 10       # a strategy call running longer stops trading (the watchdog)
     broker: paper              # paper, or fyers for REAL orders (also needs
                                # FYERSTRADE_REAL_TRADING=true and `live start --real`)
     real:                      # only with broker: fyers
@@ -123,6 +124,13 @@ class LiveConfig(_Strict):
     risk: RiskLimits = Field(default_factory=RiskLimits)
     on_stop: Literal["square_off", "keep"] = "square_off"
     warmup_bars: int = Field(default=300, ge=0, le=100_000)
+    strategy_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description="Seconds one strategy call (on_data, on_fill) may run before the watchdog "
+        "stops trading with the strategy, symbol, bar and line it was stuck on.",
+    )
     broker: Literal["paper", "fyers"] = "paper"
     real: RealOrders = Field(default_factory=RealOrders)
     notify: list[str] = Field(default_factory=list)

@@ -233,12 +233,13 @@ class LiveEngine:
             self._token = f"{record.app_id}:{record.access_token}"
         app_id, _, jwt = self._token.partition(":")
         client = FyersClient(settings, app_id=app_id, access_token=jwt)
-        self._live = open_live(settings)
+        # a damaged store is refused before anything trades (quick_check: well under a second)
+        self._live = open_live(settings, verify=True)
         self._checkpointer = WalCheckpointer(settings.live_db, self._live)
         self._checkpointer.start()
-        self._trading = open_trading(settings)
+        self._trading = open_trading(settings, verify=True)
         store = self.store = SessionStore(self._live, self._trading)
-        hist = open_historical(settings)
+        hist = open_historical(settings, verify=True)
         try:
             instruments = load_instruments(hist, self.symbols, day)
             warm = warmup_bars(hist, store, self.symbols, self.resolution, day, cfg.warmup_bars)
@@ -277,6 +278,7 @@ class LiveEngine:
             on_halt=self._halted,
             strategy_latency=self.strategy_latency,
             real=self.fyers,
+            monotonic=self.clocks.monotonic,
         )
         if self.fyers is not None:
             self.fyers.start()
@@ -426,6 +428,8 @@ class LiveEngine:
             self.fyers.close()
         if self.feed is not None:
             self.feed.stop()
+        if self.trader is not None:
+            self.trader.watchdog.stop()
         try:
             if self.store is not None and self._live is not None:
                 self.store.flush_live(bars=True)

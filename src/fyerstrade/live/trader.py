@@ -44,6 +44,7 @@ from fyerstrade.live.paper import PaperBroker
 from fyerstrade.live.session_store import SessionRow, SessionStore
 from fyerstrade.live.status import EngineStatus
 from fyerstrade.live.warmup import close_times
+from fyerstrade.live.watchdog import Watchdog
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.clock import SimulatedClock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
@@ -90,6 +91,7 @@ class LiveTrader:
         *,
         resolution: Resolution,
         on_halt: Callable[[str], None],
+        watchdog: Watchdog,
         strategy_latency: LatencyWindow | None = None,
     ) -> None:
         self.engine = engine
@@ -109,6 +111,8 @@ class LiveTrader:
         self.trigger_ns = 0  # receipt time of the tick that completed the minute (0: none)
         # that receipt → the strategy
         self.strategy_latency = strategy_latency or LatencyWindow()
+        # a strategy call that does not return stops trading (strategy_seconds)
+        self.watchdog = watchdog
         self.start_equity = engine.equity()
 
     # ------------------------------------------------------------------ the strategy
@@ -130,8 +134,11 @@ class LiveTrader:
             if self.trigger_ns:
                 self.strategy_latency.add(time.monotonic_ns() - self.trigger_ns)
             before = self.risk.halted
-            engine.on_bars(group, close_ts)
-            self.broker.match_pending()
+            symbols = [b.symbol for b in group]
+            with self.watchdog.watching("on_data", symbols, ts):
+                engine.on_bars(group, close_ts)
+            with self.watchdog.watching("on_fill", symbols, ts):  # fills call on_fill
+                self.broker.match_pending()
             equity = engine.equity()
             gross = engine.portfolio.gross_exposure
             exposure = gross / equity if equity > 0 else 0.0
@@ -159,7 +166,8 @@ class LiveTrader:
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
         if observed:
-            self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts)
+            with self.watchdog.watching("on_fill", t.symbol, t.ts):  # fills call on_fill
+                self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts)
         if self.journal.has_pending:
             self.commit(t.ts)
 
@@ -167,7 +175,8 @@ class LiveTrader:
         """Match the symbol's working orders on a minute not seen tick by tick."""
         engine = self.engine
         st = engine.by_symbol[bar.symbol]
-        self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close))
+        with self.watchdog.watching("on_fill", bar.symbol, bar.ts):  # fills call on_fill
+            self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close))
 
     def square_off_all(self, ts: int, tag: str, *, only_intraday: bool) -> None:
         """Close every open position (``only_intraday``: the INTRADAY ones) at its last price."""
@@ -307,6 +316,7 @@ def build_trader(
     on_halt: Callable[[str], None],
     strategy_latency: LatencyWindow | None = None,
     real: FyersBroker | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> LiveTrader:
     """The engine, paper broker (or ``real``: the Fyers broker) and risk gate for ``config``,
     starting from the segment's account (``row``) with ``warm`` as the strategy's warm-up."""
@@ -330,7 +340,15 @@ def build_trader(
         st = SymbolState(k, sym, arrays, resolution, instruments[sym], closes)
         st.cursor.i = len(arrays) - 1
         states.append(st)
-    strategy = get_strategy(config.strategy, settings)(**config.params)
+    cls = get_strategy(config.strategy, settings)
+    strategy = cls(**config.params)
+    watchdog = Watchdog(
+        config.strategy,
+        config.strategy_seconds,
+        monotonic=monotonic,
+        strategy_cls=cls,
+        on_stuck=on_halt,
+    )
     costs: CostModel = FyersCostModel() if config.costs else ZeroCostModel()
     # (the engine hands every order to the journal before it reaches the broker)
     broker: PaperBroker | FyersBroker = (
@@ -367,7 +385,8 @@ def build_trader(
         guard=guard,
     )
     broker.bind(RecordedEvents(engine, journal), engine)
-    engine.start()
+    with watchdog.watching("init", config.symbols, 0):
+        engine.start()
     return LiveTrader(
         engine,
         broker,
@@ -377,5 +396,6 @@ def build_trader(
         status,
         resolution=resolution,
         on_halt=on_halt,
+        watchdog=watchdog,
         strategy_latency=strategy_latency,
     )

@@ -10,8 +10,9 @@ from __future__ import annotations
 import inspect
 import traceback
 from pathlib import Path
+from types import FrameType
 
-__all__ = ["error_location"]
+__all__ = ["error_location", "frame_location"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 
@@ -21,7 +22,16 @@ def error_location(exc: BaseException, strategy_cls: type | None = None) -> str:
     if isinstance(exc, SyntaxError) and exc.filename:
         code = (exc.text or "").strip()
         return f"{Path(exc.filename).name}:{exc.lineno}" + (f" ({code})" if code else "")
-    frames = traceback.extract_tb(exc.__traceback__)
+    return _blame(traceback.extract_tb(exc.__traceback__), strategy_cls)
+
+
+def frame_location(frame: FrameType, strategy_cls: type | None = None) -> str:
+    """The same for code still running: ``frame`` is the innermost frame of a thread (what a
+    watchdog sees of a strategy that does not return)."""
+    return _blame(traceback.extract_stack(frame), strategy_cls)
+
+
+def _blame(frames: traceback.StackSummary, strategy_cls: type | None) -> str:
     if not frames:
         return ""
     own = ""

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 from fyerstrade.config import Settings
-from fyerstrade.errors import UnknownStrategyError
+from fyerstrade.errors import StrategyInterrupted, UnknownStrategyError
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.location import error_location
 from fyerstrade.strategies.opening_price_crossover import OpeningPriceCrossover
@@ -63,6 +63,18 @@ def _user_strategies(folder: Path, taken: set[str]) -> tuple[dict[str, type[Stra
             continue
         try:
             classes = _load_file(path)
+        except SystemExit as exc:  # sys.exit() at import would end the whole command silently
+            where = error_location(exc)
+            at = f" at {where}" if where else ""
+            errors.append(
+                f"{path.name}: calls sys.exit({exc.code!r}) when imported{at}; a strategy file "
+                "must only define its classes"
+            )
+            continue
+        except KeyboardInterrupt as exc:  # Ctrl-C while the file runs (a loop at import?)
+            where = error_location(exc)
+            at = f" at {where}" if where else ""
+            raise StrategyInterrupted(f"while importing strategy file {path.name}{at}") from None
         except Exception as exc:  # a user file may raise anything on import
             where = error_location(exc)
             at = f" at {where}" if where and not isinstance(exc, SyntaxError) else ""
@@ -104,6 +116,9 @@ def get_strategy(name: str, settings: Settings | None = None) -> type[Strategy]:
     cls = strategies.get(name)
     if cls is not None:
         return cls
+    broken = next((e for e in _last_errors if e.startswith(f"{name}.py: ")), None)
+    if broken is not None:  # the file named like the strategy did not load: say why first
+        raise UnknownStrategyError(f"strategy file {broken}")
     close = difflib.get_close_matches(name, list(strategies), n=1)
     hint = f" (did you mean '{close[0]}'?)" if close else ""
     msg = f"unknown strategy '{name}'{hint}; available: {', '.join(sorted(strategies))}"

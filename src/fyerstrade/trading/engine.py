@@ -56,7 +56,7 @@ from fyerstrade.domain import (
     Side,
     round_to_tick,
 )
-from fyerstrade.errors import InputError, OrderStateError, StrategyError
+from fyerstrade.errors import InputError, OrderStateError, StrategyError, StrategyInterrupted
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.location import error_location
 from fyerstrade.trading.bars import LookAheadError
@@ -154,6 +154,8 @@ class TradingEngine:
             try:
                 values = self.strategy.indicators(st.arrays)
                 st.set_indicators(values)
+            except KeyboardInterrupt as exc:
+                raise self._interrupted(exc, st, "indicators") from None
             except Exception as exc:
                 raise self._strategy_error(exc, st, "indicators") from exc
         self._focus = self.states[0] if self.states else None
@@ -179,6 +181,8 @@ class TradingEngine:
             self.strategy.on_data(ctx)
         except StrategyError:
             raise
+        except KeyboardInterrupt as exc:
+            raise self._interrupted(exc, self._focus, "on_data") from None
         except Exception as exc:
             raise self._strategy_error(exc, self._focus, "on_data") from exc
         for st in updated:
@@ -224,6 +228,8 @@ class TradingEngine:
             i = st.append_bar(bar, close_ts)
             try:
                 st.set_indicators(self.strategy.indicators(st.arrays))
+            except KeyboardInterrupt as exc:
+                raise self._interrupted(exc, st, "indicators") from None
             except Exception as exc:
                 raise self._strategy_error(exc, st, "indicators") from exc
             st.cursor.i = i
@@ -261,6 +267,8 @@ class TradingEngine:
                 on_data(ctx)
             except StrategyError:
                 raise
+            except KeyboardInterrupt as exc:
+                raise self._interrupted(exc, state, "on_data") from None
             except Exception as exc:
                 raise self._strategy_error(exc, state, "on_data") from exc
             if sq_close and i in sq_close:
@@ -586,23 +594,42 @@ class TradingEngine:
             fn(self.ctx)
         except StrategyError:
             raise
+        except KeyboardInterrupt as exc:
+            raise self._interrupted(exc, self._focus, where) from None
         except Exception as exc:
             raise self._strategy_error(exc, self._focus, where) from exc
+
+    def _interrupted(
+        self, exc: KeyboardInterrupt, st: SymbolState | None, where: str
+    ) -> StrategyInterrupted:
+        """Ctrl-C while strategy code ran: where it was (an ``on_data`` that never returns is
+        otherwise a silent hang)."""
+        if isinstance(exc, StrategyInterrupted):
+            return exc
+        name = self.strategy.name or type(self.strategy).__name__
+        where_in_file = error_location(exc, type(self.strategy))
+        at = f", at {where_in_file}" if where_in_file else ""
+        return StrategyInterrupted(f"strategy {name} was running {where}{self._at(st)}{at}")
+
+    @staticmethod
+    def _at(st: SymbolState | None) -> str:
+        """`` on SYMBOL at bar T IST`` for the symbol the strategy is looking at."""
+        if st is None:
+            return ""
+        i = st.cursor.i
+        bar = (
+            f" at bar {to_ist(int(st.arrays.ts[i])).strftime('%Y-%m-%d %H:%M')} IST"
+            if i >= 0
+            else ""
+        )
+        return f" on {st.symbol}{bar}"
 
     def _strategy_error(
         self, exc: BaseException, st: SymbolState | None, where: str | None
     ) -> StrategyError:
         name = self.strategy.name or type(self.strategy).__name__
-        parts = [f"strategy {name} failed"]
-        if where:
-            parts.append(f"in {where}")
-        if st is not None:
-            parts.append(f"on {st.symbol}")
-            i = st.cursor.i
-            if i >= 0:
-                at = to_ist(int(st.arrays.ts[i])).strftime("%Y-%m-%d %H:%M")
-                parts.append(f"at bar {at} IST")
+        doing = f"strategy {name} failed" + (f" in {where}" if where else "") + self._at(st)
         kind = "look-ahead" if isinstance(exc, LookAheadError) else type(exc).__name__
         where_in_file = error_location(exc, type(self.strategy))
         at = f" at {where_in_file}" if where_in_file else ""
-        return StrategyError(f"{' '.join(parts)}: {kind}: {exc}{at}")
+        return StrategyError(f"{doing}: {kind}: {exc}{at}")
