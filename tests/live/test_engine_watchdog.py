@@ -24,34 +24,12 @@ from fyerstrade.live.engine import LiveEngine
 from fyerstrade.live.status import read_status
 from fyerstrade.live.watchdog import StrategyTimeoutError
 from plugins.datasocket import MARKET_DAY, wait_for
-from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
+from plugins.live_engine import PAPER_START, PAPER_SYMBOLS, Mono
+from plugins.robustness import SPIN_STRATEGY
 
 OPEN = ist_epoch(MARKET_DAY, dtime(9, 15))
 UNTIL = ist_epoch(MARKET_DAY, dtime(9, 30))
 A, B = PAPER_SYMBOLS
-
-SPIN = """import os
-from pathlib import Path
-
-from fyerstrade.strategies.base import Strategy
-
-
-class Spin(Strategy):
-    name = "spin"
-
-    def on_data(self, ctx):
-        Path(os.environ["SPIN_MARKER"]).write_text("spinning")
-        while True:
-            pass
-"""
-
-
-@dataclass
-class Monotonic:
-    t: float = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass
@@ -82,7 +60,7 @@ def test_an_on_data_that_never_returns_stops_trading_with_the_reason(
 ) -> None:
     folder = tmp_path / "strategies"
     folder.mkdir()
-    (folder / "spin.py").write_text(SPIN)
+    (folder / "spin.py").write_text(SPIN_STRATEGY)
     marker = tmp_path / "spinning"
     monkeypatch.setenv("FYERSTRADE_STRATEGY_DIR", str(folder))
     monkeypatch.setenv("SPIN_MARKER", str(marker))
@@ -93,7 +71,7 @@ def test_an_on_data_that_never_returns_stops_trading_with_the_reason(
     feed = ScriptedFeed()
     for symbol, ts in ((A, OPEN + 1), (B, OPEN + 2), (A, OPEN + 65), (B, OPEN + 66)):
         feed.ticks.put(Tick(symbol, ts, 1000.0, 100))  # 09:15 complete for both: on_data
-    market, mono = ManualClock(PAPER_START), Monotonic()
+    market, mono = ManualClock(PAPER_START), Mono()
     engine = LiveEngine(
         settings, config, clock=market, monotonic=mono, feed_factory=lambda *args: feed
     )

@@ -32,19 +32,11 @@ from fyerstrade.live.session import LiveSession
 from fyerstrade.sim import SimServer
 from fyerstrade.sim.datasocket import hub_for
 from plugins.datasocket import MARKET_DAY
-from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
+from plugins.live_engine import PAPER_START, PAPER_SYMBOLS, Mono
 
 OPEN = ist_epoch(MARKET_DAY, dtime(9, 15))
 UNTIL = ist_epoch(MARKET_DAY, dtime(9, 30))
 A, B = PAPER_SYMBOLS
-
-
-@dataclass
-class Monotonic:
-    t: float = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 @dataclass
@@ -63,7 +55,7 @@ class Rig:
     session: LiveSession
     runner: Runner
     market: ManualClock
-    mono: Monotonic
+    mono: Mono
     feed: QuietFeed
 
     def tick(self, symbol: str, ts: int, price: float, volume: int) -> None:
@@ -86,7 +78,7 @@ class Rig:
 
 @pytest.fixture
 def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
-    market, mono = ManualClock(PAPER_START), Monotonic()
+    market, mono = ManualClock(PAPER_START), Mono()
     engine = LiveEngine(paper_settings, paper_config(), clock=market, monotonic=mono)
     session = engine.prepare(UNTIL)
     runner = Runner(

@@ -15,16 +15,9 @@ import pytest
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.live.watchdog import StrategyTimeoutError, Watchdog
 from plugins.datasocket import MARKET_DAY, wait_for
+from plugins.live_engine import Mono
 
 BAR = ist_epoch(MARKET_DAY, dtime(9, 20))
-
-
-@dataclass
-class Monotonic:
-    t: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 class Spinner:
@@ -67,8 +60,8 @@ def watched(dog: Watchdog, fn: Callable[[], object], what: str = "on_data") -> C
 
 
 @pytest.fixture
-def clock() -> Monotonic:
-    return Monotonic()
+def clock() -> Mono:
+    return Mono()
 
 
 @pytest.fixture
@@ -77,14 +70,14 @@ def stuck() -> list[str]:
 
 
 @pytest.fixture
-def dog(clock: Monotonic, stuck: list[str]) -> Iterator[Watchdog]:
+def dog(clock: Mono, stuck: list[str]) -> Iterator[Watchdog]:
     dog = Watchdog("spin", 5.0, monotonic=clock, strategy_cls=Spinner, on_stuck=stuck.append)
     yield dog
     dog.stop()
 
 
 def test_an_endless_on_data_is_stopped_naming_strategy_symbols_bar_and_line(
-    dog: Watchdog, clock: Monotonic
+    dog: Watchdog, clock: Mono
 ) -> None:
     spinner = Spinner()
     call = watched(dog, spinner.on_data)
@@ -109,7 +102,7 @@ def test_an_endless_on_data_is_stopped_naming_strategy_symbols_bar_and_line(
     assert str(error).endswith("(still running after 5.1 s): trading stopped by the watchdog")
 
 
-def test_calls_that_return_in_time_are_never_interrupted(dog: Watchdog, clock: Monotonic) -> None:
+def test_calls_that_return_in_time_are_never_interrupted(dog: Watchdog, clock: Mono) -> None:
     for _ in range(200):
         with dog.watching("on_fill", "NSE:SBIN-EQ", BAR):
             clock.t += 1.0  # each call 1 s: 200 s in all, never 5 s in one
@@ -122,7 +115,7 @@ def test_calls_that_return_in_time_are_never_interrupted(dog: Watchdog, clock: M
 
 
 def test_a_call_blocked_in_c_is_reported_stuck_and_stopped_when_it_returns(
-    dog: Watchdog, clock: Monotonic, stuck: list[str]
+    dog: Watchdog, clock: Mono, stuck: list[str]
 ) -> None:
     blocker = threading.Lock()
     blocker.acquire()
@@ -149,7 +142,7 @@ def test_a_call_blocked_in_c_is_reported_stuck_and_stopped_when_it_returns(
 
 
 def test_the_exception_goes_off_inside_the_call_and_nothing_is_left_pending(
-    dog: Watchdog, clock: Monotonic
+    dog: Watchdog, clock: Mono
 ) -> None:
     with (
         pytest.raises(StrategyTimeoutError) as raised,

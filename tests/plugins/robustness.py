@@ -33,6 +33,23 @@ BACKTEST = (
     "--from", "2026-10-01", "--to", STORE_END.isoformat(), "--mode", "positional",
 )  # fmt: skip
 
+# A strategy whose on_data never returns; it writes the file named by $SPIN_MARKER first, so a
+# test knows it is spinning (its loop is at spin.py:12-13).
+SPIN_STRATEGY = """import os
+from pathlib import Path
+
+from fyerstrade.strategies.base import Strategy
+
+
+class Spin(Strategy):
+    name = "spin"
+
+    def on_data(self, ctx):
+        Path(os.environ["SPIN_MARKER"]).write_text("spinning")
+        while True:
+            pass
+"""
+
 
 @dataclass(frozen=True)
 class CliResult:

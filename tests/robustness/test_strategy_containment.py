@@ -14,24 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from plugins.robustness import BACKTEST, CliResult, store_digests
+from plugins.robustness import BACKTEST, SPIN_STRATEGY, CliResult, store_digests
 
 CLI = "from fyerstrade.cli import run; run()"
 BOOM = "import sys\n\nsys.exit(0)\n"
-SPIN = """import os
-from pathlib import Path
-
-from fyerstrade.strategies.base import Strategy
-
-
-class Spin(Strategy):
-    name = "spin"
-
-    def on_data(self, ctx):
-        Path(os.environ["SPIN_MARKER"]).write_text("spinning")
-        while True:
-            pass
-"""
 
 
 @pytest.fixture
@@ -100,7 +86,7 @@ def _interrupt(strategy: str, marker: Path) -> tuple[int, list[str], str]:
 def test_ctrl_c_in_an_endless_on_data_names_strategy_symbol_bar_and_line(
     robust_store: Path, strategy_dir: Path, tmp_path: Path
 ) -> None:
-    (strategy_dir / "spin.py").write_text(SPIN)
+    (strategy_dir / "spin.py").write_text(SPIN_STRATEGY)
     before = store_digests(robust_store)
     code, lines, out = _interrupt("spin", tmp_path / "spinning")
     assert code == 130, lines

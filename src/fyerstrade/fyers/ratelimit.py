@@ -254,6 +254,11 @@ class RateLimiter:
     def acquire(self) -> None:
         """Block until a request may be sent, then count it. Raises :class:`RateLimitError` when
         today's budget is used up (``retry_after`` = seconds until 00:00 IST)."""
+        self._pace(None)
+
+    def _pace(self, key: str | None) -> None:
+        """Wait for a slot and take it: counted today, then sent now (``key`` None) or in
+        flight under ``key`` until :meth:`request` says it came back."""
         start = self._monotonic()
         with self._cond:
             while True:
@@ -263,7 +268,10 @@ class RateLimiter:
                     wait = self._wait_needed(budget, now)
                     if wait <= 0:
                         budget.count += 1
-                        budget.sent.append(now)
+                        if key is None:
+                            budget.sent.append(now)
+                        else:
+                            budget.in_flight[key] = now
                         break
                 self._cond.wait(self._poll(wait))
             self.waited_seconds += self._monotonic() - start
@@ -277,19 +285,7 @@ class RateLimiter:
         held up on the way (a busy network, a stalled server) and then delivered in a burst
         still never put more than the cap into any server-side window."""
         key = f"{os.getpid()}:{next(self._ids)}"
-        start = self._monotonic()
-        with self._cond:
-            while True:
-                with self._state() as budget:
-                    self._check_budget(budget)
-                    now = self._monotonic()
-                    wait = self._wait_needed(budget, now)
-                    if wait <= 0:
-                        budget.count += 1
-                        budget.in_flight[key] = now
-                        break
-                self._cond.wait(self._poll(wait))
-            self.waited_seconds += self._monotonic() - start
+        self._pace(key)
         try:
             yield
         finally:
