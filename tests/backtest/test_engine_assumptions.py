@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from pathlib import Path
 
@@ -20,7 +19,7 @@ def doc_text() -> str:
 
 
 def defaults() -> dict[str, object]:
-    return {f.name: f.default for f in dataclasses.fields(BacktestConfig)}
+    return {name: f.default for name, f in BacktestConfig.model_fields.items()}
 
 
 def test_stated_times_are_the_code_defaults() -> None:

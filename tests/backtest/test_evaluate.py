@@ -40,7 +40,7 @@ def _config(**kw: object) -> BacktestConfig:
         mode="intraday",
         quantity=10,
     )
-    return replace(base, **kw)  # type: ignore[arg-type]
+    return base.model_copy(update=kw)
 
 
 def _evaluator(config: BacktestConfig) -> EventEvaluator:
@@ -55,7 +55,7 @@ def test_outcome_metrics_are_the_backtests_metrics() -> None:
     outcomes = ev.evaluate(params)
     assert len(outcomes) == 2
     for p, out in zip(params, outcomes, strict=True):
-        cfg = replace(config, params=p)
+        cfg = config.model_copy(update={"params": p})
         result = run_backtest(cfg, data=BARS)
         expected = compute_metrics(
             result.trades, result.equity_ts, result.equity, cfg.capital, exposure=result.exposure

@@ -6,7 +6,6 @@ value, and a refused parameter set is an outcome, not an exception."""
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import date
 from typing import Any
 
@@ -49,7 +48,7 @@ def config(**kw: Any) -> BacktestConfig:
         costs=True,
         slippage_ticks=1,
     )
-    return replace(base, **kw)
+    return base.model_copy(update=kw)
 
 
 SWEEPS = {
@@ -94,7 +93,7 @@ def test_the_fast_metrics_are_compute_metrics_on_the_same_run() -> None:
     (got,) = VectorEvaluator(cfg, BARS, INSTRUMENTS, None).evaluate([p])
     from fyerstrade.backtest.vector.run import run_vector
 
-    run = run_vector(replace(cfg, params=p), data=BARS, instruments=INSTRUMENTS)
+    run = run_vector(cfg.model_copy(update={"params": p}), data=BARS, instruments=INSTRUMENTS)
     expected = compute_metrics(
         run.trades, run.equity_ts, run.equity, cfg.capital, exposure=run.exposure
     )

@@ -192,6 +192,7 @@ def test_an_empty_symbol_master_says_how_to_load_it(candle_store: Settings) -> N
 
 def test_square_off_before_the_entry_window_ends_is_refused(candle_store: Settings) -> None:
     at = _app()
+    at.radio(key="lc-mode").set_value("intraday").run()  # the one default is positional
     at.time_input(key="lc-square-off").set_value(dtime(14, 0))
     at.button(key="lc-save").click().run()
     errors = _errors(at)
@@ -211,6 +212,7 @@ def test_saving_a_valid_config_writes_the_yaml(master_store: Settings) -> None:
     at.number_input(key="lc-max-loss").set_value(2500.0)
     at.number_input(key="lc-max-open").set_value(2)
     at.radio(key="lc-on-stop").set_value("keep")
+    at.radio(key="lc-mode").set_value("intraday")  # the one default is positional
     at.checkbox(key="lc-archive").uncheck()
     at.button(key="lc-save").click().run()
     assert not at.exception, at.exception

@@ -69,7 +69,12 @@ def test_the_issue_scenario_killed_at_several_points_equals_an_uninterrupted_run
     # the defaults, but entries only from 09:50: this market's first signal (09:48, TCS) is
     # refused as it was in the issue, and the kill comes before the window opens
     config = live_config_from_dict(
-        {"strategy": "sma_crossover", "symbols": list(SYMBOLS), "entry_start": "09:50"}
+        {
+            "strategy": "sma_crossover",
+            "symbols": list(SYMBOLS),
+            "mode": "intraday",  # the live default of the issue (now positional everywhere)
+            "entry_start": "09:50",
+        }
     ).validated()
     engines = TwoEngines(paper_sim, tmp_path, config, SYMBOLS, UNTIL, monkeypatch)
     try:
@@ -171,6 +176,7 @@ def test_killed_while_limit_orders_work_restores_them_and_their_fills(
             "strategy": "patient_limits",
             "symbols": list(PAPER_SYMBOLS),
             "quantity": 10,
+            "mode": "intraday",
             "entry_start": "09:15",
             "square_off": "10:25",
         }

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import itertools
 import json
-from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -90,7 +89,7 @@ def test_walkforward_json_stitches_the_out_of_sample_runs(
     for f, (start, end) in zip(folds, oos, strict=True):
         assert f["params"] is not None
         warm = date.fromisoformat(f["in_sample"][0])
-        cfg = replace(base, start=start, end=end, params=f["params"])
+        cfg = base.model_copy(update={"start": start, "end": end, "params": f["params"]})
         run = run_backtest(cfg, data=bars, warmup_from=warm)
         assert all(t.entry_ts >= run.equity_ts[0] for t in run.trades)
         metrics = compute_metrics(

@@ -123,3 +123,22 @@ def test_a_backtest_round_trip_in_cnc_within_a_day_costs_intraday_charges() -> N
     )
     assert trip.costs == pytest.approx(intraday, abs=1e-9)
     assert trip.pnl == pytest.approx(100 * 10 - trip.costs)
+
+
+def test_a_run_starts_with_no_cnc_orders_or_dp_charges_of_an_earlier_run() -> None:
+    # a model that has charged a CNC buy (unmatched) and a delivery sell (DP paid) today
+    used = FyersCostModel()
+    used.charges(RELIANCE, CNC, BUY, 100, 1000.0, ist(15, 10))
+    used.charges(RELIANCE, CNC, SELL, 10, 2000.0, ist(14, 10))
+    fresh = used.for_run()
+    new = FyersCostModel()
+    # the next run's sell is not matched against the earlier run's buy: delivery, as for a
+    # model that never charged anything, DP included
+    sell = fresh.charges(RELIANCE, CNC, SELL, 100, 1010.0, ist(15, 14))
+    assert sell == new.charges(RELIANCE, CNC, SELL, 100, 1010.0, ist(15, 14))
+    assert sell.dp > 0
+    again = fresh.charges(RELIANCE, CNC, SELL, 10, 2000.0, ist(14, 11))
+    assert again.dp == new.for_run().charges(RELIANCE, CNC, SELL, 10, 2000.0, ist(14, 11)).dp > 0
+    # and the model it came from still has its own day: its sell matches the buy
+    matched = used.charges(RELIANCE, CNC, SELL, 100, 1010.0, ist(15, 14))
+    assert matched.dp == 0 and matched.total < sell.total

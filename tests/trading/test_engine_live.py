@@ -14,16 +14,12 @@ from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.calendar import get_calendar
 from fyerstrade.candles import CandleArrays
-from fyerstrade.domain import Bar, Instrument, ProductType, Resolution
+from fyerstrade.domain import Bar, Instrument, Resolution
 from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.assembly import build_engine, slippage
 from fyerstrade.trading.clock import SimulatedClock
-from fyerstrade.trading.costs import FyersCostModel, ZeroCostModel
-from fyerstrade.trading.engine import TradingEngine
-from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import MemoryJournal
-from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
-from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
 from fyerstrade.trading.venue import SimulatedVenue
 
@@ -31,24 +27,20 @@ RES = Resolution.M5
 
 
 def bar_by_bar(cfg: BacktestConfig, bars: CandleArrays) -> MemoryJournal:
-    """Wire the core by hand, as the live runner will, and feed it one closed bar at a time."""
+    """Assemble the core as the live runner does (``trading/assembly.build_engine``) and feed it
+    one closed bar at a time."""
     strategy = get_strategy(cfg.strategy)(**cfg.params)
     state = SymbolState(0, "X", CandleArrays.empty(), RES, Instrument("X"))
-    product = ProductType.INTRADAY if cfg.mode == "intraday" else ProductType.CNC
     clock = SimulatedClock()
     journal = MemoryJournal()
-    engine = TradingEngine(
+    engine = build_engine(
+        cfg,
         strategy,
         [state],
         clock=clock,
-        broker=SimulatedVenue(),
+        broker=SimulatedVenue(slippage(cfg)),
         portfolio=Portfolio(cfg.capital),
-        rules=OrderRules(),
-        guard=SessionGuard(SessionRules(cfg.mode)),
-        costs=FyersCostModel() if cfg.costs else ZeroCostModel(),
         journal=journal,
-        default_product=lambda _: product,
-        fixed_quantity=cfg.quantity,
     )
     engine.start()
     closes = get_calendar().bar_close_times(bars.ts, RES).tolist()

@@ -17,10 +17,11 @@ import math
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
 from fyerstrade.candles import CandleArrays
@@ -36,49 +37,46 @@ from fyerstrade.domain import (
 )
 from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
 from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.assembly import build_engine, session_guard, slippage
 from fyerstrade.trading.clock import SimulatedClock
-from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
-from fyerstrade.trading.defaults import RUN_DEFAULTS, Mode
+from fyerstrade.trading.costs import CostModel
 from fyerstrade.trading.engine import TradingEngine
-from fyerstrade.trading.fills import Slippage
-from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import LogLine, MemoryJournal, Rejection
-from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
-from fyerstrade.trading.risk import RiskGate
-from fyerstrade.trading.session import SessionRules
-from fyerstrade.trading.spec import RiskLimits
+from fyerstrade.trading.spec import TradingSpec, spec_problem
 from fyerstrade.trading.symbols import SymbolState
 from fyerstrade.trading.venue import SimulatedVenue
 
 __all__ = ["BacktestConfig", "BacktestResult", "LogLine", "Rejection", "run_backtest"]
 
 
-@dataclass
-class BacktestConfig:
-    """Everything that defines a backtest run (saved with it)."""
+_POSITIONAL = (
+    "strategy", "params", "symbols", "resolution", "start", "end", "mode", "capital", "quantity",
+    "costs", "slippage_ticks", "slippage_bps", "entry_start", "entry_end", "square_off",
+    "intraday_leverage", "product", "risk",
+)  # fmt: skip
 
-    strategy: str
-    params: dict[str, Any]
-    symbols: Sequence[str]
-    resolution: Resolution
+
+class BacktestConfig(TradingSpec):
+    """Everything that defines a backtest run (saved with it): the trading spec, the dates and
+    the product (None: INTRADAY in intraday mode, CNC for equity and MARGIN for F&O)."""
+
     start: date
     end: date
-    mode: Mode = RUN_DEFAULTS.mode
-    capital: float = RUN_DEFAULTS.capital
-    quantity: int | None = RUN_DEFAULTS.quantity  # fixed quantity per entry; None = by margin
-    costs: bool = RUN_DEFAULTS.costs
-    slippage_ticks: float = RUN_DEFAULTS.slippage_ticks
-    slippage_bps: float = RUN_DEFAULTS.slippage_bps
-    entry_start: time = RUN_DEFAULTS.entry_start
-    entry_end: time = RUN_DEFAULTS.entry_end
-    square_off: time = RUN_DEFAULTS.square_off
-    intraday_leverage: float = RUN_DEFAULTS.intraday_leverage
-    product: ProductType | None = None  # None: INTRADAY (intraday), CNC (equity), MARGIN (F&O)
-    risk: RiskLimits = field(default_factory=RiskLimits)  # max daily loss, max open positions
+    product: ProductType | None = None
 
-    def validate(self) -> None:
-        """Raise InputError for a config no run can use."""
+    def __init__(self, *args: Any, **data: Any) -> None:
+        if len(args) > len(_POSITIONAL):
+            raise TypeError(f"BacktestConfig takes at most {len(_POSITIONAL)} positional values")
+        data.update(zip(_POSITIONAL, args, strict=False))  # the order it always had
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise InputError(f"backtest config: {spec_problem(exc)}") from None
+
+    def validate(self) -> None:  # type: ignore[override]  # (not pydantic's deprecated one)
+        """Raise InputError for a config no run can use (beyond what each field checks; a copy
+        made with ``model_copy(update=...)`` is checked here only)."""
         for name in ("capital", "slippage_ticks", "slippage_bps", "intraday_leverage"):
             value = getattr(self, name)
             if not math.isfinite(value):  # nan passes every comparison below; inf is no amount
@@ -87,23 +85,8 @@ class BacktestConfig:
             raise InputError(f"--to {self.end} is before --from {self.start}")
         if not self.symbols:
             raise InputError("give at least one symbol, e.g. --symbol NSE:SBIN-EQ")
-        if self.mode not in ("intraday", "positional"):
-            raise InputError(f"mode must be intraday or positional, got {self.mode!r}")
         if self.mode == "intraday" and not Resolution(self.resolution).is_intraday:
             raise InputError("intraday mode needs intraday bars (1 to 240 minutes), not daily")
-        if self.capital <= 0:
-            raise InputError(f"capital must be positive, got {self.capital:g}")
-        if self.quantity is not None and self.quantity <= 0:
-            raise InputError(f"quantity must be positive, got {self.quantity}")
-        if self.slippage_ticks < 0 or self.slippage_bps < 0:
-            raise InputError("slippage must not be negative")
-        if self.intraday_leverage < 1:
-            raise InputError(f"intraday leverage must be at least 1, got {self.intraday_leverage}")
-        if self.entry_end < self.entry_start:
-            raise InputError(
-                f"entry window end {self.entry_end:%H:%M} is before its start "
-                f"{self.entry_start:%H:%M}"
-            )
 
 
 @dataclass
@@ -230,13 +213,7 @@ def run_backtest(
             bars_in[sym] = sliced
             specs[sym] = (instruments or {}).get(sym) or Instrument(sym)
             sources[sym] = res
-    guard = SessionGuard(
-        SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off),
-        RiskGate(
-            max_daily_loss=config.risk.max_daily_loss,
-            max_open_positions=config.risk.max_open_positions,
-        ),
-    )
+    guard = session_guard(config)
     states: list[SymbolState] = []
     starts: list[int] = []  # per symbol: the first bar that trades (after the warm-up)
     for k, sym in enumerate(config.symbols):
@@ -248,29 +225,19 @@ def run_backtest(
         st.sq_close = frozenset(at_close.tolist())
         states.append(st)
 
-    def default_product(st: SymbolState) -> ProductType:
-        if config.product is not None:
-            return config.product
-        if config.mode == "intraday":
-            return ProductType.INTRADAY
-        return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
-
-    costs: CostModel = cost_model or (FyersCostModel() if config.costs else ZeroCostModel())
     journal = MemoryJournal()
     clock = SimulatedClock()
-    portfolio = Portfolio(config.capital)
-    engine = TradingEngine(
+    engine = build_engine(
+        config,
         strategy,
         states,
         clock=clock,
-        broker=SimulatedVenue(Slippage(config.slippage_ticks, config.slippage_bps)),
-        portfolio=portfolio,
-        rules=OrderRules(config.intraday_leverage),
-        costs=costs,
+        broker=SimulatedVenue(slippage(config)),
+        portfolio=Portfolio(config.capital),
         journal=journal,
-        default_product=default_product,
-        fixed_quantity=config.quantity,
+        cost_model=cost_model,
         guard=guard,
+        product=config.product,
     )
     engine.start()
     # the bars, lists and views built above live for the whole run: move them out of the

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -213,7 +213,7 @@ class EventEvaluator:
         from fyerstrade.backtest.engine import run_backtest
         from fyerstrade.reporting.metrics import compute_metrics
 
-        cfg = replace(self.config, params=dict(params))
+        cfg = self.config.model_copy(update={"params": dict(params)})
         try:
             self.strategy(**cfg.params)  # the constructor checks parameters against each other
             result = run_backtest(

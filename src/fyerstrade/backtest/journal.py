@@ -18,7 +18,6 @@ strings ``"inf"``, ``"-inf"``, ``"nan"`` and read back as floats, so nothing is 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import secrets
@@ -341,7 +340,7 @@ def _marks(n: int) -> str:
 def stored_from_result(result: BacktestResult, metrics: Metrics | Mapping[str, Any]) -> StoredRun:
     """The journal's view of a finished backtest (not yet saved: ``run_id`` is empty)."""
     cfg = result.config
-    config = {k: _config_value(v) for k, v in dataclasses.asdict(cfg).items()}
+    config = {k: _config_value(getattr(cfg, k)) for k in type(cfg).model_fields}
     start, end = result.period or (cfg.start, cfg.end)
     # the run is stored with the period its bars really span; what was asked stays in the config
     config["used"] = run_facts(result)

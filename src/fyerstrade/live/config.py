@@ -48,13 +48,12 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 
 from fyerstrade.atomic_file import write_text_atomic
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import ConfigError, FyersTradeError
-from fyerstrade.trading.session import DEFAULT_ENTRY_END, DEFAULT_ENTRY_START, DEFAULT_SQUARE_OFF
-from fyerstrade.trading.spec import RiskLimits
+from fyerstrade.trading.spec import RiskLimits, StrictModel, TradingSpec
 
 if TYPE_CHECKING:
     from fyerstrade.config import Settings
@@ -74,12 +73,7 @@ __all__ = [
 _SESSION_CLOSE = time(15, 30)
 
 
-class _Strict(BaseModel):
-    # allow_inf_nan=False: ``capital: .inf`` or ``nan`` is not a number a trader meant
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-class RealOrders(_Strict):
+class RealOrders(StrictModel):
     """How real orders are sent to Fyers (``broker: fyers`` only)."""
 
     market_protection_pct: float = Field(
@@ -96,7 +90,7 @@ class RealOrders(_Strict):
     )
 
 
-class Schedule(_Strict):
+class Schedule(StrictModel):
     """When the scheduler runs the engine around the NSE session."""
 
     start_before_open: int = Field(default=5, ge=0, le=120, description="Minutes before open.")
@@ -104,24 +98,13 @@ class Schedule(_Strict):
     archive: bool = Field(default=True, description="Archive the day's ticks after the close.")
 
 
-class LiveConfig(_Strict):
-    """One paper-trading setup."""
+class LiveConfig(TradingSpec):
+    """One paper-trading setup: the trading spec (``trading/spec.py``, shared with backtests,
+    with the same defaults) and how the live engine runs it."""
 
     strategy: str = "sma_crossover"
-    params: dict[str, Any] = Field(default_factory=dict)
     symbols: list[str] = Field(default_factory=lambda: ["NSE:SBIN-EQ"])
     resolution: Resolution = Resolution.M1
-    mode: Literal["intraday", "positional"] = "intraday"
-    capital: float = Field(default=100_000.0, gt=0)
-    quantity: int | None = Field(default=None, ge=1)
-    costs: bool = True
-    slippage_ticks: float = Field(default=0.0, ge=0)
-    slippage_bps: float = Field(default=0.0, ge=0)
-    entry_start: time = DEFAULT_ENTRY_START
-    entry_end: time = DEFAULT_ENTRY_END
-    square_off: time = DEFAULT_SQUARE_OFF
-    intraday_leverage: float = Field(default=5.0, ge=1)
-    risk: RiskLimits = Field(default_factory=RiskLimits)
     on_stop: Literal["square_off", "keep"] = "square_off"
     warmup_bars: int = Field(default=300, ge=0, le=100_000)
     strategy_seconds: float = Field(
@@ -135,11 +118,6 @@ class LiveConfig(_Strict):
     real: RealOrders = Field(default_factory=RealOrders)
     notify: list[str] = Field(default_factory=list)
     schedule: Schedule = Field(default_factory=Schedule)
-
-    @field_validator("resolution", mode="before")
-    @classmethod
-    def _resolution(cls, v: Any) -> Any:
-        return str(v) if isinstance(v, int) else v
 
     @field_validator("resolution")
     @classmethod
@@ -172,20 +150,9 @@ class LiveConfig(_Strict):
             raise ValueError(str(exc)) from None
         return urls
 
-    @field_validator("entry_start", "entry_end", "square_off", mode="before")
-    @classmethod
-    def _hhmm(cls, v: Any) -> Any:
-        if isinstance(v, int) and 0 <= v < 24 * 60:  # YAML reads 09:20 as 560 (sexagesimal)
-            return time(v // 60, v % 60)
-        return v
-
     @model_validator(mode="after")
-    def _windows(self) -> LiveConfig:
-        if self.entry_end < self.entry_start:
-            raise ValueError(
-                f"entry_end {self.entry_end:%H:%M} is before entry_start {self.entry_start:%H:%M}"
-            )
-        if self.mode == "intraday" and self.square_off > _SESSION_CLOSE:
+    def _square_off_in_session(self) -> LiveConfig:
+        if self.square_off > _SESSION_CLOSE:  # (whatever the mode: no time a trader meant)
             raise ValueError(
                 f"square_off: {self.square_off:%H:%M} is after the close "
                 f"({_SESSION_CLOSE:%H:%M}): intraday positions would never be squared off"

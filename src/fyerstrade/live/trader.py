@@ -46,16 +46,11 @@ from fyerstrade.live.status import EngineStatus
 from fyerstrade.live.warmup import close_times
 from fyerstrade.live.watchdog import Watchdog
 from fyerstrade.strategies.registry import get_strategy
+from fyerstrade.trading.assembly import build_engine, slippage
 from fyerstrade.trading.clock import SimulatedClock
-from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
 from fyerstrade.trading.events import OrderEvent
-from fyerstrade.trading.fills import Slippage
-from fyerstrade.trading.guard import SessionGuard
-from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.portfolio import Portfolio
-from fyerstrade.trading.risk import RiskGate
-from fyerstrade.trading.session import SessionRules
 from fyerstrade.trading.symbols import SymbolState
 
 __all__ = ["LiveTrader", "RecordedEvents", "build_trader"]
@@ -318,8 +313,9 @@ def build_trader(
     real: FyersBroker | None = None,
     monotonic: Callable[[], float] = time.monotonic,
 ) -> LiveTrader:
-    """The engine, paper broker (or ``real``: the Fyers broker) and risk gate for ``config``,
-    starting from the segment's account (``row``) with ``warm`` as the strategy's warm-up."""
+    """The engine (``trading/assembly.py``, as a backtest builds it) with the paper broker (or
+    ``real``: the Fyers broker) for ``config``, starting from the segment's account (``row``)
+    with ``warm`` as the strategy's warm-up."""
     resolution = Resolution(config.resolution)
     portfolio = Portfolio(row.start_cash)
     for p in row.positions:
@@ -349,40 +345,11 @@ def build_trader(
         strategy_cls=cls,
         on_stuck=on_halt,
     )
-    costs: CostModel = FyersCostModel() if config.costs else ZeroCostModel()
     # (the engine hands every order to the journal before it reaches the broker)
-    broker: PaperBroker | FyersBroker = (
-        real
-        if real is not None
-        else PaperBroker(Slippage(config.slippage_ticks, config.slippage_bps))
-    )
+    broker: PaperBroker | FyersBroker = real if real is not None else PaperBroker(slippage(config))
     clock = SimulatedClock(row.replay_from)
-    guard = SessionGuard(
-        SessionRules(config.mode, config.entry_start, config.entry_end, config.square_off),
-        RiskGate(
-            max_daily_loss=config.risk.max_daily_loss,
-            max_open_positions=config.risk.max_open_positions,
-        ),
-    )
-    mode = config.mode
-
-    def default_product(st: SymbolState) -> ProductType:
-        if mode == "intraday":
-            return ProductType.INTRADAY
-        return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
-
-    engine = TradingEngine(
-        strategy,
-        states,
-        clock=clock,
-        broker=broker,
-        portfolio=portfolio,
-        rules=OrderRules(config.intraday_leverage),
-        costs=costs,
-        journal=journal,
-        default_product=default_product,
-        fixed_quantity=config.quantity,
-        guard=guard,
+    engine = build_engine(
+        config, strategy, states, clock=clock, broker=broker, portfolio=portfolio, journal=journal
     )
     broker.bind(RecordedEvents(engine, journal), engine)
     with watchdog.watching("init", config.symbols, 0):

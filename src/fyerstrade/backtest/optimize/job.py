@@ -115,7 +115,7 @@ class EvaluationJob:
         from fyerstrade.backtest.evaluate import build_evaluator
         from fyerstrade.calendar import ist_epoch
 
-        config = replace(self.config, start=period.start, end=period.end)
+        config = self.config.model_copy(update={"start": period.start, "end": period.end})
         first = ist_epoch(period.warmup_from or period.start)
         last = ist_epoch(period.end) + 86_400
         bars = {}

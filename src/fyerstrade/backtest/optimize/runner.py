@@ -11,14 +11,14 @@ and saves them as ordinary backtest runs; :func:`sweep_report` is what ``optimiz
 
 from __future__ import annotations
 
-import dataclasses
 import sqlite3
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel
 
 from fyerstrade.backtest.evaluate import InstrumentTable, vector_unsupported
 from fyerstrade.backtest.optimize import trials as store
@@ -38,6 +38,7 @@ from fyerstrade.backtest.optimize.sweep import (
 )
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import ProductType, Resolution
+from fyerstrade.trading.spec import RiskLimits
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestConfig
@@ -73,11 +74,13 @@ class SweepRequest:
 
 def config_to_json(config: BacktestConfig) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(config):
-        v = getattr(config, f.name)
-        if f.name == "params":
+    for name in type(config).model_fields:
+        v = getattr(config, name)
+        if name == "params":
             continue
-        if isinstance(v, date):
+        if isinstance(v, BaseModel):
+            v = v.model_dump(mode="json")  # the risk limits
+        elif isinstance(v, date):
             v = v.isoformat()
         elif isinstance(v, time):
             v = v.strftime("%H:%M")
@@ -85,7 +88,7 @@ def config_to_json(config: BacktestConfig) -> dict[str, Any]:
             v = list(v)
         elif isinstance(v, str):
             v = str(v)
-        out[f.name] = v
+        out[name] = v
     return out
 
 
@@ -96,6 +99,7 @@ def config_from_json(data: Mapping[str, Any], strategy: str) -> BacktestConfig:
         h, m = text.split(":")
         return time(int(h), int(m))
 
+    risk = data.get("risk")  # (absent from sweeps stored before risk limits)
     return BacktestConfig(
         strategy=strategy,
         params={},
@@ -113,6 +117,7 @@ def config_from_json(data: Mapping[str, Any], strategy: str) -> BacktestConfig:
         entry_end=clock(data["entry_end"]),
         square_off=clock(data["square_off"]),
         intraday_leverage=float(data.get("intraday_leverage", 5.0)),
+        risk=RiskLimits.model_validate(risk if isinstance(risk, dict) else {}),
         product=ProductType(data["product"]) if data.get("product") else None,
     )
 
@@ -304,7 +309,7 @@ def save_top(
     for t in store.load_trials(conn, rec.opt_id, best_first=True, limit=n):
         if t.score is None:
             break
-        cfg = replace(config, params=dict(t.params))
+        cfg = config.model_copy(update={"params": dict(t.params)})
         result = run_backtest(cfg, settings, data=bars, instruments=table.instruments, lookup=table)
         metrics = compute_metrics(
             result.trades, result.equity_ts, result.equity, cfg.capital,

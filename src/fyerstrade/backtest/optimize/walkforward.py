@@ -155,7 +155,7 @@ def run_out_of_sample(
         return None
     start, end = fold.dates("out_of_sample")
     warm, _ = fold.dates("in_sample")
-    cfg = replace(config, start=start, end=end, params=dict(params))
+    cfg = config.model_copy(update={"start": start, "end": end, "params": dict(params)})
     return run_backtest(
         cfg, settings, data=bars, instruments=table.instruments, lookup=table, warmup_from=warm
     )
@@ -195,7 +195,8 @@ def _day_points(ts: np.ndarray, equity: np.ndarray) -> list[list[Any]]:
 
 def _fold_request(request: SweepRequest, fold: Fold) -> SweepRequest:
     start, end = fold.dates("in_sample")
-    return replace(request, config=replace(request.config, start=start, end=end))
+    config = request.config.model_copy(update={"start": start, "end": end})
+    return replace(request, config=config)
 
 
 def _period_days(days: np.ndarray, window: tuple[int, int]) -> np.ndarray:
