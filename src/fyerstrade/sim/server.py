@@ -30,6 +30,22 @@ from fyerstrade.sim.stats import SimStats
 from fyerstrade.sim.universe import Universe
 
 START_TIMEOUT = 15.0
+STOP_TIMEOUT = 30.0
+
+
+async def _drain(loop: asyncio.AbstractEventLoop) -> None:
+    """What the server's shutdown left behind, finished before the loop closes: the connection
+    handlers it cancelled still need to run to their end, and a closed transport closes its socket
+    on the next loop turn. A loop closed earlier leaves pending tasks and open sockets for the
+    garbage collector (ResourceWarning: unclosed transport, in whatever runs next)."""
+    current = asyncio.current_task(loop)
+    tasks = [t for t in asyncio.all_tasks(loop) if t is not current]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    for _ in range(3):  # transports' connection_lost callbacks, scheduled with call_soon
+        await asyncio.sleep(0)
+    await loop.shutdown_asyncgens()
 
 
 class SimServer:
@@ -102,9 +118,12 @@ class SimServer:
         try:
             loop.run_forever()
         finally:
-            if self._runner is not None:
-                loop.run_until_complete(self._runner.cleanup())
-            loop.close()
+            try:
+                if self._runner is not None:
+                    loop.run_until_complete(self._runner.cleanup())
+                loop.run_until_complete(_drain(loop))
+            finally:
+                loop.close()
 
     async def _bind(self) -> None:
         runner = web.AppRunner(build_app(self.state), access_log=None, handle_signals=False)
@@ -130,7 +149,7 @@ class SimServer:
             return
         if loop.is_running():
             loop.call_soon_threadsafe(loop.stop)
-        thread.join(timeout=10)
+        thread.join(timeout=STOP_TIMEOUT)
         self._thread = None
         self._loop = None
         self._started.clear()
