@@ -431,6 +431,7 @@ class Feed:
             on_close=lambda m: self._on_close(conn),
         )
         conn.sdk = sdk
+        _quiet_send_on_close(sdk, conn, self._wake)
         self._conn = conn  # from here on its ticks are ours (the snapshot comes early)
         endpoints.redirect_data_socket(sdk, self.settings)
         sdk.connect()  # opens the socket thread, sleeps 2 s, then returns
@@ -521,6 +522,25 @@ class Feed:
     def _on_close(self, conn: _Connection) -> None:
         conn.closed.set()
         self._wake.set()
+
+
+def _quiet_send_on_close(sdk: Any, conn: _Connection, wake: threading.Event) -> None:
+    """The SDK sends queued frames (the subscription, 0.5 s after ``subscribe``) from its own
+    thread, which dies with WebSocketConnectionClosedException when the connection closed
+    meanwhile (a drop, or our watchdog retiring it on a busy machine). A frame that can no
+    longer be sent means the connection is gone: say so and let the supervisor reconnect."""
+    from websocket import WebSocketConnectionClosedException  # type: ignore[import-untyped]
+
+    send = sdk._FyersDataSocket__send_message
+
+    def guarded(message: str) -> None:
+        try:
+            send(message)
+        except WebSocketConnectionClosedException:
+            conn.closed.set()
+            wake.set()
+
+    sdk._FyersDataSocket__send_message = guarded
 
 
 def _close_sdk_logger(sdk: Any) -> None:
