@@ -17,6 +17,7 @@ from fyerstrade.errors import StoreError
 from fyerstrade.store import historical_schema, live_schema, trading_schema
 from fyerstrade.store.candles import load_candles
 from fyerstrade.store.db import connect, init_all, status_all
+from fyerstrade.store.integrity import wal_size
 from fyerstrade.store.migrations import Migration, Schema, migrate, user_version
 from fyerstrade.store.symbols import get_instrument, lot_size_history
 from fyerstrade.store.ticks import load_ticks, tick_partitions
@@ -311,3 +312,16 @@ def test_concurrent_first_opens_migrate_once(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == latest
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         conn.close()
+
+
+def test_wal_size_is_zero_once_the_last_connection_removed_the_wal(tmp_path: Path) -> None:
+    # the race behind a FileNotFoundError of concurrent opens: a connection closing between a
+    # look for the WAL and its stat removes it; wal_size takes one look
+    path = tmp_path / HISTORICAL_DB
+    conn = connect(path)
+    conn.execute("CREATE TABLE t (x)")
+    conn.commit()
+    assert wal_size(path) > 0
+    conn.close()
+    assert not Path(f"{path}-wal").exists()
+    assert wal_size(path) == 0

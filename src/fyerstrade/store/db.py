@@ -48,6 +48,7 @@ from fyerstrade.store.integrity import (
     note_opened,
     recovery_hint,
     sqlite_check,
+    wal_size,
 )
 from fyerstrade.store.migrations import Schema, migrate, newer_schema_error, user_version
 
@@ -135,8 +136,7 @@ def header_version(path: Path) -> int | None:
             size = f.seek(0, 2)
     except OSError as exc:
         raise StoreError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
-    wal = Path(f"{path}-wal")
-    problem = header_problem(path, head, size, has_wal=wal.exists() and wal.stat().st_size > 0)
+    problem = header_problem(path, head, size, has_wal=wal_size(path) > 0)
     if problem is not None:
         raise StoreError(
             f"{path} is damaged: {problem}; nothing was changed; {recovery_hint(path)}"
@@ -348,10 +348,7 @@ def status_all(settings: Settings, *, quick: bool = False) -> list[DbStatus]:
             raise StoreError(f"{path} cannot be read: {exc}; {recovery_hint(path)}") from exc
         finally:
             conn.close()
-        size = path.stat().st_size
-        wal = Path(f"{path}-wal")
-        if wal.exists():
-            size += wal.stat().st_size
+        size = path.stat().st_size + wal_size(path)
         out.append(DbStatus(schema.name, path, True, version, schema.latest, size, counts, check))
     return out
 

@@ -191,6 +191,15 @@ def sqlite_check(conn: sqlite3.Connection, *, quick: bool) -> list[str]:
     return [] if lines == ["ok"] else lines
 
 
+def wal_size(path: Path) -> int:
+    """Size of the store's ``-wal`` file, 0 when there is none. The last connection to close
+    removes the WAL, so it can vanish between any two looks at it: one ``stat``, no ``exists``."""
+    try:
+        return Path(f"{path}-wal").stat().st_size
+    except FileNotFoundError:
+        return 0
+
+
 def check_file(path: Path, *, quick: bool = False) -> CheckResult:
     """Check one store file without writing to it: header, then SQLite's (quick_)integrity
     check over a read-only connection."""
@@ -201,7 +210,7 @@ def check_file(path: Path, *, quick: bool = False) -> CheckResult:
     except OSError as exc:
         return CheckResult(path, True, [f"cannot read it: {exc.strerror}"], quick)
     wal = Path(f"{path}-wal")
-    problem = header_problem(path, head, size, has_wal=wal.exists() and wal.stat().st_size > 0)
+    problem = header_problem(path, head, size, has_wal=wal_size(path) > 0)
     if problem is None and head[:16] != SQLITE_HEADER:
         problem = "it is not a SQLite database"
     if problem is not None:
