@@ -30,6 +30,8 @@ from fyerstrade.errors import InputError
 APP_PATH = Path(__file__).parent / "served" / "app.py"
 DEFAULT_PORT = 8501
 DEFAULT_HOST = "127.0.0.1"
+#: Set for the Streamlit child: the pid of the process it must not outlive.
+PARENT_PID_ENV = "FYERSTRADE_DASHBOARD_PARENT_PID"
 
 
 def free_port(host: str = DEFAULT_HOST) -> int:
@@ -99,6 +101,11 @@ def child_environment(spec: DashboardSpec) -> dict[str, str]:
     if spec.log_dir is not None:
         env["FYERSTRADE_LOG_DIR"] = str(spec.log_dir.resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    # the child stops when this thread ends, even by kill -9 (serve.stop_with_parent); only the
+    # main thread's children: Linux ties the signal to the thread that started the child
+    env.pop(PARENT_PID_ENV, None)
+    if threading.current_thread() is threading.main_thread():
+        env[PARENT_PID_ENV] = str(os.getpid())
     env.update(spec.extra_env)
     return env
 

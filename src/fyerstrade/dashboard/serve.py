@@ -9,7 +9,29 @@ page; and the launcher's health check only succeeds once the dashboard is ready 
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+
+from fyerstrade.dashboard.launcher import PARENT_PID_ENV
+
+PR_SET_PDEATHSIG = 1
+
+
+def stop_with_parent() -> None:
+    """Ask Linux to send SIGTERM to this process when the ``fyerstrade dashboard`` or ``demo``
+    that started it dies, even by ``kill -9`` (which runs none of its clean-up): a dashboard left
+    behind would keep the port and read a simulator that no longer exists. Exits at once if that
+    parent is already gone. A no-op where ``prctl`` does not exist (not Linux)."""
+    parent = os.environ.get(PARENT_PID_ENV, "")
+    if not parent.isdigit() or not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+    if os.getppid() != int(parent):  # it died before the line above took effect
+        sys.exit(0)
 
 
 def warm_up() -> None:
@@ -48,6 +70,7 @@ def warm_up() -> None:
 def main(argv: list[str]) -> None:
     """Set up logging (the log file of the data's settings), warm up, then run Streamlit's
     command line with ``argv`` (``run app.py ...``)."""
+    stop_with_parent()
     from fyerstrade.config import load_settings
     from fyerstrade.logs import setup_logging
 
