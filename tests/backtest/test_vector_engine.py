@@ -16,9 +16,9 @@ import pytest
 
 from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.backtest.synthetic import synthetic_candles
-from fyerstrade.backtest.vector import cache
+from fyerstrade.backtest.vector import cache, layout
 from fyerstrade.backtest.vector.inputs import UnsupportedRunError
-from fyerstrade.backtest.vector.run import run_vector, unsupported_reason
+from fyerstrade.backtest.vector.run import run_records, run_vector, simulate, unsupported_reason
 from fyerstrade.domain import Instrument, InstrumentKind, ProductType, Resolution, Segment, Side
 from fyerstrade.errors import InputError, StrategyError
 from fyerstrade.strategies import registry
@@ -279,3 +279,15 @@ def test_the_dp_charge_is_once_per_isin_and_day_even_at_the_end_of_data() -> Non
                for f in event.fills)  # fmt: skip
     assert any(f.ts > last.ts for f in event.fills)  # B traded on after A's data ended
     assert vector.fills == event.fills
+
+
+def test_record_tables_too_small_at_first_give_the_same_run() -> None:
+    """The kernel sizes its tables from the signals; a table that fills up is counted, not
+    written past, and the run is repeated with room: the same records either way (same-day CNC
+    lots, rejections, fills and round trips)."""
+    cfg = config(params={"fast": 2, "slow": 5}, capital=3_050.0, quantity=3)
+    out = run_records(cfg, data=data(3000))
+    assert out.run.counters[layout.K_LOTS] > 1 and len(out.run.rejections) > 1
+    again = simulate(out.inputs, out.signals, records=True, first_rows=1)
+    for name in ("fills", "rejections", "trades", "accounts", "day_equity", "counters"):
+        assert np.array_equal(getattr(again, name), getattr(out.run, name), equal_nan=True), name

@@ -11,7 +11,8 @@ paid); an order that matches earlier opposite lots is charged intraday for the m
 a credit reversing those lots' delivery charges on that part, and delivery for the rest (a new
 lot); the day's DP charge is refunded when every delivery sell of the day has been matched.
 
-State: ``lots`` (``L_*`` columns, grown by the kernel's step loop) and ``day_book``, int64 in six
+State: ``lots`` (``L_*`` columns, sized by ``kernel.simulate``: a lot with no room is counted in
+``K_LOTS`` and not written, and the run is repeated with room) and ``day_book``, int64 in six
 blocks of ``K × D`` (ISIN keys × rate days), at ``block * K * D + key * D + day``: the DP-paid flag,
 the head and tail of the buy queue, of the sell queue, and the lot that paid the day's DP charge.
 """
@@ -185,6 +186,8 @@ def fill_costs(s, side, qty, price, d, sym, cf, ci, rates, has_rate, rate_err, k
         order_charges(part, s, side, rest, price, d, key, cf, ci, rates, has_rate, day_book)
         n = k[K_LOTS]
         k[K_LOTS] = n + 1
+        if n >= lots.shape[0]:
+            return total(out)  # no room: counted, and the kernel runs again with room
         lots[n, L_SIDE] = side
         lots[n, L_QTY] = rest
         lots[n, L_PRICE] = price

@@ -280,19 +280,6 @@ def entry_size(s, i, product, px, bar_i, sym, pos, pos_f, cf, ci, k, g):
     return max(0, lots * lot)
 
 
-@jit(F2(F2, I0))
-def grow(table, needed):
-    """``table`` with room for ``needed`` rows (doubled when it must grow)."""
-    rows, cols = table.shape
-    if needed <= rows:
-        return table
-    bigger = np.empty((max(needed, 2 * rows), cols))
-    for r in range(rows):
-        for c in range(cols):
-            bigger[r, c] = table[r, c]
-    return bigger
-
-
 @inline
 def unbook(s, j, pos, bk_i):
     """Take working order ``j`` of symbol ``s`` out of the book (filled or cancelled)."""
@@ -775,26 +762,24 @@ def valuation(px, sym, pos, g):
     return g[G_CASH] + value, gross
 
 
-_RUN_SIGNATURE = nt.Tuple((F2, F2, F2))(
+_RUN_SIGNATURE = nt.void(
     F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
-    I2, F2, I3, F3, I1, F1, I1, F1, F1,
+    I2, F2, I3, F3, I1, F1, I1, F1, F1, F2, F2, F2, F2,
 )  # fmt: skip
 
 
-@jit(_RUN_SIGNATURE)
+@jit(_RUN_SIGNATURE, nrt=False)
 def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
         entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
-        has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq):  # fmt: skip
-    """The step loop over the state arrays :func:`simulate` allocates; returns the fill,
-    rejection and round-trip tables cut to their length."""
-    records = ci[CI_RECORDS] != 0
+        has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq, fills, rejects,
+        trades, lots):  # fmt: skip
+    """The step loop over the state and record arrays :func:`simulate` allocates. A record
+    table too small is not written past its end: its counter (``K_FILLS``, ``K_REJECTS``,
+    ``K_TRADES``, ``K_LOTS``) still counts, and :func:`simulate` runs again with room for
+    them. Compiled without numba's reference counting (``nrt=False``: it allocates nothing),
+    so the state arrays cost nothing to pass through the inlined helpers."""
     n_sym = sym.shape[0]
     n_steps = step_first.shape[0] - 1
-    per_bar = BOOK + 6  # more fills or rejections than one bar can produce
-    fills = np.empty((64 if records else 0, N_F))
-    rejects = np.empty((64 if records else 0, N_R))
-    trades = np.empty((64, N_T))
-    lots = np.empty((64, N_L))
     has_exits = exits.shape[0] > 0
     has_short = short_entries.shape[0] > 0
     has_short_exits = short_exits.shape[0] > 0
@@ -833,15 +818,6 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
         k[K_STEP] = step
         a = step_first[step]
         b = step_first[step + 1]
-        room = (b - a) * per_bar
-        if k[K_TRADES] + room > trades.shape[0]:
-            trades = grow(trades, k[K_TRADES] + room)
-        if k[K_LOTS] + room > lots.shape[0]:
-            lots = grow(lots, k[K_LOTS] + room)
-        if records and k[K_FILLS] + room > fills.shape[0]:
-            fills = grow(fills, k[K_FILLS] + room)
-        if records and k[K_REJECTS] + room > rejects.shape[0]:
-            rejects = grow(rejects, k[K_REJECTS] + room)
         for m in range(a, b):
             pos[step_sym[m], P_CURSOR] = step_bar[m]
         for m in range(a, b):
@@ -872,19 +848,15 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
                            rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
                            day_book, lots)  # fmt: skip
         if k[K_ERROR] != 0:
-            return fills[:0], rejects[:0], trades[:0]
+            return
         if step < n_steps - 1:
             eq, gross = valuation(px, sym, pos, g)
             account(step, eq, gross, step_ts, day_end, acc, day_eq)
         step += 1
     if n_steps == 0:
-        return fills[:0], rejects[:0], trades[:0]
+        return
     # the end of data: what is open closes at each symbol's last close, no slippage; the last
     # step's equity is counted after it
-    trades = grow(trades, k[K_TRADES] + n_sym)
-    lots = grow(lots, k[K_LOTS] + n_sym)
-    if records:
-        fills = grow(fills, k[K_FILLS] + n_sym)
     for s in range(n_sym):
         i = pos[s, P_CURSOR]
         if pos[s, P_QTY] != 0 and i >= 0:
@@ -897,9 +869,6 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
     eq, gross = valuation(px, sym, pos, g)
     account(n_steps - 1, eq, gross, step_ts, day_end, acc, day_eq)
     settle(step_ts, acc)
-    n_f = min(k[K_FILLS], fills.shape[0])
-    n_r = min(k[K_REJECTS], rejects.shape[0])
-    return fills[:n_f], rejects[:n_r], trades[: k[K_TRADES]]
 
 
 def simulate(
@@ -927,13 +896,57 @@ def simulate(
     has_rate: np.ndarray,
     rate_err: np.ndarray,
     n_dp_keys: int,
+    first_rows: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Simulate one parameter combination (see the module docstring).
 
     Returns ``(fills, rejections, trades, accounts, day_equity, counters)``: the record tables
     (fills and rejections stay empty unless ``ci[CI_RECORDS]``), the accumulated performance
     (``A_*``), the equity at each IST day's last step (``day_end``), and the counters (``K_*``;
-    a non-zero ``K_ERROR`` is a cost rate the model would refuse)."""
+    a non-zero ``K_ERROR`` is a cost rate the model would refuse). The record tables are first
+    sized from the signals (``first_rows`` rows instead, for a test of the second run)."""
+    n_sym = sym.shape[0]
+    if events.shape[0] or n_sym == 1:
+        signalled = events.shape[0]
+    else:
+        signalled = sum(int(np.count_nonzero(f)) for f in (entries, exits, short_entries,
+                                                              short_exits))  # fmt: skip
+        signalled += int(np.count_nonzero(bar_i[B_FLAGS] & (FLAG_SQ_OPEN | FLAG_SQ_CLOSE)))
+    # each signal places one order, an entry's fill its stop and targets; the end of data
+    # closes each symbol once
+    rows = [
+        signalled * (2 + targets.shape[0]) + n_sym + 16 if first_rows is None else first_rows
+    ] * 4
+    # a table the run does not write stays empty (fills and rejections without records, the
+    # same-day CNC lots without costs)
+    wanted = (ci[CI_RECORDS] != 0, ci[CI_RECORDS] != 0, True, ci[CI_COSTS] != 0)
+    while True:
+        fills, rejects, trades, lots = (
+            np.empty((rows[j] if wanted[j] else 0, cols))
+            for j, cols in enumerate((N_F, N_R, N_T, N_L))
+        )
+        pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq = _state(
+            sym, cf, rates, day_end, n_dp_keys
+        )
+        run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
+            entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
+            has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq, fills,
+            rejects, trades, lots)  # fmt: skip
+        if k[K_ERROR] != 0:
+            return fills[:0], rejects[:0], trades[:0], acc, day_eq, k
+        counts = [int(k[K_FILLS]), int(k[K_REJECTS]), int(k[K_TRADES]), int(k[K_LOTS])]
+        if all(n <= r or not w for n, r, w in zip(counts, rows, wanted, strict=True)):
+            break
+        rows = [max(r, n) for r, n in zip(rows, counts, strict=True)]  # again, with room
+    n_f = min(int(k[K_FILLS]), len(fills))
+    n_r = min(int(k[K_REJECTS]), len(rejects))
+    return fills[:n_f], rejects[:n_r], trades[: k[K_TRADES]], acc, day_eq, k
+
+
+def _state(
+    sym: np.ndarray, cf: np.ndarray, rates: np.ndarray, day_end: np.ndarray, n_dp_keys: int
+) -> tuple[np.ndarray, ...]:
+    """A run's state arrays, as before its first step."""
     n_sym = sym.shape[0]
     pos = np.zeros((n_sym, N_P), dtype=np.int64)
     pos[:, P_RANK] = -1
@@ -953,9 +966,4 @@ def simulate(
     acc[A_RUN_START] = np.nan
     acc[A_FINAL] = cf[CF_CAPITAL]
     day_eq = np.empty(int(day_end.sum()), dtype=np.float64)
-    fills, rejects, trades = run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym,
-                                 step_ts, day_end, day_ends, entries, exits, short_entries,
-                                 short_exits, stop, targets, events, cf, ci, rates, has_rate,
-                                 rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc,
-                                 day_eq)  # fmt: skip
-    return fills, rejects, trades, acc, day_eq, k
+    return pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq

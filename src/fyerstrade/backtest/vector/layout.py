@@ -93,9 +93,12 @@ RATES = (F5, B3, I3)
 _T = TypeVar("_T")
 
 
-def jit(signature: Any) -> Callable[[_T], _T]:
-    """numba's ``njit`` with an explicit signature, cached on disk, releasing the GIL."""
-    decorate: Callable[[_T], _T] = nb.njit(signature, cache=True, nogil=True)
+def jit(signature: Any, *, nrt: bool = True) -> Callable[[_T], _T]:
+    """numba's ``njit`` with an explicit signature, cached on disk, releasing the GIL; with
+    ``nrt=False`` compiled without numba's runtime (no allocation, no reference counting of the
+    arrays it passes around)."""
+    options: dict[str, Any] = {"cache": True, "nogil": True, "_nrt": nrt}
+    decorate: Callable[[_T], _T] = nb.njit(signature, **options)
     return decorate
 
 

@@ -171,8 +171,11 @@ class KernelRun:
     counters: npt.NDArray[np.int64]
 
 
-def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> KernelRun:
-    """Run the kernel for one combination; a missing cost rate raises the cost model's error."""
+def simulate(
+    inputs: KernelInputs, signals: PackedSignals, *, records: bool, first_rows: int | None = None
+) -> KernelRun:
+    """Run the kernel for one combination; a missing cost rate raises the cost model's error
+    (``first_rows``: see ``kernel.simulate``)."""
     ci = inputs.ci.copy()
     ci[lay.CI_RECORDS] = int(records)
     ci[lay.CI_ENTRY_TAG] = _ENTRY_TAGS.get(signals.entry_tag, lay.TAG_ENTRY_CUSTOM)
@@ -201,6 +204,7 @@ def simulate(inputs: KernelInputs, signals: PackedSignals, *, records: bool) -> 
         inputs.has_rate,
         inputs.rate_err,
         inputs.n_dp_keys,
+        first_rows,
     )
     run = KernelRun(*out)
     error = int(run.counters[lay.K_ERROR])
