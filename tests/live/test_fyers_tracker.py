@@ -221,3 +221,126 @@ def test_position_differences() -> None:
         "NSE:INFY-EQ: ours +0, Fyers -5 (a symbol this setup does not trade)",
         "NSE:TCS-EQ: ours +3, Fyers +0",
     ]
+
+
+# ---------------------------------------------------------------- Fyers' books lagging ours
+# Stamps (``at``) are the broker's monotonic times: a read's is when it was asked for.
+
+
+def _filled_by_the_socket(grace: float = 10.0) -> tuple[FyersTracker, str]:
+    """O1 accepted at 100, filled by a socket trade at 101 (our books: FILLED)."""
+    tr = FyersTracker(DAY, settle_seconds=30, lag_grace=grace)
+    tag = fyers_tag("2026-12-03#1", "O1", DAY)
+    tr.track("O1", tag, SYM, Side.BUY, 10, T0, answered=False)
+    assert tr.on_place("O1", PlaceResult(Outcome.ACCEPTED, "B1", "", 1), T0, at=100) == []
+    assert tr.on_trade(_trade(tag, "t1", 10, 100.0), at=101) == [
+        OrderFilled("O1", T0 + 5, 10, 100.0, "B1", "t1")
+    ]
+    return tr, tag
+
+
+def test_an_orderbook_behind_a_fill_settles_within_the_grace() -> None:
+    tr, tag = _filled_by_the_socket()
+    trades = [_trade(tag, "t1", 10, 100.0)]
+    # a read asked before the fill, and reads up to 10 s after it, may still show it open
+    for at in (100.5, 103.0, 110.9):
+        assert tr.reconcile([_order(tag, OrderState.OPEN)], trades, T0 + 9, at=at) == []
+        assert list(tr.settling) == ["O1"] and "working at Fyers (OPEN)" in tr.settling["O1"]
+    assert tr.reconcile([_order(tag, OrderState.FILLED, 10)], trades, T0 + 9, at=111.5) == []
+    assert tr.settling == {} and tr.working() == []
+
+
+def test_an_orderbook_behind_beyond_the_grace_is_a_contradiction_naming_the_order() -> None:
+    tr, tag = _filled_by_the_socket()
+    tr.reconcile([_order(tag, OrderState.OPEN)], [], T0 + 9, at=105.0)
+    with pytest.raises(ReconciliationError) as err:
+        tr.reconcile([_order(tag, OrderState.OPEN)], [], T0 + 9, at=111.0)
+    assert "order O1 (BUY 10 NSE:SBIN-EQ)" in str(err.value)
+    assert "10.0 s after our books moved" in str(err.value)
+
+
+@pytest.mark.parametrize("kind", ["cancelled", "partly filled", "acknowledged"])
+def test_each_kind_of_lag_settles_within_the_grace_and_halts_beyond_it(kind: str) -> None:
+    tr, tag = _tracker()
+    tr.lag_grace = 10
+    tr.on_place("O1", PlaceResult(Outcome.ACCEPTED, "B1", "", 1), T0, at=100)
+    if kind == "cancelled":  # our books: cancelled by Fyers' own report; the book: still open
+        assert tr.on_order(_order(tag, OrderState.CANCELLED), T0, at=100) == [
+            OrderCancelled("O1", T0, "B1", "")
+        ]
+        book, what = [_order(tag, OrderState.OPEN)], "finished in our books"
+    elif kind == "partly filled":  # our books: 4 from a trade; the book: nothing filled yet
+        tr.on_trade(_trade(tag, "t1", 4, 100.0), at=100)
+        book, what = [_order(tag, OrderState.OPEN)], "shows 0 filled at Fyers, 4 booked"
+    else:  # acknowledged with an id; the book does not list it yet
+        book, what = [], "acknowledged as B1 but missing from Fyers' orderbook"
+    assert tr.reconcile(book, [], T0, at=109.9) == []
+    assert what in tr.settling["O1"]
+    with pytest.raises(ReconciliationError, match=what):
+        tr.reconcile(book, [], T0, at=110.0)
+
+
+def test_an_order_socket_message_behind_our_books_is_never_a_contradiction() -> None:
+    tr, tag = _filled_by_the_socket()
+    # a late "confirmed" event, long after the fill: an old event, not the order's state now
+    assert tr.on_order(_order(tag, OrderState.OPEN), T0, at=500, current=False) == []
+    assert "O1" in tr.settling
+    assert tr.reconcile([_order(tag, OrderState.FILLED, 10)], [], T0, at=501) == []
+    assert tr.settling == {}
+
+
+def test_the_place_reply_applied_after_the_socket_filled_it_changes_nothing() -> None:
+    for outcome in (Outcome.ACCEPTED, Outcome.UNKNOWN):
+        tr, tag = _tracker()
+        tr.lag_grace = 10
+        tr.on_trade(_trade(tag, "t1", 10, 100.0), at=101)  # matched by its tag
+        # the reply (its snapshot read before the fill, or no proof at all) comes after
+        reply = PlaceResult(outcome, "B1", "", 1, order=_order(tag, OrderState.OPEN))
+        assert tr.on_place("O1", reply, T0, at=100) == []
+        assert tr.working() == [] and tr.unknown() == []
+
+
+def test_a_read_never_settles_an_order_whose_place_is_unanswered() -> None:
+    # the read was asked before the order reached Fyers (the load failure of 22:30): market
+    # time runs on (a 480x clock), the monotonic grace does not start before the reply
+    tr = FyersTracker(DAY, settle_seconds=30)
+    tag = fyers_tag("2026-12-03#1", "O1", DAY)
+    tr.track("O1", tag, SYM, Side.BUY, 10, T0, answered=False)
+    assert tr.reconcile([], [], T0 + 3600, at=100) == []
+    assert tr.working() == ["O1"]
+    reply = PlaceResult(Outcome.ACCEPTED, "B1", "", 1, order=_order(tag, OrderState.OPEN))
+    assert tr.on_place("O1", reply, T0 + 3600, at=100.2) == [OrderAccepted("O1", T0 + 3600, "B1")]
+    # an unknown outcome settles as never sent only by reads asked settle_seconds after it
+    tr2 = FyersTracker(DAY, settle_seconds=30)
+    tr2.track("O2", fyers_tag("2026-12-03#1", "O2", DAY), SYM, Side.BUY, 10, T0, answered=False)
+    tr2.on_place("O2", PlaceResult(Outcome.UNKNOWN, "", "timeout", 1), T0, at=100)
+    assert tr2.reconcile([], [], T0 + 3600, at=129.9) == []
+    (event,) = tr2.reconcile([], [], T0 + 3600, at=130)
+    assert isinstance(event, OrderRejected) and "did not reach Fyers" in event.reason
+
+
+def test_a_fill_fyers_reports_and_we_did_not_know_is_booked_at_once() -> None:
+    tr, tag = _tracker()
+    tr.lag_grace = 10
+    tr.on_place("O1", PlaceResult(Outcome.ACCEPTED, "B1", "", 1), T0, at=100)
+    # the book is behind on the status, the tradebook has a fill: the fill is booked now
+    events = tr.reconcile([_order(tag, OrderState.OPEN)], [_trade(tag, "t1", 10, 99.5)], T0, at=100)
+    assert events == [OrderFilled("O1", T0 + 5, 10, 99.5, "B1", "t1")]
+
+
+def test_positions_behind_our_fills_are_lagging_a_net_we_never_held_is_not() -> None:
+    from fyerstrade.fyers.orders import BrokerPosition
+    from fyerstrade.live.position_check import lagging_symbols
+
+    def pos(symbol: str, net: int) -> BrokerPosition:
+        return BrokerPosition(
+            f"{symbol}-INTRADAY", symbol, ProductType.INTRADAY, net, 100.0, 0, 0, 0, 0
+        )
+
+    left = {SYM: [(0, 100.0), (10, 104.0)], "NSE:TCS-EQ": [(0, 100.0)]}
+    fyers = [pos(SYM, 10), pos("NSE:TCS-EQ", 7)]
+    # SBIN: Fyers shows +10, a net our fill left at 104 — behind until 114
+    assert lagging_symbols(fyers, left, 113.9, 10) == {SYM}
+    assert lagging_symbols(fyers, left, 114.0, 10) == set()
+    # TCS: +7 is no net we held: a difference at once
+    assert "NSE:TCS-EQ" not in lagging_symbols(fyers, left, 100.5, 10)

@@ -216,9 +216,10 @@ def test_an_unknown_outcome_holds_entries_until_the_orderbook_settles_it(
     refused = core.place(B, Side.BUY, 5)
     assert refused.status is OrderStatus.REJECTED and "unknown at Fyers" in refused.reject_reason
     assert order_sim.exchange.counters.snapshot()["kinds"].get("place", 0) == 0
-    # complete orderbooks over 30 s of market time never show it: it did not reach Fyers
+    # a complete orderbook read 30 s (monotonic) after the unknown reply does not show it: it
+    # did not reach Fyers
     rig.at(t0 + 45)
-    rig.mono.t += 10  # the next periodic read is due
+    rig.mono.t += 30  # and the next periodic read is due
     rig.wait_for(lambda: order.status is OrderStatus.REJECTED)
     assert "never showed it" in order.reject_reason
     assert rig.session.trader.risk.halted == ""

@@ -111,11 +111,27 @@ class RealRig:
         self.mono.t += seconds
         self.runner.housekeeping(LiveFeed(), self.until)  # type: ignore[arg-type]
 
-    def wait_for(self, what: Callable[[], bool], seconds: float = SETTLE_SECONDS) -> None:
+    def wait_for(
+        self, what: Callable[[], bool], seconds: float = SETTLE_SECONDS, *, step: float = 0.2
+    ) -> None:
+        """Look (``step`` seconds of monotonic time each) until ``what`` holds, or fail."""
         deadline = time.monotonic() + seconds
         while not what():
             assert time.monotonic() < deadline, "not reached in time"
-            self.look()
+            self.look(step)
+            time.sleep(0.02)
+
+    def read(self, until: Callable[[], bool] | None = None) -> None:
+        """Complete reads of Fyers' books asked for now and applied while the monotonic clock
+        stands still (their stamp is exactly now), until one is applied (or ``until`` holds); a
+        read refused by the rate limit is asked for again."""
+        reads = self.broker.reads
+        done = until or (lambda: self.broker.reads > reads)
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while not done():
+            assert time.monotonic() < deadline, "no read applied in time"
+            self.broker.request_read()
+            self.look(0)
             time.sleep(0.02)
 
     def sim_net(self, symbol: str) -> int:

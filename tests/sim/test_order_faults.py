@@ -90,6 +90,26 @@ def test_market_order_rests_in_a_locked_market(order_sim: OrderSim) -> None:
     assert sim.order(order_id)["tradedPrice"] == order["limitPrice"]
 
 
+def test_a_lagging_orderbook_shows_finished_orders_open_for_n_reads(order_sim: OrderSim) -> None:
+    sim = order_sim
+    order_id = sim.client.place_order(order_payload(qty=10, orderTag="lag1"))["id"]
+    wait_for(lambda: sim.order(order_id)["status"] == 2, what="the fill")
+    sim.server.faults.set(orderbook_stale=2)
+    # two reads (the whole book, then by id) still show it open with nothing filled ...
+    (row,) = sim.client.orderbook()["orderBook"]
+    assert (row["status"], row["filledQty"], row["remainingQuantity"]) == (6, 0, 10)
+    (by_id,) = sim.client.orderbook({"id": order_id})["orderBook"]
+    assert by_id["status"] == 6 and by_id["tradedPrice"] == 0
+    # ... while the tradebook and positions are current
+    (trade,) = sim.client.tradebook()["tradeBook"]
+    assert trade["orderNumber"] == order_id and trade["tradedQty"] == 10
+    assert sum(p["netQty"] for p in sim.client.positions()["netPositions"]) == 10
+    # the third read has caught up
+    (caught_up,) = sim.client.orderbook({"order_tag": "1:lag1"})["orderBook"]
+    assert caught_up["status"] == 2 and caught_up["filledQty"] == 10
+    assert sim.server.faults.orderbook_stale == 0
+
+
 def test_control_plane(order_sim: OrderSim) -> None:
     sim = order_sim
     base = sim.server.url

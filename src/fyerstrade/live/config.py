@@ -32,6 +32,7 @@ Example::
       market_protection_pct: 0.5  # a market order goes as a limit this far beyond the last price
       orders_per_second: 8     # place + modify + cancel together (SEBI's threshold is 10)
       reconcile_seconds: 5     # the orderbook is read this often (and after every reconnect)
+      lag_grace_seconds: 10    # Fyers' books may trail its trades this long, then: kill switch
     notify: []                 # apprise URLs: fills, rejections, kill switch, errors, start/stop
     schedule:
       start_before_open: 5     # minutes before the session the engine connects
@@ -87,6 +88,14 @@ class RealOrders(StrictModel):
     )
     reconcile_seconds: float = Field(
         default=5.0, ge=1, le=300, description="Seconds between orderbook reconciliations."
+    )
+    lag_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        le=120,
+        description="Seconds Fyers' orderbook and positions may trail what its trades and "
+        "order socket already said (re-read every second meanwhile); longer is a contradiction "
+        "that pulls the kill switch.",
     )
 
 

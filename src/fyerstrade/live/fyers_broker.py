@@ -18,7 +18,9 @@ takes ``submit``/``cancel`` and reports order events. What it adds is the way to
   one :class:`~fyerstrade.live.fyers_tracker.FyersTracker`, which turns them into events exactly
   once; :meth:`FyersBroker.poll` applies them on the engine's thread. After a complete read with
   nothing in flight our net positions are compared with Fyers' (:mod:`~fyerstrade.live.
-  position_check`).
+  position_check`). Every report carries the monotonic time it was asked for, so Fyers' books
+  may lag what its trades and socket told us by up to ``lag_grace`` seconds (held in
+  :attr:`FyersBroker.settling`, re-read every second) before a difference is a contradiction.
 * **Anything uncertain stops trading and says why.** An order whose fate cannot be proven is
   held as UNKNOWN (:attr:`FyersBroker.held` names it) until the orderbook settles it; a
   contradiction (:class:`~fyerstrade.errors.ReconciliationError`, an impossible order move, a
@@ -46,9 +48,16 @@ from fyerstrade.fyers.order_stream import Connected, OrderStream
 from fyerstrade.fyers.orders import BrokerOrder, BrokerPosition, BrokerTrade, place_payload
 from fyerstrade.live.flatten import FlattenReport, flatten_account
 from fyerstrade.live.fyers_tracker import FyersTracker, fyers_tag
-from fyerstrade.live.position_check import position_differences
+from fyerstrade.live.position_check import lagging_symbols, position_differences
 from fyerstrade.trading.broker import Account, EventSink
-from fyerstrade.trading.events import OrderCancelled, OrderEvent, OrderRejected, OrderUnknown
+from fyerstrade.trading.events import (
+    OrderCancelled,
+    OrderEvent,
+    OrderFilled,
+    OrderPartiallyFilled,
+    OrderRejected,
+    OrderUnknown,
+)
 from fyerstrade.trading.symbols import SymbolState
 
 __all__ = ["FyersBroker"]
@@ -69,8 +78,11 @@ class _Book:
 class _Sender:
     """The sender thread's work and what it learnt (ids by our order id)."""
 
-    jobs: queue.SimpleQueue[tuple[str, Any] | None] = field(default_factory=queue.SimpleQueue)
-    results: queue.SimpleQueue[tuple[str, Any]] = field(default_factory=queue.SimpleQueue)
+    # (kind, value, the monotonic time it was asked for)
+    jobs: queue.SimpleQueue[tuple[str, Any, float] | None] = field(
+        default_factory=queue.SimpleQueue
+    )
+    results: queue.SimpleQueue[tuple[str, Any, float]] = field(default_factory=queue.SimpleQueue)
     ids: dict[str, str] = field(default_factory=dict)
     busy: int = 0  # jobs handed over and not answered (engine thread's count)
 
@@ -88,6 +100,7 @@ class FyersBroker:
         instruments: Mapping[str, tuple[float, int]],
         band_pct: float = 0.5,
         reconcile_seconds: float = 5.0,
+        lag_grace: float = 10.0,
         stream: OrderStream | None = None,
         tracker: FyersTracker | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -100,6 +113,7 @@ class FyersBroker:
         self.reconcile_seconds = reconcile_seconds
         self.stream = stream
         self.tracker = tracker or FyersTracker(day)
+        self.tracker.lag_grace = self.lag_grace = lag_grace
         self._monotonic = monotonic
         self._sink: EventSink | None = None
         self._account: Account | None = None
@@ -111,6 +125,8 @@ class FyersBroker:
         self._read_pending = False
         self.fyers_positions: list[BrokerPosition] = []
         self._suspect: tuple[str, ...] = ()
+        self._left: dict[str, list[tuple[int, float]]] = {}  # symbol → (a net we left, when)
+        self.positions_settling: list[str] = []  # differences Fyers' positions may still catch up
         self.held: dict[str, str] = {}  # our order id → why its outcome is unknown
         self.flatten_report: FlattenReport | None = None
         self.reads = 0  # complete reads applied
@@ -157,7 +173,9 @@ class FyersBroker:
         except InputError as exc:
             self._emit(OrderRejected(order.id, ts, f"not sent to Fyers: {exc}"))
             return
-        self.tracker.track(order.id, tag, order.symbol, order.side, order.quantity, ts)
+        self.tracker.track(
+            order.id, tag, order.symbol, order.side, order.quantity, ts, answered=False
+        )
         self._outbox.append((order.id, payload))
 
     def cancel(self, order_id: str) -> None:
@@ -238,11 +256,17 @@ class FyersBroker:
         Fyers' own view: used when our books cannot be trusted)."""
         self._hand("flatten", None)
 
+    @property
+    def settling(self) -> list[str]:
+        """Where Fyers' books are still behind ours (within the grace): one line each."""
+        return [*self.tracker.settling.values(), *self.positions_settling]
+
     def poll(self, now: int) -> int:
         """Apply what Fyers said since the last call; returns the number of events applied.
         Raises ReconciliationError (or OrderStateError) when Fyers and our books disagree."""
         applied = 0
         stream = self.stream
+        mono = self._monotonic()
         if stream is not None:
             if stream.error is not None:
                 raise stream.error
@@ -253,18 +277,22 @@ class FyersBroker:
                     break
                 if isinstance(update, Connected):
                     self.request_read()  # the socket never replays what it missed
-                elif isinstance(update, BrokerOrder):
-                    applied += self._apply(self.tracker.on_order(update, now))
+                elif isinstance(update, BrokerOrder):  # an event, maybe late: never current
+                    applied += self._apply(
+                        self.tracker.on_order(update, now, at=mono, current=False)
+                    )
                 elif isinstance(update, BrokerTrade):
-                    applied += self._apply(self.tracker.on_trade(update))
+                    applied += self._apply(self.tracker.on_trade(update, at=mono))
         while True:
             try:
-                kind, value = self._sender.results.get_nowait()
+                kind, value, asked = self._sender.results.get_nowait()
             except queue.Empty:
                 break
             self._sender.busy -= 1
-            applied += self._result(kind, value, now)
+            applied += self._result(kind, value, now, asked)
         mono = self._monotonic()
+        if self.settling:  # Fyers' books behind ours: look again soon, not in reconcile_seconds
+            self._next_read = min(self._next_read, mono + min(1.0, self.reconcile_seconds))
         if mono >= self._next_read:
             self._next_read = mono + self.reconcile_seconds
             self.request_read()
@@ -289,34 +317,50 @@ class FyersBroker:
 
     def _apply(self, events: list[OrderEvent]) -> int:
         for event in events:
+            if isinstance(event, OrderFilled | OrderPartiallyFilled):
+                self._note_left(event.order_id)
             self._emit(event)
         for oid in list(self.held):
             if oid not in self.tracker.unknown():
                 del self.held[oid]
         return len(events)
 
+    def _note_left(self, order_id: str) -> None:
+        """A fill of ``order_id`` is about to move its symbol's net: remember the net it
+        leaves (Fyers' positions may show it for a moment yet)."""
+        account = self._account
+        if account is None:
+            return
+        symbol = self.tracker.symbol_of(order_id)
+        mono = self._monotonic()
+        held = [(n, at) for n, at in self._left.get(symbol, []) if mono - at < self.lag_grace]
+        held.append((account.portfolio.quantity(symbol), mono))
+        self._left[symbol] = held
+
     def _hand(self, kind: str, value: Any) -> None:
         self._sender.busy += 1
-        self._sender.jobs.put((kind, value))
+        self._sender.jobs.put((kind, value, self._monotonic()))
 
-    def _result(self, kind: str, value: Any, now: int) -> int:
+    def _result(self, kind: str, value: Any, now: int, asked: float) -> int:
         if kind == "placed":
             order_id, result = value
-            events = self.tracker.on_place(order_id, result, now)
+            events = self.tracker.on_place(order_id, result, now, at=asked)
             for e in events:
                 if isinstance(e, OrderUnknown):
                     self.held[order_id] = e.reason
             return self._apply(events)
         if kind == "order":
-            return self._apply(self.tracker.on_order(value, now)) if value is not None else 0
+            if value is None:
+                return 0
+            return self._apply(self.tracker.on_order(value, now, at=asked))
         if kind == "book":
             self._read_pending = False
             book: _Book = value
-            events = self.tracker.reconcile(book.orders, book.trades, now)
+            events = self.tracker.reconcile(book.orders, book.trades, now, at=asked)
             n = self._apply(events)
             self.fyers_positions = book.positions
             self.reads += 1
-            self._check_positions()
+            self._check_positions(asked)
             return n
         if kind == "flattened":
             self.flatten_report = value
@@ -332,14 +376,20 @@ class FyersBroker:
             raise exc
         raise ReconciliationError(f"{what} at Fyers failed: {exc}")
 
-    def _check_positions(self) -> None:
-        """Our net positions against Fyers', when nothing is on its way."""
+    def _check_positions(self, asked: float) -> None:
+        """Our net positions against Fyers' (read at ``asked``), when nothing is on its way.
+        A symbol where Fyers still shows a net our fills left less than ``lag_grace`` before
+        the read is settling, not a difference."""
         account = self._account
         if account is None or self.in_flight:
             return
         ours = {s: p.quantity for s, p in account.portfolio.positions.items()}
         diff = position_differences(ours, self.fyers_positions, symbols=account.by_symbol)
-        watched = tuple(d for d in diff if "does not trade" not in d)
+        behind = lagging_symbols(self.fyers_positions, self._left, asked, self.lag_grace)
+        self.positions_settling = [d for d in diff if d.split(": ", 1)[0] in behind]
+        watched = tuple(
+            d for d in diff if "does not trade" not in d and d not in self.positions_settling
+        )
         # the three reads are not one snapshot: a fill between them shows as a difference once;
         # the same difference in two reads in a row is real
         suspect, self._suspect = self._suspect, watched
@@ -356,14 +406,14 @@ class FyersBroker:
             job = sender.jobs.get()
             if job is None:
                 return
-            kind, value = job
+            kind, value, asked = job
             try:
                 if kind == "place":
                     order_id, payload = value
                     result: PlaceResult = gateway.place(payload)
                     if result.broker_id:
                         sender.ids[order_id] = result.broker_id
-                    sender.results.put(("placed", (order_id, result)))
+                    sender.results.put(("placed", (order_id, result), asked))
                 elif kind == "cancel":
                     order_id, tag = value
                     broker_id = sender.ids.get(order_id)
@@ -371,17 +421,17 @@ class FyersBroker:
                         found = gateway.orders_tagged(tag)
                         broker_id = found[0].broker_id if found else ""
                     if not broker_id:
-                        sender.results.put(("order", None))
+                        sender.results.put(("order", None, asked))
                         continue
-                    sender.results.put(("order", gateway.cancel(broker_id)))
+                    sender.results.put(("order", gateway.cancel(broker_id), asked))
                 elif kind == "read":
                     book = _Book(gateway.orderbook(), gateway.tradebook(), gateway.positions())
-                    sender.results.put(("book", book))
+                    sender.results.put(("book", book, asked))
                 elif kind == "flatten":
-                    sender.results.put(("flattened", flatten_account(gateway)))
+                    sender.results.put(("flattened", flatten_account(gateway), asked))
             except FyersTradeError as exc:
                 failed = "read_failed" if kind == "read" else "error"
-                sender.results.put((failed, (kind, exc)))
+                sender.results.put((failed, (kind, exc), asked))
             except Exception as exc:  # the engine thread must hear of it, not a dead thread
                 log.exception("the Fyers sender failed on %s", kind)
-                sender.results.put(("error", (kind, exc)))
+                sender.results.put(("error", (kind, exc), asked))

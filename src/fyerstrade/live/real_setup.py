@@ -118,6 +118,7 @@ class RealStart:
             instruments={s: (i.tick_size, i.lot_size) for s, i in instruments.items()},
             band_pct=real.market_protection_pct,
             reconcile_seconds=real.reconcile_seconds,
+            lag_grace=real.lag_grace_seconds,
             stream=OrderStream(self.settings, self.token),
             tracker=tracker_for_day(trading, day),
             monotonic=monotonic,

@@ -20,6 +20,9 @@ order_reject_now     int    the next N placed orders are rejected in the reply (
                             the RMS reason), and listed in the orderbook as rejected
 order_reject_delay   float  seconds between an order's acknowledgement and the RMS verdict
 order_socket_drop    int    drop every open order-socket connection, N times (one per check)
+orderbook_stale      int    the next N orderbook reads (``GET /orders``, by id or tag too) show
+                            every filled or cancelled order as still open with nothing filled;
+                            tradebook, positions and order socket are current (a lagging book)
 order_socket_silent  bool   order sockets stay connected and send nothing; events are lost
 frozen_symbols       list   symbols locked at a circuit: their orders are accepted and rest,
                             no counterparty trades with them until the symbol is unlocked
@@ -56,6 +59,7 @@ class FaultSettings(BaseModel):
     order_reject_now: int | None = Field(default=None, ge=0)
     order_reject_delay: float | None = Field(default=None, ge=0, le=300)
     order_socket_drop: int | None = Field(default=None, ge=0)
+    orderbook_stale: int | None = Field(default=None, ge=0)
     order_socket_silent: bool | None = None
     frozen_symbols: list[str] | None = None
 
@@ -76,6 +80,7 @@ class Faults:
     order_reject_now: int
     order_reject_delay: float
     order_socket_drop: int
+    orderbook_stale: int
     order_socket_silent: bool
     frozen_symbols: list[str]
 
@@ -120,6 +125,7 @@ class Faults:
             self.order_reject_now = 0
             self.order_reject_delay = 0.0
             self.order_socket_drop = 0
+            self.orderbook_stale = 0
             self.order_socket_silent = False
             self.frozen_symbols = []
 

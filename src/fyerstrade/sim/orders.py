@@ -20,8 +20,8 @@ with the methods SDK 3.2.0 uses (real-trading.md A1), over :class:`~.exchange.Ex
 
 Order requests (place, modify, cancel, each multi-order item, exit) are not counted against the
 general 10/s REST window; they have the exchange's own order window (see :mod:`.exchange`).
-Faults (:mod:`.faults`): ``order_ack_delay``, ``order_reply_lost``, ``order_reject_now`` act
-here; ``order_late_reject``/``order_reject_delay`` in the exchange.
+Faults (:mod:`.faults`): ``order_ack_delay``, ``order_reply_lost``, ``order_reject_now`` and
+``orderbook_stale`` act here; ``order_late_reject``/``order_reject_delay`` in the exchange.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from fyerstrade.sim.exchange import LATE_REJECT_REASON, Exchange, exchange_for
 from fyerstrade.sim.exits import convert_position, exit_positions
 from fyerstrade.sim.limits import retry_after_header
 from fyerstrade.sim.oms import OrderRequestError, Reply, parse_id, parse_modify, parse_place
-from fyerstrade.sim.orderviews import positions_overall
+from fyerstrade.sim.orderviews import positions_overall, stale_row
 
 T = TypeVar("T")
 ORDERS_SYNC = "/api/v3/orders/sync"
@@ -191,6 +191,8 @@ async def _orderbook(request: web.Request) -> web.Response:
     require_token(request)
     q = request.query
     rows = ex.order_rows(order_id=q.get("id") or None, tag=q.get("order_tag") or None)
+    if request.app[STATE_KEY].faults.take("orderbook_stale"):
+        rows = [stale_row(r) for r in rows]
     return web.json_response({"s": "ok", "code": 200, "message": "", "orderBook": rows})
 
 

@@ -129,6 +129,26 @@ def order_row(o: SimOrder, client_id: str) -> dict[str, Any]:
     }
 
 
+#: status codes a lagging orderbook still shows as working: cancelled, filled
+_SETTLED = (1, 2)
+
+
+def stale_row(row: dict[str, Any]) -> dict[str, Any]:
+    """``row`` as a lagging orderbook shows a filled or cancelled order: still open (6), nothing
+    filled (fault ``orderbook_stale``); other rows unchanged."""
+    if row["status"] not in _SETTLED:
+        return row
+    return {
+        **row,
+        "status": 6,
+        "filledQty": 0,
+        "remainingQuantity": row["qty"],
+        "tradedPrice": 0.0,
+        "message": "",
+        "orderNumStatus": f"{row['id']}:6",
+    }
+
+
 def order_raw(o: SimOrder, client_id: str) -> dict[str, Any]:
     """The raw ``orders`` object of an order-socket message: the row under its raw names, and
     what only the socket carries (the OMS status and times, lot and tick)."""
