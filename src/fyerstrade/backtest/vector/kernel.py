@@ -288,7 +288,7 @@ def unbook(s, j, pos, bk_i):
     pos[s, P_BOOKED] -= 1
 
 
-@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I2, I2, I1, I1))
+@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I2, I2, I1, I1), nrt=False)
 def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product, bar_i, pos, ci,
            k):  # fmt: skip
     """Record a refused order (``records.py`` words the reason as ``OrderRules`` does)."""
@@ -450,7 +450,11 @@ def book_fill(fills, trades, s, bar, ts, side, qty, price, costs, product, tag, 
                 unbook(s, j, pos, bk_i)
 
 
-@jit(nt.void(F2, F2, I0, I0, F0, I0, I0, I0, I2, F1, F1, I1, *RATES, I2, F2, I3, I1, F1, I1, F2))
+# the rate table, then pos, pos_f, bk_i, k, g, day_book, lots
+_EXIT_STATE = (*RATES, I2, F2, I3, I1, F1, I1, F2)
+
+
+@jit(nt.void(F2, F2, I0, I0, F0, I0, I0, I0, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
 def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rates, has_rate,
                rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._force_exit``: close the whole position at ``price`` (plus slippage,
@@ -468,7 +472,7 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
 
-@jit(nt.void(F2, F2, I0, I0, B0, F2, I2, I2, I2, F1, F1, I1, *RATES, I2, F2, I3, I1, F1, I1, F2))
+@jit(nt.void(F2, F2, I0, I0, B0, F2, I2, I2, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
 def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
                rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
@@ -687,7 +691,7 @@ def account(step, eq, gross, step_ts, day_end, acc, day_eq):
     acc[A_FINAL] = eq
 
 
-@jit(nt.void(I0, I0, I0, F0, I0, F2, I1, U1, F1, F1))
+@jit(nt.void(I0, I0, I0, F0, I0, F2, I1, U1, F1, F1), nrt=False)
 def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq):
     """:func:`account` for steps ``a..b-1`` of a one-symbol run holding ``q`` with ``cash``
     (nothing trades in between): the same arithmetic, the accumulators kept in registers."""
@@ -697,6 +701,7 @@ def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq)
     amount = acc[A_MAX_AMOUNT]
     longest = acc[A_LONGEST]
     run_start = acc[A_RUN_START]
+    under = not math.isnan(run_start)  # an underwater run is open (it started at run_start)
     exposed = acc[A_EXPOSED]
     days = int(acc[A_DAYS])
     eq = acc[A_FINAL]
@@ -712,11 +717,12 @@ def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq)
         elif eq < low:
             low = eq
         if eq < peak:
-            if math.isnan(run_start):
+            if not under:
                 run_start = step_ts[j - 1] if j > 0 else step_ts[0]
-        elif not math.isnan(run_start):
+                under = True
+        elif under:
             longest = max(longest, step_ts[j] - run_start)
-            run_start = np.nan
+            under = False
         if eq > 0 and abs(value) / eq != 0.0:
             exposed += 1
         if day_end[j]:
@@ -727,13 +733,13 @@ def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq)
     acc[A_WORST] = worst
     acc[A_MAX_AMOUNT] = amount
     acc[A_LONGEST] = longest
-    acc[A_RUN_START] = run_start
+    acc[A_RUN_START] = run_start if under else np.nan
     acc[A_EXPOSED] = exposed
     acc[A_DAYS] = days
     acc[A_FINAL] = eq
 
 
-@jit(nt.void(I1, F1))
+@jit(nt.void(I1, F1), nrt=False)
 def settle(step_ts, acc):
     """Close the accumulators after the last step: the last peak's stretch, an open underwater
     run (it lasts until the last point)."""
@@ -926,7 +932,7 @@ def simulate(
             for j, cols in enumerate((N_F, N_R, N_T, N_L))
         )
         pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq = _state(
-            sym, cf, rates, day_end, n_dp_keys
+            sym, cf, rates, day_ends.shape[0], n_dp_keys
         )
         run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
             entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
@@ -944,7 +950,7 @@ def simulate(
 
 
 def _state(
-    sym: np.ndarray, cf: np.ndarray, rates: np.ndarray, day_end: np.ndarray, n_dp_keys: int
+    sym: np.ndarray, cf: np.ndarray, rates: np.ndarray, n_days: int, n_dp_keys: int
 ) -> tuple[np.ndarray, ...]:
     """A run's state arrays, as before its first step."""
     n_sym = sym.shape[0]
@@ -965,5 +971,5 @@ def _state(
     acc[A_MAX_AMOUNT] = -np.inf
     acc[A_RUN_START] = np.nan
     acc[A_FINAL] = cf[CF_CAPITAL]
-    day_eq = np.empty(int(day_end.sum()), dtype=np.float64)
+    day_eq = np.empty(n_days, dtype=np.float64)
     return pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq

@@ -146,7 +146,7 @@ def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> Pac
         for flags in (exits, short_entries, short_exits):
             if len(flags):
                 mask |= flags
-        events = np.flatnonzero(mask).astype(np.int64)
+        events = np.flatnonzero(mask).astype(np.int64, copy=False)
     return PackedSignals(
         entries=entries,
         exits=exits,
