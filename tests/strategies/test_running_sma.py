@@ -1,5 +1,6 @@
 """``running_sma`` equals ``talib.SMA`` bit for bit (the built-in SMA no longer imports TA-Lib,
-whose package imports pandas), and running a backtest of ``sma_crossover`` imports neither."""
+whose package imports pandas), and so does the vectorized engine's compiled twin; running a
+backtest of ``sma_crossover`` imports neither talib nor pandas."""
 
 from __future__ import annotations
 
@@ -13,14 +14,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from fyerstrade.backtest.synthetic import synthetic_candles
+from fyerstrade.backtest.vector import indicators as compiled
 from fyerstrade.strategies.sma_crossover import running_sma
 
 
 def _same(values: np.ndarray, length: int) -> None:
     expected = talib.SMA(values, timeperiod=length)
-    got = running_sma(values, length)
-    assert got.dtype == np.float64 and got.shape == expected.shape
-    assert np.array_equal(got, expected, equal_nan=True), (length, values[:8])
+    # the numpy version (event engine) and its compiled twin (vectorized engine's sweeps)
+    for got in (running_sma(values, length), compiled.running_sma(values, length)):
+        assert got.dtype == np.float64 and got.shape == expected.shape
+        assert np.array_equal(got, expected, equal_nan=True), (length, values[:8])
 
 
 @settings(max_examples=300, deadline=None)
@@ -71,3 +75,10 @@ def test_a_backtest_of_sma_crossover_imports_neither_talib_nor_pandas() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_compiled_twin_takes_read_only_bars() -> None:
+    """A sweep's workers see the bars through shared memory, read-only."""
+    bars = synthetic_candles(500, seed=3)
+    bars.close.setflags(write=False)
+    assert np.array_equal(compiled.sma(bars, 20), running_sma(bars.close, 20), equal_nan=True)

@@ -29,6 +29,7 @@ from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.strategies.signals import IndicatorCache
 
 from . import metrics as vm
+from .indicators import COMPILED
 from .inputs import UnsupportedRunError, prepare
 from .run import load_bars, pack, signals_of, simulate
 
@@ -62,7 +63,9 @@ class VectorEvaluator:
         run_bars = load_bars(config, settings, bars, instruments, lookup, warmup_from)
         self.inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup)
         per_symbol = max(1, cache_bytes // max(1, len(self.inputs.bars)))
-        self.caches = [IndicatorCache(self.strategy, b, per_symbol) for b in self.inputs.bars]
+        self.caches = [
+            IndicatorCache(self.strategy, b, per_symbol, COMPILED) for b in self.inputs.bars
+        ]
         self.days = period_days(config, bars)
         # each evaluated day's value is the last day with a step on or before it
         self._day_index = (np.searchsorted(self.inputs.days, self.days, side="right") - 1).astype(
