@@ -17,7 +17,7 @@ from fyerstrade.live.real_gate import (
     consume_confirmation,
     write_confirmation,
 )
-from plugins.orders import OrderSim, real_account
+from plugins.orders import OrderSim, order_calls, order_payload, real_account
 
 
 def _settings(monkeypatch: pytest.MonkeyPatch, *, real: bool) -> Settings:
@@ -117,3 +117,14 @@ def test_real_start_shows_the_account_and_needs_its_id(
     assert not (settings.data_dir / CONFIRMATION_FILE).exists()
     calls = order_sim.exchange.counters.snapshot()["calls"]
     assert set(calls) == {"GET /api/v3/funds"}  # no order endpoint was called
+
+
+def test_the_guard_on_every_other_test_sees_any_order_call(order_sim: OrderSim) -> None:
+    # the autouse guard (plugins/orders.py) fails a test whose simulator saw one of these
+    server = order_sim.server
+    order_sim.client.funds()
+    assert order_calls(server) == {}  # an account read is no order call
+    order_sim.client.orderbook()
+    assert order_calls(server) == {"GET /api/v3/orders": 1}
+    order_sim.client.place_order(data=order_payload())
+    assert order_calls(server)["POST /api/v3/orders/sync"] == 1

@@ -76,12 +76,14 @@ def _no_order_calls_without_opt_in(
     monkeypatch.setattr(SimServer, "start", start)
     yield
     for server in started:
-        calls = {
-            k: v
-            for k, v in server.exchange.counters.snapshot()["calls"].items()
-            if k not in ACCOUNT_READS
-        }
+        calls = order_calls(server)
         assert not calls, f"order endpoints were called without the real-trading opt-in: {calls}"
+
+
+def order_calls(server: SimServer) -> dict[str, int]:
+    """The simulator's counted calls of order endpoints (account reads left out)."""
+    calls: dict[str, int] = server.exchange.counters.snapshot()["calls"]
+    return {k: v for k, v in calls.items() if k not in ACCOUNT_READS}
 
 
 class SteppedClock(MarketClock):

@@ -127,6 +127,7 @@ class FyersBroker:
         self._suspect: tuple[str, ...] = ()
         self._left: dict[str, list[tuple[int, float]]] = {}  # symbol → (a net we left, when)
         self.positions_settling: list[str] = []  # differences Fyers' positions may still catch up
+        self._told: set[str] = set()  # settling lines already logged
         self.held: dict[str, str] = {}  # our order id → why its outcome is unknown
         self.flatten_report: FlattenReport | None = None
         self.reads = 0  # complete reads applied
@@ -291,7 +292,13 @@ class FyersBroker:
             self._sender.busy -= 1
             applied += self._result(kind, value, now, asked)
         mono = self._monotonic()
-        if self.settling:  # Fyers' books behind ours: look again soon, not in reconcile_seconds
+        settling = set(self.settling)
+        for line in sorted(settling - self._told):
+            log.warning(
+                "Fyers' books behind ours, re-reading (up to %g s): %s", self.lag_grace, line
+            )
+        self._told = settling
+        if settling:  # Fyers' books behind ours: look again soon, not in reconcile_seconds
             self._next_read = min(self._next_read, mono + min(1.0, self.reconcile_seconds))
         if mono >= self._next_read:
             self._next_read = mono + self.reconcile_seconds
