@@ -143,10 +143,10 @@ def test_stale_pid_file_of_a_dead_process_is_removed_and_logged(
 ) -> None:
     settings.data_dir.mkdir(parents=True)
     settings.live_pid_file.write_text(f"{_dead_pid()}\n{time.time():.3f}\n")
-    with caplog.at_level(logging.WARNING, logger="fyerstrade.live.control"):
+    with caplog.at_level(logging.WARNING, logger="fyerstrade.live.pidfile"):
         assert engine_pid(settings) is None
     assert not settings.live_pid_file.exists()
-    assert any(r.name == "fyerstrade.live.control" for r in caplog.records)
+    assert any(r.name == "fyerstrade.live.pidfile" for r in caplog.records)
     with PidLock(settings):  # and the lock can be taken
         assert engine_pid(settings) == os.getpid()
 

@@ -17,11 +17,14 @@ ticks on the feed's queue. The pieces, one idea each:
 :mod:`~fyerstrade.live.trader`  the TradingEngine, the paper broker, the risk gate
 :mod:`~fyerstrade.live.warmup`  instruments and the strategy's warm-up bars
 :mod:`~fyerstrade.live.recovery` a restart: restore what happened, never decide again
-:mod:`~fyerstrade.live.session_store` every statement to the live and trading databases
+:mod:`~fyerstrade.live.session_store` the live and trading databases: open, every statement
 :mod:`~fyerstrade.live.journal` orders, fills, positions, equity and messages
+:mod:`~fyerstrade.live.paper_setup` a paper start: resume a crashed segment or open a new one
 :mod:`~fyerstrade.live.real_setup` REAL orders (``broker: fyers`` + FYERSTRADE_REAL_TRADING):
                                 the start's reconciliation with Fyers and the FyersBroker
                                 (:mod:`~fyerstrade.live.fyers_broker`) in the paper broker's place
+:mod:`~fyerstrade.live.session_end` the run's end: last bars, square-off, working orders, the
+                                segment's closing account
 ==============================  ===============================================================
 
 A day's session is stored in ``live_sessions`` with the account it started from. A restart on
@@ -35,10 +38,8 @@ start is a new segment from the account as Fyers shows it, after reconciling the
 from __future__ import annotations
 
 import gc
-import json
 import logging
 import os
-import sqlite3
 import sys
 import threading
 import time
@@ -46,7 +47,7 @@ from collections.abc import Callable, Sequence
 
 from fyerstrade.calendar import get_calendar, ist_date
 from fyerstrade.config import Settings
-from fyerstrade.domain import ProductType, Resolution
+from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, FyersTradeError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Feed
@@ -60,17 +61,17 @@ from fyerstrade.live.journal import LiveJournal
 from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.notify import NoticeKind, Notifier
+from fyerstrade.live.paper_setup import PaperStart
 from fyerstrade.live.real_gate import check_real_trading
-from fyerstrade.live.real_restart import RestartReport
 from fyerstrade.live.real_setup import RealStart
 from fyerstrade.live.recovery import PaperReplay, Recovery, start_segment
 from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
-from fyerstrade.live.session_store import SessionRow, SessionStore
+from fyerstrade.live.session_end import end_session
+from fyerstrade.live.session_store import SessionStore
 from fyerstrade.live.status import EngineStatus, write_status
 from fyerstrade.live.trader import LiveTrader, build_trader
-from fyerstrade.live.warmup import load_instruments, today_so_far, warmup_bars
-from fyerstrade.store.checkpoint import WalCheckpointer
+from fyerstrade.live.warmup import load_warmup, today_so_far
 from fyerstrade.trading.engine import TradingEngine
 
 __all__ = ["LiveEngine", "run_engine"]
@@ -119,15 +120,12 @@ class LiveEngine:
         self.session: LiveSession | None = None
         self.trader: LiveTrader | None = None
         self.store: SessionStore | None = None
-        self._live: sqlite3.Connection | None = None
-        self._trading: sqlite3.Connection | None = None
-        self._checkpointer: WalCheckpointer | None = None
         self.kill_switch = KillSwitch(settings.data_dir)
         # REAL orders only with broker: fyers AND FYERSTRADE_REAL_TRADING=true (the typed
         # confirmation of the start was checked by the process that started this engine)
         self.real = check_real_trading(settings, self.config)
-        self.fyers: FyersBroker | None = None
-        self.restart_report: RestartReport | None = None
+        self.start: RealStart | PaperStart | None = None
+        self.fyers: FyersBroker | None = None  # the real broker (None: paper)
         mode = "REAL" if self.real else "PAPER"
         self.notifier = Notifier(self.config.notify, prefix=f"[{mode}] ")
 
@@ -215,8 +213,6 @@ class LiveEngine:
         """Open the stores, load the warm-up, open or resume today's segment (a resumed one is
         restored) and return the session, ready for ticks (:meth:`run` does this first; a test
         may drive the session itself, then :meth:`close`)."""
-        from fyerstrade.store.db import open_historical, open_live, open_trading
-
         settings, cfg = self.settings, self.config
         now = self.clock.now()
         day = ist_date(now)
@@ -233,31 +229,20 @@ class LiveEngine:
             self._token = f"{record.app_id}:{record.access_token}"
         app_id, _, jwt = self._token.partition(":")
         client = FyersClient(settings, app_id=app_id, access_token=jwt)
-        # a damaged store is refused before anything trades (quick_check: well under a second)
-        self._live = open_live(settings, verify=True)
-        self._checkpointer = WalCheckpointer(settings.live_db, self._live)
-        self._checkpointer.start()
-        self._trading = open_trading(settings, verify=True)
-        store = self.store = SessionStore(self._live, self._trading)
-        hist = open_historical(settings, verify=True)
-        try:
-            instruments = load_instruments(hist, self.symbols, day)
-            warm = warmup_bars(hist, store, self.symbols, self.resolution, day, cfg.warmup_bars)
-        finally:
-            hist.close()
-        real = RealStart(settings, cfg, self._token, self.kill_switch) if self.real else None
-        if real is not None:
-            row = real.segment_row(store, self._trading, session_id, now, instruments)
-            self.restart_report = real.report
-        else:
-            row = self._session_row(store, session_id, now)
+        store = self.store = SessionStore.open(settings)
+        instruments, warm = load_warmup(
+            settings, store, self.symbols, self.resolution, day, cfg.warmup_bars
+        )
+        start = self.start = (
+            RealStart(settings, cfg, self._token, self.kill_switch)
+            if self.real
+            else PaperStart(cfg)
+        )
+        row = start.segment_row(store, store.trading, session_id, now, instruments)
         segment = f"{session_id}#{row.segment}"
-        if real is not None:
-            self.fyers = real.broker(
-                segment, day, instruments, self._trading, self.clocks.monotonic
-            )
+        self.fyers = start.broker(segment, day, instruments, store.trading, self.clocks.monotonic)
         self._set_state("warming_up", "")
-        journal = LiveJournal(self._trading, segment, cfg.strategy)
+        journal = LiveJournal(store.trading, segment, cfg.strategy)
         journal.notices = self._journal_notice
         # a segment that starts after the open: the session's earlier minutes are warm-up (no
         # trading), not trades we pretend we made; a resumed segment rebuilds the same warm-up
@@ -316,80 +301,18 @@ class LiveEngine:
         trader.commit(now)
         return session
 
-    def _session_row(self, store: SessionStore, session_id: str, now: int) -> SessionRow:
-        """Today's segment: resume a crashed one, or open a new one from the stored account."""
-        config_json = json.dumps(self.config.to_yaml_dict(), sort_keys=True)
-        found = store.session_row(session_id)
-        if found is not None:
-            row, status, stored_config = found
-            if status == "running" and stored_config == config_json:
-                if any(m.kind == "start" for m in store.marks(f"{session_id}#{row.segment}")):
-                    return row
-                log.warning(
-                    "the crashed segment %s#%d has no record of where its ticks begin (an "
-                    "older fyerstrade ran it): starting a new segment",
-                    session_id,
-                    row.segment,
-                )
-            elif status == "running":
-                log.warning("the live config changed since the last start: starting a new segment")
-        segment = found[0].segment + 1 if found is not None else 1
-        account = store.stored_account(
-            self.config.capital, self.symbols, ProductType.INTRADAY.value
-        )
-        for sym, qty, product in account.dropped:
-            log.warning(
-                "dropping a stale paper position %s %d (%s) from an earlier session",
-                sym,
-                qty,
-                product,
-            )
-        store.open_segment(
-            session_id,
-            segment,
-            strategy=self.config.strategy,
-            config_json=config_json,
-            account=account,
-            now=now,
-        )
-        return SessionRow(segment, now, account.cash, account.positions, False)
-
     # ------------------------------------------------------------------ end
 
     def _finish(self, session: LiveSession, *, stopped: bool, until: int) -> None:
-        trader, store = session.trader, session.store
+        trader = session.trader
         now = max(self.clock.now(), trader.clock.ts)
-        if stopped:
-            session.release_all()
-        else:
-            session.finish_bars(until, now)
-        if stopped and self.config.on_stop == "square_off":
-            trader.square_off_all(now, "manual", only_intraday=False)
-        elif trader.guard.intraday:
-            # at the end of the run's trading (not when the engine got round to it)
-            end = max(session.trade_end, trader.clock.ts)
-            trader.square_off_all(end, "square_off", only_intraday=True)
-        trader.settle(now)  # real orders: the square-off's fills, as Fyers reports them
-        # orders still working end: at the stop, or (a day order) at the end of the run's trading
-        ended = now if stopped else max(session.trade_end, trader.clock.ts)
-        trader.end_orders(ended, stopped=stopped)
-        if not trader.settle(now):
-            session.journal.engine_log(now, "stopped with orders still unanswered", "WARNING")
-        trader.engine.finish(close_positions=False)
-        equity = trader.equity()
-        session.journal.engine_log(
-            now,
-            f"session {'stopped' if stopped else 'closed'}: equity ₹{equity:,.2f} "
-            f"(day P&L ₹{equity - trader.start_equity:,.2f})",
-        )
-        store.flush_live(bars=True)
-        session.journal.commit(trader.engine.portfolio, now, equity_point=(equity, 0.0))
-        store.close_segment(
-            self.status.session_id,
-            status="stopped" if stopped else "closed",
+        equity = end_session(
+            session,
+            session_id=self.status.session_id,
+            on_stop=self.config.on_stop,
+            stopped=stopped,
+            until=until,
             now=now,
-            cash=trader.engine.portfolio.cash,
-            equity=equity,
         )
         self._set_state("stopped", "stopped by the user" if stopped else "session over")
         self._notify(
@@ -430,16 +353,8 @@ class LiveEngine:
             self.feed.stop()
         if self.trader is not None:
             self.trader.watchdog.stop()
-        try:
-            if self.store is not None and self._live is not None:
-                self.store.flush_live(bars=True)
-        finally:
-            if self._checkpointer is not None:
-                self._checkpointer.stop()
-            for conn in (self._live, self._trading):
-                if conn is not None:
-                    conn.close()
-            self._live = self._trading = None
+        if self.store is not None:
+            self.store.close()
 
     # ------------------------------------------------------------------ status
 
@@ -458,25 +373,12 @@ class LiveEngine:
         st.strategy_p99_ms = round(self.strategy_latency.percentile_ms(99), 3)
         trader = self.trader
         if trader is not None:
-            equity = trader.equity()
-            st.equity, st.cash = equity, trader.engine.portfolio.cash
-            st.day_pnl = equity - trader.start_equity
-            positions = []
-            for sym, pos in trader.engine.portfolio.positions.items():
-                if not pos.quantity:
-                    continue
-                last = trader.broker.last_price(sym) or pos.last_price
-                positions.append(
-                    {
-                        "symbol": sym,
-                        "quantity": pos.quantity,
-                        "avg_price": pos.avg_price,
-                        "last_price": last,
-                        "unrealized_pnl": (last - pos.avg_price) * pos.quantity,
-                        "product": str(pos.product),
-                    }
-                )
-            st.positions = positions
+            st.show_account(
+                trader.engine.portfolio,
+                equity=trader.equity(),
+                start_equity=trader.start_equity,
+                last_price=trader.broker.last_price,
+            )
         try:
             write_status(self.settings.live_status_file, st)
         except OSError as exc:

@@ -23,7 +23,9 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
+from fyerstrade.config import Settings
 from fyerstrade.domain import Bar, Resolution, Tick
+from fyerstrade.store.checkpoint import WalCheckpointer
 from fyerstrade.store.ticks import INSERT_LIVE_TICKS, LiveTickRow
 
 __all__ = ["Mark", "SessionRow", "SessionStore", "StoredAccount"]
@@ -71,13 +73,52 @@ class SessionStore:
     :meth:`add_mark`) and written together by :meth:`flush_live`: small batches often, and
     always before the trading records that depend on them are committed."""
 
-    def __init__(self, live: sqlite3.Connection, trading: sqlite3.Connection) -> None:
+    def __init__(
+        self,
+        live: sqlite3.Connection,
+        trading: sqlite3.Connection,
+        checkpointer: WalCheckpointer | None = None,
+    ) -> None:
         self.live = live
         self.trading = trading
         self.ticks_written = 0
         self._ticks: list[LiveTickRow] = []
         self._bars: list[BarRow] = []
         self._marks: list[tuple[object, ...]] = []
+        self._checkpointer = checkpointer
+        self._closed = False
+
+    @classmethod
+    def open(cls, settings: Settings) -> SessionStore:
+        """Both databases of a live run, each checked first (a damaged store is refused before
+        anything trades: quick_check, well under a second), the live database's WAL kept short
+        by a background checkpointer. :meth:`close` writes what is queued and closes them."""
+        from fyerstrade.store.db import open_live, open_trading
+
+        live = open_live(settings, verify=True)
+        checkpointer = WalCheckpointer(settings.live_db, live)
+        checkpointer.start()
+        try:
+            trading = open_trading(settings, verify=True)
+        except BaseException:
+            checkpointer.stop()
+            live.close()
+            raise
+        return cls(live, trading, checkpointer)
+
+    def close(self) -> None:
+        """Write the queued ticks, bars and marks, stop the checkpointer, close both
+        connections (once; a second call does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self.flush_live(bars=True)
+        finally:
+            if self._checkpointer is not None:
+                self._checkpointer.stop()
+            self.live.close()
+            self.trading.close()
 
     # ------------------------------------------------------------------ live database
 

@@ -20,11 +20,13 @@ States::
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fyerstrade.atomic_file import write_text_atomic
+from fyerstrade.trading.portfolio import Portfolio
 
 __all__ = ["ACTIVE_STATES", "EngineStatus", "read_status", "write_status"]
 
@@ -58,6 +60,35 @@ class EngineStatus:
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
+
+    def show_account(
+        self,
+        portfolio: Portfolio,
+        *,
+        equity: float,
+        start_equity: float,
+        last_price: Callable[[str], float | None],
+    ) -> None:
+        """Equity, cash, the day's P&L and each open position valued at ``last_price`` (the
+        broker's last trade; the position's own last price before any)."""
+        self.equity, self.cash = equity, portfolio.cash
+        self.day_pnl = equity - start_equity
+        positions = []
+        for sym, pos in portfolio.positions.items():
+            if not pos.quantity:
+                continue
+            last = last_price(sym) or pos.last_price
+            positions.append(
+                {
+                    "symbol": sym,
+                    "quantity": pos.quantity,
+                    "avg_price": pos.avg_price,
+                    "last_price": last,
+                    "unrealized_pnl": (last - pos.avg_price) * pos.quantity,
+                    "product": str(pos.product),
+                }
+            )
+        self.positions = positions
 
 
 def write_status(path: Path, status: EngineStatus) -> None:

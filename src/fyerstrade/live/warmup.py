@@ -23,13 +23,21 @@ import numpy as np
 
 from fyerstrade.calendar import IST_OFFSET, NSECalendar, ist_epoch
 from fyerstrade.candles import CandleArrays
+from fyerstrade.config import Settings
 from fyerstrade.domain import DAY_SECONDS, Bar, Instrument, Resolution
 from fyerstrade.errors import CalendarCoverageError, UnknownSymbolError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.live.bars import Resampler
 from fyerstrade.live.session_store import SessionStore
 
-__all__ = ["close_times", "concat", "load_instruments", "today_so_far", "warmup_bars"]
+__all__ = [
+    "close_times",
+    "concat",
+    "load_instruments",
+    "load_warmup",
+    "today_so_far",
+    "warmup_bars",
+]
 
 log = logging.getLogger("fyerstrade.live.engine")
 
@@ -54,6 +62,26 @@ def load_instruments(
             ins = Instrument(sym)
         out[sym] = ins
     return out
+
+
+def load_warmup(
+    settings: Settings,
+    store: SessionStore,
+    symbols: Sequence[str],
+    resolution: Resolution,
+    day: date,
+    n: int,
+) -> tuple[dict[str, Instrument], dict[str, CandleArrays]]:
+    """The instruments of ``symbols`` on ``day`` and their warm-up bars (:func:`warmup_bars`),
+    from the historical store (checked first)."""
+    from fyerstrade.store.db import open_historical
+
+    hist = open_historical(settings, verify=True)
+    try:
+        instruments = load_instruments(hist, symbols, day)
+        return instruments, warmup_bars(hist, store, symbols, resolution, day, n)
+    finally:
+        hist.close()
 
 
 def warmup_bars(
