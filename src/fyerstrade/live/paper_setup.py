@@ -14,7 +14,6 @@ machine allows real trading.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -24,7 +23,7 @@ from fyerstrade.domain import Instrument, ProductType
 from fyerstrade.live.clock import Monotonic
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.fyers_broker import FyersBroker
-from fyerstrade.live.session_store import SessionRow, SessionStore
+from fyerstrade.live.session_store import SessionRow, SessionStore, config_json
 
 __all__ = ["PaperStart"]
 
@@ -45,11 +44,11 @@ class PaperStart:
     ) -> SessionRow:
         """Today's segment: resume a crashed one, or open a new one from the stored account."""
         cfg = self.config
-        config_json = json.dumps(cfg.to_yaml_dict(), sort_keys=True)
+        stored_as = config_json(cfg)
         found = store.session_row(session_id)
         if found is not None:
             row, status, stored_config = found
-            if status == "running" and stored_config == config_json:
+            if status == "running" and stored_config == stored_as:
                 if any(m.kind == "start" for m in store.marks(f"{session_id}#{row.segment}")):
                     return row
                 log.warning(
@@ -69,15 +68,7 @@ class PaperStart:
                 qty,
                 product,
             )
-        store.open_segment(
-            session_id,
-            segment,
-            strategy=cfg.strategy,
-            config_json=config_json,
-            account=account,
-            now=now,
-        )
-        return SessionRow(segment, now, account.cash, account.positions, False)
+        return store.open_segment(session_id, segment, cfg, account, now)
 
     def broker(
         self,

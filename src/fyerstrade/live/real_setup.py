@@ -14,7 +14,6 @@ machine allows real trading.
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -92,15 +91,7 @@ class RealStart:
         segment = found[0].segment + 1 if found is not None else 1
         # the same trading day: intraday positions are still open at Fyers
         account = store.stored_account(cfg.capital, cfg.symbols, "")
-        store.open_segment(
-            session_id,
-            segment,
-            strategy=cfg.strategy,
-            config_json=json.dumps(cfg.to_yaml_dict(), sort_keys=True),
-            account=account,
-            now=now,
-        )
-        return SessionRow(segment, now, account.cash, account.positions, False)
+        return store.open_segment(session_id, segment, cfg, account, now)
 
     def broker(
         self,

@@ -25,12 +25,18 @@ from dataclasses import dataclass
 
 from fyerstrade.config import Settings
 from fyerstrade.domain import Bar, Resolution, Tick
+from fyerstrade.live.config import LiveConfig
 from fyerstrade.store.checkpoint import WalCheckpointer
 from fyerstrade.store.ticks import INSERT_LIVE_TICKS, LiveTickRow
 
-__all__ = ["Mark", "SessionRow", "SessionStore", "StoredAccount"]
+__all__ = ["Mark", "SessionRow", "SessionStore", "StoredAccount", "config_json"]
 
 BarRow = tuple[str, int, float, float, float, float, int, str]
+
+
+def config_json(config: LiveConfig) -> str:
+    """The config a segment ran with, as stored (a crashed segment resumes only under the same)."""
+    return json.dumps(config.to_yaml_dict(), sort_keys=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,12 +255,11 @@ class SessionStore:
         self,
         session_id: str,
         segment: int,
-        *,
-        strategy: str,
-        config_json: str,
+        config: LiveConfig,
         account: StoredAccount,
         now: int,
-    ) -> None:
+    ) -> SessionRow:
+        """Store a new segment of the day starting at ``now`` from ``account``; returns it."""
         with self.trading:
             self.trading.execute(
                 "INSERT OR REPLACE INTO live_sessions (session_id, segment, replay_from, strategy,"
@@ -264,14 +269,15 @@ class SessionStore:
                     session_id,
                     segment,
                     now,
-                    strategy,
-                    config_json,
+                    config.strategy,
+                    config_json(config),
                     account.cash,
                     json.dumps(account.positions),
                     now,
                     now,
                 ),
             )
+        return SessionRow(segment, now, account.cash, account.positions, False)
 
     def close_segment(
         self, session_id: str, *, status: str, now: int, cash: float, equity: float
