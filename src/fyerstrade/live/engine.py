@@ -63,6 +63,7 @@ from fyerstrade.live.latency import LatencyWindow
 from fyerstrade.live.notify import NoticeKind, Notifier
 from fyerstrade.live.paper_setup import PaperStart
 from fyerstrade.live.real_gate import check_real_trading
+from fyerstrade.live.real_restart import RestartReport
 from fyerstrade.live.real_setup import RealStart
 from fyerstrade.live.recovery import PaperReplay, Recovery, start_segment
 from fyerstrade.live.runner import Runner
@@ -124,10 +125,9 @@ class LiveEngine:
         # REAL orders only with broker: fyers AND FYERSTRADE_REAL_TRADING=true (the typed
         # confirmation of the start was checked by the process that started this engine)
         self.real = check_real_trading(settings, self.config)
-        self.start: RealStart | PaperStart | None = None
+        self.segment_start: RealStart | PaperStart | None = None
         self.fyers: FyersBroker | None = None  # the real broker (None: paper)
-        mode = "REAL" if self.real else "PAPER"
-        self.notifier = Notifier(self.config.notify, prefix=f"[{mode}] ")
+        self.notifier = Notifier(self.config.notify, prefix="[REAL] " if self.real else "[PAPER] ")
 
     # ------------------------------------------------------------------ what tests look at
 
@@ -135,6 +135,12 @@ class LiveEngine:
     def engine(self) -> TradingEngine | None:
         """The trading core of the running session (None before it is set up)."""
         return self.trader.engine if self.trader is not None else None
+
+    @property
+    def restart_report(self) -> RestartReport | None:
+        """What a real start found at Fyers (None: paper, or not started yet)."""
+        start = self.segment_start
+        return start.report if isinstance(start, RealStart) else None
 
     @property
     def ticks_persisted(self) -> int:
@@ -165,7 +171,7 @@ class LiveEngine:
                 kill_switch=self.kill_switch,
                 on_kill=self._killed,
             )
-            self._notify(
+            self.notifier.notify(
                 NoticeKind.START,
                 "Engine started",
                 f"{self.config.strategy} on {', '.join(self.symbols)}, session "
@@ -184,16 +190,16 @@ class LiveEngine:
             self._finish(session, stopped=stop.is_set(), until=until)
         except AuthError as exc:
             self._set_state("auth_failed", str(exc))
-            self._notify(NoticeKind.ERROR, "Engine stopped: login", str(exc))
+            self.notifier.notify(NoticeKind.ERROR, "Engine stopped: login", str(exc))
             raise
         except FyersTradeError as exc:
             self._set_state("error", str(exc))
-            self._notify(NoticeKind.ERROR, "Engine stopped on an error", str(exc))
+            self.notifier.notify(NoticeKind.ERROR, "Engine stopped on an error", str(exc))
             raise
         except Exception as exc:
             log.exception("live engine failed")
             self._set_state("error", f"{type(exc).__name__}: {exc}")
-            self._notify(NoticeKind.ERROR, "Engine failed", f"{type(exc).__name__}: {exc}")
+            self.notifier.notify(NoticeKind.ERROR, "Engine failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
             gc.unfreeze()
@@ -233,7 +239,7 @@ class LiveEngine:
         instruments, warm = load_warmup(
             settings, store, self.symbols, self.resolution, day, cfg.warmup_bars
         )
-        start = self.start = (
+        start = self.segment_start = (
             RealStart(settings, cfg, self._token, self.kill_switch)
             if self.real
             else PaperStart(cfg)
@@ -315,7 +321,7 @@ class LiveEngine:
             now=now,
         )
         self._set_state("stopped", "stopped by the user" if stopped else "session over")
-        self._notify(
+        self.notifier.notify(
             NoticeKind.SUMMARY,
             "Session stopped" if stopped else "Daily summary",
             f"session {self.status.session_id}: {self.status.trades} fill(s), equity "
@@ -332,16 +338,13 @@ class LiveEngine:
             self.kill_switch.activate(why, "engine")
 
     def _killed(self, reason: str, done: str) -> None:
-        self._notify(NoticeKind.KILL_SWITCH, "Kill switch", f"{reason}: {done}")
+        self.notifier.notify(NoticeKind.KILL_SWITCH, "Kill switch", f"{reason}: {done}")
 
     def _journal_notice(self, kind: str, text: str) -> None:
         if kind == "fill":
-            self._notify(NoticeKind.FILL, "Fill", text)
+            self.notifier.notify(NoticeKind.FILL, "Fill", text)
         else:
-            self._notify(NoticeKind.REJECTION, "Order refused", text)
-
-    def _notify(self, kind: NoticeKind, title: str, body: str) -> None:
-        self.notifier.notify(kind, title, body)
+            self.notifier.notify(NoticeKind.REJECTION, "Order refused", text)
 
     def close(self) -> None:
         """Stop the feed, write what is queued, close the stores, send what notices are
