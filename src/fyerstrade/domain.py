@@ -100,6 +100,10 @@ class InstrumentKind(StrEnum):
     OPTION = "OPTION"
 
 
+#: the kinds traded in lots with an expiry (F&O)
+DERIVATIVES = frozenset({InstrumentKind.FUTURE, InstrumentKind.OPTION})
+
+
 class OptionType(StrEnum):
     CE = "CE"
     PE = "PE"
@@ -206,7 +210,7 @@ class Instrument:
 
     @property
     def is_derivative(self) -> bool:
-        return self.kind in (InstrumentKind.FUTURE, InstrumentKind.OPTION)
+        return self.kind in DERIVATIVES
 
 
 def round_to_tick(price: float, tick_size: float) -> float:

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fyerstrade.domain import ProductType
+from fyerstrade.domain import DERIVATIVES, ProductType
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.trading.broker import Broker
 from fyerstrade.trading.clock import Clock
 from fyerstrade.trading.costs import CostModel, FyersCostModel, ZeroCostModel
 from fyerstrade.trading.engine import TradingEngine
+from fyerstrade.trading.enum_members import CNC, INTRADAY, MARGIN
 from fyerstrade.trading.fills import Slippage
 from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.journal import Journal
@@ -67,12 +68,12 @@ def build_engine(
     intraday mode, CNC for equity and MARGIN for F&O in positional mode)."""
     intraday = spec.mode == "intraday"
 
-    def default_product(st: SymbolState) -> ProductType:
-        if product is not None:
-            return product
-        if intraday:
-            return ProductType.INTRADAY
-        return ProductType.MARGIN if st.instrument.is_derivative else ProductType.CNC
+    fixed = product if product is not None else INTRADAY if intraday else None
+
+    def default_product(st: SymbolState) -> ProductType:  # (asked for every entry)
+        if fixed is not None:
+            return fixed
+        return MARGIN if st.instrument.kind in DERIVATIVES else CNC
 
     costs = cost_model or (FyersCostModel() if spec.costs else ZeroCostModel())
     return TradingEngine(

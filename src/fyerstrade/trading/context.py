@@ -16,6 +16,7 @@ from fyerstrade.calendar import to_ist
 from fyerstrade.domain import Instrument, Order, Position, ProductType, Resolution, Side
 from fyerstrade.trading.bars import BarsView, SeriesView
 from fyerstrade.trading.clock import Clock
+from fyerstrade.trading.enum_members import BUY, SELL
 from fyerstrade.trading.portfolio import Portfolio
 from fyerstrade.trading.symbols import SymbolState
 
@@ -139,7 +140,7 @@ class Context:
         the checks refuse it)."""
         return self._engine.place(
             symbol,
-            Side.BUY,
+            BUY,
             quantity,
             limit=limit,
             stop=stop,
@@ -162,7 +163,7 @@ class Context:
         """Sell (see :meth:`buy`)."""
         return self._engine.place(
             symbol,
-            Side.SELL,
+            SELL,
             quantity,
             limit=limit,
             stop=stop,
@@ -173,10 +174,10 @@ class Context:
 
     def close(self, symbol: str, *, tag: str = "signal") -> Order | None:
         """Flatten ``symbol`` with a market order (None when already flat)."""
-        qty = self.qty(symbol)
+        qty = self._engine.portfolio.quantity(symbol)
         if qty == 0:
             return None
-        side = Side.SELL if qty > 0 else Side.BUY
+        side = SELL if qty > 0 else BUY
         return self._engine.place(symbol, side, abs(qty), tag=tag, reduce_only=True)
 
     def order_target(
@@ -193,7 +194,7 @@ class Context:
         delta = target - self.qty(symbol)
         if delta == 0:
             return None
-        side = Side.BUY if delta > 0 else Side.SELL
+        side = BUY if delta > 0 else SELL
         return self._engine.place(
             symbol, side, abs(delta), limit=limit, stop=stop, product=product, tag=tag
         )

@@ -59,7 +59,7 @@ from fyerstrade.domain import (
 from fyerstrade.errors import InputError, OrderStateError, StrategyError, StrategyInterrupted
 from fyerstrade.strategies.base import Strategy
 from fyerstrade.strategies.location import error_location
-from fyerstrade.trading.bars import LookAheadError
+from fyerstrade.trading.bars import Cursor, LookAheadError
 from fyerstrade.trading.broker import Broker
 from fyerstrade.trading.clock import Clock, SimulatedClock
 from fyerstrade.trading.context import Context
@@ -71,6 +71,7 @@ from fyerstrade.trading.enum_members import (
     LIMIT,
     MARKET,
     PARTIALLY_FILLED,
+    PENDING,
     REJECTED,
     SELL,
     STOP,
@@ -136,6 +137,7 @@ class TradingEngine:
         self._watch_loss = self.guard.watches_loss
         self.orders: dict[str, Order] = {}
         self.step_index = -1
+        self._replaying: Cursor | None = None  # a replay's cursor: its bar i is the step index
         # (step, cash after, symbol index, quantity after) for every fill: the equity curve is
         # rebuilt from these and the closes after the run, without per-bar bookkeeping
         self.fill_events: list[tuple[int, float, int, int]] = []
@@ -247,6 +249,21 @@ class TradingEngine:
         # a list of Python ints for this stretch only (reading numpy scalars per bar is slower,
         # a list for the whole run costs memory)
         close_ts = state.close_ts[start:stop].tolist()
+        if not close_ts:
+            return
+        self.ctx.updated = (state.symbol,)
+        self._replaying = cursor  # (the step index is the cursor's: no store per bar)
+        try:
+            self._replay(state, clock, close_ts, start)
+        finally:
+            self._replaying = None
+            self.step_index = cursor.i
+
+    def _replay(
+        self, state: SymbolState, clock: SimulatedClock, close_ts: list[int], start: int
+    ) -> None:
+        """The loop of :meth:`replay`."""
+        cursor = state.cursor
         sq_open = state.sq_open
         sq_close = state.sq_close
         orders = state.orders
@@ -254,11 +271,9 @@ class TradingEngine:
         watch = self._watch_loss
         on_data = self.strategy.on_data
         ctx = self.ctx
-        ctx.updated = (state.symbol,)
         for i, now in enumerate(close_ts, start):
             cursor.i = i
             clock.ts = now
-            self.step_index = i
             if watch:
                 self._timestamp_opens()
             if orders or higher or (sq_open and i in sq_open):
@@ -304,12 +319,16 @@ class TradingEngine:
     ) -> Order:
         """Check an order and hand it to the broker; a refused order comes back REJECTED
         (with ``reject_reason``) and is recorded in the journal."""
-        st = self.state(symbol)
+        st = self.by_symbol.get(symbol)
+        if st is None:
+            st = self.state(symbol)  # raises, naming the run's symbols
+        self._focus = st
         now = self.clock.now()
-        pos = self.portfolio.quantity(symbol)
+        held = self.portfolio.positions.get(symbol)
+        pos = 0 if held is None else held.quantity
         if product is None:
-            product = self.portfolio.positions[symbol].product if pos else self.default_product(st)
-        instrument = st.instrument_at(now)
+            product = held.product if pos and held is not None else self.default_product(st)
+        instrument = st.instrument if st.lookup is None else st.instrument_at(now)
         if quantity is None:
             quantity = self.size(symbol, product)
         if limit is None:
@@ -319,15 +338,15 @@ class TradingEngine:
         tick = instrument.tick_size
         self._order_seq += 1
         order = Order(
-            id=f"O{self._order_seq}",
-            symbol=symbol,
-            side=side,
-            quantity=int(quantity),
-            order_type=kind,
-            product=product,
-            limit_price=None if limit is None else round_to_tick(limit, tick),
-            stop_price=None if stop is None else round_to_tick(stop, tick),
-            created_ts=now,
+            f"O{self._order_seq}",  # (positional: a keyword call is slower on this hot path)
+            symbol,
+            side,
+            int(quantity),
+            kind,
+            product,
+            None if limit is None else round_to_tick(limit, tick),
+            None if stop is None else round_to_tick(stop, tick),
+            now,
             tag=tag,
             reduce_only=reduce_only,
         )
@@ -420,9 +439,10 @@ class TradingEngine:
                 f"the broker reported {type(event).__name__} for order {event.order_id}, "
                 "which this engine never placed: trading stops"
             )
-        status = EVENT_STATUS[type(event)]
+        kind = type(event)
+        status = EVENT_STATUS[kind]
         if status not in TRANSITIONS[order.status]:
-            check_transition(order, status, type(event).__name__)  # raises, naming the move
+            check_transition(order, status, kind.__name__)  # raises, naming the move
         order.updated_ts = event.ts
         if event.broker_id:
             order.broker_id = event.broker_id
@@ -430,6 +450,8 @@ class TradingEngine:
             self._fill(order, event, status)
             return
         order.status = status
+        if status is PENDING:
+            return  # accepted: nothing else to book
         if status not in OPEN:
             self.by_symbol[order.symbol].orders.remove(order)
         if isinstance(event, OrderRejected):
@@ -495,13 +517,16 @@ class TradingEngine:
 
     # ---- internals ------------------------------------------------------------------------
     def _book(self, state: SymbolState, fill: Fill) -> None:
-        trips = self.portfolio.apply(fill)
-        self.journal.record_fill(fill)
+        portfolio = self.portfolio
+        journal = self.journal
+        trips = portfolio.apply(fill)
+        journal.record_fill(fill)
         for rt in trips:
-            self.journal.record_trade(rt)
-        qty = self.portfolio.positions[state.symbol].quantity
-        self.fill_events.append((self.step_index, self.portfolio.cash, state.index, qty))
-        if qty == 0:
+            journal.record_trade(rt)
+        qty = portfolio.positions[state.symbol].quantity
+        step = self.step_index if self._replaying is None else self._replaying.i
+        self.fill_events.append((step, portfolio.cash, state.index, qty))
+        if qty == 0 and state.orders:
             for o in list(state.orders):
                 if o.reduce_only:
                     self.cancel(o)

@@ -26,3 +26,4 @@ REJECTED = OrderStatus.REJECTED
 
 CNC = ProductType.CNC
 INTRADAY = ProductType.INTRADAY
+MARGIN = ProductType.MARGIN

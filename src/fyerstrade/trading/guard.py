@@ -36,12 +36,13 @@ __all__ = ["SessionGuard"]
 class SessionGuard:
     """See the module docstring."""
 
-    __slots__ = ("_day", "_day_equity", "_sq_sod", "_squared", "risk", "rules")
+    __slots__ = ("_day", "_day_equity", "_intraday", "_sq_sod", "_squared", "risk", "rules")
 
     def __init__(self, rules: SessionRules | None = None, risk: RiskGate | None = None) -> None:
         self.rules = rules or SessionRules()
         self.risk = risk or RiskGate()
         self._sq_sod = seconds_of_day(self.rules.square_off)
+        self._intraday = self.rules.intraday
         self._day = -1  # IST day number of the last timestamp (-1: none yet)
         self._day_equity = 0.0  # equity at the close of the last timestamp
         self._squared: set[tuple[str, int]] = set()  # (symbol, day) squared off by the clock
@@ -68,9 +69,10 @@ class SessionGuard:
         """None when an order opening exposure in ``symbol`` may be placed at ``now``; else
         why not. ``limits``: check the risk limits too (not for a reduce-only order);
         ``exposed()``: the symbols holding a position or a working entry order."""
-        reason = self.window_reason(now)
-        if reason is not None:
-            return reason
+        if self._intraday:  # (a positional run has no window: skip asking per order)
+            reason = self.window_reason(now)
+            if reason is not None:
+                return reason
         if limits and (self.risk.halted or self.risk.max_open_positions is not None):
             return self.risk.entry_reason(symbol, exposed())
         return None

@@ -82,7 +82,7 @@ class OrderRules:
         """Check 6: None when ``free_margin`` covers the opening quantity at ``price``."""
         if opening <= 0:
             return None
-        needed = opening * price / self.leverage(product)
+        needed = opening * price / self.leverages[product]
         if needed > free_margin + 1e-9:
             return (
                 f"insufficient funds: needs ₹{needed:,.2f} margin for {opening} at "

@@ -62,51 +62,51 @@ class Portfolio:
 
     def apply(self, fill: Fill) -> list[RoundTrip]:
         """Book a fill: cash, position, average price, realized P&L; return closed round trips."""
-        pos = self.positions.get(fill.symbol)
+        symbol, quantity, price, costs = fill.symbol, fill.quantity, fill.price, fill.costs
+        pos = self.positions.get(symbol)
         if pos is None:
-            pos = self.positions[fill.symbol] = Position(fill.symbol)
-        signed = fill.quantity * SIGN[fill.side]
-        self.cash -= signed * fill.price + fill.costs
-        self.total_costs += fill.costs
-        pos.last_price = fill.price
-        closed: list[RoundTrip] = []
+            pos = self.positions[symbol] = Position(symbol)
+        signed = quantity * SIGN[fill.side]
+        self.cash -= signed * price + costs
+        self.total_costs += costs
+        pos.last_price = price
         old = pos.quantity
         if old == 0 or (old > 0) == (signed > 0):
             # opening or adding: new average price, entry charges carried
             new = old + signed
-            pos.avg_price = (pos.avg_price * abs(old) + fill.price * fill.quantity) / abs(new)
+            pos.avg_price = (pos.avg_price * abs(old) + price * quantity) / abs(new)
             if old == 0:
                 pos.opened_ts = fill.ts
                 pos.product = fill.product
                 pos.costs = 0.0
-            pos.costs += fill.costs
+            pos.costs += costs
             pos.quantity = new
-            return closed
+            return []
         # reducing, closing or reversing
-        close_qty = min(abs(old), fill.quantity)
+        close_qty = min(abs(old), quantity)
         entry_costs = pos.costs * close_qty / abs(old)
-        exit_costs = fill.costs * close_qty / fill.quantity
+        exit_costs = costs * close_qty / quantity
         direction = 1 if old > 0 else -1
-        gross = (fill.price - pos.avg_price) * close_qty * direction
+        gross = (price - pos.avg_price) * close_qty * direction
         self.realized_pnl += gross
         pos.realized_pnl += gross
         pos.costs -= entry_costs
-        closed.append(
-            RoundTrip(
-                symbol=fill.symbol,
-                side=BUY if old > 0 else SELL,
-                quantity=close_qty,
-                entry_ts=pos.opened_ts,
-                entry_price=pos.avg_price,
-                exit_ts=fill.ts,
-                exit_price=fill.price,
-                pnl=gross - entry_costs - exit_costs,
-                costs=entry_costs + exit_costs,
-                exit_reason=exit_reason(fill.tag),
-                product=pos.product,
+        closed = [
+            RoundTrip(  # (positional: symbol, side, quantity, entry ts and price, exit ts and
+                symbol,  # price, pnl, costs, exit reason, product; faster than keywords)
+                BUY if old > 0 else SELL,
+                close_qty,
+                pos.opened_ts,
+                pos.avg_price,
+                fill.ts,
+                price,
+                gross - entry_costs - exit_costs,
+                entry_costs + exit_costs,
+                exit_reason(fill.tag),
+                pos.product,
             )
-        )
-        rest = fill.quantity - close_qty
+        ]
+        rest = quantity - close_qty
         pos.quantity = old + signed
         if pos.quantity == 0:
             pos.avg_price = 0.0

@@ -53,15 +53,17 @@ class SimulatedVenue:
     def submit(self, order: Order) -> None:
         sink, account = self._sink, self._account
         assert sink is not None and account is not None, "bind the venue to an engine first"
-        state = account.by_symbol[order.symbol]
+        symbol = order.symbol
+        state = account.by_symbol[symbol]
         self._seq += 1
-        order.broker_id = f"SIM{self._seq}"
-        quote = self._quotes.pop(order.symbol, None)
-        i = state.cursor.i
-        now = order.created_ts
-        sink.apply(OrderAccepted(order.id, now, order.broker_id))
-        w = self._working(state, order, i)
-        self._books.setdefault(order.symbol, []).append(w)
+        order.broker_id = broker_id = f"SIM{self._seq}"
+        quote = self._quotes.pop(symbol, None) if self._quotes else None
+        sink.apply(OrderAccepted(order.id, order.created_ts, broker_id))
+        w = self._working(state, order, state.cursor.i)
+        book = self._books.get(symbol)
+        if book is None:
+            book = self._books[symbol] = []
+        book.append(w)
         if quote is not None and order.order_type is MARKET:
             price, ts, slip = quote
             if slip:
@@ -89,11 +91,12 @@ class SimulatedVenue:
         if not book:
             return
         arrays = state.arrays
-        open_ = float(arrays.open[i])
-        high = float(arrays.high[i])
-        low = float(arrays.low[i])
-        ts = int(arrays.ts[i])
+        open_ = arrays.open.item(i)
+        ts = arrays.ts.item(i)
+        high = low = open_  # a market fill needs the open only: the range is read when a
+        ranged = False  # pass has a stop or a limit
         tick = state.instrument.tick_size
+        slippage = self.slippage
         seen: set[int] = set()
         self._matching = state.symbol
         try:
@@ -104,13 +107,17 @@ class SimulatedVenue:
                     return
                 if len(batch) > 1:
                     batch.sort(key=match_order)
+                if not ranged and batch[-1].priority:  # (sorted: the last is the least
+                    high = arrays.high.item(i)  # urgent; priority 0 is a market order)
+                    low = arrays.low.item(i)
+                    ranged = True
                 for w in batch:
                     seen.add(w.seq)
                     if w not in book:
                         continue  # cancelled by an earlier fill of this pass
                     order = w.order
                     ref = w.ref_open if (w.ref_open is not None and w.active_from == i) else open_
-                    price = fill_price(order, ref, high, low, tick, self.slippage)
+                    price = fill_price(order, ref, high, low, tick, slippage)
                     if price is not None:
                         self._fill(state, w, price, ts)
                 if self._seq == submitted:
@@ -141,8 +148,7 @@ class SimulatedVenue:
         docstring) and report it."""
         sink, account = self._sink, self._account
         assert sink is not None and account is not None
-        book = self._books[state.symbol]
-        book.remove(w)
+        self._books[state.symbol].remove(w)
         order = w.order
         held = account.portfolio.positions.get(state.symbol)
         pos = 0 if held is None else held.quantity
