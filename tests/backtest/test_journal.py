@@ -256,3 +256,77 @@ def test_v3_journal_migrates_its_per_bar_rows(settings: Settings) -> None:
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert "bt_portfolio_log_v3" not in tables
     conn.close()
+
+
+def test_fills_and_round_trips_are_one_row_per_field(conn: sqlite3.Connection) -> None:
+    """Tens of thousands of fills are a handful of BLOB rows, and load back exactly."""
+    run = _sample_run()
+    run.fills = [
+        Fill(f"O{i}", "NSE:SBIN-EQ" if i % 3 else "NFO:NIFTY24JANFUT", Side.BUY if i % 2 else
+             Side.SELL, 25 * (i % 7 + 1), 600.05 + i * 0.05, T0 + 60 * i, 0.1 * i,
+             ProductType.MARGIN if i % 3 == 0 else ProductType.INTRADAY, "entry" if i % 2 else "")
+        for i in range(20_000)
+    ]  # fmt: skip
+    run_id = save_stored_run(conn, run)
+    rows = conn.execute(
+        "SELECT kind, COUNT(*) FROM backtest_trades WHERE run_id = ? GROUP BY kind", (run_id,)
+    ).fetchall()
+    assert dict(rows) == {"fill": 9, "round_trip": 11}
+    loaded = load_run(conn, run_id)
+    assert loaded.fills == run.fills and loaded.trades == run.trades
+    assert [type(f.side) for f in loaded.fills[:2]] == [Side, Side]
+    indexes = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "backtest_trades_symbol" not in indexes
+
+
+def test_a_run_without_fills_saves_and_loads_empty(conn: sqlite3.Connection) -> None:
+    run = _sample_run()
+    run.fills, run.trades = [], []
+    loaded = load_run(conn, save_stored_run(conn, run))
+    assert loaded.fills == [] and loaded.trades == []
+
+
+def test_v6_journal_migrates_its_fill_and_trade_rows(settings: Settings) -> None:
+    """A trading_log written with one row per fill and round trip keeps every one, exactly."""
+    from fyerstrade.store import trading_schema
+    from fyerstrade.store.db import connect
+    from fyerstrade.store.migrations import migrate, user_version
+
+    path = settings.trading_db
+    old = connect(path, trading_schema.SCHEMA, upgrade=False)
+    migrate(old, trading_schema.SCHEMA, path, target=6)
+    runs = {"r1": _sample_run(1), "r2": _sample_run(2)}
+    runs["r2"].trades = []
+    with old:
+        for run_id, run in runs.items():
+            old.execute(
+                "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, "
+                "capital, created_at) VALUES (?, 'sma_crossover', '5', ?, ?, 100000, 1700000000)",
+                (run_id, T0, T0 + 86_400),
+            )
+            rows = [
+                (run_id, "fill", i, f.symbol, str(f.side), f.quantity, f.ts, f.price, None, None,
+                 None, None, None, f.costs, None, f.order_id or None, f.tag, str(f.product))
+                for i, f in enumerate(run.fills)
+            ] + [
+                (run_id, "round_trip", i, t.symbol, str(t.side), t.quantity, t.exit_ts,
+                 t.exit_price, t.entry_ts, t.entry_price, t.exit_ts, t.exit_price, t.pnl, t.costs,
+                 t.exit_reason, None, "", str(t.product))
+                for i, t in enumerate(run.trades)
+            ]  # fmt: skip
+            old.executemany(
+                "INSERT INTO backtest_trades (run_id, kind, seq, symbol, side, quantity, ts, "
+                "price, entry_ts, entry_price, exit_ts, exit_price, pnl, costs, exit_reason, "
+                f"order_id, tag, product) VALUES ({', '.join('?' * 18)})",
+                reversed(rows),  # stored order must not matter: seq decides
+            )
+    old.close()
+
+    conn = connect(path, trading_schema.SCHEMA)
+    assert user_version(conn) == trading_schema.SCHEMA.latest
+    for run_id, run in runs.items():
+        loaded = load_run(conn, run_id)
+        assert loaded.fills == run.fills and loaded.trades == run.trades, run_id
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "backtest_trades_v6" not in tables and "backtest_trades_symbol" not in tables
+    conn.close()

@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fyerstrade.store.arrays import DELTA_ZLIB, RAW, ZLIB, decode_array, encode_array
+from fyerstrade.store.arrays import (
+    DELTA_ZLIB,
+    RAW,
+    ZLIB,
+    decode_array,
+    decode_texts,
+    encode_array,
+    encode_texts,
+)
 
 
 def _encoding(blob: bytes) -> int:
@@ -66,3 +74,24 @@ def test_foreign_blob_is_an_error() -> None:
         decode_array(b"\x00<U1" + bytes(8))
     with pytest.raises(ValueError, match="unknown encoding"):
         decode_array(b"\x09<f8" + (1).to_bytes(8, "little") + bytes(8))
+
+
+@pytest.mark.parametrize(
+    "values",
+    [[], ["NSE:SBIN-EQ"] * 3, ["O1", "", "signal", "ünïcødé ₹", 'quote " and \\ back', "a\nb"]],
+    ids=["empty", "repeats", "odd-strings"],
+)
+def test_texts_round_trip_exactly(values: list[str]) -> None:
+    assert decode_texts(encode_texts(values)) == values
+
+
+def test_a_text_blob_is_not_an_array_and_damage_is_an_error() -> None:
+    blob = encode_texts(["BUY", "SELL"])
+    with pytest.raises(ValueError, match="unknown dtype"):
+        decode_array(blob)
+    with pytest.raises(ValueError, match="not a text BLOB"):
+        decode_texts(encode_array(np.arange(3)))
+    with pytest.raises(ValueError, match="does not decode"):
+        decode_texts(blob[:-4])
+    with pytest.raises(ValueError, match="too short"):
+        decode_texts(blob[:5])

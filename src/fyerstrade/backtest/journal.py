@@ -5,8 +5,9 @@ A run is written in one ``BEGIN IMMEDIATE`` transaction under a fresh ``run_id``
 by time and two runs saved in the same second still differ). Readers see a run completely or not
 at all, and rows of two runs saved at the same time never mix: every row carries its run id.
 
-Tables (``store/trading_schema``): ``backtest_runs`` one row per run; ``backtest_trades`` one row
-per fill (``kind='fill'``) and per round trip (``kind='round_trip'``), numbered by ``seq``;
+Tables (``store/trading_schema``): ``backtest_runs`` one row per run; ``backtest_trades`` the
+run's fills (``kind='fill'``) and round trips (``kind='round_trip'``) as columns, one row per
+field holding its values as a BLOB (:mod:`fyerstrade.store.trade_columns`);
 ``bt_portfolio_log`` one row per run holding its per-bar series — bar times, the equity, cash
 and exposure after each — as array BLOBs (:mod:`fyerstrade.store.arrays`; a million points are
 written and read back in milliseconds, where one SQL row per bar took seconds).
@@ -23,7 +24,7 @@ import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dt_time
@@ -40,7 +41,9 @@ from pydantic import BaseModel
 from fyerstrade import __version__
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
 from fyerstrade.errors import InputError
+from fyerstrade.store import trade_columns
 from fyerstrade.store.arrays import decode_array, encode_array
+from fyerstrade.store.trade_columns import of_objects, read_columns
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestResult
@@ -231,29 +234,6 @@ _RUN_COLUMNS = (
     "quantity, costs_enabled, slippage_json, settings_json, metrics_json, status, error, "
     "code_version, created_at, started_at, finished_at"
 )
-_TRADE_COLUMNS = (
-    "run_id, kind, seq, symbol, side, quantity, ts, price, entry_ts, entry_price, exit_ts, "
-    "exit_price, pnl, costs, exit_reason, order_id, tag, product"
-)
-
-
-def _fill_rows(run_id: str, fills: Iterable[Fill]) -> Iterator[tuple[Any, ...]]:
-    """The fills as rows, one at a time (a million-bar run has tens of thousands)."""
-    return (
-        (run_id, "fill", i, f.symbol, str(f.side), f.quantity, f.ts, f.price, None, None, None,
-         None, None, f.costs, None, f.order_id, f.tag, str(f.product))
-        for i, f in enumerate(fills)
-    )  # fmt: skip
-
-
-def _trip_rows(run_id: str, trades: Iterable[RoundTrip]) -> Iterator[tuple[Any, ...]]:
-    """The round trips as rows, one at a time."""
-    return (
-        (run_id, "round_trip", i, t.symbol, str(t.side), t.quantity, t.exit_ts, t.exit_price,
-         t.entry_ts, t.entry_price, t.exit_ts, t.exit_price, t.pnl, t.costs, t.exit_reason, None,
-         "", str(t.product))
-        for i, t in enumerate(trades)
-    )  # fmt: skip
 
 
 def save_stored_run(conn: sqlite3.Connection, run: StoredRun, now: float | None = None) -> str:
@@ -319,8 +299,13 @@ def _write(
     try:
         conn.execute(f"INSERT INTO backtest_runs ({_RUN_COLUMNS}) VALUES ({_marks(20)})", row)
         conn.executemany(
-            f"INSERT INTO backtest_trades ({_TRADE_COLUMNS}) VALUES ({_marks(18)})",
-            chain(_fill_rows(run_id, run.fills), _trip_rows(run_id, run.trades)),
+            trade_columns.INSERT,
+            chain(
+                trade_columns.column_rows(run_id, "fill", of_objects("fill", run.fills)),
+                trade_columns.column_rows(
+                    run_id, "round_trip", of_objects("round_trip", run.trades)
+                ),
+            ),
         )
         conn.execute(
             "INSERT INTO bt_portfolio_log (run_id, points, ts, equity, cash, exposure) "
@@ -470,25 +455,7 @@ def load_run(conn: sqlite3.Connection, run_id: str) -> StoredRun:
     ).fetchone()
     if r is None:
         raise _unknown(conn, run_id)
-    fills: list[Fill] = []
-    trades: list[RoundTrip] = []
-    for t in conn.execute(
-        f"SELECT {_TRADE_COLUMNS} FROM backtest_trades WHERE run_id = ? ORDER BY kind, seq",
-        (run_id,),
-    ):
-        if t[1] == "fill":
-            fills.append(
-                Fill(order_id=t[15] or "", symbol=t[3], side=Side(t[4]), quantity=int(t[5]),
-                     price=float(t[7]), ts=int(t[6]), costs=float(t[13]),
-                     product=ProductType(t[17]), tag=t[16] or "")
-            )  # fmt: skip
-        else:
-            trades.append(
-                RoundTrip(symbol=t[3], side=Side(t[4]), quantity=int(t[5]), entry_ts=int(t[8]),
-                          entry_price=float(t[9]), exit_ts=int(t[10]), exit_price=float(t[11]),
-                          pnl=float(t[12]), costs=float(t[13]), exit_reason=t[14] or "",
-                          product=ProductType(t[17]))
-            )  # fmt: skip
+    fills, trades = _load_trades(conn, run_id)
     equity_ts, equity, cash, exposure = load_series(conn, run_id)
     return StoredRun(
         run_id=r[0],
@@ -518,6 +485,34 @@ def load_run(conn: sqlite3.Connection, run_id: str) -> StoredRun:
         cash=cash,
         exposure=exposure,
     )
+
+
+def _load_trades(conn: sqlite3.Connection, run_id: str) -> tuple[list[Fill], list[RoundTrip]]:
+    """A saved run's fills and round trips, in the order they happened."""
+    f = read_columns(conn, run_id, "fill")
+    sides, products = _enums(Side), _enums(ProductType)
+    fills = [
+        Fill(oid, sym, sides[side], qty, price, ts, costs, products[product], tag)
+        for oid, sym, side, qty, price, ts, costs, product, tag in zip(
+            f["order_id"], f["symbol"], f["side"], f["quantity"], f["price"], f["ts"],
+            f["costs"], f["product"], f["tag"], strict=True,
+        )
+    ]  # fmt: skip
+    t = read_columns(conn, run_id, "round_trip")
+    trades = [
+        RoundTrip(sym, sides[side], qty, entry_ts, entry, exit_ts, exit_, pnl, costs, reason,
+                  products[product])
+        for sym, side, qty, entry_ts, entry, exit_ts, exit_, pnl, costs, reason, product in zip(
+            t["symbol"], t["side"], t["quantity"], t["entry_ts"], t["entry_price"], t["exit_ts"],
+            t["exit_price"], t["pnl"], t["costs"], t["exit_reason"], t["product"], strict=True,
+        )
+    ]  # fmt: skip
+    return fills, trades
+
+
+def _enums(kind: type[Side] | type[ProductType]) -> dict[str, Any]:
+    """Each member of a text enum by its value (a dict hit instead of an Enum call per row)."""
+    return {str(m): m for m in kind}
 
 
 def load_series(

@@ -11,12 +11,17 @@ element count) and the payload. Encodings, chosen by :func:`encode_array`:
 
 Level 1 keeps writing cheap (the point is to store a million points in milliseconds, not to win
 bytes). Decoding returns a new writable array of the stored dtype.
+
+Text columns (a run's symbols, sides, tags, order ids) are BLOBs too, :func:`encode_texts`: the
+same header (encoding ``TEXTS``, code ``str``, count) and zlib level 1 of the JSON list.
 """
 
 from __future__ import annotations
 
+import json
 import struct
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -25,6 +30,7 @@ import numpy.typing as npt
 RAW = 0
 ZLIB = 1
 DELTA_ZLIB = 2
+TEXTS = 3
 _HEADER = struct.Struct("<B3sQ")
 _DTYPES = {"<f8": np.dtype("<f8"), "<i8": np.dtype("<i8")}
 
@@ -72,3 +78,25 @@ def decode_array(blob: bytes) -> npt.NDArray[Any]:
     if encoding == DELTA_ZLIB:
         return np.cumsum(stored, dtype=np.int64)
     return stored.copy()  # writable, and free of the BLOB
+
+
+def encode_texts(values: Sequence[str]) -> bytes:
+    """The BLOB of a list of strings (read back by :func:`decode_texts`)."""
+    payload = zlib.compress(json.dumps(values, ensure_ascii=False).encode("utf-8"), 1)
+    return _HEADER.pack(TEXTS, b"str", len(values)) + payload
+
+
+def decode_texts(blob: bytes) -> list[str]:
+    """The strings :func:`encode_texts` stored (``ValueError`` for a damaged or foreign BLOB)."""
+    if len(blob) < _HEADER.size:
+        raise ValueError("text BLOB too short for its header")
+    encoding, code, count = _HEADER.unpack_from(blob)
+    if encoding != TEXTS or code != b"str":
+        raise ValueError(f"not a text BLOB (encoding {encoding}, code {code!r})")
+    try:
+        values = json.loads(zlib.decompress(memoryview(blob)[_HEADER.size :]))
+    except (zlib.error, ValueError) as exc:
+        raise ValueError(f"text BLOB does not decode: {exc}") from None
+    if not isinstance(values, list) or len(values) != count:
+        raise ValueError(f"text BLOB holds something other than {count} strings")
+    return values

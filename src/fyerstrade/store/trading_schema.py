@@ -22,6 +22,10 @@ Versions
        partially filled, filled, cancelled, rejected, expired, unknown), in the order it came
        (``seq`` per order), next to ``live_orders`` which holds each order's state as it now
        stands.
+    7. ``backtest_trades`` stored compactly: one row per field of a run's fills and of its round
+       trips, the values as one BLOB (:mod:`fyerstrade.store.trade_columns`) instead of one row
+       per fill and per round trip; the rows of earlier runs are moved over, and the unused
+       ``backtest_trades_symbol`` index goes with the old table.
 
 Timestamps are epoch seconds (UTC). JSON columns hold text written by ``json.dumps``.
 """
@@ -36,6 +40,7 @@ import numpy as np
 from fyerstrade.config import TRADING_DB
 from fyerstrade.store.arrays import encode_array
 from fyerstrade.store.migrations import Migration, Schema
+from fyerstrade.store.trade_columns import FIELDS, INSERT, TABLE, column_rows
 
 V1 = """
 CREATE TABLE backtest_runs (
@@ -286,6 +291,27 @@ CREATE TABLE live_order_events (
 CREATE INDEX live_order_events_session ON live_order_events (session_id, ts);
 """
 
+
+def _v7_compact_trades(conn: sqlite3.Connection) -> None:
+    """One row per field of each run's fills and round trips; every run's rows moved over."""
+    conn.execute("DROP INDEX IF EXISTS backtest_trades_symbol")
+    conn.execute("ALTER TABLE backtest_trades RENAME TO backtest_trades_v6")
+    conn.execute(TABLE)
+    runs = [r[0] for r in conn.execute("SELECT DISTINCT run_id FROM backtest_trades_v6")]
+    for run_id in runs:
+        for kind, fields in FIELDS.items():
+            names = [name for name, _ in fields]  # (the old table's columns had these names)
+            cur = conn.execute(
+                f"SELECT {', '.join(names)} FROM backtest_trades_v6 "
+                "WHERE run_id = ? AND kind = ? ORDER BY seq",
+                (run_id, kind),
+            )
+            columns = dict(zip(names, (list(c) for c in zip(*cur, strict=True)), strict=False))
+            if columns:  # (a run without rows of this kind keeps none)
+                conn.executemany(INSERT, column_rows(run_id, kind, columns))
+    conn.execute("DROP TABLE backtest_trades_v6")
+
+
 SCHEMA = Schema(
     name="trading",
     filename=TRADING_DB,
@@ -296,5 +322,6 @@ SCHEMA = Schema(
         Migration(4, "backtest series stored compactly, one row per run", _v4_compact_series),
         Migration(5, "optimizations and their trials", V5),
         Migration(6, "live order events", V6),
+        Migration(7, "backtest fills and round trips stored compactly", _v7_compact_trades),
     ),
 )
