@@ -177,3 +177,21 @@ def _quiet_years_then_a_warned_range(
     assert note is not None and "2027" in note and "calendar init 2027" in note
     _write(settings, FILE_2027)
     assert get_calendar().assumption_note(date(2026, 12, 1), date(2027, 1, 15)) is None
+
+
+def test_yaml_is_read_only_when_there_is_a_file(tmp_path: Path) -> None:
+    """Every backtest and fetch asks for the user calendar; without the file nothing imports
+    the YAML parser (the start-up cost is paid only by those who have one)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from pathlib import Path; from fyerstrade.calendar import get_calendar; "
+        "cal = get_calendar(user_file=Path(sys.argv[1])); cal.session(cal.library_end); "
+        "print('yaml' in sys.modules)"
+    )
+    missing = tmp_path / "nse_calendar.yaml"
+    run = [sys.executable, "-c", probe, str(missing)]
+    assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() == "False"
+    missing.write_text("holidays: []\n", encoding="utf-8")
+    assert subprocess.run(run, capture_output=True, text=True, check=True).stdout.strip() == "True"

@@ -29,7 +29,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from fyerstrade.errors import ConfigError
@@ -143,6 +142,8 @@ def load_user_calendar(path: Path, last_library_year: int) -> UserCalendar | Non
         return None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read it ({exc})") from None
+    import yaml  # only with a file to read: every backtest and fetch asks, few have one
+
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:

@@ -161,3 +161,24 @@ def test_bulk_ist_times_read_as_format_ist() -> None:
     stamps = [0, 19_799, 19_800, T0, 1_900_000_000, 4_102_444_799, *range(T0, T0 + 86_400, 977)]
     assert ist_times(stamps) == [format_ist(t) for t in stamps]
     assert ist_times([]) == []
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"symbol": "NSE:SBIN-EQ", "quantity": 10, "pnl": 0.1 + 0.2, "costs": -0.0, "x": None},
+        {"tag": 'ü ₹ "quoted" \\ back\nline', "ok": True, "big": 1e300, "nested": [1, {"a": 2}]},
+    ],
+)
+def test_json_rows_encode_as_json_dumps(row: dict[str, object]) -> None:
+    """The one-object-per-line writer's encoder gives exactly ``json.dumps``' text."""
+    from fyerstrade.commands.backtest import _row_encoder
+
+    assert _row_encoder()(row) == json.dumps(row, allow_nan=False, ensure_ascii=False)
+
+
+def test_json_rows_refuse_nan_like_json_dumps() -> None:
+    from fyerstrade.commands.backtest import _row_encoder
+
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        _row_encoder()({"pnl": math.nan})
