@@ -229,11 +229,7 @@ def test_v3_journal_migrates_its_per_bar_rows(settings: Settings) -> None:
     }
     with old:
         for run_id, rows in curves.items():
-            old.execute(
-                "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, "
-                "capital, created_at) VALUES (?, 'sma_crossover', '1', ?, ?, 100000, 1700000000)",
-                (run_id, T0, T0 + 86_400),
-            )
+            _old_run_row(old, run_id)
             old.executemany(
                 "INSERT INTO bt_portfolio_log (run_id, ts, equity, cash, exposure) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -299,11 +295,7 @@ def test_v6_journal_migrates_its_fill_and_trade_rows(settings: Settings) -> None
     runs["r2"].trades = []
     with old:
         for run_id, run in runs.items():
-            old.execute(
-                "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, "
-                "capital, created_at) VALUES (?, 'sma_crossover', '5', ?, ?, 100000, 1700000000)",
-                (run_id, T0, T0 + 86_400),
-            )
+            _old_run_row(old, run_id)
             rows = [
                 (run_id, "fill", i, f.symbol, str(f.side), f.quantity, f.ts, f.price, None, None,
                  None, None, None, f.costs, None, f.order_id or None, f.tag, str(f.product))
@@ -330,3 +322,12 @@ def test_v6_journal_migrates_its_fill_and_trade_rows(settings: Settings) -> None
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "backtest_trades_v6" not in tables and "backtest_trades_symbol" not in tables
     conn.close()
+
+
+def _old_run_row(conn: sqlite3.Connection, run_id: str) -> None:
+    """A bare run row, as any schema since the first holds it (for the migration tests)."""
+    conn.execute(
+        "INSERT INTO backtest_runs (run_id, strategy, resolution, start_ts, end_ts, capital, "
+        "created_at) VALUES (?, 'sma_crossover', '1', ?, ?, 100000, 1700000000)",
+        (run_id, T0, T0 + 86_400),
+    )
