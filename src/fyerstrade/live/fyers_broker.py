@@ -34,19 +34,18 @@ from __future__ import annotations
 
 import logging
 import queue
-import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from fyerstrade.domain import Order
-from fyerstrade.errors import FyersTradeError, InputError, OrderStateError, ReconciliationError
-from fyerstrade.fyers.order_gateway import OrderGateway, PlaceResult
+from fyerstrade.errors import InputError, OrderStateError, ReconciliationError
+from fyerstrade.fyers.order_gateway import OrderGateway
 from fyerstrade.fyers.order_stream import Connected, OrderStream
 from fyerstrade.fyers.orders import BrokerOrder, BrokerPosition, BrokerTrade, place_payload
-from fyerstrade.live.flatten import FlattenReport, flatten_account
+from fyerstrade.live.flatten import FlattenReport
+from fyerstrade.live.fyers_sender import Book, FyersSender
 from fyerstrade.live.fyers_tracker import FyersTracker, fyers_tag
 from fyerstrade.live.position_check import lagging_symbols, position_differences
 from fyerstrade.trading.broker import Account, EventSink
@@ -63,28 +62,6 @@ from fyerstrade.trading.symbols import SymbolState
 __all__ = ["FyersBroker"]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(slots=True)
-class _Book:
-    """A complete read of today's orders, trades and positions."""
-
-    orders: list[BrokerOrder]
-    trades: list[BrokerTrade]
-    positions: list[BrokerPosition]
-
-
-@dataclass(slots=True)
-class _Sender:
-    """The sender thread's work and what it learnt (ids by our order id)."""
-
-    # (kind, value, the monotonic time it was asked for)
-    jobs: queue.SimpleQueue[tuple[str, Any, float] | None] = field(
-        default_factory=queue.SimpleQueue
-    )
-    results: queue.SimpleQueue[tuple[str, Any, float]] = field(default_factory=queue.SimpleQueue)
-    ids: dict[str, str] = field(default_factory=dict)
-    busy: int = 0  # jobs handed over and not answered (engine thread's count)
 
 
 class FyersBroker:
@@ -119,8 +96,7 @@ class FyersBroker:
         self._account: Account | None = None
         self._last: dict[str, float] = {}
         self._outbox: list[tuple[str, dict[str, Any]]] = []
-        self._sender = _Sender()
-        self._thread: threading.Thread | None = None
+        self._sender = FyersSender(gateway)
         self._next_read = 0.0
         self._read_pending = False
         self.fyers_positions: list[BrokerPosition] = []
@@ -136,19 +112,14 @@ class FyersBroker:
     # ------------------------------------------------------------------ life
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._work, name="fyers-sender", daemon=True)
-            self._thread.start()
+        self._sender.start()
         if self.stream is not None:
             self.stream.start()
 
     def close(self) -> None:
         """Stop the sender after what it was given (orders already recorded are still sent)
         and the order stream."""
-        if self._thread is not None:
-            self._sender.jobs.put(None)
-            self._thread.join(timeout=60)
-            self._thread = None
+        self._sender.close()
         if self.stream is not None:
             self.stream.stop()
 
@@ -284,13 +255,8 @@ class FyersBroker:
                     )
                 elif isinstance(update, BrokerTrade):
                     applied += self._apply(self.tracker.on_trade(update, at=mono))
-        while True:
-            try:
-                kind, value, asked = self._sender.results.get_nowait()
-            except queue.Empty:
-                break
-            self._sender.busy -= 1
-            applied += self._result(kind, value, now, asked)
+        while (answer := self._sender.answer()) is not None:
+            applied += self._result(*answer, now)
         mono = self._monotonic()
         settling = set(self.settling)
         for line in sorted(settling - self._told):
@@ -345,10 +311,9 @@ class FyersBroker:
         self._left[symbol] = held
 
     def _hand(self, kind: str, value: Any) -> None:
-        self._sender.busy += 1
-        self._sender.jobs.put((kind, value, self._monotonic()))
+        self._sender.hand(kind, value, self._monotonic())
 
-    def _result(self, kind: str, value: Any, now: int, asked: float) -> int:
+    def _result(self, kind: str, value: Any, asked: float, now: int) -> int:
         if kind == "placed":
             order_id, result = value
             events = self.tracker.on_place(order_id, result, now, at=asked)
@@ -362,7 +327,7 @@ class FyersBroker:
             return self._apply(self.tracker.on_order(value, now, at=asked))
         if kind == "book":
             self._read_pending = False
-            book: _Book = value
+            book: Book = value
             events = self.tracker.reconcile(book.orders, book.trades, now, at=asked)
             n = self._apply(events)
             self.fyers_positions = book.positions
@@ -404,41 +369,3 @@ class FyersBroker:
             raise ReconciliationError(
                 "positions differ from Fyers' (what Fyers shows wins): " + "; ".join(watched)
             )
-
-    # ------------------------------------------------------------------ the sender thread
-
-    def _work(self) -> None:
-        sender, gateway = self._sender, self.gateway
-        while True:
-            job = sender.jobs.get()
-            if job is None:
-                return
-            kind, value, asked = job
-            try:
-                if kind == "place":
-                    order_id, payload = value
-                    result: PlaceResult = gateway.place(payload)
-                    if result.broker_id:
-                        sender.ids[order_id] = result.broker_id
-                    sender.results.put(("placed", (order_id, result), asked))
-                elif kind == "cancel":
-                    order_id, tag = value
-                    broker_id = sender.ids.get(order_id)
-                    if not broker_id:
-                        found = gateway.orders_tagged(tag)
-                        broker_id = found[0].broker_id if found else ""
-                    if not broker_id:
-                        sender.results.put(("order", None, asked))
-                        continue
-                    sender.results.put(("order", gateway.cancel(broker_id), asked))
-                elif kind == "read":
-                    book = _Book(gateway.orderbook(), gateway.tradebook(), gateway.positions())
-                    sender.results.put(("book", book, asked))
-                elif kind == "flatten":
-                    sender.results.put(("flattened", flatten_account(gateway), asked))
-            except FyersTradeError as exc:
-                failed = "read_failed" if kind == "read" else "error"
-                sender.results.put((failed, (kind, exc), asked))
-            except Exception as exc:  # the engine thread must hear of it, not a dead thread
-                log.exception("the Fyers sender failed on %s", kind)
-                sender.results.put(("error", (kind, exc), asked))

@@ -36,13 +36,12 @@ Times: every source takes ``at``, the caller's monotonic stamp of the report (fo
 it was requested, so a read that was slow to come back is never taken for a later one). Without
 stamps (a restart's one-off reads) there is no grace and unanswered orders count as sent.
 
-Tags are deterministic (:func:`fyers_tag`), so after a restart the tracker is rebuilt from the
-journal's orders without storing the tag.
+Tags are deterministic (:func:`~fyerstrade.live.fyers_tags.fyers_tag`), so after a restart the
+tracker is rebuilt from the journal's orders without storing the tag.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -52,6 +51,7 @@ from fyerstrade.domain import Side
 from fyerstrade.errors import ReconciliationError
 from fyerstrade.fyers.order_gateway import PlaceResult
 from fyerstrade.fyers.orders import BrokerOrder, BrokerTrade, OrderState, Outcome
+from fyerstrade.live.fyers_tags import TAG_PREFIX, fyers_tag, is_our_tag
 from fyerstrade.trading.events import (
     OrderAccepted,
     OrderCancelled,
@@ -64,25 +64,6 @@ from fyerstrade.trading.events import (
 )
 
 __all__ = ["TAG_PREFIX", "FyersTracker", "ReconciliationError", "fyers_tag", "is_our_tag"]
-
-TAG_PREFIX = "ft"
-_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def fyers_tag(session_id: str, order_id: str, day: date) -> str:
-    """The ``orderTag`` of our order ``order_id`` of ``session_id`` (30 letters and digits):
-    ``ft``, the IST date ``yymmdd`` and 22 base-36 digits of a hash of both ids."""
-    digest = int.from_bytes(hashlib.sha256(f"{session_id}|{order_id}".encode()).digest()[:15])
-    body = ""
-    for _ in range(22):
-        digest, r = divmod(digest, 36)
-        body += _DIGITS[r]
-    return f"{TAG_PREFIX}{day:%y%m%d}{body}"
-
-
-def is_our_tag(tag: str, day: date) -> bool:
-    """Whether ``tag`` is one fyerstrade gives orders on ``day``."""
-    return tag.startswith(f"{TAG_PREFIX}{day:%y%m%d}") and len(tag) == 30
 
 
 @dataclass(slots=True)
