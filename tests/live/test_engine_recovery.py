@@ -21,7 +21,7 @@ from plugins.live_engine import PAPER_START, PAPER_SYMBOLS
 from plugins.live_recovery import TwoEngines
 
 UNTIL = ist_epoch(MARKET_DAY, dtime(10, 35))
-SPEED = 300.0
+SPEED = 480.0
 
 
 def fills(data_dir: Path) -> list[tuple[str, int, str, int, float, str]]:

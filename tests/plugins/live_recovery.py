@@ -160,7 +160,7 @@ class TwoEngines:
         symbols: tuple[str, ...],
         until: int,
         monkeypatch: pytest.MonkeyPatch,
-        speed: float = 240.0,
+        speed: float = 480.0,
         env: dict[str, str] | None = None,
     ) -> None:
         self.sim = sim
@@ -251,8 +251,9 @@ class TwoEngines:
     # ------------------------------------------------------------------ the market
 
     def run_until(self, ts: int, *, what: str = "") -> None:
-        """Let the market run until ``ts`` (or a little past it), then pause it."""
-        self.clock.resume()
+        """Let the market run until ``ts`` exactly (the simulator's clock pauses itself there,
+        however late this process looks on a busy machine)."""
+        self.clock.run_until(ts)
         try:
             wait_for(lambda: self._ahead(ts), timeout=120, what=what or f"market time {ts}")
         finally:

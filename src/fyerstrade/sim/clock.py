@@ -12,6 +12,8 @@ minute's trades are still unsent. Without a server (no beats) it is plain wall t
 
 **Paused.** :meth:`MarketClock.pause` stops market time where it is and :meth:`resume` goes on
 from there (tests freeze the market at an exact instant: a crash point, a restart).
+:meth:`MarketClock.run_until` lets it run and pauses it at an exact market instant, however
+late whoever asked gets round to looking: the market never runs past it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ class MarketClock:
         self._speed = speed
         self._anchor = monotonic()
         self._paused = False
+        self._stop_at: float | None = None  # market time it pauses at by itself (run_until)
         self._last_beat: float | None = None  # None: not paced (no simulator beats it)
 
     def set(
@@ -61,6 +64,7 @@ class MarketClock:
                 self._speed = speed
             if paused is not None:
                 self._paused = paused
+            self._stop_at = None
             self._anchor = mono
             if self._last_beat is not None:
                 self._last_beat = mono
@@ -72,6 +76,20 @@ class MarketClock:
     def resume(self) -> None:
         """Let market time run again from where it stood."""
         self.set(paused=False)
+
+    def run_until(self, ts: float) -> None:
+        """Let market time run from where it stands and pause it at ``ts`` exactly (at once
+        when it is there already). Any :meth:`set`, :meth:`pause` or :meth:`resume` cancels the
+        stop."""
+        with self._lock:
+            mono = self._mono()
+            now = self._now_locked(mono)
+            self._start = now
+            self._anchor = mono
+            if self._last_beat is not None:
+                self._last_beat = mono
+            self._paused = now >= ts
+            self._stop_at = None if self._paused else ts
 
     def beat(self) -> None:
         """The simulator's loop is running (called every :data:`BEAT_SECONDS`). A beat after a
@@ -104,7 +122,9 @@ class MarketClock:
 
     @property
     def paused(self) -> bool:
-        return self._paused
+        with self._lock:
+            self._now_locked(self._mono())  # (a run_until instant passed pauses it)
+            return self._paused
 
     def _now_locked(self, mono: float) -> float:
         if self._paused:
@@ -112,7 +132,12 @@ class MarketClock:
         end = mono
         if self._last_beat is not None:
             end = min(mono, max(self._last_beat, self._anchor) + MAX_LEAD_SECONDS)
-        return self._start + max(0.0, end - self._anchor) * self._speed
+        now = self._start + max(0.0, end - self._anchor) * self._speed
+        stop = self._stop_at
+        if stop is not None and now >= stop:  # run_until's instant: paused there from now on
+            self._start, self._anchor, self._paused, self._stop_at = stop, mono, True, None
+            return stop
+        return now
 
 
 def _check_speed(speed: float) -> None:
