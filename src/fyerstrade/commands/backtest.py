@@ -339,8 +339,14 @@ def _trading(settings: Settings, *, verify: bool = False) -> Iterator[sqlite3.Co
     conn = open_trading(settings, verify=verify)  # verify before saving: never into a damaged file
     try:
         yield conn
-    finally:
+    except BaseException:
         conn.close()
+        raise
+    conn.close()
+    if verify:  # verified, then written only by us through SQLite: the next save needs no check
+        from fyerstrade.store.integrity import note_verified
+
+        note_verified(settings.trading_db)
 
 
 def _load_bars(settings: Settings, run: StoredRun) -> dict[str, Any]:

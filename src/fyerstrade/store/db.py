@@ -41,13 +41,16 @@ from fyerstrade.store.integrity import (
     CheckResult,
     check_file,
     damaged_reason,
+    file_state,
     header_problem,
     is_corruption,
     mark_damaged,
     marked_damaged_message,
     note_opened,
+    note_verified,
     recovery_hint,
     sqlite_check,
+    verified_unchanged,
     wal_size,
 )
 from fyerstrade.store.migrations import Schema, migrate, newer_schema_error, user_version
@@ -213,6 +216,8 @@ def _open(
     wal = Path(f"{path}-wal")
     if found is not None and found > schema.latest and not wal.exists():
         raise newer_schema_error(path, found, schema.latest)
+    # the state before our connection makes its empty WAL; unchanged since a check: no check
+    state = file_state(path) if verify else None
     try:
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
@@ -227,7 +232,7 @@ def _open(
         if str(mode).lower() != "wal":
             raise StoreError(f"{path}: cannot switch to WAL mode (got {mode}); is it read-only?")
         conn.execute("PRAGMA synchronous = NORMAL")
-        if verify:
+        if verify and not verified_unchanged(path, state):
             problems = sqlite_check(conn, quick=True)
             if problems:
                 mark_damaged(path, problems[0])
@@ -235,6 +240,7 @@ def _open(
                     f"{path} is damaged ({problems[0]}); nothing was written to it; "
                     f"{recovery_hint(path)}; run `fyerstrade db check` for details"
                 )
+            note_verified(path, state)  # (a change since `state` is checked next time)
     except sqlite3.DatabaseError as exc:
         conn.close()
         if is_corruption(exc):
