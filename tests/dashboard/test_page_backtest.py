@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from fyerstrade.backtest.journal import list_runs, load_run
 from fyerstrade.config import Settings
+from fyerstrade.dashboard.pages.backtest import PREVIEW_DELAY_SECONDS
 from fyerstrade.domain import Resolution
 from fyerstrade.store.db import connect
 from plugins.dashboard import page_app
@@ -83,6 +84,34 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     assert '"name":"sma_fast"' in price and '"name":"sma_slow"' in price  # indicators drawn
     assert '"name":"longentry"' in price and '"name":"exit"' in price  # trades marked
     assert '"name":"cross"' not in price  # a -1/0/+1 signal is not a price level
+
+
+def test_the_preview_comes_after_the_form_s_first_pass(
+    candle_store: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's first pass draws the form without the preview (plotly.js, which the browser
+    loads with a page's first chart, would hold up drawing the form) and asks the browser for a
+    timed pass; that pass, or any rerun, draws the preview and asks for no more."""
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    timers: list[float] = []
+    enqueue = ForwardMsgQueue.enqueue
+
+    def recording(self: ForwardMsgQueue, msg: Any) -> None:
+        if msg.WhichOneof("type") == "auto_rerun":
+            timers.append(msg.auto_rerun.interval)
+        enqueue(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", recording)
+    at = _app()  # the first pass
+    assert at.button(key="bt-run")  # the form is drawn
+    assert not at.get("plotly_chart")  # the preview is not (yet)
+    assert timers == [pytest.approx(PREVIEW_DELAY_SECONDS)]
+    at.run()  # the timer's pass (or the trader's first change)
+    assert not at.exception, at.exception
+    assert len(at.get("plotly_chart")) == 1
+    assert "Buy and hold" in at.get("plotly_chart")[0].proto.spec
+    assert len(timers) == 1  # no timer asked for again
 
 
 def test_the_form_previews_buy_and_hold_of_the_picked_symbols_and_dates(

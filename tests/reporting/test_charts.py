@@ -163,6 +163,45 @@ def test_price_figure_has_candles_indicators_and_trade_markers() -> None:
     assert fig.layout.xaxis.rangebreaks  # intraday: nights and weekends hidden
 
 
+def test_trade_markers_merge_per_displayed_candle() -> None:
+    """Where bars are merged into coarser candles, a kind's trades within one displayed candle
+    are one marker on that candle, at their quantity-weighted average price, listing them."""
+    n = 600
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    c = np.full(n, 100.0)
+    # a long round trip every 3 bars (entry at bar i, exit at bar i + 1), quantity 1 or 3
+    trades = [
+        RoundTrip("NSE:SBIN-EQ", Side.BUY, 1 + 2 * (k % 2), int(ts[i]), 100.0 + k % 4,
+                  int(ts[i + 1]), 101.0, 1.0, 0.0, "signal", ProductType.INTRADAY)
+        for k, i in enumerate(range(0, n - 1, 3))
+    ]  # fmt: skip
+    fig = price_figure("NSE:SBIN-EQ", ts, c, c + 1, c - 1, c, trades=trades, max_bars=20)
+    by_name = {tr.name: tr for tr in fig.data}
+    candles = by_name["NSE:SBIN-EQ"]
+    assert len(candles.x) == 20  # 30 bars per displayed candle
+    entries, exits = by_name["long entry"], by_name["exit"]
+    assert len(entries.x) == len(exits.x) == 20  # one marker of each kind per candle, not 200
+    assert list(entries.x) == list(candles.x)  # on its candle
+    # the first candle holds bars 0-29: entries at bars 0, 3, ..., 27 (k = 0..9)
+    first = [t for t in trades if t.entry_ts < ts[30]]
+    assert len(first) == 10
+    avg = sum(t.quantity * t.entry_price for t in first) / sum(t.quantity for t in first)
+    assert entries.y[0] == pytest.approx(avg)
+    assert entries.text[0].startswith(f"10 long entries: {sum(t.quantity for t in first)} @ avg")
+    assert "… and 5 more" in entries.text[0] and "long entry 3 @ 101.00" in entries.text[0]
+    assert exits.text[0].startswith("10 exits:")
+    # every trade is still counted once among the markers
+    counted = sum(int(t.split(" ", 1)[0]) if "<br>" in t else 1 for t in entries.text)
+    assert counted == len(trades)
+    # unmerged (one candle per bar): one marker per distinct time and price, as before
+    fig = price_figure("NSE:SBIN-EQ", ts[:60], c[:60], c[:60] + 1, c[:60] - 1, c[:60],
+                       trades=trades[:10], max_bars=600)  # fmt: skip
+    by_name = {tr.name: tr for tr in fig.data}
+    assert [int(x) for x in ist_axis([t.entry_ts for t in trades[:10]]).astype(np.int64)] == [
+        int(x) for x in np.asarray(by_name["long entry"].x, dtype="datetime64[s]").astype(np.int64)
+    ]
+
+
 def test_equity_drawdown_and_comparison_figures() -> None:
     n = 50_000
     ts = T0 + 60 * np.arange(n, dtype=np.int64)

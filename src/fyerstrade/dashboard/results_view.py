@@ -37,9 +37,11 @@ CARD_METRICS = (
     "final_equity",
 )
 IST_OFFSET = pd.Timedelta(hours=5, minutes=30)
-#: Display budgets: about one point per screen pixel (the CSV downloads keep every point).
+#: Display budgets: about one point per screen pixel for a curve, a candle per three (each
+#: candle, and each trade marker merged per candle, is a node the browser draws; the CSV downloads
+#: keep every point and every trade).
 EQUITY_POINTS = 1_000
-PRICE_CANDLES = 600
+PRICE_CANDLES = 400
 
 
 @dataclass(slots=True)
@@ -207,17 +209,19 @@ def render(view: ResultView) -> None:
         },
         key=f"{view.key}-trades",
     )
+    # The CSVs are written when a button is clicked (Streamlit calls these on a thread of its
+    # own), not on every draw of the results: the equity curve's is a line per bar.
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download trades (CSV)",
-        table.to_csv(index=False).encode(),
+        lambda: table.to_csv(index=False).encode(),
         file_name=f"{view.key}-trades.csv",
         mime="text/csv",
         key=f"{view.key}-dl-trades",
     )
     c2.download_button(
         "Download equity curve (CSV)",
-        equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
+        lambda: equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
         file_name=f"{view.key}-equity.csv",
         mime="text/csv",
         key=f"{view.key}-dl-equity",

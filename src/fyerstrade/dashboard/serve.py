@@ -47,6 +47,12 @@ def warm_up() -> None:
     from streamlit.runtime.caching import cache_data_api
 
     logging.getLogger(cache_data_api.__name__).setLevel(logging.ERROR)
+    # Before a process's first element Streamlit checks once whether it runs in a REPL, through
+    # inspect.stack() (a realpath of every loaded module: 0.1-0.2 s in the first browser session's
+    # first page). Under ``streamlit run`` the answer is no and the warning it guards is not due.
+    from streamlit import delta_generator
+
+    delta_generator._use_warning_has_been_displayed = True
     from fyerstrade.calendar import get_calendar
     from fyerstrade.dashboard.pages import backtest, data, paper, runs  # noqa: F401
     from fyerstrade.domain import Resolution

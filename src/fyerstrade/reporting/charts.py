@@ -3,7 +3,8 @@
 Every function is pure: arrays in, a ``go.Figure`` out, shared by the HTML report and the
 dashboard. Long series are thinned before plotting (:func:`downsample`, :func:`downsample_ohlc`)
 so a year of one-minute bars stays responsive in a browser; the exact data remains in the journal
-for download. Entries and exits are never thinned: every trade is drawn.
+for download. Trade markers are merged per displayed candle (one marker of a kind per candle, its
+hover text listing the trades); the trade table and the CSV keep every trade.
 
 Time axes show IST wall-clock time: epoch seconds are shifted by +05:30 into ``datetime64``
 values (plotly.js has no time zones, so this is the honest way to show exchange time).
@@ -185,40 +186,95 @@ def drawdown_figure(
     return _layout(fig, title, "drawdown (%)")
 
 
-def _trade_markers(trades: Sequence[RoundTrip]) -> list[go.Scatter]:
-    """Entry markers (▲ long, ▼ short) and exit markers (✕), one per distinct event."""
-    longs: dict[tuple[int, float], int] = {}
-    shorts: dict[tuple[int, float], int] = {}
-    exits: dict[tuple[int, float], list[str]] = {}
-    for tr in trades:
-        book = longs if tr.side is Side.BUY else shorts
-        key = (tr.entry_ts, tr.entry_price)
-        book[key] = book.get(key, 0) + tr.quantity
-        label = f"{tr.exit_reason} {tr.quantity} @ {tr.exit_price:.2f}  P&L {tr.pnl:,.2f}"
-        exits.setdefault((tr.exit_ts, tr.exit_price), []).append(label)
-    entries: list[tuple[str, dict[tuple[int, float], int], str, str]] = [
-        ("long entry", longs, "triangle-up", _LONG_COLOUR),
-        ("short entry", shorts, "triangle-down", _SHORT_COLOUR),
-    ]
+#: Hover text of a merged trade marker lists this many trades, then says how many more.
+MARKER_LINES = 5
+_ENTRY_KINDS = (
+    ("long entry", "triangle-up", _LONG_COLOUR),
+    ("short entry", "triangle-down", _SHORT_COLOUR),
+)
+
+
+def _trade_markers(
+    trades: Sequence[RoundTrip], candle_ts: IntArray | None = None
+) -> list[go.Scatter]:
+    """Entry markers (▲ long, ▼ short) and exit markers (✕).
+
+    With one candle per bar (``candle_ts`` None), one marker per distinct time and price. Where
+    bars are merged into coarser displayed candles (``candle_ts``: their start times), a kind's
+    trades within one displayed candle become one marker on that candle, at their
+    quantity-weighted average price, its hover text listing them (the first
+    :data:`MARKER_LINES`, then how many more): a chart draws at most one marker of a kind per
+    candle however many trades the run made (each marker is a node the browser draws; the trade
+    table and the CSV keep every trade).
+    """
+    if not trades:
+        return []
+    entry_at = _marker_keys(trades, candle_ts, "entry")
+    exit_at = _marker_keys(trades, candle_ts, "exit")
+    books: dict[str, dict[tuple[int, float], list[tuple[int, float, str]]]] = {
+        "long entry": {}, "short entry": {}, "exit": {}
+    }  # fmt: skip
+    for tr, at_entry, at_exit in zip(trades, entry_at, exit_at, strict=True):
+        name = "long entry" if tr.side is Side.BUY else "short entry"
+        books[name].setdefault(at_entry, []).append(
+            (tr.quantity, tr.entry_price, f"{name} {tr.quantity} @ {tr.entry_price:.2f}")
+        )
+        exit_line = f"{tr.exit_reason} {tr.quantity} @ {tr.exit_price:.2f}  P&L {tr.pnl:,.2f}"
+        books["exit"].setdefault(at_exit, []).append((tr.quantity, tr.exit_price, exit_line))
     traces: list[go.Scatter] = []
-    for name, book, symbol, colour in entries:
+    for name, symbol, colour in (*_ENTRY_KINDS, ("exit", "x", _EXIT_COLOUR)):
+        book = books[name]
         if book:
             keys = sorted(book)
-            text = [f"{name} {book[k]} @ {k[1]:.2f}" for k in keys]
-            traces.append(_markers(name, keys, text, symbol, colour))
-    if exits:
-        keys = sorted(exits)
-        text = ["<br>".join(exits[k]) for k in keys]
-        traces.append(_markers("exit", keys, text, "x", _EXIT_COLOUR))
+            marks = [_merged(name, book[k]) for k in keys]
+            traces.append(
+                _markers(
+                    name,
+                    [k[0] for k in keys],
+                    [m[0] for m in marks],
+                    [m[1] for m in marks],
+                    symbol,
+                    colour,
+                )
+            )
     return traces
 
 
+def _marker_keys(
+    trades: Sequence[RoundTrip], candle_ts: IntArray | None, side: str
+) -> list[tuple[int, float]]:
+    """Where each trade's entry (or exit) is marked: ``(time, price)`` with one candle per bar;
+    ``(its displayed candle's start time, 0.0)`` where candles are merged."""
+    n = len(trades)
+    entry = side == "entry"
+    ts = np.fromiter((t.entry_ts if entry else t.exit_ts for t in trades), np.int64, n)
+    if candle_ts is None:
+        prices = [t.entry_price if entry else t.exit_price for t in trades]
+        return list(zip(ts.tolist(), prices, strict=True))
+    candle = np.clip(np.searchsorted(candle_ts, ts, "right") - 1, 0, len(candle_ts) - 1)
+    return [(x, 0.0) for x in candle_ts[candle].tolist()]
+
+
+def _merged(name: str, group: list[tuple[int, float, str]]) -> tuple[float, str]:
+    """One marker's price and hover text for a group of trades (quantity, price, line)."""
+    if len(group) == 1:
+        return group[0][1], group[0][2]
+    total = sum(q for q, _, _ in group)
+    price = sum(q * p for q, p, _ in group) / total if total else group[0][1]
+    plural = "exits" if name == "exit" else f"{name.split()[0]} entries"
+    lines = [f"{len(group)} {plural}: {total} @ avg {price:.2f}"]
+    lines += [line for _, _, line in group[:MARKER_LINES]]
+    if len(group) > MARKER_LINES:
+        lines.append(f"… and {len(group) - MARKER_LINES} more")
+    return price, "<br>".join(lines)
+
+
 def _markers(
-    name: str, keys: list[tuple[int, float]], text: list[str], symbol: str, colour: str
+    name: str, xs: list[int], ys: list[float], text: list[str], symbol: str, colour: str
 ) -> go.Scatter:
     return go.Scatter(
-        x=ist_axis([k[0] for k in keys]),
-        y=[k[1] for k in keys],
+        x=ist_axis(xs),
+        y=ys,
         mode="markers",
         name=name,
         text=text,
@@ -297,7 +353,8 @@ def price_figure(
                 connectgaps=False,
             )
         )
-    for trace in _trade_markers([tr for tr in trades if tr.symbol == symbol]):
+    merged = t if t.shape[0] < t_raw.shape[0] else None  # the displayed candles' start times
+    for trace in _trade_markers([tr for tr in trades if tr.symbol == symbol], merged):
         fig.add_trace(trace)
     _layout(fig, f"{symbol}: price and trades", "price (₹)")
     fig.update_layout(xaxis_rangeslider_visible=False)

@@ -54,6 +54,11 @@ DEFAULT_SPAN_DAYS = 183
 #: The buy-and-hold preview under the form: points per symbol, and its height in pixels.
 PREVIEW_POINTS = 400
 PREVIEW_HEIGHT = 260
+#: Session keys of the preview's deferral (see :func:`_preview`), and how long after the page's
+#: first pass the browser asks for the pass that draws it.
+PREVIEW_SHOWN = "bt-preview-shown"
+PREVIEW_PENDING = "bt-preview-pending"
+PREVIEW_DELAY_SECONDS = 0.4
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -227,11 +232,20 @@ def _preview(
     """Buy and hold of each picked symbol over the picked dates (percent from its first close):
     what the run will trade, and the baseline its strategy has to beat.
 
-    Drawn with the form, before any run, it also makes the browser load its charting library
-    (plotly.js, several MB that Streamlit loads on the first chart of a page) while the trader is
-    still choosing: Run's results then come with every chart drawn in the same pass, instead of
-    grey placeholders for seconds after "saved".
+    Drawn before any run, it also makes the browser load its charting library (plotly.js,
+    several MB that Streamlit loads on a page's first chart) while the trader is still choosing:
+    Run's results then come with every chart drawn in the same pass, instead of grey
+    placeholders for seconds after "saved". But not in the page's first pass: loading plotly.js
+    there holds up drawing the form itself (about a second). The first pass leaves the preview
+    out and starts a timer in the browser (a fragment with ``run_every``); when it fires (when
+    the browser's main thread is free again) the page runs again, with the preview and without
+    the timer (a full run stops a page's fragment timers). Any earlier rerun draws it as well.
     """
+    if not st.session_state.get(PREVIEW_SHOWN):
+        st.session_state[PREVIEW_SHOWN] = True
+        st.session_state[PREVIEW_PENDING] = True
+        _preview_soon()
+        return
     if not symbols or start is None or end is None or start > end:
         return
     from fyerstrade.reporting.charts import comparison_figure
@@ -248,6 +262,14 @@ def _preview(
     )
     fig.update_layout(height=PREVIEW_HEIGHT, margin={"t": 50, "b": 30})
     st.plotly_chart(fig, key="bt-preview", width="stretch")
+
+
+@st.fragment(run_every=PREVIEW_DELAY_SECONDS)
+def _preview_soon() -> None:
+    """The timer of :func:`_preview`: nothing in the page's own pass; then the whole page again."""
+    if st.session_state.pop(PREVIEW_PENDING, False):
+        return
+    st.rerun()
 
 
 def run_and_save(
