@@ -59,6 +59,9 @@ app = typer.Typer(
 class _State:
     debug: bool = False
     settings: Settings | None = None
+    #: Set by a command that has written, flushed and closed everything it opened: what is left
+    #: is garbage for the process's exit to drop (see :func:`run`).
+    nothing_open: bool = False
 
 
 state = _State()
@@ -140,6 +143,7 @@ def _to_log_file(level: int, message: str, *, exc_info: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
     forget_opened()
+    state.nothing_open = False
     try:
         result = app(args=argv, prog_name="fyerstrade", standalone_mode=False)
         return result if isinstance(result, int) else 0  # typer.Exit(code) comes back as code
@@ -179,8 +183,21 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run() -> None:
-    """Console-script wrapper."""
-    sys.exit(main())
+    """Console-script wrapper.
+
+    After a command that closed everything it opened (``state.nothing_open``: ``backtest run``),
+    the objects left are handed to :func:`gc.freeze`, so the collection at interpreter exit skips
+    them: a 1,000,000-bar run leaves about 100,000 objects in reference cycles (its orders,
+    fills and the engine around them) that the exit would walk and free one by one (0.1 s of CPU)
+    only for the process to end. Exit handlers (logging's flush) still run; nothing that needs a
+    finalizer (a file, a database connection) is left open by such a command.
+    """
+    code = main()
+    if state.nothing_open:
+        import gc
+
+        gc.freeze()
+    sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -109,6 +109,40 @@ def test_run_json_contract_and_saved_run(
     assert '"name":"sma_fast"' in text  # the strategy's indicators are overlaid
 
 
+_EXIT_PROBE = """
+import atexit, gc, sys
+atexit.register(lambda: print(f"frozen {gc.get_freeze_count()}", file=sys.stderr))
+from fyerstrade.cli import run
+sys.argv = ["fyerstrade", *sys.argv[1:]]
+run()
+"""
+
+
+def test_a_run_process_leaves_its_objects_to_the_exit_and_nothing_open(store: Settings) -> None:
+    """The console script, after ``backtest run``: the objects left are frozen (the collection at
+    exit skips them), the output is whole, and both stores are closed cleanly (no -wal or -shm
+    file left); a command that does not say it closed everything is not frozen."""
+    import subprocess
+    import sys
+
+    def console(*args: str) -> tuple[str, str]:
+        proc = subprocess.run([sys.executable, "-c", _EXIT_PROBE, *args], capture_output=True,
+                              text=True, timeout=120, check=False)  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout, proc.stderr
+
+    out, err = console(*BASE, "--symbol", SYMBOLS[0], "--json")
+    data = json.loads(out)
+    assert data["metrics"]["trades"] == len(data["trades"]) > 0
+    frozen = int(err.rsplit("frozen ", 1)[1])
+    assert frozen > 10_000  # the run's objects (and the modules'), not walked at exit
+    left = sorted(p.name for p in store.data_dir.iterdir() if p.name.endswith(("-wal", "-shm")))
+    assert left == []
+    out, err = console("backtest", "list", "--json")
+    assert [r["run_id"] for r in json.loads(out)] == [data["run_id"]]
+    assert err.rsplit("frozen ", 1)[1].strip() == "0"
+
+
 def test_run_prints_a_metrics_table(store: Settings, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _cli([*BASE, "--symbol", SYMBOLS[0], "--no-costs", "--mode", "positional",
                            "--slippage-ticks", "1"], capsys)  # fmt: skip

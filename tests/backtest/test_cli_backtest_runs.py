@@ -182,3 +182,81 @@ def test_json_rows_refuse_nan_like_json_dumps() -> None:
 
     with pytest.raises(ValueError, match="not JSON compliant"):
         _row_encoder()({"pnl": math.nan})
+
+
+def _odd_trades() -> list[RoundTrip]:
+    """Round trips with awkward values: quotes, non-ASCII, -0.0, tiny and huge floats."""
+    reasons = ["signal", 'stop "hard"', "ü ₹ back\\slash", "square_off"]
+    values = [0.1 + 0.2, -0.0, 1e-300, 1e300, 123.45, 5.0, -7.25e-5, 2.0**52 + 0.5]
+    return [
+        RoundTrip(
+            SYMBOL if i % 3 else "NSE:M&M-EQ",
+            Side.BUY if i % 2 else Side.SELL,
+            i + 1,
+            T0 + 60 * i,
+            values[i % len(values)],
+            T0 + 60 * i + 86_400 * (i % 5),
+            values[(i + 3) % len(values)],
+            values[(i + 5) % len(values)],
+            abs(values[(i + 1) % len(values)]),
+            reasons[i % len(reasons)],
+            ProductType.INTRADAY if i % 4 else ProductType.CNC,
+        )
+        for i in range(40)
+    ]
+
+
+def test_encoded_trade_rows_are_the_text_of_the_general_path(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``run --json`` writes its trades straight from the round trips: row by row the text json
+    gives each ``trade_json``, and the whole printed object is the general path's, byte for byte."""
+    from fyerstrade.commands.backtest import (
+        _echo_json,
+        ist_times,
+        run_json_encoded,
+        trade_json,
+        trade_rows,
+    )
+
+    trades = _odd_trades()
+    rows = trade_rows(trades)
+    assert rows is not None
+    entries = ist_times([t.entry_ts for t in trades])
+    exits = ist_times([t.exit_ts for t in trades])
+    expected = [
+        json.dumps(trade_json(t, a, b), allow_nan=False, ensure_ascii=False)
+        for t, a, b in zip(trades, entries, exits, strict=True)
+    ]
+    assert list(rows) == expected
+    run = _stored()
+    run.run_id = "20240102-000000-000000"
+    run.trades = trades
+    _echo_json(run_json(run))
+    general = capsys.readouterr().out
+    _echo_json(run_json_encoded(run))
+    assert capsys.readouterr().out == general
+    assert json.loads(general)["trades"][1]["exit_reason"] == 'stop "hard"'
+
+
+def test_encoded_trade_rows_leave_odd_values_to_the_general_path() -> None:
+    """A numpy number, a bool or a non-finite value is not encoded here (``None``): the general
+    encoder then writes it, or refuses NaN as json does."""
+    from dataclasses import replace
+
+    from fyerstrade.commands.backtest import _echo_json, run_json_encoded, trade_rows
+
+    trades = _odd_trades()
+    base = trades[0]
+    odd = [
+        replace(base, pnl=math.nan),
+        replace(base, costs=math.inf),
+        replace(base, entry_price=np.float64(1.5)),
+        replace(base, quantity=True),
+    ]
+    for trade in odd:
+        assert trade_rows([*trades, trade]) is None
+    run = _stored()
+    run.trades = [*trades, odd[0]]
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        _echo_json(run_json_encoded(run))
