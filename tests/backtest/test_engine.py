@@ -292,3 +292,16 @@ def test_log_lines_and_fifteen_minute_bars_from_five_minute_bars() -> None:
     first = Logger.quarter[0]
     assert first == (int(bars.ts[2]) + 300, int(bars.ts[0]), float(bars.high[:3].max()))
     assert len(Logger.quarter) == 7 and Logger.quarter[-1][1] == int(bars.ts[6])
+
+
+def test_a_run_leaves_a_callers_gc_freeze_alone(store: Settings) -> None:
+    # a pool worker freezes what it inherited, the test session what it collected: a run's own
+    # gc.unfreeze() must not hand that back to the collector (fyerstrade.gcfreeze)
+    import gc  # (here: an import above would move the line numbers other tests quote)
+
+    gc.collect()
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    assert run_backtest(config(), store).bars_processed == 3000
+    # (objects freed meanwhile leave the frozen set: a count near it, not 0 as after unfreeze)
+    assert gc.get_freeze_count() > frozen // 2

@@ -12,7 +12,6 @@ Equity points are one per timestamp of the merged timeline: ``equity_ts[k]`` is 
 
 from __future__ import annotations
 
-import gc
 import math
 import time as _time
 from collections.abc import Callable, Mapping, Sequence
@@ -36,6 +35,7 @@ from fyerstrade.domain import (
     RoundTrip,
 )
 from fyerstrade.errors import CalendarCoverageError, DataError, InputError, UnknownSymbolError
+from fyerstrade.gcfreeze import RunFreeze
 from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.trading.assembly import build_engine, session_guard, slippage
 from fyerstrade.trading.clock import SimulatedClock
@@ -242,12 +242,9 @@ def run_backtest(
     engine.start()
     # the bars, lists and views built above live for the whole run: move them out of the
     # collector's sight so its passes over the young objects of the loop stay cheap (unfreeze
-    # hands them back afterwards)
-    gc.freeze()
-    try:
+    # hands them back afterwards; under a caller's freeze, nothing: fyerstrade.gcfreeze)
+    with RunFreeze():
         step_ts, step_close = _replay(engine, states, clock, progress, starts)
-    finally:
-        gc.unfreeze()
     engine.finish(close_positions=True)
     # a one-symbol replay numbers its steps by bar index: the first traded bar is step 0
     offset = starts[0] if len(states) == 1 else 0

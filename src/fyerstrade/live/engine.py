@@ -37,7 +37,6 @@ start is a new segment from the account as Fyers shows it, after reconciling the
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import sys
@@ -52,6 +51,7 @@ from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, Fye
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Feed
 from fyerstrade.fyers.tokens import load_valid_token
+from fyerstrade.gcfreeze import RunFreeze
 from fyerstrade.live.bars import Resampler
 from fyerstrade.live.clock import Clocks, LiveClock, Monotonic, Wall
 from fyerstrade.live.config import LiveConfig
@@ -158,11 +158,10 @@ class LiveEngine:
         # (instead of 5) cuts the time a tick waits for this thread three-fold (`make bench`).
         switch = sys.getswitchinterval()
         sys.setswitchinterval(min(switch, GIL_SWITCH_SECONDS))
+        frozen = RunFreeze()
         try:
             session = self.prepare(until)
-            # what setup built (warm-up arrays, instruments, the calendar) lives all day: out of
-            # the collector's sight, its full passes stay short, not a pause of several ms
-            gc.freeze()
+            frozen.freeze()  # what setup built lives all day: the collector's passes stay short
             runner = Runner(
                 session,
                 self.clocks,
@@ -202,7 +201,7 @@ class LiveEngine:
             self.notifier.notify(NoticeKind.ERROR, "Engine failed", f"{type(exc).__name__}: {exc}")
             raise
         finally:
-            gc.unfreeze()
+            frozen.unfreeze()
             self.close()
             sys.setswitchinterval(switch)
 

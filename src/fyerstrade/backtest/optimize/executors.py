@@ -40,6 +40,7 @@ from fyerstrade.backtest.optimize.job import (
     evaluate_block,
 )
 from fyerstrade.errors import FyersTradeError
+from fyerstrade.gcfreeze import freeze_for_good
 
 __all__ = ["Executor", "PoolExecutor", "SerialExecutor", "WorkerLostError", "default_workers"]
 
@@ -138,8 +139,13 @@ _worker_cache = EvaluatorCache()
 
 
 def _init_worker(job: EvaluationJob, shm_name: str, layout: Layout) -> None:
-    """Pool worker start: map the shared bars once; Ctrl-C belongs to the driver."""
+    """Pool worker start: map the shared bars once; Ctrl-C belongs to the driver. What the
+    worker inherited from the driver at fork is frozen (out of the collector's sight): each
+    block's full collection then walks the worker's own objects, not the driver's whole heap
+    (a dashboard or a test session: hundreds of thousands of objects), and never writes to
+    the pages it shares with the driver (``fyerstrade.gcfreeze``)."""
     global _worker_job, _worker_shm
+    freeze_for_good()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _worker_shm = shared_memory.SharedMemory(name=shm_name)
     job.bars = bars_from_shared(_worker_shm, layout)
