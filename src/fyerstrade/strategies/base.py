@@ -17,6 +17,12 @@ Optionally a strategy also declares ``signals(bars, params)`` (with ``signal_ind
 trades as whole arrays, which the vectorized engine runs for fast sweeps under the same rules
 (``strategies/signals.py`` describes the contract; tests hold both descriptions to the same trades).
 
+A strategy whose ``on_data`` acts only where one of its indicators is non-zero (a crossing
+signal, say) may name it in ``wake_on``: the engine then calls ``on_data`` only at bars where it
+is non-zero (NaN counts as non-zero), with ``ctx.updated`` listing just those symbols, in a
+backtest and live alike. That is a promise about ``on_data``; a subclass that overrides
+``on_data`` without restating ``wake_on`` does not inherit it (:func:`wake_indicator`).
+
 Indicators are computed once over whole arrays (TA-Lib or numpy) the way backtesting.py does, and
 revealed bar by bar: ``ctx.indicator(symbol, name)`` is a view that ends at the current bar, so a
 value of a bar that has not closed is unreachable. An indicator must therefore be *causal* (its
@@ -126,6 +132,8 @@ class Strategy:
     #: indicator not listed is placed by :func:`fyerstrade.reporting.plots.plot_kinds`
     plots: ClassVar[Mapping[str, str]] = {}
     signal_indicators: ClassVar[Mapping[str, Indicator]] = {}
+    #: an indicator outside whose non-zero bars ``on_data`` does nothing (module docstring)
+    wake_on: ClassVar[str | None] = None
 
     def __init__(self, **params: Any) -> None:
         values = validate_params(type(self), params)
@@ -188,6 +196,20 @@ def has_signals(strategy: type[Strategy]) -> bool:
         if any(name in attrs for name in _CALLBACKS):
             return False
     return False
+
+
+def wake_indicator(strategy: type[Strategy]) -> str | None:
+    """The indicator that says when ``strategy``'s ``on_data`` has something to do, or None
+    (called at every bar). ``wake_on`` counts only when declared by the class that defines the
+    ``on_data`` in force or by a subclass of it: it is a promise about that ``on_data``."""
+    for klass in strategy.__mro__:
+        attrs = vars(klass)
+        if "wake_on" in attrs:
+            wake: str | None = attrs["wake_on"]
+            return wake
+        if "on_data" in attrs:
+            return None
+    return None
 
 
 def _unknown_message(cls: type[Strategy], name: str) -> str:

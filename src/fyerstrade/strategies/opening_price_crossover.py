@@ -87,6 +87,8 @@ class OpeningPriceCrossover(Strategy):
     # the EMAs and the day's open over the candles; the 0/1 entry signal is for the strategy
     plots: ClassVar[Mapping[str, str]] = {"ema_fast": "overlay", "ema_slow": "overlay",
                                            "day_open": "overlay", "signal": "none"}  # fmt: skip
+    # on_data acts only on a signal bar: the engine calls it there only
+    wake_on: ClassVar[str | None] = "signal"
 
     signal_indicators: ClassVar[Mapping[str, Indicator]] = {
         "ema_fast": Indicator(ema, uses=("ema_fast",)),

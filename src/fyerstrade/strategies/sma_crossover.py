@@ -99,6 +99,8 @@ class SmaCrossover(Strategy):
     # the averages over the candles; the -1/0/+1 crossing signal is for the strategy only
     plots: ClassVar[Mapping[str, str]] = {"sma_fast": "overlay", "sma_slow": "overlay",
                                            "cross": "none"}  # fmt: skip
+    # on_data acts only where the averages cross: the engine calls it there only
+    wake_on: ClassVar[str | None] = "cross"
     signal_indicators: ClassVar[Mapping[str, Indicator]] = {
         "sma_fast": Indicator(sma, uses=("fast",)),
         "sma_slow": Indicator(sma, uses=("slow",)),

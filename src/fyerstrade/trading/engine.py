@@ -14,7 +14,8 @@ skipping those with nothing to do):
    of ``i`` if it is the day's square-off bar; the broker matches its book against bar ``i``
    (fills → portfolio → journal → ``strategy.on_fill``); higher-resolution bars move on;
 3. ``strategy.on_data(ctx)`` once for the timestamp (orders it places are eligible from bar
-   ``i + 1``);
+   ``i + 1``); for a strategy that declares ``wake_on``, only when that indicator is non-zero
+   at the bar of an updated symbol (``ctx.updated`` then lists those symbols);
 4. the intraday square-off at the close of ``i`` when the day has no bar at/after the
    square-off time;
 5. with a daily-loss limit: the account marked to the closes; at the limit the session guard
@@ -46,6 +47,8 @@ import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
+
 from fyerstrade.calendar import to_ist
 from fyerstrade.domain import (
     Bar,
@@ -57,9 +60,9 @@ from fyerstrade.domain import (
     round_to_tick,
 )
 from fyerstrade.errors import InputError, OrderStateError, StrategyError, StrategyInterrupted
-from fyerstrade.strategies.base import Strategy
+from fyerstrade.strategies.base import Strategy, wake_indicator
 from fyerstrade.strategies.location import error_location
-from fyerstrade.trading.bars import Cursor, LookAheadError
+from fyerstrade.trading.bars import Cursor, LookAheadError, items
 from fyerstrade.trading.broker import Broker
 from fyerstrade.trading.clock import Clock, SimulatedClock
 from fyerstrade.trading.context import Context
@@ -144,6 +147,7 @@ class TradingEngine:
         self._order_seq = 0
         self._focus: SymbolState | None = None
         self._has_on_fill = type(strategy).on_fill is not Strategy.on_fill
+        self._wake = wake_indicator(type(strategy))
         self._zero_costs = isinstance(costs, ZeroCostModel)
         self.ctx = Context(self)
         broker.bind(self, self)
@@ -160,6 +164,12 @@ class TradingEngine:
                 raise self._interrupted(exc, st, "indicators") from None
             except Exception as exc:
                 raise self._strategy_error(exc, st, "indicators") from exc
+            if self._wake is not None and self._wake not in st.indicator_views:
+                name = self.strategy.name or type(self.strategy).__name__
+                raise StrategyError(
+                    f"strategy {name} declares wake_on={self._wake!r} but its indicators() "
+                    f"gives no {self._wake!r} for {st.symbol}: add it, or drop wake_on"
+                )
         self._focus = self.states[0] if self.states else None
         self._guard(self.strategy.init, "init")
         self._guard(self.strategy.on_start, "on_start")
@@ -176,6 +186,20 @@ class TradingEngine:
             i = st.cursor.i
             if st.orders or st.higher or (st.sq_open and i in st.sq_open):
                 self._bar_opens(st, i)
+        wake = self._wake
+        if wake is not None:  # the strategy acts only where its wake indicator is non-zero
+            due = [st for st in updated if st.indicator_views[wake].last != 0.0]
+            if due:
+                self._on_data(due, tuple(st.symbol for st in due))
+        else:
+            self._on_data(updated, names)
+        for st in updated:
+            if st.sq_close and st.cursor.i in st.sq_close:
+                self._square_off(st, st.cursor.i, at_close=True)
+        if self._watch_loss:
+            self._timestamp_closes()
+
+    def _on_data(self, updated: Sequence[SymbolState], names: tuple[str, ...]) -> None:
         ctx = self.ctx
         ctx.updated = names
         self._focus = updated[0]
@@ -187,11 +211,6 @@ class TradingEngine:
             raise self._interrupted(exc, self._focus, "on_data") from None
         except Exception as exc:
             raise self._strategy_error(exc, self._focus, "on_data") from exc
-        for st in updated:
-            if st.sq_close and st.cursor.i in st.sq_close:
-                self._square_off(st, st.cursor.i, at_close=True)
-        if self._watch_loss:
-            self._timestamp_closes()
 
     def _bar_opens(self, st: SymbolState, i: int) -> None:
         """Bar ``i`` of ``st`` has traded, before the strategy sees it: the square-off at its
@@ -254,7 +273,10 @@ class TradingEngine:
         self.ctx.updated = (state.symbol,)
         self._replaying = cursor  # (the step index is the cursor's: no store per bar)
         try:
-            self._replay(state, clock, close_ts, start)
+            if self._wake is None or self._watch_loss:
+                self._replay(state, clock, close_ts, start)
+            else:
+                self._replay_due(state, clock, close_ts, start)
         finally:
             self._replaying = None
             self.step_index = cursor.i
@@ -290,6 +312,65 @@ class TradingEngine:
                 self._square_off(state, i, at_close=True)
             if watch:
                 self._timestamp_closes()
+
+    def _replay_due(
+        self, state: SymbolState, clock: SimulatedClock, close_ts: list[int], start: int
+    ) -> None:
+        """:meth:`_replay` for a strategy that declares ``wake_on``: it visits only the bars
+        where something can happen (the wake indicator is non-zero, a square-off falls, or
+        orders work) and makes there the calls :meth:`_replay` makes. On the bars it passes
+        over, those calls do nothing: no order to match, no square-off, and an ``on_data``
+        that the strategy declared idle. (A daily-loss limit looks at every close: such runs
+        take :meth:`_replay`.) The cursor and the clock end at the last bar, as there."""
+        name = self._wake
+        assert name is not None
+        stop = start + len(close_ts)
+        wake = state.indicator_arrays[name]
+        due = wake[start:stop] != 0.0  # (NaN is non-zero, as for the live step)
+        sq_open = state.sq_open
+        sq_close = state.sq_close
+        for marks in (sq_open, sq_close):
+            for j in marks:
+                if start <= j < stop:
+                    due[j - start] = True
+        acts = items(wake)  # the wake value of a bar
+        cursor = state.cursor
+        orders = state.orders
+        higher = state.higher
+        on_data = self.strategy.on_data
+        ctx = self.ctx
+        bar_opens = self._bar_opens
+        i = start  # the first bar not yet visited
+        for k in np.flatnonzero(due).tolist():
+            j = start + k
+            while orders and i < j:  # working orders are matched bar by bar until done
+                cursor.i = i
+                clock.ts = close_ts[i - start]
+                bar_opens(state, i)
+                i += 1
+            cursor.i = j
+            clock.ts = close_ts[k]
+            if orders or higher or (sq_open and j in sq_open):
+                bar_opens(state, j)
+            if acts[j] != 0.0:
+                try:
+                    on_data(ctx)
+                except StrategyError:
+                    raise
+                except KeyboardInterrupt as exc:
+                    raise self._interrupted(exc, state, "on_data") from None
+                except Exception as exc:
+                    raise self._strategy_error(exc, state, "on_data") from exc
+            if sq_close and j in sq_close:
+                self._square_off(state, j, at_close=True)
+            i = j + 1
+        while orders and i < stop:
+            cursor.i = i
+            clock.ts = close_ts[i - start]
+            bar_opens(state, i)
+            i += 1
+        cursor.i = stop - 1
+        clock.ts = close_ts[-1]
 
     def finish(self, close_positions: bool = True) -> None:
         """End of data: optionally close every open position at its last close
