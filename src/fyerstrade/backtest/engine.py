@@ -243,8 +243,8 @@ def run_backtest(
     # the bars, lists and views built above live for the whole run: move them out of the
     # collector's sight so its passes over the young objects of the loop stay cheap (unfreeze
     # hands them back afterwards; under a caller's freeze, nothing: fyerstrade.gcfreeze)
-    with RunFreeze():
-        step_ts, step_close = _replay(engine, states, clock, progress, starts)
+    with RunFreeze() as frozen:
+        step_ts, step_close = _replay(engine, states, clock, progress, starts, frozen)
     engine.finish(close_positions=True)
     # a one-symbol replay numbers its steps by bar index: the first traded bar is step 0
     offset = starts[0] if len(states) == 1 else 0
@@ -286,9 +286,11 @@ def _replay(
     clock: SimulatedClock,
     progress: Callable[[float], None] | None,
     first_bars: Sequence[int],
+    frozen: RunFreeze,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Drive the engine over the merged timeline from each symbol's ``first_bars`` bar (the ones
-    before are warm-up); return each step's bar stamp and close."""
+    before are warm-up); return each step's bar stamp and close. ``frozen``: the run's freeze,
+    renewed after each stretch of a one-symbol run (what it left lives to the end)."""
     if len(states) == 1:
         st = states[0]
         n = len(st.arrays)
@@ -297,6 +299,7 @@ def _replay(
         chunk = min(65_536, todo) if progress is None else max(1, todo // 100)
         for lo in range(first, n, chunk):
             engine.replay(st, clock, lo, min(n, lo + chunk))
+            frozen.freeze()  # the orders, fills and trades so far live to the end of the run too
             if progress is not None:
                 progress((min(n, lo + chunk) - first) / todo)
         # views of the run's own arrays (already int64): no million-point copies

@@ -264,19 +264,18 @@ class TradingEngine:
         """Steps over bars ``start..stop-1`` of a one-symbol run: the calls :meth:`step` makes
         (:meth:`_bar_opens`, the strategy, the square-off at the close, the guard), skipping
         those with nothing to do. This loop is the backtest's hot path: no allocation per bar."""
-        cursor = state.cursor
-        # a list of Python ints for this stretch only (reading numpy scalars per bar is slower,
-        # a list for the whole run costs memory)
-        close_ts = state.close_ts[start:stop].tolist()
-        if not close_ts:
+        if stop <= start:
             return
+        cursor = state.cursor
         self.ctx.updated = (state.symbol,)
         self._replaying = cursor  # (the step index is the cursor's: no store per bar)
         try:
             if self._wake is None or self._watch_loss:
-                self._replay(state, clock, close_ts, start)
+                # a list of Python ints for this stretch only (reading numpy scalars per bar
+                # is slower, a list for the whole run costs memory)
+                self._replay(state, clock, state.close_ts[start:stop].tolist(), start)
             else:
-                self._replay_due(state, clock, close_ts, start)
+                self._replay_due(state, clock, start, stop)
         finally:
             self._replaying = None
             self.step_index = cursor.i
@@ -313,9 +312,7 @@ class TradingEngine:
             if watch:
                 self._timestamp_closes()
 
-    def _replay_due(
-        self, state: SymbolState, clock: SimulatedClock, close_ts: list[int], start: int
-    ) -> None:
+    def _replay_due(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
         """:meth:`_replay` for a strategy that declares ``wake_on``: it visits only the bars
         where something can happen (the wake indicator is non-zero, a square-off falls, or
         orders work) and makes there the calls :meth:`_replay` makes. On the bars it passes
@@ -324,7 +321,7 @@ class TradingEngine:
         take :meth:`_replay`.) The cursor and the clock end at the last bar, as there."""
         name = self._wake
         assert name is not None
-        stop = start + len(close_ts)
+        close_ts = items(state.close_ts)  # (no list: the loop reads a few bars of the stretch)
         wake = state.indicator_arrays[name]
         due = wake[start:stop] != 0.0  # (NaN is non-zero, as for the live step)
         sq_open = state.sq_open
@@ -345,11 +342,11 @@ class TradingEngine:
             j = start + k
             while orders and i < j:  # working orders are matched bar by bar until done
                 cursor.i = i
-                clock.ts = close_ts[i - start]
+                clock.ts = close_ts[i]
                 bar_opens(state, i)
                 i += 1
             cursor.i = j
-            clock.ts = close_ts[k]
+            clock.ts = close_ts[j]
             if orders or higher or (sq_open and j in sq_open):
                 bar_opens(state, j)
             if acts[j] != 0.0:
@@ -366,11 +363,11 @@ class TradingEngine:
             i = j + 1
         while orders and i < stop:
             cursor.i = i
-            clock.ts = close_ts[i - start]
+            clock.ts = close_ts[i]
             bar_opens(state, i)
             i += 1
         cursor.i = stop - 1
-        clock.ts = close_ts[-1]
+        clock.ts = close_ts[stop - 1]
 
     def finish(self, close_positions: bool = True) -> None:
         """End of data: optionally close every open position at its last close
@@ -391,7 +388,6 @@ class TradingEngine:
         symbol: str,
         side: Side,
         quantity: int | None,
-        *,
         limit: float | None = None,
         stop: float | None = None,
         product: ProductType | None = None,
