@@ -71,8 +71,11 @@ class OrderRules:
             order.stop_price is None or order.stop_price <= 0
         ):
             return f"a {order.order_type} order needs a positive stop price"
-        opening = opening_quantity(position, order.side, order.quantity)
-        if opening and order.side is SELL and order.product is CNC:
+        if (
+            order.side is SELL
+            and order.product is CNC
+            and opening_quantity(position, order.side, order.quantity)
+        ):
             return "short selling is not allowed for CNC (delivery); use INTRADAY or MARGIN"
         return None
 

@@ -78,10 +78,10 @@ class SymbolState:
         return int(self.close_ts[i])
 
     def open_at(self, i: int) -> float:
-        return float(self.arrays.open[i])
+        return float(self.arrays.open.item(i))
 
     def close_at(self, i: int) -> float:
-        return float(self.arrays.close[i])
+        return float(self.arrays.close.item(i))
 
     def set_indicators(self, values: Mapping[str, np.ndarray]) -> None:
         n = len(self.arrays)
