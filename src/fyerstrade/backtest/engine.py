@@ -375,12 +375,7 @@ def _equity_curve(
         if not mask.any():
             continue
         held = _latest_per_step(ev_step[mask], ev_qty[mask], n, 0.0)
-        bar = np.searchsorted(np.asarray(st.close_ts, dtype=np.int64), step_close, side="right")
-        bar -= 1
-        seen = bar >= 0
-        np.maximum(bar, 0, out=bar)
-        price = np.where(seen, st.arrays.close[bar], 0.0)
-        del bar, seen
+        price = _closes_at(st, step_close, step_offset if len(states) == 1 else None)
         held *= price  # the position's value at each step
         del price
         value += held
@@ -393,6 +388,25 @@ def _equity_curve(
         np.divide(gross, equity, out=gross, where=positive)
     gross[~positive] = 0.0
     return equity, cash, gross
+
+
+def _closes_at(st: SymbolState, step_close: np.ndarray, own_from: int | None) -> np.ndarray:
+    """The symbol's close at each step's close time (0 before its first bar). ``own_from``: the
+    steps are this symbol's own bars from that one on (a one-symbol run), so step k is bar
+    ``own_from + k`` whenever the close times strictly increase: no search needed."""
+    close_ts = np.asarray(st.close_ts, dtype=np.int64)
+    if (
+        own_from is not None
+        and len(step_close) == len(close_ts) - own_from
+        and bool((close_ts[1:] > close_ts[:-1]).all())
+        and np.array_equal(step_close, close_ts[own_from:])
+    ):
+        return np.asarray(st.arrays.close[own_from:], dtype=np.float64)
+    bar = np.searchsorted(close_ts, step_close, side="right")
+    bar -= 1
+    seen = bar >= 0
+    np.maximum(bar, 0, out=bar)
+    return np.where(seen, st.arrays.close[bar], 0.0)
 
 
 def _latest_per_step(ev_step: np.ndarray, values: np.ndarray, n: int, before: float) -> np.ndarray:

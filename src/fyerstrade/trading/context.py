@@ -112,7 +112,8 @@ class Context:
 
     def qty(self, symbol: str) -> int:
         """Net position in ``symbol`` (negative = short)."""
-        return self._engine.portfolio.quantity(symbol)
+        pos = self._engine.portfolio.positions.get(symbol)  # (Portfolio.quantity, inlined:
+        return 0 if pos is None else pos.quantity  # asked at every due bar)
 
     @property
     def cash(self) -> float:

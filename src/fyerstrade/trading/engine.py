@@ -337,13 +337,19 @@ class TradingEngine:
         on_data = self.strategy.on_data
         ctx = self.ctx
         bar_opens = self._bar_opens
+        # a bar between due bars is never a square-off bar: with no higher-resolution bars to
+        # move on, its _bar_opens is the broker's matching alone
+        match = self.broker.on_bar
         i = start  # the first bar not yet visited
         for k in np.flatnonzero(due).tolist():
             j = start + k
             while orders and i < j:  # working orders are matched bar by bar until done
                 cursor.i = i
                 clock.ts = close_ts[i]
-                bar_opens(state, i)
+                if higher:
+                    bar_opens(state, i)
+                else:
+                    match(state, i)
                 i += 1
             cursor.i = j
             clock.ts = close_ts[j]
@@ -364,7 +370,10 @@ class TradingEngine:
         while orders and i < stop:
             cursor.i = i
             clock.ts = close_ts[i]
-            bar_opens(state, i)
+            if higher:
+                bar_opens(state, i)
+            else:
+                match(state, i)
             i += 1
         cursor.i = stop - 1
         clock.ts = close_ts[stop - 1]
@@ -563,7 +572,20 @@ class TradingEngine:
         order.status = status
         if status is FILLED:
             state.orders.remove(order)
-        self._book(state, fill)
+        # booked: portfolio, journal, the equity curve's event; reduce-only orders end when flat
+        portfolio = self.portfolio
+        journal = self.journal
+        trips = portfolio.apply(fill)
+        journal.record_fill(fill)
+        for rt in trips:
+            journal.record_trade(rt)
+        held = portfolio.positions[state.symbol].quantity
+        step = self.step_index if self._replaying is None else self._replaying.i
+        self.fill_events.append((step, portfolio.cash, state.index, held))
+        if held == 0 and state.orders:
+            for o in list(state.orders):
+                if o.reduce_only:
+                    self.cancel(o)
         if self._has_on_fill:
             self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
 
@@ -593,21 +615,6 @@ class TradingEngine:
         return free
 
     # ---- internals ------------------------------------------------------------------------
-    def _book(self, state: SymbolState, fill: Fill) -> None:
-        portfolio = self.portfolio
-        journal = self.journal
-        trips = portfolio.apply(fill)
-        journal.record_fill(fill)
-        for rt in trips:
-            journal.record_trade(rt)
-        qty = portfolio.positions[state.symbol].quantity
-        step = self.step_index if self._replaying is None else self._replaying.i
-        self.fill_events.append((step, portfolio.cash, state.index, qty))
-        if qty == 0 and state.orders:
-            for o in list(state.orders):
-                if o.reduce_only:
-                    self.cancel(o)
-
     def _submit(self, st: SymbolState, order: Order) -> None:
         """Record ``order`` (NEW) and send it to the broker (its answers come back as events)."""
         order.status = SUBMITTED
@@ -672,7 +679,7 @@ class TradingEngine:
     def _last_price(self, st: SymbolState) -> float:
         i = st.cursor.i
         if i >= 0:
-            return st.close_at(i)
+            return float(st.arrays.close.item(i))  # (st.close_at, without the call)
         return st.open_at(0) if len(st.arrays) else 0.0
 
     def state(self, symbol: str) -> SymbolState:

@@ -102,11 +102,14 @@ class SimulatedVenue:
         try:
             while True:
                 submitted = self._seq
-                batch = [w for w in book if w.active_from <= i and w.seq not in seen]
+                if len(book) == 1:  # (the common case, without a comprehension's frame)
+                    w = book[0]
+                    batch = [w] if w.active_from <= i and w.seq not in seen else []
+                else:
+                    batch = [w for w in book if w.active_from <= i and w.seq not in seen]
+                    batch.sort(key=match_order)
                 if not batch:
                     return
-                if len(batch) > 1:
-                    batch.sort(key=match_order)
                 if not ranged and batch[-1].priority:  # (sorted: the last is the least
                     high = arrays.high.item(i)  # urgent; priority 0 is a market order)
                     low = arrays.low.item(i)
