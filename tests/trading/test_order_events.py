@@ -16,6 +16,7 @@ from fyerstrade.trading.events import (
     OrderFilled,
     OrderPartiallyFilled,
     OrderUnknown,
+    from_fields,
 )
 from fyerstrade.trading.symbols import SymbolState
 from fyerstrade.trading.venue import SimulatedVenue
@@ -234,3 +235,12 @@ def test_an_overfill_is_refused() -> None:
     )
     with pytest.raises(OrderStateError, match="a fill of 11 with 10 left"):
         engine.apply(OrderFilled(placed[0].id, 3, 11, 90.0))
+
+
+def test_an_event_built_from_its_fields_is_the_event() -> None:
+    accepted = from_fields(OrderAccepted)(("O1", 5, "SIM1"))
+    filled = from_fields(OrderFilled)(("O1", 6, 10, 101.5, "SIM1", ""))
+    assert type(accepted) is OrderAccepted and accepted == OrderAccepted("O1", 5, "SIM1")
+    assert type(filled) is OrderFilled and filled == OrderFilled("O1", 6, 10, 101.5, "SIM1")
+    assert filled.price == 101.5 and filled.trade_id == ""
+    assert filled != OrderPartiallyFilled("O1", 6, 10, 101.5, "SIM1")  # the kind still counts

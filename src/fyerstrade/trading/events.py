@@ -25,7 +25,9 @@ the fill completes with less (``Order.filled_quantity < Order.quantity``).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from collections.abc import Callable
+from functools import partial
+from typing import Any, NamedTuple, TypeVar, cast
 
 __all__ = [
     "OrderAccepted",
@@ -36,6 +38,7 @@ __all__ = [
     "OrderPartiallyFilled",
     "OrderRejected",
     "OrderUnknown",
+    "from_fields",
 ]
 
 
@@ -142,3 +145,13 @@ for _kind in (
     setattr(_kind, "__eq__", _same)  # noqa: B010
     setattr(_kind, "__ne__", _differ)  # noqa: B010
     setattr(_kind, "__hash__", _hash)  # noqa: B010
+
+
+_E = TypeVar("_E", bound=tuple[Any, ...])
+
+
+def from_fields(kind: type[_E]) -> Callable[[tuple[Any, ...]], _E]:
+    """A constructor of ``kind`` from a tuple of *all* its fields, in order (no defaults):
+    the event a broker's hot path builds without the named tuple's generated ``__new__``, a
+    Python call of its own (the simulated venue reports two events per order)."""
+    return cast(Callable[[tuple[Any, ...]], _E], partial(tuple.__new__, kind))

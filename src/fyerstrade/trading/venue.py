@@ -24,12 +24,21 @@ from fyerstrade.domain import Order
 from fyerstrade.trading.book import WorkingOrder, match_order
 from fyerstrade.trading.broker import Account, EventSink
 from fyerstrade.trading.enum_members import BUY, MARKET
-from fyerstrade.trading.events import OrderAccepted, OrderCancelled, OrderFilled, OrderRejected
+from fyerstrade.trading.events import (
+    OrderAccepted,
+    OrderCancelled,
+    OrderFilled,
+    OrderRejected,
+    from_fields,
+)
 from fyerstrade.trading.fills import Slippage, fill_price
 from fyerstrade.trading.orders import opening_quantity
 from fyerstrade.trading.symbols import SymbolState
 
 __all__ = ["SimulatedVenue"]
+
+_accepted = from_fields(OrderAccepted)  # (order id, ts, broker id)
+_filled = from_fields(OrderFilled)  # (order id, ts, quantity, price, broker id, trade id)
 
 
 class SimulatedVenue:
@@ -58,7 +67,7 @@ class SimulatedVenue:
         self._seq += 1
         order.broker_id = broker_id = f"SIM{self._seq}"
         quote = self._quotes.pop(symbol, None) if self._quotes else None
-        sink.apply(OrderAccepted(order.id, order.created_ts, broker_id))
+        sink.apply(_accepted((order.id, order.created_ts, broker_id)))
         w = self._working(state, order, state.cursor.i)
         book = self._books.get(symbol)
         if book is None:
@@ -175,4 +184,4 @@ class SimulatedVenue:
                     )
                     return
         self._last_fill_price = price
-        sink.apply(OrderFilled(order.id, ts, qty, price, order.broker_id))
+        sink.apply(_filled((order.id, ts, qty, price, order.broker_id, "")))
