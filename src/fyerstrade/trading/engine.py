@@ -334,14 +334,15 @@ class TradingEngine:
         cursor = state.cursor
         orders = state.orders
         higher = state.higher
-        on_data = self.strategy.on_data
-        ctx = self.ctx
         bar_opens = self._bar_opens
         # a bar between due bars is never a square-off bar: with no higher-resolution bars to
         # move on, its _bar_opens is the broker's matching alone
         match = self.broker.on_bar
+        one = (state,)
+        names = self.ctx.updated
         i = start  # the first bar not yet visited
-        for k in np.flatnonzero(due).tolist():
+        # (the end of the stretch closes the gap after the last due bar)
+        for k in [*np.flatnonzero(due).tolist(), stop - start]:
             j = start + k
             while orders and i < j:  # working orders are matched bar by bar until done
                 cursor.i = i
@@ -351,30 +352,17 @@ class TradingEngine:
                 else:
                     match(state, i)
                 i += 1
+            if j == stop:
+                break
             cursor.i = j
             clock.ts = close_ts[j]
             if orders or higher or (sq_open and j in sq_open):
                 bar_opens(state, j)
             if acts[j] != 0.0:
-                try:
-                    on_data(ctx)
-                except StrategyError:
-                    raise
-                except KeyboardInterrupt as exc:
-                    raise self._interrupted(exc, state, "on_data") from None
-                except Exception as exc:
-                    raise self._strategy_error(exc, state, "on_data") from exc
+                self._on_data(one, names)
             if sq_close and j in sq_close:
                 self._square_off(state, j, at_close=True)
             i = j + 1
-        while orders and i < stop:
-            cursor.i = i
-            clock.ts = close_ts[i]
-            if higher:
-                bar_opens(state, i)
-            else:
-                match(state, i)
-            i += 1
         cursor.i = stop - 1
         clock.ts = close_ts[stop - 1]
 
