@@ -24,7 +24,14 @@ from collections.abc import Mapping
 from pathlib import Path
 
 PACKAGE_DIR = Path(__file__).resolve().parent
-SOURCES = ("layout.py", "charges.py", "kernel.py", "metrics.py", "indicators.py")
+SOURCES = (
+    "layout.py",
+    "charges.py",
+    "kernel.py",
+    "metrics.py",
+    "indicators.py",
+    "bar_pass.py",
+)
 STALE_AFTER_S = 3600.0  # an older stamp's directory untouched this long is removed
 
 

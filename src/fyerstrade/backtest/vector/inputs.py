@@ -46,6 +46,7 @@ from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.orders import OrderRules
 from fyerstrade.trading.session import SessionRules, seconds_of_day
 
+from . import bar_pass
 from . import layout as lay
 from .limits import risk_reason
 
@@ -187,26 +188,24 @@ def prepare(
 
     ohlc = np.empty((4, n), dtype=np.float64)
     times = np.empty((2, n), dtype=np.int64)
-    bar_i = np.zeros((lay.N_B, n), dtype=np.int64)
-    for s, (a, c) in enumerate(zip(arrays, closes, strict=True)):
-        lo, hi = starts[s], starts[s + 1]
-        ohlc[0, lo:hi] = a.open
-        ohlc[1, lo:hi] = a.high
-        ohlc[2, lo:hi] = a.low
-        ohlc[3, lo:hi] = a.close
-        times[0, lo:hi] = a.ts
-        times[1, lo:hi] = c
-        bar_i[lay.B_FLAGS, lo:hi] = _session_flags(session, a.ts.astype(np.int64), c)
-    day_open = (times[0] + IST_OFFSET) // DAY_SECONDS
-    day_close = (times[1] + IST_OFFSET) // DAY_SECONDS
-    rate_days, inverse = _unique_days(np.concatenate((day_open, day_close)))
-    bar_i[lay.B_RDAY_OPEN] = inverse[:n]
-    bar_i[lay.B_RDAY_CLOSE] = inverse[n:]
-
+    bar_i = np.empty((lay.N_B, n), dtype=np.int64)
+    day_range = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], dtype=np.int64)
+    window = (seconds_of_day(session.entry_start), seconds_of_day(session.entry_end))
     ticks = np.empty(len(symbols), dtype=np.float64)
-    for s, (symbol, spec) in enumerate(zip(symbols, specs, strict=True)):
-        lo, hi = starts[s], starts[s + 1]
-        bar_i[lay.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, day_close[lo:hi], lookup)
+    for s, (a, c, symbol, spec) in enumerate(zip(arrays, closes, symbols, specs, strict=True)):
+        lo, hi = int(starts[s]), int(starts[s + 1])
+        bar_pass.lay_bars(
+            a.open, a.high, a.low, a.close, a.ts, c, lo, spec.lot_size, int(session.intraday),
+            *window, ohlc, times, bar_i, day_range,
+        )  # fmt: skip
+        at_open, at_close = session.square_off_bars(a.ts)
+        bar_i[lay.B_FLAGS, lo + at_open] |= lay.FLAG_SQ_OPEN
+        bar_i[lay.B_FLAGS, lo + at_close] |= lay.FLAG_SQ_CLOSE
+        ticks[s] = spec.tick_size
+        if lookup is not None:  # the lot size in force on each bar's day (by its close)
+            days = bar_i[lay.B_RDAY_CLOSE, lo:hi]
+            bar_i[lay.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, days, lookup)
+    rate_days = _rank_days(bar_i, int(day_range[0]), int(day_range[1]))
 
     products = tuple(default_product(config, spec) for spec in specs)
     dp_keys = {key: k for k, key in enumerate(dict.fromkeys(sp.isin or sp.symbol for sp in specs))}
@@ -223,13 +222,16 @@ def prepare(
     lo = ist_epoch(config.start)
     first_bars = [int(np.searchsorted(a.ts, lo)) for a in arrays]
     step_first, step_bar, step_sym, step_ts, step_close = _timeline(
-        arrays, closes, starts, first_bars
+        arrays, closes, starts, first_bars, times
     )
     rates, has_rate, rate_err, errors, cnc = _rate_table(model, specs, products, rate_days)
     sym[:, lay.SY_CNC] = cnc
-    step_day = (step_ts + IST_OFFSET) // DAY_SECONDS
-    day_end = np.ones(len(step_ts), dtype=np.uint8)
-    day_end[:-1] = step_day[1:] != step_day[:-1]
+    day_end = np.empty(len(step_ts), dtype=np.uint8)
+    if session.intraday:
+        square_offs = (bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0
+    else:  # no square-off
+        square_offs = np.zeros(n, dtype=np.bool_)
+    day_ends = bar_pass.day_marks(step_first, step_bar, bar_i, day_end)
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)
     cf[lay.CF_CAPITAL] = config.capital
@@ -263,8 +265,8 @@ def prepare(
         step_ts=step_ts,
         step_close=step_close,
         day_end=day_end,
-        day_ends=np.flatnonzero(day_end).astype(np.int64),
-        square_offs=(bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0,
+        day_ends=day_ends,
+        square_offs=square_offs,
         first_bars=tuple(first_bars),
         cf=cf,
         ci=ci,
@@ -272,30 +274,11 @@ def prepare(
         has_rate=has_rate,
         rate_err=rate_err,
         errors=errors,
-        rate_days=rate_days.astype(np.int64),
+        rate_days=rate_days,
         n_dp_keys=len(dp_keys),
         rules=rules,
         guard=SessionGuard(session),
     )
-
-
-def _session_flags(
-    session: SessionRules, ts: npt.NDArray[np.int64], close_ts: npt.NDArray[np.int64]
-) -> npt.NDArray[np.uint8]:
-    """Per bar: may an entry be placed at its close; square off at its open / at its close."""
-    flags = np.zeros(len(ts), dtype=np.uint8)
-    if session.intraday:
-        sod = (close_ts + IST_OFFSET) % DAY_SECONDS
-        inside = (sod >= seconds_of_day(session.entry_start)) & (
-            sod <= seconds_of_day(session.entry_end)
-        )
-        flags[inside] |= lay.FLAG_ENTRY_OK
-    else:
-        flags |= lay.FLAG_ENTRY_OK
-    at_open, at_close = session.square_off_bars(ts)
-    flags[at_open] |= lay.FLAG_SQ_OPEN
-    flags[at_close] |= lay.FLAG_SQ_CLOSE
-    return flags
 
 
 def _lots_and_tick(
@@ -318,19 +301,19 @@ def _lots_and_tick(
     return lots[inverse], tick
 
 
-def _unique_days(days: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.int64], ...]:
-    """``np.unique(days, return_inverse=True)`` for day numbers, by marking the span they cover
-    instead of sorting millions of values (a run's days span years, not millions)."""
-    if not len(days):
-        return np.unique(days, return_inverse=True)
-    lo = int(days.min())
-    span = int(days.max()) - lo + 1
-    if span > 4 * len(days) + 100_000:
-        return np.unique(days, return_inverse=True)
-    present = np.zeros(span, dtype=np.bool_)
-    present[days - lo] = True
-    rank = np.cumsum(present, dtype=np.int64) - 1
-    return np.flatnonzero(present).astype(np.int64) + lo, rank[days - lo]
+def _rank_days(bar_i: npt.NDArray[np.int64], lo: int, hi: int) -> npt.NDArray[np.int64]:
+    """The run's distinct IST days (the cost table's day axis), ascending, with ``bar_i``'s
+    ``B_RDAY_*`` rows turned from day numbers into indices of them (``np.unique`` with
+    ``return_inverse`` over both rows; marking the span the days cover instead of sorting
+    millions of values, unless the span is wider than the bars: days span years, not millions)."""
+    rows = bar_i[lay.B_RDAY_OPEN : lay.B_RDAY_CLOSE + 1]
+    if not rows.size:
+        return np.zeros(0, dtype=np.int64)
+    if hi - lo + 1 > 4 * rows.size + 100_000:
+        days, inverse = np.unique(rows, return_inverse=True)
+        rows[...] = inverse.reshape(rows.shape)
+        return days.astype(np.int64)
+    return bar_pass.rank_days(bar_i, lo, hi - lo + 1)
 
 
 def _timeline(
@@ -338,18 +321,20 @@ def _timeline(
     closes: Sequence[npt.NDArray[np.int64]],
     starts: npt.NDArray[np.int64],
     first_bars: Sequence[int],
+    times: npt.NDArray[np.int64],
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """The event engine's replay order from each symbol's first bar after the warm-up: one
     symbol bar by bar; several symbols by close time (then symbol), equal close times forming
-    one step. Returns (step_first, step_bar, step_sym, step_ts, step_close)."""
+    one step. Returns (step_first, step_bar, step_sym, step_ts, step_close); for one symbol the
+    last two are views of ``times`` (the run's open and close times)."""
     if len(arrays) == 1:
         first, n = first_bars[0], len(arrays[0])
         return (
             np.arange(n - first + 1, dtype=np.int64),
             np.arange(first, n, dtype=np.int64),
             np.zeros(n - first, dtype=np.int64),
-            arrays[0].ts[first:].astype(np.int64),
-            np.asarray(closes[0][first:], dtype=np.int64),
+            times[0, first:n],
+            times[1, first:n],
         )
     close_all = np.concatenate(
         [np.asarray(c[k:], dtype=np.int64) for c, k in zip(closes, first_bars, strict=True)]
