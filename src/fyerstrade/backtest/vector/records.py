@@ -169,12 +169,34 @@ def _curve_steps(
     exposure: npt.NDArray[np.float64],
 ) -> None:
     """One pass over the steps: the cash and each symbol's position after the last fill at or
-    before the step, each traded symbol's last close, summed in symbol order."""
+    before the step, each traded symbol's last close, summed in symbol order. One symbol's
+    timeline (step ``t`` is its bar ``step_bar[0] + t``) goes through a loop of its own, with
+    the same arithmetic."""
     n_sym = len(traded)
+    n_steps = len(step_first) - 1
+    r, c = 0, capital
+    first = step_bar[0] if n_steps > 0 else 0
+    one_by_one = len(step_bar) == n_steps > 0 and step_bar[n_steps - 1] - first == n_steps - 1
+    if n_sym == 1 and one_by_one:
+        q = 0.0
+        for t in range(n_steps):
+            while r < len(ev_step) and ev_step[r] <= t:
+                c = ev_cash[r]
+                q = ev_qty[r]
+                r += 1
+            value, gross = 0.0, 0.0
+            if traded[0]:
+                x = q * close[first + t]
+                value += x
+                gross += abs(x)
+            eq = c + value
+            equity[t] = eq
+            cash[t] = c
+            exposure[t] = gross / eq if eq > 0 else 0.0
+        return
     qty = np.zeros(n_sym)
     price = np.zeros(n_sym)
-    r, c = 0, capital
-    for t in range(len(step_first) - 1):
+    for t in range(n_steps):
         for e in range(step_first[t], step_first[t + 1]):
             price[step_sym[e]] = close[step_bar[e]]
         while r < len(ev_step) and ev_step[r] <= t:
