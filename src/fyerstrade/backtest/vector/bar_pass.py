@@ -116,13 +116,24 @@ def day_marks(
     steps marked. Equal ranks in ``B_RDAY_OPEN`` are equal days."""
     n = step_first.shape[0] - 1
     count = 0
-    for t in range(n):
-        last = t == n - 1
-        if not last:
-            here = bar_i[B_RDAY_OPEN, step_bar[step_first[t]]]
-            last = bar_i[B_RDAY_OPEN, step_bar[step_first[t + 1]]] != here
-        day_end[t] = 1 if last else 0
-        count += 1 if last else 0
+    first = step_bar[0] if n > 0 else 0
+    if step_bar.shape[0] == n > 0 and step_bar[n - 1] - first == n - 1:
+        # one bar a step, consecutive (one symbol): step t is bar first + t
+        days = bar_i[B_RDAY_OPEN, first : first + n]
+        for t in range(n - 1):
+            last = days[t + 1] != days[t]
+            day_end[t] = 1 if last else 0
+            count += 1 if last else 0
+        day_end[n - 1] = 1
+        count += 1
+    else:
+        for t in range(n):
+            last = t == n - 1
+            if not last:
+                here = bar_i[B_RDAY_OPEN, step_bar[step_first[t]]]
+                last = bar_i[B_RDAY_OPEN, step_bar[step_first[t + 1]]] != here
+            day_end[t] = 1 if last else 0
+            count += 1 if last else 0
     ends = np.empty(count, dtype=np.int64)
     e = 0
     for t in range(n):
