@@ -9,7 +9,8 @@ method asks only when a result can be used.
 - :class:`SerialExecutor`: in this process, one block at a time (tests, debugging, one core);
 - :class:`PoolExecutor`: a process pool on every core (the default). The bars go into one
   shared memory block that each worker maps once at start; only parameter sets and outcomes
-  cross the process boundary. Workers ignore Ctrl-C; the driver stops them;
+  cross the process boundary. Where workers are forked, the driver loads the vectorized
+  kernel first and they inherit it. Workers ignore Ctrl-C; the driver stops them;
 - ``RayExecutor`` (``ray_executor.py``): tasks on a Ray cluster, the job put once in its object
   store.
 
@@ -182,10 +183,13 @@ class PoolExecutor:
         return self._workers
 
     def open(self, job: EvaluationJob) -> None:
+        context = _context()
+        if context.get_start_method() == "fork":
+            job.load_kernel()  # every worker inherits it
         self._shm, layout = bars_to_shared(job.bars)
         self._pool = ProcessPoolExecutor(
             max_workers=self._workers,
-            mp_context=_context(),
+            mp_context=context,
             initializer=_init_worker,
             initargs=(job.without_bars(), self._shm.name, layout),
         )

@@ -31,7 +31,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from fyerstrade.backtest.evaluate import EngineChoice, Evaluator, InstrumentTable, TrialOutcome
+from fyerstrade.backtest.evaluate import (
+    EngineChoice,
+    Evaluator,
+    EventEvaluator,
+    InstrumentTable,
+    TrialOutcome,
+)
 from fyerstrade.candles import CandleArrays
 
 if TYPE_CHECKING:
@@ -110,6 +116,18 @@ class EvaluationJob:
     def without_bars(self) -> EvaluationJob:
         return replace(self, bars={})
 
+    def load_kernel(self) -> None:
+        """Load the vectorized engine's compiled kernel in this process when the job will use
+        it (numba loads it from its disk cache at import, compiling on a first run): a process
+        pool forked afterwards inherits it, instead of each worker loading it again (1-3 s each
+        on a loaded machine, before its first trial)."""
+        if self.engine == "event":
+            return
+        from fyerstrade.backtest.evaluate import vector_unsupported
+
+        if vector_unsupported(self.config, self.settings()) is None:
+            import fyerstrade.backtest.vector.evaluator  # noqa: F401
+
     def evaluator(self, period: Period) -> Evaluator:
         """An evaluator of ``period`` over views of the bars (no copy)."""
         from fyerstrade.backtest.evaluate import build_evaluator
@@ -157,14 +175,18 @@ def evaluate_block(
 ) -> tuple[list[TrialOutcome], float]:
     """Outcomes of ``params`` and the seconds the block took (evaluator set-up included).
 
-    A full garbage collection ends every block: each event-engine run leaves reference cycles
-    (engine, context, strategy) holding its indicator and equity arrays, and the run's
-    ``gc.freeze()`` sends what is still uncollected to the oldest generation, which Python
-    collects rarely. Without this a worker grew by ~3 MB a trial (1.4 GB after 500 trials of a
-    year of 5-minute bars); with it a worker stays flat, for a few milliseconds a block."""
+    A full garbage collection ends every event-engine block: each event-engine run leaves
+    reference cycles (engine, context, strategy) holding its indicator and equity arrays, and
+    the run's ``gc.freeze()`` sends what is still uncollected to the oldest generation, which
+    Python collects rarely. Without this a worker grew by ~3 MB a trial (1.4 GB after 500 trials
+    of a year of 5-minute bars); with it a worker stays flat. A vectorized block leaves no such
+    cycles and skips it: in a pool worker forked from a driver with everything imported, a full
+    collection walks the whole inherited heap (60-100 ms of CPU, a fifth of a block)."""
     t0 = time.perf_counter()
-    outcomes = cache.get(job, period).evaluate(params)
-    gc.collect()
+    evaluator = cache.get(job, period)
+    outcomes = evaluator.evaluate(params)
+    if isinstance(evaluator, EventEvaluator):
+        gc.collect()
     return outcomes, time.perf_counter() - t0
 
 
