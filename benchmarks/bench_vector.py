@@ -49,7 +49,14 @@ GRID = [(f, s) for f in range(5, 55, 5) for s in range(20, 220, 20) if f < s]
 bars = synthetic_candles(N, seed=42)
 
 def rss_mb():
+    # this program's own peak (VmHWM): Linux carries ru_maxrss across fork and exec, so it
+    # would report the launching benchmark's peak when that is larger
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as status:
+            own = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError):
+        pass
     kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return max(own, kids) / 1024
 
