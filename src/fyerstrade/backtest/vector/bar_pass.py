@@ -26,26 +26,17 @@ from .layout import B_FLAGS, B_LOT, B_RDAY_CLOSE, B_RDAY_OPEN, FLAG_ENTRY_OK, I0
 _RF1 = nt.Array(nt.float64, 1, "A", readonly=True)
 _RI1 = nt.Array(nt.int64, 1, "A", readonly=True)
 _F2 = nt.Array(nt.float64, 2, "C")
+_Floats = npt.NDArray[np.float64]
+_Ints = npt.NDArray[np.int64]
+_Flags = npt.NDArray[np.uint8]
 
 
 @jit(nt.void(_RF1, _RF1, _RF1, _RF1, _RI1, _RI1, I0, I0, I0, I0, I0, _F2, I2, I2, I1))
 def lay_bars(
-    open_: npt.NDArray[np.float64],
-    high: npt.NDArray[np.float64],
-    low: npt.NDArray[np.float64],
-    close: npt.NDArray[np.float64],
-    ts: npt.NDArray[np.int64],
-    close_ts: npt.NDArray[np.int64],
-    first: int,
-    lot: int,
-    intraday: int,
-    entry_start: int,
-    entry_end: int,
-    ohlc: npt.NDArray[np.float64],
-    times: npt.NDArray[np.int64],
-    bar_i: npt.NDArray[np.int64],
-    day_range: npt.NDArray[np.int64],
-) -> None:
+    open_: _Floats, high: _Floats, low: _Floats, close: _Floats, ts: _Ints, close_ts: _Ints,
+    first: int, lot: int, intraday: int, entry_start: int, entry_end: int, ohlc: _Floats,
+    times: _Ints, bar_i: _Ints, day_range: _Ints,
+) -> None:  # fmt: skip
     """One symbol's bars into columns ``first..`` of the run's tables: open, high, low, close;
     open and close time; per bar ``FLAG_ENTRY_OK`` (intraday: its close inside the entry window,
     ``entry_start``/``entry_end`` seconds of the IST day, both ends included), the lot size
@@ -80,7 +71,7 @@ def lay_bars(
 
 
 @jit(I1(I2, I0, I0))
-def rank_days(bar_i: npt.NDArray[np.int64], lo: int, span: int) -> npt.NDArray[np.int64]:
+def rank_days(bar_i: _Ints, lo: int, span: int) -> _Ints:
     """Replace the day numbers in ``bar_i``'s ``B_RDAY_*`` rows (all within ``lo .. lo+span-1``)
     by their rank among the distinct days of both rows; return those days, ascending."""
     n = bar_i.shape[1]
@@ -105,12 +96,7 @@ def rank_days(bar_i: npt.NDArray[np.int64], lo: int, span: int) -> npt.NDArray[n
 
 
 @jit(I1(I1, I1, I2, U1))
-def day_marks(
-    step_first: npt.NDArray[np.int64],
-    step_bar: npt.NDArray[np.int64],
-    bar_i: npt.NDArray[np.int64],
-    day_end: npt.NDArray[np.uint8],
-) -> npt.NDArray[np.int64]:
+def day_marks(step_first: _Ints, step_bar: _Ints, bar_i: _Ints, day_end: _Flags) -> _Ints:
     """Set ``day_end[t]`` to 1 where step ``t`` is the last of its IST day (the day of its
     first bar's open: the step's stamp), else 0; the last step always ends its day. Return the
     steps marked. Equal ranks in ``B_RDAY_OPEN`` are equal days."""

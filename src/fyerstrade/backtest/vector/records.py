@@ -22,7 +22,7 @@ from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
-from .layout import B1, F0, F1, I1, jit
+from .layout import B1, F0, F1, I1, inline, jit
 
 FILL_DTYPE = np.dtype(
     [
@@ -152,6 +152,18 @@ def round_trips(
     ]  # fmt: skip
 
 
+@inline
+def _point(
+    t: int, c: float, value: float, gross: float, equity: npt.NDArray[np.float64],
+    cash: npt.NDArray[np.float64], exposure: npt.NDArray[np.float64],
+) -> None:  # fmt: skip
+    """Step ``t``'s equity (the cash plus the positions' ``value``), cash and exposure."""
+    eq = c + value
+    equity[t] = eq
+    cash[t] = c
+    exposure[t] = gross / eq if eq > 0 else 0.0
+
+
 @jit(nt.void(I1, I1, I1, F1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
 def _curve_steps(
     step_first: npt.NDArray[np.int64],
@@ -189,10 +201,7 @@ def _curve_steps(
                 x = q * close[first + t]
                 value += x
                 gross += abs(x)
-            eq = c + value
-            equity[t] = eq
-            cash[t] = c
-            exposure[t] = gross / eq if eq > 0 else 0.0
+            _point(t, c, value, gross, equity, cash, exposure)
         return
     qty = np.zeros(n_sym)
     price = np.zeros(n_sym)
@@ -209,10 +218,7 @@ def _curve_steps(
                 x = qty[s] * price[s]
                 value += x
                 gross += abs(x)
-        eq = c + value
-        equity[t] = eq
-        cash[t] = c
-        exposure[t] = gross / eq if eq > 0 else 0.0
+        _point(t, c, value, gross, equity, cash, exposure)
 
 
 def curves(
