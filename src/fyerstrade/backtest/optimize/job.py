@@ -180,8 +180,8 @@ def evaluate_block(
     the run's ``gc.freeze()`` sends what is still uncollected to the oldest generation, which
     Python collects rarely. Without this a worker grew by ~3 MB a trial (1.4 GB after 500 trials
     of a year of 5-minute bars); with it a worker stays flat. A vectorized block leaves no such
-    cycles and skips it: in a pool worker forked from a driver with everything imported, a full
-    collection walks the whole inherited heap (60-100 ms of CPU, a fifth of a block)."""
+    cycles and skips it (in a pool worker that had not frozen what it inherited, a full
+    collection walked the driver's whole heap: 55-100 ms of CPU, a fifth of a block)."""
     t0 = time.perf_counter()
     evaluator = cache.get(job, period)
     outcomes = evaluator.evaluate(params)
