@@ -22,7 +22,7 @@ import pytest
 
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
-from fyerstrade.domain import Tick
+from fyerstrade.domain import OrderStatus, Side, Tick
 from fyerstrade.fyers.feed import FeedStatus, Gap
 from fyerstrade.live.clock import ManualClock
 from fyerstrade.live.config import LiveConfig
@@ -203,3 +203,86 @@ def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
     assert {s: src for s, ts, src in bars if ts == OPEN} == {A: "ticks", B: "ticks"}
     assert {s: src for s, ts, src in bars if ts == OPEN + 60} == {A: "history", B: "history"}
     assert rig.dispatched() == OPEN + 60  # 09:16 went to the strategy with both bars
+
+
+@pytest.fixture
+def square_rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
+    """Intraday, square-off at 09:20; A and B each hold 10 bought at 09:15."""
+    market, mono = ManualClock(PAPER_START), Mono()
+    config = paper_config(entry_start="09:15", entry_end="09:19", square_off="09:20")
+    engine = LiveEngine(paper_settings, config, clock=market, monotonic=mono)
+    session = engine.prepare(UNTIL)
+    runner = Runner(
+        session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
+    )
+    session.live_at = PAPER_START
+    rig = Rig(engine, session, runner, market, mono, QuietFeed())
+    try:
+        for sym in PAPER_SYMBOLS:  # each subscription's snapshot: its last trade, before the open
+            rig.tick(sym, OPEN - 60, 1000.0, 0)
+        market.set(OPEN + 30)
+        rig.tick(A, OPEN + 1, 1000.0, 100)
+        rig.tick(B, OPEN + 2, 2000.0, 100)
+        core = session.trader.engine
+        core.place(A, Side.BUY, 10)
+        core.place(B, Side.BUY, 10)
+        rig.tick(A, OPEN + 3, 1001.0, 100)  # both fill at their next tick
+        rig.tick(B, OPEN + 4, 2001.0, 100)
+        assert core.portfolio.quantity(A) == core.portfolio.quantity(B) == 10
+        yield rig
+    finally:
+        engine.close()
+
+
+def exits(rig: Rig) -> list[tuple[str, int, float]]:
+    """The square-off orders, each filled: (symbol, time, price)."""
+    orders = [o for o in rig.session.trader.engine.orders.values() if o.tag == "square_off"]
+    assert all(o.status is OrderStatus.FILLED for o in orders)
+    return [(o.symbol, o.updated_ts, o.avg_fill_price) for o in orders]
+
+
+SQUARE_OFF = OPEN + 5 * 60  # 09:20
+
+
+def test_an_engine_behind_its_feed_trades_the_square_off_minute_before_the_clock_closes(
+    square_rig: Rig,
+) -> None:
+    rig = square_rig
+    core = rig.session.trader.engine
+    # the market clock is two minutes ahead of the ticks the engine has handled (a busy
+    # machine, a fast simulator): nothing is closed by the clock while ticks flow
+    rig.tick(A, SQUARE_OFF - 20, 1002.0, 100)
+    rig.look(market=SQUARE_OFF + 120, mono=0.1)
+    rig.look(mono=0.6)
+    assert core.portfolio.quantity(A) == core.portfolio.quantity(B) == 10
+    assert exits(rig) == []
+    # the square-off minute's ticks, handled late: A closes at its first tick at 09:20 ...
+    rig.tick(A, SQUARE_OFF + 10, 1003.0, 100)
+    assert core.portfolio.quantity(A) == 0 and core.portfolio.quantity(B) == 10
+    # ... and B, silent through that minute, with the first tick a minute past 09:20
+    rig.tick(A, SQUARE_OFF + 61, 1004.0, 100)
+    assert core.portfolio.quantity(B) == 0
+    assert [(s, ts) for s, ts, _ in exits(rig)] == [(A, SQUARE_OFF + 10), (B, SQUARE_OFF + 61)]
+    rig.look(mono=0.3)
+    rig.tick(B, SQUARE_OFF + 70, 2005.0, 100)
+    assert len(exits(rig)) == 2  # closed once each
+
+
+@pytest.mark.parametrize("why", ["quiet market", "feed down"])
+def test_with_no_tick_coming_the_clock_squares_off_a_minute_past_the_time(
+    square_rig: Rig, why: str
+) -> None:
+    rig = square_rig
+    core = rig.session.trader.engine
+    rig.look(market=SQUARE_OFF + 30, mono=0.1)
+    if why == "feed down":
+        rig.feed.status = FeedStatus.RECONNECTING
+        rig.look(market=SQUARE_OFF + 59, mono=5.0)
+        assert core.portfolio.quantity(A) == 10  # not before a minute past the time
+        rig.look(market=SQUARE_OFF + 61, mono=0.1)
+    else:
+        rig.look(market=SQUARE_OFF + 90, mono=1.0)
+        assert core.portfolio.quantity(A) == 10  # a fast clock alone is not a quiet market
+        rig.look(mono=1.5)
+    assert core.portfolio.quantity(A) == core.portfolio.quantity(B) == 0
+    assert {s for s, _, _ in exits(rig)} == {A, B}

@@ -14,6 +14,11 @@ symbol ticks at all, only once the market clock moved :data:`QUIET_MARKET_SECOND
 monotonic clock :data:`QUIET_WALL_SECONDS` since the last tick: a fast simulated clock alone, a
 paused market, or a loaded machine that delivers late never passes for a quiet market. Never
 while the feed is down or reconnected without a tick yet: a gap is backfilled, not guessed.
+
+The square-off of what is still open a minute past the square-off time follows the same rule:
+while ticks flow it comes with the first tick past that minute (an engine behind its feed still
+trades the square-off minute's ticks first), and the clock alone decides it only in a quiet market
+or while the feed is down (no tick is coming to do it).
 """
 
 from __future__ import annotations
@@ -162,11 +167,12 @@ class Runner:
         now = self.clocks.market.now()
         quiet = self.quiet(now)
         close_clock = 0
-        if feed is not None and feed.status is FeedStatus.LIVE and not feed.gap_open:
+        ticking = feed is not None and feed.status is FeedStatus.LIVE and not feed.gap_open
+        if ticking:
             close_clock = self.lagged_exchange_time()
             if quiet:
                 close_clock = max(close_clock, now - QUIET_MARKET_SECONDS)
-        session.on_clock(close_clock, now)
+        session.on_clock(close_clock, now, clock_decides=quiet or not ticking)
         session.trader.poll(now)
         self._watch_kill_switch(now)
         self._flush_now()

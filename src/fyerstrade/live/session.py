@@ -205,26 +205,31 @@ class LiveSession:
                 level="WARNING",
             )
 
-    def on_clock(self, close_clock: int, now: int) -> None:
+    def on_clock(self, close_clock: int, now: int, *, clock_decides: bool) -> None:
         """What the clock does between ticks: close the bars of minutes that ended before
-        ``close_clock`` (0: none), dispatch what is complete, and square off at ``now`` when
-        the square-off minute passed without a tick. Stored as a mark when it changed
-        anything."""
+        ``close_clock`` (0: none), dispatch what is complete, and square off at ``now`` what
+        is still open a minute past the square-off time — once the ticks' own time passed it
+        (:meth:`LiveTrader.trade`), or by the clock alone when ``clock_decides`` (no tick is
+        coming: a quiet market, the feed down). Stored as a mark when it changed anything."""
         before = self.changes
-        mark = self.mark("clock", close_clock, now)
-        self.apply_clock(close_clock, now)
+        mark = self.mark("clock", close_clock, now, int(clock_decides))
+        self.apply_clock(close_clock, now, clock_decides=clock_decides)
         if mark is not None and self.changes == before and self.store.drop_last_mark(mark):
             self.mark_seq -= 1
 
-    def apply_clock(self, close_clock: int, now: int) -> None:
+    def apply_clock(self, close_clock: int, now: int, *, clock_decides: bool) -> None:
         if self._partial is not None and close_clock >= self._partial + 60:
             self._complete_partial()
         if close_clock:
             for bar in self.builder.on_clock(close_clock):
                 self.closed_bar(bar, "ticks")
         self.dispatch_ready(now)
-        if self.trader.guard.square_off_overdue(now):
-            self.trader.square_off_all(now, "square_off", only_intraday=True)
+        trader = self.trader
+        guard = trader.guard
+        if guard.square_off_overdue(now) and (
+            clock_decides or trader.ticks_overdue >= guard.square_off_time(now) + 60
+        ):
+            trader.square_off_all(now, "square_off", only_intraday=True)
 
     # ------------------------------------------------------------------ marks
 
@@ -261,7 +266,7 @@ class LiveSession:
         if m.kind == "gap":
             self.apply_gap(Gap(m.a, m.b), m.c)
         elif m.kind == "clock":
-            self.apply_clock(m.a, m.b)
+            self.apply_clock(m.a, m.b, clock_decides=bool(m.c))
         elif m.kind == "kill":
             self.apply_kill(m.a)
         elif m.kind == "unlock":

@@ -44,7 +44,8 @@ class Mark:
     """An event of the engine's own in the tick stream: ``at_tick`` ticks of the segment were
     handled before it. Kinds: ``start`` (``a`` = the last ``live_ticks`` id before the segment),
     ``gap`` (``a``, ``b`` = the gap's start and end, ``c`` = from when every tick was seen),
-    ``clock`` (``a`` = the clock time bars were closed up to, 0 for none; ``b`` = market time)."""
+    ``clock`` (``a`` = the clock time bars were closed up to, 0 for none; ``b`` = market time;
+    ``c`` = 1 when the clock alone could square off: a quiet market or the feed down)."""
 
     seq: int
     at_tick: int

@@ -100,6 +100,7 @@ class LiveTrader:
         self.resolution = resolution
         self.on_halt = on_halt
         self.changes = 0  # square-offs done (the session's effects counter reads it)
+        self.ticks_overdue = 0  # the last traded tick past a square-off time plus a minute
         self.replaying = False
         self.real = broker if isinstance(broker, FyersBroker) else None
         self.untrusted = ""  # why our books cannot be trusted against Fyers' (real orders)
@@ -160,6 +161,14 @@ class LiveTrader:
             if engine.portfolio.quantity(t.symbol):
                 self.journal.engine_log(t.ts, "square-off time: closing", symbol=t.symbol)
             engine.square_off(t.symbol, t.ltp, t.ts)
+        if t.ts > self.ticks_overdue and self.guard.square_off_overdue(t.ts):
+            # the first tick a minute past the square-off time: the symbols that did not tick
+            # since close at their last price, here in the tick stream, not at whichever look
+            # at the clock comes first (an engine behind its feed would close them before it
+            # traded the square-off minute's ticks); later looks at the clock close what is left
+            if self.ticks_overdue < self.guard.square_off_time(t.ts):
+                self.square_off_all(t.ts, "square_off", only_intraday=True)
+            self.ticks_overdue = t.ts
         if observed:
             with self.watchdog.watching("on_fill", t.symbol, t.ts):  # fills call on_fill
                 self.broker.on_tick(engine.by_symbol[t.symbol], t.ltp, t.ts)
