@@ -15,6 +15,7 @@ from fyerstrade.backtest.journal import list_runs, load_run
 from fyerstrade.config import Settings
 from fyerstrade.dashboard.pages.backtest import PREVIEW_DELAY_SECONDS
 from fyerstrade.domain import Resolution
+from fyerstrade.reporting.charts import ist_axis
 from fyerstrade.store.db import connect
 from plugins.dashboard import page_app
 
@@ -143,6 +144,16 @@ def test_the_form_previews_buy_and_hold_of_the_picked_symbols_and_dates(
         close = loaded.bars[symbol].close
         assert y[0] == 0.0  # percent from the period's first close to its last
         assert y[-1] == pytest.approx((close[-1] / close[0] - 1.0) * 100.0)
+    # the same figures as a table, exact (the thinning keeps first, last, lowest and highest)
+    table = at.dataframe[0].value.set_index("symbol")
+    assert list(table.index) == ["NSE:SBIN-EQ", "NSE:TCS-EQ"]
+    for symbol, y in lines.items():
+        bars = loaded.bars[symbol]
+        row = table.loc[symbol]
+        assert (row["first_close"], row["last_close"]) == (bars.close[0], bars.close[-1])
+        assert (row["lowest_close"], row["highest_close"]) == (bars.close.min(), bars.close.max())
+        assert row["buy_and_hold"] == pytest.approx(y[-1])
+        assert str(row["from"]) == str(ist_axis([bars.ts[0]])[0]).replace("T", " ")
     at.date_input(key="bt-start").set_value(date(2026, 11, 5))
     at.date_input(key="bt-end").set_value(date(2026, 11, 1)).run()
     assert not at.get("plotly_chart")  # start after end: a form problem, no preview

@@ -39,6 +39,10 @@ from fyerstrade.strategies.registry import available_strategies, load_errors
 from fyerstrade.trading.defaults import MODES, RUN_DEFAULTS
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+    import pandas as pd
+
     from fyerstrade.backtest.engine import BacktestResult
 
 # The engine, the journal, metrics and the results view (pandas, plotly) are imported when a run
@@ -250,7 +254,7 @@ def _preview(
         return
     from fyerstrade.reporting.charts import comparison_figure
 
-    curves = {}
+    curves: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]] = {}
     for sym in symbols:
         ts, close = store_reads.closes(settings, sym, resolution, start, end, PREVIEW_POINTS)
         if len(ts):
@@ -262,6 +266,45 @@ def _preview(
     )
     fig.update_layout(height=PREVIEW_HEIGHT, margin={"t": 50, "b": 30})
     st.plotly_chart(fig, key="bt-preview", width="stretch")
+    # The same figures as a table. Being a table, it also has the browser load Streamlit's table
+    # code (about 1.4 MB of script) before Run, whose results end with the trade table.
+    st.dataframe(
+        preview_table(curves),
+        hide_index=True,
+        key="bt-preview-table",
+        column_config={
+            "from": st.column_config.DatetimeColumn("from (IST)", format="YYYY-MM-DD HH:mm"),
+            "to": st.column_config.DatetimeColumn("to (IST)", format="YYYY-MM-DD HH:mm"),
+            "buy_and_hold": st.column_config.NumberColumn("buy and hold (%)", format="%.2f"),
+        },
+    )
+
+
+def preview_table(
+    curves: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]],
+) -> pd.DataFrame:
+    """Per symbol, from the preview's closes (thinned keeping the first, last, lowest and
+    highest): the period, its first and last close, the range of closes and buy and hold."""
+    import pandas as pd
+
+    from fyerstrade.dashboard.results_view import IST_OFFSET
+
+    rows = [
+        {
+            "symbol": sym,
+            "from": pd.Timestamp(int(ts[0]), unit="s") + IST_OFFSET,
+            "to": pd.Timestamp(int(ts[-1]), unit="s") + IST_OFFSET,
+            "first_close": float(close[0]),
+            "last_close": float(close[-1]),
+            "lowest_close": float(close.min()),
+            "highest_close": float(close.max()),
+            "buy_and_hold": (float(close[-1]) / float(close[0]) - 1.0) * 100.0
+            if close[0]
+            else float("nan"),
+        }
+        for sym, (ts, close) in curves.items()
+    ]
+    return pd.DataFrame(rows)
 
 
 @st.fragment(run_every=PREVIEW_DELAY_SECONDS)
