@@ -209,19 +209,20 @@ def render(view: ResultView) -> None:
         },
         key=f"{view.key}-trades",
     )
-    # The CSVs are written when a button is clicked (Streamlit calls these on a thread of its
-    # own), not on every draw of the results: the equity curve's is a line per bar.
+    # The CSVs are passed as data, not as callables written on click (Streamlit's deferred
+    # downloads): with callables, the second button clicked right after the first (whose click
+    # reruns the page) once downloaded nothing (tests/e2e/test_dashboard_browser.py, under load).
     c1, c2 = st.columns(2)
     c1.download_button(
         "Download trades (CSV)",
-        lambda: table.to_csv(index=False).encode(),
+        table.to_csv(index=False).encode(),
         file_name=f"{view.key}-trades.csv",
         mime="text/csv",
         key=f"{view.key}-dl-trades",
     )
     c2.download_button(
         "Download equity curve (CSV)",
-        lambda: equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
+        equity_frame(view.equity_ts, view.equity).to_csv(index=False).encode(),
         file_name=f"{view.key}-equity.csv",
         mime="text/csv",
         key=f"{view.key}-dl-equity",
