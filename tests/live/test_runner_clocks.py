@@ -286,3 +286,30 @@ def test_with_no_tick_coming_the_clock_squares_off_a_minute_past_the_time(
         rig.look(mono=1.5)
     assert core.portfolio.quantity(A) == core.portfolio.quantity(B) == 0
     assert {s for s, _, _ in exits(rig)} == {A, B}
+
+
+def test_a_higher_bar_waits_for_the_last_minute_of_every_symbol(
+    paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+) -> None:
+    # 5-minute bars from two symbols' ticks: B's first tick of 09:20 comes while A's 09:19
+    # minute is still forming (A trades less often). A's 09:15 bar must still hold that minute.
+    market, mono = ManualClock(PAPER_START), Mono()
+    engine = LiveEngine(paper_settings, paper_config(resolution="5"), clock=market, monotonic=mono)
+    session = engine.prepare(UNTIL)
+    session.live_at = PAPER_START
+    try:
+        for sym in PAPER_SYMBOLS:
+            session.on_tick(Tick(sym, OPEN - 60, 1000.0, 0))
+        market.set(OPEN + 400)
+        for minute in range(5):
+            session.on_tick(Tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100))
+            session.on_tick(Tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100))
+        session.on_tick(Tick(A, OPEN + 4 * 60 + 50, 1050.0, 100))  # A's last trade of 09:19
+        session.on_tick(Tick(B, OPEN + 5 * 60 + 5, 2010.0, 100))
+        session.on_tick(Tick(A, OPEN + 5 * 60 + 7, 1060.0, 100))
+        assert session.resampler is not None and session.resampler.late_bars == 0
+        arrays = session.trader.engine.by_symbol[A].arrays
+        last = len(arrays) - 1
+        assert int(arrays.ts[last]) == OPEN and float(arrays.close[last]) == 1050.0
+    finally:
+        engine.close()

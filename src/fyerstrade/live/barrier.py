@@ -76,13 +76,19 @@ class MinuteBarrier:
         self.dispatched_through = minute
         return minute, items
 
-    def tradeable(self, minute: int) -> bool:
-        """Whether every minute before ``minute`` has been handed to the strategy (no bar of
-        an earlier minute is forming or waiting for the other symbols')."""
+    def undecided(self) -> int | None:
+        """The oldest minute not handed to the strategy yet: a bar of it is forming or waits
+        for the other symbols' (None: none)."""
         oldest = self.builder.oldest_forming()
         if self.pending:
             first = min(self.pending)
             oldest = first if oldest is None else min(oldest, first)
+        return oldest
+
+    def tradeable(self, minute: int) -> bool:
+        """Whether every minute before ``minute`` has been handed to the strategy (no bar of
+        an earlier minute is forming or waiting for the other symbols')."""
+        oldest = self.undecided()
         return oldest is None or oldest >= minute
 
     def hold(self, t: Tick) -> bool:

@@ -326,10 +326,16 @@ class LiveSession:
 
     def dispatch_ready(self, now: int, before: int | None = None) -> None:
         """Dispatch every queued minute no symbol is still forming a bar for; the resampler's
-        buckets that ``now`` closes; then the ticks that waited."""
-        while (ready := self.barrier.next_ready(before)) is not None:
+        buckets that ``now`` closes, none holding a minute still undecided (a symbol's bar of
+        it still forming: it would come too late for its bucket); then the ticks that
+        waited."""
+        barrier = self.barrier
+        while (ready := barrier.next_ready(before)) is not None:
             self._dispatch(*ready)
         if self.resampler is not None:
+            undecided = barrier.undecided()
+            if undecided is not None:
+                now = min(now, undecided + self.resampler.grace_seconds)
             quiet = self.resampler.on_clock(now)
             if quiet:
                 self._changes += 1
