@@ -1,8 +1,9 @@
 """The Paper trading page in a real browser: Chromium (Debian's, through Playwright) against
 ``fyerstrade dashboard`` in a subprocess, the live engine in another, the simulator in this one.
 
-The simulator plays the next trading day from 10:00 IST at 60× (a market minute per wall
-second). The test logs in through the SDK (token file), writes a live config (``sma_crossover``
+The simulator's market stands at 10:00 IST of the next trading day until the engine the
+dashboard started is running, then plays at 240× (four market minutes per wall second). The
+test logs in through the SDK (token file), writes a live config (``sma_crossover``
 with short averages and a fixed quantity, so it trades within a few simulated minutes), clicks
 Start, waits until a trade row appears, clicks Stop and sees the engine stopped. A screenshot goes
 to ``artifacts/`` (git-ignored).
@@ -23,22 +24,27 @@ from fyerstrade.data.symbols import refresh_symbol_master
 from fyerstrade.fyers.tokens import TokenRecord, save_token
 from fyerstrade.live.config import LiveConfig, save_live_config
 from fyerstrade.live.control import engine_pid, stop_engine
+from fyerstrade.live.status import read_status
 from fyerstrade.sim import DEFAULT_APP_ID, SimServer
-from plugins.datasocket import MARKET_START, clocked_sim
+from fyerstrade.sim.datasocket import hub_for
+from plugins.datasocket import MARKET_START, clocked_sim, wait_for
 
 pytestmark = pytest.mark.e2e
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 TIMEOUT_MS = 60_000
-#: Market minutes per wall second: 10:00 → 14:30 (the end of the entry window) in 4.5 minutes.
-MARKET_SPEED = 60.0
+#: Market seconds per wall second once the engine runs: a trade within seconds, and 10:00 →
+#: 14:30 (the end of the entry window) still takes over a minute.
+MARKET_SPEED = 240.0
 
 
 @pytest.fixture
 def paper_sim(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimServer]:
-    """Like ``live_sim`` but at :data:`MARKET_SPEED` (slower), so that a slow start of the
-    dashboard on a busy machine cannot push the market past the entry window (14:30)."""
+    """Like ``live_sim``, but the market stands still at :data:`MARKET_START` (the test lets it
+    run once the engine is running): a slow start of the dashboard or of the engine on a busy
+    machine cannot push the market past the entry window (14:30)."""
     with clocked_sim(monkeypatch, MARKET_START, MARKET_SPEED) as server:
+        hub_for(server.state).clock.pause()
         yield server
 
 
@@ -85,7 +91,9 @@ def _trades_recorded(settings: Settings) -> int:
         conn.close()
 
 
-def test_start_the_engine_see_a_trade_stop_it(paper_dashboard: tuple[str, str]) -> None:
+def test_start_the_engine_see_a_trade_stop_it(
+    paper_sim: SimServer, paper_dashboard: tuple[str, str]
+) -> None:
     from e2e.browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS
 
     live_settings = load_settings(env_file=None)
@@ -103,6 +111,13 @@ def test_start_the_engine_see_a_trade_stop_it(paper_dashboard: tuple[str, str]) 
             start.wait_for()
             start.click()
             page.get_by_text(re.compile(r"Started the live engine \(pid \d+\)")).wait_for()
+
+            def running() -> bool:
+                status = read_status(live_settings.live_status_file)
+                return status is not None and status.state == "running"
+
+            wait_for(running, timeout=TIMEOUT_MS / 1000, what="the engine to run")
+            hub_for(paper_sim.state).clock.set(speed=MARKET_SPEED, paused=False)
 
             # the monitor refreshes itself: a trade row appears without reloading the page
             try:
