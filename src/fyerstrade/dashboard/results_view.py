@@ -136,6 +136,16 @@ def pnl_styled(frame: pd.DataFrame, column: str = "pnl") -> Any:
     return frame.style.map(pnl_colour, subset=[column])
 
 
+def ist_minutes(label: str) -> Any:
+    """A table column of IST wall-clock times, shown to the minute."""
+    return st.column_config.DatetimeColumn(label, format="YYYY-MM-DD HH:mm")
+
+
+def two_decimals(label: str) -> Any:
+    """A table column of numbers shown with two decimals (rupees, percent)."""
+    return st.column_config.NumberColumn(label, format="%.2f")
+
+
 def metric_cards(metrics: Mapping[str, Any]) -> None:
     """The headline metrics as cards, four to a row."""
     keys = [k for k in CARD_METRICS if k in metrics]
@@ -202,10 +212,10 @@ def render(view: ResultView) -> None:
         hide_index=True,
         width="stretch",
         column_config={
-            "entry_time": st.column_config.DatetimeColumn("entry (IST)", format="YYYY-MM-DD HH:mm"),
-            "exit_time": st.column_config.DatetimeColumn("exit (IST)", format="YYYY-MM-DD HH:mm"),
-            "pnl": st.column_config.NumberColumn("P&L (₹)", format="%.2f"),
-            "costs": st.column_config.NumberColumn("costs (₹)", format="%.2f"),
+            "entry_time": ist_minutes("entry (IST)"),
+            "exit_time": ist_minutes("exit (IST)"),
+            "pnl": two_decimals("P&L (₹)"),
+            "costs": two_decimals("costs (₹)"),
         },
         key=f"{view.key}-trades",
     )

@@ -268,15 +268,15 @@ def _preview(
     st.plotly_chart(fig, key="bt-preview", width="stretch")
     # The same figures as a table. Being a table, it also has the browser load Streamlit's table
     # code (about 1.4 MB of script) before Run, whose results end with the trade table.
+    from fyerstrade.dashboard.results_view import ist_minutes, two_decimals
+
+    columns = {
+        "from": ist_minutes("from (IST)"),
+        "to": ist_minutes("to (IST)"),
+        "buy_and_hold": two_decimals("buy and hold (%)"),
+    }
     st.dataframe(
-        preview_table(curves),
-        hide_index=True,
-        key="bt-preview-table",
-        column_config={
-            "from": st.column_config.DatetimeColumn("from (IST)", format="YYYY-MM-DD HH:mm"),
-            "to": st.column_config.DatetimeColumn("to (IST)", format="YYYY-MM-DD HH:mm"),
-            "buy_and_hold": st.column_config.NumberColumn("buy and hold (%)", format="%.2f"),
-        },
+        preview_table(curves), hide_index=True, key="bt-preview-table", column_config=columns
     )
 
 
