@@ -189,8 +189,9 @@ def run() -> None:
     the objects left are frozen for good (:func:`fyerstrade.gcfreeze.freeze_for_good`), so the
     collection at interpreter exit skips them: a 1,000,000-bar run leaves about 100,000 objects
     in reference cycles (its orders, fills and the engine around them) that the exit would walk
-    and free one by one (0.1 s of CPU) only for the process to end. Exit handlers (logging's flush) still run; nothing that needs a
-    finalizer (a file, a database connection) is left open by such a command.
+    and free one by one (0.1 s of CPU) only for the process to end. Exit handlers (logging's
+    flush) still run; nothing that needs a finalizer (a file, a database connection) is left
+    open by such a command.
     """
     code = main()
     if state.nothing_open:
