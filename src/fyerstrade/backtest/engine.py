@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
+from fyerstrade.backtest.columns import column
 from fyerstrade.calendar import get_calendar, ist_date, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
@@ -91,11 +92,15 @@ class BacktestConfig(TradingSpec):
 
 @dataclass
 class BacktestResult:
-    """What a run produced: fills, round trips, the equity curve and everything for charts."""
+    """What a run produced: fills, round trips, the equity curve and everything for charts.
+
+    ``fills`` and ``trades`` are read-only sequences: the event engine's lists of objects, or
+    the vectorized engine's columns (:mod:`fyerstrade.backtest.columns`), which build objects
+    only when asked; read whole fields through ``columns.column`` to build none."""
 
     config: BacktestConfig
-    fills: list[Fill]
-    trades: list[RoundTrip]
+    fills: Sequence[Fill]
+    trades: Sequence[RoundTrip]
     equity_ts: np.ndarray  # int64 bar stamps of the merged timeline
     equity: np.ndarray  # float64, at each step's close
     cash: np.ndarray
@@ -121,7 +126,7 @@ class BacktestResult:
 
     @property
     def total_costs(self) -> float:
-        return float(sum(f.costs for f in self.fills))
+        return float(sum(column(self.fills, "costs")))
 
 
 def _range_ts(start: date, end: date) -> tuple[int, int]:

@@ -24,7 +24,7 @@ import math
 import secrets
 import sqlite3
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from datetime import time as dt_time
@@ -39,11 +39,12 @@ import numpy.typing as npt
 from pydantic import BaseModel
 
 from fyerstrade import __version__
+from fyerstrade.backtest.columns import Coded, FillColumns, TradeColumns, columns_of
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
 from fyerstrade.errors import InputError
 from fyerstrade.store import trade_columns
 from fyerstrade.store.arrays import decode_array, encode_array
-from fyerstrade.store.trade_columns import of_objects, read_columns
+from fyerstrade.store.trade_columns import read_columns
 
 if TYPE_CHECKING:
     from fyerstrade.backtest.engine import BacktestResult
@@ -88,8 +89,8 @@ class StoredRun:
     slippage: dict[str, float] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float | None] = field(default_factory=dict)
-    trades: list[RoundTrip] = field(default_factory=list)
-    fills: list[Fill] = field(default_factory=list)
+    trades: Sequence[RoundTrip] = field(default_factory=list)  # a list or columns.TradeColumns
+    fills: Sequence[Fill] = field(default_factory=list)  # a list or columns.FillColumns
     equity_ts: IntArray = field(default_factory=_empty_i)
     equity: FloatArray = field(default_factory=_empty_f)
     cash: FloatArray = field(default_factory=_empty_f)
@@ -301,9 +302,9 @@ def _write(
         conn.executemany(
             trade_columns.INSERT,
             chain(
-                trade_columns.column_rows(run_id, "fill", of_objects("fill", run.fills)),
+                trade_columns.column_rows(run_id, "fill", columns_of("fill", run.fills)),
                 trade_columns.column_rows(
-                    run_id, "round_trip", of_objects("round_trip", run.trades)
+                    run_id, "round_trip", columns_of("round_trip", run.trades)
                 ),
             ),
         )
@@ -344,8 +345,9 @@ def stored_from_result(result: BacktestResult, metrics: Metrics | Mapping[str, A
         slippage={"ticks": float(cfg.slippage_ticks), "bps": float(cfg.slippage_bps)},
         config=config,
         metrics={k: _plain(v) for k, v in values.items()},
-        trades=list(result.trades),
-        fills=list(result.fills),
+        # columns are kept as they are (read-only); a list of objects is copied, as before
+        trades=result.trades if isinstance(result.trades, TradeColumns) else list(result.trades),
+        fills=result.fills if isinstance(result.fills, FillColumns) else list(result.fills),
         equity_ts=np.asarray(result.equity_ts, dtype=np.int64),
         equity=np.asarray(result.equity, dtype=np.float64),
         cash=np.asarray(result.cash, dtype=np.float64),
@@ -487,27 +489,15 @@ def load_run(conn: sqlite3.Connection, run_id: str) -> StoredRun:
     )
 
 
-def _load_trades(conn: sqlite3.Connection, run_id: str) -> tuple[list[Fill], list[RoundTrip]]:
-    """A saved run's fills and round trips, in the order they happened."""
-    f = read_columns(conn, run_id, "fill")
+def _load_trades(conn: sqlite3.Connection, run_id: str) -> tuple[FillColumns, TradeColumns]:
+    """A saved run's fills and round trips, in the order they happened, as columns (objects
+    are built only when asked for: ``show --json`` and reports read the columns)."""
     sides, products = _enums(Side), _enums(ProductType)
-    fills = [
-        Fill(oid, sym, sides[side], qty, price, ts, costs, products[product], tag)
-        for oid, sym, side, qty, price, ts, costs, product, tag in zip(
-            f["order_id"], f["symbol"], f["side"], f["quantity"], f["price"], f["ts"],
-            f["costs"], f["product"], f["tag"], strict=True,
-        )
-    ]  # fmt: skip
+    f = read_columns(conn, run_id, "fill")
+    f["side"], f["product"] = Coded(f["side"], sides), Coded(f["product"], products)
     t = read_columns(conn, run_id, "round_trip")
-    trades = [
-        RoundTrip(sym, sides[side], qty, entry_ts, entry, exit_ts, exit_, pnl, costs, reason,
-                  products[product])
-        for sym, side, qty, entry_ts, entry, exit_ts, exit_, pnl, costs, reason, product in zip(
-            t["symbol"], t["side"], t["quantity"], t["entry_ts"], t["entry_price"], t["exit_ts"],
-            t["exit_price"], t["pnl"], t["costs"], t["exit_reason"], t["product"], strict=True,
-        )
-    ]  # fmt: skip
-    return fills, trades
+    t["side"], t["product"] = Coded(t["side"], sides), Coded(t["product"], products)
+    return FillColumns(f), TradeColumns(t)
 
 
 def _enums(kind: type[Side] | type[ProductType]) -> dict[str, Any]:

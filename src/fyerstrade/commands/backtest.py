@@ -193,17 +193,14 @@ def trade_rows(trades: Sequence[RoundTrip]) -> EncodedRows | None:
     gives, built column by column (about a third of the cost of a dict per trade and an encoder
     pass over it). ``None`` when a value is not a plain ``int``/``float`` (a numpy number, a
     bool) or not finite: the caller then takes the general path, which refuses NaN as before."""
-    quantity = [t.quantity for t in trades]
-    prices = [
-        [t.entry_price for t in trades],
-        [t.exit_price for t in trades],
-        [t.pnl for t in trades],
-        [t.costs for t in trades],
-    ]
+    from fyerstrade.backtest.columns import column
+
+    quantity = column(trades, "quantity")  # read from the columns: no object per trade
+    prices = [column(trades, name) for name in ("entry_price", "exit_price", "pnl", "costs")]
     if not all(type(q) is int for q in quantity):
         return None
-    for column in prices:
-        if not all(type(x) is float for x in column) or not all(map(math.isfinite, column)):
+    for values in prices:
+        if not all(type(x) is float for x in values) or not all(map(math.isfinite, values)):
             return None
     text: dict[str, str] = {}
 
@@ -213,17 +210,17 @@ def trade_rows(trades: Sequence[RoundTrip]) -> EncodedRows | None:
         return list(map(text.__getitem__, values))
 
     columns = zip(
-        encoded([t.symbol for t in trades]),
-        [_SIDE_TEXT[t.side] for t in trades],
+        encoded(column(trades, "symbol")),
+        list(map(_SIDE_TEXT.__getitem__, column(trades, "side"))),
         map(int.__repr__, quantity),
-        ist_times([t.entry_ts for t in trades]),
+        ist_times(column(trades, "entry_ts")),
         map(float.__repr__, prices[0]),
-        ist_times([t.exit_ts for t in trades]),
+        ist_times(column(trades, "exit_ts")),
         map(float.__repr__, prices[1]),
         map(float.__repr__, prices[2]),
         map(float.__repr__, prices[3]),
-        encoded([t.exit_reason for t in trades]),
-        encoded([str(t.product) for t in trades]),
+        encoded(column(trades, "exit_reason")),
+        encoded(list(map(str, column(trades, "product")))),
         strict=True,
     )
     return EncodedRows(_TRADE_ROW % row for row in columns)

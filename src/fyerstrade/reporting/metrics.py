@@ -42,6 +42,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import numpy.typing as npt
 
+from fyerstrade.backtest.columns import column, column_array
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET, RoundTrip
 from fyerstrade.errors import InputError
 
@@ -187,7 +188,7 @@ def compute_metrics(
         trades=len(trades),
         avg_holding_minutes=stats.avg_holding_minutes,
         exposure=_exposure(trades, ts, exposure),
-        total_costs=float(sum(t.costs for t in trades)),
+        total_costs=float(sum(column(trades, "costs"))),  # summed in order, as always
         final_equity=final,
         start_equity=float(initial_capital),
     )
@@ -270,7 +271,7 @@ class _TradeStats:
 def _trade_stats(trades: Sequence[RoundTrip]) -> _TradeStats:
     if not trades:
         return _TradeStats()
-    pnl = np.array([t.pnl for t in trades], dtype=np.float64)
+    pnl = column_array(trades, "pnl", np.float64)  # columns: read, not built per trade
     wins = pnl[pnl > 0]
     losses = pnl[pnl < 0]
     gross_win = float(wins.sum())
@@ -279,7 +280,7 @@ def _trade_stats(trades: Sequence[RoundTrip]) -> _TradeStats:
         profit_factor: float | None = gross_win / gross_loss
     else:
         profit_factor = math.inf if gross_win > 0 else None
-    holding = np.array([t.exit_ts - t.entry_ts for t in trades], dtype=np.float64)
+    holding = column_array(trades, "exit_ts") - column_array(trades, "entry_ts")
     return _TradeStats(
         win_rate=wins.size / pnl.size,
         profit_factor=profit_factor,
@@ -288,7 +289,7 @@ def _trade_stats(trades: Sequence[RoundTrip]) -> _TradeStats:
         avg_loss=float(losses.mean()) if losses.size else None,
         largest_win=float(wins.max()) if wins.size else None,
         largest_loss=float(losses.min()) if losses.size else None,
-        avg_holding_minutes=float(holding.mean()) / 60.0,
+        avg_holding_minutes=float(holding.astype(np.float64).mean()) / 60.0,
     )
 
 
@@ -305,8 +306,9 @@ def _exposure(
     if ts.size == 0:
         return None
     in_market = np.zeros(ts.size, dtype=bool)
-    for t in trades:
-        lo, hi = np.searchsorted(ts, [t.entry_ts, t.exit_ts], side="left")
+    los = np.searchsorted(ts, column_array(trades, "entry_ts"), side="left")
+    his = np.searchsorted(ts, column_array(trades, "exit_ts"), side="left")
+    for lo, hi in zip(los.tolist(), his.tolist(), strict=True):
         in_market[lo:hi] = True
     return float(np.count_nonzero(in_market)) / ts.size
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
-from operator import attrgetter
 from typing import Any, Literal
 
 import numpy as np
@@ -67,27 +66,30 @@ def _encode(name: str, kind: Type, values: Sequence[Any]) -> bytes | None:
 def column_rows(
     run_id: str, kind: Kind, columns: Mapping[str, Sequence[Any]]
 ) -> Iterator[tuple[str, str, str, bytes | None]]:
-    """The ``backtest_trades`` rows of one kind's columns (every field of that kind)."""
+    """The ``backtest_trades`` rows of one kind's columns (every field of that kind; numbers
+    may be numpy arrays: ``fyerstrade.backtest.columns.columns_of`` gives them)."""
     for name, type_ in FIELDS[kind]:
         yield run_id, kind, name, _encode(name, type_, columns[name])
 
 
-def of_objects(kind: Kind, objects: Sequence[Any]) -> dict[str, list[Any]]:
-    """The columns of a list of fills or round trips (their fields by name)."""
-    return {name: list(map(attrgetter(name), objects)) for name, _ in FIELDS[kind]}
-
-
-def read_columns(conn: sqlite3.Connection, run_id: str, kind: Kind) -> dict[str, list[Any]]:
-    """One kind's columns of a stored run as lists of Python values (all empty when it has
-    none)."""
+def read_columns(conn: sqlite3.Connection, run_id: str, kind: Kind) -> dict[str, Any]:
+    """One kind's columns of a stored run: numbers as int64/float64 arrays, text as lists of
+    strings (all empty when it has none)."""
     types = dict(FIELDS[kind])
-    out: dict[str, list[Any]] = {name: [] for name in types}
+    out: dict[str, Any] = {
+        name: [] if type_ == "text" else np.zeros(0, dtype=_DTYPE[type_])
+        for name, type_ in types.items()
+    }
     for name, data in conn.execute(
         "SELECT name, data FROM backtest_trades WHERE run_id = ? AND kind = ?", (run_id, kind)
     ):
         type_ = types.get(name)
         if type_ is not None:
-            out[name] = decode_texts(data) if type_ == "text" else decode_array(data).tolist()
+            out[name] = (
+                decode_texts(data)
+                if type_ == "text"
+                else decode_array(data).astype(_DTYPE[type_], copy=False)
+            )
     lengths = {len(v) for v in out.values()}
     if len(lengths) > 1:
         raise ValueError(f"run {run_id}: its {kind} columns differ in length")

@@ -41,7 +41,8 @@ from . import layout as lay
 from .indicators import COMPILED
 from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
 from .limits import risk_reason
-from .records import curves, fill_records, fills_of, rejections_of, round_trips
+from .records import curves, fill_records, rejections_of
+from .result_columns import fill_columns, trade_columns
 
 __all__ = [
     "KernelRun",
@@ -331,13 +332,13 @@ def run_vector(
         lookup=lookup, warmup_from=warmup_from, loaded=loaded,
     )  # fmt: skip
     inputs, strategy, run_bars = out.inputs, out.strategy, out.bars
-    fills = fills_of(out.fills, inputs, out.signals.entry_tag)
+    fills = fill_columns(out.fills, inputs, out.signals.entry_tag)  # no object per fill
     if progress is not None:
         progress(1.0)
     return BacktestResult(
         config=config,
         fills=fills,
-        trades=round_trips(out.run.trades, inputs, out.signals.entry_tag),
+        trades=trade_columns(out.run.trades, inputs, out.signals.entry_tag),
         equity_ts=inputs.step_ts,
         equity=out.equity,
         cash=out.cash,
