@@ -36,18 +36,13 @@ from fyerstrade.reporting.metrics import compute_metrics
 SYM = "NSE:SBIN-EQ"
 
 
-def _config(**kw: Any) -> BacktestConfig:
-    base: dict[str, Any] = dict(
-        strategy="sma_crossover",
-        params={"fast": 5, "slow": 20},
-        symbols=[SYM],
-        resolution=Resolution.M5,
-        start=date(2024, 1, 1),
-        end=date(2024, 12, 31),
-        quantity=10,
-        mode="intraday",
+def _config() -> BacktestConfig:
+    """An intraday sma_crossover year on 5-minute bars (enough trades to slice and score)."""
+    params = {"fast": 5, "slow": 20}
+    year = (date(2024, 1, 1), date(2024, 12, 31))
+    return BacktestConfig(
+        "sma_crossover", params, [SYM], Resolution.M5, *year, "intraday", quantity=10
     )
-    return BacktestConfig(**(base | kw))
 
 
 @pytest.fixture(scope="module")
