@@ -187,8 +187,11 @@ def test_metrics_save_and_json_read_the_columns_without_building_objects(
         assert saved.fills is fills and saved.trades is trades  # kept as they are
         col_id = save_run(conn, cols, m, now=1_704_190_000)
         list_id = save_run(conn, lists, m, now=1_704_190_000)
+        event = run_backtest(cols.config, data={SYM: cols.bars[SYM]})
+        event_id = save_run(conn, event, m, now=1_704_190_000)
         assert no_objects()
-        assert _blobs(conn, col_id) == _blobs(conn, list_id)  # the very same bytes stored
+        # the very same bytes stored: from the columns, from their objects, from the event engine
+        assert _blobs(conn, col_id) == _blobs(conn, list_id) == _blobs(conn, event_id)
         assert run_json_encoded(saved)["trades"] == trade_rows(lists.trades)
         loaded = load_run(conn, col_id)
         assert isinstance(loaded.fills, FillColumns) and isinstance(loaded.trades, TradeColumns)
