@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from fyerstrade.backtest.columns import (
@@ -30,6 +31,7 @@ from fyerstrade.backtest.vector.records import fills_of, round_trips
 from fyerstrade.backtest.vector.run import run_records, run_vector
 from fyerstrade.commands.backtest import run_json_encoded, trade_rows
 from fyerstrade.config import Settings
+from fyerstrade.dashboard.results_view import trades_frame
 from fyerstrade.domain import Fill, ProductType, Resolution, RoundTrip, Side
 from fyerstrade.reporting.metrics import compute_metrics
 
@@ -175,6 +177,9 @@ def test_metrics_save_and_json_read_the_columns_without_building_objects(
     assert 0 < (bare.exposure or 0) < 1 and no_objects()
     assert cols.total_costs == lists.total_costs and no_objects()
     assert trade_rows(trades) == trade_rows(lists.trades) and no_objects()
+    table = trades_frame(trades)
+    pd.testing.assert_frame_equal(table, trades_frame(lists.trades))
+    assert list(table["side"].unique()) == ["long"] and no_objects()  # sma_crossover: long only
     for name in ("pnl", "entry_ts", "symbol", "side"):
         assert column(trades, name) == column(lists.trades, name)
         assert np.array_equal(column_array(trades, name), column_array(lists.trades, name))

@@ -16,6 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 import streamlit as st
 
+from fyerstrade.backtest.columns import columns_of
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import RoundTrip, Side
 from fyerstrade.reporting.charts import drawdown_figure, equity_figure, price_figure
@@ -77,20 +78,22 @@ def _ist(ts: pd.Series) -> pd.Series:
 
 
 def trades_frame(trades: Sequence[RoundTrip]) -> pd.DataFrame:
-    """The round trips as a table (times in IST), in the order they closed."""
+    """The round trips as a table (times in IST), in the order they closed (read from their
+    columns: a saved or vectorized run's trades build no object here)."""
+    cols = columns_of("round_trip", trades)
     df = pd.DataFrame(
         {
-            "symbol": [t.symbol for t in trades],
-            "side": ["long" if t.side is Side.BUY else "short" for t in trades],
-            "quantity": [t.quantity for t in trades],
-            "entry_time": [t.entry_ts for t in trades],
-            "entry_price": [t.entry_price for t in trades],
-            "exit_time": [t.exit_ts for t in trades],
-            "exit_price": [t.exit_price for t in trades],
-            "pnl": [t.pnl for t in trades],
-            "costs": [t.costs for t in trades],
-            "exit_reason": [t.exit_reason for t in trades],
-            "product": [str(t.product) for t in trades],
+            "symbol": cols["symbol"],
+            "side": ["long" if side is Side.BUY else "short" for side in cols["side"]],
+            "quantity": cols["quantity"],
+            "entry_time": cols["entry_ts"],
+            "entry_price": cols["entry_price"],
+            "exit_time": cols["exit_ts"],
+            "exit_price": cols["exit_price"],
+            "pnl": cols["pnl"],
+            "costs": cols["costs"],
+            "exit_reason": cols["exit_reason"],
+            "product": list(map(str, cols["product"])),
         }
     )
     df["entry_time"] = _ist(df["entry_time"].astype("int64"))
