@@ -7,10 +7,13 @@ executors spread blocks over cores); vectorbt with one ``Portfolio.from_signals`
 columns (the same SMAs, crosses and next-open fills, then total return and Sharpe per column);
 backtesting.py with ``Backtest.optimize(method='grid')`` (its own process pool). Each side runs in
 a fresh process of its own, so its peak RSS is its own; combinations per second exclude the
-first-call compile (a warm-up call on a combination outside the grid). fyerstrade's sweep takes a
-fraction of a second, so its time is the mean of 5 sweeps, each by a fresh evaluator (indicators
-computed again inside the timing); vectorbt's and backtesting.py's take seconds and run once.
-Wall and CPU time are both printed (CPU: the process and its finished children).
+first-call compile (a warm-up call on a combination outside the grid). fyerstrade and vectorbt
+are timed the same way, timeit's way: each sweeps the grid ``SWEEP_REPEATS`` times (5) in its
+process and the ratio is taken of the best (least) times, the one least disturbed by the other
+processes of a shared machine; the medians and each side's spread are printed beside it. Each of
+fyerstrade's sweeps builds its evaluator inside the timing (bars laid out, indicators computed
+again), as each of vectorbt's computes its moving averages. backtesting.py takes minutes and
+runs once. Wall and CPU time are both printed (CPU: the process and its finished children).
 
 Single run, 1,000,000 one-minute bars, ``sma_crossover`` 10/30, best of 3 on each side (the
 variants alternated). The comparison that counts gives both sides the same outputs:
@@ -38,6 +41,7 @@ from typing import Any
 
 SWEEP_BARS = int(os.environ.get("FYERSTRADE_BENCH_SWEEP_BARS", "100000"))
 SINGLE_BARS = int(os.environ.get("FYERSTRADE_BENCH_BARS", "1000000"))
+SWEEP_REPEATS = 5  # timed sweeps on each side (fyerstrade, vectorbt): best and median reported
 
 _COMMON = """
 import json, resource, sys, time, warnings
@@ -68,27 +72,40 @@ def cpu():
 
 def report(**kw):
     print(json.dumps(kw | {"rss_mb": rss_mb()}))
+
+def repeat(fn, times):
+    # timeit's way: wall and CPU seconds of each of ``times`` calls (the last call's result)
+    # and the peak RSS after the first (one call's peak: later calls would add what the
+    # allocator kept from earlier ones)
+    walls, cpus, first_rss = [], [], 0.0
+    for _ in range(times):
+        out = None  # the previous call's result is not held during the next
+        t, c = time.perf_counter(), cpu()
+        out = fn()
+        walls.append(time.perf_counter() - t)
+        cpus.append(cpu() - c)
+        first_rss = first_rss or rss_mb()
+    return out, walls, cpus, first_rss
 """
 
 _OURS_SWEEP = (
     _COMMON
     + """
-REPEATS = 5  # a sweep takes a fraction of a second: the mean of 5 rides out scheduling noise
 from fyerstrade.backtest.engine import BacktestConfig
 from fyerstrade.backtest.vector.evaluator import VectorEvaluator
 from fyerstrade.domain import Instrument, Resolution
 cfg = BacktestConfig("sma_crossover", {}, ["X"], Resolution.M1, date(2000, 1, 1),
                      date(2100, 1, 1), capital=1e9, quantity=10, costs=False)
-seconds = cpu_s = 0.0
-for _ in range(REPEATS):  # a fresh evaluator each time: its indicators are computed again
+
+def sweep(grid):  # a fresh evaluator: bars laid out and indicators computed again
     ev = VectorEvaluator(cfg, {"X": bars}, {"X": Instrument("X")}, None)
-    ev.evaluate([{"fast": 3, "slow": 7}])  # numba from the cache, outside the grid
-    t, c = time.perf_counter(), cpu()
-    out = ev.evaluate([{"fast": f, "slow": s} for f, s in GRID])
-    seconds, cpu_s = seconds + time.perf_counter() - t, cpu_s + cpu() - c
+    return ev.evaluate([{"fast": f, "slow": s} for f, s in grid])
+
+sweep([(3, 7)])  # numba from its cache, outside the timing and the grid
+out, walls, cpus, rss = repeat(lambda: sweep(GRID), int(sys.argv[2]))
 best = max(o.metrics["total_return"] for o in out)
-report(seconds=seconds / REPEATS, cpu=cpu_s / REPEATS, combos=len(out), best=best,
-       trades=sum(o.trades for o in out))
+report(walls=walls, cpus=cpus, combos=len(out), best=best, trades=sum(o.trades for o in out),
+       sweep_rss_mb=rss)
 """
 )
 
@@ -129,10 +146,8 @@ def sweep(grid):
     return pf.total_return(), pf.sharpe_ratio()
 
 sweep(GRID[:2])  # numba compile outside the timing
-t, c = time.perf_counter(), cpu()
-ret, sharpe = sweep(GRID)
-seconds, cpu_s = time.perf_counter() - t, cpu() - c
-report(seconds=seconds, cpu=cpu_s, combos=len(ret), best=float(ret.max()))
+(ret, sharpe), walls, cpus, rss = repeat(lambda: sweep(GRID), int(sys.argv[2]))
+report(walls=walls, cpus=cpus, combos=len(ret), best=float(ret.max()), sweep_rss_mb=rss)
 """
 )
 
@@ -163,13 +178,12 @@ class SmaCross(Strategy):
             self.position.close()
 
 bt = Backtest(df, SmaCross, cash=1e9, commission=0.0, trade_on_close=False)
-t, c = time.perf_counter(), cpu()
-stats, heat = bt.optimize(fast=range(5, 55, 5), slow=range(20, 220, 20),
-                          constraint=lambda p: p.fast < p.slow, maximize="Equity Final [$]",
-                          method="grid", return_heatmap=True)
-seconds, cpu_s = time.perf_counter() - t, cpu() - c
-report(seconds=seconds, cpu=cpu_s, combos=int(heat.size),
-       best=float(stats["Return [%]"]) / 100)
+(stats, heat), walls, cpus, rss = repeat(
+    lambda: bt.optimize(fast=range(5, 55, 5), slow=range(20, 220, 20),
+                        constraint=lambda p: p.fast < p.slow, maximize="Equity Final [$]",
+                        method="grid", return_heatmap=True), 1)
+report(walls=walls, cpus=cpus, combos=int(heat.size), best=float(stats["Return [%]"]) / 100,
+       sweep_rss_mb=rss)
 """
 )
 
@@ -255,9 +269,11 @@ report(seconds=seconds, cpu=cpu_s, combos=len(out), trades=sum(o.trades for o in
 )
 
 
-def _child(script: str, bars: int, env: dict[str, str] | None = None) -> dict[str, Any]:
+def _child(
+    script: str, bars: int, env: dict[str, str] | None = None, repeats: int = 1
+) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", script, str(bars)],
+        [sys.executable, "-c", script, str(bars), str(repeats)],
         capture_output=True,
         text=True,
         env=env,
@@ -273,8 +289,23 @@ def _load() -> str:
     return ", ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
+def _timed(r: dict[str, Any]) -> dict[str, Any]:
+    """A sweep child's repeated times as best (least) and median, wall and CPU."""
+    walls, cpus = sorted(r["walls"]), sorted(r["cpus"])
+    mid = len(walls) // 2
+    return r | {
+        "seconds": walls[0],
+        "cpu": cpus[0],
+        "med_seconds": walls[mid],
+        "med_cpu": cpus[mid],
+        "max_seconds": walls[-1],
+        "max_cpu": cpus[-1],
+    }
+
+
 def _ratio(ours: dict[str, Any], peer: dict[str, Any], key: str) -> float:
-    """How many times ours' combinations per second (by ``key``: wall ``seconds`` or ``cpu``)."""
+    """How many times ours' combinations per second (by ``key``: wall ``seconds`` or ``cpu``,
+    best of the repeats, or ``med_seconds``/``med_cpu``)."""
     return (ours["combos"] / ours[key]) / (peer["combos"] / peer[key])
 
 
@@ -282,25 +313,42 @@ def run() -> None:
     print(f"load average at start: {_load()} (the machine is shared: compare ratios, not times;")
     print("  wall time is what a user waits, CPU time what the code costs: on a loaded machine")
     print("  the wall figures carry the other processes' load, the CPU figures much less)")
+    sweep()
+    single()
+    opening()
+    print(f"load average at end: {_load()}")
+
+
+def sweep() -> None:
+    """The 90-combination sweep against vectorbt and backtesting.py."""
     print(f"sweep: sma_crossover, 90 combinations on {SWEEP_BARS:,} one-minute bars, no costs")
-    ours = _child(_OURS_SWEEP, SWEEP_BARS)
-    vbt = _child(_VBT_SWEEP, SWEEP_BARS)
-    btpy = _child(_BTPY_SWEEP, SWEEP_BARS)
+    ours = _timed(_child(_OURS_SWEEP, SWEEP_BARS, repeats=SWEEP_REPEATS))
+    vbt = _timed(_child(_VBT_SWEEP, SWEEP_BARS, repeats=SWEEP_REPEATS))
+    btpy = _timed(_child(_BTPY_SWEEP, SWEEP_BARS))
+    print(
+        f"  fyerstrade and vectorbt: {SWEEP_REPEATS} sweeps each, best (median, worst); "
+        "backtesting.py: one; peak RSS: after the first sweep"
+    )
     rows = [("fyerstrade (1 core)", ours), ("vectorbt (1 call)", vbt), ("backtesting.py", btpy)]
     for name, r in rows:
         print(
-            f"  {name:22s} {r['combos'] / r['seconds']:10,.1f} combinations/s wall "
-            f"({r['seconds']:7.3f} s), {r['combos'] / r['cpu']:10,.1f} per CPU second "
-            f"({r['cpu']:7.3f} s CPU)  peak RSS {r['rss_mb']:6.0f} MB  best total return "
-            f"{r['best']:+.4%}"
+            f"  {name:20s} {r['combos'] / r['seconds']:9,.1f} combinations/s wall "
+            f"({r['seconds']:.3f} s ({r['med_seconds']:.3f}, {r['max_seconds']:.3f})), "
+            f"{r['combos'] / r['cpu']:9,.1f} per CPU second ({r['cpu']:.3f} s CPU "
+            f"({r['med_cpu']:.3f}, {r['max_cpu']:.3f}))  peak RSS {r['sweep_rss_mb']:5.0f} MB  "
+            f"best total return {r['best']:+.4%}"
         )
     print(
-        f"  ratio: {_ratio(ours, vbt, 'seconds'):.1f}x vectorbt wall, "
-        f"{_ratio(ours, vbt, 'cpu'):.1f}x CPU; {_ratio(ours, btpy, 'seconds'):.0f}x "
-        f"backtesting.py wall, {_ratio(ours, btpy, 'cpu'):.0f}x CPU (targets: >= 30x vectorbt, "
-        "peak RSS < 500 MB)"
+        f"  ratio, best of {SWEEP_REPEATS} each: {_ratio(ours, vbt, 'seconds'):.1f}x vectorbt "
+        f"wall, {_ratio(ours, vbt, 'cpu'):.1f}x CPU (medians: "
+        f"{_ratio(ours, vbt, 'med_seconds'):.1f}x wall, {_ratio(ours, vbt, 'med_cpu'):.1f}x "
+        f"CPU); {_ratio(ours, btpy, 'seconds'):.0f}x backtesting.py wall, "
+        f"{_ratio(ours, btpy, 'cpu'):.0f}x CPU (targets: >= 30x vectorbt, peak RSS < 500 MB)"
     )
 
+
+def single() -> None:
+    """One long run against vectorbt, and the first call's compile time."""
     print(f"single run: sma_crossover 10/30, {SINGLE_BARS:,} one-minute bars, load {_load()}")
     with tempfile.TemporaryDirectory() as empty:
         cold = _child(_OURS_SINGLE, SINGLE_BARS, {**os.environ, "NUMBA_CACHE_DIR": empty})
@@ -339,6 +387,9 @@ def run() -> None:
         f"{vsingle['first']:.1f} s wall)"
     )
 
+
+def opening() -> None:
+    """1,000 trials of ``opening_price_crossover`` intraday with costs, one core."""
     opening = _child(_OURS_OPENING, SWEEP_BARS)
     print(
         f"opening_price_crossover intraday with costs, 1,000 trials on {SWEEP_BARS:,} bars, one "
@@ -346,4 +397,3 @@ def run() -> None:
         f"{opening['combos'] / opening['cpu']:,.0f} per CPU second ({opening['indicators']} "
         f"indicator arrays computed, peak RSS {opening['rss_mb']:.0f} MB)"
     )
-    print(f"load average at end: {_load()}")

@@ -296,3 +296,32 @@ def test_record_tables_too_small_at_first_give_the_same_run() -> None:
     for name in ("trades", "accounts", "day_equity", "counters"):
         assert np.array_equal(getattr(sweep, name), getattr(out.run, name), equal_nan=True), name
     assert len(sweep.fills) == len(sweep.rejections) == 0
+
+
+def test_prefetch_is_a_hint_that_changes_nothing() -> None:
+    """``prefetch`` compiles for the kernel's 1-d and 2-d arrays and any index (one past the end
+    too: a prefetch never faults) and leaves every value as it was."""
+    import numba
+
+    from fyerstrade.backtest.vector.prefetch import prefetch
+
+    @numba.njit  # type: ignore[misc]
+    def total(flat: Any, flags: Any, grid: Any) -> float:
+        out = 0.0
+        for i in range(flat.shape[0] + 1):
+            prefetch(flat, 0, i)
+            prefetch(flags, 0, i)
+            for r in range(grid.shape[0]):
+                prefetch(grid, r, i)
+        for i in range(flat.shape[0]):
+            out += flat[i] + flags[i] + grid[1, i]
+        return out
+
+    flat = np.arange(1000, dtype=np.int64)
+    flags = np.zeros(1000, dtype=np.bool_)
+    flags[::3] = True
+    grid = np.arange(4000, dtype=np.float64).reshape(4, 1000)
+    before = flat.copy(), flags.copy(), grid.copy()
+    assert total(flat, flags, grid) == float(flat.sum() + flags.sum() + grid[1].sum())
+    for now, then in zip((flat, flags, grid), before, strict=True):
+        assert np.array_equal(now, then)
