@@ -82,3 +82,33 @@ def test_the_compiled_twin_takes_read_only_bars() -> None:
     bars = synthetic_candles(500, seed=3)
     bars.close.setflags(write=False)
     assert np.array_equal(compiled.sma(bars, 20), running_sma(bars.close, 20), equal_nan=True)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    pair=st.integers(0, 120).flatmap(
+        lambda n: st.tuples(
+            *(
+                arrays(
+                    np.float64,
+                    n,
+                    # few distinct values: ties on the previous and the current bar; NaN and
+                    # infinities too (they compare false, or as the largest)
+                    elements=st.sampled_from([1.0, 2.0, 2.0, 3.0, np.nan, np.inf, -np.inf]),
+                )
+                for _ in range(2)
+            )
+        )
+    )
+)
+def test_crossings_twin_flags_the_same_bars(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """The vectorized engine's compiled ``crossings`` (reached through ``SignalBars.twin``) flags
+    exactly the bars the strategy's numpy version flags, read-only inputs included."""
+    from fyerstrade.strategies.sma_crossover import crossings
+
+    fast, slow = pair
+    fast.setflags(write=False)  # as the indicator cache hands them out
+    up, down = crossings(fast, slow)
+    twin_up, twin_down = compiled.COMPILED[crossings](fast, slow)
+    assert twin_up.dtype == twin_down.dtype == np.bool_
+    assert np.array_equal(twin_up, up) and np.array_equal(twin_down, down)

@@ -49,7 +49,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 BoolArray = npt.NDArray[np.bool_]
 FloatArray = npt.NDArray[np.float64]
+_Fn = TypeVar("_Fn", bound=Callable[..., Any])
 
 MAX_TARGETS = 4
 
@@ -158,15 +159,16 @@ class IndicatorCache:
     beyond ``max_bytes``.
 
     ``computed`` counts the computations (a sweep's tests read it). ``compiled`` maps an
-    indicator function to a faster twin that gives the same values to the bit (the vectorized
-    engine's ``backtest.vector.indicators.COMPILED``)."""
+    indicator function (or a helper ``signals`` calls through ``SignalBars.twin``) to a faster
+    twin that gives the same values to the bit (the vectorized engine's
+    ``backtest.vector.indicators.COMPILED``)."""
 
     def __init__(
         self,
         strategy: type[SignalSource],
         bars: CandleArrays,
         max_bytes: int = 256 * 2**20,
-        compiled: Mapping[Callable[..., npt.ArrayLike], Callable[..., npt.ArrayLike]] | None = None,
+        compiled: Mapping[Callable[..., Any], Callable[..., Any]] | None = None,
     ) -> None:
         self.strategy = strategy
         self.bars = bars
@@ -190,7 +192,7 @@ class IndicatorCache:
         if arr is not None:
             self._arrays.move_to_end(key)
             return arr
-        compute = self.compiled.get(spec.compute, spec.compute)
+        compute: Callable[..., npt.ArrayLike] = self.compiled.get(spec.compute, spec.compute)
         arr = np.ascontiguousarray(compute(self.bars, *values), dtype=np.float64)
         n = len(self.bars)
         if arr.shape != (n,):
@@ -255,3 +257,10 @@ class SignalBars:
     def indicator(self, name: str) -> FloatArray:
         """The declared indicator ``name`` for this combination's parameter values."""
         return self._cache.get(name, self._params)
+
+    def twin(self, fn: _Fn) -> _Fn:
+        """``fn``'s compiled twin when the engine has one (same results to the bit: the
+        vectorized engine's ``COMPILED``), else ``fn`` itself: for a helper ``signals`` calls
+        once per combination, such as ``sma_crossover.crossings``."""
+        found: _Fn = self._cache.compiled.get(fn, fn)  # type: ignore[assignment]
+        return found

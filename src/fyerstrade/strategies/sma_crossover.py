@@ -125,7 +125,7 @@ class SmaCrossover(Strategy):
 
     @classmethod
     def signals(cls, bars: SignalBars, params: Mapping[str, Any]) -> Signals:
-        up, down = crossings(bars.indicator("sma_fast"), bars.indicator("sma_slow"))
+        up, down = bars.twin(crossings)(bars.indicator("sma_fast"), bars.indicator("sma_slow"))
         if params["allow_short"]:
             return Signals(entries=up, short_entries=down, entry_tag="signal")
         return Signals(entries=up, exits=down, entry_tag="signal")

@@ -31,6 +31,7 @@ SOURCES = (
     "metrics.py",
     "indicators.py",
     "bar_pass.py",
+    "prefetch.py",
 )
 STALE_AFTER_S = 3600.0  # an older stamp's directory untouched this long is removed
 
