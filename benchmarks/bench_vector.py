@@ -21,8 +21,8 @@ variants alternated). The comparison that counts gives both sides the same outpu
 bar, the metrics' running sums) against vectorbt's ``from_signals`` on the same signals plus its
 trades, final value, ``value()`` and ``cash()`` (the equity and cash at every bar). Also printed:
 vectorbt's least (``from_signals``, ``trades.count()``, ``final_value()``: no curve) and
-``run_vector`` (the ``BacktestResult`` that ``backtest run`` reports, with a ``Fill`` and a
-``RoundTrip`` object per fill and trade, and the strategy's indicators). The first call's compile
+``run_vector`` (the ``BacktestResult`` that ``backtest run`` reports: its fills and round trips
+as columns, and the strategy's indicators). The first call's compile
 time is reported apart: in a process with an empty numba cache (compile and write), then in a
 fresh process that loads the cache (imports included). Also: 1,000 trials of
 ``opening_price_crossover`` intraday with costs on one core.
@@ -371,8 +371,8 @@ def single() -> None:
     )
     print(
         f"  fyerstrade run_vector    {warm['seconds']:6.3f} s wall {warm['cpu']:6.3f} s CPU: "
-        f"the BacktestResult backtest run reports ({warm['trades']} trades as Fill/RoundTrip "
-        f"objects, the strategy's indicators; peak RSS {warm['rss_mb']:.0f} MB)"
+        f"the BacktestResult backtest run reports ({warm['trades']} trades as columns, "
+        f"the strategy's indicators; peak RSS {warm['rss_mb']:.0f} MB)"
     )
     print(
         f"  single-run ratio (target >= 3x), CPU / wall: {v_same[1] / ours[1]:.2f}x / "
