@@ -18,13 +18,10 @@ from fyerstrade.domain import Bar, Resolution, Tick
 from fyerstrade.errors import AuthError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import (
-    PING_FRAME,
     Backfilled,
     Feed,
     FeedStatus,
     Gap,
-    _Connection,
-    _ping_until_retired,
     backfill,
     control_from_message,
     tick_from_message,
@@ -328,24 +325,3 @@ def test_a_token_already_expired_fails_fast_without_retrying(settings: Settings)
         feed.stop()
     assert feed.status is FeedStatus.AUTH_FAILED and feed.connects == 1
     assert isinstance(feed.error, AuthError) and "expired" in str(feed.error)
-
-
-def test_the_sdk_ping_ends_when_the_connection_is_retired() -> None:
-    # The SDK pings from a non-daemon thread that sleeps between pings: a closed socket kept
-    # the process (an engine that had ended its session) alive for that long. Ours sends the
-    # same frame and stops waiting when the connection is retired (an hour's interval here).
-    from types import SimpleNamespace
-
-    sent: list[bytes] = []
-    ws = SimpleNamespace(
-        sock=SimpleNamespace(connected=True), send=lambda frame, opcode: sent.append(frame)
-    )
-    sdk = SimpleNamespace(_FyersDataSocket__ws_object=ws)
-    conn = _Connection()
-    _ping_until_retired(sdk, conn, every=3600.0)
-    pinger = threading.Thread(target=sdk._FyersDataSocket__ping, daemon=True)
-    pinger.start()
-    wait_for(lambda: bool(sent), what="the first ping")
-    conn.retired.set()
-    pinger.join(timeout=60)
-    assert not pinger.is_alive() and sent == [PING_FRAME]

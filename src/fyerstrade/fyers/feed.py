@@ -49,6 +49,7 @@ from fyerstrade.domain import Bar, Resolution, Tick
 from fyerstrade.errors import AuthError, FyersTradeError, RetryableError
 from fyerstrade.fyers import endpoints
 from fyerstrade.fyers.client import FyersClient
+from fyerstrade.fyers.sdk_threads import end_with_connection
 from fyerstrade.logs import register_secret
 
 __all__ = [
@@ -66,8 +67,7 @@ log = logging.getLogger(__name__)
 
 LOGIN_HINT = "log in again with `fyerstrade auth login`"
 AUTH_TIMEOUT = 10.0  # seconds to wait for the server's auth acknowledgement
-PING_SECONDS = 10.0  # the SDK's ping interval (its frame: PING_FRAME)
-PING_FRAME = bytes([0, 1, 11])
+PING_FRAME = bytes([0, 1, 11])  # the SDK's ping frame, sent every sdk_threads.PING_SECONDS
 
 
 # ----------------------------------------------------------------------------- pure parsers
@@ -435,7 +435,7 @@ class Feed:
         )
         conn.sdk = sdk
         _quiet_send_on_close(sdk, conn, self._wake)
-        _ping_until_retired(sdk, conn)
+        end_with_connection(sdk, conn.retired, sdk_class="FyersDataSocket", frame=PING_FRAME)
         self._conn = conn  # from here on its ticks are ours (the snapshot comes early)
         endpoints.redirect_data_socket(sdk, self.settings)
         sdk.connect()  # opens the socket thread, sleeps 2 s, then returns
@@ -546,28 +546,6 @@ def _quiet_send_on_close(sdk: Any, conn: _Connection, wake: threading.Event) -> 
             wake.set()
 
     sdk._FyersDataSocket__send_message = guarded
-
-
-def _ping_until_retired(sdk: Any, conn: _Connection, every: float = PING_SECONDS) -> None:
-    """The SDK pings from a thread of its own (not a daemon) that sleeps 10 s between pings:
-    after the socket closed, that sleep kept ``close_connection`` waiting and the process alive
-    for up to 10 s (an engine that had ended its session, ``live stop``, the dashboard's Stop).
-    The same frame at the same interval, but the wait ends as soon as the connection is
-    retired."""
-    import websocket
-
-    def ping() -> None:
-        while not conn.retired.is_set():
-            ws = sdk._FyersDataSocket__ws_object
-            if ws is None or not ws.sock or not ws.sock.connected:
-                return
-            try:
-                ws.send(PING_FRAME, opcode=websocket.ABNF.OPCODE_BINARY)
-            except websocket.WebSocketConnectionClosedException:
-                return
-            conn.retired.wait(every)
-
-    sdk._FyersDataSocket__ping = ping
 
 
 def _close_sdk_logger(sdk: Any) -> None:

@@ -9,8 +9,9 @@ own thread. The SDK thread does nothing else.
 What the stream adds to the SDK (fyers-api.md §10, real-trading.md A5):
 
 * **A private socket per connection**, not the process-wide singleton, closed on a background
-  thread (the SDK's ``close_connection`` joins a ping thread that sleeps 10 s, and raises unless
-  ``keep_running`` was called).
+  thread (the SDK's ``close_connection`` raises unless ``keep_running`` was called), whose
+  threads end with it (:mod:`fyerstrade.fyers.sdk_threads`: the SDK's own ping thread, not a
+  daemon, slept 10 s and kept a finished real-trading engine alive that long).
 * **Connected means subscribed**: the SDK calls ``on_connect`` whether or not the handshake
   worked; the stream waits for the server's subscription acknowledgement (code 1605). A refused
   handshake (HTTP 403: the token) is an :class:`~fyerstrade.errors.AuthError` and stops the
@@ -44,6 +45,7 @@ from fyerstrade.fyers.orders import (
     parse_position,
     parse_trade,
 )
+from fyerstrade.fyers.sdk_threads import end_with_connection
 from fyerstrade.logs import register_secret
 
 __all__ = ["Connected", "OrderStream", "Update"]
@@ -54,6 +56,7 @@ SUBSCRIBE = "OnOrders,OnTrades,OnPositions,OnGeneral"
 ACK_CODE = 1605
 ACK_TIMEOUT = 10.0
 LOGIN_HINT = "log in again with `fyerstrade auth login`"
+PING_TEXT = "ping"  # the SDK's keep-alive frame, sent every sdk_threads.PING_SECONDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,7 @@ class _Connection:
         self.sdk: Any = None
         self.subscribed = threading.Event()
         self.closed = threading.Event()
+        self.retired = threading.Event()  # we are done with it (closing or closed)
         self.forbidden = False
 
 
@@ -187,6 +191,7 @@ class OrderStream:
             on_close=lambda m: self._on_close(conn),
         )
         sdk._FyersOrderSocket__url = endpoints.order_socket_url(self.settings.fyers_url)
+        end_with_connection(sdk, conn.retired, sdk_class="FyersOrderSocket", frame=PING_TEXT)
         conn.sdk = sdk
         with self._deliver:
             self._conn = conn
@@ -213,6 +218,7 @@ class OrderStream:
         if conn is None or conn.sdk is None:
             return
         sdk, conn.sdk = conn.sdk, None
+        conn.retired.set()
         sdk.restart_flag = False
 
         def close() -> None:
