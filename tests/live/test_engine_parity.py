@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from datetime import time as dtime
 
+import pytest
+
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.live.clock import market_clock
@@ -17,10 +19,11 @@ from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import assert_trades_like_a_backtest
 
 
+@pytest.mark.parametrize("resolution", ["1", "5"])
 def test_live_session_trades_like_a_backtest_of_the_bars_it_built(
-    paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+    paper_settings: Settings, paper_config: Callable[..., LiveConfig], resolution: str
 ) -> None:
-    config = paper_config()
+    config = paper_config(resolution=resolution)
     clock = market_clock(paper_settings)
     until = ist_epoch(MARKET_DAY, dtime(10, 35))
     engine = LiveEngine(paper_settings, config, clock=clock)
@@ -32,4 +35,4 @@ def test_live_session_trades_like_a_backtest_of_the_bars_it_built(
     status = read_status(paper_settings.live_status_file)
     assert status is not None and status.state == "stopped", status
 
-    assert_trades_like_a_backtest(paper_settings, config, min_fills=4)
+    assert_trades_like_a_backtest(paper_settings, config, min_fills=4 if resolution == "1" else 2)

@@ -27,6 +27,7 @@ from fyerstrade.backtest.engine import BacktestConfig, run_backtest
 from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
+from fyerstrade.data.resample import resample
 from fyerstrade.domain import Resolution
 from fyerstrade.fyers.feed import FeedStatus
 from fyerstrade.live.config import LiveConfig, live_config_from_dict
@@ -143,10 +144,12 @@ def built_bars(settings: Settings, symbol: str) -> CandleArrays:
     return CandleArrays.from_rows(rows)
 
 
-def stored_bars(settings: Settings, symbol: str) -> CandleArrays:
+def stored_bars(
+    settings: Settings, symbol: str, resolution: Resolution = Resolution.M1
+) -> CandleArrays:
     conn = open_historical(settings)
     try:
-        return load_candles(conn, symbol, Resolution.M1, 0, ist_epoch(MARKET_DAY) - 1)
+        return load_candles(conn, symbol, resolution, 0, ist_epoch(MARKET_DAY) - 1)
     finally:
         conn.close()
 
@@ -206,7 +209,8 @@ def assert_trades_like_a_backtest(
     settings: Settings, config: LiveConfig, *, min_fills: int
 ) -> None:
     """The live fills recorded in ``settings``' trading log equal those of a backtest of
-    ``config`` over the stored warm-up bars plus the 1-minute bars the engine built."""
+    ``config`` over the stored warm-up bars plus the 1-minute bars the engine built (resampled
+    to the strategy's resolution, as a backtest of stored 1-minute candles would)."""
     live = paper_fills(settings)
     assert len(live) >= min_fills, live
     open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
@@ -215,7 +219,10 @@ def assert_trades_like_a_backtest(
         built = built_bars(settings, sym)
         # every minute of the session so far, once, 09:15 onwards
         assert built.ts[0] == open_ts and np.all(np.diff(built.ts) == 60), sym
-        warm = stored_bars(settings, sym)
+        res = config.resolution
+        if res is not Resolution.M1:
+            built = resample(built, Resolution.M1, res)
+        warm = stored_bars(settings, sym, res)
         data[sym] = CandleArrays(
             *(np.concatenate((getattr(warm, f), getattr(built, f))) for f in FIELDS)
         )
@@ -224,7 +231,7 @@ def assert_trades_like_a_backtest(
         "sma_crossover",
         dict(config.params),
         list(PAPER_SYMBOLS),
-        Resolution.M1,
+        config.resolution,
         prev,
         MARKET_DAY,
         mode="intraday",

@@ -80,11 +80,16 @@ class PaperBroker(SimulatedVenue):
     def _working(self, state: SymbolState, order: Order, i: int) -> WorkingOrder:
         w = _PaperOrder(order, i + 1, order.reduce_only, None, self._seq)
         if not self._in_tick:
-            # decided at a bar close: the ticks of the symbol's current minute came after it
+            # decided at a bar close (the order's time): when the symbol has ticked in a minute
+            # that starts at or after it, that minute's ticks came after the decision. (Not
+            # "after the last bar's open": a 5-minute bar's last minute is later than its open
+            # and earlier than its close, and its ticks came before the decision.)
             r = self._ranges.get(state.symbol)
-            n = len(state.arrays)
-            last_bar = int(state.arrays.ts[n - 1]) if n else _NONE
-            if r is not None and r.minute > last_bar and w.active_from <= n:
+            if (
+                r is not None
+                and r.minute >= order.created_ts
+                and w.active_from <= len(state.arrays)
+            ):
                 w.minute, w.open, w.high, w.low = r.minute, r.open, r.high, r.low
                 self._pending.append((state, w))
         return w
