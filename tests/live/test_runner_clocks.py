@@ -313,3 +313,87 @@ def test_a_higher_bar_waits_for_the_last_minute_of_every_symbol(
         assert int(arrays.ts[last]) == OPEN and float(arrays.close[last]) == 1050.0
     finally:
         engine.close()
+
+
+@pytest.fixture
+def rig5(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
+    """The rig with 5-minute bars."""
+    market, mono = ManualClock(PAPER_START), Mono()
+    engine = LiveEngine(paper_settings, paper_config(resolution="5"), clock=market, monotonic=mono)
+    session = engine.prepare(UNTIL)
+    runner = Runner(
+        session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
+    )
+    session.live_at = PAPER_START
+    try:
+        yield Rig(engine, session, runner, market, mono, QuietFeed())
+    finally:
+        engine.close()
+
+
+def a_closes_at(rig: Rig) -> float | None:
+    """The close of A's newest 5-minute bar the strategy was handed (None: none yet)."""
+    arrays = rig.session.trader.engine.by_symbol[A].arrays
+    n = len(arrays)
+    return float(arrays.close[n - 1]) if n and int(arrays.ts[n - 1]) == OPEN else None
+
+
+def test_a_higher_bar_waits_for_a_straggler_while_ticks_flow(rig5: Rig) -> None:
+    # A trades once in 09:19, at 09:19:59, and that tick reaches us after B's 09:20:01 (updates
+    # of different symbols are not strictly ordered). The market clock is already past 09:20
+    # plus the grace: while ticks flow, A's 09:15 bar closes by their exchange time as seen a
+    # moment ago (the lag that lets stragglers in), not by the market clock.
+    rig = rig5
+    rig.market.set(OPEN + 30)
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
+    for minute in range(4):  # 09:15 to 09:18: both trade
+        rig.tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100)
+        rig.tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100)
+    rig.tick(B, OPEN + 4 * 60 + 10, 2004.0, 100)  # 09:19:10: B trades, A does not yet
+    rig.look(market=OPEN + 4 * 60 + 15)
+    rig.look(mono=1.0)  # 09:19:10 seen a second ago: A's 09:18 bar closes on it
+    assert rig.session.builder.forming(A) is None
+    rig.tick(B, OPEN + 5 * 60 + 1, 2005.0, 100)  # 09:20:01: B's 09:19 bar closes
+    rig.look(market=OPEN + 5 * 60 + 5)  # the market clock: 09:20:05
+    assert a_closes_at(rig) is None  # A's 09:15 bar waits: the straggler may still come
+    rig.tick(A, OPEN + 4 * 60 + 59, 1050.0, 100)  # 09:19:59, late
+    rig.tick(A, OPEN + 5 * 60 + 3, 1060.0, 100)  # A's 09:20:03 closes its 09:19 bar
+    assert rig.session.resampler is not None and rig.session.resampler.late_bars == 0
+    assert a_closes_at(rig) == 1050.0  # its last minute's close, as a backtest has it
+
+
+def test_a_higher_bar_closes_by_the_clock_in_a_quiet_market(rig5: Rig) -> None:
+    # Nobody trades after 09:18: the market clock closes the 09:15 bar (with its 09:18 close)
+    # once the market has been quiet for a minute and two seconds of the machine.
+    rig = rig5
+    rig.market.set(OPEN + 30)
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)
+    for minute in range(4):
+        rig.tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100)
+        rig.tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100)
+    rig.look(market=OPEN + 4 * 60)
+    rig.look(market=OPEN + 5 * 60 + 30, mono=3.0)  # quiet: the 1-minute bars close
+    rig.look(mono=0.5)
+    assert a_closes_at(rig) == 1003.0
+
+
+def test_a_higher_bar_waits_while_the_feed_is_down(rig5: Rig) -> None:
+    # Every bar closed before the feed dropped (a quiet minute), then nothing is known: the
+    # 09:15 bar waits for the gap's backfill instead of closing on the market clock without
+    # the minutes the gap missed.
+    rig = rig5
+    rig.market.set(OPEN + 30)
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)
+    for minute in range(3):  # 09:15 to 09:17
+        rig.tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100)
+        rig.tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100)
+    rig.look(market=OPEN + 3 * 60)
+    rig.look(market=OPEN + 4 * 60 + 30, mono=3.0)  # quiet: every 1-minute bar closes
+    assert rig.forming() is None
+    rig.feed.status = FeedStatus.RECONNECTING  # then the feed drops
+    rig.look(market=OPEN + 6 * 60, mono=5.0)
+    rig.look(market=OPEN + 7 * 60, mono=5.0)
+    assert a_closes_at(rig) is None

@@ -13,7 +13,9 @@ When is a quiet symbol's bar closed? When the exchange time of the other symbols
 symbol ticks at all, only once the market clock moved :data:`QUIET_MARKET_SECONDS` *and* the
 monotonic clock :data:`QUIET_WALL_SECONDS` since the last tick: a fast simulated clock alone, a
 paused market, or a loaded machine that delivers late never passes for a quiet market. Never
-while the feed is down or reconnected without a tick yet: a gap is backfilled, not guessed.
+while the feed is down or reconnected without a tick yet: a gap is backfilled, not guessed. A
+higher-resolution bar (5 minutes and up) closes by the same rule when its last minute had no
+trade: on that lagged exchange time while ticks flow, on the market clock in a quiet market.
 
 The square-off of what is still open a minute past the square-off time follows the same rule:
 while ticks flow it comes with the first tick past that minute (an engine behind its feed still

@@ -223,7 +223,11 @@ class LiveSession:
         if close_clock:
             for bar in self.builder.on_clock(close_clock):
                 self.closed_bar(bar, "ticks")
-        self.dispatch_ready(now)
+        # The resampler's buckets close on the same time as the 1-minute bars: while ticks
+        # flow, their exchange time as seen a moment ago (a straggler of a bucket's last minute
+        # may still come), the market clock only in a quiet market, and not at all while the
+        # feed is down (close_clock 0: the gap's backfill completes the buckets).
+        self.dispatch_ready(now if clock_decides and close_clock else close_clock)
         trader = self.trader
         guard = trader.guard
         if guard.square_off_overdue(now) and (
@@ -326,13 +330,13 @@ class LiveSession:
 
     def dispatch_ready(self, now: int, before: int | None = None) -> None:
         """Dispatch every queued minute no symbol is still forming a bar for; the resampler's
-        buckets that ``now`` closes, none holding a minute still undecided (a symbol's bar of
-        it still forming: it would come too late for its bucket); then the ticks that
-        waited."""
+        buckets that ``now`` closes (0: none), none holding a minute still undecided (a
+        symbol's bar of it still forming: it would come too late for its bucket); then the
+        ticks that waited."""
         barrier = self.barrier
         while (ready := barrier.next_ready(before)) is not None:
             self._dispatch(*ready)
-        if self.resampler is not None:
+        if self.resampler is not None and now:
             undecided = barrier.undecided()
             if undecided is not None:
                 now = min(now, undecided + self.resampler.grace_seconds)
