@@ -15,6 +15,7 @@ from __future__ import annotations
 import queue
 import sqlite3
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import time as dtime
 
@@ -76,10 +77,11 @@ class Rig:
         return self.session.barrier.dispatched_through
 
 
-@pytest.fixture
-def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
+@contextmanager
+def rig_of(settings: Settings, config: LiveConfig) -> Iterator[Rig]:
+    """A prepared session of ``config`` with its runner, on clocks the test moves."""
     market, mono = ManualClock(PAPER_START), Mono()
-    engine = LiveEngine(paper_settings, paper_config(), clock=market, monotonic=mono)
+    engine = LiveEngine(settings, config, clock=market, monotonic=mono)
     session = engine.prepare(UNTIL)
     runner = Runner(
         session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
@@ -89,6 +91,12 @@ def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> It
         yield Rig(engine, session, runner, market, mono, QuietFeed())
     finally:
         engine.close()
+
+
+@pytest.fixture
+def rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
+    with rig_of(paper_settings, paper_config()) as r:
+        yield r
 
 
 def stored_bars(settings: Settings) -> list[tuple[str, int, str]]:
@@ -208,30 +216,20 @@ def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
 @pytest.fixture
 def square_rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
     """Intraday, square-off at 09:20; A and B each hold 10 bought at 09:15."""
-    market, mono = ManualClock(PAPER_START), Mono()
     config = paper_config(entry_start="09:15", entry_end="09:19", square_off="09:20")
-    engine = LiveEngine(paper_settings, config, clock=market, monotonic=mono)
-    session = engine.prepare(UNTIL)
-    runner = Runner(
-        session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
-    )
-    session.live_at = PAPER_START
-    rig = Rig(engine, session, runner, market, mono, QuietFeed())
-    try:
+    with rig_of(paper_settings, config) as rig:
         for sym in PAPER_SYMBOLS:  # each subscription's snapshot: its last trade, before the open
             rig.tick(sym, OPEN - 60, 1000.0, 0)
-        market.set(OPEN + 30)
+        rig.market.set(OPEN + 30)
         rig.tick(A, OPEN + 1, 1000.0, 100)
         rig.tick(B, OPEN + 2, 2000.0, 100)
-        core = session.trader.engine
+        core = rig.session.trader.engine
         core.place(A, Side.BUY, 10)
         core.place(B, Side.BUY, 10)
         rig.tick(A, OPEN + 3, 1001.0, 100)  # both fill at their next tick
         rig.tick(B, OPEN + 4, 2001.0, 100)
         assert core.portfolio.quantity(A) == core.portfolio.quantity(B) == 10
         yield rig
-    finally:
-        engine.close()
 
 
 def exits(rig: Rig) -> list[tuple[str, int, float]]:
@@ -288,47 +286,11 @@ def test_with_no_tick_coming_the_clock_squares_off_a_minute_past_the_time(
     assert {s for s, _, _ in exits(rig)} == {A, B}
 
 
-def test_a_higher_bar_waits_for_the_last_minute_of_every_symbol(
-    paper_settings: Settings, paper_config: Callable[..., LiveConfig]
-) -> None:
-    # 5-minute bars from two symbols' ticks: B's first tick of 09:20 comes while A's 09:19
-    # minute is still forming (A trades less often). A's 09:15 bar must still hold that minute.
-    market, mono = ManualClock(PAPER_START), Mono()
-    engine = LiveEngine(paper_settings, paper_config(resolution="5"), clock=market, monotonic=mono)
-    session = engine.prepare(UNTIL)
-    session.live_at = PAPER_START
-    try:
-        for sym in PAPER_SYMBOLS:
-            session.on_tick(Tick(sym, OPEN - 60, 1000.0, 0))
-        market.set(OPEN + 400)
-        for minute in range(5):
-            session.on_tick(Tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100))
-            session.on_tick(Tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100))
-        session.on_tick(Tick(A, OPEN + 4 * 60 + 50, 1050.0, 100))  # A's last trade of 09:19
-        session.on_tick(Tick(B, OPEN + 5 * 60 + 5, 2010.0, 100))
-        session.on_tick(Tick(A, OPEN + 5 * 60 + 7, 1060.0, 100))
-        assert session.resampler is not None and session.resampler.late_bars == 0
-        arrays = session.trader.engine.by_symbol[A].arrays
-        last = len(arrays) - 1
-        assert int(arrays.ts[last]) == OPEN and float(arrays.close[last]) == 1050.0
-    finally:
-        engine.close()
-
-
 @pytest.fixture
 def rig5(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
     """The rig with 5-minute bars."""
-    market, mono = ManualClock(PAPER_START), Mono()
-    engine = LiveEngine(paper_settings, paper_config(resolution="5"), clock=market, monotonic=mono)
-    session = engine.prepare(UNTIL)
-    runner = Runner(
-        session, engine.clocks, set_state=lambda state, why: None, write_status=lambda: None
-    )
-    session.live_at = PAPER_START
-    try:
-        yield Rig(engine, session, runner, market, mono, QuietFeed())
-    finally:
-        engine.close()
+    with rig_of(paper_settings, paper_config(resolution="5")) as r:
+        yield r
 
 
 def a_closes_at(rig: Rig) -> float | None:
@@ -336,6 +298,23 @@ def a_closes_at(rig: Rig) -> float | None:
     arrays = rig.session.trader.engine.by_symbol[A].arrays
     n = len(arrays)
     return float(arrays.close[n - 1]) if n and int(arrays.ts[n - 1]) == OPEN else None
+
+
+def test_a_higher_bar_waits_for_the_last_minute_of_every_symbol(rig5: Rig) -> None:
+    # 5-minute bars from two symbols' ticks: B's first tick of 09:20 comes while A's 09:19
+    # minute is still forming (A trades less often). A's 09:15 bar must still hold that minute.
+    rig = rig5
+    for sym in PAPER_SYMBOLS:
+        rig.tick(sym, OPEN - 60, 1000.0, 0)
+    rig.market.set(OPEN + 400)
+    for minute in range(5):
+        rig.tick(A, OPEN + 60 * minute + 10, 1000.0 + minute, 100)
+        rig.tick(B, OPEN + 60 * minute + 20, 2000.0 + minute, 100)
+    rig.tick(A, OPEN + 4 * 60 + 50, 1050.0, 100)  # A's last trade of 09:19
+    rig.tick(B, OPEN + 5 * 60 + 5, 2010.0, 100)
+    rig.tick(A, OPEN + 5 * 60 + 7, 1060.0, 100)
+    assert rig.session.resampler is not None and rig.session.resampler.late_bars == 0
+    assert a_closes_at(rig) == 1050.0
 
 
 def test_a_higher_bar_waits_for_a_straggler_while_ticks_flow(rig5: Rig) -> None:
