@@ -33,6 +33,8 @@ HEAVY = (
     "fyerstrade.reporting.charts",
     "fyerstrade.backtest.engine",
     "fyerstrade.store.db",
+    "fyerstrade.demo",
+    "typer._adapters",
 )
 
 _PROBE = """

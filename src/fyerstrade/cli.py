@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import ClickException, MissingParameter, NoArgsIsHelpError
+from typer.core import _TyperParameter
 
 from fyerstrade import __version__
 from fyerstrade.errors import FyersTradeError
@@ -44,6 +45,33 @@ COMMAND_MODULES = (
     "live",
     "sim",
 )
+
+
+def _coerce_missing_without_pydantic() -> None:
+    """Typer 0.29 builds a pydantic TypeAdapter for an option before it sees that the option
+    was not given (``--help``'s value is None in every command): that import and schema build
+    was 0.15 s of every command's start. A value that is None coerces to None (or ``()`` for a
+    list) without the adapter, so this does exactly what typer's ``process_value`` does for it,
+    and hands every other value to typer. When typer changes shape, nothing is replaced."""
+    original = getattr(_TyperParameter, "process_value", None)
+    if original is None or getattr(original, "_fyerstrade", False):
+        return
+
+    def process_value(self: _TyperParameter, ctx: typer.Context, value: object) -> object:
+        if value is not None:
+            return original(self, ctx, value)
+        missing: object = () if self.multiple or self.nargs == -1 else None
+        if self.required and self.value_is_missing(missing):
+            raise MissingParameter(ctx=ctx, param=self)
+        if self.callback is not None:
+            return self.callback(ctx, self, missing)
+        return missing
+
+    process_value._fyerstrade = True  # type: ignore[attr-defined]
+    _TyperParameter.process_value = process_value  # type: ignore[method-assign,assignment]
+
+
+_coerce_missing_without_pydantic()
 
 app = typer.Typer(
     name="fyerstrade",

@@ -45,6 +45,7 @@ from fyerstrade.dashboard.launcher import (
     stop_process,
     wait_until_up,
 )
+from fyerstrade.demo_defaults import DEFAULT_MONTHS, DEFAULT_UNIVERSE
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, InputError
 from fyerstrade.sim.config import DEFAULT_APP_ID, DEFAULT_SECRET
@@ -56,16 +57,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 IST = ZoneInfo("Asia/Kolkata")
 
-#: Five liquid NSE stocks and the NIFTY 50 index.
-DEFAULT_UNIVERSE: tuple[str, ...] = (
-    "NSE:RELIANCE-EQ",
-    "NSE:TCS-EQ",
-    "NSE:HDFCBANK-EQ",
-    "NSE:INFY-EQ",
-    "NSE:SBIN-EQ",
-    "NSE:NIFTY50-INDEX",
-)
-DEFAULT_MONTHS = 6
 DEMO_RESOLUTIONS = (Resolution.M1, Resolution.M5, Resolution.D)
 SAMPLE_RESOLUTION = Resolution.M5
 SAMPLE_DAYS = 60

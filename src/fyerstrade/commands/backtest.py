@@ -902,44 +902,54 @@ def strategies_command(
     as_json: Annotated[bool, typer.Option("--json", help=_JSON_HELP)] = False,
 ) -> None:
     """List the strategies and their parameters (type, default, bounds, help)."""
-    from rich.table import Table
-    from rich.text import Text
-
     from fyerstrade.cli import settings
-    from fyerstrade.strategies.registry import available_strategies, load_errors
+    from fyerstrade.strategies.listing import list_strategies
 
-    cfg = settings()
-    classes = list(available_strategies(cfg).values())
-    for problem in load_errors():
+    listing, problems = list_strategies(settings())
+    for problem in problems:
         typer.echo(f"warning: {problem}", err=True)
     if as_json:
-        _echo_json([
-            {
-                "name": cls.name,
-                "description": cls.description,
-                "params": [
-                    {"name": p.name, "type": p.type.__name__, "default": p.default, "min": p.min,
-                     "max": p.max, "step": p.step, "help": p.help,
-                     "choices": list(p.choices) if p.choices is not None else None}
-                    for p in cls.params
-                ],
-            }
-            for cls in classes
-        ])  # fmt: skip
+        _echo_json(listing)
         return
-    console = _console()
-    for cls in classes:
-        console.print(Text.assemble((cls.name, "bold"), "  ", cls.description))
-        table = Table(box=None, padding=(0, 1, 0, 2))
-        for col in ("parameter", "type", "default", "min", "max", "step", "help"):
-            table.add_column(col)
-        for p in cls.params:
-            table.add_row(
-                p.name, p.type.__name__, str(p.default), _bound(p.min), _bound(p.max),
-                _bound(p.step), p.help,
-            )  # fmt: skip
-        console.print(table)
-        console.print()
+    bold = _styled(sys.stdout)
+    for info in listing:
+        typer.echo(f"{_bold(info['name'], bold)}  {info['description']}")
+        rows = [
+            [p["name"], p["type"], str(p["default"]), _bound(p["min"]), _bound(p["max"]),
+             _bound(p["step"]), p["help"]]
+            for p in info["params"]
+        ]  # fmt: skip
+        header = ["parameter", "type", "default", "min", "max", "step", "help"]
+        typer.echo(_plain_table(header, rows, bold))
+        typer.echo("")
+
+
+def _styled(stream: Any) -> bool:
+    """Bold text only on a terminal that takes it (not when piped, NO_COLOR or TERM=dumb)."""
+    isatty = getattr(stream, "isatty", None)
+    return (
+        callable(isatty)
+        and bool(isatty())
+        and "NO_COLOR" not in os.environ
+        and os.environ.get("TERM") != "dumb"
+    )
+
+
+def _bold(text: str, bold: bool) -> str:
+    return f"\x1b[1m{text}\x1b[0m" if bold else text
+
+
+def _plain_table(header: list[str], rows: list[list[str]], bold: bool) -> str:
+    """Columns padded to their widest cell, two spaces before each (no wrapping: a terminal
+    folds a long line itself); the header in bold on a terminal."""
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        text = "".join(f"  {cell:<{width}} " for cell, width in zip(cells, widths, strict=True))
+        return text.rstrip()
+
+    top = line(header)
+    return "\n".join([_bold(top, bold), *(line(row) for row in rows)])
 
 
 def _bound(x: float | None) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from fyerstrade.dashboard.launcher import DEFAULT_HOST, DEFAULT_PORT
-from fyerstrade.demo import DEFAULT_MONTHS, DEFAULT_UNIVERSE
+from fyerstrade.demo_defaults import DEFAULT_MONTHS, DEFAULT_UNIVERSE
 
 
 def register(app: typer.Typer) -> None:
