@@ -98,7 +98,7 @@ state = _State()
 def settings() -> Settings:
     """The settings for this invocation (loaded once, logging configured)."""
     if state.settings is None:
-        from fyerstrade.config import load_settings  # pydantic-settings: only when needed
+        from fyerstrade.config import load_settings
 
         s = load_settings()
         setup_logging(s.log_dir, s.log_level, secrets=s.secret_values())

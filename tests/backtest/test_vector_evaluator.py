@@ -5,6 +5,7 @@ value, and a refused parameter set is an outcome, not an exception."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from datetime import date
 from typing import Any
@@ -75,7 +76,7 @@ SWEEPS = {
 @pytest.mark.parametrize("name", list(SWEEPS))
 def test_metrics_and_returns_equal_the_event_engines(name: str, settings: Settings) -> None:
     cfg, params = SWEEPS[name]
-    rate_settings = settings.model_copy(update={"risk_free_rate": 0.065})
+    rate_settings = dataclasses.replace(settings, risk_free_rate=0.065)
     vector = VectorEvaluator(cfg, BARS, INSTRUMENTS, None, settings=rate_settings)
     event = EventEvaluator(cfg, BARS, INSTRUMENTS, None, settings=rate_settings)
     assert np.array_equal(vector.days, event.days)
