@@ -10,6 +10,7 @@ import pytest
 
 from fyerstrade.domain import ProductType, RoundTrip, Side
 from fyerstrade.reporting.charts import (
+    candle_labels,
     comparison_figure,
     downsample,
     downsample_indices,
@@ -160,7 +161,40 @@ def test_price_figure_has_candles_indicators_and_trade_markers() -> None:
     assert list(by_name["short entry"].y) == [103.0]
     assert sorted(by_name["exit"].y) == [104.0, 104.5]  # INFY's trade is not drawn here
     assert "stop" in "".join(by_name["exit"].text)
-    assert fig.layout.xaxis.rangebreaks  # intraday: nights and weekends hidden
+    # candles side by side, each labelled with its IST minute; markers on their bars' candles
+    assert fig.layout.xaxis.type == "category" and not fig.layout.xaxis.rangebreaks
+    assert list(by_name["NSE:SBIN-EQ"].x) == candle_labels(ts, intraday=True)
+    assert by_name["NSE:SBIN-EQ"].x[:2] == ("2024-01-02 09:15", "2024-01-02 09:16")
+    assert list(by_name["long entry"].x) == ["2024-01-02 09:20"]  # T0 + 300
+    assert list(by_name["sma5"].x) == list(by_name["NSE:SBIN-EQ"].x)
+    assert np.array_equal(np.asarray(by_name["sma5"].y, dtype=float), sma, equal_nan=True)
+
+
+def test_price_chart_skips_nights_and_weekends_and_draws_indicators_at_candle_close() -> None:
+    """Candles of consecutive sessions stand next to each other (Friday's last, Monday's first);
+    where bars merge, an indicator is its value at the candle's last bar, and the hover names
+    each candle by its IST start time."""
+    friday = T0 + 3 * 86_400  # 2024-01-05 09:15 IST
+    day = 60 * np.arange(375, dtype=np.int64)  # 09:15-15:29
+    ts = np.concatenate([friday + day, friday + 3 * 86_400 + day])  # Friday, then Monday
+    c = np.arange(ts.shape[0], dtype=np.float64)
+    fig = price_figure("NSE:SBIN-EQ", ts, c, c + 1, c - 1, c, indicators={"i": c}, max_bars=750)
+    x = list(fig.data[0].x)
+    assert x[374:376] == ["2024-01-05 15:29", "2024-01-08 09:15"]  # no night, no weekend
+    fig = price_figure("NSE:SBIN-EQ", ts, c, c + 1, c - 1, c, indicators={"i": c}, max_bars=50)
+    candles, ind = fig.data[0], fig.data[1]
+    assert len(candles.x) == 50 and list(ind.x) == list(candles.x)
+    assert candles.x[0] == "2024-01-05 09:15" and candles.x[25] == "2024-01-08 09:15"
+    assert list(ind.y) == [15 * k + 14 for k in range(50)]  # each 15-bar candle's last value
+    assert list(candles.close) == list(ind.y)
+
+
+def test_daily_candles_are_labelled_by_date() -> None:
+    ts = T0 - 33_300 + 86_400 * np.arange(10, dtype=np.int64)  # IST midnights from 2024-01-02
+    assert candle_labels(ts, intraday=False)[:2] == ["2024-01-02", "2024-01-03"]
+    c = np.full(10, 100.0)
+    fig = price_figure("NSE:SBIN-EQ", ts, c, c, c, c)
+    assert fig.data[0].x[0] == "2024-01-02"
 
 
 def test_trade_markers_merge_per_displayed_candle() -> None:
@@ -193,13 +227,13 @@ def test_trade_markers_merge_per_displayed_candle() -> None:
     # every trade is still counted once among the markers
     counted = sum(int(t.split(" ", 1)[0]) if "<br>" in t else 1 for t in entries.text)
     assert counted == len(trades)
-    # unmerged (one candle per bar): one marker per distinct time and price, as before
+    # unmerged (one candle per bar): one marker per distinct bar and price, as before
     fig = price_figure("NSE:SBIN-EQ", ts[:60], c[:60], c[:60] + 1, c[:60] - 1, c[:60],
                        trades=trades[:10], max_bars=600)  # fmt: skip
     by_name = {tr.name: tr for tr in fig.data}
-    assert [int(x) for x in ist_axis([t.entry_ts for t in trades[:10]]).astype(np.int64)] == [
-        int(x) for x in np.asarray(by_name["long entry"].x, dtype="datetime64[s]").astype(np.int64)
-    ]
+    assert list(by_name["long entry"].x) == candle_labels(
+        [t.entry_ts for t in trades[:10]], intraday=True
+    )
 
 
 def test_equity_drawdown_and_comparison_figures() -> None:
