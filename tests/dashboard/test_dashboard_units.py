@@ -7,11 +7,12 @@ from datetime import date, time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from fyerstrade.dashboard.backtest_form import BacktestRequest, validate
 from fyerstrade.dashboard.fetch_panel import parse_symbols
 from fyerstrade.dashboard.launcher import DashboardSpec, child_environment, streamlit_command
-from fyerstrade.dashboard.results_view import chart_indicators
+from fyerstrade.dashboard.results_view import chart_indicators, equity_csv, equity_frame
 from fyerstrade.domain import Resolution
 from fyerstrade.strategies.sma_crossover import SmaCrossover
 
@@ -84,3 +85,21 @@ def test_streamlit_is_bound_headless_and_told_the_data_dir(tmp_path: Path) -> No
     env = child_environment(spec)
     assert env["FYERSTRADE_DATA_DIR"] == str((tmp_path / "d").resolve())
     assert env["FYERS_APP_ID"] == "SIM-100"
+
+
+@pytest.mark.parametrize("n", [0, 1, 47_310])
+def test_equity_csv_is_what_pandas_writes(n: int) -> None:
+    rng = np.random.default_rng(n)
+    ts = 1_779_335_100 + 60 * np.arange(n, dtype=np.int64)
+    equity = 1e6 + np.cumsum(rng.normal(0.0, 50.0, n))
+    if n > 10:
+        ts[5] += 7  # a time off the minute
+        equity[3:9] = [1e16, 1e-7, -0.0, 123.0, 0.1 + 0.2, 5e-324]
+    expected = equity_frame(ts, equity).to_csv(index=False).encode()
+    assert equity_csv(ts, equity) == expected
+
+
+def test_equity_csv_of_a_curve_with_nan_or_inf_is_still_pandas() -> None:
+    ts = 1_779_335_100 + 60 * np.arange(3, dtype=np.int64)
+    equity = np.array([1.0, np.nan, np.inf])
+    assert equity_csv(ts, equity) == equity_frame(ts, equity).to_csv(index=False).encode()

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 
 import numpy as np
@@ -26,6 +27,20 @@ from fyerstrade.store.candles import upsert_candles
 from fyerstrade.store.db import connect
 
 PAGE_TIMEOUT = 60
+
+
+def _scan_installed_components_once() -> None:
+    """Every AppTest's first run scans the metadata of every installed package for Streamlit
+    components (0.4 s of CPU each time, dozens of AppTests per suite); the packages installed do
+    not change during a test session, so the first scan's answer stands for the session."""
+    from streamlit.components.v2 import manifest_scanner
+
+    scan = manifest_scanner.scan_component_manifests
+    if getattr(scan, "cache_info", None) is None:
+        manifest_scanner.scan_component_manifests = functools.cache(scan)  # type: ignore[assignment]
+
+
+_scan_installed_components_once()
 STORE_SYMBOLS = ("NSE:SBIN-EQ", "NSE:TCS-EQ")
 STORE_END = date(2026, 11, 20)
 STORE_START = date(2026, 9, 1)
