@@ -13,7 +13,7 @@ import pytest
 
 from fyerstrade import cli
 from fyerstrade.config import load_settings
-from fyerstrade.strategies.listing import INDEX_FILE, list_strategies
+from fyerstrade.strategies.listing import index_path, list_strategies
 
 # Each import of this file appends a line to $IMPORT_MARKS: how many times it was imported.
 STRATEGY = """
@@ -37,6 +37,7 @@ def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path.mkdir()
     (path / "momentum.py").write_text(STRATEGY)
     monkeypatch.setenv("FYERSTRADE_STRATEGY_DIR", str(path))
+    monkeypatch.setenv("FYERSTRADE_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("IMPORT_MARKS", str(tmp_path / "marks.txt"))
     return path
 
@@ -64,7 +65,8 @@ def test_second_listing_comes_from_the_index_and_equals_the_import(
 ) -> None:
     first, problems = _listing()
     assert problems == [] and _imports(tmp_path) == 1
-    assert (tmp_path / "data" / INDEX_FILE).is_file()
+    assert index_path(str(folder)).is_file()
+    assert index_path(str(folder)).is_relative_to(tmp_path / "cache")
     second, _ = _listing()
     assert _imports(tmp_path) == 1  # not imported again
     assert second == first
@@ -132,7 +134,7 @@ def test_a_helper_module_imported_from_elsewhere_is_watched(
 
 def test_a_damaged_index_is_rebuilt(folder: Path, tmp_path: Path) -> None:
     first, _ = _listing()
-    index = tmp_path / "data" / INDEX_FILE
+    index = index_path(str(folder))
     stored = json.loads(index.read_text())
     for damage in ("{not json", "[]", json.dumps({**stored, "strategies": [{"name": 1}]})):
         index.write_text(damage)

@@ -3,8 +3,11 @@ they were read from has changed.
 
 A listing needs only each strategy's name, description and declared parameters, but importing
 the strategies to read them costs numpy and the trading core (about a third of the command). So
-the listing of the last import is kept in ``<data dir>/strategy_index.json`` beside a fingerprint
-(size and BLAKE2 digest of the contents) of every file it came from:
+the listing of the last import is kept in the cache dir (derived files that can always be
+rebuilt: ``$FYERSTRADE_CACHE_DIR``, else ``$XDG_CACHE_HOME/fyerstrade``, else
+``~/.cache/fyerstrade``), in ``strategy-index/<digest of the folders>.json`` (one file per user
+strategy folder), beside a fingerprint (size and BLAKE2 digest of the contents) of every file it
+came from:
 
 - every ``.py`` file of the built-in strategy package;
 - every ``.py`` file of the user strategy folder (``_helpers.py`` included), so an added, edited,
@@ -36,9 +39,8 @@ if TYPE_CHECKING:
     from fyerstrade.config import Settings
     from fyerstrade.strategies.base import Strategy
 
-__all__ = ["INDEX_FILE", "StrategyInfo", "describe", "list_strategies"]
+__all__ = ["StrategyInfo", "describe", "index_path", "list_strategies"]
 
-INDEX_FILE = "strategy_index.json"
 _FORMAT = 1
 _PACKAGE = Path(__file__).resolve().parent  # fyerstrade/strategies
 _FYERSTRADE = _PACKAGE.parent
@@ -73,12 +75,24 @@ def describe(cls: type[Strategy]) -> StrategyInfo:
 def list_strategies(settings: Settings) -> tuple[list[StrategyInfo], list[str]]:
     """Every strategy as listed (built-ins first) and the problems met loading user files (one
     line each), from the index when it still describes the files, else by importing them."""
-    index = settings.data_dir / INDEX_FILE
     folder = _folder(settings)
+    index = index_path(folder)
     stored = _stored_listing(index, folder)
     if stored is not None:
         return stored, []
     return _fresh_listing(settings, index, folder)
+
+
+def index_path(folder: str | None) -> Path:
+    """The index file of the listing with the user strategy folder ``folder`` (absolute)."""
+    from fyerstrade.calendar_library import cache_root
+
+    which = json.dumps([str(_PACKAGE), folder]).encode()
+    return (
+        cache_root()
+        / "strategy-index"
+        / f"{hashlib.blake2b(which, digest_size=8).hexdigest()}.json"
+    )
 
 
 def _folder(settings: Settings) -> str | None:
@@ -203,5 +217,5 @@ def _store(index: Path, data: dict[str, Any]) -> None:
     try:
         text = json.dumps(data, allow_nan=False)
         write_text_atomic(index, text, durable=False)
-    except (OSError, ValueError):  # a read-only data dir, a NaN default: just not kept
+    except (OSError, ValueError):  # a cache dir that cannot be written: just not kept
         pass
