@@ -836,6 +836,11 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
                 warm(nxt, step_bar[0] + nxt, px, tm, bar_i, step_first, step_bar, step_sym,
                      step_ts, day_end, entries, exits, short_entries, short_exits,
                      stop)  # fmt: skip
+                if ev + 1 < events.shape[0]:  # and the one after: a trade's whole length ahead
+                    later = events[ev + 1]
+                    warm(later - step_bar[0], later, px, tm, bar_i, step_first, step_bar,
+                         step_sym, step_ts, day_end, entries, exits, short_entries, short_exits,
+                         stop)  # fmt: skip
                 q = pos[0, P_QTY]
                 cash = g[G_CASH]
                 if q == 0:
