@@ -24,7 +24,8 @@ from fyerstrade.backtest.journal import (
 )
 from fyerstrade.config import Settings
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
-from fyerstrade.errors import InputError
+from fyerstrade.errors import InputError, StoreError
+from fyerstrade.store.arrays import encode_array, encode_texts
 
 T0 = 1_704_167_100  # 2024-01-02 09:15 IST
 
@@ -280,6 +281,39 @@ def test_a_run_without_fills_saves_and_loads_empty(conn: sqlite3.Connection) -> 
     run.fills, run.trades = [], []
     loaded = load_run(conn, save_stored_run(conn, run))
     assert loaded.fills == [] and loaded.trades == []
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "damage", "why"),
+    [
+        ("fill", "side", encode_texts(["BUY", "HOLD"] + ["SELL"] * 4), "a fill side 'HOLD'"),
+        ("round_trip", "product", encode_texts(["CNC", "CASH", "CNC"]), "product 'CASH'"),
+        ("fill", "price", b"\x00\x01", "too short"),
+        ("round_trip", "quantity", None, "round_trip columns differ in length"),
+        ("fill", "ts", encode_array(np.arange(5, dtype=np.int64)), "differ in length"),
+    ],
+)
+def test_damaged_trade_columns_are_one_error_naming_the_run(
+    conn: sqlite3.Connection, kind: str, name: str, damage: bytes | None, why: str
+) -> None:
+    # A saved run whose trade columns were damaged outside us (an edited or half-restored file)
+    # fails as it loads, with what to do, not later in whoever reads a trade.
+    run_id = save_stored_run(conn, _sample_run())
+    if damage is None:
+        conn.execute(
+            "DELETE FROM backtest_trades WHERE run_id = ? AND kind = ? AND name = ?",
+            (run_id, kind, name),
+        )
+    else:
+        conn.execute(
+            "UPDATE backtest_trades SET data = ? WHERE run_id = ? AND kind = ? AND name = ?",
+            (damage, run_id, kind, name),
+        )
+    with pytest.raises(StoreError) as err:
+        load_run(conn, run_id)
+    message = str(err.value)
+    assert message.startswith(f"backtest run {run_id}: its stored trades are damaged (")
+    assert why in message and f"fyerstrade backtest delete {run_id}" in message
 
 
 def test_v6_journal_migrates_its_fill_and_trade_rows(settings: Settings) -> None:

@@ -41,7 +41,7 @@ from pydantic import BaseModel
 from fyerstrade import __version__
 from fyerstrade.backtest.columns import Coded, FillColumns, TradeColumns, columns_of
 from fyerstrade.domain import Fill, ProductType, RoundTrip, Side
-from fyerstrade.errors import InputError
+from fyerstrade.errors import InputError, StoreError
 from fyerstrade.store import trade_columns
 from fyerstrade.store.arrays import decode_array, encode_array
 from fyerstrade.store.trade_columns import read_columns
@@ -491,13 +491,25 @@ def load_run(conn: sqlite3.Connection, run_id: str) -> StoredRun:
 
 def _load_trades(conn: sqlite3.Connection, run_id: str) -> tuple[FillColumns, TradeColumns]:
     """A saved run's fills and round trips, in the order they happened, as columns (objects
-    are built only when asked for: ``show --json`` and reports read the columns)."""
+    are built only when asked for: ``show --json`` and reports read the columns). Damaged
+    columns are a :class:`StoreError` naming the run and what to do, found here rather than
+    by whoever reads a trade later."""
     sides, products = _enums(Side), _enums(ProductType)
-    f = read_columns(conn, run_id, "fill")
-    f["side"], f["product"] = Coded(f["side"], sides), Coded(f["product"], products)
-    t = read_columns(conn, run_id, "round_trip")
-    t["side"], t["product"] = Coded(t["side"], sides), Coded(t["product"], products)
-    return FillColumns(f), TradeColumns(t)
+    try:
+        f = read_columns(conn, run_id, "fill")
+        t = read_columns(conn, run_id, "round_trip")
+        for kind, cols in (("fill", f), ("round trip", t)):
+            for name, labels in (("side", sides), ("product", products)):
+                unknown = set(cols[name]).difference(labels)
+                if unknown:
+                    raise ValueError(f"a {kind} {name} {sorted(unknown)[0]!r}")
+                cols[name] = Coded(cols[name], labels)
+        return FillColumns(f), TradeColumns(t)
+    except ValueError as exc:
+        raise StoreError(
+            f"backtest run {run_id}: its stored trades are damaged ({exc}); delete it with "
+            f"`fyerstrade backtest delete {run_id}` and run the backtest again"
+        ) from None
 
 
 def _enums(kind: type[Side] | type[ProductType]) -> dict[str, Any]:

@@ -92,5 +92,5 @@ def read_columns(conn: sqlite3.Connection, run_id: str, kind: Kind) -> dict[str,
             )
     lengths = {len(v) for v in out.values()}
     if len(lengths) > 1:
-        raise ValueError(f"run {run_id}: its {kind} columns differ in length")
+        raise ValueError(f"its {kind} columns differ in length")
     return out
