@@ -14,6 +14,7 @@ import pytest
 
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.backtest.optimize.trials import list_optimizations
+from fyerstrade.dashboard.pages.optimize import POLL_SECONDS
 from fyerstrade.sim import SimServer
 from fyerstrade.store.db import connect
 
@@ -47,6 +48,20 @@ def _fill(page: object, label: str, text: str) -> None:
     box.press("Tab")
 
 
+def _reruns(frames: list[bytes | str]) -> list[str]:
+    """The script reruns among the messages the browser sent (by fragment id, "" for a page)."""
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+
+    out = []
+    for frame in frames:
+        if isinstance(frame, bytes):
+            msg = BackMsg()
+            msg.ParseFromString(frame)
+            if msg.WhichOneof("type") == "rerun_script":
+                out.append(msg.rerun_script.fragment_id)
+    return out
+
+
 def test_sweep_heatmap_and_open_the_best_as_a_backtest(dashboard_url: str, data_dir: Path) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     with playwright_api.sync_playwright() as p:
@@ -54,6 +69,9 @@ def test_sweep_heatmap_and_open_the_best_as_a_backtest(dashboard_url: str, data_
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(TIMEOUT_MS)
+            page.clock.install()  # the browser's timers run on, and the test can move them on
+            sent: list[bytes | str] = []
+            page.on("websocket", lambda ws: ws.on("framesent", lambda frame: sent.append(frame)))
             page.goto(dashboard_url)
             page.get_by_role("button", name="Run backtest").wait_for()
             page.get_by_role("link", name="Optimize").click()
@@ -74,6 +92,13 @@ def test_sweep_heatmap_and_open_the_best_as_a_backtest(dashboard_url: str, data_
             page.get_by_text("sharpe by fast and slow").first.wait_for()
             assert page.get_by_text("Traceback").count() == 0
             _screenshot(page, "dashboard-optimize.png")
+
+            # Nothing polls once the sweep is over: a timer's tick that reaches the server after
+            # "Open as backtest" switched pages reran the page the browser was leaving (blank).
+            before = len(sent)
+            page.clock.run_for(int(POLL_SECONDS * 1000 * 3))
+            page.evaluate("0")  # a round trip: what the timers sent is reported before it
+            assert _reruns(sent[before:]) == []
 
             page.get_by_role("button", name="Open as backtest").click()
             page.get_by_role("heading", name="Backtest", exact=True).wait_for()

@@ -203,7 +203,11 @@ def render_page() -> None:
     if flash is not None:
         level, text = flash
         {"success": st.success, "warning": st.warning}.get(level, st.error)(text)
-    progress_panel(settings)
+    if isinstance(st.session_state.get(JOB_KEY), Job):
+        # Only while a job runs: a fragment's `run_every` is a timer in the browser, and a tick
+        # that reaches the server after a switch to another page (open as backtest) reruns the
+        # page the browser still thinks it is on, which blanks the new page.
+        progress_panel(settings)
     sweep, walk = st.tabs(["Sweep", "Walk-forward"])
     with sweep:
         _tab(settings, strategies, "sweep")
