@@ -32,6 +32,7 @@ SOURCES = (
     "indicators.py",
     "bar_pass.py",
     "prefetch.py",
+    "accounts.py",
 )
 STALE_AFTER_S = 3600.0  # an older stamp's directory untouched this long is removed
 

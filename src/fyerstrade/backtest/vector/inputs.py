@@ -48,6 +48,7 @@ from fyerstrade.trading.session import SessionRules, seconds_of_day
 
 from . import bar_pass
 from . import layout as lay
+from .accounts import close_blocks, empty_blocks
 from .limits import risk_reason
 
 InstrumentLookup = Callable[[str, date], Instrument]
@@ -99,6 +100,7 @@ class KernelInputs:
     ohlc: npt.NDArray[np.float64]  # (4, N): open, high, low, close
     times: npt.NDArray[np.int64]  # (2, N): open time, close time
     bar_i: npt.NDArray[np.int64]  # (4, N): flags, lot size, rate day of the open, of the close
+    blocks: npt.NDArray[np.float64]  # one symbol: accounts.close_blocks (else none)
     sym: npt.NDArray[np.int64]  # (S, N_SY)
     tick: npt.NDArray[np.float64]
     step_first: npt.NDArray[np.int64]
@@ -232,6 +234,8 @@ def prepare(
     else:  # no square-off
         square_offs = np.zeros(n, dtype=np.bool_)
     day_ends = bar_pass.day_marks(step_first, step_bar, bar_i, day_end)
+    one = len(symbols) == 1
+    blocks = close_blocks(ohlc[3], first_bars[0], day_end) if one else empty_blocks()
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)
     cf[lay.CF_CAPITAL] = config.capital
@@ -257,6 +261,7 @@ def prepare(
         ohlc=ohlc,
         times=times,
         bar_i=bar_i,
+        blocks=blocks,
         sym=sym,
         tick=ticks,
         step_first=step_first,

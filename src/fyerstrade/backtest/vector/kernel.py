@@ -16,9 +16,10 @@ does exactly what the event engine does with a strategy's ``signals`` (``strateg
   included) and are booked as ``Portfolio.apply`` books them (cash, average price, carried entry
   charges, round trips);
 * positions still open after the last bar are closed at their last close (``end_of_data``);
-* the run's performance is accumulated as it goes (``account``): what ``compute_metrics`` needs
-  of the equity curve, without keeping one per trial; a one-symbol run with no working order
-  runs through bars without a signal or a square-off doing nothing else.
+* the run's performance is accumulated as it goes (``accounts.py``): what ``compute_metrics``
+  needs of the equity curve, without keeping one per trial; a one-symbol run with no working
+  order runs through bars without a signal or a square-off doing nothing else (and through the
+  blocks of those bars that change nothing but the exposure count in one step each).
 
 Arithmetic is written in the same order as the Python code it mirrors, so prices, costs and cash
 agree to the last bit and the parity tests compare them with ``==``. Array layouts and codes are in
@@ -32,6 +33,18 @@ import math
 import numpy as np
 from numba import types as nt
 
+from fyerstrade.backtest.vector.accounts import (
+    A_DAYS,
+    A_FINAL,
+    A_LOW,
+    A_MAX_AMOUNT,
+    A_PEAK,
+    A_RUN_START,
+    N_A,
+    account,
+    account_stretch,
+    settle,
+)
 from fyerstrade.backtest.vector.charges import N_DB, N_L, fill_costs
 from fyerstrade.backtest.vector.layout import (
     B0,
@@ -655,104 +668,6 @@ def on_signals(rejects, s, i, entries, exits, short_entries, short_exits, stop, 
           g)  # fmt: skip
 
 
-# the run's performance, accumulated step by step (acc): what compute_metrics needs of the
-# equity curve, without keeping the curve
-A_PEAK, A_LOW, A_WORST, A_MAX_AMOUNT, A_LONGEST, A_RUN_START, A_EXPOSED, A_FINAL, A_DAYS = range(9)
-N_A = 9
-
-
-@inline
-def account(step, eq, gross, step_ts, day_end, acc, day_eq):
-    """Add the equity ``eq`` at the close of ``step`` (``gross``: the open positions' value) to
-    the accumulators: the running peak (the capital first), the deepest fall and the largest
-    fall from it (a peak's stretch is settled when a new peak starts: ``eq / peak - 1`` only moves
-    with ``eq``, so its lowest point gives both), the longest time under water, the steps with a
-    position, and the equity at each IST day's last step."""
-    peak = acc[A_PEAK]
-    if eq > peak:
-        if peak > 0:
-            acc[A_WORST] = min(acc[A_WORST], min(acc[A_LOW] / peak - 1.0, 0.0))
-        acc[A_MAX_AMOUNT] = max(acc[A_MAX_AMOUNT], peak - acc[A_LOW])
-        acc[A_PEAK] = eq
-        acc[A_LOW] = eq
-        peak = eq
-    elif eq < acc[A_LOW]:
-        acc[A_LOW] = eq
-    if eq < peak:
-        if math.isnan(acc[A_RUN_START]):
-            acc[A_RUN_START] = step_ts[step - 1] if step > 0 else step_ts[0]
-    elif not math.isnan(acc[A_RUN_START]):
-        acc[A_LONGEST] = max(acc[A_LONGEST], step_ts[step] - acc[A_RUN_START])
-        acc[A_RUN_START] = np.nan
-    if eq > 0 and gross / eq != 0.0:
-        acc[A_EXPOSED] += 1
-    if day_end[step]:
-        day_eq[int(acc[A_DAYS])] = eq
-        acc[A_DAYS] += 1
-    acc[A_FINAL] = eq
-
-
-@jit(nt.void(I0, I0, I0, F0, I0, F2, I1, U1, F1, F1), nrt=False)
-def account_stretch(a, b, q, cash, first_bar, px, step_ts, day_end, acc, day_eq):
-    """:func:`account` for steps ``a..b-1`` of a one-symbol run holding ``q`` with ``cash``
-    (nothing trades in between): the same arithmetic, the accumulators kept in registers."""
-    peak = acc[A_PEAK]
-    low = acc[A_LOW]
-    worst = acc[A_WORST]
-    amount = acc[A_MAX_AMOUNT]
-    longest = acc[A_LONGEST]
-    run_start = acc[A_RUN_START]
-    under = not math.isnan(run_start)  # an underwater run is open (it started at run_start)
-    exposed = acc[A_EXPOSED]
-    days = int(acc[A_DAYS])
-    eq = acc[A_FINAL]
-    for j in range(a, b):
-        value = q * px[3, first_bar + j]
-        eq = cash + value
-        if eq > peak:
-            if peak > 0:
-                worst = min(worst, min(low / peak - 1.0, 0.0))
-            amount = max(amount, peak - low)
-            peak = eq
-            low = eq
-        elif eq < low:
-            low = eq
-        if eq < peak:
-            if not under:
-                run_start = step_ts[j - 1] if j > 0 else step_ts[0]
-                under = True
-        elif under:
-            longest = max(longest, step_ts[j] - run_start)
-            under = False
-        if eq > 0 and abs(value) / eq != 0.0:
-            exposed += 1
-        if day_end[j]:
-            day_eq[days] = eq
-            days += 1
-    acc[A_PEAK] = peak
-    acc[A_LOW] = low
-    acc[A_WORST] = worst
-    acc[A_MAX_AMOUNT] = amount
-    acc[A_LONGEST] = longest
-    acc[A_RUN_START] = run_start if under else np.nan
-    acc[A_EXPOSED] = exposed
-    acc[A_DAYS] = days
-    acc[A_FINAL] = eq
-
-
-@jit(nt.void(I1, F1), nrt=False)
-def settle(step_ts, acc):
-    """Close the accumulators after the last step: the last peak's stretch, an open underwater
-    run (it lasts until the last point)."""
-    peak = acc[A_PEAK]
-    if peak > 0:
-        acc[A_WORST] = min(acc[A_WORST], min(acc[A_LOW] / peak - 1.0, 0.0))
-    acc[A_MAX_AMOUNT] = max(acc[A_MAX_AMOUNT], peak - acc[A_LOW])
-    if not math.isnan(acc[A_RUN_START]) and step_ts.shape[0] > 0:
-        acc[A_LONGEST] = max(acc[A_LONGEST], step_ts[step_ts.shape[0] - 1] - acc[A_RUN_START])
-        acc[A_RUN_START] = np.nan
-
-
 @inline
 def valuation(px, sym, pos, g):
     """Equity (cash plus every position at its last close, symbols in run order, as the event
@@ -798,14 +713,14 @@ def warm(nxt, i, px, tm, bar_i, step_first, step_bar, step_sym, step_ts, day_end
 
 
 _RUN_SIGNATURE = nt.void(
-    F2, I2, I2, I2, F1, I1, I1, I1, I1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
+    F2, I2, I2, F2, I2, F1, I1, I1, I1, I1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
     I2, F2, I3, F3, I1, F1, I1, F1, F1, F2, F2, F2, F2,
 )  # fmt: skip
 
 
 @jit(_RUN_SIGNATURE, nrt=False)
-def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
-        entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
+def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_ts, day_end,
+        day_ends, entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
         has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq, fills, rejects,
         trades, lots):  # fmt: skip
     """The step loop over the state and record arrays :func:`simulate` allocates. A record
@@ -854,8 +769,8 @@ def run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_e
                         acc[A_DAYS] += 1
                         de += 1
                 else:
-                    account_stretch(step, nxt, q, cash, step_bar[0], px, step_ts, day_end, acc,
-                                    day_eq)  # fmt: skip
+                    account_stretch(step, nxt, q, cash, step_bar[0], px, blocks, step_ts,
+                                    day_end, acc, day_eq)  # fmt: skip
                 pos[0, P_CURSOR] = step_bar[nxt - 1]
                 step = nxt
         k[K_STEP] = step
@@ -918,6 +833,7 @@ def simulate(
     px: np.ndarray,
     tm: np.ndarray,
     bar_i: np.ndarray,
+    blocks: np.ndarray,
     sym: np.ndarray,
     tick: np.ndarray,
     step_first: np.ndarray,
@@ -971,9 +887,9 @@ def simulate(
         pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq = _state(
             sym, cf, rates, day_ends.shape[0], n_dp_keys
         )
-        run(px, tm, bar_i, sym, tick, step_first, step_bar, step_sym, step_ts, day_end, day_ends,
-            entries, exits, short_entries, short_exits, stop, targets, events, cf, ci, rates,
-            has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq, fills,
+        run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_ts, day_end,
+            day_ends, entries, exits, short_entries, short_exits, stop, targets, events, cf, ci,
+            rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g, day_book, acc, day_eq, fills,
             rejects, trades, lots)  # fmt: skip
         if k[K_ERROR] != 0:
             return fills[:0], rejects[:0], trades[:0], acc, day_eq, k

@@ -29,7 +29,7 @@ from numba import types as nt  # noqa: E402
 from fyerstrade.domain import DAY_SECONDS  # noqa: E402
 from fyerstrade.reporting.metrics import DAYS_PER_YEAR, TRADING_DAYS_PER_YEAR, Metrics  # noqa: E402
 
-from . import kernel as kn  # noqa: E402
+from . import accounts as ac  # noqa: E402
 from . import layout as lay  # noqa: E402
 
 NAMES: tuple[str, ...] = tuple(f.name for f in fields(Metrics))
@@ -156,7 +156,7 @@ def trial_metrics(
         out[k] = value
         defined[k] = 1
 
-    final = acc[kn.A_FINAL] if n_steps else capital
+    final = acc[ac.A_FINAL] if n_steps else capital
     put(M_TOTAL_RETURN, final / capital - 1.0)
     put(M_FINAL_EQUITY, final)
     put(M_START_EQUITY, capital)
@@ -196,10 +196,10 @@ def trial_metrics(
             cagr = -1.0 if final <= 0 else (final / capital) ** (DAYS_PER_YEAR / span_days) - 1.0
             put(M_CAGR, cagr)
 
-    max_dd = max(-acc[kn.A_WORST], 0.0) if n_steps else 0.0
+    max_dd = max(-acc[ac.A_WORST], 0.0) if n_steps else 0.0
     put(M_MAX_DD, max_dd)
-    put(M_MAX_DD_AMOUNT, acc[kn.A_MAX_AMOUNT] if n_steps else 0.0)
-    put(M_MAX_DD_DAYS, acc[kn.A_LONGEST] / DAY_SECONDS)
+    put(M_MAX_DD_AMOUNT, acc[ac.A_MAX_AMOUNT] if n_steps else 0.0)
+    put(M_MAX_DD_DAYS, acc[ac.A_LONGEST] / DAY_SECONDS)
     if defined[M_CAGR] and max_dd > 0:
         put(M_CALMAR, cagr / max_dd)
 
@@ -242,7 +242,7 @@ def trial_metrics(
             put(M_LARGEST_LOSS, losses[:n_loss].min())
         put(M_AVG_HOLDING, mean(holding) / 60.0)
     if n_steps:
-        put(M_EXPOSURE, acc[kn.A_EXPOSED] / n_steps)
+        put(M_EXPOSURE, acc[ac.A_EXPOSED] / n_steps)
 
     before = capital
     for j in range(day_index.shape[0]):

@@ -185,6 +185,7 @@ def simulate(
         inputs.ohlc,
         inputs.times,
         inputs.bar_i,
+        inputs.blocks,
         inputs.sym,
         inputs.tick,
         inputs.step_first,
