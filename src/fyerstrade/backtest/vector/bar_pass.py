@@ -95,23 +95,25 @@ def rank_days(bar_i: _Ints, lo: int, span: int) -> _Ints:
     return days
 
 
-@jit(I1(I1, I1, I2, U1))
-def day_marks(step_first: _Ints, step_bar: _Ints, bar_i: _Ints, day_end: _Flags) -> _Ints:
+@jit(I1(I1, I1, I0, I2, U1))
+def day_marks(
+    step_first: _Ints, step_bar: _Ints, first: int, bar_i: _Ints, day_end: _Flags
+) -> _Ints:
     """Set ``day_end[t]`` to 1 where step ``t`` is the last of its IST day (the day of its
     first bar's open: the step's stamp), else 0; the last step always ends its day. Return the
-    steps marked. Equal ranks in ``B_RDAY_OPEN`` are equal days."""
-    n = step_first.shape[0] - 1
+    steps marked. Equal ranks in ``B_RDAY_OPEN`` are equal days. One symbol (``first`` >= 0,
+    the step tables empty): step ``t`` is bar ``first + t``."""
+    n = day_end.shape[0]
     count = 0
-    first = step_bar[0] if n > 0 else 0
-    if step_bar.shape[0] == n > 0 and step_bar[n - 1] - first == n - 1:
-        # one bar a step, consecutive (one symbol): step t is bar first + t
+    if first >= 0:
         days = bar_i[B_RDAY_OPEN, first : first + n]
         for t in range(n - 1):
             last = days[t + 1] != days[t]
             day_end[t] = 1 if last else 0
             count += 1 if last else 0
-        day_end[n - 1] = 1
-        count += 1
+        if n > 0:
+            day_end[n - 1] = 1
+            count += 1
     else:
         for t in range(n):
             last = t == n - 1

@@ -103,6 +103,8 @@ class KernelInputs:
     blocks: npt.NDArray[np.float64]  # one symbol: accounts.close_blocks (else none)
     sym: npt.NDArray[np.int64]  # (S, N_SY)
     tick: npt.NDArray[np.float64]
+    # several symbols: per step its first entry of step_bar/step_sym (plus the total), the bars
+    # and symbols of its entries; one symbol: empty (step t is bar first_bars[0] + t)
     step_first: npt.NDArray[np.int64]
     step_bar: npt.NDArray[np.int64]
     step_sym: npt.NDArray[np.int64]
@@ -233,8 +235,10 @@ def prepare(
         square_offs = (bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0
     else:  # no square-off
         square_offs = np.zeros(n, dtype=np.bool_)
-    day_ends = bar_pass.day_marks(step_first, step_bar, bar_i, day_end)
     one = len(symbols) == 1
+    day_ends = bar_pass.day_marks(
+        step_first, step_bar, first_bars[0] if one else -1, bar_i, day_end
+    )
     blocks = close_blocks(ohlc[3], first_bars[0], day_end) if one else empty_blocks()
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)
@@ -247,6 +251,7 @@ def prepare(
     ci = np.zeros(lay.N_CI, dtype=np.int64)
     ci[lay.CI_FIXED_QTY] = -1 if config.quantity is None else config.quantity
     ci[lay.CI_COSTS] = 0 if isinstance(model, ZeroCostModel) else 1
+    ci[lay.CI_FIRST_BAR] = first_bars[0] if one else 0
     if isinstance(model, FyersCostModel):
         cf[lay.CF_GST] = model.gst_rate
         ci[lay.CI_GST_ALL_FEES] = int(model.gst_base is GstBase.ALL_FEES)
@@ -331,16 +336,12 @@ def _timeline(
     """The event engine's replay order from each symbol's first bar after the warm-up: one
     symbol bar by bar; several symbols by close time (then symbol), equal close times forming
     one step. Returns (step_first, step_bar, step_sym, step_ts, step_close); for one symbol the
-    last two are views of ``times`` (the run's open and close times)."""
+    first three are empty (step t is bar ``first_bars[0] + t``) and the last two are views of
+    ``times`` (the run's open and close times)."""
     if len(arrays) == 1:
         first, n = first_bars[0], len(arrays[0])
-        return (
-            np.arange(n - first + 1, dtype=np.int64),
-            np.arange(first, n, dtype=np.int64),
-            np.zeros(n - first, dtype=np.int64),
-            times[0, first:n],
-            times[1, first:n],
-        )
+        none = np.zeros(0, dtype=np.int64)
+        return none, none, none, times[0, first:n], times[1, first:n]
     close_all = np.concatenate(
         [np.asarray(c[k:], dtype=np.int64) for c, k in zip(closes, first_bars, strict=True)]
     )

@@ -62,6 +62,7 @@ from fyerstrade.backtest.vector.layout import (
     CF_SLIP_TICKS,
     CI_COSTS,
     CI_ENTRY_TAG,
+    CI_FIRST_BAR,
     CI_FIXED_QTY,
     CI_RECORDS,
     CNC,
@@ -685,8 +686,8 @@ def valuation(px, sym, pos, g):
 
 
 @inline
-def warm(nxt, i, px, tm, bar_i, step_first, step_bar, step_sym, step_ts, day_end, entries, exits,
-         short_entries, short_exits, stop):  # fmt: skip
+def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries, short_exits,
+         stop):  # fmt: skip
     """Prefetch what step ``nxt`` (bar ``i`` of a one-symbol run) and the fill at the next bar
     will read (``prefetch.py``): the lines come together instead of one miss at a time."""
     for r in range(4):
@@ -695,9 +696,6 @@ def warm(nxt, i, px, tm, bar_i, step_first, step_bar, step_sym, step_ts, day_end
         prefetch(bar_i, r, i)
     prefetch(tm, 0, i + 1)
     prefetch(tm, 1, i)
-    prefetch(step_first, 0, nxt)
-    prefetch(step_bar, 0, nxt)
-    prefetch(step_sym, 0, nxt)
     prefetch(step_ts, 0, nxt)
     prefetch(day_end, 0, nxt)
     if entries.shape[0] > 0:
@@ -729,7 +727,10 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
     them. Compiled without numba's reference counting (``nrt=False``: it allocates nothing),
     so the state arrays cost nothing to pass through the inlined helpers."""
     n_sym = sym.shape[0]
-    n_steps = step_first.shape[0] - 1
+    n_steps = step_ts.shape[0]
+    # one symbol: step t is its bar first + t (the step tables are empty)
+    one = n_sym == 1
+    first = ci[CI_FIRST_BAR]
     has_exits = exits.shape[0] > 0
     has_short = short_entries.shape[0] > 0
     has_short_exits = short_exits.shape[0] > 0
@@ -737,25 +738,23 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
     de = 0  # next entry of ``day_ends``
     step = 0
     while step < n_steps:
-        if n_sym == 1 and pos[0, P_BOOKED] == 0 and step < n_steps - 1:
+        if one and pos[0, P_BOOKED] == 0 and step < n_steps - 1:
             # one symbol and no working order: nothing can happen before the next bar with a
             # signal or a square-off (``events``) but the accounts; the last step is never quiet
             # (the end of data closes what is open after it)
-            i = step_bar[step]
+            i = first + step
             while ev < events.shape[0] and events[ev] < i:
                 ev += 1
             nxt = n_steps - 1
             if ev < events.shape[0]:
-                nxt = min(nxt, events[ev] - step_bar[0])
+                nxt = min(nxt, events[ev] - first)
             if nxt > step:
-                warm(nxt, step_bar[0] + nxt, px, tm, bar_i, step_first, step_bar, step_sym,
-                     step_ts, day_end, entries, exits, short_entries, short_exits,
-                     stop)  # fmt: skip
+                warm(nxt, first + nxt, px, tm, bar_i, step_ts, day_end, entries, exits,
+                     short_entries, short_exits, stop)  # fmt: skip
                 if ev + 1 < events.shape[0]:  # and the one after: a trade's whole length ahead
                     later = events[ev + 1]
-                    warm(later - step_bar[0], later, px, tm, bar_i, step_first, step_bar,
-                         step_sym, step_ts, day_end, entries, exits, short_entries, short_exits,
-                         stop)  # fmt: skip
+                    warm(later - first, later, px, tm, bar_i, step_ts, day_end, entries, exits,
+                         short_entries, short_exits, stop)  # fmt: skip
                 q = pos[0, P_QTY]
                 cash = g[G_CASH]
                 if q == 0:
@@ -769,18 +768,18 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
                         acc[A_DAYS] += 1
                         de += 1
                 else:
-                    account_stretch(step, nxt, q, cash, step_bar[0], px, blocks, step_ts,
-                                    day_end, acc, day_eq)  # fmt: skip
-                pos[0, P_CURSOR] = step_bar[nxt - 1]
+                    account_stretch(step, nxt, q, cash, first, px, blocks, step_ts, day_end,
+                                    acc, day_eq)  # fmt: skip
+                pos[0, P_CURSOR] = first + nxt - 1
                 step = nxt
         k[K_STEP] = step
-        a = step_first[step]
-        b = step_first[step + 1]
+        a = step if one else step_first[step]
+        b = step + 1 if one else step_first[step + 1]
         for m in range(a, b):
-            pos[step_sym[m], P_CURSOR] = step_bar[m]
+            pos[0 if one else step_sym[m], P_CURSOR] = first + m if one else step_bar[m]
         for m in range(a, b):
-            s = step_sym[m]
-            i = step_bar[m]
+            s = 0 if one else step_sym[m]
+            i = first + m if one else step_bar[m]
             if bar_i[B_FLAGS, i] & FLAG_SQ_OPEN:
                 square_off(fills, trades, s, i, False, px, tm, bar_i, sym, tick, cf, ci, rates,
                            has_rate, rate_err, pos, pos_f, bk_i, k, g, day_book, lots)  # fmt: skip
@@ -789,21 +788,21 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
                       rates, has_rate, rate_err, pos, pos_f, bk_i, bk_f, k, g,
                       day_book, lots)  # fmt: skip
         for m in range(a, b):
-            i = step_bar[m]
+            i = first + m if one else step_bar[m]
             if (
                 entries[i]
                 or (has_exits and exits[i])
                 or (has_short and short_entries[i])
                 or (has_short_exits and short_exits[i])
             ):
-                on_signals(rejects, step_sym[m], i, entries, exits, short_entries, short_exits,
-                           stop, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i, bk_f, k,
-                           g)  # fmt: skip
+                on_signals(rejects, 0 if one else step_sym[m], i, entries, exits, short_entries,
+                           short_exits, stop, px, tm, bar_i, sym, tick, cf, ci, pos, pos_f, bk_i,
+                           bk_f, k, g)  # fmt: skip
         for m in range(a, b):
-            i = step_bar[m]
+            i = first + m if one else step_bar[m]
             if bar_i[B_FLAGS, i] & FLAG_SQ_CLOSE:
-                square_off(fills, trades, step_sym[m], i, True, px, tm, bar_i, sym, tick, cf, ci,
-                           rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
+                square_off(fills, trades, 0 if one else step_sym[m], i, True, px, tm, bar_i, sym,
+                           tick, cf, ci, rates, has_rate, rate_err, pos, pos_f, bk_i, k, g,
                            day_book, lots)  # fmt: skip
         if k[K_ERROR] != 0:
             return

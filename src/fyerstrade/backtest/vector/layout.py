@@ -73,7 +73,8 @@ CF_CAPITAL, CF_SLIP_TICKS, CF_SLIP_BPS, CF_HEADROOM, CF_GST = 0, 1, 2, 3, 4
 CF_LEV = 5  # 5, 6, 7: leverage of INTRADAY, CNC, MARGIN
 N_CF = 8
 CI_FIXED_QTY, CI_COSTS, CI_GST_ALL_FEES, CI_RECORDS, CI_ENTRY_TAG = 0, 1, 2, 3, 4
-N_CI = 5
+CI_FIRST_BAR = 5  # one symbol: its first bar after the warm-up (step t is bar CI_FIRST_BAR + t)
+N_CI = 6
 
 # ---- signatures -------------------------------------------------------------------------------
 I0, F0, B0 = nt.int64, nt.float64, nt.boolean

@@ -22,7 +22,7 @@ from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
-from .layout import B1, F0, F1, I1, inline, jit
+from .layout import B1, F0, F1, I0, I1, inline, jit
 
 FILL_DTYPE = np.dtype(
     [
@@ -164,11 +164,12 @@ def _point(
     exposure[t] = gross / eq if eq > 0 else 0.0
 
 
-@jit(nt.void(I1, I1, I1, F1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
+@jit(nt.void(I1, I1, I1, I0, F1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
 def _curve_steps(
     step_first: npt.NDArray[np.int64],
     step_sym: npt.NDArray[np.int64],
     step_bar: npt.NDArray[np.int64],
+    first: int,
     close: npt.NDArray[np.float64],
     ev_step: npt.NDArray[np.int64],
     ev_sym: npt.NDArray[np.int64],
@@ -182,14 +183,12 @@ def _curve_steps(
 ) -> None:
     """One pass over the steps: the cash and each symbol's position after the last fill at or
     before the step, each traded symbol's last close, summed in symbol order. One symbol's
-    timeline (step ``t`` is its bar ``step_bar[0] + t``) goes through a loop of its own, with
-    the same arithmetic."""
+    timeline (``first`` >= 0, the step tables empty: step ``t`` is its bar ``first + t``) goes
+    through a loop of its own, with the same arithmetic."""
     n_sym = len(traded)
-    n_steps = len(step_first) - 1
+    n_steps = len(equity)
     r, c = 0, capital
-    first = step_bar[0] if n_steps > 0 else 0
-    one_by_one = len(step_bar) == n_steps > 0 and step_bar[n_steps - 1] - first == n_steps - 1
-    if n_sym == 1 and one_by_one:
+    if first >= 0:
         q = 0.0
         for t in range(n_steps):
             while r < len(ev_step) and ev_step[r] <= t:
@@ -232,7 +231,8 @@ def curves(
     traded[ev_sym] = True
     equity, cash, exposure = np.empty(n), np.empty(n), np.empty(n)
     _curve_steps(
-        inputs.step_first, inputs.step_sym, inputs.step_bar, np.ascontiguousarray(inputs.ohlc[3]),
+        inputs.step_first, inputs.step_sym, inputs.step_bar,
+        inputs.first_bars[0] if len(inputs.bars) == 1 else -1, np.ascontiguousarray(inputs.ohlc[3]),
         records["step"].astype(np.int64), ev_sym, records["cash"].astype(np.float64),
         records["position"].astype(np.float64), traded, float(inputs.config.capital), equity,
         cash, exposure,

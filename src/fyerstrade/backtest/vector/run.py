@@ -346,7 +346,7 @@ def run_vector(
         exposure=out.exposure,
         rejections=rejections_of(out.run.rejections, inputs),
         logs=[],
-        bars_processed=len(inputs.step_bar),
+        bars_processed=len(inputs.step_bar) or len(inputs.step_ts),
         started_at=started,
         finished_at=_time.time(),
         indicators={
