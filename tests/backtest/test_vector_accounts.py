@@ -51,7 +51,7 @@ def test_the_close_table_changes_nothing(case: tuple[object, ...]) -> None:
     assert isinstance(q, int) and isinstance(cash, float)
     px = np.zeros((4, close.shape[0]))
     px[3] = close
-    table = ac.close_blocks(close, first_bar, day_end)
+    table = ac.close_blocks(close, first_bar, np.flatnonzero(day_end).astype(np.int64))
     results = []
     for blocks in (table, ac.empty_blocks()):
         got = acc.copy()
@@ -72,7 +72,7 @@ def test_quiet_blocks_are_skipped_and_counted_as_exposed() -> None:
     px = np.zeros((4, n))
     px[3] = close
     day_end = np.zeros(n, dtype=np.uint8)
-    table = ac.close_blocks(close, 0, day_end)
+    table = ac.close_blocks(close, 0, np.zeros(0, dtype=np.int64))
     assert table.shape == (ac.N_BL, 4)
     assert list(table[ac.BL_MAX]) == [100.0] * 4 and list(table[ac.BL_MIN]) == [100.0] * 4
     px[3, ac.BLOCK + 1] = 10.0  # a new low the table does not show: skipped, so not seen
@@ -81,5 +81,6 @@ def test_quiet_blocks_are_skipped_and_counted_as_exposed() -> None:
     ac.account_stretch(0, n, 1, 900.0, 0, px, table, np.arange(n) * 60, day_end, acc, day_eq)
     assert acc[ac.A_LOW] == 1_000.0  # 900 + 100 at every bar the table lets it read
     assert acc[ac.A_EXPOSED] == n and acc[ac.A_FINAL] == 1_000.0
-    nan_table = ac.close_blocks(np.array([1.0, np.nan, 2.0]), 0, np.zeros(3, dtype=np.uint8))
+    nan_table = ac.close_blocks(np.array([1.0, np.nan, 2.0]), 0, np.array([2], dtype=np.int64))
     assert nan_table[ac.BL_MAX, 0] == np.inf and nan_table[ac.BL_MIN, 0] == -np.inf
+    assert nan_table[ac.BL_DAY_ENDS, 0] == 1.0

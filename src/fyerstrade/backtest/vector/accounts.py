@@ -166,33 +166,29 @@ def account_stretch(
     acc[A_FINAL] = eq
 
 
-@jit(F2(F1, I0, U1))
-def close_blocks(close: _Floats, first_bar: int, day_end: _Flags) -> _Floats:
+@jit(F2(F1, I0, I1))
+def close_blocks(close: _Floats, first_bar: int, day_ends: _Ints) -> _Floats:
     """The table :func:`account_stretch` reads: per block of ``BLOCK`` bars of a one-symbol
     run's closes (the last block may be short), the highest and lowest close (+inf and -inf for
-    a block holding a NaN: never skipped) and how many of its bars end an IST day (step ``t``
-    of ``day_end`` is bar ``first_bar + t``)."""
+    a block holding a NaN: never skipped) and how many of its bars end an IST day (``day_ends``:
+    the steps that do; step ``t`` is bar ``first_bar + t``)."""
     n = close.shape[0]
     n_blocks = (n + BLOCK - 1) >> BLOCK_SHIFT
-    out = np.empty((N_BL, n_blocks), dtype=np.float64)
+    out = np.zeros((N_BL, n_blocks), dtype=np.float64)
     for blk in range(n_blocks):
         start = blk << BLOCK_SHIFT
-        stop = min(n, start + BLOCK)
         hi = -np.inf
         lo = np.inf
         nan = False
-        ends = 0
-        for g in range(start, stop):
+        for g in range(start, min(n, start + BLOCK)):
             c = close[g]
-            nan = nan or math.isnan(c)
-            hi = max(hi, c)
-            lo = min(lo, c)
-            t = g - first_bar
-            if 0 <= t < day_end.shape[0] and day_end[t]:
-                ends += 1
+            nan |= c != c
+            hi = c if c > hi else hi
+            lo = c if c < lo else lo
         out[BL_MAX, blk] = np.inf if nan else hi
         out[BL_MIN, blk] = -np.inf if nan else lo
-        out[BL_DAY_ENDS, blk] = ends
+    for e in range(day_ends.shape[0]):
+        out[BL_DAY_ENDS, (first_bar + day_ends[e]) >> BLOCK_SHIFT] += 1.0
     return out
 
 

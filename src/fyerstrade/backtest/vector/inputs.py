@@ -239,7 +239,7 @@ def prepare(
     day_ends = bar_pass.day_marks(
         step_first, step_bar, first_bars[0] if one else -1, bar_i, day_end
     )
-    blocks = close_blocks(ohlc[3], first_bars[0], day_end) if one else empty_blocks()
+    blocks = close_blocks(ohlc[3], first_bars[0], day_ends) if one else empty_blocks()
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)
     cf[lay.CF_CAPITAL] = config.capital
