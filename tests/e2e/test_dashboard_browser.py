@@ -14,9 +14,11 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
+from urllib.request import urlopen
 
 import pytest
 
+from fyerstrade.dashboard.static_preload import FIRST_PAGE_WIDGETS
 from fyerstrade.sim import SimServer
 
 from .browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, dashboard_process, fill_from_sim
@@ -97,6 +99,16 @@ def test_backtest_in_the_browser_then_listed_on_runs(dashboard_url: str, data_di
             page.goto(dashboard_url)
             run_button = page.get_by_role("button", name="Run backtest")
             run_button.wait_for()
+            # the page shell had the browser fetch the form's widget code with Streamlit's own
+            # (dashboard/static_preload.py): each widget type's chunk is in it and was asked for
+            shell = urlopen(dashboard_url).read().decode()
+            for widget in FIRST_PAGE_WIDGETS:
+                link = re.search(
+                    rf'rel="modulepreload" crossorigin href="\./(static/js/{widget}\.[\w-]+\.js)"',
+                    shell,
+                )
+                assert link is not None, widget
+                assert f"{dashboard_url}/{link.group(1)}" in requested
 
             _pick(page, "Strategy", "sma_crossover")
             page.get_by_role("spinbutton", name="fast").fill("5")

@@ -5,6 +5,8 @@ everything they use (pandas, plotly, the engine, TA-Lib), and builds the NSE cal
 Streamlit starts listening. Streamlit runs ``app.py`` in this same process, so the first browser
 session finds those modules loaded instead of paying several seconds of imports on its first
 page; and the launcher's health check only succeeds once the dashboard is ready to answer fast.
+Streamlit then serves a page shell that has the browser fetch the first page's widget code with
+the rest of Streamlit's code (:mod:`fyerstrade.dashboard.static_preload`).
 """
 
 from __future__ import annotations
@@ -83,6 +85,9 @@ def main(argv: list[str]) -> None:
     settings = load_settings()
     setup_logging(settings.log_dir, settings.log_level, secrets=settings.secret_values())
     warm_up()
+    from fyerstrade.dashboard import static_preload
+
+    static_preload.install()  # the first page's widget code fetched with the page shell
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *argv]
