@@ -249,3 +249,37 @@ def test_equity_drawdown_and_comparison_figures() -> None:
     cmp = comparison_figure({"run-a": (ts, eq), "run-b": (ts[:100], 2 * eq[:100])})
     assert [tr.name for tr in cmp.data] == ["run-a", "run-b"]
     assert cmp.data[1].y[0] == 0.0  # each curve starts at 0 % return
+
+
+def test_figures_are_what_plotly_validates_them_to() -> None:
+    """The template is set without plotly's property-by-property validation (charts._set_template):
+    every figure still is exactly the figure plotly builds from the same properties validated."""
+    import json
+
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    n = 600
+    ts = T0 + 60 * np.arange(n, dtype=np.int64)
+    close = 100.0 + _walk(n) / 1_000.0
+    figures = [
+        equity_figure(ts, close, initial_capital=100.0, max_points=200),
+        drawdown_figure(ts, close / np.maximum.accumulate(close) - 1.0, max_points=200),
+        price_figure(
+            "NSE:SBIN-EQ",
+            ts,
+            close,
+            close + 1,
+            close - 1,
+            close,
+            trades=_trades(),
+            indicators={"sma": close, "rsi": np.linspace(20.0, 80.0, n)},
+            plots={"rsi": "panel"},
+            max_bars=50,
+        ),
+        comparison_figure({"a": (ts, close)}),
+    ]
+    for fig in figures:
+        assert fig.layout.template == pio.templates["plotly_white"]
+        validated = go.Figure(fig.to_dict())
+        assert json.loads(pio.to_json(fig, validate=False)) == json.loads(validated.to_json())

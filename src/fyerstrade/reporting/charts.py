@@ -134,10 +134,29 @@ def downsample_ohlc(
     )
 
 
+def _set_template(fig: go.Figure) -> None:
+    """Give ``fig`` the :data:`_TEMPLATE` template the way plotly gives every new figure its
+    default one: as the registered, already validated object, not validated again property by
+    property (15 of the 17 ms a small figure took to build). Same figure, same JSON."""
+    import plotly.io as pio
+
+    template = pio.templates[_TEMPLATE]
+    layout = fig.layout
+    validate = getattr(layout, "_validate", None)
+    if not isinstance(validate, bool):  # not the plotly this knows: validate as usual
+        layout.template = template
+        return
+    layout._validate = False
+    try:
+        layout.template = template
+    finally:
+        layout._validate = validate
+
+
 def _layout(fig: go.Figure, title: str, yaxis_title: str) -> go.Figure:
+    _set_template(fig)
     fig.update_layout(
         title=title,
-        template=_TEMPLATE,
         hovermode="x unified",
         xaxis_title="time (IST)",
         yaxis_title=yaxis_title,
