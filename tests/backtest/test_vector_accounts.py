@@ -49,8 +49,8 @@ def test_the_close_table_changes_nothing(case: tuple[object, ...]) -> None:
     assert isinstance(day_end, np.ndarray) and isinstance(step_ts, np.ndarray)
     assert isinstance(first_bar, int) and isinstance(a, int) and isinstance(b, int)
     assert isinstance(q, int) and isinstance(cash, float)
-    px = np.zeros((4, close.shape[0]))
-    px[3] = close
+    zeros = np.zeros(close.shape[0])
+    px = (zeros, zeros, zeros, close)
     table = ac.close_blocks(close, first_bar, np.flatnonzero(day_end).astype(np.int64))
     results = []
     for blocks in (table, ac.empty_blocks()):
@@ -69,13 +69,12 @@ def test_quiet_blocks_are_skipped_and_counted_as_exposed() -> None:
     counted as exposed."""
     n = 4 * ac.BLOCK
     close = np.full(n, 100.0)
-    px = np.zeros((4, n))
-    px[3] = close
+    px = (close, close, close, close.copy())
     day_end = np.zeros(n, dtype=np.uint8)
     table = ac.close_blocks(close, 0, np.zeros(0, dtype=np.int64))
     assert table.shape == (ac.N_BL, 4)
     assert list(table[ac.BL_MAX]) == [100.0] * 4 and list(table[ac.BL_MIN]) == [100.0] * 4
-    px[3, ac.BLOCK + 1] = 10.0  # a new low the table does not show: skipped, so not seen
+    px[3][ac.BLOCK + 1] = 10.0  # a new low the table does not show: skipped, so not seen
     acc = np.array([2_000.0, 1_000.0, -0.2, 5.0, 0.0, 60.0, 0.0, 1_000.0, 0.0])
     day_eq = np.zeros(1)
     ac.account_stretch(0, n, 1, 900.0, 0, px, table, np.arange(n) * 60, day_end, acc, day_eq)

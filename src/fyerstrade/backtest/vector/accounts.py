@@ -30,11 +30,12 @@ import numpy as np
 import numpy.typing as npt
 from numba import types as nt
 
-from .layout import F0, F1, F2, I0, I1, U1, inline, jit
+from .layout import F0, F1, F2, I0, I1, PX, RF1, RI1, U1, inline, jit
 
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.int64]
 _Flags = npt.NDArray[np.uint8]
+_Prices = tuple[_Floats, _Floats, _Floats, _Floats]  # open, high, low, close
 
 A_PEAK, A_LOW, A_WORST, A_MAX_AMOUNT, A_LONGEST, A_RUN_START, A_EXPOSED, A_FINAL, A_DAYS = range(9)
 N_A = 9
@@ -85,9 +86,9 @@ def account(
     acc[A_FINAL] = eq
 
 
-@jit(nt.void(I0, I0, I0, F0, I0, F2, F2, I1, U1, F1, F1), nrt=False)
+@jit(nt.void(I0, I0, I0, F0, I0, PX, F2, RI1, U1, F1, F1), nrt=False)
 def account_stretch(
-    a: int, b: int, q: int, cash: float, first_bar: int, px: _Floats, blocks: _Floats,
+    a: int, b: int, q: int, cash: float, first_bar: int, px: _Prices, blocks: _Floats,
     step_ts: _Ints, day_end: _Flags, acc: _Floats, day_eq: _Floats,
 ) -> None:  # fmt: skip
     """:func:`account` for steps ``a..b-1`` of a one-symbol run holding ``q`` with ``cash``
@@ -124,13 +125,13 @@ def account_stretch(
                 if blocks[BL_DAY_ENDS, blk] != 0.0:
                     for t in range(j, j + BLOCK):
                         if day_end[t]:
-                            day_eq[days] = cash + q * px[3, first_bar + t]
+                            day_eq[days] = cash + q * px[3][first_bar + t]
                             days += 1
                 j += BLOCK
                 continue
         end = min(b, j + BLOCK - (g & (BLOCK - 1)))  # bar by bar to the next block
         for t in range(j, end):
-            value = q * px[3, first_bar + t]
+            value = q * px[3][first_bar + t]
             eq = cash + value
             if eq > peak:
                 if peak > 0:
@@ -154,7 +155,7 @@ def account_stretch(
                 days += 1
         j = end
     if b > a:  # the last step's equity (a skipped block did not compute it)
-        eq = cash + q * px[3, first_bar + b - 1]
+        eq = cash + q * px[3][first_bar + b - 1]
     acc[A_PEAK] = peak
     acc[A_LOW] = low
     acc[A_WORST] = worst
@@ -166,7 +167,7 @@ def account_stretch(
     acc[A_FINAL] = eq
 
 
-@jit(F2(F1, I0, I1))
+@jit(F2(RF1, I0, I1))
 def close_blocks(close: _Floats, first_bar: int, day_ends: _Ints) -> _Floats:
     """The table :func:`account_stretch` reads: per block of ``BLOCK`` bars of a one-symbol
     run's closes (the last block may be short), the highest and lowest close (+inf and -inf for
@@ -192,7 +193,7 @@ def close_blocks(close: _Floats, first_bar: int, day_ends: _Ints) -> _Floats:
     return out
 
 
-@jit(nt.void(I1, F1), nrt=False)
+@jit(nt.void(RI1, F1), nrt=False)
 def settle(step_ts: _Ints, acc: _Floats) -> None:
     """Close the accumulators after the last step: the last peak's stretch, an open underwater
     run (it lasts until the last point)."""

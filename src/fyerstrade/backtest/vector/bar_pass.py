@@ -38,21 +38,24 @@ def lay_bars(
     times: _Ints, bar_i: _Ints, day_range: _Ints,
 ) -> None:  # fmt: skip
     """One symbol's bars into columns ``first..`` of the run's tables: open, high, low, close;
-    open and close time; per bar ``FLAG_ENTRY_OK`` (intraday: its close inside the entry window,
+    open and close time (unless ``ohlc`` and ``times`` have no column: one symbol's run reads its
+    own arrays); per bar ``FLAG_ENTRY_OK`` (intraday: its close inside the entry window,
     ``entry_start``/``entry_end`` seconds of the IST day, both ends included), the lot size
     ``lot`` and the IST day numbers of its open and close (``B_RDAY_*``, not yet ranked).
     ``day_range`` (min, max) is widened to the day numbers written."""
     lo, hi = day_range[0], day_range[1]
+    copy = ohlc.shape[1] > 0
     for j in range(ts.shape[0]):
         i = first + j
-        ohlc[0, i] = open_[j]
-        ohlc[1, i] = high[j]
-        ohlc[2, i] = low[j]
-        ohlc[3, i] = close[j]
         t = ts[j]
         c = close_ts[j]
-        times[0, i] = t
-        times[1, i] = c
+        if copy:
+            ohlc[0, i] = open_[j]
+            ohlc[1, i] = high[j]
+            ohlc[2, i] = low[j]
+            ohlc[3, i] = close[j]
+            times[0, i] = t
+            times[1, i] = c
         d_open = (t + IST_OFFSET) // DAY_SECONDS
         d_close = (c + IST_OFFSET) // DAY_SECONDS
         bar_i[B_RDAY_OPEN, i] = d_open

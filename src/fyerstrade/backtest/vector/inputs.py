@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -82,6 +83,10 @@ _LOOKUP_ORDER = (
 _EPOCH = date(1970, 1, 1)
 
 
+Floats = npt.NDArray[np.float64]
+Ints = npt.NDArray[np.int64]
+
+
 class UnsupportedRunError(FyersTradeError):
     """The run uses something the vectorized engine does not reproduce; the message says what."""
 
@@ -97,8 +102,10 @@ class KernelInputs:
     instruments: tuple[Instrument, ...]
     products: tuple[ProductType, ...]
     starts: npt.NDArray[np.int64]  # first global bar index of each symbol (plus the total)
-    ohlc: npt.NDArray[np.float64]  # (4, N): open, high, low, close
-    times: npt.NDArray[np.int64]  # (2, N): open time, close time
+    # open, high, low, close and open time, close time per bar (read-only): one symbol's own
+    # arrays (no copy), or the rows of tables holding every symbol's bars end to end
+    px: tuple[Floats, Floats, Floats, Floats]
+    tm: tuple[Ints, Ints]
     bar_i: npt.NDArray[np.int64]  # (4, N): flags, lot size, rate day of the open, of the close
     blocks: npt.NDArray[np.float64]  # one symbol: accounts.close_blocks (else none)
     sym: npt.NDArray[np.int64]  # (S, N_SY)
@@ -190,8 +197,10 @@ def prepare(
     starts = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
     n = int(starts[-1])
 
-    ohlc = np.empty((4, n), dtype=np.float64)
-    times = np.empty((2, n), dtype=np.int64)
+    one = len(symbols) == 1
+    # one symbol: the kernel reads its own price and time arrays (zero-width tables: no copy)
+    ohlc = np.empty((4, 0 if one else n), dtype=np.float64)
+    times = np.empty((2, 0 if one else n), dtype=np.int64)
     bar_i = np.empty((lay.N_B, n), dtype=np.int64)
     day_range = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], dtype=np.int64)
     window = (seconds_of_day(session.entry_start), seconds_of_day(session.entry_end))
@@ -210,6 +219,13 @@ def prepare(
             days = bar_i[lay.B_RDAY_CLOSE, lo:hi]
             bar_i[lay.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, days, lookup)
     rate_days = _rank_days(bar_i, int(day_range[0]), int(day_range[1]))
+    if one:
+        a = arrays[0]
+        px = tuple(_readonly(x, np.float64) for x in (a.open, a.high, a.low, a.close))
+        tm = (_readonly(a.ts, np.int64), _readonly(closes[0], np.int64))
+    else:
+        px = tuple(_readonly(row, np.float64) for row in ohlc)
+        tm = (_readonly(times[0], np.int64), _readonly(times[1], np.int64))
 
     products = tuple(default_product(config, spec) for spec in specs)
     dp_keys = {key: k for k, key in enumerate(dict.fromkeys(sp.isin or sp.symbol for sp in specs))}
@@ -226,7 +242,7 @@ def prepare(
     lo = ist_epoch(config.start)
     first_bars = [int(np.searchsorted(a.ts, lo)) for a in arrays]
     step_first, step_bar, step_sym, step_ts, step_close = _timeline(
-        arrays, closes, starts, first_bars, times
+        arrays, closes, starts, first_bars, tm
     )
     rates, has_rate, rate_err, errors, cnc = _rate_table(model, specs, products, rate_days)
     sym[:, lay.SY_CNC] = cnc
@@ -235,11 +251,10 @@ def prepare(
         square_offs = (bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0
     else:  # no square-off
         square_offs = np.zeros(n, dtype=np.bool_)
-    one = len(symbols) == 1
     day_ends = bar_pass.day_marks(
         step_first, step_bar, first_bars[0] if one else -1, bar_i, day_end
     )
-    blocks = close_blocks(ohlc[3], first_bars[0], day_ends) if one else empty_blocks()
+    blocks = close_blocks(px[3], first_bars[0], day_ends) if one else empty_blocks()
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)
     cf[lay.CF_CAPITAL] = config.capital
@@ -263,8 +278,8 @@ def prepare(
         instruments=specs,
         products=products,
         starts=starts,
-        ohlc=ohlc,
-        times=times,
+        px=(px[0], px[1], px[2], px[3]),
+        tm=tm,
         bar_i=bar_i,
         blocks=blocks,
         sym=sym,
@@ -289,6 +304,14 @@ def prepare(
         rules=rules,
         guard=SessionGuard(session),
     )
+
+
+def _readonly(values: npt.NDArray[Any], dtype: type[np.generic]) -> npt.NDArray[Any]:
+    """``values`` as a contiguous read-only array of ``dtype`` (a view: copied only when the
+    type or the layout differ), as the kernel's signatures take them."""
+    out = np.ascontiguousarray(values, dtype=dtype).view()
+    out.flags.writeable = False
+    return out
 
 
 def _lots_and_tick(
@@ -331,17 +354,17 @@ def _timeline(
     closes: Sequence[npt.NDArray[np.int64]],
     starts: npt.NDArray[np.int64],
     first_bars: Sequence[int],
-    times: npt.NDArray[np.int64],
+    tm: tuple[Ints, Ints],
 ) -> tuple[npt.NDArray[np.int64], ...]:
     """The event engine's replay order from each symbol's first bar after the warm-up: one
     symbol bar by bar; several symbols by close time (then symbol), equal close times forming
     one step. Returns (step_first, step_bar, step_sym, step_ts, step_close); for one symbol the
     first three are empty (step t is bar ``first_bars[0] + t``) and the last two are views of
-    ``times`` (the run's open and close times)."""
+    ``tm`` (the run's open and close times)."""
     if len(arrays) == 1:
         first, n = first_bars[0], len(arrays[0])
         none = np.zeros(0, dtype=np.int64)
-        return none, none, none, times[0, first:n], times[1, first:n]
+        return none, none, none, tm[0][first:n], tm[1][first:n]
     close_all = np.concatenate(
         [np.asarray(c[k:], dtype=np.int64) for c, k in zip(closes, first_bars, strict=True)]
     )

@@ -122,6 +122,7 @@ from fyerstrade.backtest.vector.layout import (
     P_RANK,
     PF_AVG,
     PF_COSTS,
+    PX,
     R_CODE,
     R_FREE,
     R_KIND,
@@ -144,6 +145,7 @@ from fyerstrade.backtest.vector.layout import (
     REJ_QTY,
     REJ_STOP,
     REJ_WINDOW,
+    RI1,
     SELL,
     STOP,
     SY_DERIVATIVE,
@@ -167,6 +169,7 @@ from fyerstrade.backtest.vector.layout import (
     TAG_SQUARE_OFF,
     TAG_STOP,
     TAG_TARGET,
+    TM,
     U1,
     W_ACTIVE,
     W_BATCH,
@@ -262,8 +265,8 @@ def last_price(s, px, sym, pos):
     bar, its first open)."""
     i = pos[s, P_CURSOR]
     if i >= 0:
-        return px[3, i]
-    return px[0, sym[s, SY_START]] if sym[s, SY_LEN] > 0 else 0.0
+        return px[3][i]
+    return px[0][sym[s, SY_START]] if sym[s, SY_LEN] > 0 else 0.0
 
 
 @inline
@@ -364,7 +367,7 @@ def place(rejects, s, i, side, qty, kind, level, product, tag, reduce_only, is_e
         if needed > free + 1e-9:
             code = REJ_FUNDS
     if code != 0:
-        reject(rejects, tm[1, i], s, side, qty, code, price, free, opening, kind, product, bar_i,
+        reject(rejects, tm[1][i], s, side, qty, code, price, free, opening, kind, product, bar_i,
                pos, ci, k)  # fmt: skip
         return
     j = 0
@@ -487,7 +490,7 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
 
-@jit(nt.void(F2, F2, I0, I0, B0, F2, I2, I2, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
+@jit(nt.void(F2, F2, I0, I0, B0, PX, TM, I2, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
 def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
                rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
@@ -499,9 +502,9 @@ def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, 
     if pos[s, P_QTY] == 0 or pos[s, P_PRODUCT] != INTRADAY:
         return
     if at_close:
-        price, ts, d = px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i]
+        price, ts, d = px[3][i], tm[1][i], bar_i[B_RDAY_CLOSE, i]
     else:
-        price, ts, d = px[0, i], tm[0, i], bar_i[B_RDAY_OPEN, i]
+        price, ts, d = px[0][i], tm[0][i], bar_i[B_RDAY_OPEN, i]
     force_exit(fills, trades, s, i, price, ts, d, TAG_SQUARE_OFF, sym, tick, cf, ci, rates,
                has_rate, rate_err, pos, pos_f, bk_i, k, g, day_book, lots)  # fmt: skip
 
@@ -523,7 +526,7 @@ def execute(fills, rejects, trades, targets, s, i, j, price, px, tm, bar_i, sym,
     reduce_only = bk_i[s, j, W_REDUCE] != 0
     is_entry = bk_i[s, j, W_ENTRY] != 0
     stop_raw = bk_f[s, j, W_STOP]
-    ts = tm[0, i]
+    ts = tm[0][i]
     position = pos[s, P_QTY]
     if reduce_only:
         reducible = abs(position) if position != 0 and (position > 0) != (side == BUY) else 0
@@ -617,8 +620,8 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
             side = bk_i[s, best, W_SIDE]
             ref = bk_f[s, best, W_REF]
             if math.isnan(ref) or bk_i[s, best, W_ACTIVE] != i:
-                ref = px[0, i]
-            price = fill_price(kind, side, bk_f[s, best, W_PRICE], ref, px[1, i], px[2, i],
+                ref = px[0][i]
+            price = fill_price(kind, side, bk_f[s, best, W_PRICE], ref, px[1][i], px[2][i],
                                tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
             if math.isnan(price):
                 continue
@@ -679,7 +682,7 @@ def valuation(px, sym, pos, g):
         q = pos[s, P_QTY]
         if q != 0:
             c = pos[s, P_CURSOR]
-            price = px[3, c] if c >= 0 else px[0, sym[s, SY_START]]
+            price = px[3][c] if c >= 0 else px[0][sym[s, SY_START]]
             value += q * price
             gross += abs(q * price)
     return g[G_CASH] + value, gross
@@ -691,11 +694,12 @@ def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries,
     """Prefetch what step ``nxt`` (bar ``i`` of a one-symbol run) and the fill at the next bar
     will read (``prefetch.py``): the lines come together instead of one miss at a time."""
     for r in range(4):
-        prefetch(px, r, i)
-        prefetch(px, r, i + 1)
         prefetch(bar_i, r, i)
-    prefetch(tm, 0, i + 1)
-    prefetch(tm, 1, i)
+    for p in (px[0], px[1], px[2], px[3]):
+        prefetch(p, 0, i)
+        prefetch(p, 0, i + 1)
+    prefetch(tm[0], 0, i + 1)
+    prefetch(tm[1], 0, i)
     prefetch(step_ts, 0, nxt)
     prefetch(day_end, 0, nxt)
     if entries.shape[0] > 0:
@@ -711,7 +715,7 @@ def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries,
 
 
 _RUN_SIGNATURE = nt.void(
-    F2, I2, I2, F2, I2, F1, I1, I1, I1, I1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
+    PX, TM, I2, F2, I2, F1, I1, I1, I1, RI1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
     I2, F2, I3, F3, I1, F1, I1, F1, F1, F2, F2, F2, F2,
 )  # fmt: skip
 
@@ -820,7 +824,7 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
             for j in range(BOOK):
                 if bk_i[s, j, W_USED] != 0:
                     unbook(s, j, pos, bk_i)
-            force_exit(fills, trades, s, i, px[3, i], tm[1, i], bar_i[B_RDAY_CLOSE, i],
+            force_exit(fills, trades, s, i, px[3][i], tm[1][i], bar_i[B_RDAY_CLOSE, i],
                        TAG_END_OF_DATA, sym, tick, cf, ci, rates, has_rate, rate_err, pos, pos_f,
                        bk_i, k, g, day_book, lots)  # fmt: skip
     eq, gross = valuation(px, sym, pos, g)
@@ -829,8 +833,8 @@ def run(px, tm, bar_i, blocks, sym, tick, step_first, step_bar, step_sym, step_t
 
 
 def simulate(
-    px: np.ndarray,
-    tm: np.ndarray,
+    px: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    tm: tuple[np.ndarray, np.ndarray],
     bar_i: np.ndarray,
     blocks: np.ndarray,
     sym: np.ndarray,

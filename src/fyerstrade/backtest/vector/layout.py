@@ -89,6 +89,11 @@ F1, F2, F3, F5 = _arr(F0, 1), _arr(F0, 2), _arr(F0, 3), _arr(F0, 5)
 B1, B3 = _arr(B0, 1), _arr(B0, 3)
 U1 = _arr(nt.uint8, 1)
 RF1 = nt.Array(F0, 1, "C", readonly=True)  # read-only (a writeable array fits too)
+RI1 = nt.Array(I0, 1, "C", readonly=True)
+# a run's prices (open, high, low, close) and times (open, close) per bar: one symbol's own
+# arrays, or the rows of several symbols' tables laid end to end
+PX = nt.UniTuple(RF1, 4)  # type: ignore[no-untyped-call]
+TM = nt.UniTuple(RI1, 2)  # type: ignore[no-untyped-call]
 B1_PAIR = nt.UniTuple(B1, 2)  # type: ignore[no-untyped-call]
 # the cost table: rates, which rates exist, refused days
 RATES = (F5, B3, I3)

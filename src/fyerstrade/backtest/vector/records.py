@@ -22,7 +22,7 @@ from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
-from .layout import B1, F0, F1, I0, I1, inline, jit
+from .layout import B1, F0, F1, I0, I1, RF1, inline, jit
 
 FILL_DTYPE = np.dtype(
     [
@@ -164,7 +164,7 @@ def _point(
     exposure[t] = gross / eq if eq > 0 else 0.0
 
 
-@jit(nt.void(I1, I1, I1, I0, F1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
+@jit(nt.void(I1, I1, I1, I0, RF1, I1, I1, F1, F1, B1, F0, F1, F1, F1))
 def _curve_steps(
     step_first: npt.NDArray[np.int64],
     step_sym: npt.NDArray[np.int64],
@@ -232,7 +232,7 @@ def curves(
     equity, cash, exposure = np.empty(n), np.empty(n), np.empty(n)
     _curve_steps(
         inputs.step_first, inputs.step_sym, inputs.step_bar,
-        inputs.first_bars[0] if len(inputs.bars) == 1 else -1, np.ascontiguousarray(inputs.ohlc[3]),
+        inputs.first_bars[0] if len(inputs.bars) == 1 else -1, inputs.px[3],
         records["step"].astype(np.int64), ev_sym, records["cash"].astype(np.float64),
         records["position"].astype(np.float64), traded, float(inputs.config.capital), equity,
         cash, exposure,

@@ -182,8 +182,8 @@ def simulate(
     ci[lay.CI_RECORDS] = int(records)
     ci[lay.CI_ENTRY_TAG] = _ENTRY_TAGS.get(signals.entry_tag, lay.TAG_ENTRY_CUSTOM)
     out = kn.simulate(
-        inputs.ohlc,
-        inputs.times,
+        inputs.px,
+        inputs.tm,
         inputs.bar_i,
         inputs.blocks,
         inputs.sym,
