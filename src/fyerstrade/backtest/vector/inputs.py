@@ -106,7 +106,9 @@ class KernelInputs:
     # arrays (no copy), or the rows of tables holding every symbol's bars end to end
     px: tuple[Floats, Floats, Floats, Floats]
     tm: tuple[Ints, Ints]
-    bar_i: npt.NDArray[np.int64]  # (4, N): flags, lot size, rate day of the open, of the close
+    # (4, N): flags, lot size, rate day of the open, of the close (indices of rate_days; with
+    # no cost rates, IST day numbers)
+    bar_i: npt.NDArray[np.int64]
     blocks: npt.NDArray[np.float64]  # one symbol: accounts.close_blocks (else none)
     sym: npt.NDArray[np.int64]  # (S, N_SY)
     tick: npt.NDArray[np.float64]
@@ -218,7 +220,10 @@ def prepare(
         if lookup is not None:  # the lot size in force on each bar's day (by its close)
             days = bar_i[lay.B_RDAY_CLOSE, lo:hi]
             bar_i[lay.B_LOT, lo:hi], ticks[s] = _lots_and_tick(symbol, spec, days, lookup)
-    rate_days = _rank_days(bar_i, int(day_range[0]), int(day_range[1]))
+    if isinstance(model, FyersCostModel):
+        rate_days = _rank_days(bar_i, int(day_range[0]), int(day_range[1]))
+    else:  # no rate table: the rows keep their day numbers (compared only for equality)
+        rate_days = np.zeros(0, dtype=np.int64)
     if one:
         a = arrays[0]
         px = tuple(_readonly(x, np.float64) for x in (a.open, a.high, a.low, a.close))
