@@ -20,7 +20,19 @@ from numba import types as nt
 
 from fyerstrade.domain import DAY_SECONDS, IST_OFFSET
 
-from .layout import B_FLAGS, B_LOT, B_RDAY_CLOSE, B_RDAY_OPEN, FLAG_ENTRY_OK, I0, I1, I2, U1, jit
+from .layout import (
+    B_FLAGS,
+    B_LOT,
+    B_RDAY_CLOSE,
+    B_RDAY_OPEN,
+    BI,
+    FLAG_ENTRY_OK,
+    I0,
+    I1,
+    I2,
+    U1,
+    jit,
+)
 
 # a symbol's bar arrays as they come (views of a store's buffer may be read-only or strided)
 _RF1 = nt.Array(nt.float64, 1, "A", readonly=True)
@@ -28,14 +40,15 @@ _RI1 = nt.Array(nt.int64, 1, "A", readonly=True)
 _F2 = nt.Array(nt.float64, 2, "C")
 _Floats = npt.NDArray[np.float64]
 _Ints = npt.NDArray[np.int64]
+_Int32s = npt.NDArray[np.int32]
 _Flags = npt.NDArray[np.uint8]
 
 
-@jit(nt.void(_RF1, _RF1, _RF1, _RF1, _RI1, _RI1, I0, I0, I0, I0, I0, _F2, I2, I2, I1))
+@jit(nt.void(_RF1, _RF1, _RF1, _RF1, _RI1, _RI1, I0, I0, I0, I0, I0, _F2, I2, BI, I1))
 def lay_bars(
     open_: _Floats, high: _Floats, low: _Floats, close: _Floats, ts: _Ints, close_ts: _Ints,
     first: int, lot: int, intraday: int, entry_start: int, entry_end: int, ohlc: _Floats,
-    times: _Ints, bar_i: _Ints, day_range: _Ints,
+    times: _Ints, bar_i: _Int32s, day_range: _Ints,
 ) -> None:  # fmt: skip
     """One symbol's bars into columns ``first..`` of the run's tables: open, high, low, close;
     open and close time (unless ``ohlc`` and ``times`` have no column: one symbol's run reads its
@@ -73,8 +86,8 @@ def lay_bars(
     day_range[1] = hi
 
 
-@jit(I1(I2, I0, I0))
-def rank_days(bar_i: _Ints, lo: int, span: int) -> _Ints:
+@jit(I1(BI, I0, I0))
+def rank_days(bar_i: _Int32s, lo: int, span: int) -> _Ints:
     """Replace the day numbers in ``bar_i``'s ``B_RDAY_*`` rows (all within ``lo .. lo+span-1``)
     by their rank among the distinct days of both rows; return those days, ascending."""
     n = bar_i.shape[1]
@@ -98,9 +111,9 @@ def rank_days(bar_i: _Ints, lo: int, span: int) -> _Ints:
     return days
 
 
-@jit(I1(I1, I1, I0, I2, U1))
+@jit(I1(I1, I1, I0, BI, U1))
 def day_marks(
-    step_first: _Ints, step_bar: _Ints, first: int, bar_i: _Ints, day_end: _Flags
+    step_first: _Ints, step_bar: _Ints, first: int, bar_i: _Int32s, day_end: _Flags
 ) -> _Ints:
     """Set ``day_end[t]`` to 1 where step ``t`` is the last of its IST day (the day of its
     first bar's open: the step's stamp), else 0; the last step always ends its day. Return the

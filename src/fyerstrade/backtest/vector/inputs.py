@@ -106,9 +106,9 @@ class KernelInputs:
     # arrays (no copy), or the rows of tables holding every symbol's bars end to end
     px: tuple[Floats, Floats, Floats, Floats]
     tm: tuple[Ints, Ints]
-    # (4, N): flags, lot size, rate day of the open, of the close (indices of rate_days; with
-    # no cost rates, IST day numbers)
-    bar_i: npt.NDArray[np.int64]
+    # (4, N) int32, bar-major (layout.BI): flags, lot size, rate day of the open, of the close
+    # (indices of rate_days; with no cost rates, IST day numbers)
+    bar_i: npt.NDArray[np.int32]
     blocks: npt.NDArray[np.float64]  # one symbol: accounts.close_blocks (else none)
     sym: npt.NDArray[np.int64]  # (S, N_SY)
     tick: npt.NDArray[np.float64]
@@ -203,7 +203,7 @@ def prepare(
     # one symbol: the kernel reads its own price and time arrays (zero-width tables: no copy)
     ohlc = np.empty((4, 0 if one else n), dtype=np.float64)
     times = np.empty((2, 0 if one else n), dtype=np.int64)
-    bar_i = np.empty((lay.N_B, n), dtype=np.int64)
+    bar_i = np.empty((n, lay.N_B), dtype=np.int32).T  # layout.BI: bar-major
     day_range = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], dtype=np.int64)
     window = (seconds_of_day(session.entry_start), seconds_of_day(session.entry_end))
     ticks = np.empty(len(symbols), dtype=np.float64)
@@ -322,7 +322,7 @@ def _readonly(values: npt.NDArray[Any], dtype: type[np.generic]) -> npt.NDArray[
 def _lots_and_tick(
     symbol: str,
     spec: Instrument,
-    days: npt.NDArray[np.int64],
+    days: npt.NDArray[np.integer[Any]],
     lookup: InstrumentLookup | None,
 ) -> tuple[npt.NDArray[np.int64], float]:
     """The lot size in force on each bar's day (the symbol master's history through
@@ -339,7 +339,7 @@ def _lots_and_tick(
     return lots[inverse], tick
 
 
-def _rank_days(bar_i: npt.NDArray[np.int64], lo: int, hi: int) -> npt.NDArray[np.int64]:
+def _rank_days(bar_i: npt.NDArray[np.int32], lo: int, hi: int) -> npt.NDArray[np.int64]:
     """The run's distinct IST days (the cost table's day axis), ascending, with ``bar_i``'s
     ``B_RDAY_*`` rows turned from day numbers into indices of them (``np.unique`` with
     ``return_inverse`` over both rows; marking the span the days cover instead of sorting

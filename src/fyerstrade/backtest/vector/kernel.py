@@ -53,6 +53,7 @@ from fyerstrade.backtest.vector.layout import (
     B_LOT,
     B_RDAY_CLOSE,
     B_RDAY_OPEN,
+    BI,
     BOOK,
     BUY,
     CF_CAPITAL,
@@ -306,7 +307,7 @@ def unbook(s, j, pos, bk_i):
     pos[s, P_BOOKED] -= 1
 
 
-@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, I2, I2, I1, I1), nrt=False)
+@jit(nt.void(F2, I0, I0, I0, I0, I0, F0, F0, I0, I0, I0, BI, I2, I1, I1), nrt=False)
 def reject(rejects, ts, s, side, qty, code, price, free, opening, kind, product, bar_i, pos, ci,
            k):  # fmt: skip
     """Record a refused order (``records.py`` words the reason as ``OrderRules`` does)."""
@@ -490,7 +491,7 @@ def force_exit(fills, trades, s, bar, price, ts, d, tag, sym, tick, cf, ci, rate
               k[K_SEQ], ci, pos, pos_f, bk_i, k, g)  # fmt: skip
 
 
-@jit(nt.void(F2, F2, I0, I0, B0, PX, TM, I2, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
+@jit(nt.void(F2, F2, I0, I0, B0, PX, TM, BI, I2, F1, F1, I1, *_EXIT_STATE), nrt=False)
 def square_off(fills, trades, s, i, at_close, px, tm, bar_i, sym, tick, cf, ci, rates, has_rate,
                rate_err, pos, pos_f, bk_i, k, g, day_book, lots):  # fmt: skip
     """``TradingEngine._square_off``: cancel the symbol's INTRADAY orders and close an INTRADAY
@@ -693,8 +694,8 @@ def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries,
          stop):  # fmt: skip
     """Prefetch what step ``nxt`` (bar ``i`` of a one-symbol run) and the fill at the next bar
     will read (``prefetch.py``): the lines come together instead of one miss at a time."""
-    for r in range(4):
-        prefetch(bar_i, r, i)
+    prefetch(bar_i, 0, i)  # one row of the bar-major table: every B_* of bar i
+    prefetch(bar_i, 0, i + 1)
     for p in (px[0], px[1], px[2], px[3]):
         prefetch(p, 0, i)
         prefetch(p, 0, i + 1)
@@ -715,7 +716,7 @@ def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries,
 
 
 _RUN_SIGNATURE = nt.void(
-    PX, TM, I2, F2, I2, F1, I1, I1, I1, RI1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
+    PX, TM, BI, F2, I2, F1, I1, I1, I1, RI1, U1, I1, B1, B1, B1, B1, F1, F2, I1, F1, I1, *RATES,
     I2, F2, I3, F3, I1, F1, I1, F1, F1, F2, F2, F2, F2,
 )  # fmt: skip
 

@@ -94,6 +94,9 @@ RI1 = nt.Array(I0, 1, "C", readonly=True)
 # arrays, or the rows of several symbols' tables laid end to end
 PX = nt.UniTuple(RF1, 4)  # type: ignore[no-untyped-call]
 TM = nt.UniTuple(RI1, 2)  # type: ignore[no-untyped-call]
+# the per-bar ints (B_* rows) as int32, bar-major: bar i's four share one 16-byte row, so a
+# signal step reads one cache line of them (a (N, 4) table seen through its (4, N) transpose)
+BI = nt.Array(nt.int32, 2, "F")
 B1_PAIR = nt.UniTuple(B1, 2)  # type: ignore[no-untyped-call]
 # the cost table: rates, which rates exist, refused days
 RATES = (F5, B3, I3)
