@@ -18,6 +18,7 @@ from fyerstrade.backtest.evaluate import (
     EventEvaluator,
     InstrumentTable,
     build_evaluator,
+    distinct_runs,
     returns_on_days,
 )
 from fyerstrade.backtest.synthetic import synthetic_candles
@@ -156,3 +157,16 @@ def test_warmup_with_several_symbols_starts_every_symbol_at_config_start() -> No
     assert warm.equity_ts.tolist() == cold.equity_ts.tolist()
     assert all(f.ts >= lo for f in warm.fills) and {f.symbol for f in warm.fills} == {SYM, other}
     assert warm.bars_processed == cold.bars_processed
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_distinct_runs_keeps_the_set_of_values(seed: int) -> None:
+    """Dropping repeats of the value before keeps every value once per run, so np.unique of
+    the result is np.unique of the input, sorted or not (period_days' one pass)."""
+    rng = np.random.default_rng(seed)
+    values = rng.integers(0, 8, int(rng.integers(0, 60))).astype(np.int64)
+    for x in (values, np.sort(values)):
+        runs = distinct_runs(x)
+        assert np.array_equal(np.unique(runs), np.unique(x))
+        assert not np.any(runs[1:] == runs[:-1])
+    assert list(distinct_runs(np.array([3, 3, 1, 1, 1, 3], dtype=np.int64))) == [3, 1, 3]

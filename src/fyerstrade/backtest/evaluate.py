@@ -131,7 +131,8 @@ class InstrumentTable:
 
 def period_days(config: BacktestConfig, bars: Mapping[str, CandleArrays]) -> IntArray:
     """The IST day numbers between ``config.start`` and ``config.end`` on which any of the
-    config's symbols has a bar, ascending."""
+    config's symbols has a bar, ascending (each symbol's bars are in time order, so its repeats
+    are dropped in one pass before the few days left are sorted)."""
     from fyerstrade.calendar import ist_epoch
 
     lo = ist_epoch(config.start)
@@ -140,10 +141,22 @@ def period_days(config: BacktestConfig, bars: Mapping[str, CandleArrays]) -> Int
     for sym in config.symbols:
         ts = bars[sym].ts
         i, j = np.searchsorted(ts, (lo, hi + 1))
-        parts.append((ts[i:j].astype(np.int64) + IST_OFFSET) // DAY_SECONDS)
+        parts.append(distinct_runs((ts[i:j].astype(np.int64) + IST_OFFSET) // DAY_SECONDS))
     if not parts:
         return np.empty(0, dtype=np.int64)
     return np.unique(np.concatenate(parts)).astype(np.int64)
+
+
+def distinct_runs(values: IntArray) -> IntArray:
+    """``values`` without the elements equal to the one before them (each run of equal values
+    kept once): the same set, so ``np.unique`` of it equals ``np.unique(values)``, and it is one
+    pass over sorted values instead of a sort."""
+    if values.size < 2:
+        return values
+    keep = np.empty(values.size, dtype=np.bool_)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def warmup_start(config: BacktestConfig, bars: Mapping[str, CandleArrays]) -> date | None:

@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fyerstrade.backtest.engine import BacktestConfig, _close_times
+from fyerstrade.backtest.evaluate import distinct_runs
 from fyerstrade.calendar import ist_date, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.domain import (
@@ -148,7 +149,7 @@ class KernelInputs:
     @property
     def days(self) -> npt.NDArray[np.int64]:
         """IST day numbers that have a step, ascending (the days of ``day_end``)."""
-        return np.unique((self.step_ts + IST_OFFSET) // DAY_SECONDS)
+        return np.unique(distinct_runs((self.step_ts + IST_OFFSET) // DAY_SECONDS))
 
 
 def default_product(config: BacktestConfig, instrument: Instrument) -> ProductType:

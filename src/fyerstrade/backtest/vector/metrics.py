@@ -144,7 +144,7 @@ def trial_metrics(
     returns: npt.NDArray[np.float64],
 ) -> None:
     """Every metric of ``compute_metrics`` into ``out`` (``defined[k] == 0`` where it is None)
-    from the kernel's accounts (``kernel.A_*``), the equity at each IST day's end and the round
+    from the kernel's accounts (``accounts.A_*``), the equity at each IST day's end and the round
     trips; and the simple daily returns on the evaluator's days into ``returns`` (day ``j`` is
     worth ``day_eq[day_index[j]]``, the capital where the index is -1; the first return is
     measured from the capital: ``evaluate.returns_on_days``)."""
