@@ -59,10 +59,12 @@ DEFAULT_SPAN_DAYS = 183
 PREVIEW_POINTS = 400
 PREVIEW_HEIGHT = 260
 #: Session keys of the preview's deferral (see :func:`_preview`), and how long after the page's
-#: first pass the browser asks for the pass that draws it.
+#: first pass reaches the browser it asks for the pass that draws it: long enough for the form to
+#: be drawn first on a busy machine (with 0.4 s the second pass arrived while the browser was
+#: still drawing the form and held it up: Run button drawn 5.5 -> 4.3 s, median of 5, at load 7).
 PREVIEW_SHOWN = "bt-preview-shown"
 PREVIEW_PENDING = "bt-preview-pending"
-PREVIEW_DELAY_SECONDS = 0.4
+PREVIEW_DELAY_SECONDS = 1.0
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -241,9 +243,10 @@ def _preview(
     Run's results then come with every chart drawn in the same pass, instead of grey
     placeholders for seconds after "saved". But not in the page's first pass: loading plotly.js
     there holds up drawing the form itself (about a second). The first pass leaves the preview
-    out and starts a timer in the browser (a fragment with ``run_every``); when it fires (when
-    the browser's main thread is free again) the page runs again, with the preview and without
-    the timer (a full run stops a page's fragment timers). Any earlier rerun draws it as well.
+    out and starts a timer in the browser (a fragment with ``run_every``); when it fires (a
+    second later, when the browser's main thread is free again) the page runs again, with the
+    preview and without the timer (a full run stops a page's fragment timers). Any earlier
+    rerun draws it as well.
     """
     if not st.session_state.get(PREVIEW_SHOWN):
         st.session_state[PREVIEW_SHOWN] = True
