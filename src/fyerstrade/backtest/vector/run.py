@@ -168,7 +168,7 @@ class KernelRun:
     fills: npt.NDArray[np.float64]
     rejections: npt.NDArray[np.float64]
     trades: npt.NDArray[np.float64]
-    accounts: npt.NDArray[np.float64]  # kernel.A_*
+    accounts: npt.NDArray[np.float64]  # accounts.A_*
     day_equity: npt.NDArray[np.float64]  # at the last step of each IST day
     counters: npt.NDArray[np.int64]
 
