@@ -622,8 +622,11 @@ def match(fills, rejects, trades, targets, s, i, px, tm, bar_i, sym, tick, cf, c
             ref = bk_f[s, best, W_REF]
             if math.isnan(ref) or bk_i[s, best, W_ACTIVE] != i:
                 ref = px[0][i]
-            price = fill_price(kind, side, bk_f[s, best, W_PRICE], ref, px[1][i], px[2][i],
-                               tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
+            if kind == MARKET:  # (fill_price's market case: no need of the high and low)
+                price = slipped(ref, side, tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])
+            else:
+                price = fill_price(kind, side, bk_f[s, best, W_PRICE], ref, px[1][i], px[2][i],
+                                   tick[s], cf[CF_SLIP_TICKS], cf[CF_SLIP_BPS])  # fmt: skip
             if math.isnan(price):
                 continue
             unbook(s, best, pos, bk_i)
@@ -696,9 +699,12 @@ def warm(nxt, i, px, tm, bar_i, step_ts, day_end, entries, exits, short_entries,
     will read (``prefetch.py``): the lines come together instead of one miss at a time."""
     prefetch(bar_i, 0, i)  # one row of the bar-major table: every B_* of bar i
     prefetch(bar_i, 0, i + 1)
-    for p in (px[0], px[1], px[2], px[3]):
+    for p in (px[0], px[3]):
         prefetch(p, 0, i)
         prefetch(p, 0, i + 1)
+    if stop.shape[0] > 0:  # the high and low: only stops and targets (after an entry) read them
+        prefetch(px[1], 0, i + 1)
+        prefetch(px[2], 0, i + 1)
     prefetch(tm[0], 0, i + 1)
     prefetch(tm[1], 0, i)
     prefetch(step_ts, 0, nxt)
