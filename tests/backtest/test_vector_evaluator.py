@@ -21,11 +21,13 @@ from fyerstrade.backtest.evaluate import EventEvaluator, build_evaluator, return
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.backtest.vector import metrics as vm
 from fyerstrade.backtest.vector.evaluator import VectorEvaluator
+from fyerstrade.backtest.vector.indicators import smas as compiled_smas
+from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
 from fyerstrade.domain import Instrument, InstrumentKind, Resolution, Segment
 from fyerstrade.reporting.metrics import compute_metrics
 from fyerstrade.strategies.signals import IndicatorCache
-from fyerstrade.strategies.sma_crossover import SmaCrossover
+from fyerstrade.strategies.sma_crossover import SmaCrossover, sma
 
 A, B = "NSE:A-EQ", "NSE:BFUT"
 BARS = {
@@ -116,6 +118,25 @@ def test_indicators_are_computed_once_per_distinct_value_across_blocks() -> None
     distinct = {f for f in range(5, 55, 5)} | {s for s in range(20, 220, 20)}
     # 5..50 and 20..200 share 20 and 40: 18 SMAs for 90 combinations
     assert len(grid) == 90 and ev.indicators_computed == len(distinct) == 18
+
+
+def test_a_blocks_indicators_are_computed_before_its_trials_in_one_batch() -> None:
+    ev = VectorEvaluator(config(quantity=10), BARS, INSTRUMENTS, None)
+    calls: list[list[int]] = []
+
+    def batch(bars: CandleArrays, values: list[int]) -> list[np.ndarray]:
+        calls.append(list(values))
+        return compiled_smas(bars, values)
+
+    for cache in ev.caches:
+        cache.precompute([{"fast": 5, "slow": 20}, {"fast": 10, "slow": 20}], {sma: batch})
+    assert [sorted(c) for c in calls] == [[5, 10, 20]] * len(ev.caches)
+    before = ev.indicators_computed
+    ev.evaluate([{"fast": 5, "slow": 20}, {"fast": 10, "slow": 20}])  # all cached already
+    assert ev.indicators_computed == before == 3 * len(ev.caches)
+    small = IndicatorCache(SmaCrossover, BARS[A], max_bytes=2 * BARS[A].close.nbytes)
+    small.precompute([{"fast": 5, "slow": 20}, {"fast": 10, "slow": 40}], {sma: batch})
+    assert small.computed == 0  # four arrays would not fit: left to get()
 
 
 def test_a_refused_parameter_set_is_an_outcome() -> None:

@@ -16,6 +16,7 @@ from hypothesis.extra.numpy import arrays
 
 from fyerstrade.backtest.synthetic import synthetic_candles
 from fyerstrade.backtest.vector import indicators as compiled
+from fyerstrade.candles import CandleArrays
 from fyerstrade.strategies.sma_crossover import running_sma
 
 
@@ -112,3 +113,27 @@ def test_crossings_twin_flags_the_same_bars(pair: tuple[np.ndarray, np.ndarray])
     twin_up, twin_down = compiled.COMPILED[crossings](fast, slow)
     assert twin_up.dtype == twin_down.dtype == np.bool_
     assert np.array_equal(twin_up, up) and np.array_equal(twin_down, down)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    values=arrays(
+        np.float64,
+        st.integers(0, 150),
+        elements=st.floats(1e-3, 1e7, allow_nan=False, allow_infinity=False),
+    ),
+    lengths=st.lists(st.integers(1, 160), min_size=1, max_size=6),
+    leading_nans=st.integers(0, 5),
+)
+def test_the_batch_twin_equals_one_sma_at_a_time(
+    values: np.ndarray, lengths: list[int], leading_nans: int
+) -> None:
+    """All lengths in one pass (a sweep's block): each row the same to the bit as its own
+    running_sma, leading NaNs skipped, windows longer than the values all NaN, length 1 too."""
+    x = np.concatenate((np.full(leading_nans, np.nan), values))
+    bars = CandleArrays(np.arange(len(x), dtype=np.int64), x, x, x, x, np.zeros(len(x), np.int64))
+    got = compiled.smas(bars, lengths)
+    assert len(got) == len(lengths)
+    for length, row in zip(lengths, got, strict=True):
+        assert row.shape == x.shape
+        assert np.array_equal(row, running_sma(x, length), equal_nan=True), length

@@ -47,7 +47,7 @@ the end of data close what is left, as in the event engine.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -193,7 +193,38 @@ class IndicatorCache:
             self._arrays.move_to_end(key)
             return arr
         compute: Callable[..., npt.ArrayLike] = self.compiled.get(spec.compute, spec.compute)
-        arr = np.ascontiguousarray(compute(self.bars, *values), dtype=np.float64)
+        return self._keep(key, name, compute(self.bars, *values))
+
+    def precompute(
+        self,
+        params: Sequence[Mapping[str, Any]],
+        batched: Mapping[Callable[..., Any], Callable[..., Sequence[npt.ArrayLike]]],
+    ) -> None:
+        """Compute, ahead of ``get``, every indicator the combinations ``params`` will ask for
+        whose function has a batch twin in ``batched`` (``batch(bars, values)``: one array per
+        value, the same values as the function's, to the bit), each function's missing values
+        in one call. Indicators of several parameters, and a batch that would not fit in
+        ``max_bytes``, are left to ``get``."""
+        wanted: dict[Callable[..., Any], dict[Any, str]] = {}
+        for name, spec in self.strategy.signal_indicators.items():
+            if spec.compute not in batched or len(spec.uses) != 1:
+                continue
+            for p in params:
+                value = p.get(spec.uses[0])
+                if value is not None and (spec.compute, value) not in self._arrays:
+                    wanted.setdefault(spec.compute, {}).setdefault(value, name)
+        n = len(self.bars)
+        for compute, names in wanted.items():
+            if (len(names) + len(self._arrays)) * n * 8 > self.max_bytes:
+                continue
+            values = list(names)
+            for value, arr in zip(values, batched[compute](self.bars, values), strict=True):
+                self._keep((compute, value), names[value], arr)
+
+    def _keep(self, key: tuple[Any, ...], name: str, values: npt.ArrayLike) -> FloatArray:
+        """Check a computed indicator, make it read-only and cache it (least recently used
+        arrays dropped beyond ``max_bytes``)."""
+        arr = np.ascontiguousarray(values, dtype=np.float64)
         n = len(self.bars)
         if arr.shape != (n,):
             raise StrategyError(

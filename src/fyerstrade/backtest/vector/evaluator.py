@@ -29,7 +29,7 @@ from fyerstrade.strategies.registry import get_strategy
 from fyerstrade.strategies.signals import IndicatorCache
 
 from . import metrics as vm
-from .indicators import COMPILED
+from .indicators import BATCHED, COMPILED
 from .inputs import UnsupportedRunError, prepare
 from .run import load_bars, pack, signals_of, simulate
 
@@ -82,6 +82,15 @@ class VectorEvaluator:
         return sum(c.computed for c in self.caches)
 
     def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[TrialOutcome]:
+        # the block's indicators with a batch twin first, each function's values in one pass
+        valid = []
+        for raw in params:
+            try:
+                valid.append(self.strategy(**raw).param_values)
+            except FyersTradeError:
+                continue  # reported by _one
+        for cache in self.caches:
+            cache.precompute(valid, BATCHED)
         return [self._one(p) for p in params]
 
     def _one(self, raw: Mapping[str, Any]) -> TrialOutcome:

@@ -14,7 +14,7 @@ its twin; ``IndicatorCache(..., compiled=COMPILED)`` computes through the twin.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy.typing as npt
 from fyerstrade.candles import CandleArrays
 from fyerstrade.strategies import sma_crossover
 
-from .layout import B1_PAIR, F1, I0, RF1, jit
+from .layout import B1_PAIR, F1, F2, I0, I1, RF1, jit
 
 
 @jit(F1(F1, I0))
@@ -53,6 +53,51 @@ def running_sma(x: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float
         total = total + y[length - 1 + w]
         out[begin + length - 1 + w] = total / length
         total = total + -y[w]
+    return out
+
+
+@jit(F2(F1, I1))
+def running_smas(
+    x: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float64]:
+    """:func:`running_sma` of ``x`` for each of ``lengths`` (all at least 2), row by row, in one
+    pass over ``x``: each row's running total takes the same additions in the same order as
+    :func:`running_sma`'s (the same values to the bit), and the rows' totals, independent of
+    each other, advance together instead of one long chain of dependent additions at a time."""
+    n = x.shape[0]
+    n_rows = lengths.shape[0]
+    out = np.full((n_rows, n), np.nan)
+    begin = 0
+    while begin < n and math.isnan(x[begin]):
+        begin += 1
+    if begin == n:
+        return out
+    total = np.full(n_rows, x[begin])  # each accumulation's first element is the first value
+    for p in range(1, n - begin):
+        v = x[begin + p]
+        for r in range(n_rows):
+            length = lengths[r]
+            if p < length - 1:
+                total[r] = total[r] + v
+            else:  # window p - (length - 1)
+                t = total[r] + v
+                out[r, begin + p] = t / length
+                total[r] = t + -x[begin + p - length + 1]
+    return out
+
+
+def smas(bars: CandleArrays, lengths: Sequence[int]) -> list[npt.NDArray[np.float64]]:
+    """:func:`sma` for each of ``lengths`` (the cache's batch twin): those of at least 2 in one
+    :func:`running_smas` pass, any other through :func:`running_sma`."""
+    close = np.require(bars.close, np.float64, ["C", "W"])
+    many = [int(n) for n in lengths if int(n) >= 2]
+    rows = running_smas(close, np.array(many, dtype=np.int64)) if many else None
+    out = []
+    for n in lengths:
+        if int(n) >= 2 and rows is not None:
+            out.append(rows[many.index(int(n))])
+        else:
+            out.append(running_sma(close, int(n)))
     return out
 
 
@@ -93,4 +138,9 @@ def crossings_of(
 COMPILED: Mapping[Callable[..., Any], Callable[..., Any]] = {
     sma_crossover.sma: sma,
     sma_crossover.crossings: crossings_of,
+}
+# an indicator function to its batch twin: ``batch(bars, values)``, one array per value (the
+# cache's ``precompute``: every distinct value of a sweep's block in one call)
+BATCHED: Mapping[Callable[..., Any], Callable[..., list[npt.NDArray[np.float64]]]] = {
+    sma_crossover.sma: smas,
 }
