@@ -28,15 +28,14 @@ def _same(values: np.ndarray, length: int) -> None:
         assert np.array_equal(got, expected, equal_nan=True), (length, values[:8])
 
 
+def _prices(most: int) -> st.SearchStrategy[np.ndarray]:
+    """Arrays of up to ``most`` positive finite prices."""
+    elements = st.floats(1e-3, 1e7, allow_nan=False, allow_infinity=False)
+    return arrays(np.float64, st.integers(0, most), elements=elements)
+
+
 @settings(max_examples=300, deadline=None)
-@given(
-    values=arrays(
-        np.float64,
-        st.integers(0, 200),
-        elements=st.floats(1e-3, 1e7, allow_nan=False, allow_infinity=False),
-    ),
-    length=st.integers(1, 60),
-)
+@given(values=_prices(200), length=st.integers(1, 60))
 def test_equals_talib_on_any_prices(values: np.ndarray, length: int) -> None:
     _same(values, length)
 
@@ -117,11 +116,7 @@ def test_crossings_twin_flags_the_same_bars(pair: tuple[np.ndarray, np.ndarray])
 
 @settings(max_examples=200, deadline=None)
 @given(
-    values=arrays(
-        np.float64,
-        st.integers(0, 150),
-        elements=st.floats(1e-3, 1e7, allow_nan=False, allow_infinity=False),
-    ),
+    values=_prices(150),
     lengths=st.lists(st.integers(1, 160), min_size=1, max_size=6),
     leading_nans=st.integers(0, 5),
 )
