@@ -82,21 +82,23 @@ class VectorEvaluator:
         return sum(c.computed for c in self.caches)
 
     def evaluate(self, params: Sequence[Mapping[str, Any]]) -> list[TrialOutcome]:
-        # the block's indicators with a batch twin first, each function's values in one pass
-        valid = []
+        checked: list[Mapping[str, Any] | FyersTradeError] = []
         for raw in params:
-            try:
-                valid.append(self.strategy(**raw).param_values)
-            except FyersTradeError:
-                continue  # reported by _one
+            try:  # types, bounds, checks between params: once per combination
+                checked.append(self.strategy(**raw).param_values)
+            except FyersTradeError as exc:
+                checked.append(exc)
+        # the block's indicators with a batch twin first, each function's values in one pass
+        valid = [v for v in checked if not isinstance(v, FyersTradeError)]
         for cache in self.caches:
             cache.precompute(valid, BATCHED)
-        return [self._one(p) for p in params]
+        return [self._one(v) for v in checked]
 
-    def _one(self, raw: Mapping[str, Any]) -> TrialOutcome:
+    def _one(self, values: Mapping[str, Any] | FyersTradeError) -> TrialOutcome:
         inputs = self.inputs
         try:
-            values = self.strategy(**raw).param_values  # types, bounds, checks between params
+            if isinstance(values, FyersTradeError):
+                raise values
             per_symbol = signals_of(self.strategy, self.caches, values, inputs.symbols)
             packed = pack(inputs, per_symbol, f"strategy {self.strategy.name} signals")
             run = simulate(inputs, packed, records=False)
