@@ -25,6 +25,23 @@ def test_help_lists_registered_groups(capsys: pytest.CaptureFixture[str]) -> Non
         assert name in out
 
 
+def test_help_shows_each_commands_whole_first_sentence(capsys: pytest.CaptureFixture[str]) -> None:
+    """Plain help (no rich) that still cuts nothing: every group's and command's summary is its
+    whole first sentence, wrapped, never truncated with "..."."""
+    assert cli.main(["--help"]) == 0
+    top = " ".join(capsys.readouterr().out.split())
+    assert "sim Serve a Fyers API v3 compatible simulator (REST, symbol masters, data socket, " \
+        "synthetic market) on a market clock that can start at any time and run faster than " \
+        "real time." in top  # fmt: skip
+    assert cli.main(["data", "--help"]) == 0
+    data = " ".join(capsys.readouterr().out.split())
+    assert "coverage For each symbol × resolution: first and last candle, candles stored, " \
+        "candles the NSE calendar expects between them, missing bars and the largest holes." \
+        in data  # fmt: skip
+    summaries = (top + data).replace("COMMAND [ARGS]...", "")
+    assert "..." not in summaries
+
+
 def test_unknown_command_is_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["no-such-command"]) == 2
     assert "No such command" in capsys.readouterr().err

@@ -67,7 +67,7 @@ def _top_level(modules: set[str]) -> set[str]:
 @pytest.mark.parametrize(
     ("args", "also_absent"),
     [
-        (["--help"], ("numpy", "pydantic", "fyerstrade.config")),
+        (["--help"], ("numpy", "pydantic", "fyerstrade.config", "rich")),
         (["backtest", "strategies"], ("pydantic",)),
         (["live", "status"], ("numpy", "pydantic")),
     ],

@@ -24,6 +24,7 @@ from typer._click.exceptions import ClickException, MissingParameter, NoArgsIsHe
 from typer.core import _TyperParameter
 
 from fyerstrade import __version__
+from fyerstrade.commands.group import HelpGroup
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact, set_console_level, setup_logging
 from fyerstrade.store.integrity import forget_opened
@@ -78,6 +79,8 @@ app = typer.Typer(
     help="Algorithmic trading for Indian markets on Fyers API v3: data, backtests, live trading.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    cls=HelpGroup,
     add_completion=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )

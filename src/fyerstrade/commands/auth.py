@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from fyerstrade.commands.group import command_group
 from fyerstrade.commands.options import finite
 
 
@@ -22,10 +23,7 @@ def _remaining(seconds: float) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Log in to Fyers (once every trading day), check the login, log out.",
-        no_args_is_help=True,
-    )
+    group = command_group("Log in to Fyers (once every trading day), check the login, log out.")
 
     @group.command("login")
     def login(

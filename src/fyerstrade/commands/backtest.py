@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
+from fyerstrade.commands.group import command_group
 from fyerstrade.commands.options import parse_date
 from fyerstrade.domain import Resolution, RoundTrip, Side
 from fyerstrade.errors import InputError
@@ -448,9 +449,8 @@ _JSON_HELP = "Print one JSON object instead of tables."
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Backtest strategies on stored candles; list, show, report on and delete saved runs.",
-        no_args_is_help=True,
+    group = command_group(
+        "Backtest strategies on stored candles; list, show, report on and delete saved runs."
     )
     group.command("run")(run_command)
     group.command("list")(list_command)

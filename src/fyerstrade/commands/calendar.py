@@ -12,12 +12,13 @@ from typing import Annotated
 
 import typer
 
+from fyerstrade.commands.group import command_group
+
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="The NSE trading calendar: show it; add holidays and special sessions NSE has "
-        "published before the calendar library has.",
-        no_args_is_help=True,
+    group = command_group(
+        "The NSE trading calendar: show it; add holidays and special sessions NSE has "
+        "published before the calendar library has."
     )
     group.command("show")(show_command)
     group.command("init")(init_command)

@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from fyerstrade.commands.group import command_group
+
 
 def _size(n: int) -> str:
     size = float(n)
@@ -19,9 +21,7 @@ def _size(n: int) -> str:
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Create, upgrade and inspect the three SQLite databases.", no_args_is_help=True
-    )
+    group = command_group("Create, upgrade and inspect the three SQLite databases.")
 
     @group.command("init")
     def init() -> None:

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from fyerstrade.commands.group import command_group
 from fyerstrade.commands.options import finite
 
 if TYPE_CHECKING:
@@ -258,9 +259,8 @@ def _config_command(
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Live paper trading: run, start, stop and watch the engine; edit its config.",
-        no_args_is_help=True,
+    group = command_group(
+        "Live paper trading: run, start, stop and watch the engine; edit its config."
     )
 
     @group.command("run")

@@ -47,6 +47,7 @@ from fyerstrade.commands.backtest import (
     json_number,
     run_config,
 )
+from fyerstrade.commands.group import command_group
 from fyerstrade.commands.optimize_print import print_sweep, print_walkforward
 from fyerstrade.errors import InputError
 from fyerstrade.trading.defaults import RUN_DEFAULTS
@@ -119,9 +120,8 @@ DEFAULT_GRID_BUDGET = 10_000
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Optimize strategy parameters (grid, random, TPE) and walk forward; stored trials.",
-        no_args_is_help=True,
+    group = command_group(
+        "Optimize strategy parameters (grid, random, TPE) and walk forward; stored trials."
     )
     group.command("run")(run_command)
     group.command("walkforward")(walkforward_command)

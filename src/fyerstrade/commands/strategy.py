@@ -7,12 +7,13 @@ from typing import Annotated
 
 import typer
 
+from fyerstrade.commands.group import command_group
+
 _GUIDE = "docs/strategies.md"
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(help="Write your own strategies (guide: docs/strategies.md).",
-                        no_args_is_help=True)  # fmt: skip
+    group = command_group("Write your own strategies (guide: docs/strategies.md).")
     group.command("new")(new_command)
     app.add_typer(group, name="strategy")
 

@@ -10,13 +10,14 @@ import importlib
 
 import typer
 
+from fyerstrade.commands.group import command_group
+
 SUBCOMMANDS = ("symbols", "fetch", "importer", "coverage", "archive")
 
 
 def register(app: typer.Typer) -> None:
-    group = typer.Typer(
-        help="Keep the local market-data store: symbol master, candles, coverage, tick archive.",
-        no_args_is_help=True,
+    group = command_group(
+        "Keep the local market-data store: symbol master, candles, coverage, tick archive."
     )
     found = False
     for name in SUBCOMMANDS:
