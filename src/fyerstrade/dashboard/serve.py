@@ -6,8 +6,9 @@ Streamlit starts listening. Streamlit runs ``app.py`` in this same process, so t
 session finds those modules loaded instead of paying several seconds of imports on its first
 page; and the launcher's health check only succeeds once the dashboard is ready to answer fast.
 Streamlit then serves a page shell that has the browser fetch the first page's widget code with
-the rest of Streamlit's code (:mod:`fyerstrade.dashboard.static_preload`), over connections
-without Nagle's algorithm (:mod:`fyerstrade.dashboard.tcp_nodelay`).
+the rest of Streamlit's code (:mod:`fyerstrade.dashboard.static_preload`), answers those files from
+memory (:mod:`fyerstrade.dashboard.static_memory`), over connections without Nagle's algorithm
+(:mod:`fyerstrade.dashboard.tcp_nodelay`).
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ def main(argv: list[str]) -> None:
     from fyerstrade.dashboard import static_preload
 
     static_preload.install()  # the first page's widget code fetched with the page shell
+    from fyerstrade.dashboard import static_memory
+
+    static_memory.install()  # Streamlit's content-hashed files answered from memory
     from fyerstrade.dashboard import tcp_nodelay
 
     tcp_nodelay.install()  # no 40 ms wait for the browser's delayed acknowledgements
