@@ -205,7 +205,46 @@ def test_the_form_starts_with_the_one_default_and_a_tradable_symbol(
     at = _app()
     assert at.radio(key="bt-mode").value == RUN_DEFAULTS.mode
     assert at.number_input(key="bt-capital").value == RUN_DEFAULTS.capital
+    at.toggle(key="bt-options").set_value(True).run()
     assert at.number_input(key="bt-slip-ticks").value == RUN_DEFAULTS.slippage_ticks
+    assert at.checkbox(key="bt-costs").value is RUN_DEFAULTS.costs
+
+
+def test_costs_slippage_and_limits_one_line_until_asked_and_kept(
+    candle_store: Settings,
+) -> None:
+    """The first pass draws one line of the run options, not their five inputs; the switch shows
+    them; values changed there stay (and reach the run) after they are hidden again."""
+    at = _app()
+    keys = {w.key for w in [*at.number_input, *at.checkbox]}
+    assert not keys & {
+        "bt-costs",
+        "bt-slip-ticks",
+        "bt-slip-bps",
+        "bt-max-loss",
+        "bt-max-positions",
+    }
+    line = (
+        "Indian trading costs on · no slippage · no daily loss limit · no limit on open positions"
+    )
+    assert line in [c.value for c in at.caption]
+    at.toggle(key="bt-options").set_value(True).run()
+    assert line not in [c.value for c in at.caption]
+    at.checkbox(key="bt-costs").uncheck()
+    at.number_input(key="bt-slip-bps").set_value(5.0)
+    at.number_input(key="bt-max-positions").set_value(2).run()
+    at.toggle(key="bt-options").set_value(False).run()
+    assert not any(w.key == "bt-slip-bps" for w in at.number_input)
+    changed = "no trading costs · slippage 0 ticks + 5 bps · no daily loss limit · at most 2 open positions"
+    assert changed in [c.value for c in at.caption]
+    at.button(key="bt-run").click().run()
+    assert not at.exception, at.exception
+    assert not _errors(at)
+    (run,) = list_runs(connect(candle_store.trading_db))
+    stored = load_run(connect(candle_store.trading_db), run.run_id)
+    assert stored.config["risk"] == {"max_daily_loss": None, "max_open_positions": 2}
+    assert (stored.config["costs"], stored.config["slippage_bps"]) == (False, 5.0)
+    assert at.toggle(key="bt-options").value is False  # still hidden after the run
 
 
 def test_an_index_is_said_untradable_up_front(candle_store: Settings) -> None:
@@ -304,6 +343,7 @@ def test_a_strategy_that_raises_is_one_message(
 
 def test_risk_limits_from_the_form_reach_the_run(candle_store: Settings) -> None:
     at = _app()
+    at.toggle(key="bt-options").set_value(True).run()
     assert at.number_input(key="bt-max-loss").value is None  # no limit unless given
     assert at.number_input(key="bt-max-positions").value is None
     at.number_input(key="bt-max-loss").set_value(2500.0)

@@ -65,6 +65,16 @@ PREVIEW_HEIGHT = 260
 PREVIEW_SHOWN = "bt-preview-shown"
 PREVIEW_PENDING = "bt-preview-pending"
 PREVIEW_DELAY_SECONDS = 1.0
+#: The run options kept while their inputs are hidden (widget key: starting value), and the key of
+#: the switch that shows them.
+OPTION_DEFAULTS: dict[str, Any] = {
+    "bt-costs": RUN_DEFAULTS.costs,
+    "bt-slip-ticks": RUN_DEFAULTS.slippage_ticks,
+    "bt-slip-bps": RUN_DEFAULTS.slippage_bps,
+    "bt-max-loss": None,
+    "bt-max-positions": None,
+}
+OPTIONS_SHOWN = "bt-options"
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -179,26 +189,7 @@ def _form(
     quantity: int | None = None
     if sizing == "fixed quantity":
         quantity = int(s3.number_input("Quantity", value=1, step=1, key="bt-quantity"))
-    k1, k2, k3 = st.columns(3)
-    costs = k1.checkbox("Indian trading costs", value=RUN_DEFAULTS.costs, key="bt-costs")
-    slip_ticks = k2.number_input(
-        "Slippage (ticks)", value=RUN_DEFAULTS.slippage_ticks, step=0.5, key="bt-slip-ticks"
-    )
-    slip_bps = k3.number_input(
-        "Slippage (bps)", value=RUN_DEFAULTS.slippage_bps, step=1.0, key="bt-slip-bps"
-    )
-    r1, r2, _ = st.columns(3)
-    max_loss = r1.number_input(
-        "Max daily loss (₹)", value=None, min_value=0.0, step=500.0, key="bt-max-loss",
-        placeholder="no limit",
-        help="Reached: orders cancelled, positions closed at the next bar's open, no new entry "
-        "until the next day. Empty: no limit.",
-    )  # fmt: skip
-    max_positions = r2.number_input(
-        "Max open positions", value=None, min_value=1, step=1, key="bt-max-positions",
-        placeholder="no limit",
-        help="No new entry while this many symbols hold a position. Empty: no limit.",
-    )  # fmt: skip
+    costs, slip_ticks, slip_bps, max_loss, max_positions = _run_options()
     req = BacktestRequest(
         strategy=name,
         params=raw,
@@ -209,14 +200,14 @@ def _form(
         mode=str(mode),
         capital=float(capital),
         quantity=quantity,
-        costs=bool(costs),
-        slippage_ticks=float(slip_ticks),
-        slippage_bps=float(slip_bps),
+        costs=costs,
+        slippage_ticks=slip_ticks,
+        slippage_bps=slip_bps,
         entry_start=entry_start or RUN_DEFAULTS.entry_start,
         entry_end=entry_end or RUN_DEFAULTS.entry_end,
         square_off=square_off or RUN_DEFAULTS.square_off,
-        max_daily_loss=None if max_loss is None else float(max_loss),
-        max_positions=None if max_positions is None else int(max_positions),
+        max_daily_loss=max_loss,
+        max_positions=max_positions,
         available=available,
     )
     _, problems = validate(req, cls)
@@ -226,6 +217,76 @@ def _form(
     if not clicked:
         return None
     return req, cls
+
+
+def _keep_options() -> None:
+    """Keep the values of the run options' inputs across passes that do not draw them (Streamlit
+    forgets a widget's value in a pass without the widget): each is set by this code, starting
+    at the run defaults; the Optimize page's "open as backtest" sets them the same way."""
+    for key, default in OPTION_DEFAULTS.items():
+        st.session_state[key] = st.session_state.get(key, default)
+
+
+def options_summary(
+    costs: bool,
+    slip_ticks: float,
+    slip_bps: float,
+    max_loss: float | None,
+    max_positions: int | None,
+) -> str:
+    """One line of the run options as they stand (shown while their inputs are hidden)."""
+
+    def num(x: float) -> str:
+        return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}".rstrip("0")
+
+    parts = [
+        "Indian trading costs on" if costs else "no trading costs",
+        f"slippage {num(slip_ticks)} ticks + {num(slip_bps)} bps"
+        if slip_ticks or slip_bps
+        else "no slippage",
+        "no daily loss limit" if max_loss is None else f"max daily loss ₹{num(max_loss)}",
+        "no limit on open positions"
+        if max_positions is None
+        else f"at most {max_positions} open position{'s' if max_positions != 1 else ''}",
+    ]
+    return " · ".join(parts)
+
+
+def _run_options() -> tuple[bool, float, float, float | None, int | None]:
+    """Trading costs, slippage and the risk limits: one line saying what they are, their inputs
+    one switch away (not drawn until asked: the page's first pass draws a third fewer inputs).
+    The inputs keep their values in the session, so the values are known before they are drawn."""
+    _keep_options()
+    state = st.session_state
+    max_loss, max_positions = state["bt-max-loss"], state["bt-max-positions"]
+    values = (
+        bool(state["bt-costs"]),
+        float(state["bt-slip-ticks"]),
+        float(state["bt-slip-bps"]),
+        None if max_loss is None else float(max_loss),
+        None if max_positions is None else int(max_positions),
+    )
+    if not state.get(OPTIONS_SHOWN):
+        st.caption(options_summary(*values))
+    if not st.toggle("Change costs, slippage and risk limits", key=OPTIONS_SHOWN):
+        return values
+    k1, k2, k3 = st.columns(3)
+    k1.checkbox("Indian trading costs", key="bt-costs")
+    k2.number_input("Slippage (ticks)", step=0.5, key="bt-slip-ticks")
+    k3.number_input("Slippage (bps)", step=1.0, key="bt-slip-bps")
+    r1, r2, _ = st.columns(3)
+    r1.number_input(
+        "Max daily loss (₹)", min_value=0.0, step=500.0, key="bt-max-loss",
+        placeholder="no limit",
+        help="Reached: orders cancelled, positions closed at the next bar's open, no new entry "
+        "until the next day. Empty: no limit.",
+    )  # fmt: skip
+    r2.number_input(
+        "Max open positions", min_value=1, step=1, key="bt-max-positions",
+        placeholder="no limit",
+        help="No new entry while this many symbols hold a position. Empty: no limit.",
+    )  # fmt: skip
+    return values
 
 
 def _preview(
