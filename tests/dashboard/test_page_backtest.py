@@ -235,7 +235,8 @@ def test_costs_slippage_and_limits_one_line_until_asked_and_kept(
     at.number_input(key="bt-max-positions").set_value(2).run()
     at.toggle(key="bt-options").set_value(False).run()
     assert not any(w.key == "bt-slip-bps" for w in at.number_input)
-    changed = "no trading costs · slippage 0 ticks + 5 bps · no daily loss limit · at most 2 open positions"
+    changed = "no trading costs · slippage 0 ticks + 5 bps · no daily loss limit"
+    changed += " · at most 2 open positions"
     assert changed in [c.value for c in at.caption]
     at.button(key="bt-run").click().run()
     assert not at.exception, at.exception
