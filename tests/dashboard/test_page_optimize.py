@@ -103,6 +103,42 @@ def test_a_sweep_runs_in_the_background_and_opens_as_a_backtest(candle_store: Se
     assert "bt-result" in at.session_state and at.session_state["opt-opened"] == runs[0].run_id
 
 
+def test_open_as_backtest_while_a_job_runs_links_instead_of_switching(
+    candle_store: Settings,
+) -> None:
+    """While a job's progress timer ticks in the browser, a server-side page switch can be
+    overtaken by a tick that reruns this page in the Backtest page's place: the run is saved and
+    prefilled, and a link (which stops the browser's timers when clicked) leads to it."""
+    at = _app()
+    _set_small_space(at)
+    at.button(key="opt-run").click().run()
+    _wait(at)
+    finished = at.session_state["opt-pick-sweep"]
+    # a second sweep that runs for as long as this test needs it
+    at.text_input(key="opt-range-sma_crossover-fast").set_value("1:1000:1")
+    at.text_input(key="opt-range-sma_crossover-slow").set_value("2:5000:1")
+    at.selectbox(key="opt-method").set_value("random")
+    at.number_input(key="opt-trials").set_value(1_000_000)
+    at.button(key="opt-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["opt-job"]
+    try:
+        at.selectbox(key="opt-pick-sweep").set_value(finished).run()
+        before = len(list_runs(connect(candle_store.trading_db)))
+        at.button(key="opt-open").click().run()
+        assert not at.exception, at.exception
+        assert job.running and "opt-job" in at.session_state
+        runs = list_runs(connect(candle_store.trading_db))
+        assert len(runs) == before + 1 and at.session_state["opt-opened"] == runs[0].run_id
+        assert "bt-result" in at.session_state
+        links = at.get("page_link")
+        assert [link.proto.label for link in links] == ["Show it on the Backtest page"]
+        assert any("on the Backtest page" in s.value for s in at.success)
+    finally:
+        job.stop()
+    _wait(at)
+
+
 def test_a_walkforward_shows_its_folds_and_stitched_equity(candle_store: Settings) -> None:
     at = _app()
     _set_small_space(at, "wf")

@@ -40,8 +40,8 @@ def _overfitting(pbo: float | None, dsr: float | None) -> None:
     st.caption(f"{PBO_MEANS} {DSR_MEANS}")
 
 
-def render_sweep(settings: Settings, report: dict[str, Any]) -> None:
-    """A stored sweep's results."""
+def render_sweep(settings: Settings, report: dict[str, Any], polling: bool = False) -> None:
+    """A stored sweep's results (``polling``: a job's progress timer is running on this page)."""
     objective = report["objective"]
     names = [a["name"] for a in report["space"]["axes"]]
     trials = report["trials"]
@@ -81,7 +81,7 @@ def render_sweep(settings: Settings, report: dict[str, Any]) -> None:
     for i, fig in enumerate(figs):
         with cols[i % len(cols)]:
             st.plotly_chart(fig, key=f"opt-param-{i}")
-    _top(settings, report, qualified, names, objective)
+    _top(settings, report, qualified, names, objective, polling)
 
 
 def _top(
@@ -90,6 +90,7 @@ def _top(
     qualified: list[dict[str, Any]],
     names: list[str],
     objective: str,
+    polling: bool,
 ) -> None:
     st.subheader("Top trials")
     n = int(st.number_input("How many", value=5, min_value=1, max_value=100, key="opt-top-n"))
@@ -102,12 +103,17 @@ def _top(
     }
     pick = st.selectbox("Open as backtest", list(labels), key="opt-open-pick")
     if st.button("Open as backtest", key="opt-open"):
-        _open_as_backtest(settings, report, labels[pick])
+        _open_as_backtest(settings, report, labels[pick], polling)
 
 
-def _open_as_backtest(settings: Settings, report: dict[str, Any], trial: dict[str, Any]) -> None:
+def _open_as_backtest(
+    settings: Settings, report: dict[str, Any], trial: dict[str, Any], polling: bool
+) -> None:
     """Run the trial's parameters as an ordinary backtest (event engine, the sweep's options),
-    save it, and show it on the Backtest page."""
+    save it, and show it on the Backtest page: straight away, or, while a job's progress timer
+    ticks in the browser, through a link. A tick sent before a server-side switch reached the
+    browser would rerun this page in the Backtest page's place (a blank page); a link the user
+    clicks stops the browser's timers before it changes page."""
     from datetime import date, time
 
     from fyerstrade.dashboard.pages.backtest import keep_result, prefill, run_and_save
@@ -156,8 +162,15 @@ def _open_as_backtest(settings: Settings, report: dict[str, Any], trial: dict[st
         widgets[f"bt-param-{report['strategy']}-{k}"] = v
     prefill(widgets, f"From optimization {report['id']}, trial {trial['trial']}. {message}")
     st.session_state["opt-opened"] = run_id
+    page = st.Page(_backtest_page, title="Backtest", url_path="backtest")
     try:
-        st.switch_page(st.Page(_backtest_page, title="Backtest", url_path="backtest"))
+        if polling:
+            st.success(f"{message} It is on the Backtest page, with its form filled in.")
+            st.page_link(
+                page, label="Show it on the Backtest page", icon=":material/arrow_forward:"
+            )
+        else:
+            st.switch_page(page)
     except st.errors.StreamlitAPIException:  # this page runs alone (no navigation)
         st.success(f"{message} Open the Backtest page to see it.")
 

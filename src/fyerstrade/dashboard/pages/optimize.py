@@ -141,7 +141,7 @@ def _pick(settings: Settings, kind: str) -> str | None:
     return picked
 
 
-def _results(settings: Settings, kind: str) -> None:
+def _results(settings: Settings, kind: str, polling: bool) -> None:
     from fyerstrade.backtest.optimize.runner import sweep_report
     from fyerstrade.backtest.optimize.walkforward import walkforward_report
     from fyerstrade.dashboard.optimize_results import render_sweep, render_walkforward
@@ -157,7 +157,7 @@ def _results(settings: Settings, kind: str) -> None:
     finally:
         conn.close()
     if kind == "sweep":
-        render_sweep(settings, report)
+        render_sweep(settings, report, polling)
     else:
         render_walkforward(report)
 
@@ -174,7 +174,7 @@ def _tab(settings: Settings, strategies: dict[str, Any], kind: str) -> None:
                 st.rerun()  # the progress panel above the tabs shows the new job
     st.header("Results")
     try:
-        _results(settings, kind)
+        _results(settings, kind, busy)
     except FyersTradeError as exc:
         st.error(str(exc))
     except Exception as exc:  # a bug: one line here, the traceback in the log
