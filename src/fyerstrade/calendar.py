@@ -372,10 +372,13 @@ class NSECalendar:
         ts = np.asarray(bar_ts, dtype=np.int64)
         if ts.size == 0:
             return np.empty(0, dtype=np.int64)
-        day = (ts + IST_OFFSET) // _DAY
-        first, last = _date_of(int(day.min())).year, _date_of(int(day.max())).year
+        # the years first, from the extreme times alone: a range outside the calendar's
+        # coverage raises before any pass over the bars
+        first = _date_of((int(ts.min()) + IST_OFFSET) // _DAY).year
+        last = _date_of((int(ts.max()) + IST_OFFSET) // _DAY).year
         years = [self._year(y) for y in range(first, last + 1)]
         if resolution is Resolution.D:
+            day = (ts + IST_OFFSET) // _DAY
             days = np.concatenate([y.days for y in years])
             closes = np.concatenate([y.day_closes for y in years])
             next_midnight = (day + 1) * _DAY - IST_OFFSET

@@ -146,7 +146,8 @@ def _close_times(ts: np.ndarray, resolution: Resolution) -> np.ndarray:
     try:
         return get_calendar().bar_close_times(ts, resolution)
     except CalendarCoverageError:
-        return ts.astype(np.int64) + resolution.seconds
+        nominal: np.ndarray = np.add(ts, resolution.seconds, dtype=np.int64)  # one pass
+        return nominal
 
 
 InstrumentLookup = Callable[[str, date], Instrument]
