@@ -208,11 +208,15 @@ def prepare(
     day_range = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], dtype=np.int64)
     window = (seconds_of_day(session.entry_start), seconds_of_day(session.entry_end))
     ticks = np.empty(len(symbols), dtype=np.float64)
+    start = ist_epoch(config.start)
+    first_bars = [int(np.searchsorted(a.ts, start)) for a in arrays]
+    # one symbol: its steps are its bars from the first after the warm-up, marked in lay_bars
+    day_end = np.empty(n - first_bars[0] if one else 0, dtype=np.uint8)
     for s, (a, c, symbol, spec) in enumerate(zip(arrays, closes, symbols, specs, strict=True)):
         lo, hi = int(starts[s]), int(starts[s + 1])
         bar_pass.lay_bars(
             a.open, a.high, a.low, a.close, a.ts, c, lo, spec.lot_size, int(session.intraday),
-            *window, ohlc, times, bar_i, day_range,
+            *window, ohlc, times, bar_i, day_range, first_bars[0] if one else -1, day_end,
         )  # fmt: skip
         at_open, at_close = session.square_off_bars(a.ts)
         bar_i[lay.B_FLAGS, lo + at_open] |= lay.FLAG_SQ_OPEN
@@ -245,21 +249,20 @@ def prepare(
         int(sp.kind is InstrumentKind.INDEX or sp.symbol.endswith("-INDEX")) for sp in specs
     ]
 
-    lo = ist_epoch(config.start)
-    first_bars = [int(np.searchsorted(a.ts, lo)) for a in arrays]
     step_first, step_bar, step_sym, step_ts, step_close = _timeline(
         arrays, closes, starts, first_bars, tm
     )
     rates, has_rate, rate_err, errors, cnc = _rate_table(model, specs, products, rate_days)
     sym[:, lay.SY_CNC] = cnc
-    day_end = np.empty(len(step_ts), dtype=np.uint8)
     if session.intraday:
         square_offs = (bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0
     else:  # no square-off
         square_offs = np.zeros(n, dtype=np.bool_)
-    day_ends = bar_pass.day_marks(
-        step_first, step_bar, first_bars[0] if one else -1, bar_i, day_end
-    )
+    if one:
+        day_ends = np.flatnonzero(day_end)
+    else:
+        day_end = np.empty(len(step_ts), dtype=np.uint8)
+        day_ends = bar_pass.day_marks(step_first, step_bar, bar_i, day_end)
     blocks = close_blocks(px[3], first_bars[0], day_ends) if one else empty_blocks()
 
     cf = np.zeros(lay.N_CF, dtype=np.float64)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+import numba as nb
 import numpy as np
 import numpy.typing as npt
 from numba import types as nt
@@ -22,7 +23,7 @@ from fyerstrade.trading.portfolio import exit_reason
 
 from . import layout as lay
 from .inputs import PRODUCTS, KernelInputs
-from .layout import B1, F0, F1, I0, I1, RF1, inline, jit
+from .layout import B1, F0, F1, F2, I0, I1, RF1, inline, jit
 
 FILL_DTYPE = np.dtype(
     [
@@ -62,26 +63,37 @@ _TAGS = {
 }
 
 
+@jit(nt.void(F2, I1, nt.Array(nb.from_dtype(FILL_DTYPE), 1, "C")), nrt=False)
+def _fill_rows(
+    table: npt.NDArray[np.float64], starts: npt.NDArray[np.int64], out: npt.NDArray[np.void]
+) -> None:
+    """Each row of the kernel's fill table into ``out``'s record, field by field (the
+    float-to-int conversions numpy's column assignments make: truncation of whole numbers)."""
+    for n in range(table.shape[0]):
+        row = table[n]
+        rec = out[n]
+        s = np.int32(row[lay.F_SYM])
+        rec.order = np.int64(row[lay.F_SEQ])
+        rec.step = np.int64(row[lay.F_STEP])
+        rec.symbol = s
+        rec.bar = np.int64(row[lay.F_BAR]) - starts[s]
+        rec.ts = np.int64(row[lay.F_TS])
+        rec.side = np.int8(row[lay.F_SIDE])
+        rec.quantity = np.int64(row[lay.F_QTY])
+        rec.price = row[lay.F_PRICE]
+        rec.costs = row[lay.F_COSTS]
+        rec.tag = np.int16(row[lay.F_TAG])
+        rec.product = np.int8(row[lay.F_PRODUCT])
+        rec.cash = row[lay.F_CASH]
+        rec.position = np.int64(row[lay.F_POSITION])
+
+
 def fill_records(table: npt.NDArray[np.float64], inputs: KernelInputs) -> npt.NDArray[np.void]:
-    """The kernel's fill table as a structured array (``bar`` relative to its symbol)."""
+    """The kernel's fill table as a structured array (``bar`` relative to its symbol), in one
+    compiled pass over its rows (thirteen numpy column casts into the packed records took ten
+    times as long)."""
     out = np.empty(len(table), dtype=FILL_DTYPE)
-    cols = {
-        "order": lay.F_SEQ,
-        "step": lay.F_STEP,
-        "symbol": lay.F_SYM,
-        "ts": lay.F_TS,
-        "side": lay.F_SIDE,
-        "quantity": lay.F_QTY,
-        "price": lay.F_PRICE,
-        "costs": lay.F_COSTS,
-        "tag": lay.F_TAG,
-        "product": lay.F_PRODUCT,
-        "cash": lay.F_CASH,
-        "position": lay.F_POSITION,
-    }
-    for name, col in cols.items():
-        out[name] = table[:, col]
-    out["bar"] = table[:, lay.F_BAR].astype(np.int64) - inputs.starts[out["symbol"]]
+    _fill_rows(np.ascontiguousarray(table, dtype=np.float64), inputs.starts, out)
     return out
 
 
