@@ -23,7 +23,7 @@ import numpy.typing as npt
 from fyerstrade.candles import CandleArrays
 from fyerstrade.strategies import sma_crossover
 
-from .layout import B1_PAIR, F1, F2, I0, I1, RF1, jit
+from .layout import B1_PAIR, F1, F2, I0, I1, RF1, inline, jit
 
 
 @jit(F1(F1, I0))
@@ -31,13 +31,14 @@ def running_sma(x: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float
     """``sma_crossover.running_sma`` in one loop: leading NaNs skipped, then the running total
     of ``np.add.accumulate`` over the values interleaved with the negated leaving ones."""
     n = x.shape[0]
-    out = np.full(n, np.nan)
     begin = 0
     while begin < n and math.isnan(x[begin]):
         begin += 1
     windows = n - begin - length + 1
     if length < 1 or windows < 1:
-        return out
+        return np.full(n, np.nan)
+    out = np.empty(n)  # NaN before the first window, every later value written below
+    out[: begin + length - 1] = np.nan
     y = x[begin:]
     total = y[0]  # the accumulation's first element is the first value itself
     if length == 1:
@@ -56,33 +57,68 @@ def running_sma(x: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float
     return out
 
 
+@inline
+def _sma_pair(
+    x: npt.NDArray[np.float64], begin: int, short: int, long: int,
+    out_short: npt.NDArray[np.float64], out_long: npt.NDArray[np.float64],
+) -> None:  # fmt: skip
+    """Two rows of :func:`running_smas` (``2 <= short <= long``) in one pass over ``x`` from
+    ``begin``: each running total takes :func:`running_sma`'s additions in its order; at
+    position ``p`` a row of length ``L`` adds ``x[begin + p]`` while ``p < L - 1``, then
+    averages and drops the value leaving its window. The stretches where both add, one
+    averages, both average are separate loops (no branch per value), and the two totals,
+    independent chains of dependent additions, advance side by side in registers."""
+    n = x.shape[0]
+    m = n - begin
+    a = x[begin]  # each accumulation's first element is the first value
+    b = a
+    p1 = min(short - 1, m)
+    p2 = min(long - 1, m)
+    for p in range(1, p1):
+        v = x[begin + p]
+        a = a + v
+        b = b + v
+    for p in range(max(p1, 1), p2):
+        v = x[begin + p]
+        t = a + v
+        out_short[begin + p] = t / short
+        a = t + -x[begin + p - short + 1]
+        b = b + v
+    for p in range(max(p2, 1), m):
+        v = x[begin + p]
+        t = a + v
+        out_short[begin + p] = t / short
+        a = t + -x[begin + p - short + 1]
+        u = b + v
+        out_long[begin + p] = u / long
+        b = u + -x[begin + p - long + 1]
+
+
 @jit(F2(F1, I1))
 def running_smas(
     x: npt.NDArray[np.float64], lengths: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.float64]:
-    """:func:`running_sma` of ``x`` for each of ``lengths`` (all at least 2), row by row, in one
-    pass over ``x``: each row's running total takes the same additions in the same order as
-    :func:`running_sma`'s (the same values to the bit), and the rows' totals, independent of
-    each other, advance together instead of one long chain of dependent additions at a time."""
+    """:func:`running_sma` of ``x`` for each of ``lengths`` (all at least 2), row by row, two
+    rows per pass over ``x`` (an odd last row with itself): each row's running total takes the
+    same additions in the same order as :func:`running_sma`'s (the same values to the bit); the
+    two totals of a pass, independent of each other, advance together instead of one long
+    chain of dependent additions at a time."""
     n = x.shape[0]
     n_rows = lengths.shape[0]
-    out = np.full((n_rows, n), np.nan)
     begin = 0
     while begin < n and math.isnan(x[begin]):
         begin += 1
     if begin == n:
-        return out
-    total = np.full(n_rows, x[begin])  # each accumulation's first element is the first value
-    for p in range(1, n - begin):
-        v = x[begin + p]
-        for r in range(n_rows):
-            length = lengths[r]
-            if p < length - 1:
-                total[r] = total[r] + v
-            else:  # window p - (length - 1)
-                t = total[r] + v
-                out[r, begin + p] = t / length
-                total[r] = t + -x[begin + p - length + 1]
+        return np.full((n_rows, n), np.nan)
+    out = np.empty((n_rows, n))  # NaN before each row's first window, the rest written below
+    for r in range(n_rows):
+        out[r, : min(begin + lengths[r] - 1, n)] = np.nan
+    for r in range(0, n_rows, 2):
+        s = r + 1 if r + 1 < n_rows else r
+        if lengths[r] <= lengths[s]:
+            _sma_pair(x, begin, lengths[r], lengths[s], out[r], out[s])
+        else:
+            _sma_pair(x, begin, lengths[s], lengths[r], out[s], out[r])
     return out
 
 
@@ -114,10 +150,13 @@ def crossings(
     """``sma_crossover.crossings`` in one pass over both arrays instead of four: the same
     comparisons (a NaN compares false), so the same flags."""
     n = fast.shape[0]
-    up = np.zeros(n, dtype=np.bool_)
-    down = np.zeros(n, dtype=np.bool_)
+    up = np.empty(n, dtype=np.bool_)
+    down = np.empty(n, dtype=np.bool_)
     if slow.shape[0] != n:
         raise ValueError("crossings: the two series differ in length")
+    if n > 0:  # the first bar has no bar before it: never a cross
+        up[0] = False
+        down[0] = False
     for t in range(1, n):
         pf, ps, cf, cs = fast[t - 1], slow[t - 1], fast[t], slow[t]
         up[t] = (pf <= ps) & (cf > cs)

@@ -38,7 +38,7 @@ from fyerstrade.trading.costs import CostModel
 
 from . import kernel as kn
 from . import layout as lay
-from .indicators import COMPILED
+from .indicators import BATCHED, COMPILED
 from .inputs import KernelInputs, UnsupportedRunError, cost_model_reason, prepare
 from .limits import risk_reason
 from .records import curves, fill_records, rejections_of
@@ -305,6 +305,8 @@ def run_records(
     run_bars = load_bars(config, settings, data, instruments, lookup, warmup_from, loaded)
     inputs = prepare(config, run_bars.bars, run_bars.instruments, run_bars.lookup, cost_model)
     caches = [IndicatorCache(strategy_cls, b, compiled=COMPILED) for b in inputs.bars]
+    for cache in caches:  # e.g. both averages of sma_crossover in one pass over the closes
+        cache.precompute([strategy.param_values], BATCHED)
     per_symbol = signals_of(strategy_cls, caches, strategy.param_values, inputs.symbols)
     packed = pack(inputs, per_symbol, f"strategy {strategy_cls.name} signals")
     run = simulate(inputs, packed, records=True)
