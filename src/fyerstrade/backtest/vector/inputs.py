@@ -122,7 +122,7 @@ class KernelInputs:
     step_close: npt.NDArray[np.int64]
     day_end: npt.NDArray[np.uint8]  # 1 at the last step of each IST day
     day_ends: npt.NDArray[np.int64]  # the steps where day_end is 1
-    square_offs: npt.NDArray[np.bool_]  # per bar: a square-off at its open or close
+    square_offs: npt.NDArray[np.bool_]  # per bar: a square-off at its open or close (or empty)
     first_bars: tuple[int, ...]  # per symbol, its first bar after the warm-up
     cf: npt.NDArray[np.float64]
     ci: npt.NDArray[np.int64]
@@ -256,10 +256,10 @@ def prepare(
     sym[:, lay.SY_CNC] = cnc
     if session.intraday:
         square_offs = (bar_i[lay.B_FLAGS] & (lay.FLAG_SQ_OPEN | lay.FLAG_SQ_CLOSE)) != 0
-    else:  # no square-off
-        square_offs = np.zeros(n, dtype=np.bool_)
-    if one:
-        day_ends = np.flatnonzero(day_end)
+    else:  # no square-off: none marked
+        square_offs = np.zeros(0, dtype=np.bool_)
+    if one:  # (its 0/1 bytes seen as bools: numpy's fast path)
+        day_ends = np.flatnonzero(day_end.view(np.bool_))
     else:
         day_end = np.empty(len(step_ts), dtype=np.uint8)
         day_ends = bar_pass.day_marks(step_first, step_bar, bar_i, day_end)

@@ -173,7 +173,8 @@ def _point(
     eq = c + value
     equity[t] = eq
     cash[t] = c
-    exposure[t] = gross / eq if eq > 0 else 0.0
+    # nothing held: 0.0, as 0.0 / eq is (no division, the slowest step of the loop)
+    exposure[t] = gross / eq if eq > 0 and gross != 0.0 else 0.0
 
 
 @jit(nt.void(I1, I1, I1, I0, RF1, I1, I1, F1, F1, B1, F0, F1, F1, F1))

@@ -144,10 +144,10 @@ def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> Pac
     short_exits = joined("short_exits", _NO_FLAGS, False)
     events = _NO_EVENTS
     if len(checked) == 1:  # the kernel runs from one of these bars to the next
-        mask = inputs.square_offs | entries
-        for flags in (exits, short_entries, short_exits):
-            if len(flags):
-                mask |= flags
+        marked = [f for f in (inputs.square_offs, exits, short_entries, short_exits) if len(f)]
+        mask = entries | marked[0] if marked else entries.copy()
+        for flags in marked[1:]:
+            mask |= flags
         events = np.flatnonzero(mask).astype(np.int64, copy=False)
     return PackedSignals(
         entries=entries,
