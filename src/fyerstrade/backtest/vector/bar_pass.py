@@ -64,22 +64,24 @@ def lay_bars(
     A day number is computed when a time leaves the IST day of the one before (bars arrive in
     time order, a day's bars together), not once per bar: the same numbers, fewer divisions."""
     lo, hi = day_range[0], day_range[1]
-    copy = ohlc.shape[1] > 0
-    # the IST day of the last open (and close) time seen, and where it starts and ends
-    d_open, open_lo, open_hi = 0, 1, 0
-    d_close, close_lo, close_hi = 0, 1, 0
     n = ts.shape[0]
-    for j in range(n):
-        i = first + j
-        t = ts[j]
-        c = close_ts[j]
-        if copy:
+    if ohlc.shape[1] > 0:
+        for j in range(n):
+            i = first + j
             ohlc[0, i] = open_[j]
             ohlc[1, i] = high[j]
             ohlc[2, i] = low[j]
             ohlc[3, i] = close[j]
-            times[0, i] = t
-            times[1, i] = c
+            times[0, i] = ts[j]
+            times[1, i] = close_ts[j]
+    # the IST day of the last open (and close) time seen, and where it starts and ends
+    d_open, open_lo, open_hi = 0, 1, 0
+    d_close, close_lo, close_hi = 0, 1, 0
+    marks = first_step >= 0
+    for j in range(n):
+        i = first + j
+        t = ts[j]
+        c = close_ts[j]
         if t < open_lo or t >= open_hi:
             prev = d_open
             d_open = (t + IST_OFFSET) // DAY_SECONDS
@@ -87,9 +89,9 @@ def lay_bars(
             open_hi = open_lo + DAY_SECONDS
             lo = min(lo, d_open)
             hi = max(hi, d_open)
-            if first_step >= 0 and j > first_step:
+            if marks and j > first_step:
                 day_end[j - 1 - first_step] = 1 if d_open != prev else 0
-        elif first_step >= 0 and j > first_step:
+        elif marks and j > first_step:
             day_end[j - 1 - first_step] = 0
         if c < close_lo or c >= close_hi:
             d_close = (c + IST_OFFSET) // DAY_SECONDS
