@@ -58,6 +58,18 @@ def running_sma(x: npt.NDArray[np.float64], length: int) -> npt.NDArray[np.float
 
 
 @inline
+def _window(
+    total: float, x: npt.NDArray[np.float64], i: int, length: int, out: npt.NDArray[np.float64]
+) -> float:
+    """One window of a running total (``running_sma``'s order): add ``x[i]``, write the
+    average at ``i``, drop the value leaving the window; returns the new total."""
+    t = total + x[i]
+    out[i] = t / length
+    kept: float = t + -x[i - length + 1]
+    return kept
+
+
+@inline
 def _sma_pair(
     x: npt.NDArray[np.float64], begin: int, short: int, long: int,
     out_short: npt.NDArray[np.float64], out_long: npt.NDArray[np.float64],
@@ -79,19 +91,11 @@ def _sma_pair(
         a = a + v
         b = b + v
     for p in range(max(p1, 1), p2):
-        v = x[begin + p]
-        t = a + v
-        out_short[begin + p] = t / short
-        a = t + -x[begin + p - short + 1]
-        b = b + v
+        a = _window(a, x, begin + p, short, out_short)
+        b = b + x[begin + p]
     for p in range(max(p2, 1), m):
-        v = x[begin + p]
-        t = a + v
-        out_short[begin + p] = t / short
-        a = t + -x[begin + p - short + 1]
-        u = b + v
-        out_long[begin + p] = u / long
-        b = u + -x[begin + p - long + 1]
+        a = _window(a, x, begin + p, short, out_short)
+        b = _window(b, x, begin + p, long, out_long)
 
 
 @jit(F2(F1, I1))
