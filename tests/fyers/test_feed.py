@@ -307,10 +307,17 @@ def test_backfill_keeps_the_symbols_whose_history_answers(
     ]
     assert list(got.failed) == ["NSE:NOSUCH-EQ"]
     assert "NSE:NOSUCH-EQ" in got.failed["NSE:NOSUCH-EQ"]
-    # a dead token is not a symbol's failure: it stops the backfill for the caller to handle
+    assert _backfill_threads() == []  # every request answered before the call returned
+    # a dead token is not a symbol's failure: it stops the backfill for the caller to handle,
+    # and no request of it is left running (to retry and log after the caller moved on)
     dead = FyersClient(settings, app_id=DEFAULT_APP_ID, access_token="not-a-token")
     with pytest.raises(AuthError):
         backfill(dead, symbols, gap)
+    assert _backfill_threads() == []
+
+
+def _backfill_threads() -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith("backfill")]
 
 
 def test_a_token_already_expired_fails_fast_without_retrying(settings: Settings) -> None:

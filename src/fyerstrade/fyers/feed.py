@@ -211,11 +211,16 @@ def backfill(
             try:
                 got[sym] = fut.result()
             except AuthError:
+                # the token is gone for every request: what has not started is cancelled and the
+                # requests in flight (failing the same way) are waited for, so none outlives the
+                # call and logs or retries after the caller has moved on
+                pool.shutdown(wait=True, cancel_futures=True)
                 raise
             except FyersTradeError as exc:
                 failed[sym] = str(exc)
+        pool.shutdown(wait=True)  # every request has answered: its threads end with the call
     finally:
-        pool.shutdown(wait=False, cancel_futures=True)
+        pool.shutdown(wait=False, cancel_futures=True)  # interrupted: do not wait on the network
     return Backfilled([b for sym in wanted for b in got.get(sym, ())], failed)
 
 
