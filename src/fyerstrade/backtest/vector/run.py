@@ -145,7 +145,7 @@ def pack(inputs: KernelInputs, per_symbol: Sequence[Signals], where: str) -> Pac
     events = _NO_EVENTS
     if len(checked) == 1:  # the kernel runs from one of these bars to the next
         marked = [f for f in (inputs.square_offs, exits, short_entries, short_exits) if len(f)]
-        mask = entries | marked[0] if marked else entries.copy()
+        mask = (entries | marked[0]) if marked else entries  # a new array before any |=
         for flags in marked[1:]:
             mask |= flags
         events = np.flatnonzero(mask).astype(np.int64, copy=False)
