@@ -103,3 +103,40 @@ def test_equity_csv_of_a_curve_with_nan_or_inf_is_still_pandas() -> None:
     ts = 1_779_335_100 + 60 * np.arange(3, dtype=np.int64)
     equity = np.array([1.0, np.nan, np.inf])
     assert equity_csv(ts, equity) == equity_frame(ts, equity).to_csv(index=False).encode()
+
+
+def test_run_progress_is_drawn_in_steps_not_at_every_report() -> None:
+    from fyerstrade.dashboard.pages.backtest import PROGRESS_STEPS, stepped
+
+    drawn: list[float] = []
+    report = stepped(drawn.append)
+    report(-0.5)
+    for i in range(101):  # the engine reports every 1 %
+        report(i / 100)
+    report(1.2)
+    assert len(drawn) == PROGRESS_STEPS + 1
+    assert drawn[0] == 0.0 and drawn[-1] == 1.0
+    assert drawn == sorted(drawn) and all(0.0 <= d <= 1.0 for d in drawn)
+
+
+def test_warm_up_loads_what_the_first_page_and_the_first_run_would_import() -> None:
+    """The first browser session's favicon (PIL), and its first Run's engine, Styler (jinja2),
+    plotly JSON and pyarrow converter, are imported before the server listens."""
+    import subprocess
+    import sys
+
+    wanted = [
+        "PIL.PngImagePlugin", "fyerstrade.backtest.engine", "fyerstrade.trading.costs",
+        "fyerstrade.backtest.journal", "pandas.io.formats.style", "jinja2", "plotly.io._json",
+        "pyarrow.pandas_compat",
+    ]  # fmt: skip
+    code = (
+        "import sys\n"
+        "from fyerstrade.dashboard.serve import warm_up\n"
+        "warm_up()\n"
+        f"print([m for m in {wanted!r} if m not in sys.modules])\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert out.stdout.strip().splitlines()[-1] == "[]"

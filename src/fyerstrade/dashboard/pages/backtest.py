@@ -75,6 +75,8 @@ OPTION_DEFAULTS: dict[str, Any] = {
     "bt-max-positions": None,
 }
 OPTIONS_SHOWN = "bt-options"
+#: The run's progress bar moves in this many steps (the engine reports every 1 %).
+PROGRESS_STEPS = 10
 
 
 def _resolutions_for(settings: Settings, symbols: list[str]) -> list[Resolution]:
@@ -409,6 +411,25 @@ def run_and_save(
     return run_id, result, metrics.to_dict()
 
 
+def stepped(
+    update: Callable[[float], None], steps: int = PROGRESS_STEPS
+) -> Callable[[float], None]:
+    """``update`` called with the share done (clamped to 0..1) only when it reaches the next of
+    ``steps`` equal steps: the engine reports every 1 %, and each report drawn is a message to
+    the browser and a redraw there, while the run and the browser share the machine's cores."""
+    last = -1
+
+    def progress(done: float) -> None:
+        nonlocal last
+        done = min(1.0, max(0.0, done))
+        step = int(done * steps)
+        if step != last:
+            last = step
+            update(done)
+
+    return progress
+
+
 def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
     kwargs, problems = validate(req, cls)
     if kwargs is None:
@@ -417,10 +438,10 @@ def _run(settings: Settings, req: BacktestRequest, cls: type[Strategy]) -> None:
     bar = st.progress(0.0, text="running the backtest…")
 
     def progress(done: float) -> None:
-        bar.progress(min(1.0, max(0.0, done)), text=f"running the backtest… {done:.0%}")
+        bar.progress(done, text=f"running the backtest… {done:.0%}")
 
     try:
-        run_id, result, metrics = run_and_save(settings, kwargs, progress)
+        run_id, result, metrics = run_and_save(settings, kwargs, stepped(progress))
     except FyersTradeError as exc:
         bar.empty()
         st.error(str(exc))
