@@ -120,15 +120,14 @@ def test_run_progress_is_drawn_in_steps_not_at_every_report() -> None:
 
 
 def test_warm_up_loads_what_the_first_page_and_the_first_run_would_import() -> None:
-    """The first browser session's favicon (PIL), and its first Run's engine, Styler (jinja2),
-    plotly JSON and pyarrow converter, are imported before the server listens."""
+    """The first browser session's favicon (PIL), and its first Run's engine, plotly JSON and
+    pyarrow converter, are imported before the server listens."""
     import subprocess
     import sys
 
     wanted = [
         "PIL.PngImagePlugin", "fyerstrade.backtest.engine", "fyerstrade.trading.costs",
-        "fyerstrade.backtest.journal", "pandas.io.formats.style", "jinja2", "plotly.io._json",
-        "pyarrow.pandas_compat",
+        "fyerstrade.backtest.journal", "plotly.io._json", "pyarrow.pandas_compat",
     ]  # fmt: skip
     code = (
         "import sys\n"

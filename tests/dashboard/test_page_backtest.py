@@ -72,6 +72,11 @@ def test_run_shows_metrics_charts_and_trades_and_saves_the_run(candle_store: Set
     trades_df = at.dataframe[-1].value
     assert list(trades_df.columns)[:3] == ["symbol", "side", "quantity"]
     assert len(trades_df) > 0
+    # a plain table (no pandas Styler: a display string and a style per cell cost the Run
+    # 0.5-0.7 s), its P&L shown signed with two decimals
+    trades_proto = at.dataframe[-1].proto
+    assert not trades_proto.arrow_data.styler.uuid
+    assert '"%+.2f"' in trades_proto.columns and "P&L" in trades_proto.columns
     runs = list_runs(connect(candle_store.trading_db))
     assert len(runs) == 1 and runs[0].strategy == "sma_crossover"
     assert runs[0].metrics["trades"] == len(trades_df)

@@ -80,9 +80,9 @@ def warm_up() -> None:
 
 def _warm_first_session() -> None:
     """What the first browser session would otherwise import in its first page and its first
-    Run (measured: 0.2 s of PIL on the first page, 0.2-0.4 s of the engine, jinja2 and the
-    Styler, plotly's JSON encoder and pyarrow's pandas converter on the first Run, on a machine
-    that the browser is keeping busy at the same time)."""
+    Run (measured: 0.2 s of PIL on the first page, 0.2-0.4 s of the engine, plotly's JSON
+    encoder and pyarrow's pandas converter on the first Run, on a machine that the browser is
+    keeping busy at the same time)."""
     import pandas as pd
 
     # set_page_config's favicon is read through PIL (its image plugins load on first open)
@@ -93,22 +93,18 @@ def _warm_first_session() -> None:
     with Image.open(FAVICON) as icon:
         icon.load()
     # a Run: the engine and the trading core, the journal, the metrics; its results: figures as
-    # JSON, tables as Arrow, the trade table's Styler (jinja2 templates)
+    # JSON, tables as Arrow
     from streamlit import dataframe_util
-    from streamlit.elements.lib import pandas_styler_utils
-    from streamlit.proto.ArrowData_pb2 import ArrowData
 
     import fyerstrade.backtest.engine
     import fyerstrade.backtest.journal
     import fyerstrade.reporting.metrics  # noqa: F401
-    from fyerstrade.dashboard.results_view import pnl_styled
     from fyerstrade.reporting.charts import equity_figure
 
     ts = pd.Series([1_700_000_000, 1_700_000_060], dtype="int64")
     equity_figure(ts.to_numpy(), ts.to_numpy(dtype="float64")).to_json()
     frame = pd.DataFrame({"time": pd.to_datetime(ts, unit="s"), "pnl": [1.0, -1.0]})
     dataframe_util.convert_pandas_df_to_arrow_bytes(frame)
-    pandas_styler_utils.marshall_styler(ArrowData(), pnl_styled(frame), "warm-up")
 
 
 def main(argv: list[str]) -> None:
