@@ -9,7 +9,7 @@ exposure curves are equal — not approximately, exactly, so costs agree to the 
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, time, timedelta
 from typing import Any
 
 import numpy as np
@@ -73,6 +73,8 @@ run_options = st.fixed_dictionaries(
         "quantity": st.one_of(st.none(), st.integers(1, 40)),
         "slippage_ticks": st.sampled_from([0.0, 1.0, 2.0]),
         "slippage_bps": st.sampled_from([0.0, 0.0, 7.5]),
+        # 12:00: a square-off before the entry window's end, which then ends before it
+        "square_off": st.sampled_from([time(15, 15), time(15, 15), time(12, 0)]),
     }
 )
 

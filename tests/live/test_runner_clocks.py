@@ -213,6 +213,33 @@ def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
     assert rig.dispatched() == OPEN + 60  # 09:16 went to the strategy with both bars
 
 
+def test_a_gap_ending_in_a_minutes_last_second_gets_that_minute_from_history(
+    rig: Rig, paper_sim: SimServer
+) -> None:
+    # The feed comes back with a tick of A at 09:16:59: 09:16 was seen in part (its last second
+    # only), 09:17 whole. B does not tick again before 09:17, so without history B would have
+    # no bar of 09:16 at all (and A only one built from its last second).
+    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.tick(A, OPEN + 61, 1001.0, 200)
+    rig.tick(B, OPEN + 62, 2001.0, 200)
+    rig.session.on_gap(Gap(OPEN + 62, OPEN + 119))
+    rig.tick(A, OPEN + 119, 1002.0, 300)
+    rig.tick(A, OPEN + 121, 1003.0, 400)
+    rig.tick(B, OPEN + 122, 2003.0, 400)
+    rig.tick(A, OPEN + 181, 1004.0, 500)
+    rig.tick(B, OPEN + 182, 2004.0, 500)
+    rig.session.store.flush_live(bars=True)
+    bars = stored_bars(rig.engine.settings)
+    assert {s: src for s, ts, src in bars if ts == OPEN + 60} == {A: "history", B: "history"}
+    # the minute after the gap was seen whole: built from its ticks
+    assert {s: src for s, ts, src in bars if ts == OPEN + 120} == {A: "ticks", B: "ticks"}
+    assert rig.dispatched() == OPEN + 120
+
+
 @pytest.fixture
 def square_rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
     """Intraday, square-off at 09:20; A and B each hold 10 bought at 09:15."""

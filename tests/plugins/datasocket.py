@@ -19,9 +19,11 @@ complete.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from datetime import date
 from datetime import time as dtime
 from typing import Any
 
@@ -32,7 +34,26 @@ from fyerstrade.config import Settings, load_settings
 from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
 from fyerstrade.sim.datasocket import MarketClock, hub_for
 
-MARKET_DAY = get_calendar(assume_weekdays=True).next_trading_day(ist_date(int(time.time())))
+
+def _market_day() -> date:
+    """The next trading day after today (IST), or ``FYERSTRADE_TEST_MARKET_DAY`` (ISO date, a
+    trading day still ahead of the wall clock): the simulated market's data are drawn for its
+    day, so a failure seen on one day is played again by naming it."""
+    named = os.environ.get("FYERSTRADE_TEST_MARKET_DAY", "")
+    if named:
+        day = date.fromisoformat(named)
+        if day <= ist_date(int(time.time())) or not get_calendar(
+            assume_weekdays=True
+        ).is_trading_day(day):
+            raise pytest.UsageError(
+                f"FYERSTRADE_TEST_MARKET_DAY={named} must be a trading day after today (IST): "
+                "the SDK checks the simulator's tokens against the real time"
+            )
+        return day
+    return get_calendar(assume_weekdays=True).next_trading_day(ist_date(int(time.time())))
+
+
+MARKET_DAY = _market_day()
 MARKET_START = ist_epoch(MARKET_DAY, dtime(10, 0))
 MARKET_SPEED = 240.0
 
@@ -111,3 +132,9 @@ def private_sdk_socket(token: str, settings: Settings, **kwargs: Any) -> Iterato
             handler.close()
 
         threading.Thread(target=close, daemon=True).start()
+
+
+def pytest_report_header() -> str:
+    return (
+        f"simulated market day: {MARKET_DAY.isoformat()} (FYERSTRADE_TEST_MARKET_DAY plays another)"
+    )

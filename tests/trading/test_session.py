@@ -33,6 +33,24 @@ def test_intraday_entries_only_inside_the_window() -> None:
     )
 
 
+def test_intraday_entries_end_before_a_square_off_inside_the_window() -> None:
+    # square-off 14:30 with the window to 14:30: the 14:25 bar closes at 14:30, the square-off
+    # time; an entry then would open a position the day's square-off has already passed
+    buy = [lambda c: c.buy(c.symbols[0], 10)]
+    r = run_table(DAY_ROWS, {"09:15": buy, "14:25": buy}, mode="intraday", square_off=time(14, 30))
+    assert [(f.side, f.ts, f.tag) for f in r.fills] == [
+        (Side.BUY, ist_ts("09:20"), ""),
+        (Side.SELL, ist_ts("14:30"), "square_off"),
+    ]
+    assert [x.reason for x in r.rejections] == [
+        "entry at 14:30 IST is outside the intraday entry window 09:20–14:30 IST,"
+        " ending before the 14:30 square-off"
+    ]
+    rules = SessionRules("intraday", time(9, 20), time(14, 30), time(14, 30))
+    assert rules.entry_allowed(ist_ts("14:29")) and not rules.entry_allowed(ist_ts("14:30"))
+    assert SessionRules("intraday").entry_allowed(ist_ts("14:30"))  # 15:15: the window's end
+
+
 def test_exits_are_allowed_outside_the_window() -> None:
     r = run_table(
         DAY_ROWS,

@@ -184,7 +184,10 @@ class LiveSession:
         for sym in self.symbols:
             self.observed_from[sym] = seen_from
         if in_session:
-            self._partial = seen_from - seen_from % 60
+            # the minute of the last second not seen whole (that of the gap's end): when the
+            # feed came back in a minute's last second, the next minute is seen whole
+            unseen = seen_from - 1
+            self._partial = unseen - unseen % 60
         self.dispatch_ready(gap.end, before=gap.end - gap.end % 60)
         if in_session and not self.replaying:
             self.journal.engine_log(

@@ -5,7 +5,9 @@ DST, so the conversion is arithmetic on epoch seconds and needs no per-bar datet
 
 * Intraday mode: an order that opens or increases a position is accepted only when it is placed
   (the close time of the bar the strategy is deciding on) inside ``[entry_start, entry_end]``,
-  default 09:20–14:30. Exits are always accepted.
+  default 09:20–14:30, and before the square-off time when ``entry_end`` is not (an entry at
+  or after it would open a position the day's square-off has already passed). Exits are always
+  accepted.
 * Square-off: every INTRADAY position is closed at the **open of the first bar of the day whose
   open time is at or after** ``square_off`` (default 15:15), with a market order (plus slippage),
   before that bar's other orders; open INTRADAY orders of the symbol are cancelled. When a day
@@ -56,15 +58,26 @@ class SessionRules:
     def intraday(self) -> bool:
         return self.mode == "intraday"
 
+    def entry_bounds(self) -> tuple[int, int]:
+        """The intraday entry window as seconds of the IST day, both ends included:
+        ``[entry_start, entry_end]``, ended before the square-off time when that comes first
+        (an entry at or after it would open a position the day's square-off has passed: live,
+        closed at whatever moment the clock is next looked at; in a backtest, carried)."""
+        end = min(seconds_of_day(self.entry_end), seconds_of_day(self.square_off) - 1)
+        return seconds_of_day(self.entry_start), end
+
     def entry_allowed(self, ts: int) -> bool:
         """May an order placed at ``ts`` open or increase a position?"""
         if not self.intraday:
             return True
-        sod = ist_seconds_of_day(ts)
-        return seconds_of_day(self.entry_start) <= sod <= seconds_of_day(self.entry_end)
+        first, last = self.entry_bounds()
+        return first <= ist_seconds_of_day(ts) <= last
 
     def entry_window_text(self) -> str:
-        return f"{self.entry_start:%H:%M}–{self.entry_end:%H:%M} IST"
+        text = f"{self.entry_start:%H:%M}–{self.entry_end:%H:%M} IST"
+        if self.square_off <= self.entry_end:
+            text += f", ending before the {self.square_off:%H:%M} square-off"
+        return text
 
     def first_late_bar(self, prev_ts: int | None, ts: int) -> bool:
         """Is the bar opened at ``ts`` (after the bar opened at ``prev_ts``, if any) the first

@@ -46,7 +46,7 @@ from fyerstrade.trading.costs import (
 from fyerstrade.trading.engine import SIZING_HEADROOM
 from fyerstrade.trading.guard import SessionGuard
 from fyerstrade.trading.orders import OrderRules
-from fyerstrade.trading.session import SessionRules, seconds_of_day
+from fyerstrade.trading.session import SessionRules
 
 from . import bar_pass
 from . import layout as lay
@@ -206,7 +206,7 @@ def prepare(
     times = np.empty((2, 0 if one else n), dtype=np.int64)
     bar_i = np.empty((n, lay.N_B), dtype=np.int32).T  # layout.BI: bar-major
     day_range = np.array([np.iinfo(np.int64).max, np.iinfo(np.int64).min], dtype=np.int64)
-    window = (seconds_of_day(session.entry_start), seconds_of_day(session.entry_end))
+    window = session.entry_bounds()
     ticks = np.empty(len(symbols), dtype=np.float64)
     start = ist_epoch(config.start)
     first_bars = [int(np.searchsorted(a.ts, start)) for a in arrays]
