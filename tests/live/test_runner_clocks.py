@@ -242,8 +242,16 @@ def test_a_gap_ending_in_a_minutes_last_second_gets_that_minute_from_history(
 
 @pytest.fixture
 def square_rig(paper_settings: Settings, paper_config: Callable[..., LiveConfig]) -> Iterator[Rig]:
-    """Intraday, square-off at 09:20; A and B each hold 10 bought at 09:15."""
-    config = paper_config(entry_start="09:15", entry_end="09:19", square_off="09:20")
+    """Intraday, square-off at 09:20; A and B each hold 10 bought at 09:15. The strategy's
+    slow average needs more bars than the warm-up and the morning give it, so it never trades
+    (what it would make of these hand-made prices after the simulated day's history depends on
+    the day: only the square-off may close the positions)."""
+    config = paper_config(
+        entry_start="09:15",
+        entry_end="09:19",
+        square_off="09:20",
+        params={"fast": 3, "slow": 400},
+    )
     with rig_of(paper_settings, config) as rig:
         for sym in PAPER_SYMBOLS:  # each subscription's snapshot: its last trade, before the open
             rig.tick(sym, OPEN - 60, 1000.0, 0)
