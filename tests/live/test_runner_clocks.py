@@ -25,6 +25,7 @@ from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
 from fyerstrade.domain import OrderStatus, Side, Tick
 from fyerstrade.fyers.feed import FeedStatus, Gap
+from fyerstrade.fyers.retry import RetryPolicy
 from fyerstrade.live.clock import ManualClock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
@@ -238,6 +239,41 @@ def test_a_gap_ending_in_a_minutes_last_second_gets_that_minute_from_history(
     # the minute after the gap was seen whole: built from its ticks
     assert {s: src for s, ts, src in bars if ts == OPEN + 120} == {A: "ticks", B: "ticks"}
     assert rig.dispatched() == OPEN + 120
+
+
+def test_a_minute_seen_in_part_that_history_cannot_give_is_named_in_the_engines_log(
+    rig: Rig, paper_sim: SimServer
+) -> None:
+    # the same last-second gap, with history answering HTTP 502 when the minute is over
+    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
+    rig.session.history.client.retry = RetryPolicy(attempts=1)  # type: ignore[attr-defined]
+    for sym in (A, B):
+        rig.tick(sym, OPEN - 30, 999.0, 0)
+    rig.tick(A, OPEN + 1, 1000.0, 100)
+    rig.tick(B, OPEN + 2, 2000.0, 100)
+    rig.session.on_gap(Gap(OPEN + 62, OPEN + 119))
+    rig.tick(A, OPEN + 119, 1002.0, 300)
+    paper_sim.faults.set(history_5xx=2)
+    rig.tick(A, OPEN + 121, 1003.0, 400)
+    assert paper_sim.faults.history_5xx == 0  # both were asked for, and refused
+    rig.tick(B, OPEN + 122, 2003.0, 400)
+    rig.tick(A, OPEN + 181, 1004.0, 500)
+    rig.tick(B, OPEN + 182, 2004.0, 500)
+    rig.session.store.flush_live(bars=True)
+    bars = stored_bars(rig.engine.settings)
+    # A keeps the bar of what it saw of 09:16 (its last second), B has none
+    assert {s: src for s, ts, src in bars if ts == OPEN + 60} == {A: "ticks"}
+    conn = sqlite3.connect(rig.engine.settings.trading_db)
+    logged = dict(
+        conn.execute(
+            "SELECT symbol, message FROM pt_live_debug_log WHERE message LIKE '%seen only in part%'"
+        ).fetchall()
+    )
+    conn.close()
+    assert set(logged) == {A, B}
+    assert all(m.startswith("the 09:16:00 IST bar, seen only in part,") for m in logged.values())
+    assert logged[A].endswith("the ticks seen of it are used")
+    assert logged[B].endswith("it stays missing")
 
 
 @pytest.fixture

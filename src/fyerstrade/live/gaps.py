@@ -19,7 +19,7 @@ from typing import Protocol
 
 from fyerstrade.calendar import to_ist
 from fyerstrade.domain import Bar, Resolution
-from fyerstrade.errors import FyersTradeError
+from fyerstrade.errors import AuthError, FyersTradeError
 from fyerstrade.fyers.client import FyersClient
 from fyerstrade.fyers.feed import Backfilled, Gap, backfill
 
@@ -36,7 +36,8 @@ class HistoryBars(Protocol):
         """Every symbol's complete 1-minute bars missed in ``gap``."""
 
     def bar(self, symbol: str, ts: int) -> Bar | None:
-        """``symbol``'s 1-minute bar opened at ``ts`` (None when there is none)."""
+        """``symbol``'s 1-minute bar opened at ``ts`` (None when there is none); FyersTradeError
+        when history could not be asked (after the client's retries)."""
 
 
 def hhmmss(ts: int) -> str:
@@ -64,11 +65,7 @@ class GapFiller:
         return got
 
     def bar(self, symbol: str, ts: int) -> Bar | None:
-        try:
-            rows = self.client.history(symbol, Resolution.M1, ts, ts)
-        except FyersTradeError as exc:
-            log.warning("%s: could not fetch the %s bar from history: %s", symbol, hhmmss(ts), exc)
-            return None
+        rows = self.client.history(symbol, Resolution.M1, ts, ts)
         for t, o, h, lo, c, v in rows:
             if t == ts:
                 return Bar(symbol, Resolution.M1, t, o, h, lo, c, v)
@@ -87,7 +84,16 @@ class GapFiller:
                 break
             self._pause(RETRY_PAUSE)
             for sym in list(missing):
-                bar = self.bar(sym, last)
+                try:
+                    bar = self.bar(sym, last)
+                except AuthError:
+                    raise
+                except FyersTradeError as exc:
+                    log.warning(
+                        "%s: could not fetch the %s bar from history: %s", sym, hhmmss(last), exc
+                    )
+                    missing.remove(sym)  # (asked with the client's own retries already)
+                    continue
                 if bar is not None:
                     out.append(bar)
                     missing.remove(sym)

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 
 from fyerstrade.calendar import Session
 from fyerstrade.domain import Bar, Tick
-from fyerstrade.errors import EngineError
+from fyerstrade.errors import AuthError, EngineError, FyersTradeError
 from fyerstrade.fyers.feed import Gap
 from fyerstrade.live.barrier import MinuteBarrier
 from fyerstrade.live.bars import BarBuilder, Resampler
@@ -300,7 +300,7 @@ class LiveSession:
             bar, source = used  # the bar the live run used
         elif source == "ticks" and bar.ts < self.observed_from.get(sym, 0):
             # seen only in part (the feed connected or came back during it): use history's bar
-            better = self.history.bar(sym, bar.ts)
+            better = self._history_bar(sym, bar.ts, "the ticks seen of it are used")
             if better is not None:
                 bar, source = better, "history"
         self._changes += 1
@@ -327,9 +327,26 @@ class LiveSession:
                 forming is not None and forming.ts == minute
             ):
                 continue  # queued already, or forming from ticks after the gap
-            bar = self.history.bar(sym, minute)
+            bar = self._history_bar(sym, minute, "it stays missing")
             if bar is not None:
                 self.closed_bar(bar, "history")
+
+    def _history_bar(self, sym: str, minute: int, otherwise: str) -> Bar | None:
+        """History's bar of a minute the feed saw only in part (None: it has none); when
+        history cannot be asked, the engine's log says so and what happens ``otherwise``."""
+        try:
+            return self.history.bar(sym, minute)
+        except AuthError:
+            raise  # the login is gone: the engine stops and says so, as for a backfill
+        except FyersTradeError as exc:
+            self.journal.engine_log(
+                minute + 60,
+                f"the {hhmmss(minute)} IST bar, seen only in part, could not be fetched from "
+                f"history ({exc}): {otherwise}",
+                level="WARNING",
+                symbol=sym,
+            )
+            return None
 
     def dispatch_ready(self, now: int, before: int | None = None) -> None:
         """Dispatch every queued minute no symbol is still forming a bar for; the resampler's
