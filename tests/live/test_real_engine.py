@@ -129,6 +129,31 @@ def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(
     assert all(jwt.encode() not in m.body for m in webhook.messages())
 
 
+def test_an_exit_on_its_way_to_fyers_is_not_sent_again(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    # Fyers answers an order a moment after it is sent; until its fill is read, the position
+    # still shows. The strategy's close, the square-off in the same second and the square-off
+    # asked again at each look at the clock must not sell it again (each would open a short).
+    rig = _opened(real_rig, A)
+    core, trader = rig.core, rig.session.trader
+    rig.send(A, Side.BUY, 10)
+    rig.settle()
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
+    exit_order = core.ctx.close(A)
+    assert exit_order is not None and exit_order.quantity == 10
+    trader.commit(rig.market.now())  # sent; its fill not read yet
+    assert core.portfolio.quantity(A) == 10
+    assert core.ctx.close(A) is None
+    trader.square_off_all(rig.market.now(), "square_off", only_intraday=True)
+    trader.square_off_all(rig.market.now(), "square_off", only_intraday=True)
+    rig.settle()
+    assert exit_order.status is OrderStatus.FILLED
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 0
+    assert [(r["side"], r["qty"]) for r in rig.sim_orders()] == [(1, 10), (-1, 10)]
+    assert [o[2] for o in rig.recorded()] == ["BUY", "SELL"]
+
+
 def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:

@@ -188,13 +188,15 @@ class LiveTrader:
         for sym, pos in list(engine.portfolio.positions.items()):
             if not pos.quantity or (only_intraday and pos.product is not ProductType.INTRADAY):
                 continue
-            self.changes += 1
             price = self.broker.last_price(sym)
             if price is None:
                 st = engine.by_symbol[sym]
                 price = st.close_at(len(st.arrays) - 1) if len(st.arrays) else pos.avg_price
-            self.journal.engine_log(ts, f"{tag}: closing {pos.quantity} at {price:.2f}", symbol=sym)
-            engine.square_off(sym, price, max(ts, self.clock.ts), tag)
+            # (nothing more when its exit is already on its way to the broker)
+            sent = engine.square_off(sym, price, max(ts, self.clock.ts), tag)
+            if sent:
+                self.changes += 1
+                self.journal.engine_log(ts, f"{tag}: closing {sent} at {price:.2f}", symbol=sym)
         self.commit(ts)
 
     def settle(self, ts: int, seconds: float = 30.0) -> bool:

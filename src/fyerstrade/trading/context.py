@@ -39,6 +39,8 @@ class Desk(Protocol):
 
     def size(self, symbol: str, product: ProductType) -> int: ...
 
+    def unclosed(self, symbol: str) -> int: ...
+
     def place(
         self,
         symbol: str,
@@ -156,8 +158,9 @@ class Context:
         return self._engine.place(symbol, SELL, quantity, limit, stop, product, tag, reduce_only)
 
     def close(self, symbol: str, *, tag: str = "signal") -> Order | None:
-        """Flatten ``symbol`` with a market order (None when already flat)."""
-        qty = self._engine.portfolio.quantity(symbol)
+        """Flatten ``symbol`` with a market order (None when already flat, or when market
+        exits on their way to the broker close all of it already)."""
+        qty = self._engine.unclosed(symbol)
         if qty == 0:
             return None
         side = SELL if qty > 0 else BUY

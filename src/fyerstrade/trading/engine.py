@@ -480,19 +480,39 @@ class TradingEngine:
         for st in self.states:
             self._cancel_all(st)
         for st in self.states:
-            qty = self.portfolio.quantity(st.symbol)
+            qty = self.unclosed(st.symbol)
             if qty:
                 self._exit(st, qty, 0.0, now, "risk", at_market=True)
 
-    def square_off(self, symbol: str, price: float, ts: int, tag: str = "square_off") -> None:
+    def square_off(self, symbol: str, price: float, ts: int, tag: str = "square_off") -> int:
         """Close ``symbol``'s position now at market ``price`` (plus slippage) and cancel its
         working orders: a live source calls this at the first tick at or after the square-off
-        time (the backtest does the same at the open of that bar) and for a risk halt."""
+        time (the backtest does the same at the open of that bar) and for a risk halt. Returns
+        the signed quantity it sent to close (0: none; what exits already on their way to the
+        broker close is not closed twice, see :meth:`unclosed`)."""
         st = self.state(symbol)
         self._cancel_all(st)
-        qty = self.portfolio.quantity(symbol)
+        qty = self.unclosed(symbol)
         if qty:
             self._exit(st, qty, price, ts, tag)
+        return qty
+
+    def unclosed(self, symbol: str) -> int:
+        """``symbol``'s position (signed) less what its working market exits will close.
+
+        A market exit (reduce-only) is filled where it is sent by the simulated venues, but a
+        real broker answers a moment later: until then the position still shows, and a second
+        exit for it — the strategy's close and the square-off in the same second, the
+        square-off asked again at the next look at the clock — would sell it twice and open
+        the opposite position at the broker. Cancels asked for first count once they are
+        answered: a simulated venue's at once, so there nothing is deducted."""
+        held = self.portfolio.positions.get(symbol)
+        qty = 0 if held is None else held.quantity
+        if qty:
+            for o in self.by_symbol[symbol].orders:
+                if o.reduce_only and o.order_type is MARKET:
+                    qty += o.remaining if o.side is BUY else -o.remaining
+        return qty
 
     def _exposed(self) -> set[str]:
         """Symbols holding a position or a working entry order (for the risk gate)."""
@@ -650,10 +670,13 @@ class TradingEngine:
         pos = self.portfolio.positions.get(st.symbol)
         if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
+        qty = self.unclosed(st.symbol)
+        if not qty:
+            return
         if at_close:
-            self._exit(st, pos.quantity, st.close_at(i), st.close_ts_at(i), "square_off")
+            self._exit(st, qty, st.close_at(i), st.close_ts_at(i), "square_off")
         else:
-            self._exit(st, pos.quantity, st.open_at(i), int(st.arrays.ts[i]), "square_off")
+            self._exit(st, qty, st.open_at(i), int(st.arrays.ts[i]), "square_off")
 
     def _cancel_all(self, st: SymbolState) -> None:
         for o in list(st.orders):
