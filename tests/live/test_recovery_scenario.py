@@ -1,9 +1,9 @@
 """Crash recovery restores what happened, it does not decide the day again.
 
-The scenario of issue 11 (the simulator from 09:05, SBIN and TCS, ``sma_crossover`` with its
-defaults: capital 1 lakh sized by free margin, entries 09:20–14:30), with the engine killed
+The scenario of issue 11 (the simulator from 09:05, SBIN and TCS, ``sma_crossover`` (2/5
+minutes), capital 1 lakh sized by free margin, entries from 09:50), with the engine killed
 (SIGKILL) at several points of the session and restarted each time: before the entry window
-opens (a signal at 09:16 is refused), right after a fill, and during a feed gap; and, with a
+opens (a signal before 09:50 is refused), right after a fill, and during a feed gap; and, with a
 strategy that works limit orders, while an order is working. After every restart and at the end
 the victim's journal equals the uninterrupted engine's: the same orders with the same ids, the
 same broker events, the same fills once each, the same equity points and account, and a
@@ -66,11 +66,14 @@ def assert_so_far(engines: TwoEngines) -> None:
 def test_the_issue_scenario_killed_at_several_points_equals_an_uninterrupted_run(
     paper_sim: SimServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # the defaults, but entries only from 09:50: this market's first signal (09:48, TCS) is
-    # refused as it was in the issue, and the kill comes before the window opens
+    # entries only from 09:50: a signal before it is refused as in the issue, and the kill
+    # comes before the window opens. Averages of 2 and 5 minutes (not the defaults, 10 and 30):
+    # their first signals come before 09:49 and again after 09:52 on every simulated day of the
+    # year ahead, so each kill point of the scenario happens whatever the day's prices
     config = live_config_from_dict(
         {
             "strategy": "sma_crossover",
+            "params": {"fast": 2, "slow": 5},
             "symbols": list(SYMBOLS),
             "mode": "intraday",  # the live default of the issue (now positional everywhere)
             "entry_start": "09:50",

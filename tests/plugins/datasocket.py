@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import date
 from datetime import time as dtime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -54,6 +55,21 @@ def _market_day() -> date:
 
 
 MARKET_DAY = _market_day()
+
+
+def market_year_calendar(data_dir: Path | None = None) -> None:
+    """In a year's last days the simulated day can fall in a year whose NSE holiday list the
+    calendar library does not have yet, and the engine would refuse to trade it. The simulator
+    trades every weekday: the data directory (default: this test's) gets an ``nse_calendar.yaml``
+    that says so for that year, as a user adds a newly published year."""
+    if MARKET_DAY.year <= get_calendar(assume_weekdays=True).library_end.year:
+        return
+    path = (data_dir or Path(os.environ["FYERSTRADE_DATA_DIR"])) / "nse_calendar.yaml"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"years: [{MARKET_DAY.year}]\n")
+
+
 MARKET_START = ist_epoch(MARKET_DAY, dtime(10, 0))
 MARKET_SPEED = 240.0
 
@@ -67,6 +83,7 @@ def clocked_sim(
     REST config, ``FYERSTRADE_FYERS_URL`` and the app credentials pointing at it."""
     from fyers_apiv3 import fyersModel
 
+    market_year_calendar()
     clock = MarketClock(start, speed)
     server = SimServer(SimConfig(port=0, seed=42, clock=clock.now, **config))
     hub_for(server.state).clock = clock

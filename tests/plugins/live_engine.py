@@ -35,7 +35,7 @@ from fyerstrade.sim import DEFAULT_APP_ID, SimServer
 from fyerstrade.sim.datasocket import hub_for
 from fyerstrade.store.candles import load_candles
 from fyerstrade.store.db import open_historical
-from plugins.datasocket import MARKET_DAY, clocked_sim
+from plugins.datasocket import MARKET_DAY, clocked_sim, market_year_calendar
 
 PAPER_START = ist_epoch(MARKET_DAY, dtime(9, 5))
 PAPER_SPEED = 480.0  # eight market minutes per wall second
@@ -79,6 +79,7 @@ def prepare_data_dir(sim: SimServer, settings: Settings, symbols: tuple[str, ...
     from fyerstrade.store.db import init_all, open_historical
     from plugins.sim import sdk_login
 
+    market_year_calendar(settings.data_dir)
     init_all(settings)
     jwt = sdk_login(sim)
     save_token(

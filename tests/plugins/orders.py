@@ -38,7 +38,7 @@ from fyerstrade.sim import DEFAULT_APP_ID, DEFAULT_SECRET, SimConfig, SimServer
 from fyerstrade.sim.datasocket import MarketClock, hub_for
 from fyerstrade.sim.exchange import Exchange
 from fyerstrade.sim.universe import SimInstrument
-from plugins.datasocket import MARKET_DAY
+from plugins.datasocket import MARKET_DAY, market_year_calendar
 from plugins.sim import close_sdk_client, free_port, sdk_login
 
 OPEN_AT = ist_epoch(MARKET_DAY, dtime(10, 0))
@@ -191,6 +191,7 @@ def order_sim(_order_server: tuple[Any, ...], monkeypatch: pytest.MonkeyPatch) -
     from fyers_apiv3 import fyersModel
 
     server, clock, token, client = _order_server
+    market_year_calendar()
     monkeypatch.setattr(fyersModel.Config, "API", f"{server.url}/api/v3")
     monkeypatch.setattr(fyersModel.Config, "DATA_API", f"{server.url}/data")
     clock.to(OPEN_AT)
