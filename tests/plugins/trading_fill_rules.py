@@ -347,8 +347,8 @@ CASES: tuple[FillCase, ...] = (
     FillCase(
         "the square-off cancels an entry still working at that bar",
         DAY_ROWS,
-        config={"mode": "intraday", "square_off": time(14, 30)},
-        entries=["14:25"],  # placed at 14:30 (inside the window), due at the 14:30 bar's open
+        config={"mode": "intraday", "entry_end": time(15, 0), "square_off": time(15, 10)},
+        entries=["14:30"],  # placed at 14:35 (inside the window), due at the 15:10 bar's open
         fills=[],
     ),
     FillCase(

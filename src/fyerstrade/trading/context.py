@@ -41,6 +41,8 @@ class Desk(Protocol):
 
     def unclosed(self, symbol: str) -> int: ...
 
+    def skip_order_id(self) -> None: ...
+
     def place(
         self,
         symbol: str,
@@ -162,6 +164,10 @@ class Context:
         exits on their way to the broker close all of it already)."""
         qty = self._engine.unclosed(symbol)
         if qty == 0:
+            if self._engine.portfolio.quantity(symbol):
+                # already closing: the id the redundant order took before stays used, so that
+                # order ids stay those of the vectorized engine and of runs saved earlier
+                self._engine.skip_order_id()
             return None
         side = SELL if qty > 0 else BUY
         return self._engine.place(symbol, side, abs(qty), None, None, None, tag, True)

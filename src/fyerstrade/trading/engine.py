@@ -497,6 +497,10 @@ class TradingEngine:
             self._exit(st, qty, price, ts, tag)
         return qty
 
+    def skip_order_id(self) -> None:
+        """Use up the next order id without an order."""
+        self._order_seq += 1
+
     def unclosed(self, symbol: str) -> int:
         """``symbol``'s position (signed) less what its working market exits will close.
 
