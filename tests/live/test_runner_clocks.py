@@ -189,19 +189,25 @@ def test_the_first_minute_counts_as_seen_only_when_the_feed_was_there_before_it(
     assert first == {A: source, B: source}
 
 
-@pytest.mark.parametrize("after_gap", [(A,), ()], ids=["one-ticks-again", "none-ticks-again"])
-def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
-    rig: Rig, paper_sim: SimServer, after_gap: tuple[str, ...]
-) -> None:
-    # A gap inside 09:16 (its bars dropped, counted as seen only from 09:16:41): a symbol that
-    # does not tick again before 09:17 would have no bar of 09:16 at all; history has it.
-    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
+def ticked_into_0916(rig: Rig, sim: SimServer) -> None:
+    """Both symbols subscribed before the open, traded in 09:15 and early in 09:16 (the market
+    clock paused at 09:18:20, so history has those minutes)."""
+    hub_for(sim.state).clock.set(OPEN + 200, paused=True)
     for sym in (A, B):
         rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
     rig.tick(A, OPEN + 1, 1000.0, 100)
     rig.tick(B, OPEN + 2, 2000.0, 100)
     rig.tick(A, OPEN + 61, 1001.0, 200)
     rig.tick(B, OPEN + 62, 2001.0, 200)
+
+
+@pytest.mark.parametrize("after_gap", [(A,), ()], ids=["one-ticks-again", "none-ticks-again"])
+def test_a_symbol_silent_after_a_gap_gets_that_minute_from_history(
+    rig: Rig, paper_sim: SimServer, after_gap: tuple[str, ...]
+) -> None:
+    # A gap inside 09:16 (its bars dropped, counted as seen only from 09:16:41): a symbol that
+    # does not tick again before 09:17 would have no bar of 09:16 at all; history has it.
+    ticked_into_0916(rig, paper_sim)
     rig.session.on_gap(Gap(OPEN + 62, OPEN + 100))
     for sym in after_gap:
         rig.tick(sym, OPEN + 101, 1002.0, 300)
@@ -220,13 +226,7 @@ def test_a_gap_ending_in_a_minutes_last_second_gets_that_minute_from_history(
     # The feed comes back with a tick of A at 09:16:59: 09:16 was seen in part (its last second
     # only), 09:17 whole. B does not tick again before 09:17, so without history B would have
     # no bar of 09:16 at all (and A only one built from its last second).
-    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
-    for sym in (A, B):
-        rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
-    rig.tick(A, OPEN + 1, 1000.0, 100)
-    rig.tick(B, OPEN + 2, 2000.0, 100)
-    rig.tick(A, OPEN + 61, 1001.0, 200)
-    rig.tick(B, OPEN + 62, 2001.0, 200)
+    ticked_into_0916(rig, paper_sim)
     rig.session.on_gap(Gap(OPEN + 62, OPEN + 119))
     rig.tick(A, OPEN + 119, 1002.0, 300)
     rig.tick(A, OPEN + 121, 1003.0, 400)
@@ -245,12 +245,8 @@ def test_a_minute_seen_in_part_that_history_cannot_give_is_named_in_the_engines_
     rig: Rig, paper_sim: SimServer
 ) -> None:
     # the same last-second gap, with history answering HTTP 502 when the minute is over
-    hub_for(paper_sim.state).clock.set(OPEN + 200, paused=True)
     rig.session.history.client.retry = RetryPolicy(attempts=1)  # type: ignore[attr-defined]
-    for sym in (A, B):
-        rig.tick(sym, OPEN - 30, 999.0, 0)
-    rig.tick(A, OPEN + 1, 1000.0, 100)
-    rig.tick(B, OPEN + 2, 2000.0, 100)
+    ticked_into_0916(rig, paper_sim)
     rig.session.on_gap(Gap(OPEN + 62, OPEN + 119))
     rig.tick(A, OPEN + 119, 1002.0, 300)
     paper_sim.faults.set(history_5xx=2)
