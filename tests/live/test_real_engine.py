@@ -154,6 +154,23 @@ def test_an_exit_on_its_way_to_fyers_is_not_sent_again(
     assert [o[2] for o in rig.recorded()] == ["BUY", "SELL"]
 
 
+def test_a_target_asked_again_before_fyers_fill_is_read_buys_once(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    rig = _opened(real_rig, A)
+    core, trader = rig.core, rig.session.trader
+    first = core.ctx.order_target(A, 10)
+    assert first is not None and first.quantity == 10
+    trader.commit(rig.market.now())  # sent; its fill not read yet
+    assert core.portfolio.quantity(A) == 0 and core.ctx.expected_qty(A) == 10
+    assert core.ctx.order_target(A, 10) is None
+    rig.settle()
+    assert first.status is OrderStatus.FILLED
+    assert core.ctx.order_target(A, 10) is None
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 10
+    assert [(r["side"], r["qty"]) for r in rig.sim_orders()] == [(1, 10)]
+
+
 def test_a_burst_of_orders_never_exceeds_ten_requests_a_second(
     real_rig: Callable[..., RealRig], order_sim: OrderSim
 ) -> None:

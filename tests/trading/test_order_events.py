@@ -141,6 +141,39 @@ def test_a_partial_fill_is_held_in_the_portfolio_while_the_rest_works() -> None:
     assert seen[:2] == [(4, OrderStatus.PARTIALLY_FILLED), (10, "none")]
 
 
+def test_a_target_counts_the_market_orders_on_their_way() -> None:
+    # a real broker fills a market order a moment after it is sent: asked again before the
+    # fill is read (the same bar, the fill's first part), order_target must not buy twice
+    seen: list[tuple[str, int, int, object]] = []
+
+    def target(c, when: str) -> None:  # type: ignore[no-untyped-def]
+        sym = c.symbols[0]
+        order = c.order_target(sym, 10)
+        seen.append((when, c.qty(sym), c.expected_qty(sym), order and order.quantity))
+
+    def at_open(c) -> None:  # type: ignore[no-untyped-def]
+        target(c, "first")
+        c.buy(c.symbols[0], 5, limit=50.0)  # a limit may never fill: not counted
+        target(c, "again")
+
+    def on_fill(ctx, fill):  # type: ignore[no-untyped-def]
+        if fill.side is Side.BUY:  # (not the end of the data's exit)
+            target(ctx, f"fill {fill.quantity}")
+
+    _, journal, _ = engine_on_table(ROWS, {"10:00": [at_open]}, TwoPartBroker(), on_fill=on_fill)
+    assert seen == [
+        ("first", 0, 10, 10),
+        ("again", 0, 10, None),
+        ("fill 4", 4, 10, None),
+        ("fill 6", 10, 10, None),
+    ]
+    buys = [o for o in journal.orders if o.side is Side.BUY]
+    assert [(o.quantity, o.order_type) for o in buys] == [
+        (10, OrderType.MARKET),
+        (5, OrderType.LIMIT),
+    ]
+
+
 def test_square_off_is_an_order_with_its_fill() -> None:
     r = run_table(DAY_ROWS, {"09:15": [lambda c: c.buy(c.symbols[0], 10)]}, mode="intraday")
     (exit_order,) = [o for o in r.orders if o.tag == "square_off"]

@@ -41,6 +41,8 @@ class Desk(Protocol):
 
     def unclosed(self, symbol: str) -> int: ...
 
+    def expected(self, symbol: str) -> int: ...
+
     def skip_order_id(self) -> None: ...
 
     def place(
@@ -119,6 +121,15 @@ class Context:
         pos = self._engine.portfolio.positions.get(symbol)  # (Portfolio.quantity, inlined:
         return 0 if pos is None else pos.quantity  # asked at every due bar)
 
+    def expected_qty(self, symbol: str) -> int:
+        """Net position in ``symbol`` once the market orders on their way to the broker fill:
+        :meth:`qty` plus what they buy, less what they sell (limit and stop orders, which may
+        never fill, do not count). In a backtest and in paper trading a market order fills at
+        the next bar's open, so in ``on_data`` this is :meth:`qty`; with real orders it covers
+        the moment before Fyers' fill is read, when :meth:`qty` does not show it yet."""
+        self._engine.state(symbol)
+        return self._engine.expected(symbol)
+
     @property
     def cash(self) -> float:
         return self._engine.portfolio.cash
@@ -182,8 +193,10 @@ class Context:
         product: ProductType | None = None,
         tag: str = "",
     ) -> Order | None:
-        """Trade the difference between ``target`` and the current position (None if zero)."""
-        delta = target - self.qty(symbol)
+        """Trade the difference between ``target`` and the position once the market orders on
+        their way fill (:meth:`expected_qty`; None if zero): asked again before a real fill is
+        read, it does not buy twice. Working limit and stop orders are not counted."""
+        delta = target - self.expected_qty(symbol)
         if delta == 0:
             return None
         side = BUY if delta > 0 else SELL

@@ -512,10 +512,20 @@ class TradingEngine:
         answered: a simulated venue's at once, so there nothing is deducted."""
         held = self.portfolio.positions.get(symbol)
         qty = 0 if held is None else held.quantity
-        if qty:
-            for o in self.by_symbol[symbol].orders:
-                if o.reduce_only and o.order_type is MARKET:
-                    qty += o.remaining if o.side is BUY else -o.remaining
+        return self._after_market_orders(symbol, qty, exits_only=True) if qty else qty
+
+    def expected(self, symbol: str) -> int:
+        """``symbol``'s position (signed) once its working market orders fill: the filled
+        position plus what they buy, less what they sell (see :meth:`unclosed`; here entries
+        count too). Limit and stop orders are not counted: they may never fill."""
+        held = self.portfolio.positions.get(symbol)
+        qty = 0 if held is None else held.quantity
+        return self._after_market_orders(symbol, qty, exits_only=False)
+
+    def _after_market_orders(self, symbol: str, qty: int, *, exits_only: bool) -> int:
+        for o in self.by_symbol[symbol].orders:
+            if o.order_type is MARKET and (o.reduce_only or not exits_only):
+                qty += o.remaining if o.side is BUY else -o.remaining
         return qty
 
     def _exposed(self) -> set[str]:
