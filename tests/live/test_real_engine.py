@@ -9,6 +9,7 @@ again; an order whose outcome is unknown holds entries and says why."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from datetime import time as dtime
 
@@ -152,6 +153,45 @@ def test_an_exit_on_its_way_to_fyers_is_not_sent_again(
     assert core.portfolio.quantity(A) == rig.sim_net(A) == 0
     assert [(r["side"], r["qty"]) for r in rig.sim_orders()] == [(1, 10), (-1, 10)]
     assert [o[2] for o in rig.recorded()] == ["BUY", "SELL"]
+
+
+def test_two_exits_racing_at_fyers_leave_nothing_open(
+    real_rig: Callable[..., RealRig], order_sim: OrderSim
+) -> None:
+    # Fyers has no reduce-only for equities: a target limit and the strategy's close sent in
+    # the same second both fill before either's cancel arrives. What the second opened the
+    # other way is closed at once, and the log says why.
+    rig = _opened(real_rig, A)
+    core = rig.core
+    rig.send(A, Side.BUY, 10)
+    rig.settle()
+    below = round(order_sim.ltp(A, T0) * 0.97, 1)  # a sell limit below the market fills at once
+    target = core.place(A, Side.SELL, 10, limit=below, tag="target1", reduce_only=True)
+    close = core.ctx.close(A)
+    assert close is not None and close.quantity == 10
+    rig.session.trader.commit(rig.market.now())
+    rig.settle()
+    rig.wait_for(lambda: target.status is OrderStatus.FILLED)
+    rig.settle()
+    assert close.status is OrderStatus.FILLED
+    assert core.portfolio.quantity(A) == rig.sim_net(A) == 0
+    assert [(r["side"], r["qty"]) for r in rig.sim_orders()] == [
+        (1, 10),
+        (-1, 10),
+        (-1, 10),
+        (1, 10),
+    ]
+    conn = sqlite3.connect(rig.settings.trading_db)
+    try:
+        warned = [
+            m
+            for (m,) in conn.execute(
+                "SELECT message FROM pt_live_debug_log WHERE level = 'WARNING'"
+            )
+        ]
+    finally:
+        conn.close()
+    assert any("filled beyond the position and left it short 10" in m for m in warned), warned
 
 
 def test_a_target_asked_again_before_fyers_fill_is_read_buys_once(

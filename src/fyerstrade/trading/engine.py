@@ -597,6 +597,9 @@ class TradingEngine:
         # booked: portfolio, journal, the equity curve's event; reduce-only orders end when flat
         portfolio = self.portfolio
         journal = self.journal
+        if order.reduce_only:
+            pos = portfolio.positions.get(state.symbol)
+            before = 0 if pos is None else pos.quantity
         trips = portfolio.apply(fill)
         journal.record_fill(fill)
         for rt in trips:
@@ -608,6 +611,8 @@ class TradingEngine:
             for o in list(state.orders):
                 if o.reduce_only:
                     self.cancel(o)
+        if order.reduce_only and opening_quantity(before, order.side, qty):
+            self._close_beyond(state, order, held, ts)
         if self._has_on_fill:
             self._guard(lambda ctx: self.strategy.on_fill(ctx, fill), "on_fill", state)
 
@@ -676,6 +681,27 @@ class TradingEngine:
         if not at_market:
             self.broker.quote(st, price, ts, slippage=slippage)
         self._submit(st, order)
+
+    def _close_beyond(self, st: SymbolState, order: Order, held: int, ts: int) -> None:
+        """A reduce-only ``order`` filled beyond the position and opened ``held`` the other way.
+        The simulated venues clip a reduce-only fill; Fyers has no reduce-only for equities, so
+        there two exits racing each other (a target limit and the close, say) can both fill
+        before the second's cancel arrives. The promise was "only reduce": what it opened is
+        closed at once with a market order (tag ``risk``), and the log says so."""
+        what = f"{'long' if held > 0 else 'short'} {abs(held)}"
+        qty = self.unclosed(st.symbol)
+        if (qty > 0) != (held > 0):
+            qty = 0  # (what it opened is being closed already)
+        self.log(
+            f"reduce-only order {order.id} ({order.tag or order.side.value}) filled beyond the "
+            f"position and left it {what} (the broker has no reduce-only here; its cancel came "
+            f"too late): "
+            + (f"closing {abs(qty)} with a market order" if qty else "an exit is on its way"),
+            "WARNING",
+            st.symbol,
+        )
+        if qty:
+            self._exit(st, qty, 0.0, ts, "risk_reduce_only", at_market=True)
 
     def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
         for o in list(st.orders):
