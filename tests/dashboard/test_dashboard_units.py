@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fyerstrade.config import Settings
 from fyerstrade.dashboard.backtest_form import BacktestRequest, validate
 from fyerstrade.dashboard.fetch_panel import parse_symbols
 from fyerstrade.dashboard.launcher import DashboardSpec, child_environment, streamlit_command
 from fyerstrade.dashboard.results_view import chart_indicators, equity_csv, equity_frame
 from fyerstrade.domain import Resolution
 from fyerstrade.strategies.sma_crossover import SmaCrossover
+from plugins.dashboard import STORE_SYMBOLS
 
 
 def _req(**kw: object) -> BacktestRequest:
@@ -119,14 +121,20 @@ def test_run_progress_is_drawn_in_steps_not_at_every_report() -> None:
     assert drawn == sorted(drawn) and all(0.0 <= d <= 1.0 for d in drawn)
 
 
-def test_warm_up_loads_what_the_first_page_and_the_first_run_would_import() -> None:
-    """The first browser session's favicon (PIL), and its first Run's engine, plotly JSON and
-    pyarrow converter, are imported before the server listens."""
+def test_warm_up_loads_what_the_first_page_and_the_first_run_would_import(
+    candle_store: Settings,
+) -> None:
+    """The first browser session's favicon (PIL, with the plugins opening its bytes loads), the
+    page icons' name list, its first Run's engine, plotly JSON and pyarrow converter are imported
+    before the server listens, and the candle store's summary the form reads is cached: the
+    first page reads no store (the store's reader, made to fail after the warm-up, is not
+    called)."""
     import subprocess
     import sys
 
     wanted = [
-        "PIL.PngImagePlugin", "fyerstrade.backtest.engine", "fyerstrade.trading.costs",
+        "PIL.PngImagePlugin", "PIL.JpegImagePlugin", "streamlit.material_icon_names",
+        "fyerstrade.backtest.engine", "fyerstrade.trading.costs",
         "fyerstrade.backtest.journal", "plotly.io._json", "pyarrow.pandas_compat",
     ]  # fmt: skip
     code = (
@@ -134,8 +142,13 @@ def test_warm_up_loads_what_the_first_page_and_the_first_run_would_import() -> N
         "from fyerstrade.dashboard.serve import warm_up\n"
         "warm_up()\n"
         f"print([m for m in {wanted!r} if m not in sys.modules])\n"
+        "from fyerstrade.dashboard import store_reads\n"
+        "def unread(conn): raise AssertionError('the candle store was read again')\n"
+        "store_reads.candle_stats = unread\n"
+        "print(store_reads.stored_symbols(store_reads.dashboard_settings()))\n"
     )
-    out = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
-    )
-    assert out.stdout.strip().splitlines()[-1] == "[]"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    missing, symbols = out.stdout.strip().splitlines()[-2:]
+    assert missing == "[]"
+    assert symbols == repr(list(STORE_SYMBOLS))

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import streamlit
 from streamlit import file_util
 
+from fyerstrade.config import Settings
 from fyerstrade.dashboard import static_preload
 from fyerstrade.dashboard.static_preload import (
     FIRST_PAGE_WIDGETS,
@@ -18,6 +20,7 @@ from fyerstrade.dashboard.static_preload import (
     prepare,
     widget_chunks,
 )
+from plugins.dashboard import page_app
 
 INDEX = """<!DOCTYPE html>
 <html lang="en">
@@ -153,3 +156,24 @@ def test_install_points_streamlit_at_the_served_folder(
     monkeypatch.setattr(file_util, "get_static_dir", lambda: str(tmp_path / "nowhere"))
     assert static_preload.install() is None
     assert file_util.get_static_dir() == str(tmp_path / "nowhere")
+
+
+def _widget_types(node: object) -> Iterator[str]:
+    children = getattr(node, "children", None)
+    if isinstance(children, dict):
+        for child in children.values():
+            yield from _widget_types(child)
+    elif getattr(node, "type", "") not in ("title", "caption", "markdown"):
+        yield str(getattr(node, "type", ""))
+
+
+def test_the_preloaded_widgets_are_the_first_pass_widgets(candle_store: Settings) -> None:
+    """Every widget type the Backtest page's first pass draws is preloaded, and none that it does
+    not draw (its chunk would be fetched and compiled for nothing while the page loads)."""
+    at = page_app("backtest")
+    kinds = {"toggle": "checkbox"}  # a toggle is Checkbox's element, drawn by its module
+    drawn = {
+        "".join(part.capitalize() for part in kinds.get(t, t).split("_"))
+        for t in _widget_types(at._tree)
+    }
+    assert drawn == set(FIRST_PAGE_WIDGETS)

@@ -13,6 +13,7 @@ memory (:mod:`fyerstrade.dashboard.static_memory`), over connections without Nag
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -20,6 +21,13 @@ import sys
 from fyerstrade.dashboard.launcher import PARENT_PID_ENV
 
 PR_SET_PDEATHSIG = 1
+#: Streamlit modules its first browser session imports (private ones: each is skipped if a
+#: Streamlit version does not have it).
+FIRST_SESSION_MODULES = (
+    "streamlit.material_icon_names",
+    "streamlit.web.skills",
+    "streamlit.runtime.scriptrunner.magic_funcs",
+)
 
 
 def stop_with_parent() -> None:
@@ -41,8 +49,6 @@ def stop_with_parent() -> None:
 def warm_up() -> None:
     """Import the pages, build the calendar, and draw one tiny figure of each kind (plotly
     loads its validators on first use, over a second on a busy machine)."""
-    import logging
-
     import numpy as np
 
     # st.cache_data warns "No runtime found" when decorating before Streamlit's runtime exists;
@@ -82,16 +88,24 @@ def _warm_first_session() -> None:
     """What the first browser session would otherwise import in its first page and its first
     Run (measured: 0.2 s of PIL on the first page, 0.2-0.4 s of the engine, plotly's JSON
     encoder and pyarrow's pandas converter on the first Run, on a machine that the browser is
-    keeping busy at the same time)."""
+    keeping busy at the same time), and the first page's one read of the candle store."""
+    import io
+
     import pandas as pd
 
-    # set_page_config's favicon is read through PIL (its image plugins load on first open)
+    # set_page_config's favicon is read through PIL: Streamlit opens its bytes, which has PIL
+    # load every common image plugin (a file's name would have it load only PNG's)
     from PIL import ExifTags, Image  # noqa: F401
 
     from fyerstrade.dashboard.app import FAVICON
 
-    with Image.open(FAVICON) as icon:
+    with Image.open(io.BytesIO(FAVICON.read_bytes())) as icon:
         icon.load()
+    # Streamlit's own modules a first session imports: st.Page checks each ":material/…:" page
+    # icon against the list of icon names (0.09 s of the first page on a busy machine); the rest
+    # come with the first connection and the first script run
+    _import_if_present(*FIRST_SESSION_MODULES)
+    _warm_store_reads()
     # a Run: the engine and the trading core, the journal, the metrics; its results: figures as
     # JSON, tables as Arrow
     from streamlit import dataframe_util
@@ -105,6 +119,33 @@ def _warm_first_session() -> None:
     equity_figure(ts.to_numpy(), ts.to_numpy(dtype="float64")).to_json()
     frame = pd.DataFrame({"time": pd.to_datetime(ts, unit="s"), "pnl": [1.0, -1.0]})
     dataframe_util.convert_pandas_df_to_arrow_bytes(frame)
+
+
+def _import_if_present(*names: str) -> None:
+    import contextlib
+    import importlib
+
+    for name in names:
+        with contextlib.suppress(ModuleNotFoundError):
+            importlib.import_module(name)
+
+
+def _warm_store_reads() -> None:
+    """Fill the cache of the candle store's summary (every symbol and resolution stored, with
+    its first and last bar), which the Backtest page reads to draw its form: the first browser
+    session then finds it cached, as every later one does. The cache is keyed on the database's
+    file stamp, so a store written to after this is read again. Only an existing store is read
+    (opening a missing one would create it), and a store that cannot be read is left to the
+    page to report."""
+    from fyerstrade.dashboard import store_reads
+
+    settings = store_reads.dashboard_settings()
+    if not settings.historical_db.is_file():
+        return
+    try:
+        store_reads.series_stats(settings)
+    except Exception:  # the page reads it again and shows what is wrong
+        logging.getLogger(__name__).debug("candle store not read at start-up", exc_info=True)
 
 
 def main(argv: list[str]) -> None:

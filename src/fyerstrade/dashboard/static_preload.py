@@ -28,13 +28,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 #: The widget types of the Backtest form's first pass (the dashboard's default page), by the
-#: names of their modules in Streamlit's bundle.
+#: names of their modules in Streamlit's bundle (a toggle is drawn by Checkbox's). Only these:
+#: a chunk preloaded but not drawn is fetched and compiled for nothing while the page loads (the
+#: form's session times, TimeInput, appear only in intraday mode; positional is the default).
 FIRST_PAGE_WIDGETS = (
     "Selectbox",
     "NumberInput",
     "Multiselect",
     "DateInput",
-    "TimeInput",
     "Radio",
     "Checkbox",
     "Button",
