@@ -8,8 +8,11 @@ a size of zero is recorded as a rejected order, so a run that cannot afford one 
 "Crosses above" at bar t means ``fast[t-1] <= slow[t-1] and fast[t] > slow[t]``; "crosses below"
 is the mirror (``fast[t-1] >= slow[t-1] and fast[t] < slow[t]``). Tie rule: equal averages on the
 current bar are never a cross; equal averages on the previous bar followed by a strict
-difference are. Bars where either average is not yet defined (the first ``slow - 1`` bars) are
-never a cross. The vectorized engine uses the same rule (:func:`crossover_signal`).
+difference are. "Equal" is within ``fyerstrade.ties.TIE_RTOL`` (a billionth, relatively): the
+running averages carry rounding from every earlier bar, and without it a live session and a
+backtest starting from another day decided the same exact tie differently. Bars where either
+average is not yet defined (the first ``slow - 1`` bars) are never a cross. The vectorized
+engine uses the same rule (:func:`crossover_signal`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from fyerstrade.candles import CandleArrays
 from fyerstrade.errors import InputError
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.strategies.signals import Indicator, SignalBars, Signals
+from fyerstrade.ties import compare_arrays
 from fyerstrade.trading.bars import SeriesView
 from fyerstrade.trading.context import Context
 
@@ -33,10 +37,14 @@ def crossings(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarra
     up = np.zeros(len(fast), dtype=np.bool_)
     down = np.zeros(len(fast), dtype=np.bool_)
     if len(fast) >= 2:
-        pf, ps, cf, cs = fast[:-1], slow[:-1], fast[1:], slow[1:]
-        with np.errstate(invalid="ignore"):
-            np.logical_and(pf <= ps, cf > cs, out=up[1:])
-            np.logical_and(pf >= ps, cf < cs, out=down[1:])
+        f = np.asarray(fast, dtype=np.float64)
+        s = np.asarray(slow, dtype=np.float64)
+        side = compare_arrays(f, s)
+        valid = ~(np.isnan(f) | np.isnan(s))
+        both = valid[:-1] & valid[1:]
+        prev, cur = side[:-1], side[1:]
+        np.logical_and(both & (prev <= 0), cur > 0, out=up[1:])
+        np.logical_and(both & (prev >= 0), cur < 0, out=down[1:])
     return up, down
 
 

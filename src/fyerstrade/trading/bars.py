@@ -14,11 +14,13 @@ array.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Protocol
 
 import numpy as np
 
 from fyerstrade.candles import CandleArrays
+from fyerstrade.ties import compare
 
 # memoryview formats of the native numbers numpy exports (indexing one gives what .item gives)
 _NATIVE = frozenset("?bBhHiIlLqQefd")
@@ -116,26 +118,28 @@ class SeriesView:
         """True when the previous value was ≤ ``other`` and the current one is > it.
 
         A tie on the current bar is *not* a cross; a tie on the previous bar followed by a
-        strictly greater value *is*. NaN on either bar is never a cross."""
-        i = self._cur.i
-        if i < 1:
-            return False
-        a = self._at
-        if isinstance(other, SeriesView):
-            b = other._at
-            return bool(a[i - 1] <= b[i - 1] and a[i] > b[i])
-        return bool(a[i - 1] <= other and a[i] > other)
+        strictly greater value *is*. NaN on either bar is never a cross. Values within a
+        billionth of each other (``fyerstrade.ties``) are a tie: running indicators carry
+        rounding from every earlier bar, which must not decide."""
+        return self._crossed(other, 1)
 
     def crossed_below(self, other: SeriesView | float) -> bool:
         """Mirror of :meth:`crossed_above`: previous ≥ other and current < other."""
+        return self._crossed(other, -1)
+
+    def _crossed(self, other: SeriesView | float, way: int) -> bool:
         i = self._cur.i
         if i < 1:
             return False
         a = self._at
         if isinstance(other, SeriesView):
             b = other._at
-            return bool(a[i - 1] >= b[i - 1] and a[i] < b[i])
-        return bool(a[i - 1] >= other and a[i] < other)
+            pa, pb, ca, cb = a[i - 1], b[i - 1], a[i], b[i]
+        else:
+            pa, pb, ca, cb = a[i - 1], other, a[i], other
+        if math.isnan(pa) or math.isnan(pb) or math.isnan(ca) or math.isnan(cb):
+            return False
+        return compare(ca, cb) == way and compare(pa, pb) != way
 
     def __repr__(self) -> str:
         n = self._cur.i + 1

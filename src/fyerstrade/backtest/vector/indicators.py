@@ -22,6 +22,7 @@ import numpy.typing as npt
 
 from fyerstrade.candles import CandleArrays
 from fyerstrade.strategies import sma_crossover
+from fyerstrade.ties import TIE_RTOL
 
 from .layout import B1_PAIR, F1, F2, I0, I1, RF1, inline, jit
 
@@ -147,12 +148,26 @@ def sma(bars: CandleArrays, length: int) -> npt.NDArray[np.float64]:
     return running_sma(np.require(bars.close, np.float64, ["C", "W"]), int(length))
 
 
+@inline
+def _side(a: float, b: float) -> int:
+    """``ties.compare(a, b)``, and 2 when either is NaN."""
+    if math.isnan(a) or math.isnan(b):
+        return 2
+    d = a - b
+    tol = TIE_RTOL * max(abs(a), abs(b))
+    if d > tol:
+        return 1
+    if d < -tol:
+        return -1
+    return 0
+
+
 @jit(B1_PAIR(RF1, RF1))
 def crossings(
     fast: npt.NDArray[np.float64], slow: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """``sma_crossover.crossings`` in one pass over both arrays instead of four: the same
-    comparisons (a NaN compares false), so the same flags."""
+    comparisons (``ties.compare``; a NaN is never a cross), so the same flags."""
     n = fast.shape[0]
     up = np.empty(n, dtype=np.bool_)
     down = np.empty(n, dtype=np.bool_)
@@ -161,10 +176,12 @@ def crossings(
     if n > 0:  # the first bar has no bar before it: never a cross
         up[0] = False
         down[0] = False
+    prev = _side(fast[0], slow[0]) if n > 0 else 0
     for t in range(1, n):
-        pf, ps, cf, cs = fast[t - 1], slow[t - 1], fast[t], slow[t]
-        up[t] = (pf <= ps) & (cf > cs)
-        down[t] = (pf >= ps) & (cf < cs)
+        cur = _side(fast[t], slow[t])
+        up[t] = (prev <= 0) & (cur == 1)  # (a NaN side, 2, is never a cross)
+        down[t] = (prev >= 0) & (prev != 2) & (cur == -1)
+        prev = cur
     return up, down
 
 
