@@ -119,6 +119,31 @@ def test_a_breached_daily_loss_pulls_the_switch(rig: Rig) -> None:
     assert core.portfolio.quantity(A) == 0 and rig.switch.state().flattened
 
 
+def test_an_exit_on_its_way_is_left_to_fill_where_it_was_sent(rig: Rig) -> None:
+    # the daily-loss halt closes with a market exit at the next tick (a backtest: at the next
+    # bar's open) and pulls the switch; the switch, applied at the runner's next look, must not
+    # cancel that exit for one of its own: which came first, the tick or the look, decided the
+    # exit's price and reason
+    core = rig.session.trader.engine
+    rig.market.set(OPEN + 30)
+    rig.tick(A, OPEN + 1, 1000.0)
+    core.place(A, Side.BUY, 10)
+    resting = core.place(B, Side.BUY, 5, limit=1500.0)
+    rig.tick(A, OPEN + 2, 1000.0)
+    assert core.portfolio.quantity(A) == 10
+    core.halt("max daily loss reached: test")
+    (exit_order,) = core.open_orders(A)
+    rig.engine._halted("max daily loss reached: test")
+    rig.look()
+    assert exit_order.status is OrderStatus.PENDING and core.open_orders(A) == [exit_order]
+    assert resting.status is OrderStatus.CANCELLED
+    assert "NOT FLAT: still open" in rig.switch.state().flattened
+    rig.tick(A, OPEN + 3, 999.0)
+    assert exit_order.status is OrderStatus.FILLED and core.portfolio.quantity(A) == 0
+    sells = [o for o in core.orders.values() if o.side is Side.SELL]
+    assert [(o.tag, o.filled_quantity) for o in sells] == [("risk", 10)]
+
+
 def test_paper_trading_notifies(
     paper_settings: Settings, paper_config: Callable[..., LiveConfig], webhook: Webhook
 ) -> None:

@@ -34,7 +34,15 @@ import numpy as np
 from fyerstrade.calendar import get_calendar
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings
-from fyerstrade.domain import Bar, Instrument, Position, ProductType, Resolution, Tick
+from fyerstrade.domain import (
+    Bar,
+    Instrument,
+    OrderType,
+    Position,
+    ProductType,
+    Resolution,
+    Tick,
+)
 from fyerstrade.errors import OrderStateError, ReconciliationError
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.fyers_broker import FyersBroker
@@ -182,8 +190,11 @@ class LiveTrader:
         with self.watchdog.watching("on_fill", bar.symbol, bar.ts):  # fills call on_fill
             self.broker.on_minute_bar(st, (bar.ts, bar.open, bar.high, bar.low, bar.close))
 
-    def square_off_all(self, ts: int, tag: str, *, only_intraday: bool) -> None:
-        """Close every open position (``only_intraday``: the INTRADAY ones) at its last price."""
+    def square_off_all(
+        self, ts: int, tag: str, *, only_intraday: bool, keep_exits: bool = False
+    ) -> None:
+        """Close every open position (``only_intraday``: the INTRADAY ones) at its last price
+        (``keep_exits``: market exits already working stay, see ``TradingEngine.square_off``)."""
         engine = self.engine
         for sym, pos in list(engine.portfolio.positions.items()):
             if not pos.quantity or (only_intraday and pos.product is not ProductType.INTRADAY):
@@ -193,7 +204,7 @@ class LiveTrader:
                 st = engine.by_symbol[sym]
                 price = st.close_at(len(st.arrays) - 1) if len(st.arrays) else pos.avg_price
             # (nothing more when its exit is already on its way to the broker)
-            sent = engine.square_off(sym, price, max(ts, self.clock.ts), tag)
+            sent = engine.square_off(sym, price, max(ts, self.clock.ts), tag, keep_exits=keep_exits)
             if sent:
                 self.changes += 1
                 self.journal.engine_log(ts, f"{tag}: closing {sent} at {price:.2f}", symbol=sym)
@@ -232,7 +243,15 @@ class LiveTrader:
         """The kill switch: cancel every working order (stops included), close every position
         and halt new entries; returns what was done, for the switch's record."""
         engine = self.engine
-        working = engine.open_orders()
+        # a market exit already working (the daily-loss halt's, a strategy's close) closes what
+        # the switch would close: it stays, to fill where it was sent (a cancel and a new exit
+        # instead raced it at a real broker, and made a paper halt's exit depend on which came
+        # first, the next tick or the runner's next look at the switch)
+        working = [
+            o
+            for o in engine.open_orders()
+            if not (o.reduce_only and o.order_type is OrderType.MARKET)
+        ]
         for order in working:
             engine.cancel(order)
         held = [s for s, p in engine.portfolio.positions.items() if p.quantity]
@@ -243,7 +262,7 @@ class LiveTrader:
             self.commit(ts)
             self.changes += 1
             return "our books disagree with Fyers': Fyers' own view is being flattened"
-        self.square_off_all(ts, "kill", only_intraday=False)
+        self.square_off_all(ts, "kill", only_intraday=False, keep_exits=True)
         self.changes += 1
         left = [s for s, p in engine.portfolio.positions.items() if p.quantity]
         done = f"cancelled {len(working)} order(s), closed {len(held)} position(s)"

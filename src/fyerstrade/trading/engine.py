@@ -484,14 +484,25 @@ class TradingEngine:
             if qty:
                 self._exit(st, qty, 0.0, now, "risk", at_market=True)
 
-    def square_off(self, symbol: str, price: float, ts: int, tag: str = "square_off") -> int:
+    def square_off(
+        self,
+        symbol: str,
+        price: float,
+        ts: int,
+        tag: str = "square_off",
+        *,
+        keep_exits: bool = False,
+    ) -> int:
         """Close ``symbol``'s position now at market ``price`` (plus slippage) and cancel its
         working orders: a live source calls this at the first tick at or after the square-off
         time (the backtest does the same at the open of that bar) and for a risk halt. Returns
         the signed quantity it sent to close (0: none; what exits already on their way to the
-        broker close is not closed twice, see :meth:`unclosed`)."""
+        broker close is not closed twice, see :meth:`unclosed`). ``keep_exits``: market exits
+        already working are left to fill (the kill switch: they close what it would close)."""
         st = self.state(symbol)
-        self._cancel_all(st)
+        for o in list(st.orders):
+            if not (keep_exits and o.reduce_only and o.order_type is MARKET):
+                self.cancel(o)
         qty = self.unclosed(symbol)
         if qty:
             self._exit(st, qty, price, ts, tag)
