@@ -13,15 +13,18 @@ from fyerstrade.config import Settings
 from fyerstrade.live.clock import market_clock
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.engine import LiveEngine
+from fyerstrade.sim import SimServer
 from plugins.datasocket import MARKET_DAY
-from plugins.live_engine import assert_trades_like_a_backtest, paper_fills
+from plugins.live_engine import assert_trades_like_a_backtest, loss_reached_holding, paper_fills
 
 
 def test_a_daily_loss_limit_halts_live_as_in_a_backtest_of_the_same_bars(
-    paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+    paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:
-    # the charges of a few round trips of 10 shares already lose more than ₹40
-    config = paper_config(risk={"max_daily_loss": 40})
+    # a limit this simulated day reaches while holding a position (a fixed one, ₹40, was
+    # reached while flat on some days, and the halt then had nothing to close)
+    limit = loss_reached_holding(paper_sim, paper_config())
+    config = paper_config(risk={"max_daily_loss": limit})
     until = ist_epoch(MARKET_DAY, dtime(10, 35))
     engine = LiveEngine(paper_settings, config, clock=market_clock(paper_settings))
     runner = threading.Thread(target=engine.run, args=(threading.Event(), until))

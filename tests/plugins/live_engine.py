@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fyerstrade.backtest.engine import BacktestConfig, run_backtest
+from fyerstrade.backtest.engine import BacktestConfig, BacktestResult, run_backtest
 from fyerstrade.calendar import get_calendar, ist_epoch
 from fyerstrade.candles import CandleArrays
 from fyerstrade.config import Settings, load_settings
@@ -227,24 +227,7 @@ def assert_trades_like_a_backtest(
         data[sym] = CandleArrays(
             *(np.concatenate((getattr(warm, f), getattr(built, f))) for f in FIELDS)
         )
-    prev = get_calendar().previous_trading_day(MARKET_DAY)
-    cfg = BacktestConfig(
-        "sma_crossover",
-        dict(config.params),
-        list(PAPER_SYMBOLS),
-        config.resolution,
-        prev,
-        MARKET_DAY,
-        mode="intraday",
-        capital=config.capital,
-        quantity=config.quantity,
-        costs=True,
-        entry_start=config.entry_start,
-        entry_end=config.entry_end,
-        square_off=config.square_off,
-        risk=config.risk,
-    )
-    result = run_backtest(cfg, data=data)
+    result = backtest_of(config, data)
     backtest = [
         (f.symbol, f.ts, str(f.side), f.quantity, f.price, f.tag)
         for f in result.fills
@@ -262,3 +245,65 @@ def assert_trades_like_a_backtest(
         if o.created_ts >= open_ts
     ]  # fmt: skip
     assert live_orders == backtest_orders
+
+
+def backtest_of(config: LiveConfig, data: dict[str, CandleArrays]) -> BacktestResult:
+    """A backtest of the live ``config`` (``sma_crossover`` on :data:`PAPER_SYMBOLS`) over
+    ``data``, from the previous trading day to :data:`MARKET_DAY`."""
+    cfg = BacktestConfig(
+        "sma_crossover",
+        dict(config.params),
+        list(PAPER_SYMBOLS),
+        config.resolution,
+        get_calendar().previous_trading_day(MARKET_DAY),
+        MARKET_DAY,
+        mode="intraday",
+        capital=config.capital,
+        quantity=config.quantity,
+        costs=True,
+        entry_start=config.entry_start,
+        entry_end=config.entry_end,
+        square_off=config.square_off,
+        risk=config.risk,
+    )
+    return run_backtest(cfg, data=data)
+
+
+def loss_reached_holding(sim: SimServer, config: LiveConfig) -> float:
+    """A daily-loss limit that the simulated day's session first reaches at a bar's close while
+    it holds a position (so the halt has something to close), before the square-off: from a
+    backtest of ``config`` (without risk limits) over the simulator's own 1-minute bars of the
+    previous day and :data:`MARKET_DAY`. (A fixed limit is reached while flat on some days:
+    right after a losing exit.) Midway between the loss there and the worst loss before it."""
+    from fyerstrade.sim.universe import ROOTS
+
+    assert config.resolution is Resolution.M1 and config.risk.max_daily_loss is None
+    roots = {r.symbol: r for r in ROOTS}
+    market = sim.state.market
+    prev = get_calendar().previous_trading_day(MARKET_DAY)
+    data = {}
+    for sym in PAPER_SYMBOLS:
+        days = [market.minute_bars(roots[sym], d) for d in (prev, MARKET_DAY)]
+        data[sym] = CandleArrays(*(np.concatenate([getattr(b, f) for b in days]) for f in FIELDS))
+    result = backtest_of(config, data)
+    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
+    last = ist_epoch(MARKET_DAY, config.square_off) - 60
+    fills = sorted((f.ts, f.symbol, f.quantity if str(f.side) == "BUY" else -f.quantity)
+                   for f in result.fills)  # fmt: skip
+    start = None
+    worst = 0.0
+    for ts, equity in zip(result.equity_ts.tolist(), result.equity.tolist(), strict=True):
+        if ts < open_ts:
+            start = equity
+            continue
+        if ts >= last or start is None:
+            break
+        held: dict[str, int] = {}
+        for fts, sym, q in fills:  # fills at or before this bar's open: held at its close
+            if fts <= ts:
+                held[sym] = held.get(sym, 0) + q
+        loss = start - equity
+        if any(held.values()) and loss >= worst + 1.0:
+            return round((worst + loss) / 2, 2)
+        worst = max(worst, loss)
+    raise AssertionError(f"on {MARKET_DAY} no loss is reached while holding before the square-off")
