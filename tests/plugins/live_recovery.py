@@ -124,16 +124,23 @@ def journal(data_dir: Path) -> Journal:
         ).fetchall()
     finally:
         conn.close()
+    # a fill is stamped with its tick's time inside the minute, or the minute when it was
+    # matched on a backfilled bar: compared by minute. Within a minute, the order across
+    # symbols is the ticks' (which came first) live, the symbols' on a backfilled bar (history
+    # has no order inside a minute): fills are compared minute by minute, each symbol's in its
+    # order (a stable sort)
+    fills = sorted(
+        (
+            (oid.split("/")[-1], sym, ts - ts % 60, side, q, p, round(c, 4), tag)
+            for oid, _, sym, ts, side, q, p, c, tag in rows
+        ),
+        key=lambda f: (f[2], f[1]),
+    )
     net: dict[str, int] = defaultdict(int)
     for _, _, sym, _, side, qty, *_ in rows:
         net[sym] += qty if side == "BUY" else -qty
     return Journal(
-        # a fill is stamped with its tick's time inside the minute, or the minute when it was
-        # matched on a backfilled bar: compared by minute
-        fills=[
-            (oid.split("/")[-1], sym, ts - ts % 60, side, q, p, round(c, 4), tag)
-            for oid, _, sym, ts, side, q, p, c, tag in rows
-        ],
+        fills=fills,
         equity=[tuple(r) for r in equity],
         account=tuple(account) if account else (),
         positions=positions,
