@@ -35,11 +35,16 @@ def compare(a: float, b: float) -> int:
     return 0
 
 
-def compare_arrays(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.int8]:
-    """:func:`compare` element by element (0 where either is NaN)."""
+def sides(
+    a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Where ``a`` is above ``b``, where below (by :func:`compare`: both False for a tie and
+    where the difference is NaN), and where the difference is a number."""
     with np.errstate(invalid="ignore"):
         d = a - b
-        tol = TIE_RTOL * np.maximum(np.abs(a), np.abs(b))
-        out = (d > tol).astype(np.int8)
-        out -= (d < -tol).astype(np.int8)
-    return out
+        tol = np.maximum(np.abs(a), np.abs(b))
+        tol *= TIE_RTOL
+        above = d > tol
+        np.negative(tol, out=tol)
+        below = d < tol
+        return above, below, d == d

@@ -26,7 +26,7 @@ from fyerstrade.candles import CandleArrays
 from fyerstrade.errors import InputError
 from fyerstrade.strategies.base import Param, Strategy
 from fyerstrade.strategies.signals import Indicator, SignalBars, Signals
-from fyerstrade.ties import compare_arrays
+from fyerstrade.ties import sides
 from fyerstrade.trading.bars import SeriesView
 from fyerstrade.trading.context import Context
 
@@ -39,12 +39,9 @@ def crossings(fast: np.ndarray, slow: np.ndarray) -> tuple[np.ndarray, np.ndarra
     if len(fast) >= 2:
         f = np.asarray(fast, dtype=np.float64)
         s = np.asarray(slow, dtype=np.float64)
-        side = compare_arrays(f, s)
-        valid = ~(np.isnan(f) | np.isnan(s))
-        both = valid[:-1] & valid[1:]
-        prev, cur = side[:-1], side[1:]
-        np.logical_and(both & (prev <= 0), cur > 0, out=up[1:])
-        np.logical_and(both & (prev >= 0), cur < 0, out=down[1:])
+        above, below, valid = sides(f, s)  # (above and below: False for a tie and for NaN)
+        np.logical_and(valid[:-1] & ~above[:-1], above[1:], out=up[1:])
+        np.logical_and(valid[:-1] & ~below[:-1], below[1:], out=down[1:])
     return up, down
 
 

@@ -148,40 +148,36 @@ def sma(bars: CandleArrays, length: int) -> npt.NDArray[np.float64]:
     return running_sma(np.require(bars.close, np.float64, ["C", "W"]), int(length))
 
 
-@inline
-def _side(a: float, b: float) -> int:
-    """``ties.compare(a, b)``, and 2 when either is NaN."""
-    if math.isnan(a) or math.isnan(b):
-        return 2
-    d = a - b
-    tol = TIE_RTOL * max(abs(a), abs(b))
-    if d > tol:
-        return 1
-    if d < -tol:
-        return -1
-    return 0
-
-
 @jit(B1_PAIR(RF1, RF1))
 def crossings(
     fast: npt.NDArray[np.float64], slow: npt.NDArray[np.float64]
 ) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
     """``sma_crossover.crossings`` in one pass over both arrays instead of four: the same
-    comparisons (``ties.compare``; a NaN is never a cross), so the same flags."""
+    comparisons (``ties.compare``, so a difference within ``TIE_RTOL`` is a tie; a NaN is never
+    a cross), so the same flags. Branch-free: ``above``/``below`` are false for a tie and for
+    NaN, and ``valid`` tells NaN apart."""
     n = fast.shape[0]
     up = np.empty(n, dtype=np.bool_)
     down = np.empty(n, dtype=np.bool_)
     if slow.shape[0] != n:
         raise ValueError("crossings: the two series differ in length")
-    if n > 0:  # the first bar has no bar before it: never a cross
-        up[0] = False
-        down[0] = False
-    prev = _side(fast[0], slow[0]) if n > 0 else 0
+    if n == 0:
+        return up, down
+    up[0] = False  # the first bar has no bar before it: never a cross
+    down[0] = False
+    a, b = fast[0], slow[0]
+    d = a - b
+    tol = TIE_RTOL * max(abs(a), abs(b))
+    p_valid, p_above, p_below = d == d, d > tol, d < -tol
     for t in range(1, n):
-        cur = _side(fast[t], slow[t])
-        up[t] = (prev <= 0) & (cur == 1)  # (a NaN side, 2, is never a cross)
-        down[t] = (prev >= 0) & (prev != 2) & (cur == -1)
-        prev = cur
+        a, b = fast[t], slow[t]
+        d = a - b
+        tol = TIE_RTOL * max(abs(a), abs(b))
+        above = d > tol
+        below = d < -tol
+        up[t] = p_valid & (not p_above) & above
+        down[t] = p_valid & (not p_below) & below
+        p_valid, p_above, p_below = d == d, above, below
     return up, down
 
 
