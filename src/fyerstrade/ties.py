@@ -2,8 +2,8 @@
 
 A running indicator (TA-Lib's SMA: add the newest value, subtract the oldest) carries the
 rounding of every bar before it, so its value at a bar differs in the last bits with how much
-history precedes it: a live session warmed up on its last 500 stored bars and a backtest from
-the first stored candle disagree there. On tick-grid prices two averages are often *exactly*
+history precedes it: a live session warmed up on its last few hundred stored bars and a backtest
+from the first stored candle disagree there. On tick-grid prices two averages are often *exactly*
 equal (3 and 8 bars of SBIN both averaging 1045.50), and that noise decided whether the bar was a
 cross: the live engine bought a minute before the backtest of the same bars. Averages closer
 than ``TIE_RTOL`` × the larger magnitude are a tie, which the crossing rules treat as documented

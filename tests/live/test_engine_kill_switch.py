@@ -137,7 +137,9 @@ def test_an_exit_on_its_way_is_left_to_fill_where_it_was_sent(rig: Rig) -> None:
     rig.look()
     assert exit_order.status is OrderStatus.PENDING and core.open_orders(A) == [exit_order]
     assert resting.status is OrderStatus.CANCELLED
-    assert "NOT FLAT: still open" in rig.switch.state().flattened
+    assert rig.switch.state().flattened.endswith(
+        f"NOT FLAT until the market exits on their way fill: {A}"
+    )
     rig.tick(A, OPEN + 3, 999.0)
     assert exit_order.status is OrderStatus.FILLED and core.portfolio.quantity(A) == 0
     sells = [o for o in core.orders.values() if o.side is Side.SELL]

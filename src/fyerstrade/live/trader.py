@@ -266,6 +266,11 @@ class LiveTrader:
         self.changes += 1
         left = [s for s, p in engine.portfolio.positions.items() if p.quantity]
         done = f"cancelled {len(working)} order(s), closed {len(held)} position(s)"
+        closing = [s for s in left if engine.unclosed(s) == 0]
+        if closing and len(closing) == len(left):
+            return (
+                f"{done}; NOT FLAT until the market exits on their way fill: {', '.join(closing)}"
+            )
         if engine.open_orders() or left:
             return f"{done}; NOT FLAT: still open {', '.join(left) or 'orders'}"
         return f"{done}; nothing is working or open"
