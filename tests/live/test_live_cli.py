@@ -25,7 +25,7 @@ from fyerstrade.config import Settings
 from fyerstrade.live.control import engine_pid, engine_status, read_pid_file, stop_engine
 from fyerstrade.sim import SimConfig, SimServer
 from fyerstrade.sim.datasocket import MarketClock, hub_for
-from plugins.datasocket import MARKET_DAY, wait_for
+from plugins.datasocket import MARKET_DAY, market_year_calendar, wait_for
 from plugins.store import write_symbol_master
 
 pytestmark = pytest.mark.e2e
@@ -56,6 +56,7 @@ def engine_settings(evening_sim: SimServer, settings: Settings) -> Iterator[Sett
         "strategy: sma_crossover\nsymbols: [NSE:SBIN-EQ]\nwarmup_bars: 0\n", encoding="utf-8"
     )
     write_symbol_master(settings, ["NSE:SBIN-EQ"])  # `live start` checks symbols against it
+    market_year_calendar(settings.data_dir)  # the engine waits for the next session's year
     yield settings
     stop_engine(settings, timeout=5)
 

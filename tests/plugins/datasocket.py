@@ -58,16 +58,22 @@ MARKET_DAY = _market_day()
 
 
 def market_year_calendar(data_dir: Path | None = None) -> None:
-    """In a year's last days the simulated day can fall in a year whose NSE holiday list the
-    calendar library does not have yet, and the engine would refuse to trade it. The simulator
-    trades every weekday: the data directory (default: this test's) gets an ``nse_calendar.yaml``
-    that says so for that year, as a user adds a newly published year."""
-    if MARKET_DAY.year <= get_calendar(assume_weekdays=True).library_end.year:
+    """In a year's last days the simulated day, or the session after it, can fall in a year
+    whose NSE holiday list the calendar library does not have yet, and the engine would refuse
+    to trade (or wait for) it. The simulator trades every weekday: the data directory (default:
+    this test's) gets an ``nse_calendar.yaml`` that says so for those years, as a user adds a
+    newly published year."""
+    weekdays = get_calendar(assume_weekdays=True)
+    years = sorted(
+        {day.year for day in (MARKET_DAY, weekdays.next_trading_day(MARKET_DAY))}
+        - set(range(weekdays.library_end.year + 1))
+    )
+    if not years:
         return
     path = (data_dir or Path(os.environ["FYERSTRADE_DATA_DIR"])) / "nse_calendar.yaml"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(f"years: [{MARKET_DAY.year}]\n")
+        path.write_text(f"years: [{', '.join(map(str, years))}]\n")
 
 
 MARKET_START = ist_epoch(MARKET_DAY, dtime(10, 0))
