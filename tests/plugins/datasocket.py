@@ -64,10 +64,9 @@ def market_year_calendar(data_dir: Path | None = None) -> None:
     this test's) gets an ``nse_calendar.yaml`` that says so for those years, as a user adds a
     newly published year."""
     weekdays = get_calendar(assume_weekdays=True)
-    years = sorted(
-        {day.year for day in (MARKET_DAY, weekdays.next_trading_day(MARKET_DAY))}
-        - set(range(weekdays.library_end.year + 1))
-    )
+    end = weekdays.library_end.year
+    days = (MARKET_DAY, weekdays.next_trading_day(MARKET_DAY))
+    years = sorted({day.year for day in days if day.year > end})
     if not years:
         return
     path = (data_dir or Path(os.environ["FYERSTRADE_DATA_DIR"])) / "nse_calendar.yaml"
