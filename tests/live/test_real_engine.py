@@ -13,18 +13,31 @@ import sqlite3
 from collections.abc import Callable
 from datetime import time as dtime
 
+import numpy as np
 import pytest
 
-from fyerstrade.calendar import ist_epoch
-from fyerstrade.config import load_settings
-from fyerstrade.domain import OrderStatus, Side
+from fyerstrade.backtest.engine import BacktestConfig, run_backtest
+from fyerstrade.calendar import get_calendar, ist_epoch, to_ist
+from fyerstrade.candles import CandleArrays
+from fyerstrade.config import Settings, load_settings
+from fyerstrade.domain import OrderStatus, Side, Tick
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.live.config import LiveConfig
 from fyerstrade.live.killswitch import UNLOCK_PHRASE, KillSwitch
+from fyerstrade.strategies import registry
+from fyerstrade.strategies.base import Strategy
+from fyerstrade.trading.context import Context
 from plugins.datasocket import MARKET_DAY
-from plugins.live_engine import PAPER_SYMBOLS, paper_fills, prepare_data_dir
+from plugins.live_engine import (
+    FIELDS,
+    PAPER_SYMBOLS,
+    built_bars,
+    paper_fills,
+    prepare_data_dir,
+    stored_bars,
+)
 from plugins.orders import OPEN_AT, OrderSim, order_payload
-from plugins.real_engine import RealRig, open_rig, sim_ticks
+from plugins.real_engine import RealRig, open_rig, recorded_orders, sim_ticks
 from plugins.webhook import Webhook
 
 A, B = PAPER_SYMBOLS
@@ -39,39 +52,43 @@ def _opened(real_rig: Callable[..., RealRig], *symbols: str, **config: object) -
     return rig
 
 
-def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
-    real_rig: Callable[..., RealRig],
-    order_sim: OrderSim,
-    paper_config: Callable[..., LiveConfig],
-    monkeypatch: pytest.MonkeyPatch,
-    tmp_path: object,
-) -> None:
-    rig = real_rig(UNTIL)
-    ticks = sim_ticks(order_sim, OPEN_AT, ist_epoch(MARKET_DAY, dtime(10, 35)))
+def _real_session(rig: RealRig, order_sim: OrderSim, ticks: list[Tick]) -> None:
+    """``ticks`` through a real-order engine: every order in ``live_orders`` before the
+    simulator sees it, each sent once, the simulator's account flat at the end."""
     unrecorded: list[int] = []
     for t in ticks:
         rig.tick(t)
         # no order at the simulator that live_orders does not hold
         unrecorded.append(len(order_sim.exchange.order_rows()) - len(rig.recorded()))
     rig.engine.close()
-    real = paper_fills(rig.settings)
-    assert len(real) >= 4, real
     assert max(unrecorded) <= 0
-    # one order at the simulator per recorded order, each tag once
+    # one order at the simulator per order handed to the sender, each tag once; the orders
+    # recorded and never sent are those cancelled before sending
     tags = [r["orderTag"] for r in rig.sim_orders()]
-    assert len(tags) == len(set(tags)) == len(rig.recorded())
-    assert all(r[4] == "FILLED" for r in rig.recorded())
+    assert len(tags) == len(set(tags)) == rig.broker.sent
+    sent = [r for r in rig.recorded() if r[4] == "FILLED"]
+    assert len(sent) == rig.broker.sent
+    assert all(r[4] == "CANCELLED" and r[5] == 0 for r in rig.recorded() if r not in sent)
     # the simulator's positions: flat after the square-off, as ours
     assert not any(order_sim.exchange.net_positions().values())
 
-    # the same ticks through a paper engine
+
+def _paper_session(
+    order_sim: OrderSim,
+    rig: RealRig,
+    config: LiveConfig,
+    ticks: list[Tick],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Settings:
+    """The same ``ticks`` through a paper engine of ``config`` (in a data directory beside
+    the real ``rig``'s); returns its settings."""
     monkeypatch.setenv("FYERSTRADE_DATA_DIR", str(rig.settings.data_dir.parent / "paper"))
     monkeypatch.setenv("FYERSTRADE_REAL_TRADING", "false")
     paper_settings = load_settings(env_file=None)
     order_sim.clock.to(OPEN_AT)
     prepare_data_dir(order_sim.server, paper_settings, PAPER_SYMBOLS)
     order_sim.clock.to(OPEN_AT)
-    paper = open_rig(order_sim, paper_settings, paper_config(), UNTIL)
+    paper = open_rig(order_sim, paper_settings, config, UNTIL)
     try:
         assert paper.engine.fyers is None
         for t in ticks:
@@ -79,7 +96,119 @@ def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
             paper.session.on_tick(t)
     finally:
         paper.engine.close()
+    return paper_settings
+
+
+def _orders(settings: Settings) -> list[tuple[str, str, int, str, int]]:
+    """``live_orders`` without their ids: (symbol, side, quantity, status, filled)."""
+    return [r[1:] for r in recorded_orders(settings)]
+
+
+def test_a_real_session_trades_as_a_paper_session_on_the_same_ticks(
+    real_rig: Callable[..., RealRig],
+    order_sim: OrderSim,
+    paper_config: Callable[..., LiveConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rig = real_rig(UNTIL)
+    ticks = sim_ticks(order_sim, OPEN_AT, ist_epoch(MARKET_DAY, dtime(10, 35)))
+    _real_session(rig, order_sim, ticks)
+    real = paper_fills(rig.settings)
+    assert len(real) >= 4, real
+    paper_settings = _paper_session(order_sim, rig, paper_config(), ticks, monkeypatch)
     assert paper_fills(paper_settings) == real
+    assert _orders(paper_settings) == _orders(rig.settings)
+
+
+class ExitAtTheSquareOff(Strategy):
+    """Buys each symbol when its 10:05 bar closes and closes the position when its 10:29 bar
+    closes: at 10:30, :func:`paper_config`'s square-off time."""
+
+    name = "exit_at_the_square_off"
+
+    def on_data(self, ctx: Context) -> None:
+        at = f"{ctx.time:%H:%M}"
+        for s in ctx.updated:
+            if at == "10:06" and not ctx.qty(s):
+                ctx.buy(s, 10, tag="entry")
+            elif at == "10:30" and ctx.qty(s):
+                ctx.close(s)
+
+
+def test_an_exit_signalled_at_the_square_off_time_is_squared_off_in_backtest_paper_and_real(
+    real_rig: Callable[..., RealRig],
+    order_sim: OrderSim,
+    paper_config: Callable[..., LiveConfig],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The strategy's exit and the square-off fall on the same instant, 10:30: the strategy
+    # decides on the bar that closes then, and the square-off, at the open of the next bar,
+    # cancels what it placed before anything trades (a backtest's order). A real engine must
+    # not send that exit to Fyers: the square-off closes the position, once.
+    strategy = ExitAtTheSquareOff.name
+    monkeypatch.setitem(registry.BUILTINS, strategy, ExitAtTheSquareOff)
+    config = paper_config(strategy=strategy, params={})
+    assert config.square_off == dtime(10, 30)
+    rig = real_rig(UNTIL, strategy=strategy, params={})
+    ticks = sim_ticks(order_sim, OPEN_AT, ist_epoch(MARKET_DAY, dtime(10, 33)))
+    _real_session(rig, order_sim, ticks)
+    real = paper_fills(rig.settings)
+    minutes = [(s, f"{to_ist(ts):%H:%M}", side, q, tag) for s, ts, side, q, _, tag in real]
+    assert minutes == [
+        (A, "10:06", "BUY", 10, "entry"),
+        (B, "10:06", "BUY", 10, "entry"),
+        (A, "10:30", "SELL", 10, "square_off"),
+        (B, "10:30", "SELL", 10, "square_off"),
+    ]
+    # the exits the strategy placed at 10:30 were recorded, cancelled and never sent
+    assert _orders(rig.settings) == [
+        (A, "BUY", 10, "FILLED", 10),
+        (B, "BUY", 10, "FILLED", 10),
+        (A, "SELL", 10, "CANCELLED", 0),
+        (B, "SELL", 10, "CANCELLED", 0),
+        (A, "SELL", 10, "FILLED", 10),
+        (B, "SELL", 10, "FILLED", 10),
+    ]
+    assert [(r["side"], r["qty"]) for r in rig.sim_orders()] == [(1, 10)] * 2 + [(-1, 10)] * 2
+
+    paper_settings = _paper_session(order_sim, rig, config, ticks, monkeypatch)
+    assert paper_fills(paper_settings) == real
+    assert _orders(paper_settings) == _orders(rig.settings)
+
+    # and a backtest of the bars the real engine built
+    data = {}
+    for sym in PAPER_SYMBOLS:
+        warm, built = stored_bars(rig.settings, sym), built_bars(rig.settings, sym)
+        data[sym] = CandleArrays(
+            *(np.concatenate((getattr(warm, f), getattr(built, f))) for f in FIELDS)
+        )
+    cfg = BacktestConfig(
+        strategy,
+        {},
+        list(PAPER_SYMBOLS),
+        config.resolution,
+        get_calendar().previous_trading_day(MARKET_DAY),
+        MARKET_DAY,
+        mode="intraday",
+        capital=config.capital,
+        costs=True,
+        entry_start=config.entry_start,
+        entry_end=config.entry_end,
+        square_off=config.square_off,
+    )
+    result = run_backtest(cfg, data=data)
+    today = ist_epoch(MARKET_DAY)  # (the warm-up day traded too)
+    backtest = [
+        (f.symbol, f.ts, str(f.side), f.quantity, f.price, f.tag)
+        for f in result.fills
+        if f.ts >= today
+    ]
+    assert backtest == [(s, ts - ts % 60, side, q, p, tag) for s, ts, side, q, p, tag in real]
+    assert [
+        (o.symbol, str(o.side), o.quantity, str(o.status), o.filled_quantity)
+        for o in result.orders
+        if o.created_ts >= today
+    ] == _orders(rig.settings)
 
 
 def test_the_kill_switch_cancels_exits_and_blocks_until_unlocked(

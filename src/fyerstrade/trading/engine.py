@@ -241,7 +241,16 @@ class TradingEngine:
         bars so far (only closed bars exist, so nothing can look ahead), the first bar at or
         after the square-off time is marked, and the timestamp is processed by :meth:`step`.
         The clock is the source's (a wall clock live). A square-off for a day whose bars stop
-        before the square-off time is the live scheduler's job (it has the wall clock)."""
+        before the square-off time is the live scheduler's job (it has the wall clock).
+
+        At the square-off instant (``close_ts`` at or after the square-off time, the next bar
+        of a symbol its day's square-off bar) the order is the backtest's: the strategy
+        decides on the bar that closes then, and the square-off at the next bar's open comes
+        before anything trades, so the orders it placed never trade. A live source trades
+        between the two (a real broker is sent what was decided as soon as the engine returns),
+        so the square-off's cancels (:meth:`_square_off_cancels`) are made here, right after
+        the strategy; the position closes at the square-off's own price, the first tick at or
+        after the square-off time (``square_off``), as the backtest closes it at that open."""
         updated: list[SymbolState] = []
         guard = self.guard
         for bar in bars:
@@ -259,6 +268,12 @@ class TradingEngine:
                 st.sq_open = frozenset({i}) if guard.first_late_bar(prev, bar.ts) else frozenset()
             updated.append(st)
         self.step(updated, tuple(s.symbol for s in updated))
+        if guard.intraday:
+            for st in self.states:
+                n = len(st.arrays)
+                last = int(st.arrays.ts[n - 1]) if n else None
+                if st.orders and guard.first_late_bar(last, close_ts):
+                    self._square_off_cancels(st)  # (the next bar opens with the square-off)
 
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
         """Steps over bars ``start..stop-1`` of a one-symbol run: the calls :meth:`step` makes
@@ -714,10 +729,14 @@ class TradingEngine:
         if qty:
             self._exit(st, qty, 0.0, ts, "risk_reduce_only", at_market=True)
 
-    def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
+    def _square_off_cancels(self, st: SymbolState) -> None:
+        """The square-off's first step: ``st``'s working INTRADAY orders are cancelled."""
         for o in list(st.orders):
             if o.product is INTRADAY:
                 self.cancel(o)
+
+    def _square_off(self, st: SymbolState, i: int, *, at_close: bool) -> None:
+        self._square_off_cancels(st)
         pos = self.portfolio.positions.get(st.symbol)
         if pos is None or pos.quantity == 0 or pos.product is not INTRADAY:
             return
