@@ -10,8 +10,11 @@ DST, so the conversion is arithmetic on epoch seconds and needs no per-bar datet
   accepted.
 * Square-off: every INTRADAY position is closed at the **open of the first bar of the day whose
   open time is at or after** ``square_off`` (default 15:15), with a market order (plus slippage),
-  before that bar's other orders; open INTRADAY orders of the symbol are cancelled. When a day
-  has no such bar (e.g. the data stop early, or 240-minute bars), the position is closed at the
+  before that bar's other orders; open INTRADAY orders of the symbol are cancelled, those the
+  strategy placed at the close just before included (at the square-off instant the strategy
+  decides first, and what it placed never trades; a live source cancels them right after the
+  strategy, before a real broker is sent anything: ``TradingEngine.on_bars``). When a day has
+  no such bar (e.g. the data stop early, or 240-minute bars), the position is closed at the
   **close of that day's last bar**, after the strategy has seen it.
 * Positional mode: positions carry overnight; nothing is squared off.
 """
