@@ -270,9 +270,11 @@ class TradingEngine:
         self.step(updated, tuple(s.symbol for s in updated))
         if guard.intraday:
             for st in self.states:
+                if not st.orders:
+                    continue
                 n = len(st.arrays)
                 last = int(st.arrays.ts[n - 1]) if n else None
-                if st.orders and guard.first_late_bar(last, close_ts):
+                if guard.first_late_bar(last, close_ts):
                     self._square_off_cancels(st)  # (the next bar opens with the square-off)
 
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
