@@ -139,6 +139,76 @@ def test_drop_stall_and_malformed_frames_lose_no_bar_and_duplicate_none(
     assert sum("backfilled from history" in m for m in log) >= 2
 
 
+def test_a_minute_the_clock_closed_before_a_silent_feeds_gap_was_known_gets_the_markets_bar(
+    paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
+) -> None:
+    # The feed goes silent at 09:27:05 with the socket up (the market clock stops there, the
+    # connection stalls, then the market runs on): the engine cannot tell a quiet market from
+    # a dead feed, so once the market has been quiet for a minute the clock closes 09:27 from
+    # the ticks it had (its open only). Only then is the socket dropped; the reconnect shows the
+    # gap, whose backfill must also put the market's 09:27 bar in place of that partial one.
+    hub = hub_for(paper_sim.state)
+    minute = ist_epoch(MARKET_DAY, dtime(9, 27))
+    until = ist_epoch(MARKET_DAY, dtime(9, 45))
+    engine, runner = engine_thread(
+        paper_sim,
+        paper_settings,
+        paper_config(),
+        until,
+        # no reconnect of the feed's own while it is silent: the clock closes 09:27 first
+        feed_with(stall_seconds=3600.0, reconnect_delays=(0.2,)),
+    )
+    try:
+        hub.clock.run_until(minute + 5)  # the market stops at 09:27:05 by itself
+        wait_for(lambda: engine.status.last_tick_ts >= minute, timeout=60, what="09:27 ticks")
+        hub.inject(stall=True)  # the connection stays up and sends nothing more
+        hub.clock.resume()
+        session = engine.session
+        assert session is not None
+        # the quiet market: 09:27 closed on the clock from its ticks and handed to the strategy
+        wait_for(lambda: session.barrier.dispatched_through >= minute, timeout=60, what="09:27")
+        assert engine.feed is not None and engine.feed.reconnects == 0
+        assert session.builder.oldest_forming() is None  # (no bar of it left forming)
+        hub.inject(drop=True)
+        wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
+    finally:
+        runner.join(timeout=120)
+    assert not runner.is_alive()
+    status = read_status(paper_settings.live_status_file)
+    assert status is not None and status.state == "stopped", status
+
+    token = load_valid_token(paper_settings)
+    client = FyersClient(paper_settings, app_id=token.app_id, access_token=token.access_token)
+    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
+    conn = sqlite3.connect(paper_settings.live_db)
+    for sym in PAPER_SYMBOLS:
+        rows = conn.execute(
+            "SELECT ts, open, high, low, close, volume, source FROM live_bars"
+            " WHERE symbol = ? ORDER BY ts",
+            (sym,),
+        ).fetchall()
+        market = [tuple(c) for c in client.history(sym, Resolution.M1, open_ts, until - 60)]
+        assert [r[0] for r in rows] == [m[0] for m in market], sym
+        assert [r[:5] for r in rows] == [m[:5] for m in market], sym
+        # the minute the feed went silent in: the market's bar, volume too, from history
+        (at,) = [r for r in rows if r[0] == minute]
+        assert at[:6] == next(m for m in market if m[0] == minute)[:6], sym
+        assert at[6] == "history", sym
+    conn.close()
+
+    trading = sqlite3.connect(paper_settings.trading_db)
+    fixed = trading.execute(
+        "SELECT level, symbol, message FROM pt_live_debug_log WHERE message LIKE ?",
+        ("%corrected from history: OHLCV%",),
+    ).fetchall()
+    trading.close()
+    # (its open alone was seen: the bar it was closed with is not the market's)
+    assert fixed and {s for _, s, _ in fixed} <= set(PAPER_SYMBOLS), fixed
+    assert all(lvl == "WARNING" and m.startswith("the 09:27:00 IST bar,") for lvl, _, m in fixed)
+    gap = [m for m in debug_log(paper_settings) if m.startswith("feed gap 09:27:0")]
+    assert len(gap) == 1 and "of 09:27:00, closed from the ticks before the gap" in gap[0], gap
+
+
 def test_history_failing_during_a_gap_leaves_its_minutes_missing_and_trading_goes_on(
     paper_sim: SimServer, paper_settings: Settings, paper_config: Callable[..., LiveConfig]
 ) -> None:

@@ -39,6 +39,7 @@ class MinuteBarrier:
         self.pending: dict[int, list[tuple[Bar, str]]] = defaultdict(list)
         self.held: deque[Tick] = deque()
         self.last_minute: dict[str, int] = {}  # per symbol: the last minute queued
+        self.last: dict[str, tuple[Bar, str]] = {}  # ... and its bar, with its source
         self.dispatched_through = 0  # the last minute handed to the strategy
 
     def is_new(self, bar: Bar) -> bool:
@@ -48,7 +49,21 @@ class MinuteBarrier:
     def add(self, bar: Bar, source: str) -> None:
         """Queue a closed 1-minute bar (``source``: ``ticks`` or ``history``)."""
         self.last_minute[bar.symbol] = bar.ts
+        self.last[bar.symbol] = (bar, source)
         self.pending[bar.ts].append((bar, source))
+
+    def replace(self, bar: Bar, source: str) -> bool:
+        """``bar`` takes the place of its symbol's last bar queued (of the same minute): in the
+        queue when that minute was not handed on yet (True), else only as the last bar."""
+        sym = bar.symbol
+        self.last[sym] = (bar, source)
+        items = self.pending.get(bar.ts)
+        for k, (queued, _) in enumerate(items or ()):
+            if queued.symbol == sym:
+                assert items is not None
+                items[k] = (bar, source)
+                return True
+        return False
 
     def seen(self, symbol: str, minute: int) -> None:
         """``symbol``'s bars up to ``minute`` are known without being queued (warm-up)."""

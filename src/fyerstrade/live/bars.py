@@ -244,6 +244,9 @@ class Resampler:
         self._calendar = calendar if calendar is not None else get_calendar(assume_weekdays=True)
         self._states: dict[str, _BucketState] = {}
         self._segments: dict[int, tuple[tuple[int, int], ...]] = {}
+        # per symbol: the last 1-minute bar added and its bucket as it was before it (None: it
+        # opened the bucket), so that bar can be corrected (:meth:`correct`)
+        self._last: dict[str, tuple[int, tuple[float, float, float, float, int] | None]] = {}
 
     def bucket(self, ts: int) -> tuple[int, int]:
         """``(open_ts, close_ts)`` of the bucket holding the 1-minute bar opened at ``ts``."""
@@ -275,10 +278,12 @@ class Resampler:
         if s.start != start:
             if s.start != _NO_MINUTE:
                 out.append(self._emit(bar.symbol, s))
+            self._last[bar.symbol] = (bar.ts, None)
             s.start, s.close_ts = start, close_ts
             s.open, s.high, s.low, s.close = bar.open, bar.high, bar.low, bar.close
             s.volume = bar.volume
         else:
+            self._last[bar.symbol] = (bar.ts, (s.open, s.high, s.low, s.close, s.volume))
             s.high = max(s.high, bar.high)
             s.low = min(s.low, bar.low)
             s.close = bar.close
@@ -293,6 +298,27 @@ class Resampler:
         for bar in bars:
             out.extend(self.on_bar(bar))
         return out
+
+    def correct(self, bar: Bar) -> Bar | None:
+        """Put the 1-minute ``bar`` in place of the symbol's last one added, of the same minute
+        (its first version was not the market's bar). Its bucket still open is corrected in
+        place (None); an emitted one is returned corrected, for the strategy's bars. None, and
+        nothing changes, when ``bar``'s minute is not the symbol's last one added."""
+        last = self._last.get(bar.symbol)
+        s = self._states.get(bar.symbol)
+        if last is None or last[0] != bar.ts or s is None:
+            return None
+        start = self.bucket(bar.ts)[0]
+        before = last[1]
+        o, h, lo, c, v = bar.open, bar.high, bar.low, bar.close, bar.volume
+        if before is not None:  # (the bucket's earlier minutes, then this one: its last)
+            o, h, lo, v = before[0], max(before[1], h), min(before[2], lo), before[4] + v
+        if s.start == start:
+            s.open, s.high, s.low, s.close, s.volume = o, h, lo, c, v
+            return None
+        if s.emitted_through != start:
+            return None
+        return Bar(bar.symbol, self.resolution, start, o, h, lo, c, v)
 
     def on_clock(self, now_ts: int) -> list[Bar]:
         """Emit every open bucket whose close is at least ``grace_seconds`` before ``now_ts``."""

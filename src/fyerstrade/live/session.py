@@ -16,7 +16,9 @@ Life of a bar (:meth:`LiveSession.closed_bar`): a bar of a minute seen only in p
 connected or came back during it) is replaced by its history bar; it is stored in
 ``live_bars`` and queued at the barrier; a history bar whose minute may already trade is matched
 by the bar rules at once. :meth:`dispatch_ready` hands complete minutes to the resampler (higher
-resolutions) and the trader, then releases the ticks that waited for them.
+resolutions) and the trader, then releases the ticks that waited for them. A feed gap's backfill
+also corrects the bar of the minute the gap began in when the clock had closed it from the ticks
+before the gap (:meth:`_correct`).
 
 What the engine does on its own between ticks is a **mark** stored at its place in the tick
 stream (``live_marks``, ``at_tick`` = ticks handled before it): a feed gap (:meth:`on_gap`) and
@@ -176,11 +178,13 @@ class LiveSession:
         self.builder.restart()
         in_session = seen_from > self.session.open_ts  # else nothing was missed yet
         got = self.history.backfill(gap) if in_session else None
-        kept = 0
+        kept = corrected = 0
         if got is not None:
             for bar in sorted(got.bars, key=lambda b: (b.ts, self._order.get(b.symbol, 0))):
                 if self.closed_bar(bar, "history"):
                     kept += 1
+                elif self._correct(bar, gap.end):
+                    corrected += 1
         for sym in self.symbols:
             self.observed_from[sym] = seen_from
         if in_session:
@@ -193,7 +197,13 @@ class LiveSession:
             self.journal.engine_log(
                 gap.end,
                 f"feed gap {hhmmss(gap.start)}–{hhmmss(gap.end)} IST: "
-                f"{kept} missed 1-minute bar(s) backfilled from history",
+                f"{kept} missed 1-minute bar(s) backfilled from history"
+                + (
+                    f"; {corrected} bar(s) of {hhmmss(gap.start - gap.start % 60)}, closed from "
+                    "the ticks before the gap, corrected from history"
+                    if corrected
+                    else ""
+                ),
                 level="WARNING",
             )
         if got is not None and got.failed:
@@ -296,6 +306,17 @@ class LiveSession:
         if not barrier.is_new(bar):
             return False
         used = self.recorded.used(sym, bar.ts) if self.recorded is not None else None
+        recorded = used is not None
+        if (
+            used is not None
+            and used[1] == "history"
+            and source == "ticks"
+            and bar.ts >= self.observed_from.get(sym, 0)
+        ):
+            # the live run closed this minute, seen whole so far, from its ticks and a gap
+            # found later corrected it (:meth:`_correct`): the same ticks give the same bar,
+            # handed on as then; the gap's mark corrects it again
+            used = None
         if used is not None:
             bar, source = used  # the bar the live run used
         elif source == "ticks" and bar.ts < self.observed_from.get(sym, 0):
@@ -311,8 +332,52 @@ class LiveSession:
             # (its dispatch may wait for other symbols' bars of the minute).
             self.trader.match_minute(bar)
             self._matched.add((sym, bar.ts))
-        if used is None:
+        if not recorded:
             self.store.add_bar(bar, source)
+        return True
+
+    def _correct(self, bar: Bar, at: int) -> bool:
+        """History's ``bar`` of the minute a feed gap began in, for a symbol whose bar of it
+        was closed from its ticks before the gap was known (the clock closes a quiet symbol's
+        minute, and a feed gone silent looks quiet until the gap shows): the market's bar takes
+        its place (False: there was none, or it was the market's already; ``at``: the gap's
+        end, when this is found).
+
+        Still queued, the minute reaches the strategy with history's bar, matched by the bar
+        rules as any minute seen in part. Handed on already, what the strategy decided on it
+        stands (as a recovery, this restores what happened and decides nothing again): its bars
+        from now on hold the market's bar (the indicators are recomputed), no order is matched
+        on it again (orders placed at its close would fill on prices from before them), and
+        ``live_bars`` and the engine's log (a WARNING with both bars) say so."""
+        barrier = self.barrier
+        sym = bar.symbol
+        last = barrier.last.get(sym)
+        if last is None or last[1] != "ticks" or last[0].ts != bar.ts:
+            return False
+        old = last[0]
+        if _ohlcv(old) == _ohlcv(bar):
+            return False
+        self._changes += 1
+        if barrier.replace(bar, "history"):
+            if barrier.decided_before(bar.ts):
+                self.trader.match_minute(bar)  # (as :meth:`closed_bar` does)
+                self._matched.add((sym, bar.ts))
+        elif self.resampler is None:
+            self.trader.correct(bar)
+        else:
+            higher = self.resampler.correct(bar)
+            if higher is not None:
+                self.trader.correct(higher)
+        if not self.replaying:
+            self.store.replace_bar(bar, "history")
+            self.journal.engine_log(
+                at,
+                f"the {hhmmss(bar.ts)} IST bar, closed from the ticks seen before a feed gap "
+                f"that began in its minute, corrected from history: OHLCV {_fmt(old)} -> "
+                f"{_fmt(bar)}",
+                level="WARNING",
+                symbol=sym,
+            )
         return True
 
     def _complete_partial(self) -> None:
@@ -410,3 +475,11 @@ class LiveSession:
     def release_all(self) -> None:
         for t in self.barrier.release_all():
             self._trade(t)
+
+
+def _ohlcv(bar: Bar) -> tuple[float, float, float, float, int]:
+    return bar.open, bar.high, bar.low, bar.close, bar.volume
+
+
+def _fmt(bar: Bar) -> str:
+    return f"{bar.open:g}/{bar.high:g}/{bar.low:g}/{bar.close:g}/{bar.volume}"

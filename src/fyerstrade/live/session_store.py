@@ -91,6 +91,7 @@ class SessionStore:
         self.ticks_written = 0
         self._ticks: list[LiveTickRow] = []
         self._bars: list[BarRow] = []
+        self._fixes: list[BarRow] = []  # bars replacing the stored bar of their minute
         self._marks: list[tuple[object, ...]] = []
         self._checkpointer = checkpointer
         self._closed = False
@@ -139,6 +140,13 @@ class SessionStore:
             (bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
         )
 
+    def replace_bar(self, bar: Bar, source: str) -> None:
+        """Like :meth:`add_bar`, for a bar that takes the place of its minute's bar stored (or
+        queued) before it."""
+        self._fixes.append(
+            (bar.symbol, bar.ts, bar.open, bar.high, bar.low, bar.close, bar.volume, source)
+        )
+
     def add_mark(self, segment: str, mark: Mark) -> None:
         self._marks.append((segment, mark.seq, mark.at_tick, mark.kind, mark.a, mark.b, mark.c))
 
@@ -159,9 +167,11 @@ class SessionStore:
         ticks, self._ticks = self._ticks, []
         marks, self._marks = self._marks, []
         closed: list[BarRow] = []
+        fixes: list[BarRow] = []
         if bars:
             closed, self._bars = self._bars, []
-        self.write_live(ticks, closed, marks)
+            fixes, self._fixes = self._fixes, []
+        self.write_live(ticks, closed, marks, fixes)
         self.ticks_written += len(ticks)
 
     def write_live(
@@ -169,10 +179,11 @@ class SessionStore:
         ticks: Sequence[LiveTickRow],
         bars: Sequence[BarRow],
         marks: Sequence[tuple[object, ...]],
+        fixes: Sequence[BarRow] = (),
     ) -> None:
-        """Ticks, closed bars and marks in one transaction (in that order: a mark never lands
-        without the ticks before it)."""
-        if not (ticks or bars or marks):
+        """Ticks, closed bars (then the bars replacing stored ones, ``fixes``) and marks in one
+        transaction (in that order: a mark never lands without the ticks before it)."""
+        if not (ticks or bars or marks or fixes):
             return
         conn = self.live
         with conn:
@@ -183,6 +194,12 @@ class SessionStore:
                     "INSERT OR IGNORE INTO live_bars (symbol, ts, open, high, low, close,"
                     " volume, source) VALUES (?,?,?,?,?,?,?,?)",
                     bars,
+                )
+            if fixes:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO live_bars (symbol, ts, open, high, low, close,"
+                    " volume, source) VALUES (?,?,?,?,?,?,?,?)",
+                    fixes,
                 )
             if marks:
                 conn.executemany(

@@ -152,6 +152,12 @@ class LiveTrader:
                 self.on_halt(halted)
             self.commit(close_ts, equity_point=(equity, exposure))
 
+    def correct(self, bar: Bar) -> None:
+        """A strategy-resolution bar handed on earlier, replaced by the market's (see
+        ``TradingEngine.correct_bar``): decisions from now on see it, the past ones stand."""
+        with self.watchdog.watching("indicators", bar.symbol, bar.ts):
+            self.engine.correct_bar(bar)
+
     def _appendable(self, bar: Bar) -> bool:
         st = self.engine.by_symbol[bar.symbol]
         n = len(st.arrays)

@@ -277,6 +277,24 @@ class TradingEngine:
                 if guard.first_late_bar(last, close_ts):
                     self._square_off_cancels(st)  # (the next bar opens with the square-off)
 
+    def correct_bar(self, bar: Bar) -> bool:
+        """A live bar source found that a bar it handed on earlier was not the market's (built
+        from part of its minute before a feed gap was known): ``bar`` takes its place in the
+        symbol's bars and the indicators are recomputed, so every decision from now on sees the
+        market's bar. What was decided on the old bar stands (False: no such bar, nothing
+        changed)."""
+        st = self.state(bar.symbol)
+        if not st.replace_bar(bar):
+            return False
+        self._focus = st
+        try:
+            st.set_indicators(self.strategy.indicators(st.arrays))
+        except KeyboardInterrupt as exc:
+            raise self._interrupted(exc, st, "indicators") from None
+        except Exception as exc:
+            raise self._strategy_error(exc, st, "indicators") from exc
+        return True
+
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
         """Steps over bars ``start..stop-1`` of a one-symbol run: the calls :meth:`step` makes
         (:meth:`_bar_opens`, the strategy, the square-off at the close, the guard), skipping

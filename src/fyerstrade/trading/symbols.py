@@ -144,6 +144,24 @@ class SymbolState:
         self.higher.clear()
         return n
 
+    def replace_bar(self, bar: Bar) -> bool:
+        """Put ``bar`` in place of the bar of the same open time that a live bar source appended
+        (:meth:`append_bar`); False when there is none (nothing changed). Views a strategy
+        holds see the new values; higher-resolution bars are rebuilt on their next request."""
+        arrays = self.arrays
+        if self._buffer is None:
+            return False  # no bar was appended: these are the run's own (warm-up) bars
+        i = int(np.searchsorted(arrays.ts, bar.ts))
+        if i >= len(arrays) or int(arrays.ts[i]) != bar.ts:
+            return False
+        arrays.open[i] = bar.open
+        arrays.high[i] = bar.high
+        arrays.low[i] = bar.low
+        arrays.close[i] = bar.close
+        arrays.volume[i] = bar.volume
+        self.higher.clear()
+        return True
+
     def instrument_at(self, ts: int) -> Instrument:
         """The instrument with the lot size in force on the IST date of ``ts``."""
         if self.lookup is None:
