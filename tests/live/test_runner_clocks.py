@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import queue
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import time as dtime
@@ -23,7 +23,7 @@ import pytest
 
 from fyerstrade.calendar import ist_epoch
 from fyerstrade.config import Settings
-from fyerstrade.domain import OrderStatus, Side, Tick
+from fyerstrade.domain import Bar, OrderStatus, Resolution, Side, Tick
 from fyerstrade.fyers.feed import FeedStatus, Gap
 from fyerstrade.fyers.retry import RetryPolicy
 from fyerstrade.live.clock import ManualClock
@@ -33,6 +33,7 @@ from fyerstrade.live.runner import Runner
 from fyerstrade.live.session import LiveSession
 from fyerstrade.sim import SimServer
 from fyerstrade.sim.datasocket import hub_for
+from fyerstrade.trading.engine import TradingEngine
 from plugins.datasocket import MARKET_DAY
 from plugins.live_engine import PAPER_START, PAPER_SYMBOLS, Mono
 
@@ -443,3 +444,126 @@ def test_a_higher_bar_waits_while_the_feed_is_down(rig5: Rig) -> None:
     rig.look(market=OPEN + 6 * 60, mono=5.0)
     rig.look(market=OPEN + 7 * 60, mono=5.0)
     assert a_closes_at(rig) is None
+
+
+def strategy_bars(
+    session: LiveSession, symbol: str
+) -> list[tuple[int, float, float, float, float, int]]:
+    """The symbol's bars of the day the strategy holds (its bar history, indicators' input)."""
+    a = session.trader.engine.by_symbol[symbol].arrays
+    return [
+        (int(a.ts[i]), *(float(x[i]) for x in (a.open, a.high, a.low, a.close)), int(a.volume[i]))
+        for i in range(len(a))
+        if int(a.ts[i]) >= OPEN
+    ]
+
+
+def live_bars_as(settings: Settings, symbol: str, minutes: int) -> list[tuple[object, ...]]:
+    """``live_bars`` of the symbol, aggregated into ``minutes``-minute bars from the open."""
+    conn = sqlite3.connect(settings.live_db)
+    rows = conn.execute(
+        "SELECT ts, open, high, low, close, volume FROM live_bars WHERE symbol = ? ORDER BY ts",
+        (symbol,),
+    ).fetchall()
+    conn.close()
+    out: list[tuple[object, ...]] = []
+    for ts, o, h, lo, c, v in rows:
+        start = OPEN + (ts - OPEN) // (60 * minutes) * 60 * minutes
+        if out and out[-1][0] == start:
+            _, o0, h0, l0, _, v0 = out[-1]
+            out[-1] = (start, o0, max(h0, h), min(l0, lo), c, v0 + v)  # type: ignore[call-overload]
+        else:
+            out.append((start, o, h, lo, c, v))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("resolution", "silent"),
+    [("1", 1), ("5", 1), ("5", 4)],
+    ids=["1-minute", "5-minute-bucket-open", "5-minute-bucket-handed-on"],
+)
+def test_a_minute_closed_on_the_clock_before_a_gap_was_known_is_corrected_and_replayed(
+    paper_settings: Settings,
+    paper_config: Callable[..., LiveConfig],
+    paper_sim: SimServer,
+    resolution: str,
+    silent: int,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The feed goes silent early in minute S (09:15 + silent minutes) with the socket up: the
+    # market is quiet for a minute of the market and three seconds of the machine, so the clock
+    # closes S from the one tick each symbol had, and the strategy gets it. The reconnect then
+    # shows the gap: S must become the market's bar in live_bars, in the engine's log and in
+    # the strategy's bars from then on (its 5-minute bucket too, open or already handed on),
+    # and a restart's replay must rebuild the same.
+    handed: list[tuple[object, ...]] = []  # every bar the strategy was handed, in order
+    on_bars = TradingEngine.on_bars
+
+    def recorded(engine: TradingEngine, bars: Sequence[Bar], close_ts: int) -> None:
+        handed.extend((b.symbol, b.ts, b.open, b.high, b.low, b.close, b.volume) for b in bars)
+        on_bars(engine, bars, close_ts)
+
+    monkeypatch.setattr(TradingEngine, "on_bars", recorded)
+    s = OPEN + 60 * silent
+    hub_for(paper_sim.state).clock.set(s + 200, paused=True)  # history has S and the next two
+    config = paper_config(resolution=resolution)
+    market = s + 200
+    with rig_of(paper_settings, config) as rig:
+        for sym in (A, B):
+            rig.tick(sym, OPEN - 30, 999.0, 0)  # subscribed before the open
+        vol = 100
+        for m in range(OPEN, s, 60):
+            rig.tick(A, m + 1, 1000.0 + (m - OPEN) / 60, vol)
+            rig.tick(B, m + 2, 2000.0 + (m - OPEN) / 60, vol)
+            vol += 100
+        rig.tick(A, s + 1, 1050.0, vol)  # then nothing: the feed is silent from 09:MM:02
+        rig.tick(B, s + 2, 2050.0, vol)
+        rig.look(market=s + 10)
+        rig.look(market=s + 130, mono=3.0)  # a quiet market: S closes from its one tick
+        assert rig.forming() is None and rig.dispatched() == s
+        rig.session.on_gap(Gap(s + 2, s + 135))  # the reconnect's first tick shows the gap
+        for k, t in enumerate((s + 135, s + 185, s + 245, s + 305, s + 365)):
+            rig.tick(A, t, 1060.0 + k, vol + 1000 * (k + 1))
+            rig.tick(B, t + 1, 2060.0 + k, vol + 1000 * (k + 1))
+        rig.session.trader.commit(market)
+        rig.session.store.flush_live(bars=True)
+        settings = rig.engine.settings
+        client = rig.session.history.client  # type: ignore[attr-defined]
+        bars = stored_bars(settings)
+        assert {sym: src for sym, ts, src in bars if ts == s} == {A: "history", B: "history"}
+        minutes = int(resolution)
+        held = {}
+        for sym in (A, B):
+            (market_bar,) = [tuple(r) for r in client.history(sym, Resolution.M1, s, s)]
+            stored = live_bars_as(settings, sym, 1)
+            assert next(r for r in stored if r[0] == s) == market_bar, sym
+            # the strategy's bars are the stored ones (the corrected minute included)
+            held[sym] = strategy_bars(rig.session, sym)
+            assert held[sym] == live_bars_as(settings, sym, minutes)[: len(held[sym])], sym
+            assert held[sym][0][0] == OPEN and held[sym][-1][0] + 60 * minutes > s, sym
+        conn = sqlite3.connect(settings.trading_db)
+        fixed = conn.execute(
+            "SELECT level, symbol, message FROM pt_live_debug_log WHERE message LIKE ?",
+            ("%corrected from history: OHLCV%",),
+        ).fetchall()
+        conn.close()
+        hhmm = f"09:{15 + silent:02d}"
+        assert sorted(sym for _, sym, _ in fixed) == sorted([A, B])
+        assert all(
+            lvl == "WARNING" and m.startswith(f"the {hhmm}:00 IST bar,") for lvl, _, m in fixed
+        )
+        assert any("OHLCV 1050/1050/1050/1050/" in m for _, _, m in fixed)
+        # (the strategy decided S on the bar the clock closed: that decision stands)
+        assert any(b[:2] == (A, s) and b[2] == 1050.0 for b in handed) == (minutes == 1)
+    live, handed[:] = list(handed), []
+
+    # a restart (the segment never ended): its replay hands the strategy the same bars in the
+    # same order (S as the clock closed it, then corrected at the gap) and ends where it was
+    again = LiveEngine(paper_settings, config, clock=ManualClock(market), monotonic=Mono())
+    try:
+        replayed = again.prepare(UNTIL)
+        assert handed == live
+        for sym in (A, B):
+            assert strategy_bars(replayed, sym) == held[sym], sym
+    finally:
+        again.close()

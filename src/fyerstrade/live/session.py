@@ -114,6 +114,13 @@ class LiveSession:
         """A tick from the feed (``persist``: store it; a replay's are stored already)."""
         if t.symbol not in self.trader.engine.by_symbol:
             return
+        in_session = self.session.open_ts <= t.ts < self.trade_end
+        if in_session and self.gap_from is not None:
+            # the gap before the segment's first tick (or since a restart's replay), handled
+            # and marked before the tick counts: a replay applies the mark before this tick
+            # too (applied after it, the gap would drop the bar the tick had begun)
+            gap, self.gap_from = Gap(self.gap_from, t.ts), None
+            self.on_gap(gap, startup=self.startup_gap)
         self.n_ticks += 1
         if persist:
             self.trader.trigger_ns = t.recv_ns
@@ -123,10 +130,7 @@ class LiveSession:
         status.ticks += 1
         if t.ts > status.last_tick_ts:
             status.last_tick_ts = t.ts
-        if self.session.open_ts <= t.ts < self.trade_end:
-            if self.gap_from is not None:
-                gap, self.gap_from = Gap(self.gap_from, t.ts), None
-                self.on_gap(gap, startup=self.startup_gap)
+        if in_session:
             self.last_session_tick = t.ts
             if self._partial is not None and t.ts >= self._partial + 60:
                 self._complete_partial()
@@ -144,7 +148,7 @@ class LiveSession:
         # (else pre-open snapshots, post-close updates, ticks after the run's end: stored only)
         trigger = self.trader.trigger_ns
         if trigger:
-            if self.session.open_ts <= t.ts < self.trade_end:
+            if in_session:
                 self.tick_latency.add(time.monotonic_ns() - trigger)
             self.trader.trigger_ns = 0
 
