@@ -159,6 +159,8 @@ def test_a_minute_the_clock_closed_before_a_silent_feeds_gap_was_known_gets_the_
         feed_with(stall_seconds=3600.0, reconnect_delays=(0.2,)),
     )
     try:
+        hub.clock.pause()  # (before the open) until the engine is live: however slow its start
+        wait_for(lambda: engine.status.state == "running", timeout=60, what="the engine live")
         hub.clock.run_until(minute + 5)  # the market stops at 09:27:05 by itself
         wait_for(lambda: engine.status.last_tick_ts >= minute, timeout=60, what="09:27 ticks")
         hub.inject(stall=True)  # the connection stays up and sends nothing more
