@@ -164,7 +164,9 @@ def test_a_minute_the_clock_closed_before_a_silent_feeds_gap_was_known_gets_the_
         hub.clock.run_until(minute + 5)  # the market stops at 09:27:05 by itself
         wait_for(lambda: engine.status.last_tick_ts >= minute, timeout=60, what="09:27 ticks")
         hub.inject(stall=True)  # the connection stays up and sends nothing more
-        hub.clock.resume()
+        # the market runs on to 09:31 and waits there, however slow the engine: the silence
+        # cannot outlast the run (a run that ends while the feed is silent knows of no gap)
+        hub.clock.run_until(minute + 240)
         session = engine.session
         assert session is not None
         # the quiet market: 09:27 closed on the clock from its ticks and handed to the strategy
@@ -173,6 +175,7 @@ def test_a_minute_the_clock_closed_before_a_silent_feeds_gap_was_known_gets_the_
         assert session.builder.oldest_forming() is None  # (no bar of it left forming)
         hub.inject(drop=True)
         wait_for(lambda: engine.feed is not None and engine.feed.reconnects >= 1, timeout=30)
+        hub.clock.resume()
     finally:
         runner.join(timeout=120)
     assert not runner.is_alive()

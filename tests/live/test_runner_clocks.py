@@ -7,6 +7,7 @@ the machine is.
 * a market where nothing ticks closes its bars once the market clock moved a minute *and* the
   monotonic clock two seconds: neither alone (a fast clock, a paused market, a busy machine);
 * never while the feed has reconnected without a tick yet (its gap comes with that tick);
+* a gap the feed came back from only after the run's end is backfilled up to the end;
 * the day is over once the market clock reached the end and the ticks before it are in.
 """
 
@@ -49,7 +50,11 @@ class QuietFeed:
 
     status: FeedStatus = FeedStatus.LIVE
     gap_open: bool = False
+    gap_start: int | None = None
     ticks: queue.SimpleQueue[object] = field(default_factory=queue.SimpleQueue)
+
+    def stop(self) -> None:
+        self.status = FeedStatus.STOPPED
 
 
 @dataclass
@@ -240,6 +245,28 @@ def test_a_gap_ending_in_a_minutes_last_second_gets_that_minute_from_history(
     # the minute after the gap was seen whole: built from its ticks
     assert {s: src for s, ts, src in bars if ts == OPEN + 120} == {A: "ticks", B: "ticks"}
     assert rig.dispatched() == OPEN + 120
+
+
+def test_a_gap_the_feed_came_back_from_only_after_the_end_is_backfilled_up_to_the_end(
+    rig: Rig, paper_sim: SimServer
+) -> None:
+    # The connection stalled in 09:16 with the socket up and came back only at 09:30:20, after
+    # the run's end: the gap arrives with that first tick, still queued when the run ends. The
+    # minutes it missed before the end come from history; the tick past the end is only stored.
+    ticked_into_0916(rig, paper_sim)
+    hub_for(paper_sim.state).clock.set(UNTIL + 60, paused=True)  # history has up to 09:30
+    back = UNTIL + 20
+    rig.feed.ticks.put(Gap(OPEN + 62, back))
+    rig.feed.ticks.put(Tick(A, back, 1010.0, 900))
+    assert rig.runner.drain(rig.feed, UNTIL) == 1  # type: ignore[arg-type]
+    rig.session.store.flush_live(bars=True)
+    bars = stored_bars(rig.engine.settings)
+    for sym in (A, B):
+        minutes = [(ts, src) for s, ts, src in bars if s == sym]
+        assert minutes[0] == (OPEN, "ticks"), sym
+        # 09:16 (seen in part) to 09:29: the market's bars; none at or after the end
+        assert minutes[1:] == [(ts, "history") for ts in range(OPEN + 60, UNTIL, 60)], sym
+    assert rig.dispatched() == UNTIL - 60
 
 
 def test_a_minute_seen_in_part_that_history_cannot_give_is_named_in_the_engines_log(

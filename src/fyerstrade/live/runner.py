@@ -137,6 +137,7 @@ class Runner:
         feed.stop()
         session = self.session
         wall = self.clocks.wall
+        end = min(until, session.session.close_ts)
         stored = 0
         while True:
             try:
@@ -146,13 +147,16 @@ class Runner:
             if not isinstance(item, Tick):
                 if item.end < until:
                     session.on_gap(item)
+                elif item.start < end:
+                    # the feed came back only after the end (a stall that outlasted the run):
+                    # what it missed up to the end comes from history all the same
+                    session.on_gap(Gap(item.start, end))
             elif item.ts < until:
                 session.on_tick(item, recv_wall=wall())
             else:
                 stored += 1
                 session.store_only(item, wall())
         gap_start = feed.gap_start
-        end = min(until, session.session.close_ts)
         if gap_start is not None and gap_start < end:
             # the run ends while the feed is down (or back without a tick yet): what it missed
             # up to the end comes from history, like any gap
