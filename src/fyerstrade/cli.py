@@ -26,6 +26,7 @@ from typer.core import _TyperParameter
 from fyerstrade import __version__
 from fyerstrade.commands.group import HelpGroup
 from fyerstrade.errors import FyersTradeError
+from fyerstrade.interrupts import remembered_interrupts
 from fyerstrade.logs import redact, set_console_level, setup_logging
 from fyerstrade.store.integrity import forget_opened
 
@@ -176,7 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     forget_opened()
     state.nothing_open = False
     try:
-        result = app(args=argv, prog_name="fyerstrade", standalone_mode=False)
+        with remembered_interrupts():  # a Ctrl-C swallowed by a C callback still stops a sweep
+            result = app(args=argv, prog_name="fyerstrade", standalone_mode=False)
         return result if isinstance(result, int) else 0  # typer.Exit(code) comes back as code
     except SystemExit as exc:
         code = exc.code

@@ -4,6 +4,7 @@ memory budget; a TPE sweep is told every result and resumes from the store."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
@@ -13,7 +14,8 @@ from fyerstrade.backtest.engine import BacktestConfig
 from fyerstrade.backtest.evaluate import period_days
 from fyerstrade.backtest.optimize import trials as store
 from fyerstrade.backtest.optimize.constraints import parse_constraint
-from fyerstrade.backtest.optimize.executors import Executor, PoolExecutor, SerialExecutor
+from fyerstrade.backtest.optimize.executors import Executor, PoolExecutor, Result, SerialExecutor
+from fyerstrade.backtest.optimize.job import Block
 from fyerstrade.backtest.optimize.objective import Objective
 from fyerstrade.backtest.optimize.runner import (
     SweepRequest,
@@ -26,8 +28,10 @@ from fyerstrade.backtest.optimize.space import build_space
 from fyerstrade.backtest.optimize.sweep import SweepSpec, memory_cap
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
+from fyerstrade.interrupts import remembered_interrupts
 from fyerstrade.store.db import connect
 from fyerstrade.strategies.registry import get_strategy
+from plugins.ctrl_c import ctrl_c_inside_a_c_callback
 from plugins.optimize import OPT_SYMBOL
 
 START, END = date(2026, 6, 1), date(2026, 8, 20)
@@ -99,6 +103,41 @@ def test_serial_and_process_pool_give_the_same_trials(walk_store: Settings) -> N
     for a, b in zip(serial, pooled, strict=True):
         assert a.returns is not None and b.returns is not None
         assert a.returns.tolist() == b.returns.tolist()
+
+
+class CtrlCInTheFirstBlock(SerialExecutor):
+    """Serial, but a Ctrl-C lands inside a C callback while the first block runs and is
+    swallowed there (as one landing in numba's compiler is)."""
+
+    def run(self, blocks: Iterator[Block]) -> Iterator[Result]:
+        for i, result in enumerate(super().run(blocks)):
+            if i == 0:
+                assert ctrl_c_inside_a_c_callback() == [KeyboardInterrupt]
+            yield result
+
+
+def test_a_ctrl_c_a_c_callback_swallowed_stops_the_sweep_after_its_block(
+    walk_store: Settings,
+) -> None:
+    # the dashboard's Stop sends the sweep's process SIGINT; landing in numba's compiler it was
+    # lost and the sweep ran on to its end
+    request = _request(
+        walk_store, "sma_crossover", {"fast": "4:12:4", "slow": "20,30", "allow_short": "no,yes"},
+        constraints=["fast < slow"],
+    )  # fmt: skip
+    bars, table = load_bars(request.config, walk_store)
+    conn = connect(walk_store.trading_db)
+    try:
+        rec = start_sweep(conn, request, period_days(request.config, bars), walk_store)
+        with remembered_interrupts(), pytest.raises(KeyboardInterrupt):
+            execute_sweep(conn, rec, request, CtrlCInTheFirstBlock(), bars, table, walk_store)
+        kept = store.load_trials(conn, rec.opt_id)
+        assert store.load_optimization(conn, rec.opt_id).status == store.STATUS_INTERRUPTED
+        assert len(kept) >= 1  # the block it came in is kept
+        execute_sweep(conn, rec, request, SerialExecutor(), bars, table, walk_store)  # resumed
+        assert [t.trial_no for t in store.load_trials(conn, rec.opt_id)] == list(range(12))
+    finally:
+        conn.close()
 
 
 def test_random_is_reproducible_distinct_and_within_budget(walk_store: Settings) -> None:

@@ -39,6 +39,7 @@ from fyerstrade.backtest.optimize.methods import (
 from fyerstrade.backtest.optimize.objective import Objective
 from fyerstrade.backtest.optimize.space import SearchSpace
 from fyerstrade.errors import InputError
+from fyerstrade.interrupts import check_interrupted
 
 __all__ = ["Progress", "SweepPlan", "SweepSpec", "plan", "run_sweep"]
 
@@ -210,6 +211,7 @@ def run_sweep(
         sizer.update(len(outcomes), seconds)
         if progress is not None:
             progress(stored, total, best)
+        check_interrupted()  # a Ctrl-C (the dashboard's Stop) that numba's compiler swallowed
     return stored
 
 
