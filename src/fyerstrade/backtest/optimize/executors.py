@@ -10,7 +10,8 @@ method asks only when a result can be used.
 - :class:`PoolExecutor`: a process pool on every core (the default). The bars go into one
   shared memory block that each worker maps once at start; only parameter sets and outcomes
   cross the process boundary. Where workers are forked, the driver loads the vectorized
-  kernel first and they inherit it. Workers ignore Ctrl-C; the driver stops them;
+  kernel first and they inherit it. Workers ignore Ctrl-C; a driver stopping early has them
+  abandon their blocks (:data:`ABANDON_SIGNAL`) and kills only one that does not;
 - ``RayExecutor`` (``ray_executor.py``): tasks on a Ray cluster, the job put once in its object
   store.
 
@@ -20,6 +21,7 @@ already stored, so ``--resume`` continues from there.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import signal
@@ -137,6 +139,30 @@ class SerialExecutor:
 _worker_job: EvaluationJob | None = None
 _worker_shm: shared_memory.SharedMemory | None = None
 _worker_cache = EvaluatorCache()
+_worker_evaluating = False  # inside a block's evaluation (where an abandon may stop it)
+_worker_abandoned = False  # the driver stopped: blocks still queued for this worker are dropped
+
+#: What the driver sends its workers when it stops early (Ctrl-C, a worker lost): a worker
+#: evaluating a block abandons it, and its pool sends that back as one whole message; a worker
+#: between blocks (perhaps sending a result) ignores it. Killing a worker instead can cut a
+#: result in the middle of the pool's pipe, and the pool's reader then waits forever for the
+#: rest of it: the process never ends.
+ABANDON_SIGNAL: signal.Signals | None = getattr(signal, "SIGUSR1", None)
+#: How long a stopping driver waits for its workers to abandon their blocks before it kills
+#: them (a trial deep in compiled code notices only when it returns to Python).
+ABANDON_GRACE_SECONDS = 30.0
+
+
+class BlockAbandoned(BaseException):
+    """A worker's block stopped because the driver stopped (not an error of the trials: a
+    BaseException, so nothing on the way records it as a refused trial)."""
+
+
+def _on_abandon(signum: int, frame: object) -> None:
+    global _worker_abandoned
+    _worker_abandoned = True
+    if _worker_evaluating:
+        raise BlockAbandoned("the sweep stopped")
 
 
 def _init_worker(job: EvaluationJob, shm_name: str, layout: Layout) -> None:
@@ -148,6 +174,8 @@ def _init_worker(job: EvaluationJob, shm_name: str, layout: Layout) -> None:
     global _worker_job, _worker_shm
     freeze_for_good()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if ABANDON_SIGNAL is not None:
+        signal.signal(ABANDON_SIGNAL, _on_abandon)
     _worker_shm = shared_memory.SharedMemory(name=shm_name)
     job.bars = bars_from_shared(_worker_shm, layout)
     _worker_job = job
@@ -156,8 +184,15 @@ def _init_worker(job: EvaluationJob, shm_name: str, layout: Layout) -> None:
 def _evaluate_in_worker(
     period: Period, params: list[dict[str, Any]]
 ) -> tuple[list[TrialOutcome], float]:
+    global _worker_evaluating
     assert _worker_job is not None
-    return evaluate_block(_worker_cache, _worker_job, period, params)
+    if _worker_abandoned:
+        raise BlockAbandoned("the sweep stopped")
+    _worker_evaluating = True
+    try:
+        return evaluate_block(_worker_cache, _worker_job, period, params)
+    finally:
+        _worker_evaluating = False
 
 
 def _context() -> Any:
@@ -221,13 +256,28 @@ class PoolExecutor:
         if pool is not None:
             for fut in self._pending:
                 fut.cancel()
-            busy = any(not f.done() for f in self._pending)
+            busy = [f for f in self._pending if not f.done()]
             if busy:  # stopped early: do not wait for blocks nobody will read
-                for proc in list(getattr(pool, "_processes", {}).values()):
-                    proc.terminate()
+                _abandon(pool, busy)
             pool.shutdown(wait=True, cancel_futures=True)
         self._pending.clear()
         shm, self._shm = self._shm, None
         if shm is not None:
             shm.close()
             shm.unlink()
+
+
+def _abandon(pool: ProcessPoolExecutor, busy: list[Future[Any]]) -> None:
+    """Have the workers drop the blocks they are evaluating (:data:`ABANDON_SIGNAL`), wait for
+    those futures to end, and kill the workers only if they did not within the grace (or where
+    the signal does not exist)."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    if ABANDON_SIGNAL is not None:
+        for proc in processes:
+            if proc.pid is not None and proc.is_alive():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, ABANDON_SIGNAL)
+        if not wait(busy, timeout=ABANDON_GRACE_SECONDS).not_done:
+            return
+    for proc in processes:
+        proc.terminate()
