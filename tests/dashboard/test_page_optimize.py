@@ -139,6 +139,46 @@ def test_open_as_backtest_while_a_job_runs_links_instead_of_switching(
     _wait(at)
 
 
+def test_stop_ends_a_running_sweep_and_keeps_its_trials(candle_store: Settings) -> None:
+    # a sweep far too long to finish, stopped from the page while its workers evaluate blocks
+    at = _app()
+    at.text_input(key="opt-range-sma_crossover-fast").set_value("1:1000:1")
+    at.text_input(key="opt-range-sma_crossover-slow").set_value("2:5000:1")
+    at.selectbox(key="opt-method").set_value("random")
+    at.number_input(key="opt-trials").set_value(1_000_000)
+    at.number_input(key="opt-cores").set_value(2)
+    at.button(key="opt-run").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    job = at.session_state["opt-job"]
+    try:
+        deadline = time.monotonic() + DEADLINE_S
+        while _trials(candle_store, job.opt_id) == 0:  # (blocks are being evaluated)
+            assert time.monotonic() < deadline and job.running, "no trial stored in time"
+            time.sleep(0.2)
+        at.run()
+        at.button(key="opt-stop").click().run()
+        _wait(at)
+    finally:
+        if job.running:
+            job.process.kill()
+        job.process.wait()
+    assert job.exit_code == 130
+    kept = _trials(candle_store, job.opt_id)
+    warnings = [w.value for w in at.warning]
+    assert any(f"stopped with {kept:,} trials kept (interrupted)" in w for w in warnings), warnings
+    assert not at.error, [e.value for e in at.error]
+
+
+def _trials(settings: Settings, opt_id: str) -> int:
+    from fyerstrade.backtest.optimize.trials import count_trials
+
+    conn = connect(settings.trading_db)
+    try:
+        return count_trials(conn, opt_id)
+    finally:
+        conn.close()
+
+
 def test_a_walkforward_shows_its_folds_and_stitched_equity(candle_store: Settings) -> None:
     at = _app()
     _set_small_space(at, "wf")

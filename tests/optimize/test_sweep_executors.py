@@ -4,8 +4,13 @@ memory budget; a TPE sweep is told every result and resumes from the store."""
 
 from __future__ import annotations
 
+import os
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +37,7 @@ from fyerstrade.interrupts import remembered_interrupts
 from fyerstrade.store.db import connect
 from fyerstrade.strategies.registry import get_strategy
 from plugins.ctrl_c import ctrl_c_inside_a_c_callback
-from plugins.optimize import OPT_SYMBOL
+from plugins.optimize import GATE_FAST, OPT_SYMBOL
 
 START, END = date(2026, 6, 1), date(2026, 8, 20)
 
@@ -138,6 +143,56 @@ def test_a_ctrl_c_a_c_callback_swallowed_stops_the_sweep_after_its_block(
         assert [t.trial_no for t in store.load_trials(conn, rec.opt_id)] == list(range(12))
     finally:
         conn.close()
+
+
+class RecordedPool(PoolExecutor):
+    """A process pool that keeps its worker processes for the test to look at after close."""
+
+    def close(self) -> None:
+        self.processes = list(getattr(self._pool, "_processes", {}).values())
+        super().close()
+
+
+def test_a_pool_stopped_early_has_its_workers_abandon_their_blocks_not_killed(
+    walk_store: Settings,
+) -> None:
+    # A worker killed while it sends a result leaves half a message in the pool's pipe, and the
+    # pool waits forever for the rest (a stopped sweep's process that never ends): Ctrl-C while
+    # a worker waits inside a trial (the gate) stops the sweep with every worker ending cleanly.
+    gate = Path(os.environ["FYERSTRADE_TEST_GATE"])
+    request = _request(
+        walk_store, "gated_test", {"fast": f"2:{GATE_FAST}", "slow": "30", "allow_short": "no"},
+        min_trades=0, end=date(2026, 6, 30),
+    )  # fmt: skip
+    bars, table = load_bars(request.config, walk_store)
+    conn = connect(walk_store.trading_db)
+    pool = RecordedPool(2)
+
+    def ctrl_c_at_the_gate() -> None:
+        deadline = time.monotonic() + 120
+        while not Path(f"{gate}.waiting").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        # to the main thread itself: its wait for the pool's results is interrupted at once
+        main = threading.main_thread().ident
+        assert main is not None
+        signal.pthread_kill(main, signal.SIGINT)
+
+    presser = threading.Thread(target=ctrl_c_at_the_gate)
+    try:
+        rec = start_sweep(conn, request, period_days(request.config, bars), walk_store)
+        presser.start()
+        with pytest.raises(KeyboardInterrupt):
+            execute_sweep(conn, rec, request, pool, bars, table, walk_store)
+        presser.join()
+        assert store.load_optimization(conn, rec.opt_id).status == store.STATUS_INTERRUPTED
+        kept = [t.trial_no for t in store.load_trials(conn, rec.opt_id)]
+        assert GATE_FAST - 2 not in kept  # the trial at the gate was abandoned, not stored
+    finally:
+        conn.close()
+        gate.touch()
+    assert pool.processes and all(p.exitcode == 0 for p in pool.processes), [
+        p.exitcode for p in pool.processes
+    ]
 
 
 def test_random_is_reproducible_distinct_and_within_budget(walk_store: Settings) -> None:

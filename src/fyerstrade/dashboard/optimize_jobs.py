@@ -20,9 +20,12 @@ from pathlib import Path
 
 from fyerstrade.config import Settings
 
-__all__ = ["Job", "launch", "log_tail"]
+__all__ = ["STOPPED_CODES", "Job", "launch", "log_tail"]
 
 CLI = "from fyerstrade.cli import run; run()"
+#: How a stopped job ends: 130 from the CLI's Ctrl-C, or killed by the SIGINT itself when Stop
+#: came before Python had started in it.
+STOPPED_CODES = (130, -signal.SIGINT)
 
 
 @dataclass

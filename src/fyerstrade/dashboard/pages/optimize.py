@@ -20,7 +20,7 @@ import streamlit as st
 from fyerstrade.config import Settings
 from fyerstrade.dashboard import store_reads
 from fyerstrade.dashboard.optimize_form import OptimizeForm, draw_form
-from fyerstrade.dashboard.optimize_jobs import Job, launch, log_tail
+from fyerstrade.dashboard.optimize_jobs import STOPPED_CODES, Job, launch, log_tail
 from fyerstrade.errors import FyersTradeError
 from fyerstrade.logs import redact
 from fyerstrade.store.db import connect
@@ -109,7 +109,7 @@ def progress_panel(settings: Settings) -> None:
     st.session_state.pop(JOB_KEY, None)
     if code == 0:
         flash = ("success", f"{what} {job.opt_id} finished: {done:,} trials{best_text}.")
-    elif code == 130:
+    elif code in STOPPED_CODES:
         flash = ("warning", f"{what} {job.opt_id} stopped with {done:,} trials kept ({status}).")
     else:
         reason = redact(log_tail(job)) or f"exit code {code}"
