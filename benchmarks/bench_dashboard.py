@@ -104,10 +104,8 @@ def _measure(url: str) -> tuple[float, float, list[float], int, list[float]]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser, page = _fresh_page(p)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.set_default_timeout(TIMEOUT_MS)
             t0 = time.perf_counter()
             page.goto(url)
             run_button = page.get_by_role("button", name="Run backtest")
@@ -173,12 +171,18 @@ def _returning(url: str) -> float:
         return seconds
 
 
+def _fresh_page(p: Any) -> tuple[Any, Any]:
+    """A fresh browser (no profile: nothing cached) and a page in it: ``(browser, page)``."""
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(TIMEOUT_MS)
+    return browser, page
+
+
 def _fresh_load(p: Any, url: str) -> float:
     """One fresh browser's first load of ``url``, until the "Run backtest" button is drawn."""
-    browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    browser, page = _fresh_page(p)
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
-        page.set_default_timeout(TIMEOUT_MS)
         t0 = time.perf_counter()
         page.goto(url)
         page.get_by_role("button", name="Run backtest").wait_for()

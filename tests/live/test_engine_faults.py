@@ -86,6 +86,32 @@ def run_dropped_once(
     return engine
 
 
+def stored_and_market(
+    settings: Settings, until: int
+) -> list[tuple[str, list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """Per paper symbol: its ``live_bars`` rows (ts, OHLCV, source) and the market's 1-minute
+    candles from the open to ``until`` (the history API, through the SDK)."""
+    token = load_valid_token(settings)
+    client = FyersClient(settings, app_id=token.app_id, access_token=token.access_token)
+    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
+    conn = sqlite3.connect(settings.live_db)
+    try:
+        return [
+            (
+                sym,
+                conn.execute(
+                    "SELECT ts, open, high, low, close, volume, source FROM live_bars"
+                    " WHERE symbol = ? ORDER BY ts",
+                    (sym,),
+                ).fetchall(),
+                [tuple(c) for c in client.history(sym, Resolution.M1, open_ts, until - 60)],
+            )
+            for sym in PAPER_SYMBOLS
+        ]
+    finally:
+        conn.close()
+
+
 def debug_log(settings: Settings) -> list[str]:
     conn = sqlite3.connect(settings.trading_db)
     try:
@@ -182,24 +208,13 @@ def test_a_minute_the_clock_closed_before_a_silent_feeds_gap_was_known_gets_the_
     status = read_status(paper_settings.live_status_file)
     assert status is not None and status.state == "stopped", status
 
-    token = load_valid_token(paper_settings)
-    client = FyersClient(paper_settings, app_id=token.app_id, access_token=token.access_token)
-    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
-    conn = sqlite3.connect(paper_settings.live_db)
-    for sym in PAPER_SYMBOLS:
-        rows = conn.execute(
-            "SELECT ts, open, high, low, close, volume, source FROM live_bars"
-            " WHERE symbol = ? ORDER BY ts",
-            (sym,),
-        ).fetchall()
-        market = [tuple(c) for c in client.history(sym, Resolution.M1, open_ts, until - 60)]
+    for sym, rows, market in stored_and_market(paper_settings, until):
         assert [r[0] for r in rows] == [m[0] for m in market], sym
         assert [r[:5] for r in rows] == [m[:5] for m in market], sym
         # the minute the feed went silent in: the market's bar, volume too, from history
         (at,) = [r for r in rows if r[0] == minute]
         assert at[:6] == next(m for m in market if m[0] == minute)[:6], sym
         assert at[6] == "history", sym
-    conn.close()
 
     trading = sqlite3.connect(paper_settings.trading_db)
     fixed = trading.execute(
@@ -271,23 +286,12 @@ def test_a_run_ending_while_the_feed_is_down_backfills_the_missed_minutes(
     )
     assert engine.feed is not None and engine.feed.connects == 1  # never back
 
-    token = load_valid_token(paper_settings)
-    client = FyersClient(paper_settings, app_id=token.app_id, access_token=token.access_token)
-    open_ts = ist_epoch(MARKET_DAY, dtime(9, 15))
-    conn = sqlite3.connect(paper_settings.live_db)
-    for sym in PAPER_SYMBOLS:
-        rows = conn.execute(
-            "SELECT ts, open, high, low, close, volume, source FROM live_bars"
-            " WHERE symbol = ? ORDER BY ts",
-            (sym,),
-        ).fetchall()
-        market = [tuple(c) for c in client.history(sym, Resolution.M1, open_ts, until - 60)]
+    for sym, rows, market in stored_and_market(paper_settings, until):
         # every minute to the end once: the minute the drop cut short and the ones after it
         # from history (not a partial bar from the ticks before the drop), equal to the market
         assert [r[0] for r in rows] == [m[0] for m in market], sym
         assert [r[:6] for r in rows[-3:]] == [m[:6] for m in market[-3:]], sym
         assert [r[6] for r in rows[-3:]] == ["history"] * 3, sym
-    conn.close()
     log = debug_log(paper_settings)
     # one gap, up to the run's end (10:00), logged as any other
     at_end = [m for m in log if "–10:00:00 IST" in m]

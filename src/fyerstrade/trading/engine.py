@@ -256,12 +256,7 @@ class TradingEngine:
         for bar in bars:
             st = self.state(bar.symbol)
             i = st.append_bar(bar, close_ts)
-            try:
-                st.set_indicators(self.strategy.indicators(st.arrays))
-            except KeyboardInterrupt as exc:
-                raise self._interrupted(exc, st, "indicators") from None
-            except Exception as exc:
-                raise self._strategy_error(exc, st, "indicators") from exc
+            self._recompute_indicators(st)
             st.cursor.i = i
             if guard.intraday:
                 prev = int(st.arrays.ts[i - 1]) if i else None
@@ -287,13 +282,18 @@ class TradingEngine:
         if not st.replace_bar(bar):
             return False
         self._focus = st
+        self._recompute_indicators(st)
+        return True
+
+    def _recompute_indicators(self, st: SymbolState) -> None:
+        """The strategy's indicators over the symbol's bars as they are now (live: after a bar
+        was added or corrected); its errors contained like any of its code's."""
         try:
             st.set_indicators(self.strategy.indicators(st.arrays))
         except KeyboardInterrupt as exc:
             raise self._interrupted(exc, st, "indicators") from None
         except Exception as exc:
             raise self._strategy_error(exc, st, "indicators") from exc
-        return True
 
     def replay(self, state: SymbolState, clock: SimulatedClock, start: int, stop: int) -> None:
         """Steps over bars ``start..stop-1`` of a one-symbol run: the calls :meth:`step` makes
