@@ -9,10 +9,13 @@ up); a file that fails to import, or that redefines an existing name, is reporte
 from __future__ import annotations
 
 import difflib
+import importlib.machinery
 import importlib.util
 import inspect
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from fyerstrade.config import Settings
 from fyerstrade.errors import StrategyInterrupted, UnknownStrategyError
@@ -30,18 +33,34 @@ _USER_MODULE_PREFIX = "fyerstrade_user_strategies"
 _last_errors: list[str] = []
 
 
+class _SourceLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the file from its source every time, never through a ``.pyc``: Python trusts a
+    ``.pyc`` while the source's size and modification second are unchanged, so an edit of the
+    same size within the same second (or with its time kept) would run the old code."""
+
+    def path_stats(self, path: str) -> Mapping[str, Any]:
+        raise OSError("user strategy files are not cached")  # (so no .pyc is read or written)
+
+
 def _load_file(path: Path) -> list[type[Strategy]]:
+    """Import a user strategy file as it is now. Modules it imports in turn get no ``.pyc``
+    written while it runs, for the same reason (the strategy listing watches them)."""
     module_name = f"{_USER_MODULE_PREFIX}.{path.stem}"
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    if spec is None or spec.loader is None:
+    loader = _SourceLoader(module_name, str(path))
+    spec = importlib.util.spec_from_file_location(module_name, path, loader=loader)
+    if spec is None:
         raise ImportError("not a loadable Python file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    writes = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
     try:
-        spec.loader.exec_module(module)
+        loader.exec_module(module)
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
+    finally:
+        sys.dont_write_bytecode = writes
     return [
         obj
         for obj in vars(module).values()
