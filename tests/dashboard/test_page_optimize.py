@@ -39,6 +39,9 @@ def _wait(at: AppTest) -> None:
         if "opt-job" not in at.session_state:
             return
         time.sleep(0.2)
+    job = at.session_state["opt-job"]
+    job.process.kill()  # (not left running into the next test)
+    job.process.wait()
     raise AssertionError("the background optimization did not finish in time")
 
 
