@@ -11,6 +11,7 @@ from streamlit.testing.v1 import AppTest
 from fyerstrade.backtest.journal import list_runs
 from fyerstrade.backtest.optimize.trials import list_optimizations
 from fyerstrade.config import Settings
+from fyerstrade.dashboard.optimize_jobs import Job
 from fyerstrade.store.db import connect
 from plugins.dashboard import page_app
 
@@ -39,10 +40,15 @@ def _wait(at: AppTest) -> None:
         if "opt-job" not in at.session_state:
             return
         time.sleep(0.2)
-    job = at.session_state["opt-job"]
-    job.process.kill()  # (not left running into the next test)
-    job.process.wait()
+    _end(at.session_state["opt-job"])  # (not left running into the next test)
     raise AssertionError("the background optimization did not finish in time")
+
+
+def _end(job: Job) -> None:
+    """Kill the job's process if it still runs, and reap it."""
+    if job.running:
+        job.process.kill()
+    job.process.wait()
 
 
 def _stored(settings: Settings) -> int:
@@ -162,9 +168,7 @@ def test_stop_ends_a_running_sweep_and_keeps_its_trials(candle_store: Settings) 
         at.button(key="opt-stop").click().run()
         _wait(at)
     finally:
-        if job.running:
-            job.process.kill()
-        job.process.wait()
+        _end(job)
     assert job.exit_code == 130
     kept = _trials(candle_store, job.opt_id)
     warnings = [w.value for w in at.warning]
