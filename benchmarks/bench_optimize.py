@@ -18,6 +18,7 @@ absolute numbers across runs.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import resource
 import tempfile
@@ -107,7 +108,9 @@ def _start_ray() -> float | None:
         return None
     t0 = time.perf_counter()
     try:
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="ERROR")
+        ray.init(
+            num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.ERROR
+        )
     except Exception as exc:  # Ray's own start-up
         ray.shutdown()
         print(f"  ray: the local cluster did not start ({str(exc).splitlines()[0][:120]})")

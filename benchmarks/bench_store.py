@@ -137,7 +137,8 @@ def _bench_upserts(root: Path) -> None:
 
 
 def _trading_days(n: int) -> list[date]:
-    days, d = [], date(2024, 1, 30)
+    days: list[date] = []
+    d = date(2024, 1, 30)
     while len(days) < n:
         if d.weekday() < 5:
             days.append(d)

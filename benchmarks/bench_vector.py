@@ -307,7 +307,7 @@ def _timed(r: dict[str, Any]) -> dict[str, Any]:
 def _ratio(ours: dict[str, Any], peer: dict[str, Any], key: str) -> float:
     """How many times ours' combinations per second (by ``key``: wall ``seconds`` or ``cpu``,
     best of the repeats, or ``med_seconds``/``med_cpu``)."""
-    return (ours["combos"] / ours[key]) / (peer["combos"] / peer[key])
+    return float((ours["combos"] / ours[key]) / (peer["combos"] / peer[key]))
 
 
 def run() -> None:

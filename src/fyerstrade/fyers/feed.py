@@ -41,7 +41,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 from fyerstrade.calendar import get_calendar, ist_date
 from fyerstrade.config import Settings
@@ -240,6 +240,30 @@ class FeedStatus(StrEnum):
     LIVE = "LIVE"
     RECONNECTING = "RECONNECTING"
     AUTH_FAILED = "AUTH_FAILED"
+
+
+class TickFeed(Protocol):
+    """What the live engine drives (:class:`Feed` is the real one): a queue of ticks and gaps,
+    the connection's state, and start/stop. Its error is the one that ended it (a refused token)."""
+
+    ticks: queue.SimpleQueue[Tick | Gap]
+    status: FeedStatus
+    error: FyersTradeError | None
+
+    @property
+    def gap_open(self) -> bool: ...
+
+    @property
+    def gap_start(self) -> int | None: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    def start(self) -> None: ...
+
+    def stop(self, *, wait: bool = False) -> None: ...
+
+    def wait_live(self, timeout: float) -> bool: ...
 
 
 class _Connection:

@@ -49,7 +49,7 @@ from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, FyersTradeError
 from fyerstrade.fyers.client import FyersClient
-from fyerstrade.fyers.feed import Feed
+from fyerstrade.fyers.feed import Feed, TickFeed
 from fyerstrade.fyers.tokens import load_valid_token
 from fyerstrade.gcfreeze import RunFreeze
 from fyerstrade.live.bars import Resampler
@@ -81,7 +81,7 @@ log = logging.getLogger(__name__)
 
 GIL_SWITCH_SECONDS = 0.0005
 
-FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], Feed]
+FeedFactory = Callable[[Settings, str, Sequence[str], LiveClock], TickFeed]
 
 
 class LiveEngine:
@@ -117,7 +117,7 @@ class LiveEngine:
         )
         self.tick_latency = LatencyWindow()  # receipt → processed, every tick
         self.strategy_latency = LatencyWindow()  # receipt of a minute's last tick → strategy
-        self.feed: Feed | None = None
+        self.feed: TickFeed | None = None
         self.session: LiveSession | None = None
         self.trader: LiveTrader | None = None
         self.store: SessionStore | None = None

@@ -32,7 +32,7 @@ from collections.abc import Callable
 
 from fyerstrade.domain import Tick
 from fyerstrade.errors import AuthError
-from fyerstrade.fyers.feed import Feed, FeedStatus, Gap
+from fyerstrade.fyers.feed import FeedStatus, Gap, TickFeed
 from fyerstrade.live.clock import Clocks
 from fyerstrade.live.killswitch import KillSwitch
 from fyerstrade.live.session import BAR_GRACE_SECONDS, LiveSession
@@ -76,7 +76,7 @@ class Runner:
 
     # ------------------------------------------------------------------ the loop
 
-    def run(self, feed: Feed, stop: threading.Event, until: int) -> None:
+    def run(self, feed: TickFeed, stop: threading.Event, until: int) -> None:
         """Wait for the feed to be live, then hand the session what arrives until the day is
         over (True from :meth:`housekeeping`) or ``stop`` is set."""
         mono, market = self.clocks.monotonic, self.clocks.market
@@ -129,7 +129,7 @@ class Runner:
             store.flush_live()
             self._last_flush = mono
 
-    def drain(self, feed: Feed, until: int) -> int:
+    def drain(self, feed: TickFeed, until: int) -> int:
         """Stop the feed and take what it had queued. Ticks before ``until`` (the session's
         end; 0 on a stop) are the session's and traded as usual; the rest are only stored. A
         gap still open is backfilled up to the end. Returns how many ticks were only
@@ -166,7 +166,7 @@ class Runner:
 
     # ------------------------------------------------------------------ the clocks
 
-    def housekeeping(self, feed: Feed | None, until: int) -> bool:
+    def housekeeping(self, feed: TickFeed | None, until: int) -> bool:
         """Close quiet symbols' bars, flush ticks, write the status; True when the day is over
         (see the module docstring)."""
         session = self.session
