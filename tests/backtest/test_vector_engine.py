@@ -325,3 +325,72 @@ def test_prefetch_is_a_hint_that_changes_nothing() -> None:
     assert total(flat, flags, grid) == float(flat.sum() + flags.sum() + grid[1].sum())
     for now, then in zip((flat, flags, grid), before, strict=True):
         assert np.array_equal(now, then)
+
+
+_TINY_KERNEL = """
+import numba as nb
+
+from fyerstrade.backtest.vector import cache
+
+cache.configure()
+
+
+@nb.njit("f8(f8)", cache=True)
+def twice(x):
+    return 2.0 * x
+"""
+
+_COMPILE = """
+import json, sys
+from fyerstrade.backtest.vector.cache import compile_kernels
+directory, compiled = compile_kernels(("tiny_kernel",))
+print(json.dumps({"dir": str(directory), "compiled": compiled,
+                  "imported": "tiny_kernel" in sys.modules, "numba": "numba" in sys.modules}))
+"""
+
+
+def test_the_kernel_is_compiled_once_per_cache_directory_at_install(tmp_path: Path) -> None:
+    # make deps runs compile_kernels: the first time it imports (compiles) every kernel module
+    # into the cache and marks the directory; later it checks the mark without importing numba
+    (tmp_path / "mods").mkdir()
+    (tmp_path / "mods" / "tiny_kernel.py").write_text(_TINY_KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "nb"),
+           "PYTHONPATH": os.pathsep.join([str(tmp_path / "mods"), *sys.path])}  # fmt: skip
+
+    def compile_() -> dict[str, Any]:
+        out = subprocess.run(
+            [sys.executable, "-c", _COMPILE], env=env, capture_output=True, text=True, timeout=300
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+    first = compile_()
+    directory = Path(first["dir"])
+    assert first["compiled"] and first["imported"]
+    assert directory.parent == tmp_path / "nb"
+    assert [p.name for p in directory.rglob("tiny_kernel.twice-*.nbi")]  # numba's own index
+    mark = directory / cache.COMPILED_MARK
+    assert mark.read_text().startswith("numba ")
+    again = compile_()
+    assert again == {**first, "compiled": False, "imported": False, "numba": False}
+    mark.write_text("numba 0.1 python 3.11\n")  # another numba compiled it: compile again
+    assert compile_()["compiled"]
+    mark.unlink()  # an interrupted compile wrote no mark: taken up again
+    assert compile_()["compiled"] and mark.exists()
+
+
+def test_the_install_time_compile_imports_every_module_with_kernel_functions() -> None:
+    listed = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom fyerstrade.backtest.vector import cache\n"
+         "for m in cache.KERNEL_MODULES: __import__(m)\nprint(' '.join(sys.modules))"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    imported = set(listed.stdout.split())
+    with_kernels = {
+        f"fyerstrade.backtest.vector.{p.stem}"
+        for p in cache.PACKAGE_DIR.glob("*.py")
+        if "@jit(" in p.read_text() or "nb.njit(" in p.read_text()
+    }
+    assert len(with_kernels) >= 7
+    assert with_kernels <= imported, with_kernels - imported
