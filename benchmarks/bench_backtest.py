@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -114,12 +113,13 @@ print(before)
 
 def _fresh_process_rss_mb(n: int) -> tuple[float, float]:
     """Peak RSS of a fresh process that only builds the bars and runs our engine once, and its
-    peak before the run (MB)."""
-    out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(n)], capture_output=True, text=True, check=True
-    )
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return peak, int(out.stdout.split()[-1]) / 1024
+    peak before the run (MB). Started through the small launcher (:func:`_timed_process`): a
+    process forked straight from this one would report at least this one's size."""
+    with tempfile.TemporaryDirectory(prefix="bench-rss-") as tmp:
+        out = Path(tmp) / "out.txt"
+        _, peak, _ = _timed_process([sys.executable, "-c", _CHILD, str(n)], dict(os.environ), out)
+        before = int(out.read_text(encoding="utf-8").split()[-1]) / 1024
+    return peak, before
 
 
 def _backtesting_py(bars: CandleArrays) -> tuple[float, int, float]:
