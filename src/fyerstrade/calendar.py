@@ -461,7 +461,8 @@ class NSECalendar:
                 f"yet (pandas_market_calendars covers up to {self.library_end}); add it to "
                 f"{USER_CALENDAR_FILE} in the data directory (`fyerstrade calendar init "
                 f"{year}`), or pass --assume-weekdays to treat every weekday as a "
-                "09:15-15:30 session"
+                "09:15-15:30 session",
+                year=year,
             )
         if year < self.coverage_start.year:
             raise CalendarCoverageError(
@@ -631,3 +632,19 @@ def warn_if_assumed(start: date, end: date, calendar: NSECalendar | None = None)
 
 
 _WARNED: set[tuple[date, date]] = set()
+
+
+def live_coverage_message(exc: CalendarCoverageError) -> str:
+    """``exc`` said for live trading, which has no ``--assume-weekdays``: trading live on a
+    guessed calendar would wait through a holiday as if the feed had died, so the year's real
+    sessions are asked for."""
+    if exc.year is None:
+        return str(exc)
+    from fyerstrade.calendar_file import USER_CALENDAR_FILE
+
+    return (
+        f"the NSE holiday list for {exc.year} is not published in the calendar library yet, and "
+        f"live trading needs the real sessions: list the year's holidays in {USER_CALENDAR_FILE} "
+        f"in the data directory (`fyerstrade calendar init {exc.year}` writes a template to fill "
+        "in), then start again"
+    )

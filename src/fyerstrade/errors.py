@@ -87,7 +87,12 @@ class StoreError(DataError):
 
 
 class CalendarCoverageError(DataError):
-    """A date lies beyond the NSE holiday lists the calendar knows."""
+    """A date lies beyond the NSE holiday lists the calendar knows (``year``: the first such
+    year, when the date is past them rather than before the calendar's start)."""
+
+    def __init__(self, message: str, *, year: int | None = None) -> None:
+        super().__init__(message)
+        self.year = year
 
 
 class StrategyInterrupted(KeyboardInterrupt):

@@ -202,7 +202,7 @@ def test_sim_speed_and_start_set_one_market_clock() -> None:
         listening = re.search(r"listening on (http://127\.0\.0\.1:\d+)", head[0])
         assert listening, head
         url = listening.group(1)
-        day = get_calendar().next_trading_day(datetime.now(IST).date())
+        day = get_calendar(assume_weekdays=True).next_trading_day(datetime.now(IST).date())
         assert f"market time {day.isoformat()} 10:00:" in head[1]
         assert "speed 120x" in head[1]
         with urllib.request.urlopen(f"{url}/_sim/clock", timeout=5) as resp:

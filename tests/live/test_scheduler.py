@@ -344,7 +344,9 @@ def test_past_the_calendar_it_stops_with_a_clear_status(settings: Settings) -> N
     status = read_status(settings.live_status_file)
     assert status is not None and status.state == "error"
     assert status.message.startswith("scheduler stopped: the NSE holiday list for 2027")
-    assert "--assume-weekdays" in status.message
+    # what to do, for live trading: the year's real sessions (no --assume-weekdays there)
+    assert "`fyerstrade calendar init 2027`" in status.message
+    assert "--assume-weekdays" not in status.message
 
 
 def test_assume_weekdays_calendar_goes_on_into_the_next_year(settings: Settings) -> None:

@@ -42,7 +42,8 @@ def parse_market_start(text: str, now: float) -> float:
     if match:
         from datetime import time as dtime
 
-        day = get_calendar().next_trading_day(ist_date(int(now)))
+        # the simulator's own calendar: NSE's published holidays, every weekday after them
+        day = get_calendar(assume_weekdays=True).next_trading_day(ist_date(int(now)))
         return float(ist_epoch(day, dtime(int(match.group(1)), int(match.group(2)))))
     try:
         dt = datetime.fromisoformat(value)

@@ -44,7 +44,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from fyerstrade.calendar import get_calendar, ist_date
+from fyerstrade.calendar import get_calendar, ist_date, live_coverage_message
 from fyerstrade.config import Settings
 from fyerstrade.domain import Resolution
 from fyerstrade.errors import AuthError, CalendarCoverageError, EngineError, FyersTradeError
@@ -224,7 +224,7 @@ class LiveEngine:
         try:
             market = get_calendar().session(day)
         except CalendarCoverageError as exc:
-            raise EngineError(str(exc)) from None
+            raise EngineError(live_coverage_message(exc)) from None
         if market is None:
             raise EngineError(f"NSE has no trading session on {day}; nothing to trade")
         session_id = day.isoformat()

@@ -37,7 +37,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
-from fyerstrade.calendar import NSECalendar, Session, get_calendar, ist_date, to_ist
+from fyerstrade.calendar import (
+    NSECalendar,
+    Session,
+    get_calendar,
+    ist_date,
+    live_coverage_message,
+    to_ist,
+)
 from fyerstrade.config import Settings
 from fyerstrade.errors import AuthError, CalendarCoverageError, FyersTradeError
 from fyerstrade.live.clock import LiveClock
@@ -160,7 +167,8 @@ class TradingScheduler:
             try:
                 session = self.next_session(self.clock.now(), after=last_day)
             except CalendarCoverageError as exc:
-                self._set_state("error", f"scheduler stopped: {exc}", level=logging.ERROR)
+                message = live_coverage_message(exc)
+                self._set_state("error", f"scheduler stopped: {message}", level=logging.ERROR)
                 return
             if self._wait_for_start(session, outcome, stop):
                 break
