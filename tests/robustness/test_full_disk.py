@@ -53,7 +53,18 @@ def test_fetch_into_a_full_disk_is_one_line_and_the_store_stays_whole(
     assert run_cli("auth", "login", "--timeout", "10").code == 0
     assert run_cli("db", "init").code == 0
     small_disk.fill()
-    result = run_cli("data", "fetch", "-s", "NSE:SBIN-EQ", "-r", "1", "--from", "2026-08-03")
+    result = run_cli(
+        "data",
+        "fetch",
+        "-s",
+        "NSE:SBIN-EQ",
+        "-r",
+        "1",
+        "--from",
+        "2026-08-03",
+        "--to",
+        "2026-11-20",
+    )
     assert result.code == 2, (result.out, result.err_lines)
     assert "full" in result.one_line, result.one_line
     assert _leftovers(data) == []

@@ -16,7 +16,18 @@ def test_a_fetch_failure_is_printed_once(
     sim: SimServer, fetch_login: Callable[[str], Settings], run_cli: Callable[..., CliResult]
 ) -> None:
     fetch_login(sim.url)
-    result = run_cli("data", "fetch", "-s", "NSE:NOPE-EQ", "-r", "D", "--from", "2026-11-02")
+    result = run_cli(
+        "data",
+        "fetch",
+        "-s",
+        "NSE:NOPE-EQ",
+        "-r",
+        "D",
+        "--from",
+        "2026-11-02",
+        "--to",
+        "2026-11-20",
+    )
     assert result.code == 2
     assert result.err_lines == [
         "error: Fyers does not know symbol NSE:NOPE-EQ (invalid symbol); check it against "
