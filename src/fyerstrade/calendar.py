@@ -460,8 +460,8 @@ class NSECalendar:
                 f"the NSE holiday list for {year} is not published in the calendar library "
                 f"yet (pandas_market_calendars covers up to {self.library_end}); add it to "
                 f"{USER_CALENDAR_FILE} in the data directory (`fyerstrade calendar init "
-                f"{year}`), or pass --assume-weekdays to treat every weekday as a "
-                "09:15-15:30 session",
+                f"{year}`); `data fetch` and `data coverage` also take --assume-weekdays to "
+                "treat every weekday as a 09:15-15:30 session",
                 year=year,
             )
         if year < self.coverage_start.year:
