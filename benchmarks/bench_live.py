@@ -57,10 +57,6 @@ NAIVE_TICKS = 20_000
 DAY = date(2026, 12, 7)
 
 
-def _day() -> date:
-    return DAY
-
-
 def _config(symbols: list[str]) -> LiveConfig:
     return live_config_from_dict(
         {
@@ -192,7 +188,7 @@ def _session_ticks(server: SimServer, symbols: list[str], day: date) -> list[Tic
 
 
 def _throughput(root: Path) -> None:
-    day = _day()
+    day = DAY
     session = get_calendar().session(day)
     assert session is not None
     start = session.open_ts - 60
@@ -317,7 +313,7 @@ def _start_sim(start: int) -> tuple[subprocess.Popen[bytes], str]:
 def _latency(root: Path) -> None:
     from fyerstrade.live.clock import market_clock
 
-    day = _day()
+    day = DAY
     connect_at = ist_epoch(day, dtime(9, 14))
     proc, url = _start_sim(connect_at)
     try:

@@ -141,10 +141,9 @@ def compile_kernels(modules: Sequence[str] = KERNEL_MODULES) -> tuple[Path, bool
     except OSError:
         pass
     for name in modules:
-        importlib.import_module(name)
-    chosen = configure()
-    (chosen / COMPILED_MARK).write_text(expected, encoding="utf-8")
-    return chosen, True
+        importlib.import_module(name)  # (each configures numba with this same directory)
+    mark.write_text(expected, encoding="utf-8")
+    return mark.parent, True
 
 
 def main() -> int:
